@@ -1,0 +1,29 @@
+# Two commands a new user needs: `make test` and `make repro`. Each creates .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install test repro bench clean-venv
+
+install: $(STAMP)
+
+# torch==2.13.0 goes in the same pip call as everything else, so pip never picks a CUDA build.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[test]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+test: install
+	$(BIN)/python -m pytest -q
+
+repro: install
+	$(BIN)/dvc pull --quiet
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	@$(BIN)/iacsieve where
+
+bench: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m iacsieve.bench
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,51 @@
+"""`iacsieve <command>`: the one entry point that dvc.yaml, KFP components' users and people call.
+
+Each command group lives in `iacsieve.commands.<group>` and registers its own subparsers, so a
+command is a thin layer over one library function. User mistakes (IacsieveError) print one line
+and exit non-zero; there is no traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import IacsieveError
+
+COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iacsieve",
+        description="Train and apply models that tell real IaC security smells from false alarms.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for group in COMMAND_GROUPS:
+        importlib.import_module(f"iacsieve.commands.{group}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except IacsieveError as exc:
+        print(f"iacsieve: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("iacsieve: interrupted; finished artifacts are kept, partial ones were discarded", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""`iacsieve prepare` and `iacsieve data stats`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..data import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare", help="validate + normalise raw splits into data/prepared/",
+                       description="Validate every raw row, normalise smell names, and write "
+                                   "train/val/test (combined and per tech) plus stats.json.")
+    p.add_argument("--raw", default="data/raw", help="raw data folder, <tech>/<tech>_<split>.jsonl (default: %(default)s)")
+    p.add_argument("--out", default="data/prepared", help="output folder (default: %(default)s)")
+    p.add_argument("--skip-invalid", action="store_true", help="drop malformed rows (and report how many) instead of failing")
+    p.set_defaults(func=_prepare)
+
+    data = sub.add_parser("data", help="inspect datasets", description="Inspect labelled datasets.")
+    dsub = data.add_subparsers(dest="data_command", metavar="<subcommand>", required=True)
+    s = dsub.add_parser("stats", help="counts per split x tech x label",
+                        description="Print TP/FP counts per split and tech for a raw folder or JSONL files.")
+    s.add_argument("paths", nargs="*", help="JSONL files (default: the raw folder's splits)")
+    s.add_argument("--raw", default="data/raw", help="raw data folder (default: %(default)s)")
+    s.add_argument("--json", action="store_true", help="print the full stats as JSON")
+    s.add_argument("--skip-invalid", action="store_true", help="drop malformed rows instead of failing")
+    s.set_defaults(func=_stats)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    stats = prepare(args.raw, args.out, skip_invalid=args.skip_invalid)
+    skipped = sum(stats["skipped_invalid_rows"].values())
+    totals = ", ".join(f"{split} {stats[split]['combined']['total']}" for split in SPLITS)
+    print(f"prepared {args.out}: {totals}" + (f"; skipped {skipped} invalid rows" if skipped else ""))
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    if args.paths:
+        splits = {}
+        skipped = 0
+        for path in args.paths:
+            splits[Path(path).name], bad = load_jsonl(path, skip_invalid=args.skip_invalid, tech=_tech_from_name(path))
+            skipped += bad
+    else:
+        splits, skipped = {}, 0
+        for split in SPLITS:
+            splits[split], bad = load_raw_split(args.raw, split, skip_invalid=args.skip_invalid)
+            skipped += bad
+    stats = compute_stats(splits)
+    if args.json:
+        print(json.dumps(stats, indent=2, sort_keys=True))
+        return 0
+    header = f"{'split':<24}" + "".join(f"{t:>12}" for t in (*TECHS, "all"))
+    print(header)
+    for split, by_tech in stats.items():
+        cells = [f"{by_tech[t]['TP']}/{by_tech[t]['FP']}" for t in TECHS] + [str(by_tech["combined"]["total"])]
+        print(f"{split:<24}" + "".join(f"{c:>12}" for c in cells))
+    print("(cells: TP/FP)" + (f"; skipped {skipped} invalid rows" if skipped else ""))
+    return 0
+
+
+def _tech_from_name(path: str) -> str | None:
+    name = Path(path).name.lower()
+    return next((t for t in TECHS if t in name), None)

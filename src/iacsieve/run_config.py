@@ -1,0 +1,82 @@
+"""One training run's settings (a point of a stage's grid) and its canonical run name."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything `train` needs for one run. Field names are the vocabulary of params.yaml."""
+
+    family: str
+    learning_rate: float = 5e-5
+    batch_size: int = 16
+    epochs: int = 5
+    weight_decay: float = 0.0
+    gradient_accumulation: int = 1
+    warmup_ratio: float = 0.0
+    scheduler: str = "linear"
+    seed: int = 42
+    max_length: int = 256
+    use_context: bool = False
+    fp16: bool = True  # honoured only where CUDA is present
+    early_stopping_patience: int = 2
+    early_stopping_threshold: float = 0.001
+    name_or_path: str | None = None  # override a pretrained family's hub id with a local dir
+    options: dict[str, Any] = field(default_factory=dict)  # family-specific knobs (e.g. classical features)
+
+    def run_name(self, *, with_seed: bool = False) -> str:
+        """`<family>_lr<lr>_bs<bs>_ep<ep>_wd<wd>[_seed<s>]`, the contract in DESIGN.md."""
+        name = f"{self.family}_lr{self.learning_rate:g}_bs{self.batch_size}_ep{self.epochs}_wd{self.weight_decay:g}"
+        return f"{name}_seed{self.seed}" if with_seed else name
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, where: str = "config") -> "TrainConfig":
+        """Build from a mapping; unknown keys and wrong types are ConfigErrors naming the key path."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}", f"unknown key (known: {', '.join(known)})", source=where.split('.')[0])
+        if "family" not in values:
+            raise ConfigError(f"{where}.family", "missing required key", source=where.split('.')[0])
+        clean: dict[str, Any] = {}
+        for key, value in values.items():
+            clean[key] = _coerce(key, value, known[key].type, where)
+        return cls(**clean)
+
+
+def _coerce(key: str, value: Any, type_name: Any, where: str) -> Any:
+    type_name = str(type_name)
+    bad = ConfigError(f"{where}.{key}", f"expected {type_name}, got {value!r}", source=where.split('.')[0])
+    if type_name == "bool":
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if type_name == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if type_name == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if type_name == "str":
+        if not isinstance(value, str):
+            raise bad
+        return value
+    if type_name.startswith("str | None"):
+        if value is not None and not isinstance(value, str):
+            raise bad
+        return value
+    if type_name.startswith("dict"):
+        if not isinstance(value, dict):
+            raise bad
+        return dict(value)
+    return value
