@@ -18,7 +18,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 repro: install
-	$(BIN)/dvc pull --quiet
+	$(BIN)/dvc pull --quiet data.dvc
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/iacsieve where
 
