@@ -137,32 +137,55 @@ def load_prepared(prepared_dir: str | Path, split: str, test_set: str = "combine
 
 # ----------------------------------------------------------------------------- model input
 
-_CONTEXT_HEADER = re.compile(r"^# (File|Target line):")
+# Context windows come in two formats: train/val number only the target line, strip indentation and
+# start with "# <Tech> file: NAME"; test (and render_context) number every line, mark the target
+# with ">>>" and start with "# File: NAME" / "# Target line: N". context_body() maps both to one form.
+_CONTEXT_HEADER = re.compile(r"^#\s*(\w+\s+)?(file|target line):", re.IGNORECASE)
+_NUMBERED = re.compile(r"^(>>>)?\s*(\d+):\s?(.*)$")
 
 
 def render_context(lines: list[str], target: int, *, file: str = "", radius: int = CONTEXT_RADIUS) -> str:
-    """Render the numbered context window around 1-based `target`, in the dataset's own format."""
+    """Render the numbered context window around 1-based `target` (the test split's format)."""
     lo, hi = max(1, target - radius), min(len(lines), target + radius)
     body = [f"{'>>>' if n == target else '   '}{n:>4}: {lines[n - 1]}" for n in range(lo, hi + 1)]
     return f"# File: {file}\n# Target line: {target}\n\n" + "\n".join(body)
 
 
-def context_body(with_context: str) -> str:
-    """The numbered lines of a context window, without the file/target header."""
-    return "\n".join(l for l in with_context.splitlines() if l.strip() and not _CONTEXT_HEADER.match(l))
+def context_body(with_context: str, target: int | None = None) -> str:
+    """The context window in one canonical form, whatever its source format.
+
+    Header, blank lines, line numbers and indentation are dropped; the target line is prefixed
+    with ">>> ". This removes a train/test format difference a model could otherwise latch onto.
+    """
+    raw = [l for l in with_context.splitlines() if l.strip() and not _CONTEXT_HEADER.match(l.strip())]
+    marked = any(l.startswith(">>>") for l in raw)
+    out = []
+    for line in raw:
+        match = _NUMBERED.match(line)
+        if not match:
+            is_target = False
+        elif marked:
+            is_target = bool(match.group(1))
+        else:  # train/val format: usually only the target is numbered, sometimes its neighbours too
+            is_target = target is None or int(match.group(2)) == target
+        text = (match.group(3) if match else line).strip()
+        out.append(f">>> {text}" if is_target else text)
+    return "\n".join(out)
 
 
-def build_input_text(smell: str, content: str, with_context: str = "", *, use_context: bool = False) -> str:
+def build_input_text(
+    smell: str, content: str, with_context: str = "", *, use_context: bool = False, line: int | None = None
+) -> str:
     """The text a model reads for one warning. Training, evaluation and `filter` all call this."""
     text = f"smell: {smell.replace('_', ' ')}\nline: {content.strip()}"
     if use_context and with_context:
-        text += "\ncontext:\n" + context_body(with_context)
+        text += "\ncontext:\n" + context_body(with_context, target=line)
     return text
 
 
 def record_text(record: WarningRecord, *, use_context: bool = False) -> str:
     """`build_input_text` for a record."""
-    return build_input_text(record.smell, record.content, record.with_context, use_context=use_context)
+    return build_input_text(record.smell, record.content, record.with_context, use_context=use_context, line=record.line)
 
 
 # ----------------------------------------------------------------------------- prepare + stats

@@ -1,0 +1,306 @@
+"""The classical family: character n-gram TF-IDF (+ reviewer features) and logistic regression.
+
+Why it exists: on ~1.4k labelled warnings a linear model over character n-grams is a strong,
+seconds-to-train baseline that every encoder must beat; with the reviewer features of
+`iacsieve.features` it is also the CPU champion candidate.
+
+Family-specific settings live in `TrainConfig.options` (validated against `OPTIONS`; an unknown key
+is a ConfigError naming `options.<key>`). Generic knobs: `seed` -> `random_state` (bagging draws,
+solver); `weight_decay` > 0 -> L2 strength, C = 1 / weight_decay, unless `options.C` is given;
+`use_context` adds a word n-gram view of the context window. `learning_rate`, `batch_size`,
+`epochs` have no meaning for a convex solver: the train log says so.
+
+Saved with skops (no pickle). Loading first lists the dump's types with `get_untrusted_types` and
+refuses any type outside `ALLOWED_TYPES` (an allow-list kept here), so a model directory copied from
+elsewhere cannot make the loader import or call anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..atomic import atomic_write_json
+from ..data import WarningRecord, record_text
+from ..errors import ConfigError, IacsieveError
+from ..run_config import TrainConfig
+from . import META_FILE
+
+log = logging.getLogger(__name__)
+
+KIND = "classical"
+FAMILY = "classical"
+MODEL_FILE = "model.skops"
+
+# name -> (default, allowed type(s) or tuple of choices, help). Defaults are the settings chosen on
+# validation F1 / 5-fold CV on train (see `iacsieve ablate` and reports/ablation).
+OPTIONS: dict[str, tuple[Any, Any, str]] = {
+    "C": (None, (int, float, type(None)), "inverse L2 strength (default: 1/weight_decay, else 4.0)"),
+    "char_ngram_min": (2, int, "shortest character n-gram"),
+    "char_ngram_max": (5, int, "longest character n-gram"),
+    "char_analyzer": ("char_wb", ("char", "char_wb"), "TfidfVectorizer analyzer for the line view"),
+    "word_ngram_max": (0, int, "word n-grams 1..n of the line as another view (0: off)"),
+    "context_ngram_max": (2, int, "word n-grams of the context window when use_context (1..n)"),
+    "context_weight": (0.5, (int, float), "weight of the context view in the union"),
+    "normalise": ("none", ("none", "replace", "append"), "abstract quotes/variables/interpolation in the line"),
+    "reviewer_features": (True, bool, "add iacsieve.features reviewer columns"),
+    "reviewer_weight": (1.0, (int, float), "weight of the reviewer columns in the union"),
+    "class_weight": ("balanced", ("balanced", "none"), "re-weight classes in the loss"),
+    "label_smoothing": (0.0, (int, float), "soft labels: each row also counts with the other label at this weight"),
+    "bagging": (0, int, "bag this many models on bootstrap draws of train (0: one model)"),
+    "bagging_fraction": (0.8, (int, float), "share of train each bagged model sees"),
+    "min_df": (1, int, "ignore n-grams seen in fewer rows"),
+}
+
+DEFAULT_C = 4.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated, resolved settings of one classical model."""
+
+    options: dict[str, Any]
+    C: float
+    seed: int
+    use_context: bool
+
+
+def resolve_options(config: TrainConfig) -> Settings:
+    """Validate `config.options` against `OPTIONS` and fill defaults; ConfigError names `options.<key>`."""
+    raw = dict(config.options or {})
+    unknown = sorted(set(raw) - set(OPTIONS))
+    if unknown:
+        raise ConfigError(f"options.{unknown[0]}", f"unknown option of the classical family (known: {', '.join(OPTIONS)})")
+    opts: dict[str, Any] = {}
+    for key, (default, allowed, _help) in OPTIONS.items():
+        value = raw.get(key, default)
+        if isinstance(allowed, tuple) and all(isinstance(a, str) for a in allowed):
+            if value not in allowed:
+                raise ConfigError(f"options.{key}", f"must be one of {', '.join(allowed)}, got {value!r}")
+        elif isinstance(value, bool) and allowed is not bool and bool not in (allowed if isinstance(allowed, tuple) else (allowed,)):
+            raise ConfigError(f"options.{key}", f"expected a number, got {value!r}")
+        elif not isinstance(value, allowed):
+            raise ConfigError(f"options.{key}", f"expected {getattr(allowed, '__name__', allowed)}, got {value!r}")
+        opts[key] = value
+    _check_ranges(opts)
+    if opts["C"] is not None:
+        C = float(opts["C"])
+    elif config.weight_decay > 0:
+        C = 1.0 / config.weight_decay
+    else:
+        C = DEFAULT_C
+    return Settings(options=opts, C=C, seed=config.seed, use_context=config.use_context)
+
+
+def _check_ranges(opts: dict[str, Any]) -> None:
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            raise ConfigError(f"options.{key}", f"{what}, got {opts[key]!r}")
+
+    if opts["C"] is not None:
+        need(opts["C"] > 0, "C", "must be > 0")
+    need(opts["char_ngram_min"] >= 1, "char_ngram_min", "must be >= 1")
+    need(opts["char_ngram_max"] >= opts["char_ngram_min"], "char_ngram_max", "must be >= char_ngram_min")
+    need(opts["word_ngram_max"] >= 0, "word_ngram_max", "must be >= 0")
+    need(opts["context_ngram_max"] >= 1, "context_ngram_max", "must be >= 1")
+    need(opts["context_weight"] >= 0, "context_weight", "must be >= 0")
+    need(opts["reviewer_weight"] >= 0, "reviewer_weight", "must be >= 0")
+    need(0 <= opts["label_smoothing"] < 0.5, "label_smoothing", "must be in [0, 0.5)")
+    need(opts["bagging"] >= 0, "bagging", "must be >= 0")
+    need(0 < opts["bagging_fraction"] <= 1, "bagging_fraction", "must be in (0, 1]")
+    need(opts["min_df"] >= 1, "min_df", "must be >= 1")
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+def build_pipeline(settings: Settings):
+    """The unfitted scikit-learn Pipeline for these settings (input: `record_text` strings)."""
+    from sklearn.ensemble import BaggingClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from .. import features
+
+    o = settings.options
+    line_view = {"none": features.head_texts, "replace": features.normalised_head_texts,
+                 "append": features.head_and_normalised_texts}[o["normalise"]]
+    views: list[tuple[str, Any]] = [
+        ("char", Pipeline([
+            ("select", FunctionTransformer(line_view)),
+            ("tfidf", TfidfVectorizer(analyzer=o["char_analyzer"], ngram_range=(o["char_ngram_min"], o["char_ngram_max"]),
+                                      sublinear_tf=True, min_df=o["min_df"], lowercase=True, dtype=np.float64)),
+        ])),
+    ]
+    weights: dict[str, float] = {"char": 1.0}
+    if o["word_ngram_max"]:
+        views.append(("word", Pipeline([
+            ("select", FunctionTransformer(line_view)),
+            ("tfidf", TfidfVectorizer(analyzer="word", token_pattern=r"[A-Za-z_][A-Za-z0-9_]+|\S",
+                                      ngram_range=(1, o["word_ngram_max"]), sublinear_tf=True,
+                                      min_df=o["min_df"], dtype=np.float64)),
+        ])))
+        weights["word"] = 1.0
+    if settings.use_context and o["context_weight"] > 0:
+        views.append(("context", Pipeline([
+            ("select", FunctionTransformer(features.context_texts)),
+            ("tfidf", TfidfVectorizer(analyzer="word", token_pattern=r"[A-Za-z_][A-Za-z0-9_]+",
+                                      ngram_range=(1, o["context_ngram_max"]), sublinear_tf=True,
+                                      min_df=o["min_df"], dtype=np.float64)),
+        ])))
+        weights["context"] = float(o["context_weight"])
+    if o["reviewer_features"] and o["reviewer_weight"] > 0:
+        views.append(("reviewer", FunctionTransformer(features.reviewer_features)))
+        weights["reviewer"] = float(o["reviewer_weight"])
+    classifier: Any = LogisticRegression(
+        C=settings.C, class_weight=None if o["class_weight"] == "none" else "balanced",
+        solver="liblinear", max_iter=1000, random_state=settings.seed,
+    )
+    if o["bagging"]:
+        classifier = BaggingClassifier(classifier, n_estimators=o["bagging"], max_samples=float(o["bagging_fraction"]),
+                                       bootstrap=True, random_state=settings.seed, n_jobs=None)
+    return Pipeline([("features", FeatureUnion(views, transformer_weights=weights)), ("clf", classifier)])
+
+
+def fit_pipeline(settings: Settings, texts: Sequence[str], labels: Sequence[int]):
+    """Fit `build_pipeline(settings)`; label smoothing duplicates each row with the flipped label."""
+    pipeline = build_pipeline(settings)
+    y = np.asarray(labels, dtype=int)
+    X = list(texts)
+    eps = float(settings.options["label_smoothing"])
+    if eps > 0:
+        X = X + X
+        weights = np.concatenate([np.full(len(y), 1.0 - eps), np.full(len(y), eps)])
+        y = np.concatenate([y, 1 - y])
+        pipeline.fit(X, y, clf__sample_weight=weights)
+    else:
+        pipeline.fit(X, y)
+    return pipeline
+
+
+def positive_proba(pipeline, texts: Sequence[str]) -> np.ndarray:
+    """P(label 1) from a fitted pipeline."""
+    proba = pipeline.predict_proba(list(texts))
+    classes = list(pipeline.classes_)
+    return np.asarray(proba[:, classes.index(1)] if 1 in classes else np.zeros(len(texts)), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- fit / save / load
+
+def fit(config: TrainConfig, train_records: Sequence[WarningRecord], val_records: Sequence[WarningRecord],
+        model_dir: str | Path) -> dict:
+    """Train on `train_records`, report val F1 at 0.5, save to `model_dir`; return the train log."""
+    from sklearn.metrics import f1_score
+
+    settings = resolve_options(config)
+    log.info("classical: learning_rate, batch_size and epochs have no meaning for this family (ignored); "
+             "seed -> random_state, L2 C=%g", settings.C)
+    labels = [r.label for r in train_records]
+    if any(label is None for label in labels):
+        raise IacsieveError("classical: every training record needs a label")
+    if len(set(labels)) < 2:
+        raise IacsieveError("classical: training data must contain both labels (TP and FP)")
+    texts = [record_text(r, use_context=settings.use_context) for r in train_records]
+    start = time.perf_counter()
+    pipeline = fit_pipeline(settings, texts, labels)
+    wall = time.perf_counter() - start
+    val_f1 = None
+    if val_records:
+        val_scores = positive_proba(pipeline, [record_text(r, use_context=settings.use_context) for r in val_records])
+        val_f1 = float(f1_score([r.label for r in val_records], (val_scores >= 0.5).astype(int), zero_division=0))
+    save(pipeline, settings, model_dir)
+    return {
+        "epochs": [{"epoch": 1, "loss": None, "val_f1": val_f1}],
+        "wall_time_s": wall,
+        "samples_per_s": len(texts) / wall if wall > 0 else None,
+        "stopped_early": False,
+        "best_epoch": 1,
+        "device": "cpu",
+        "notes": ["classical family: learning_rate, batch_size and epochs are not used (convex solver, one fit); "
+                  f"seed -> random_state; C = {settings.C:g}"],
+        "options": settings.options,
+        "C": settings.C,
+    }
+
+
+def save(pipeline, settings: Settings, model_dir: str | Path) -> None:
+    """Write `model.skops` and `model_meta.json` into `model_dir`."""
+    import skops.io as sio
+
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = model_dir / f".{MODEL_FILE}.tmp"
+    sio.dump(pipeline, tmp)
+    untrusted = set(sio.get_untrusted_types(file=tmp)) - ALLOWED_TYPES
+    if untrusted:  # our own pipeline must always be loadable by our own loader
+        tmp.unlink()
+        raise IacsieveError(f"classical: refusing to save types outside the allow-list: {sorted(untrusted)}")
+    tmp.replace(model_dir / MODEL_FILE)
+    atomic_write_json(model_dir / META_FILE, {
+        "kind": KIND, "family": FAMILY, "use_context": settings.use_context,
+        "format": "skops", "file": MODEL_FILE, "options": settings.options, "C": settings.C, "seed": settings.seed,
+    })
+
+
+# Every type a classical model may contain beyond what skops trusts by default. Exact names only:
+# a dump naming anything else (another function of ours, os.system, a foreign class) is refused.
+ALLOWED_TYPES: frozenset[str] = frozenset({
+    "iacsieve.features.head_texts",
+    "iacsieve.features.normalised_head_texts",
+    "iacsieve.features.head_and_normalised_texts",
+    "iacsieve.features.context_texts",
+    "iacsieve.features.reviewer_features",
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int", "builtins.float",
+    "builtins.bool", "builtins.NoneType", "builtins.slice", "builtins.set",
+    "numpy.float64", "numpy.int64", "numpy.int32", "numpy.dtype", "numpy.ndarray",
+    "scipy.sparse._csr.csr_matrix", "scipy.sparse._csr.csr_array",
+    "sklearn.pipeline.Pipeline", "sklearn.pipeline.FeatureUnion",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.feature_extraction.text.TfidfVectorizer", "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.ensemble._bagging.BaggingClassifier",
+    "sklearn.utils._bunch.Bunch",
+})
+
+
+@dataclass
+class ClassicalScorer:
+    """A loaded classical model: scores warnings with P(real smell)."""
+
+    pipeline: Any
+    use_context: bool
+    family: str = FAMILY
+
+    def predict_proba(self, records: Sequence[WarningRecord], batch_size: int = 32) -> np.ndarray:
+        """P(real smell) per record (batch_size is irrelevant here: one vectorised call)."""
+        if not records:
+            return np.zeros(0, dtype=np.float64)
+        return positive_proba(self.pipeline, [record_text(r, use_context=self.use_context) for r in records])
+
+
+def load(model_dir: str | Path) -> ClassicalScorer:
+    """Load a saved classical model, refusing any type outside `ALLOWED_TYPES` (no code runs first)."""
+    import skops.io as sio
+
+    from . import read_meta
+
+    model_dir = Path(model_dir)
+    meta = read_meta(model_dir)
+    path = model_dir / MODEL_FILE
+    if not path.is_file():
+        raise IacsieveError(f"{path}: not found; is {model_dir} a classical model saved by iacsieve?")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # a corrupt or foreign file
+        raise IacsieveError(f"{path}: not a readable skops file: {exc}") from None
+    refused = sorted(set(untrusted) - ALLOWED_TYPES)
+    if refused:
+        raise IacsieveError(f"{path}: refusing to load untrusted types: {', '.join(refused)}")
+    pipeline = sio.load(path, trusted=list(untrusted))
+    return ClassicalScorer(pipeline=pipeline, use_context=bool(meta.get("use_context", False)))
