@@ -72,6 +72,8 @@ _KEY_PASSWORD = re.compile(r"pass|pwd", re.I)
 _KEY_SECRET = re.compile(r"secret|token|api[_-]?key|apikey|private|credential|auth", re.I)
 _KEY_USER = re.compile(r"user|login|owner|account|admin", re.I)
 _KEY_KEYISH = re.compile(r"key", re.I)
+_KEY_MATERIAL = re.compile(r"-----BEGIN|ssh-(?:rsa|dss|ed25519) AAAA|AAAA[A-Za-z0-9+/]{20,}|\b[0-9a-f]{32,}\b", re.I)
+_TRAILING_COMMENT = re.compile(r"\s+#(?![{]).*$")
 
 _LOCALHOST = re.compile(r"localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\]", re.I)
 _EXAMPLE_HOST = re.compile(r"https?://[^/\s'\"]*(?:example\.(?:com|org|net)|test\.com|foo\.|\.test\b|\.invalid\b)", re.I)
@@ -98,12 +100,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "secret.value_empty", "secret.value_variable", "secret.value_template", "secret.value_lookup",
     "secret.value_nullish", "secret.value_number", "secret.value_placeholder", "secret.value_path",
     "secret.value_url", "secret.key_password", "secret.key_secret", "secret.key_user", "secret.key_keyish",
-    "secret.value_literal", "secret.value_length",
+    "secret.value_literal", "secret.value_length", "secret.value_key_material", "secret.value_call",
     "http.no_url", "http.localhost", "http.example_host", "http.internal_host", "http.xml_namespace",
     "http.template_host",
     "crypto.no_weak_word", "crypto.checksum_name", "crypto.hash_call", "crypto.password_context",
     "comment.licence", "comment.todo", "comment.security_word", "comment.todo_security",
-    "comment.not_a_comment", "comment.commented_code", "comment.doc_param",
+    "comment.not_a_comment", "comment.commented_code", "comment.doc_param", "comment.url",
 )
 
 
@@ -112,11 +114,12 @@ def line_features(smell: str, line: str) -> list[float]:
     out = dict.fromkeys(FEATURE_NAMES, 0.0)
     if smell == "hard_coded_secret":
         key, raw_value = split_assignment(line)
+        raw_value = _TRAILING_COMMENT.sub("", raw_value)
         value = _unquote(raw_value)
         is_empty = raw_value in {"''", '""'} or (raw_value == "" and bool(re.search(r"[:=]\s*,?$", line)))
         flags = {
             "secret.value_empty": is_empty,
-            "secret.value_variable": bool(_VAR_START.match(value)) or (raw_value == value and re.fullmatch(r"[a-z_][\w.]*", value or "-") is not None and value.lower() not in {"yes", "no", "true", "false"}),
+            "secret.value_variable": bool(_VAR_START.match(value)) or (raw_value == value and re.match(r"[a-z_]\w*(?:\.|\[)", value) is not None),
             "secret.value_template": bool(_TEMPLATE.search(value)),
             "secret.value_lookup": bool(_LOOKUP.search(value)),
             "secret.value_nullish": bool(_NULLISH.match(value)) or value == "",
@@ -129,11 +132,16 @@ def line_features(smell: str, line: str) -> list[float]:
             "secret.key_user": bool(_KEY_USER.search(key)),
             "secret.key_keyish": bool(_KEY_KEYISH.search(key)),
         }
-        flags["secret.value_literal"] = raw_value != value and not any(
-            flags[k] for k in ("secret.value_empty", "secret.value_template", "secret.value_placeholder",
+        call = bool(re.match(r"^[A-Za-z_][\w.:]*\s*[( ]\s*['\"$@\w]", value)) and raw_value == value
+        flags["secret.value_call"] = call
+        flags["secret.value_placeholder"] &= not (flags["secret.value_variable"] or flags["secret.value_template"] or call)
+        flags["secret.value_literal"] = bool(value) and not call and not any(
+            flags[k] for k in ("secret.value_empty", "secret.value_variable", "secret.value_template", "secret.value_lookup",
+                               "secret.value_nullish", "secret.value_number", "secret.value_placeholder",
                                "secret.value_path", "secret.value_url")
         )
         out.update({k: float(v) for k, v in flags.items()})
+        out["secret.value_key_material"] = float(bool(_KEY_MATERIAL.search(line)))
         out["secret.value_length"] = min(math.log1p(len(value)) / math.log1p(64), 1.0)
     elif smell == "use_of_http":
         out.update({
@@ -163,6 +171,7 @@ def line_features(smell: str, line: str) -> list[float]:
             "comment.not_a_comment": float(not is_comment),
             "comment.commented_code": float(is_comment and bool(_COMMENTED_CODE.search(body))),
             "comment.doc_param": float(bool(_DOC_PARAM.match(line))),
+            "comment.url": float("://" in line),
         })
     return [out[name] for name in FEATURE_NAMES]
 

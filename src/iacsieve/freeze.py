@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from .atomic import atomic_directory, atomic_write_json
+from .data import load_prepared
 from .errors import IacsieveError
 from .metrics import read_json_object
 from .models import META_FILE
@@ -41,6 +42,11 @@ def data_md5(data_dir: str | Path) -> str:
                 digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def trained_smells(data_dir: str | Path) -> list[str]:
+    """Canonical smells of the training split: what the champion can judge (the filter passes others)."""
+    return sorted({record.smell for record in load_prepared(data_dir, "train")})
 
 
 def pickle_files(model_dir: str | Path) -> list[Path]:
@@ -85,6 +91,7 @@ def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str |
         "data_md5": data_md5(data_dir),
         "val_f1": float(selected["val_f1"]),
         "test": selected["test"],
+        "smells": trained_smells(data_dir),
         "use_context": bool(meta.get("use_context", selected["config"].get("use_context", False))),
         "kind": meta.get("kind"),
         "selection": str(selection_file),
@@ -102,7 +109,7 @@ def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str |
 def load_champion(champion: str | Path) -> dict:
     """Read and validate `champion.json` (given the champion directory or the file itself)."""
     path = Path(champion)
-    if path.is_dir():
+    if path.is_dir() or path.suffix.lower() != ".json":
         path = path / CHAMPION_FILE
     data = read_json_object(path, hint="freeze a champion with `iacsieve freeze`")
     for key in REQUIRED_KEYS:

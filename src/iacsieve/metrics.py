@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .errors import DataError, IacsieveError
 
@@ -49,20 +49,21 @@ def compute_metrics(
     if not np.isin(y_true, (0, 1)).all():
         raise IacsieveError("labels must be 0 (false alarm) or 1 (real smell)")
     y_pred = predict(y_score, threshold)
+    # One pass for both classes: class 1's recall is TP retention, class 0's recall is FP reduction.
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=[0, 1], average=None,
+                                                               zero_division=0)
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel())
     result = {
-        "precision": float(precision_score(y_true, y_pred, zero_division=0)),
-        "recall": float(recall_score(y_true, y_pred, zero_division=0)),
-        "f1": float(f1_score(y_true, y_pred, zero_division=0)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "precision": float(precision[1]),
+        "recall": float(recall[1]),
+        "f1": float(f1[1]),
+        "accuracy": (tp + tn) / int(y_true.size),
         "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
         "support": int(y_true.size),
-        "n_real": int(tp + fn),
-        "n_false_alarm": int(tn + fp),
-        # Specificity: of the false alarms (label 0), the share the filter removes.
-        "fp_reduction": float(recall_score(y_true, y_pred, pos_label=0, zero_division=0)),
-        # Of the real smells (label 1), the share the filter keeps.
-        "tp_retention": float(recall_score(y_true, y_pred, pos_label=1, zero_division=0)),
+        "n_real": tp + fn,
+        "n_false_alarm": tn + fp,
+        "fp_reduction": float(recall[0]),  # of the false alarms (label 0), the share the filter removes
+        "tp_retention": float(recall[1]),  # of the real smells (label 1), the share the filter keeps
     }
     if smells is not None:
         smell_arr = np.asarray(smells, dtype=object)

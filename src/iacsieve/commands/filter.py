@@ -1,5 +1,61 @@
-"""Placeholder: filled in by its own issue."""
+"""`iacsieve filter`: run a frozen champion over a detector's warnings and drop the false alarms."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..data import TECHS
+from ..detections import FORMATS
+from ..filter import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary
+
+EXAMPLE = """\
+example:
+  glitch --tech puppet --csv repo/ glitch.csv
+  iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv
+  iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ \\
+      --out kept.sarif --on-missing keep      # for a code-scanning UI; keep rows whose script is gone
+
+Inputs: GLITCH's CSV (no header: path,line,code,snippet), a CSV with header PATH,LINE,ERROR, or
+JSONL with file,line,smell; the format is detected. Paths in it resolve inside --scripts only
+(absolute inside it, relative to it, or a bare file name); a path leading outside is refused.
+Output: every input row, in order, plus smell (canonical), score (empty where the model does not
+cover the smell) and keep (true/false); SARIF holds only the kept warnings. Exit 2 on bad input.
+"""
 
 
-def register(sub) -> None:
-    return None
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "filter", help="drop a detector's false alarms with a frozen champion",
+        description="Score each warning of a detector's output with a frozen champion model and mark the ones "
+                    "it judges false alarms (score below the champion's threshold). Needs only the model "
+                    "directory: no repo, DVC or params.yaml. A summary goes to stderr.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, metavar="DIR",
+                   help="champion directory (model files, model_meta.json, champion.json), e.g. models/champion")
+    p.add_argument("--detections", required=True, metavar="FILE", help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)")
+    p.add_argument("--scripts", required=True, metavar="DIR", help="folder holding the scanned scripts; no file outside it is read")
+    p.add_argument("--out", required=True, metavar="FILE", help="output file, written atomically")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
+                   help="output format (default: from --out's suffix: .jsonl, .sarif, else csv)")
+    p.add_argument("--input-format", choices=FORMATS, default=None, help="force the detections format (default: detected)")
+    p.add_argument("--tech", choices=TECHS, default=None,
+                   help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)")
+    p.add_argument("--threshold", type=float, default=None, metavar="X",
+                   help="keep warnings scoring >= X (default: the champion's frozen threshold)")
+    p.add_argument("--on-missing", choices=ON_MISSING, default="error",
+                   help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
+                        "(error, default), or keep / drop the row and count it in the summary")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="warnings scored per model batch (default: %(default)s)")
+    p.set_defaults(func=_filter)
+
+
+def _filter(args: argparse.Namespace) -> int:
+    summary = filter_detections(
+        args.model, args.detections, args.scripts, args.out, fmt=args.format, tech=args.tech,
+        threshold=args.threshold, on_missing=args.on_missing, batch_size=args.batch_size,
+        detections_format=args.input_format,
+    )
+    print(format_summary(summary), file=sys.stderr)
+    return 0

@@ -1,5 +1,31 @@
-"""Placeholder: filled in by its own issue."""
+"""`iacsieve ablate`: the classical family's ablation table, measured on validation data only."""
+
+from __future__ import annotations
+
+import argparse
 
 
-def register(sub) -> None:
-    return None
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ablate", help="ablation table of the classical family's ideas (val + CV on train; no test)",
+        description="Train the classical defaults and one variant per idea (reviewer features, line shape, "
+                    "context window, word n-grams, L2 strength, class weights, label smoothing) on train; "
+                    "report val F1 at 0.5 and k-fold CV F1 on train, and write ablation.json + ablation.md. "
+                    "Test data is never read.",
+    )
+    p.add_argument("--data", default="data/prepared", help="prepared data folder (default: %(default)s)")
+    p.add_argument("--out", default="reports/ablation", help="output folder for ablation.json/.md (default: %(default)s)")
+    p.add_argument("--cv-folds", type=int, default=5, help="folds of CV on train; 0 turns CV off (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=42, help="random_state of the models and of the folds (default: %(default)s)")
+    p.set_defaults(func=_ablate)
+
+
+def _ablate(args: argparse.Namespace) -> int:
+    from ..ablation import run_ablation
+
+    rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed)
+    for row in rows:
+        cv = "" if row["cv_f1"] is None else f"  cv {row['cv_f1']:.4f} ({row['delta_cv_f1']:+.4f})"
+        print(f"{row['variant']:<22} val {row['val_f1']:.4f} ({row['delta_val_f1']:+.4f}){cv}")
+    print(f"wrote {args.out}/ablation.json and ablation.md")
+    return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError, IacsieveError
+from ..run_config import TrainConfig
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -64,10 +65,8 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
 
-def build_train_config(args: argparse.Namespace):
+def build_train_config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from --config (if any) overlaid with the flags that were given."""
-    from ..run_config import TrainConfig
-
     values: dict = {}
     where = "flags"
     if args.config:

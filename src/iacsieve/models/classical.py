@@ -40,14 +40,14 @@ MODEL_FILE = "model.skops"
 # name -> (default, allowed type(s) or tuple of choices, help). Defaults are the settings chosen on
 # validation F1 / 5-fold CV on train (see `iacsieve ablate` and reports/ablation).
 OPTIONS: dict[str, tuple[Any, Any, str]] = {
-    "C": (None, (int, float, type(None)), "inverse L2 strength (default: 1/weight_decay, else 4.0)"),
+    "C": (None, (int, float, type(None)), "inverse L2 strength (default: 1/weight_decay if > 0, else 32)"),
     "char_ngram_min": (2, int, "shortest character n-gram"),
     "char_ngram_max": (5, int, "longest character n-gram"),
     "char_analyzer": ("char_wb", ("char", "char_wb"), "TfidfVectorizer analyzer for the line view"),
     "word_ngram_max": (0, int, "word n-grams 1..n of the line as another view (0: off)"),
     "context_ngram_max": (2, int, "word n-grams of the context window when use_context (1..n)"),
     "context_weight": (0.5, (int, float), "weight of the context view in the union"),
-    "normalise": ("none", ("none", "replace", "append"), "abstract quotes/variables/interpolation in the line"),
+    "normalise": ("append", ("none", "replace", "append"), "abstract quotes/variables/interpolation in the line"),
     "reviewer_features": (True, bool, "add iacsieve.features reviewer columns"),
     "reviewer_weight": (1.0, (int, float), "weight of the reviewer columns in the union"),
     "class_weight": ("balanced", ("balanced", "none"), "re-weight classes in the loss"),
@@ -57,7 +57,7 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "min_df": (1, int, "ignore n-grams seen in fewer rows"),
 }
 
-DEFAULT_C = 4.0
+DEFAULT_C = 32.0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,120 @@
+"""`make bench`: the local pipeline's stage timings and the champion's numbers beside the published ones.
+
+Reads what `make repro` wrote (results/stageN/<run>/timing.json, results/selection/, models/champion);
+trains nothing. Then runs the filter benchmark (`iacsieve.bench_filter`) on the champion, if present.
+
+    python -m iacsieve.bench [--results results] [--champion models/champion] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from .config import load_params, stage_run_dirs
+from .errors import IacsieveError
+from .report import PUBLISHED, TEST_SETS, champion_metrics, collect_report
+from .stage_run import TIMING_FILE
+
+
+def stage_timings(params, results: str | Path = "results") -> dict[int, dict]:
+    """Per stage: runs, summed and slowest run time, per-run train seconds (from each run's timing.json)."""
+    out: dict[int, dict] = {}
+    for stage in (1, 2, 3, 4):
+        runs = {}
+        for name in stage_run_dirs(params, stage):
+            path = Path(results) / f"stage{stage}" / name / TIMING_FILE
+            if path.is_file():
+                runs[name] = json.loads(path.read_text(encoding="utf-8"))
+        totals = [r["total_s"] for r in runs.values()]
+        out[stage] = {
+            "runs": len(runs), "grid": len(stage_run_dirs(params, stage)),
+            "total_s": round(sum(totals), 1), "slowest_s": round(max(totals), 1) if totals else None,
+            "per_run": {n: {"family": r.get("family"), "train_s": r["train_s"], "total_s": r["total_s"]}
+                        for n, r in runs.items()},
+        }
+    return out
+
+
+def bench(results: str | Path = "results", champion: str | Path = "models/champion",
+          params_file: str | Path = "params.yaml", *, filter_bench: bool = True) -> dict:
+    """Everything `make bench` prints, as one dict."""
+    params = load_params(params_file)
+    data = collect_report(results, champion, params=params)
+    out = {"profile": params.profile, "timings": stage_timings(params, results),
+           "champion": champion_metrics(data) if data.champion else None, "published": PUBLISHED}
+    if filter_bench and data.champion is not None:
+        try:
+            module = importlib.import_module("iacsieve.bench_filter")
+        except ImportError:
+            module = None
+        if module is not None and hasattr(module, "run_filter_benchmark"):
+            out["filter"] = module.run_filter_benchmark(champion)
+    return out
+
+
+def format_bench(result: dict) -> str:
+    lines = [f"== local pipeline timings (profile {result['profile']}; seconds per run, from timing.json) =="]
+    grand = 0.0
+    for stage, t in result["timings"].items():
+        grand += t["total_s"]
+        lines.append(f"stage {stage}: {t['runs']}/{t['grid']} runs, {t['total_s']:.1f}s in runs, "
+                     f"slowest {t['slowest_s'] if t['slowest_s'] is not None else '—'}s")
+        for name, r in t["per_run"].items():
+            lines.append(f"    {name:<44} {r['family']:<13} train {r['train_s']:7.1f}s  total {r['total_s']:7.1f}s")
+    lines.append(f"all runs: {grand:.1f}s (plus DVC/process start-up, select, freeze, report, plots)")
+    champ = result.get("champion")
+    lines.append("")
+    if not champ:
+        lines.append("no champion yet: run `make repro`")
+        return "\n".join(lines)
+    lines.append(f"== champion {champ['run']} ({champ['family']}), threshold {champ['threshold']:.2f} ==")
+    lines.append(f"{'set':<10}{'F1':>7}  {'95% CI':<16}{'FP red.':>8}{'TP ret.':>8}")
+    for name in ("val", *TEST_SETS):
+        m = champ.get(name)
+        if not m:
+            continue
+        ci = f"[{m['f1_ci95_lo']:.3f}, {m['f1_ci95_hi']:.3f}]" if m.get("f1_ci95_lo") is not None else "—"
+        lines.append(f"{name:<10}{m['f1']:>7.3f}  {ci:<16}{m['fp_reduction']:>8.3f}{m['tp_retention']:>8.3f}")
+    seeds = champ.get("seeds")
+    if seeds:
+        lines.append(f"stage 4, {seeds['n']} seeds: val F1 {seeds['val_f1_mean']:.3f} ± {seeds['val_f1_std']:.3f}, "
+                     f"test F1 {seeds['test_f1_mean']:.3f} ± {seeds['test_f1_std']:.3f}")
+    pub = result["published"]
+    lines += ["", f"== published ({pub['source']}) =="]
+    for model, f1 in pub["model_f1"].items():
+        std = pub["model_f1_std"].get(model)
+        lines.append(f"    {model:<42} test F1 {f1:.3f}" + (f" ± {std:.3f}" if std else ""))
+    lines.append("    GLITCH + published filter, end to end: " +
+                 ", ".join(f"{k} {v:.3f}" for k, v in pub["glitch_filtered_f1"].items()))
+    f = result.get("filter")
+    if f:
+        lines += ["", f"== filter on the GLITCH Puppet fixture: {f['warnings_per_s']:.1f} warnings/s "
+                      f"(median of {f['repeats']}, load {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
+                      f"scored warnings =="]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m iacsieve.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default="results", help="results root (default: %(default)s)")
+    parser.add_argument("--champion", default="models/champion", help="champion folder (default: %(default)s)")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--no-filter", action="store_true", help="skip the filter throughput benchmark")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    args = parser.parse_args(argv)
+    try:
+        result = bench(args.results, args.champion, args.params, filter_bench=not args.no_filter)
+    except IacsieveError as exc:
+        print(f"iacsieve.bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(json.dumps(result, indent=2, default=str) if args.json else format_bench(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The champion's plots as PNG (matplotlib, Agg: offline, no CDN) plus their data as CSV for `dvc plots`.
+
+- threshold_sweep: validation F1 (and P/R) vs threshold of the stage-3 champion, the chosen one marked;
+- pr_curve: precision-recall of the final champion on val and test, its operating point marked;
+- confusion_matrix: the final champion on the combined test set at its frozen threshold;
+- seed_spread: val / test F1 of every stage-4 seed, mean line, the selected (median) seed marked.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import precision_recall_curve  # noqa: E402
+
+from .atomic import atomic_write_text  # noqa: E402
+from .errors import IacsieveError  # noqa: E402
+from .metrics import compute_metrics, load_scores, score_arrays  # noqa: E402
+from .threshold import SWEEP_FILE  # noqa: E402
+
+PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IacsieveError(f"{path}: not found; run the pipeline first (make repro)") from None
+
+
+def _save(fig, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
+    return path
+
+
+def _csv(path: Path, rows: list[dict]) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, buffer.getvalue())
+
+
+def plot_threshold_sweep(sweep: dict, out: Path) -> list[Path]:
+    """F1 / precision / recall vs threshold, the chosen threshold marked."""
+    curve = sweep["curve"]
+    x = [p["threshold"] for p in curve]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(x, [p["f1"] for p in curve], label="F1", lw=2)
+    ax.plot(x, [p["precision"] for p in curve], label="precision", lw=1, alpha=0.7)
+    ax.plot(x, [p["recall"] for p in curve], label="recall", lw=1, alpha=0.7)
+    best = sweep["best_threshold"]
+    ax.axvline(best, color="k", ls="--", lw=1)
+    ax.scatter([best], [sweep["best_f1"]], color="k", zorder=3, label=f"chosen {best:.2f} (F1 {sweep['best_f1']:.3f})")
+    ax.set(xlabel="threshold", ylabel="validation", title="Threshold sweep (stage-3 champion, validation)")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.grid(alpha=0.3)
+    return [_save(fig, out / "threshold_sweep.png"),
+            _csv(out / "threshold_sweep.csv", [{k: p[k] for k in ("threshold", "f1", "precision", "recall")}
+                                               for p in curve])]
+
+
+def plot_pr_curve(scores: dict[str, list[dict]], threshold: float, out: Path) -> list[Path]:
+    """Precision-recall curves per split (val, test), each with the operating point at `threshold`."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    rows = []
+    for split, score_rows in scores.items():
+        labels, values, _ = score_arrays(score_rows)
+        precision, recall, _ = precision_recall_curve(labels, values)
+        ax.plot(recall, precision, label=split, lw=1.5)
+        m = compute_metrics(labels, values, threshold)
+        ax.scatter([m["recall"]], [m["precision"]], zorder=3, marker="o")
+        rows += [{"split": split, "recall": round(float(r), 6), "precision": round(float(p), 6)}
+                 for r, p in zip(recall, precision)]
+    ax.set(xlabel="recall (TP retention)", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
+           title=f"Champion precision-recall (dots: threshold {threshold:.2f})")
+    ax.legend(loc="lower left")
+    ax.grid(alpha=0.3)
+    return [_save(fig, out / "pr_curve.png"), _csv(out / "pr_curve.csv", rows)]
+
+
+def plot_confusion_matrix(labels: np.ndarray, values: np.ndarray, threshold: float, out: Path,
+                          title: str = "test (combined)") -> list[Path]:
+    cm = compute_metrics(labels, values, threshold)["confusion_matrix"]
+    grid = np.array([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]])
+    fig, ax = plt.subplots(figsize=(4, 3.6))
+    ax.imshow(grid, cmap="Blues")
+    for (i, j), v in np.ndenumerate(grid):
+        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > grid.max() / 2 else "black", fontsize=14)
+    ax.set_xticks([0, 1], ["filtered (0)", "kept (1)"])
+    ax.set_yticks([0, 1], ["false alarm (0)", "real smell (1)"])
+    ax.set(xlabel="prediction", ylabel="label", title=f"Champion, {title}, threshold {threshold:.2f}")
+    return [_save(fig, out / "confusion_matrix.png")]
+
+
+def plot_seed_spread(selection: dict, out: Path) -> list[Path]:
+    """Val and test F1 of each stage-4 seed; the median (selected) seed highlighted."""
+    runs = sorted(selection["runs"], key=lambda r: r["run"])
+    names = [r["run"] for r in runs]
+    val = [r["val_f1"] for r in runs]
+    test = [r["test"]["combined"]["f1"] for r in runs]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = np.arange(len(runs))
+    ax.scatter(x, val, label="val F1", marker="o")
+    ax.scatter(x, test, label="test F1 (combined)", marker="s")
+    for values, style in ((val, "-"), (test, "--")):
+        ax.axhline(float(np.mean(values)), ls=style, lw=1, color="gray")
+    chosen = selection["selected"]["run"]
+    if chosen in names:
+        i = names.index(chosen)
+        ax.scatter([i], [val[i]], s=160, facecolors="none", edgecolors="k", label="selected (median val F1)")
+    ax.set_xticks(x, [n.replace("champion_", "") for n in names])
+    ax.set(ylabel="F1", title="Stage 4: spread over seeds (frozen threshold)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    rows = [{"run": n, "val_f1": v, "test_f1": t, "selected": n == chosen} for n, v, t in zip(names, val, test)]
+    return [_save(fig, out / "seed_spread.png"), _csv(out / "seed_spread.csv", rows)]
+
+
+def render_plots(results: str | Path = "results", champion: str | Path = "models/champion",
+                 out: str | Path = "reports/plots", *,
+                 stage3_champion: str | Path = "models/champions/stage3") -> list[Path]:
+    """Render every plot from the pipeline's outputs; returns the files written."""
+    results, champion, out = Path(results), Path(champion), Path(out)
+    card = _read(champion / "champion.json")
+    threshold = float(card["threshold"])
+    run_dir = Path(card["run_dir"])
+    written: list[Path] = []
+
+    stage3_card = Path(stage3_champion) / "champion.json"
+    sweep_run = Path(_read(stage3_card)["run_dir"]) if stage3_card.is_file() else run_dir
+    written += plot_threshold_sweep(_read(sweep_run / SWEEP_FILE), out)
+
+    scores = {"val": load_scores(run_dir / "val_scores.jsonl"), "test": load_scores(run_dir / "test_scores.jsonl")}
+    written += plot_pr_curve(scores, threshold, out)
+    labels, values, _ = score_arrays(scores["test"])
+    written += plot_confusion_matrix(labels, values, threshold, out)
+    written += plot_seed_spread(_read(results / "selection" / "stage4" / "selection.json"), out)
+    return written

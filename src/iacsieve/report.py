@@ -1,0 +1,278 @@
+"""`reports/summary.md`: every run of every stage, the champion, and the published figures beside ours.
+
+Reads only what the pipeline wrote (results/stageN/<run>/summary.json, results/selection/stageN/,
+models/champion/champion.json); `collect_report` gathers it and `render_report` is a pure function
+of that data (so it is unit-tested without a pipeline). The ablation table of `iacsieve ablate`
+(reports/ablation/ablation.md) is included when it exists.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .atomic import atomic_write_json, atomic_write_text
+from .config import Params, stage_run_dirs
+from .errors import ConfigError
+from .run_config import TrainConfig
+
+TEST_SETS: tuple[str, ...] = ("combined", "ansible", "chef", "puppet")
+ABLATION_FILE = Path("reports/ablation/ablation.md")
+
+# Published figures on this data (shared/data/README.md; IntelliSA, arXiv 2601.14595), test split.
+PUBLISHED: dict = {
+    "source": "Mei & Fu, IntelliSA (arXiv 2601.14595, 2026), test split (human oracle labels)",
+    "model_f1": {
+        "CodeT5+ 220M, best single run (argmax)": 0.794,
+        "CodeT5+ 220M, five seeds (mean)": 0.727,
+        "CodeT5+ 770M": 0.785,
+        "CodeT5-base": 0.769,
+        "CodeBERT": 0.766,
+    },
+    "model_f1_std": {"CodeT5+ 220M, five seeds (mean)": 0.056},
+    # GLITCH alone, end to end on the oracle scripts: (precision, recall, F1)
+    "glitch": {"ansible": (0.741, 0.977, 0.843), "chef": (0.603, 0.731, 0.661), "puppet": (0.418, 0.938, 0.578)},
+    # GLITCH + the published filter, end to end: F1
+    "glitch_filtered_f1": {"ansible": 0.878, "chef": 0.768, "puppet": 0.846, "macro": 0.831},
+}
+
+
+@dataclass
+class RunRow:
+    """One run's headline numbers (from its summary.json)."""
+
+    stage: int
+    name: str  # the run directory name (DVC's)
+    resolved: str  # the run name with the resolved family/values (DESIGN.md naming)
+    family: str
+    val_f1: float
+    test_f1: dict[str, float]
+    fp_reduction: float  # test combined
+    tp_retention: float  # test combined
+    threshold: float
+    wall_time_s: float | None
+    selected: bool = False
+
+
+@dataclass
+class ReportData:
+    stages: dict[int, list[RunRow]] = field(default_factory=dict)
+    champion: dict | None = None  # champion.json
+    champion_summary: dict | None = None  # the champion run's summary.json
+    ablation: str | None = None
+    prefix: str = ""
+    profile: str | None = None
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def resolved_name(summary: dict, stage: int) -> str:
+    """`<family>_lr.._bs.._ep.._wd..[_seed..]` of the config a run actually trained."""
+    try:
+        return TrainConfig.from_dict(summary["config"]).run_name(with_seed=stage == 4)
+    except (ConfigError, KeyError, TypeError):
+        return str(summary.get("run", "?"))
+
+
+def run_row(stage: int, summary: dict, selected: bool = False) -> RunRow:
+    test = summary["test"]
+    return RunRow(
+        stage=stage, name=str(summary.get("run")), resolved=resolved_name(summary, stage),
+        family=str(summary.get("family")), val_f1=float(summary["val"]["f1"]),
+        test_f1={s: float(test[s]["f1"]) for s in TEST_SETS if s in test},
+        fp_reduction=float(test["combined"]["fp_reduction"]), tp_retention=float(test["combined"]["tp_retention"]),
+        threshold=float(summary.get("threshold", 0.5)), wall_time_s=summary.get("wall_time_s"), selected=selected,
+    )
+
+
+def collect_report(results: str | Path = "results", champion: str | Path = "models/champion", *,
+                   prefix: str = "", params: Params | None = None,
+                   ablation: str | Path = ABLATION_FILE) -> ReportData:
+    """Gather the runs of each stage (the current grid's when `params` is given, else every run dir)."""
+    results = Path(results)
+    data = ReportData(prefix=prefix, profile=params.profile if params else None)
+    for stage in (1, 2, 3, 4):
+        root = results / f"stage{stage}"
+        if params is not None:
+            dirs = [root / name for name in stage_run_dirs(params, stage)]
+        else:
+            dirs = sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []
+        selection = read_json(results / "selection" / f"stage{stage}" / "selection.json") or {}
+        chosen = (selection.get("selected") or {}).get("run")
+        rows = []
+        for d in dirs:
+            summary = read_json(d / "summary.json")
+            if summary is None:
+                continue
+            row = run_row(stage, summary, selected=summary.get("run") == chosen)
+            if prefix and not (row.name.startswith(prefix) or row.resolved.startswith(prefix)):
+                continue
+            rows.append(row)
+        data.stages[stage] = rows
+    card = read_json(Path(champion) / "champion.json")
+    if card is not None:
+        data.champion = card
+        stage4 = read_json(results / "selection" / "stage4" / "selection.json") or {}
+        results_dir = (stage4.get("selected") or {}).get("results_dir")
+        if results_dir:
+            data.champion_summary = read_json(Path(results_dir) / "summary.json")
+    if Path(ablation).is_file():
+        data.ablation = Path(ablation).read_text(encoding="utf-8")
+    return data
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample std (0 for a single value)."""
+    if not values:
+        raise ValueError("no values")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def seed_spread(rows: list[RunRow]) -> dict:
+    """Stage-4 mean +- std of val F1 and of test F1 per set."""
+    out = {"n": len(rows), "val_f1": mean_std([r.val_f1 for r in rows])}
+    for s in TEST_SETS:
+        values = [r.test_f1[s] for r in rows if s in r.test_f1]
+        if values:
+            out[f"test_f1_{s}"] = mean_std(values)
+    return out
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _stage_table(rows: list[RunRow]) -> list[str]:
+    lines = ["| run | trained as | val F1 | test F1 | ansible | chef | puppet | FP reduction | TP retention "
+             "| threshold | wall time (s) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in sorted(rows, key=lambda r: (-r.val_f1, r.name)):
+        mark = " ★" if r.selected else ""
+        lines.append(
+            f"| {r.name}{mark} | {r.resolved} | {_f(r.val_f1)} | {_f(r.test_f1.get('combined'))} "
+            f"| {_f(r.test_f1.get('ansible'))} | {_f(r.test_f1.get('chef'))} | {_f(r.test_f1.get('puppet'))} "
+            f"| {_f(r.fp_reduction)} | {_f(r.tp_retention)} | {_f(r.threshold, 2)} | {_f(r.wall_time_s, 1)} |")
+    return lines
+
+
+STAGE_TITLES = {1: "Stage 1 — model family", 2: "Stage 2 — tuning the stage-1 winner",
+                3: "Stage 3 — best configuration + threshold sweep", 4: "Stage 4 — seeds (frozen threshold)"}
+
+
+def render_report(data: ReportData) -> str:
+    """The Markdown report (pure: same data, same text)."""
+    lines = ["# iacsieve — pipeline report", ""]
+    if data.profile:
+        lines.append(f"Profile: `{data.profile}`. ")
+    if data.prefix:
+        lines.append(f"Runs filtered by name prefix `{data.prefix}`. ")
+    lines += ["Selection uses validation F1 only; test sets are the human-labelled oracle. "
+              "★ = the stage's selected run. FP reduction / TP retention on the combined test set.", ""]
+    lines += _champion_section(data)
+    for stage in (1, 2, 3, 4):
+        rows = data.stages.get(stage, [])
+        lines += [f"## {STAGE_TITLES[stage]}", ""]
+        if not rows:
+            lines += ["No runs.", ""]
+            continue
+        lines += _stage_table(rows) + [""]
+        if stage == 4 and len(rows) > 1:
+            spread = seed_spread(rows)
+            cells = [f"val F1 {spread['val_f1'][0]:.3f} ± {spread['val_f1'][1]:.3f}"]
+            cells += [f"test F1 {s} {spread[f'test_f1_{s}'][0]:.3f} ± {spread[f'test_f1_{s}'][1]:.3f}"
+                      for s in TEST_SETS if f"test_f1_{s}" in spread]
+            lines += [f"Mean ± std over {spread['n']} seeds: " + "; ".join(cells) + ".", ""]
+    lines += _published_section(data)
+    if data.ablation:
+        lines += ["## Ablation", "", data.ablation.strip(), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _champion_section(data: ReportData) -> list[str]:
+    card = data.champion
+    if card is None:
+        return ["## Champion", "", "No champion yet (run `make repro`).", ""]
+    lines = ["## Champion", "",
+             f"`models/champion`: **{card.get('run')}** ({card.get('family')}), threshold "
+             f"{card.get('threshold', 0.5):.2f} ({card.get('threshold_source', '?')}), data md5 "
+             f"`{card.get('data_md5', '?')}`.", "",
+             "| set | F1 | 95% CI | precision | recall | FP reduction | TP retention |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+    summary = data.champion_summary or {}
+    sets = {"val": summary.get("val"), **(summary.get("test") or card.get("test") or {})}
+    for name in ("val", *TEST_SETS):
+        m = sets.get(name)
+        if not m:
+            continue
+        ci = m.get("f1_ci95") or {}
+        ci_text = f"[{ci['lo']:.3f}, {ci['hi']:.3f}]" if "lo" in ci else "—"
+        lines.append(f"| {name} | {_f(m.get('f1'))} | {ci_text} | {_f(m.get('precision'))} | {_f(m.get('recall'))} "
+                     f"| {_f(m.get('fp_reduction'))} | {_f(m.get('tp_retention'))} |")
+    return lines + [""]
+
+
+def _published_section(data: ReportData) -> list[str]:
+    lines = ["## Published figures beside ours", "", f"Published: {PUBLISHED['source']}.", "",
+             "| model | published test F1 | ours |", "| --- | ---: | --- |"]
+    ours_best = max((r.test_f1.get("combined", 0.0) for rows in data.stages.values() for r in rows), default=None)
+    stage4 = data.stages.get(4, [])
+    ours_seeds = seed_spread(stage4)["test_f1_combined"] if len(stage4) > 1 else None
+    champion_f1 = ((data.champion or {}).get("test") or {}).get("combined", {}).get("f1")
+    for model, f1 in PUBLISHED["model_f1"].items():
+        std = PUBLISHED["model_f1_std"].get(model)
+        pub = f"{f1:.3f}" + (f" ± {std:.3f}" if std else "")
+        if "five seeds" in model and ours_seeds:
+            ours = f"{ours_seeds[0]:.3f} ± {ours_seeds[1]:.3f} (our champion, {len(stage4)} seeds)"
+        elif "best single" in model and ours_best is not None:
+            ours = f"{ours_best:.3f} (our best run by test F1, for comparison only; selection never uses test)"
+        else:
+            ours = "—"
+        lines.append(f"| {model} | {pub} | {ours} |")
+    lines.append(f"| **our champion** (selected on val) | | {_f(champion_f1)} |")
+    lines += ["", "Model-level F1 on each test set, with the end-to-end figures of the detector for context "
+              "(end to end = on the oracle scripts, including warnings the detector missed):", "",
+              "| tech | GLITCH alone P / R / F1 | GLITCH + published filter F1 | our champion F1 (model level) |",
+              "| --- | --- | ---: | ---: |"]
+    champ_test = (data.champion or {}).get("test") or {}
+    for tech, (p, r, f1) in PUBLISHED["glitch"].items():
+        lines.append(f"| {tech} | {p:.3f} / {r:.3f} / {f1:.3f} | {PUBLISHED['glitch_filtered_f1'][tech]:.3f} "
+                     f"| {_f((champ_test.get(tech) or {}).get('f1'))} |")
+    return lines + [""]
+
+
+def champion_metrics(data: ReportData) -> dict:
+    """The champion's DVC metrics: val/test F1 (+ 95% CI), FP reduction, TP retention, seed spread."""
+    card = data.champion or {}
+    summary = data.champion_summary or {}
+    sets = {"val": summary.get("val"), **(summary.get("test") or card.get("test") or {})}
+    out: dict = {"run": card.get("run"), "family": card.get("family"), "threshold": card.get("threshold")}
+    for name, m in sets.items():
+        if not m:
+            continue
+        ci = m.get("f1_ci95") or {}
+        out[name] = {"f1": m.get("f1"), "f1_ci95_lo": ci.get("lo"), "f1_ci95_hi": ci.get("hi"),
+                     "fp_reduction": m.get("fp_reduction"), "tp_retention": m.get("tp_retention")}
+    stage4 = data.stages.get(4, [])
+    if len(stage4) > 1:
+        spread = seed_spread(stage4)
+        out["seeds"] = {"n": spread["n"], "val_f1_mean": spread["val_f1"][0], "val_f1_std": spread["val_f1"][1],
+                        "test_f1_mean": spread["test_f1_combined"][0], "test_f1_std": spread["test_f1_combined"][1]}
+    return out
+
+
+def write_report(results: str | Path = "results", champion: str | Path = "models/champion",
+                 out: str | Path = "reports/summary.md", *, prefix: str = "", params: Params | None = None,
+                 metrics_file: str | Path | None = None) -> Path:
+    """Collect, render and write the report (and the champion metrics JSON); returns the report path."""
+    data = collect_report(results, champion, prefix=prefix, params=params)
+    path = atomic_write_text(out, render_report(data))
+    if metrics_file is not None:
+        atomic_write_json(metrics_file, champion_metrics(data))
+    return path

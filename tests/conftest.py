@@ -1,0 +1,56 @@
+"""Shared fixtures. `prepared_small`: a trimmed prepared dataset for fast model/step tests."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PREPARED = REPO / "data" / "prepared"
+SMALL_SIZES = {"train": 40, "val": 20, "test": 20}
+TECHS = ("ansible", "chef", "puppet")
+
+
+def _trim(lines: list[str], n: int) -> list[str]:
+    """Deterministic, stratified: round-robin over (tech, label, smell) groups in file order."""
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for line in lines:
+        row = json.loads(line)
+        groups[(row["tech"], row["label"], row["smell"])].append(line)
+    order = [groups[key] for key in sorted(groups)]
+    picked: list[str] = []
+    depth = 0
+    while len(picked) < n and any(depth < len(g) for g in order):
+        picked += [g[depth] for g in order if depth < len(g)][: n - len(picked)]
+        depth += 1
+    return picked
+
+
+@pytest.fixture(scope="session")
+def prepared_small(tmp_path_factory) -> Path:
+    """`<tmp>/prepared/<split>/<set>.jsonl`: ~40 train / 20 val / 20 test rows of the real prepared
+    data, both labels and every tech in each split (same layout as `iacsieve prepare` writes)."""
+    out = tmp_path_factory.mktemp("small") / "prepared"
+    for split, n in SMALL_SIZES.items():
+        lines = [l for l in (PREPARED / split / "combined.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
+        rows = _trim(lines, n)
+        (out / split).mkdir(parents=True)
+        (out / split / "combined.jsonl").write_text("".join(l + "\n" for l in rows), encoding="utf-8")
+        for tech in TECHS:
+            tech_rows = [l for l in rows if json.loads(l)["tech"] == tech]
+            (out / split / f"{tech}.jsonl").write_text("".join(l + "\n" for l in tech_rows), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models train several times faster on one intra-op thread on a shared, busy CPU."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

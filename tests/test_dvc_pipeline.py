@@ -1,0 +1,159 @@
+"""The real `dvc repro` of this repo's dvc.yaml + params.yaml, in a temp git/DVC repo on trimmed data.
+
+Trimmed profile: the classical family only (trains in well under a second on ~50 rows), two stage-1
+runs, one stage-2 run, two stage-4 seeds. Checks: every stage's files appear; a second repro runs
+nothing; changing one grid value reruns only the run it touches (and select reads only the current
+grid); `dvc metrics diff` between two commits shows the moved values; a broken params key fails
+with its key path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv's bin: dvc and iacsieve
+ROWS_PER_LABEL = 8  # per tech, split and label: 48 train / 48 val / 48 test rows in all
+S1 = "results/selection/stage1/metrics.json"
+
+
+def _run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def _trim_raw(src: Path, dst: Path) -> None:
+    for path in sorted(src.glob("*/*.jsonl")):
+        kept, counts = [], {"TP": 0, "FP": 0}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            label = json.loads(line)["label"]
+            if counts[label] < ROWS_PER_LABEL:
+                counts[label] += 1
+                kept.append(line)
+        out = dst / path.relative_to(src)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+
+def _params(path: Path, mutate) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    mutate(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def _trim_params(p: dict) -> None:
+    p["stage1"].update(families=["classical"], epochs=[1], weight_decays=[0, 0.5])
+    p["stage2"].update(learning_rates=[0.001], epochs=[1], weight_decays=[0])
+    p["stage4"].update(seeds=[1, 2])
+    p["evaluation"]["bootstrap_samples"] = 50
+    p["threshold_sweep"]["step"] = 0.05
+
+
+def _stage_names(cwd: Path, prefix: str) -> set[str]:
+    """Stages whose status is not up to date (`dvc status --json`), among those starting with prefix."""
+    status = json.loads(_run(["dvc", "status", "--json"], cwd).stdout or "{}")
+    return {name for name in status if name.startswith(prefix)}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dvc-repo")
+    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "src" / "iacsieve", root / "src" / "iacsieve",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # stage deps; the code run is the installed one
+    _trim_raw(REPO / "data" / "raw", root / "data" / "raw")
+    _params(root / "params.yaml", _trim_params)
+    _run(["git", "init", "-q"], root)
+    _run(["git", "config", "user.email", "t@example.com"], root)
+    _run(["git", "config", "user.name", "t"], root)
+    _run(["dvc", "init", "-q"], root)
+    _run(["dvc", "config", "core.analytics", "false"], root)
+    _run(["dvc", "repro"], root)
+    return root
+
+
+def test_repro_produces_every_stage_output(repo):
+    for path in ("models/champion/champion.json", "models/champions/stage3/champion.json",
+                 "reports/summary.md", "reports/metrics.json",
+                 *(f"results/selection/stage{n}/{f}" for n in (1, 2, 3, 4)
+                   for f in ("selection.json", "ranking.csv", "ranking.md", "metrics.json")),
+                 *(f"reports/plots/{p}.png" for p in ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread"))):
+        assert (repo / path).is_file(), path
+    stage3 = json.loads((repo / "models/champions/stage3/champion.json").read_text())
+    final = json.loads((repo / "models/champion/champion.json").read_text())
+    assert final["threshold"] == stage3["threshold"]  # stage 4 evaluates at the frozen stage-3 threshold
+    assert final["config"]["family"] == "classical"
+    s4 = json.loads((repo / "results/selection/stage4/selection.json").read_text())
+    assert s4["mode"] == "median" and len(s4["runs"]) == 2
+    report = (repo / "reports/summary.md").read_text()
+    assert "## Stage 4 — seeds" in report and "Mean ± std over 2 seeds" in report
+    assert "Data and pipelines are up to date" in _run(["dvc", "status"], repo).stdout
+    untracked = _run(["git", "status", "--porcelain", "--untracked-files=all"], repo).stdout
+    assert not [line for line in untracked.splitlines() if "results/" in line or "models/" in line
+                or "reports/" in line and ".gitignore" not in line]
+
+
+def test_one_changed_value_reruns_only_its_run(repo):
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "commit", "-qm", "first"], repo)
+    kept = repo / "results/stage1/classical_lr0.0005_bs16_ep1_wd0/summary.json"
+    before = kept.stat().st_mtime_ns
+    old_metrics = json.loads((repo / S1).read_text())
+
+    _params(repo / "params.yaml", lambda p: p["stage1"].update(weight_decays=[0, 0.001]))
+    assert _stage_names(repo, "stage1@") == {"stage1@classical-0.0005-16-1-0.001-1-42"}
+    _run(["dvc", "repro"], repo)
+    assert kept.stat().st_mtime_ns == before  # the untouched run was not retrained
+    selection = json.loads((repo / "results/selection/stage1/selection.json").read_text())
+    assert sorted(r["run"] for r in selection["runs"]) == ["classical_lr0.0005_bs16_ep1_wd0",
+                                                           "classical_lr0.0005_bs16_ep1_wd0.001"]
+    assert (repo / "results/stage1/classical_lr0.0005_bs16_ep1_wd0.5").is_dir()  # stale dir: ignored by select
+
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "commit", "-qm", "second"], repo)
+    new_metrics = json.loads((repo / S1).read_text())
+    diff = json.loads(_run(["dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"], repo).stdout)
+    changed = {k for k, v in _flat(new_metrics).items()
+               if isinstance(v, (int, float)) and _flat(old_metrics).get(k) != v}
+    assert changed, "the changed run should move the stage-1 spread"
+    for key in changed:
+        entry = diff[S1][key]
+        assert (entry["old"], entry["new"]) == (_flat(old_metrics)[key], _flat(new_metrics)[key])
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def test_broken_params_key_fails_with_key_path(repo):
+    original = (repo / "params.yaml").read_text(encoding="utf-8")
+    try:
+        _params(repo / "params.yaml", lambda p: p["defaults"].update(max_lenght=64))
+        proc = _run(["dvc", "repro", "--force", "-s", "stage1@classical-0.0005-16-1-0-1-42"], repo, check=False)
+        assert proc.returncode != 0
+        assert "params.yaml: defaults.max_lenght: unknown key" in proc.stdout + proc.stderr
+        _params(repo / "params.yaml", lambda p: p["stage1"].update(learnig_rates=p["stage1"]["learning_rates"]))
+        proc = _run(["iacsieve", "profile", "show"], repo, check=False)
+        assert proc.returncode == 2 and "params.yaml: defaults.max_lenght" in proc.stderr
+    finally:
+        (repo / "params.yaml").write_text(original, encoding="utf-8")

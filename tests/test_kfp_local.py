@@ -1,0 +1,232 @@
+"""Run the four stages end to end with kfp.local (a trimmed classical-only profile) and check that the
+champion and metrics KFP produces are what the library produces for the same inputs.
+
+The library chain below calls the steps directly (prepare -> train -> sweep -> evaluate -> select ->
+freeze), each stage fed by its own previous selection, so the two chains share only the inputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from kfp import dsl
+
+from iacsieve.cli import main
+from iacsieve.components import build_components
+from iacsieve.components.runtime import headline_metrics
+from iacsieve.config import load_params, resolve_run_config, run_dir_name
+from iacsieve.data import TECHS, load_prepared, prepare
+from iacsieve.errors import IacsieveError
+from iacsieve.evaluate import evaluate
+from iacsieve.freeze import data_md5, freeze, load_champion
+from iacsieve.models import load_scorer
+from iacsieve.pipelines import StageInputs, pull_champion, run_local
+from iacsieve.select import select_runs
+from iacsieve.threshold import sweep_threshold
+from iacsieve.train import train
+
+REPO = Path(__file__).resolve().parents[1]
+RAW = REPO / "data" / "raw"
+ROWS = {"train": 16, "val": 8, "test": 8}  # per tech, half TP / half FP where the file has them
+
+# A trimmed profile: the classical family only (weight decay is its one knob that changes the model).
+PARAMS = {
+    "profile": "tiny",
+    "defaults": {"fp16": False},
+    "threshold_sweep": {"start": 0.3, "stop": 0.7, "step": 0.02},
+    "evaluation": {"bootstrap_samples": 20, "bootstrap_seed": 0},
+    "families": {"classical": {"options": {}}},
+    "stage1": {"families": ["classical"], "learning_rates": [0.0005], "weight_decays": [0, 0.5]},
+    "stage2": {"families": ["best"], "weight_decays": [0.25]},
+    "stage3": {"weight_decays": ["best"], "decision_rule": "threshold"},
+    "stage4": {"seeds": [1, 2], "decision_rule": "frozen"},
+    "cluster": {"image": "example.org/iacsieve:test", "parallelism": 2, "retries": 0},
+}
+
+
+def _trim_raw(out: Path) -> Path:
+    for tech in TECHS:
+        for split, n in ROWS.items():
+            rows = [json.loads(l) for l in (RAW / tech / f"{tech}_{split}.jsonl").read_text().splitlines() if l.strip()]
+            tp = [r for r in rows if r["label"] == "TP"][: n // 2]
+            fp = [r for r in rows if r["label"] == "FP"][: n - len(tp)]
+            (out / tech).mkdir(parents=True, exist_ok=True)
+            (out / tech / f"{tech}_{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tp + fp))
+    return out
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("kfp-local")
+    params = root / "params.yaml"
+    params.write_text(yaml.safe_dump(PARAMS), encoding="utf-8")
+    return {"root": root, "params": params, "raw": _trim_raw(root / "raw")}
+
+
+@pytest.fixture(scope="module")
+def kfp_chain(setup) -> dict[int, dict[str, str]]:
+    """Stages 1-4 under kfp.local, each taking the previous run's outputs; stage 4 through the CLI."""
+    root, params = setup["root"], str(setup["params"])
+    out: dict[int, dict[str, str]] = {}
+    for stage in (1, 2, 3):
+        inputs = StageInputs(str(setup["raw"]), out.get(stage - 1, {}).get("selection"))
+        out[stage] = run_local(stage, inputs, params_path=params, profile=None, pipeline_root=root / "kfp")
+    assert main(["kfp", "run-local", "--stage", "4", "--profile", "", "--params", params,
+                 "--pipeline-root", str(root / "kfp"), "--data-uri", str(setup["raw"]),
+                 "--selection-uri", out[3]["selection"], "--champion-uri", out[3]["champion"],
+                 "--champion-out", str(root / "models" / "champion")]) == 0
+    stage4 = sorted((root / "kfp").glob("iacsieve-stage4-*"))[-1]
+    out[4] = {"selection": str(stage4 / "select" / "selection"), "champion": str(stage4 / "freeze" / "champion")}
+    return out
+
+
+@pytest.fixture(scope="module")
+def library_chain(setup) -> dict:
+    """The same four stages by direct library calls, in a folder of its own."""
+    lib = setup["root"] / "lib"
+    prepared = lib / "prepared"
+    prepare(setup["raw"], prepared)
+    params = load_params(setup["params"])
+    selection: dict | None = None
+    out: dict = {"prepared": prepared}
+    for stage in (1, 2, 3, 4):
+        rule = params.stage(stage).decision_rule
+        results = []
+        for point in params.stage(stage).grid_points():
+            name = run_dir_name(stage, point)
+            run_dir = train(resolve_run_config(params, stage, point, selection), prepared, lib / f"s{stage}" / "runs" / name)
+            sweep = None
+            if rule == "threshold":
+                sweep = lib / f"s{stage}" / "sweeps" / name / "sweep.json"
+                sweep_threshold(run_dir / "val_scores.jsonl", sweep, **params.threshold_sweep.to_dict())
+            champion = out[3]["champion"] / "champion.json" if rule == "frozen" else None
+            result = lib / f"s{stage}" / "results" / name
+            evaluate(run_dir, result, rule=rule, sweep_file=sweep, champion_file=champion,
+                     bootstrap_samples=params.evaluation.bootstrap_samples,
+                     bootstrap_seed=params.evaluation.bootstrap_seed)
+            results.append(result)
+        sel_dir = lib / f"s{stage}" / "selection"
+        selection = select_runs(results, sel_dir, mode="median" if stage == 4 else "best", stage=f"stage{stage}")
+        out[stage] = {"selection": sel_dir}
+        if stage >= 3:
+            out[stage]["champion"] = freeze(sel_dir / "selection.json", lib / f"s{stage}" / "champion", prepared)
+    return out
+
+
+def _selection(path: str | Path) -> dict:
+    return json.loads((Path(path) / "selection.json").read_text())
+
+
+def _without_paths(obj):
+    """Drop what legitimately differs between the two chains: where things were written."""
+    if isinstance(obj, dict):
+        return {k: _without_paths(v) for k, v in obj.items()
+                if k not in ("run_dir", "results_dir", "selection", "val_scores", "threshold_source")}
+    if isinstance(obj, list):
+        return [_without_paths(v) for v in obj]
+    return obj
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", [1, 2, 3, 4])
+def test_selection_matches_the_library(kfp_chain, library_chain, setup, stage):
+    kfp_sel, lib_sel = _selection(kfp_chain[stage]["selection"]), _selection(library_chain[stage]["selection"])
+    expected_runs = {run_dir_name(stage, p) for p in load_params(setup["params"]).stage(stage).grid_points()}
+    assert {r["run"] for r in kfp_sel["runs"]} == expected_runs
+    assert _without_paths(kfp_sel) == _without_paths(lib_sel)
+    # the ranking's metrics are the evaluation summaries KFP wrote, equal to the library's
+    for row in kfp_sel["runs"]:
+        summary = json.loads((Path(row["results_dir"]) / "summary.json").read_text())
+        lib_row = next(r for r in lib_sel["runs"] if r["run"] == row["run"])
+        lib_summary = json.loads((Path(lib_row["results_dir"]) / "summary.json").read_text())
+        assert summary["val"] == lib_summary["val"] and summary["test"] == lib_summary["test"]
+        assert summary["config"] == lib_summary["config"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", [3, 4])
+def test_champion_matches_the_library(kfp_chain, library_chain, stage):
+    kfp_dir, lib_dir = Path(kfp_chain[stage]["champion"]), Path(library_chain[stage]["champion"])
+    kfp_champ, lib_champ = load_champion(kfp_dir), load_champion(lib_dir)
+    assert _without_paths(kfp_champ) == _without_paths(lib_champ)
+    assert kfp_champ["data_md5"] == data_md5(library_chain["prepared"])
+    records = load_prepared(library_chain["prepared"], "test")
+    np.testing.assert_array_equal(load_scorer(kfp_dir).predict_proba(records),
+                                  load_scorer(lib_dir).predict_proba(records))
+
+
+@pytest.mark.slow
+def test_frozen_threshold_flows_from_stage3_to_stage4(kfp_chain, setup):
+    stage3 = load_champion(kfp_chain[3]["champion"])
+    assert stage3["threshold_source"].startswith("sweep:")
+    sweep = json.loads(Path(stage3["threshold_source"].split(":", 1)[1]).read_text())
+    assert stage3["threshold"] == sweep["best_threshold"]
+    stage4 = _selection(kfp_chain[4]["selection"])
+    assert {r["threshold"] for r in stage4["runs"]} == {stage3["threshold"]}
+    assert all(r["threshold_source"].startswith("frozen:") for r in stage4["runs"])
+    # stage 4 re-seeds the stage-3 config and nothing else
+    for row in stage4["runs"]:
+        assert {k: v for k, v in row["config"].items() if k != "seed"} == \
+               {k: v for k, v in stage3["config"].items() if k != "seed"}
+    # --champion-out brought the stage-4 champion home
+    assert load_champion(setup["root"] / "models" / "champion") == load_champion(kfp_chain[4]["champion"])
+
+
+# ----------------------------------------------------------------------------- fast: bodies + pull
+
+@pytest.fixture(scope="module")
+def one_run(prepared_small, tmp_path_factory) -> dict:
+    """One classical run on the shared trimmed data, evaluated, selected and frozen by the library."""
+    root = tmp_path_factory.mktemp("one-run")
+    config = resolve_run_config(load_params(_write_params(root)), 1, {"family": "classical"}, None)
+    run_dir = train(config, prepared_small, root / "runs" / "classical")
+    evaluate(run_dir, root / "results", bootstrap_samples=20)
+    select_runs([root / "results"], root / "selection")
+    champion = freeze(root / "selection" / "selection.json", root / "champion", prepared_small)
+    return {"run_dir": run_dir, "champion": champion}
+
+
+def _write_params(root: Path) -> Path:
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(PARAMS), encoding="utf-8")
+    return path
+
+
+def test_evaluate_component_logs_the_headline_metrics(one_run, tmp_path):
+    """`python_func` runs the component body in-process, so the logged Metrics can be read back."""
+    import shutil
+
+    artifact = tmp_path / "run-artifact"  # laid out as a train task writes it: the run dir one level down
+    shutil.copytree(one_run["run_dir"], artifact / one_run["run_dir"].name)
+    metrics = dsl.Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata={})
+    evaluation = dsl.Artifact(name="evaluation", uri=str(tmp_path / "evaluation"), metadata={})
+    build_components("example.org/iacsieve:test").evaluate.python_func(
+        run=dsl.Model(name="run", uri=str(artifact), metadata={}), rule="argmax", bootstrap_samples=20,
+        bootstrap_seed=0, evaluation=evaluation, metrics=metrics)
+    summary = json.loads((tmp_path / "evaluation" / "summary.json").read_text())
+    assert summary["run"] == one_run["run_dir"].name
+    assert metrics.metadata == headline_metrics(summary)
+    assert set(metrics.metadata) >= {"val_f1", "test_f1", "test_fp_reduction", "threshold"}
+    assert metrics.metadata["test_f1"] == summary["test"]["combined"]["f1"]
+    assert summary["val"] == json.loads((one_run["champion"].parent / "results" / "summary.json").read_text())["val"]
+
+
+def test_pull_champion_is_checked_and_atomic(one_run, tmp_path):
+    champion = one_run["champion"]
+    dest = tmp_path / "models" / "champion"
+    assert pull_champion(str(champion), dest)["run"] == load_champion(champion)["run"]
+    assert load_champion(dest) == load_champion(champion)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "champion.json").write_text("{}")
+    with pytest.raises(IacsieveError, match="missing key"):
+        pull_champion(str(broken), dest)
+    assert load_champion(dest) == load_champion(champion)  # the previous champion is intact
+    assert main(["kfp", "pull-champion", f"file://{champion}", "--out", str(tmp_path / "c2")]) == 0
+    assert load_champion(tmp_path / "c2")["threshold"] == load_champion(champion)["threshold"]
+    assert main(["kfp", "pull-champion", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c3")]) == 2
+    assert not (tmp_path / "c3").exists()

@@ -1,0 +1,158 @@
+"""`iacsieve kfp submit` against a loopback KFP v2 REST server that records what the client sends."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from iacsieve.cli import main
+from iacsieve.config import load_params
+
+REPO = Path(__file__).resolve().parents[1]
+PARAMS = REPO / "params.yaml"
+
+
+class FakeKfp:
+    """Answers the calls kfp.Client makes to submit a run (healthz, experiments, runs) and records them."""
+
+    def __init__(self, *, fail_runs: bool = False) -> None:
+        self.calls: list[dict] = []
+        self.fail_runs = fail_runs
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+            def _answer(self, method: str) -> None:
+                url = urlparse(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                fake.calls.append({"method": method, "path": url.path, "query": parse_qs(url.query),
+                                   "body": json.loads(raw) if raw else None,
+                                   "authorization": self.headers.get("Authorization")})
+                status, body = fake.route(method, url.path, fake.calls[-1]["body"])
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._answer("GET")
+
+            def do_POST(self) -> None:
+                self._answer("POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def route(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
+        if path == "/apis/v2beta1/healthz":
+            return 200, {"multi_user": False}
+        if path == "/apis/v2beta1/experiments" and method == "GET":
+            return 200, {"experiments": [], "total_size": 0}
+        if path == "/apis/v2beta1/experiments" and method == "POST":
+            return 200, {"experiment_id": "exp-1", "display_name": body["display_name"]}
+        if path == "/apis/v2beta1/runs" and method == "POST":
+            if self.fail_runs:
+                return 500, {"error": "pipeline spec rejected", "code": 13, "message": "pipeline spec rejected"}
+            return 200, {"run_id": "run-123", "display_name": body["display_name"], "experiment_id": "exp-1",
+                         "state": "PENDING"}
+        return 404, {"error": f"no route {method} {path}"}
+
+    def __enter__(self) -> "FakeKfp":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def posts(self, path: str) -> list[dict]:
+        return [c for c in self.calls if c["method"] == "POST" and c["path"] == path]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """kfp.Client reads ~/.config/kfp/context.json and auth env vars: keep the user's out of the test."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("KF_PIPELINES_SA_TOKEN_PATH", "KF_PIPELINES_ENDPOINT", "KFP_TOKEN",
+                 "KF_PIPELINES_DEFAULT_EXPERIMENT_NAME", "KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
+    with FakeKfp() as kfp:
+        code = main(["kfp", "submit", "--stage", "4", "--host", kfp.host, "--params", str(PARAMS),
+                     "--experiment", "iacsieve-test", "--token", "secret-token", "--run-name", "stage4-try",
+                     "--data-uri", "gs://bucket/iacsieve/raw", "--selection-uri", "gs://bucket/s3/selection",
+                     "--champion-uri", "gs://bucket/s3/champion"])
+    assert code == 0
+    assert "run-123" in capsys.readouterr().out
+
+    assert [(c["method"], c["path"]) for c in kfp.calls] == [
+        ("GET", "/apis/v2beta1/healthz"), ("GET", "/apis/v2beta1/experiments"),
+        ("POST", "/apis/v2beta1/experiments"), ("POST", "/apis/v2beta1/runs")]
+    [experiment] = kfp.posts("/apis/v2beta1/experiments")
+    assert experiment["body"]["display_name"] == "iacsieve-test"
+    [run] = kfp.posts("/apis/v2beta1/runs")
+    body = run["body"]
+    assert body["display_name"] == "stage4-try" and body["experiment_id"] == "exp-1"
+    assert body["runtime_config"]["parameters"] == {"data_uri": "gs://bucket/iacsieve/raw",
+                                                    "selection_uri": "gs://bucket/s3/selection",
+                                                    "champion_uri": "gs://bucket/s3/champion"}
+    # the compiled YAML's two documents travel together: the pipeline spec and the Kubernetes platform spec
+    spec, platform = body["pipeline_spec"]["pipeline_spec"], body["pipeline_spec"]["platform_spec"]
+    train_pod = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
+    assert train_pod["nodeSelector"]["labels"] == load_params(PARAMS).cluster.node_selector
+    assert spec["pipelineInfo"]["name"] == "iacsieve-stage4"
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "selection_uri", "champion_uri"}
+    # the cluster profile (submit's default): its grid, a GPU per train task
+    grid = load_params(PARAMS, profile="cluster").stage(4).grid_points()
+    loop = next(t for t in spec["root"]["dag"]["tasks"].values() if "parameterIterator" in t)
+    assert [json.loads(p) for p in json.loads(loop["parameterIterator"]["items"]["raw"])] == grid
+    assert spec["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]["accelerator"]["resourceType"] \
+        == "nvidia.com/gpu"
+    # the token reached every call
+    assert {c["authorization"] for c in kfp.calls} == {"Bearer secret-token"}
+
+
+def test_submit_takes_the_namespace_and_caching_switch():
+    with FakeKfp() as kfp:
+        assert main(["kfp", "submit", "--stage", "1", "--host", kfp.host, "--params", str(PARAMS),
+                     "--namespace", "team-a", "--no-cache", "--data-uri", "s3://b/raw"]) == 0
+    [experiment] = kfp.posts("/apis/v2beta1/experiments")
+    assert experiment["body"]["namespace"] == "team-a"
+    [run] = kfp.posts("/apis/v2beta1/runs")
+    spec = run["body"]["pipeline_spec"]["pipeline_spec"]
+    assert run["body"]["runtime_config"]["parameters"] == {"data_uri": "s3://b/raw"}
+    # --no-cache turns caching off in the submitted spec, task by task
+    cached = [t["cachingOptions"].get("enableCache", False) for t in spec["root"]["dag"]["tasks"].values()
+              if "cachingOptions" in t]
+    assert cached and not any(cached)
+
+
+def test_submit_errors_are_one_line(capsys):
+    with FakeKfp(fail_runs=True) as kfp:
+        code = main(["kfp", "submit", "--stage", "1", "--host", kfp.host, "--params", str(PARAMS),
+                     "--data-uri", "s3://b/raw"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("iacsieve: error: KFP at") and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # a stage-2 run without the stage-1 selection never reaches the server
+    with FakeKfp() as kfp:
+        assert main(["kfp", "submit", "--stage", "2", "--host", kfp.host, "--params", str(PARAMS),
+                     "--data-uri", "s3://b/raw"]) == 2
+    assert kfp.calls == []
+    assert "--selection-uri" in capsys.readouterr().err
