@@ -7,7 +7,6 @@ dir and passed as `name_or_path`, exactly as a cluster points at pre-downloaded 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .errors import IacsieveError
 from .filter import filter_detections
 from .models import load_scorer
 
@@ -33,6 +34,8 @@ def run_filter_benchmark(model_dir: str | Path, fixture_dir: str | Path = DEFAUL
         raise ValueError("repeats must be >= 1")
     fixture_dir = Path(fixture_dir)
     detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
+    if not detections.is_file() or not scripts.is_dir():
+        raise IacsieveError(f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)")
     start = time.perf_counter()
     scorer = load_scorer(model_dir)
     load_s = time.perf_counter() - start
@@ -74,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="runs per model; the median counts (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64, help="scoring batch size (default: %(default)s)")
     args = parser.parse_args(argv)
-    results = [run_filter_benchmark(m, args.fixture, args.repeats, args.batch_size) for m in args.model]
+    try:
+        results = [run_filter_benchmark(m, args.fixture, args.repeats, args.batch_size) for m in args.model]
+    except IacsieveError as exc:
+        print(f"iacsieve: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     for r in results:
         print(f"{r['family']:<14} {r['warnings_per_s']:>9.1f} warnings/s (median of {r['repeats']}, "
               f"model load {r['load_s']:.2f}s once), drops {r['dropped_scored']}/{r['scored']} "

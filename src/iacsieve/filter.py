@@ -260,6 +260,8 @@ def filter_detections(
         raise IacsieveError(f"--threshold must be in [0, 1], got {threshold}")
     if batch_size < 1:
         raise IacsieveError(f"--batch-size must be >= 1, got {batch_size}")
+    if Path(out).is_dir():
+        raise IacsieveError(f"{out}: is a directory; --out needs a file name")
 
     parsed = read_detections(detections, detections_format)
     champion = read_champion(model_dir)

@@ -70,7 +70,8 @@ def to_sarif(rows: Sequence[SarifRow], *, threshold: float | None = None) -> dic
 def _result(row: SarifRow, rule_index: int, threshold: float | None) -> dict:
     name = RULE_NAMES.get(row.rule_id, row.rule_id)
     if row.score is None:
-        text = f"{name} (reported by the detector as {row.detector_code}; not scored by the filter)."
+        reported = "" if row.detector_code == name else f"reported by the detector as {row.detector_code}; "
+        text = f"{name} ({reported}not scored by the filter)."
     else:
         cut = "" if threshold is None else f" >= threshold {threshold:.2f}"
         text = f"{name}: likely a real smell (filter score {row.score:.3f}{cut})."

@@ -11,7 +11,7 @@ from ..filter import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summa
 
 EXAMPLE = """\
 example:
-  glitch --tech puppet --csv repo/ glitch.csv
+  python -m glitch --tech puppet --csv repo/ glitch.csv      # GLITCH's warnings for repo/
   iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv
   iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ \\
       --out kept.sarif --on-missing keep      # for a code-scanning UI; keep rows whose script is gone
