@@ -93,9 +93,9 @@ def test_train_config_file_overlaid_by_flags(tmp_path, capsys, fake_train, monke
     cfg = tmp_path / "run.yaml"
     cfg.write_text(yaml.safe_dump(TrainConfig(family="classical", seed=1, options={"C": 2.0}).to_dict()))
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "--config", str(cfg), "--seed", "9", "--option", "ngram_max=5"]) == 0
+    assert main(["train", "--config", str(cfg), "--seed", "9", "--option", "char_ngram_max=5"]) == 0
     config, data, out = fake_train[0]
-    assert config.family == "classical" and config.seed == 9 and config.options == {"C": 2.0, "ngram_max": 5}
+    assert config.family == "classical" and config.seed == 9 and config.options == {"C": 2.0, "char_ngram_max": 5}
     assert data == "data/prepared" and out == "models/experiments/adhoc/" + config.run_name(with_seed=True)
     capsys.readouterr()
     cfg.write_text(yaml.safe_dump({"family": "classical", "learnin_rate": 0.1}))

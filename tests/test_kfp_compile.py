@@ -130,9 +130,9 @@ def test_each_stage_feeds_on_the_previous_one(compiled):
     for stage in (2, 3):
         spec, _ = compiled[stage, "cluster"]
         assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "selection_uri"}
-        channel = loop_dag(spec)["train"]["inputs"]["artifacts"]["previous_selection"]["componentInputArtifact"]
+        channel = loop_dag(spec)["train"]["inputs"]["artifacts"]["previous"]["componentInputArtifact"]
         assert loop_input_from(spec, channel)["taskOutputArtifact"]["producerTask"] == importer_for(spec, "selection_uri")
-    assert "previous_selection" not in loop_dag(compiled[1, "cluster"][0])["train"]["inputs"]["artifacts"]
+    assert "previous" not in loop_dag(compiled[1, "cluster"][0])["train"]["inputs"]["artifacts"]
 
 
 def test_stage3_sweeps_the_threshold_on_validation(compiled):
@@ -145,13 +145,16 @@ def test_stage3_sweeps_the_threshold_on_validation(compiled):
 
 def test_stage4_consumes_the_stage3_champion(compiled):
     spec, _ = compiled[4, "cluster"]
-    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "selection_uri", "champion_uri"}
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "champion_uri"}
     importer = importer_for(spec, "champion_uri")
     importer_component = spec["components"][spec["root"]["dag"]["tasks"][importer]["componentRef"]["name"]]
     assert importer_component["outputDefinitions"]["artifacts"]["artifact"]["artifactType"]["schemaTitle"] == "system.Model"
     evaluate = loop_dag(spec)["evaluate"]["inputs"]
     assert evaluate["parameters"]["rule"]["runtimeValue"]["constant"] == "frozen"
     channel = evaluate["artifacts"]["champion"]["componentInputArtifact"]
+    assert loop_input_from(spec, channel)["taskOutputArtifact"]["producerTask"] == importer
+    # the runs re-seed the champion's config: train builds on the same artifact
+    channel = loop_dag(spec)["train"]["inputs"]["artifacts"]["previous"]["componentInputArtifact"]
     assert loop_input_from(spec, channel)["taskOutputArtifact"]["producerTask"] == importer
 
 
@@ -198,6 +201,8 @@ def test_stage_inputs_name_the_missing_flag():
         StageInputs("gs://b/raw").arguments(2)
     with pytest.raises(IacsieveError, match="--champion-uri"):
         StageInputs("gs://b/raw", selection_uri="gs://b/sel").arguments(4)
+    assert StageInputs("gs://b/raw", champion_uri="gs://b/c").arguments(4) == {"data_uri": "gs://b/raw",
+                                                                               "champion_uri": "gs://b/c"}
 
 
 def test_help_documents_auth(capsys):

@@ -77,7 +77,7 @@ def kfp_chain(setup) -> dict[int, dict[str, str]]:
         out[stage] = run_local(stage, inputs, params_path=params, profile=None, pipeline_root=root / "kfp")
     assert main(["kfp", "run-local", "--stage", "4", "--profile", "", "--params", params,
                  "--pipeline-root", str(root / "kfp"), "--data-uri", str(setup["raw"]),
-                 "--selection-uri", out[3]["selection"], "--champion-uri", out[3]["champion"],
+                 "--champion-uri", out[3]["champion"],
                  "--champion-out", str(root / "models" / "champion")]) == 0
     stage4 = sorted((root / "kfp").glob("iacsieve-stage4-*"))[-1]
     out[4] = {"selection": str(stage4 / "select" / "selection"), "champion": str(stage4 / "freeze" / "champion")}
@@ -94,6 +94,8 @@ def library_chain(setup) -> dict:
     selection: dict | None = None
     out: dict = {"prepared": prepared}
     for stage in (1, 2, 3, 4):
+        if stage == 4:  # stage 4 builds on the stage-3 champion (its config and frozen threshold)
+            selection = load_champion(out[3]["champion"])
         rule = params.stage(stage).decision_rule
         results = []
         for point in params.stage(stage).grid_points():

@@ -96,8 +96,7 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
     with FakeKfp() as kfp:
         code = main(["kfp", "submit", "--stage", "4", "--host", kfp.host, "--params", str(PARAMS),
                      "--experiment", "iacsieve-test", "--token", "secret-token", "--run-name", "stage4-try",
-                     "--data-uri", "gs://bucket/iacsieve/raw", "--selection-uri", "gs://bucket/s3/selection",
-                     "--champion-uri", "gs://bucket/s3/champion"])
+                     "--data-uri", "gs://bucket/iacsieve/raw", "--champion-uri", "gs://bucket/s3/champion"])
     assert code == 0
     assert "run-123" in capsys.readouterr().out
 
@@ -110,14 +109,13 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
     body = run["body"]
     assert body["display_name"] == "stage4-try" and body["experiment_id"] == "exp-1"
     assert body["runtime_config"]["parameters"] == {"data_uri": "gs://bucket/iacsieve/raw",
-                                                    "selection_uri": "gs://bucket/s3/selection",
                                                     "champion_uri": "gs://bucket/s3/champion"}
     # the compiled YAML's two documents travel together: the pipeline spec and the Kubernetes platform spec
     spec, platform = body["pipeline_spec"]["pipeline_spec"], body["pipeline_spec"]["platform_spec"]
     train_pod = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
     assert train_pod["nodeSelector"]["labels"] == load_params(PARAMS).cluster.node_selector
     assert spec["pipelineInfo"]["name"] == "iacsieve-stage4"
-    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "selection_uri", "champion_uri"}
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "champion_uri"}
     # the cluster profile (submit's default): its grid, a GPU per train task
     grid = load_params(PARAMS, profile="cluster").stage(4).grid_points()
     loop = next(t for t in spec["root"]["dag"]["tasks"].values() if "parameterIterator" in t)

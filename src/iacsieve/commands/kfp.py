@@ -24,8 +24,9 @@ authentication (kfp.Client, first that applies):
 STAGE_INPUTS_HELP = """\
 stage inputs (URIs of earlier runs' artifacts: KFP UI -> run -> task -> Output artifacts; or the
 paths `run-local` prints):
-  stage 1: --data-uri            stage 2-3: + --selection-uri (previous stage's select `selection`)
-  stage 4: + --champion-uri (stage 3's freeze `champion`; its frozen threshold is applied)
+  stage 1: --data-uri            stages 2-3: + --selection-uri (previous stage's select `selection`)
+  stage 4: + --champion-uri (stage 3's freeze `champion`: its config is re-seeded, its frozen
+           threshold applied)
 """
 
 
@@ -85,7 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                "<id>/champion\n  gs://BUCKET/..., s3://BUCKET/..., or a local path (run-local output).\n"
                                "Remote URIs need the fsspec backend (s3fs for s3:// and minio://, gcsfs for gs://)\n"
                                "and its usual credentials (AWS_* / GOOGLE_APPLICATION_CREDENTIALS). For the\n"
-                               "in-cluster MinIO: kubectl port-forward -n kubeflow svc/minio-service 9000:9000.")
+                               "in-cluster MinIO: kubectl port-forward -n kubeflow svc/minio-service 9000:9000.\n"
+                               "A stage-4 champion is THE champion (models/champion, as `dvc repro` writes it); "
+                               "a stage-3 one\nbelongs in models/champions/stage3 (--out).")
     p.add_argument("source", metavar="SOURCE", help="URI or path of the freeze task's `champion` artifact")
     p.add_argument("--out", default="models/champion", help="destination folder (default: %(default)s)")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
@@ -105,7 +108,7 @@ def _input_args(p: argparse.ArgumentParser, *, data_default: str | None) -> None
     p.add_argument("--data-uri", default=data_default, required=data_default is None,
                    help="the raw data folder (<tech>/<tech>_<split>.jsonl): a bucket URI on a cluster"
                         + (f" (default: {data_default})" if data_default else ""))
-    p.add_argument("--selection-uri", help="stages 2-4: the previous stage's `selection` artifact")
+    p.add_argument("--selection-uri", help="stages 2-3: the previous stage's `selection` artifact")
     p.add_argument("--champion-uri", help="stage 4: stage 3's `champion` artifact")
 
 

@@ -48,7 +48,7 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
                     "TrainConfig fields, e.g. a previous run's config_used.yaml) and/or flags; flags win.",
         epilog="examples:\n"
                "  iacsieve train --family tiny-roberta --lr 5e-4 --batch-size 16 --epochs 3 --out runs/tiny\n"
-               "  iacsieve train --family classical --option ngram_max=5 --out runs/classical\n"
+               "  iacsieve train --family classical --option char_ngram_max=5 --out runs/classical\n"
                "  iacsieve train --config models/experiments/stage1/x/config_used.yaml --seed 7 --out runs/x_seed7\n"
                "  iacsieve train --family codebert --name-or-path /models/codebert-base --out runs/codebert")
     p.add_argument("--config", metavar="YAML", help="run settings file (TrainConfig fields)")

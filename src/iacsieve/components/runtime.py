@@ -12,9 +12,6 @@ from typing import Any
 
 from ..errors import IacsieveError
 
-HEADLINE_SETS: tuple[str, ...] = ("combined",)
-
-
 def params_from_json(params_json: str, profile: str | None = None):
     """Rebuild `iacsieve.config.Params` from the params.yaml mapping a pipeline was compiled with.
 
@@ -32,17 +29,18 @@ def selection_file(artifact_path: str | Path) -> Path:
     return Path(artifact_path) / SELECTION_FILE
 
 
-def read_selection(artifact: Any | None) -> dict | None:
-    """The previous stage's selection (or None for stage 1), from an optional input artifact."""
+def read_previous(artifact: Any | None) -> dict | None:
+    """What a run builds on (None in stage 1): a select task's `selection.json`, or a champion's
+    `champion.json` (stage 4); `iacsieve.config.resolve_run_config` reads the config from either."""
+    from ..freeze import CHAMPION_FILE, load_champion
+    from ..metrics import read_json_object
+
     if artifact is None:
         return None
-    path = selection_file(artifact.path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IacsieveError(f"{path}: not found; is this the output of a stage's select task?") from None
-    except json.JSONDecodeError as exc:
-        raise IacsieveError(f"{path}: invalid JSON: {exc}") from None
+    folder = Path(artifact.path)
+    if (folder / CHAMPION_FILE).is_file():
+        return load_champion(folder)
+    return read_json_object(selection_file(folder), hint="give a select task's `selection` or a freeze task's `champion`")
 
 
 def run_dir_in(model_path: str | Path) -> Path:

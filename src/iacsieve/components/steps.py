@@ -20,17 +20,20 @@ def prepare(raw: Input[Dataset], prepared: Output[Dataset], skip_invalid: bool =
 
 
 def train(data: Input[Dataset], params_json: str, profile: str, stage: int, point_json: str,
-          run: Output[Model], previous_selection: Optional[Input[Artifact]] = None):
-    """Train one grid point (`iacsieve.train.train`), its settings resolved and its run named as DVC does."""
+          run: Output[Model], previous: Optional[Input[Artifact]] = None):
+    """Train one grid point (`iacsieve.train.train`), its settings resolved and its run named as DVC does.
+
+    `previous`: the previous stage's selection (stages 2-3) or the stage-3 champion (stage 4).
+    """
     import json
     from pathlib import Path
 
-    from iacsieve.components.runtime import params_from_json, read_selection
+    from iacsieve.components.runtime import params_from_json, read_previous
     from iacsieve.config import resolve_run_config, run_dir_name
     from iacsieve.train import train as train_run
 
     point = json.loads(point_json)
-    config = resolve_run_config(params_from_json(params_json, profile), stage, point, read_selection(previous_selection))
+    config = resolve_run_config(params_from_json(params_json, profile), stage, point, read_previous(previous))
     train_run(config, data.path, Path(run.path) / run_dir_name(stage, point))
     run.metadata.update({"run": run_dir_name(stage, point), "family": config.family, "stage": stage})
 

@@ -25,13 +25,13 @@ class StageInputs:
     """A stage run's inputs: the raw data, and what earlier stages produced (URIs or local paths)."""
 
     data_uri: str
-    selection_uri: str | None = None  # the previous stage's select output (stages 2-4)
+    selection_uri: str | None = None  # the previous stage's select output (stages 2-3)
     champion_uri: str | None = None  # stage 3's freeze output (stage 4)
 
     def arguments(self, stage: int) -> dict[str, str]:
         """The pipeline arguments for `stage`; a missing one is a user error naming the flag."""
         args = {"data_uri": self.data_uri}
-        if stage >= 2:
+        if stage in (2, 3):
             args["selection_uri"] = _need(self.selection_uri, "--selection-uri", stage,
                                           f"the stage-{stage - 1} select task's `selection` output")
         if stage == 4:

@@ -13,9 +13,7 @@ from typing import Any
 
 from ..config import STAGES, ClusterParams, load_params, read_yaml
 from ..errors import ConfigError
-
-# Stage 4 re-trains the champion with other seeds: the typical (median) seed is kept, not the luckiest.
-SELECT_MODES: dict[int, str] = {1: "best", 2: "best", 3: "best", 4: "median"}
+from ..stage_run import SELECTION_MODES  # the same choice per stage as DVC's `iacsieve stage-select`
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def stage_settings(stage: int, params_path: str | Path = "params.yaml", profile:
         params_json=json.dumps(read_yaml(params_path), sort_keys=True),
         grid=grid,
         decision_rule=block.decision_rule,
-        select_mode=SELECT_MODES[stage],
+        select_mode=SELECTION_MODES[stage],
         sweep=params.threshold_sweep.to_dict(),
         bootstrap_samples=params.evaluation.bootstrap_samples,
         bootstrap_seed=params.evaluation.bootstrap_seed,

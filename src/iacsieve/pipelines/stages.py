@@ -2,7 +2,8 @@
 -> select (over the collected evaluations) [-> freeze].
 
 Stage inputs that come from an earlier stage are URIs (pipeline parameters) imported as typed
-artifacts, so a stage-4 run names the exact stage-3 champion whose frozen threshold it applies.
+artifacts: stages 2-3 build on the previous stage's selection; stage 4 on the stage-3 champion,
+whose config it re-seeds and whose frozen threshold it applies (both read from the same artifact).
 (No `from __future__ import annotations`: KFP reads the pipeline functions' annotations as types.)
 """
 
@@ -49,11 +50,11 @@ def _graph(s: StageSettings, c: StepComponents, on_cluster: bool):
             previous = dsl.importer(artifact_uri=selection_uri, artifact_class=dsl.Artifact, reimport=False)
             previous.set_display_name(f"stage{s.stage - 1}-selection")
         if champion_uri is not None:
-            champion = dsl.importer(artifact_uri=champion_uri, artifact_class=dsl.Model, reimport=False)
+            previous = champion = dsl.importer(artifact_uri=champion_uri, artifact_class=dsl.Model, reimport=False)
             champion.set_display_name("stage3-champion")
 
         with dsl.ParallelFor(points, parallelism=s.cluster.parallelism) as point:
-            extra = {"previous_selection": previous.output} if previous is not None else {}
+            extra = {"previous": previous.output} if previous is not None else {}
             train = c.train(data=prepared.outputs["prepared"], params_json=s.params_json, profile=s.profile_arg,
                             stage=s.stage, point_json=point, **extra)
             train.set_display_name("train").set_retry(num_retries=s.cluster.retries)
@@ -94,8 +95,8 @@ def _graph(s: StageSettings, c: StepComponents, on_cluster: bool):
             return body(data_uri, selection_uri)
         func = stage3
     else:
-        def stage4(data_uri: str, selection_uri: str, champion_uri: str) -> FrozenOutputs:
-            return body(data_uri, selection_uri, champion_uri)
+        def stage4(data_uri: str, champion_uri: str) -> FrozenOutputs:
+            return body(data_uri, champion_uri=champion_uri)
         func = stage4
     return dsl.pipeline(name=name, description=description)(func)
 

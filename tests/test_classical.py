@@ -1,0 +1,128 @@
+"""The classical family: fit/load round trip, determinism, option validation, safe loading."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from iacsieve.data import WarningRecord
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.models import META_FILE, load_scorer
+from iacsieve.models import classical
+from iacsieve.run_config import TrainConfig
+
+CONTEXT = "# File: f.pp\n# Target line: 2\n\n   1: class x {\n>>> 2: {line}\n   3: }"
+
+
+def make_records(n_per_kind: int = 4) -> list[WarningRecord]:
+    """A few dozen hand-made warnings whose label follows a reviewer's rule (trimmed data for tests)."""
+    rows: list[tuple[str, str, int]] = []
+    for i in range(n_per_kind):
+        rows += [
+            ("hard_coded_secret", f"db_password: 'S3cret{i}x!'", 1),
+            ("hard_coded_secret", f"$admin_password = $::secret_{i},", 0),
+            ("hard_coded_secret", f'password: "{{{{ vault_pw_{i} }}}}"', 0),
+            ("use_of_http", f"source 'http://mirror{i}.vendor.org/pkg.tgz'", 1),
+            ("use_of_http", f"url: http://localhost:{8000 + i}/", 0),
+            ("suspicious_comment", f"# TODO: fix insecure ssl setting {i}", 1),
+            ("suspicious_comment", f"# Copyright {2000 + i} Example Corp, Apache License", 0),
+            ("weak_crypto", f'$h{i} = md5("${{password}}")', 1),
+            ("weak_crypto", f"shell: md5sum /tmp/file{i}.iso", 0),
+        ]
+    return [WarningRecord(smell=s, tech="puppet", file=f"f{k}.pp", line=k + 1, content=c, label=y,
+                          with_context=CONTEXT.replace("{line}", c)) for k, (s, c, y) in enumerate(rows)]
+
+
+@pytest.fixture(scope="module")
+def records() -> list[WarningRecord]:
+    return make_records()
+
+
+def config(**kw) -> TrainConfig:
+    return TrainConfig(family="classical", **kw)
+
+
+def test_fit_load_round_trip_and_train_log(tmp_path, records):
+    log = classical.fit(config(seed=3), records, records[:12], tmp_path / "m")
+    assert set(log) >= {"epochs", "wall_time_s", "samples_per_s"}
+    assert len(log["epochs"]) == 1 and 0.0 <= log["epochs"][0]["val_f1"] <= 1.0
+    assert any("learning_rate" in note for note in log["notes"])
+    meta = json.loads((tmp_path / "m" / META_FILE).read_text())
+    assert meta["kind"] == "classical" and meta["family"] == "classical" and meta["use_context"] is False
+    scorer = load_scorer(tmp_path / "m")
+    scores = scorer.predict_proba(records)
+    again = classical.load(tmp_path / "m").predict_proba(records, batch_size=2)
+    assert scores.shape == (len(records),) and np.array_equal(scores, again)
+    assert ((scores >= 0) & (scores <= 1)).all()
+    labels = np.array([r.label for r in records])
+    assert scores[labels == 1].mean() > scores[labels == 0].mean()  # it learned the rule
+    assert scorer.predict_proba([]).shape == (0,)
+
+
+def test_same_seed_same_scores(tmp_path, records):
+    a = classical.fit(config(seed=7), records, [], tmp_path / "a")
+    b = classical.fit(config(seed=7), records, [], tmp_path / "b")
+    assert a["epochs"][0]["val_f1"] is None and b["epochs"][0]["val_f1"] is None
+    assert np.array_equal(classical.load(tmp_path / "a").predict_proba(records),
+                          classical.load(tmp_path / "b").predict_proba(records))
+
+
+def test_every_option_saves_types_inside_the_allow_list(tmp_path, records):
+    opts = {"word_ngram_max": 2, "normalise": "replace", "bagging": 2, "label_smoothing": 0.1,
+            "class_weight": "none", "C": 2, "char_analyzer": "char", "context_ngram_max": 1}
+    classical.fit(config(use_context=True, options=opts), records, records, tmp_path / "m")
+    scorer = classical.load(tmp_path / "m")
+    assert scorer.use_context is True
+    assert scorer.predict_proba(records[:3]).shape == (3,)
+
+
+def test_generic_knobs_map_to_C():
+    assert classical.resolve_options(config()).C == classical.DEFAULT_C
+    assert classical.resolve_options(config(weight_decay=0.5)).C == 2.0
+    assert classical.resolve_options(config(weight_decay=0.5, options={"C": 3})).C == 3.0
+
+
+@pytest.mark.parametrize("options, key", [
+    ({"bogus": 1}, "options.bogus"),
+    ({"normalise": "sometimes"}, "options.normalise"),
+    ({"reviewer_features": "yes"}, "options.reviewer_features"),
+    ({"char_ngram_min": 4, "char_ngram_max": 3}, "options.char_ngram_max"),
+    ({"label_smoothing": 0.7}, "options.label_smoothing"),
+    ({"C": True}, "options.C"),
+])
+def test_bad_options_name_their_key(options, key):
+    with pytest.raises(ConfigError) as err:
+        classical.resolve_options(config(options=options))
+    assert err.value.key_path == key and key in str(err.value)
+
+
+def test_refuses_a_skops_file_with_an_untrusted_type(tmp_path, records):
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    model_dir = tmp_path / "evil"
+    classical.fit(config(), records, [], model_dir)  # a genuine meta file, then a crafted model file
+    sio.dump(Pipeline([("f", FunctionTransformer(os.system))]), model_dir / classical.MODEL_FILE)
+    assert any("system" in t for t in sio.get_untrusted_types(file=model_dir / classical.MODEL_FILE))
+    with pytest.raises(IacsieveError, match="untrusted types: .*system"):
+        load_scorer(model_dir)
+
+
+def test_refuses_garbage_and_missing_model(tmp_path, records):
+    model_dir = tmp_path / "m"
+    classical.fit(config(), records, [], model_dir)
+    (model_dir / classical.MODEL_FILE).write_bytes(b"not a zip")
+    with pytest.raises(IacsieveError, match="not a readable skops file"):
+        classical.load(model_dir)
+    (model_dir / classical.MODEL_FILE).unlink()
+    with pytest.raises(IacsieveError, match="not found"):
+        classical.load(model_dir)
+
+
+def test_needs_both_labels(tmp_path, records):
+    with pytest.raises(IacsieveError, match="both labels"):
+        classical.fit(config(), [r for r in records if r.label == 1], [], tmp_path / "m")
