@@ -104,6 +104,7 @@ def evaluate(
         "val": per_set["val"],
         "test": {name: per_set[name] for name in TEST_SETS},
         "wall_time_s": train_log.get("wall_time_s"),
+        "samples_seen": training_cost(train_log),
     }
     atomic_write_json(results_dir / SUMMARY_FILE, summary)
     log.info("%s (%s, threshold %.2f): val F1 %.4f, test F1 %.4f", run_dir.name, rule, threshold,
@@ -122,3 +123,9 @@ def _read_config(path: Path) -> dict:
         raise ConfigError("family", "missing (expected a mapping of run settings)", source=path)
     return config
 
+
+
+def training_cost(train_log: dict) -> int:
+    """Deterministic training cost for tie-breaks: training rows times epochs run (wall time varies)."""
+    epochs = train_log.get("epochs_run") or len(train_log.get("epochs") or []) or 1
+    return int(train_log.get("n_train") or 0) * int(epochs)

@@ -1,6 +1,6 @@
 """Choose a run from a set of evaluated runs — by validation F1 only; test metrics are reported.
 
-`best`: the top run of the ranking (val F1, then val FP reduction, then shorter wall time).
+`best`: the top run of the ranking (val F1, then val FP reduction, then lower training cost).
 `median`: across seeds, the run whose val F1 is the (lower) median — a typical run, not a lucky one.
 """
 
@@ -39,6 +39,7 @@ def read_summary(results_dir: str | Path) -> dict:
             "val_fp_reduction": float(val["fp_reduction"]),
             "val_tp_retention": float(val["tp_retention"]),
             "wall_time_s": summary.get("wall_time_s"),
+            "samples_seen": summary.get("samples_seen"),
             "test": summary["test"],
         }
     except (KeyError, TypeError, AttributeError) as exc:
@@ -47,10 +48,14 @@ def read_summary(results_dir: str | Path) -> dict:
 
 
 def rank_runs(rows: list[dict]) -> list[dict]:
-    """Best first: val F1 desc, val FP reduction desc, wall time asc, then run name (stable ties)."""
+    """Best first: val F1 desc, val FP reduction desc, training cost asc, then run name.
+
+    Training cost is the deterministic `samples_seen` (rows x epochs), not wall time, so the same
+    runs always give the same choice.
+    """
     def key(row: dict) -> tuple:
-        wall = row["wall_time_s"]
-        return (-row["val_f1"], -row["val_fp_reduction"], wall if isinstance(wall, (int, float)) else math.inf,
+        cost = row.get("samples_seen")
+        return (-row["val_f1"], -row["val_fp_reduction"], cost if isinstance(cost, (int, float)) else math.inf,
                 row["run"], row["results_dir"])
     return sorted(rows, key=key)
 

@@ -224,6 +224,8 @@ def fit(config: TrainConfig, train_records: Sequence[WarningRecord], val_records
         "samples_per_s": len(texts) / wall if wall > 0 else None,
         "stopped_early": False,
         "best_epoch": 1,
+        "epochs_run": 1,
+        "n_train": len(texts),
         "device": "cpu",
         "notes": ["classical family: learning_rate, batch_size and epochs are not used (convex solver, one fit); "
                   f"seed -> random_state; C = {settings.C:g}"],
