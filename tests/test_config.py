@@ -68,7 +68,7 @@ def test_a_broken_key_names_its_path(raw, mutate, key_path):
 
 def test_yaml_12_floats_and_syntax_errors(tmp_path):
     path = tmp_path / "params.yaml"
-    text = PARAMS.read_text(encoding="utf-8").replace("learning_rates: [0.0005]", "learning_rates: [5e-4]", 1)
+    text = PARAMS.read_text(encoding="utf-8").replace("learning_rates: [0.001]", "learning_rates: [5e-4]", 1)
     path.write_text(text, encoding="utf-8")
     assert load_params(path).stage(1).lists["learning_rates"] == (0.0005,)
     path.write_text("stage1: [unclosed\n", encoding="utf-8")
@@ -91,7 +91,7 @@ def test_grid_points_are_the_product_in_matrix_order():
 def test_run_dir_names_follow_dvc_interpolation():
     """The names Python computes are the paths dvc.yaml's templates produce (str() of each value)."""
     params = load_params(PARAMS)
-    assert stage_run_dirs(params, 1)[0] == "classical_lr0.0005_bs16_ep3_wd0"
+    assert stage_run_dirs(params, 1)[0] == "classical_lr0.001_bs32_ep2_wd0"
     assert run_dir_name(2, {"family": "best", "learning_rate": 1e-05, "batch_size": 8, "epochs": 5,
                             "weight_decay": 0.01}) == "best_lr1e-05_bs8_ep5_wd0.01"
     assert run_dir_name(3, {"learning_rate": "best", "batch_size": 32, "epochs": "best",
@@ -102,7 +102,7 @@ def test_run_dir_names_follow_dvc_interpolation():
 def test_resolve_run_config_chains_the_stages():
     params = load_params(PARAMS)
     s1 = resolve_run_config(params, 1, params.stage(1).grid_points()[1], None)
-    assert (s1.family, s1.max_length, s1.fp16) == ("tiny-roberta", 128, False)  # defaults < profile defaults
+    assert (s1.family, s1.max_length, s1.fp16) == ("tiny-roberta", 64, False)  # defaults < profile < families
     selection = {"selected": {"config": s1.to_dict()}}
     s2 = resolve_run_config(params, 2, {"family": "best", "learning_rate": 0.001, "batch_size": 32}, selection)
     assert (s2.family, s2.learning_rate, s2.batch_size) == ("tiny-roberta", 0.001, 32)

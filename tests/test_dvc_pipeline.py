@@ -157,6 +157,6 @@ def test_broken_params_key_fails_with_key_path(repo):
         assert "params.yaml: defaults.max_lenght: unknown key" in proc.stdout + proc.stderr
         _params(repo / "params.yaml", lambda p: p["stage1"].update(learnig_rates=p["stage1"]["learning_rates"]))
         proc = _run(["iacsieve", "profile", "show"], repo, check=False)
-        assert proc.returncode == 2 and "params.yaml: defaults.max_lenght" in proc.stderr
+        assert proc.returncode == 2 and "params.yaml: stage1.learnig_rates: unknown key" in proc.stderr
     finally:
         (repo / "params.yaml").write_text(original, encoding="utf-8")

@@ -124,7 +124,7 @@ def plot_seed_spread(selection: dict, out: Path) -> list[Path]:
         ax.scatter([i], [val[i]], s=160, facecolors="none", edgecolors="k", label="selected (median val F1)")
     ax.set_xticks(x, [n.replace("champion_", "") for n in names])
     ax.set(ylabel="F1", title="Stage 4: spread over seeds (frozen threshold)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     rows = [{"run": n, "val_f1": v, "test_f1": t, "selected": n == chosen} for n, v, t in zip(names, val, test)]
     return [_save(fig, out / "seed_spread.png"), _csv(out / "seed_spread.csv", rows)]
