@@ -186,6 +186,50 @@ def reviewer_features(texts: Iterable[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
 
 
+# ----------------------------------------------------------------------------- the detector's own definitions
+# Taken from the smell definitions, not from any labels: Rahman et al. ("The Seven Sins", ICSE 2019)
+# define a hard-coded secret as sensitive information such as *user names* and passwords written
+# into the script, and GLITCH (ASE 2022) flags an attribute whose name is a password / user /
+# secret word and whose value is a literal; its HTTP-without-TLS check whitelists exactly the hosts
+# `localhost` and `127.0.0.1`. A linear model cannot form "user-ish key AND literal value" from
+# the separate reviewer columns, so each conjunction is one column here.
+
+_GLITCH_USER = re.compile(r"user|usr", re.I)
+_GLITCH_PASSWORD = re.compile(r"pass|pwd", re.I)
+_GLITCH_SECRET = re.compile(r"token|secret|ssh_key|auth|key|cert", re.I)
+_URL_HOST = re.compile(r"http://([^/\s'\":]*)", re.I)
+
+DEFINITION_NAMES: tuple[str, ...] = (
+    "def.secret_user_literal", "def.secret_password_literal", "def.secret_other_literal", "def.http_not_whitelisted",
+)
+
+
+def definition_line_features(smell: str, line: str) -> list[float]:
+    """The smell definitions' conjunctions for one line, in `DEFINITION_NAMES` order."""
+    out = dict.fromkeys(DEFINITION_NAMES, 0.0)
+    if smell == "hard_coded_secret":
+        row = dict(zip(FEATURE_NAMES, line_features(smell, line)))
+        if row["secret.value_literal"]:
+            key = split_assignment(line)[0]
+            user, password = bool(_GLITCH_USER.search(key)), bool(_GLITCH_PASSWORD.search(key))
+            out["def.secret_user_literal"] = float(user and not password)
+            out["def.secret_password_literal"] = float(password)
+            out["def.secret_other_literal"] = float(not (user or password) and bool(_GLITCH_SECRET.search(key)))
+    elif smell == "use_of_http":
+        hosts = [h.lower() for h in _URL_HOST.findall(line)]
+        out["def.http_not_whitelisted"] = float(any(h not in {"localhost", "127.0.0.1"} for h in hosts))
+    return [out[name] for name in DEFINITION_NAMES]
+
+
+def definition_features(texts: Iterable[str]) -> np.ndarray:
+    """`definition_line_features` per model input text: a dense (n, len(DEFINITION_NAMES)) matrix.
+
+    Module-level for the same reason as `reviewer_features` (skops saves it by name).
+    """
+    rows = [definition_line_features(*parse_input_text(text)) for text in texts]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(DEFINITION_NAMES))
+
+
 # ----------------------------------------------------------------------------- normalising the line
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")

@@ -44,18 +44,26 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "C": (None, (int, float, type(None)), "inverse L2 strength (default: 1/weight_decay if > 0, else 32)"),
     "char_ngram_min": (2, int, "shortest character n-gram"),
     "char_ngram_max": (5, int, "longest character n-gram"),
-    "char_analyzer": ("char_wb", ("char", "char_wb"), "TfidfVectorizer analyzer for the line view"),
+    "char_analyzer": ("char_wb", ("char", "char_wb"), "character analyzer of the line view"),
+    "vectorizer": ("hashing", ("hashing", "vocabulary"),
+                   "n-gram counts by feature hashing (a saved model is a few arrays) or a learned vocabulary"),
+    "hash_bits": (20, int, "hashing: 2**hash_bits columns per n-gram view"),
     "word_ngram_max": (0, int, "word n-grams 1..n of the line as another view (0: off)"),
     "context_ngram_max": (2, int, "word n-grams of the context window when use_context (1..n)"),
     "context_weight": (0.5, (int, float), "weight of the context view in the union"),
     "normalise": ("append", ("none", "replace", "append"), "abstract quotes/variables/interpolation in the line"),
     "reviewer_features": (True, bool, "add iacsieve.features reviewer columns"),
+    "definition_features": (False, bool, "add iacsieve.features definition columns (GLITCH / Seven Sins smell definitions)"),
     "reviewer_weight": (1.0, (int, float), "weight of the reviewer columns in the union"),
     "class_weight": ("balanced", ("balanced", "none"), "re-weight classes in the loss"),
     "label_smoothing": (0.0, (int, float), "soft labels: each row also counts with the other label at this weight"),
+    "noise_handling": ("none", ("none", "prune", "reweight"),
+                       "LLM label noise: drop or down-weight train rows the out-of-fold model disagrees with"),
+    "noise_threshold": (0.1, (int, float), "prune: drop rows whose out-of-fold P(own label) is below this"),
+    "noise_folds": (5, int, "folds of the out-of-fold scoring for noise_handling"),
     "bagging": (0, int, "bag this many models on bootstrap draws of train (0: one model)"),
     "bagging_fraction": (0.8, (int, float), "share of train each bagged model sees"),
-    "min_df": (1, int, "ignore n-grams seen in fewer rows"),
+    "min_df": (1, int, "vocabulary: ignore n-grams seen in fewer rows (hashing keeps every n-gram: 1 only)"),
 }
 
 DEFAULT_C = 32.0
@@ -114,17 +122,40 @@ def _check_ranges(opts: dict[str, Any]) -> None:
     need(opts["context_weight"] >= 0, "context_weight", "must be >= 0")
     need(opts["reviewer_weight"] >= 0, "reviewer_weight", "must be >= 0")
     need(0 <= opts["label_smoothing"] < 0.5, "label_smoothing", "must be in [0, 0.5)")
+    need(0 < opts["noise_threshold"] < 1, "noise_threshold", "must be in (0, 1)")
+    need(opts["noise_folds"] >= 2, "noise_folds", "must be >= 2")
     need(opts["bagging"] >= 0, "bagging", "must be >= 0")
     need(0 < opts["bagging_fraction"] <= 1, "bagging_fraction", "must be in (0, 1]")
     need(opts["min_df"] >= 1, "min_df", "must be >= 1")
+    need(opts["vectorizer"] == "vocabulary" or opts["min_df"] == 1, "min_df", "needs vectorizer: vocabulary when > 1")
+    need(8 <= opts["hash_bits"] <= 24, "hash_bits", "must be in [8, 24]")
 
 
 # ----------------------------------------------------------------------------- the pipeline
 
+def _ngram_tfidf(o: dict[str, Any], **ngrams: Any):
+    """Sublinear TF-IDF of one n-gram view: hashed counts + idf, or a learned vocabulary.
+
+    Why hashing is the default: the vocabulary of the character view has ~70k n-grams, which skops
+    stores as ~70 MB of JSON and rebuilds for seconds on every load; hashed counts leave only the
+    idf and coefficient arrays to save. `alternate_sign=False` and `norm=None` keep raw counts so
+    the idf, sublinear tf and l2 norm are applied exactly as `TfidfVectorizer` does.
+    """
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
+    from sklearn.pipeline import Pipeline
+
+    if o["vectorizer"] == "vocabulary":
+        return TfidfVectorizer(sublinear_tf=True, min_df=o["min_df"], lowercase=True, dtype=np.float64, **ngrams)
+    return Pipeline([
+        ("counts", HashingVectorizer(n_features=2 ** o["hash_bits"], alternate_sign=False, norm=None,
+                                     lowercase=True, dtype=np.float64, **ngrams)),
+        ("idf", TfidfTransformer(sublinear_tf=True)),
+    ])
+
+
 def build_pipeline(settings: Settings):
     """The unfitted scikit-learn Pipeline for these settings (input: `record_text` strings)."""
     from sklearn.ensemble import BaggingClassifier
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.preprocessing import FunctionTransformer
@@ -137,30 +168,30 @@ def build_pipeline(settings: Settings):
     views: list[tuple[str, Any]] = [
         ("char", Pipeline([
             ("select", FunctionTransformer(line_view)),
-            ("tfidf", TfidfVectorizer(analyzer=o["char_analyzer"], ngram_range=(o["char_ngram_min"], o["char_ngram_max"]),
-                                      sublinear_tf=True, min_df=o["min_df"], lowercase=True, dtype=np.float64)),
+            ("tfidf", _ngram_tfidf(o, analyzer=o["char_analyzer"], ngram_range=(o["char_ngram_min"], o["char_ngram_max"]))),
         ])),
     ]
     weights: dict[str, float] = {"char": 1.0}
     if o["word_ngram_max"]:
         views.append(("word", Pipeline([
             ("select", FunctionTransformer(line_view)),
-            ("tfidf", TfidfVectorizer(analyzer="word", token_pattern=r"[A-Za-z_][A-Za-z0-9_]+|\S",
-                                      ngram_range=(1, o["word_ngram_max"]), sublinear_tf=True,
-                                      min_df=o["min_df"], dtype=np.float64)),
+            ("tfidf", _ngram_tfidf(o, analyzer="word", token_pattern=r"[A-Za-z_][A-Za-z0-9_]+|\S",
+                                   ngram_range=(1, o["word_ngram_max"]))),
         ])))
         weights["word"] = 1.0
     if settings.use_context and o["context_weight"] > 0:
         views.append(("context", Pipeline([
             ("select", FunctionTransformer(features.context_texts)),
-            ("tfidf", TfidfVectorizer(analyzer="word", token_pattern=r"[A-Za-z_][A-Za-z0-9_]+",
-                                      ngram_range=(1, o["context_ngram_max"]), sublinear_tf=True,
-                                      min_df=o["min_df"], dtype=np.float64)),
+            ("tfidf", _ngram_tfidf(o, analyzer="word", token_pattern=r"[A-Za-z_][A-Za-z0-9_]+",
+                                   ngram_range=(1, o["context_ngram_max"]))),
         ])))
         weights["context"] = float(o["context_weight"])
     if o["reviewer_features"] and o["reviewer_weight"] > 0:
         views.append(("reviewer", FunctionTransformer(features.reviewer_features)))
         weights["reviewer"] = float(o["reviewer_weight"])
+    if o["definition_features"] and o["reviewer_weight"] > 0:
+        views.append(("definition", FunctionTransformer(features.definition_features)))
+        weights["definition"] = float(o["reviewer_weight"])
     classifier: Any = LogisticRegression(
         C=settings.C, class_weight=None if o["class_weight"] == "none" else "balanced",
         solver="liblinear", dual=True, max_iter=5000, random_state=settings.seed,  # dual: 20x faster here (n_features >> n_samples)
@@ -172,19 +203,51 @@ def build_pipeline(settings: Settings):
 
 
 def fit_pipeline(settings: Settings, texts: Sequence[str], labels: Sequence[int]):
-    """Fit `build_pipeline(settings)`; label smoothing duplicates each row with the flipped label."""
-    pipeline = build_pipeline(settings)
+    """Fit `build_pipeline(settings)` with the label-noise handling of the options.
+
+    `noise_handling` first scores every train row out-of-fold (`noise_folds`-fold CV of the same
+    pipeline) with P(its own label): "prune" drops rows below `noise_threshold`, "reweight" weights
+    each row by that probability (confident-learning style: a row the rest of train strongly
+    disagrees with is likely an LLM labelling slip). Label smoothing then duplicates each row with
+    the flipped label at weight `label_smoothing`.
+    """
+    o = settings.options
     y = np.asarray(labels, dtype=int)
     X = list(texts)
-    eps = float(settings.options["label_smoothing"])
+    weights = np.ones(len(y))
+    if o["noise_handling"] != "none":
+        agreement = label_agreement(settings, X, y)
+        if o["noise_handling"] == "prune":
+            weights = (agreement >= float(o["noise_threshold"])).astype(float)
+        else:
+            weights = agreement
+        keep = weights > 0
+        if len(set(y[keep].tolist())) < 2:  # never prune a whole class away
+            keep, weights = np.ones(len(y), dtype=bool), np.ones(len(y))
+        X, y, weights = [x for x, k in zip(X, keep) if k], y[keep], weights[keep]
+    eps = float(o["label_smoothing"])
     if eps > 0:
         X = X + X
-        weights = np.concatenate([np.full(len(y), 1.0 - eps), np.full(len(y), eps)])
+        weights = np.concatenate([weights * (1.0 - eps), weights * eps])
         y = np.concatenate([y, 1 - y])
-        pipeline.fit(X, y, clf__sample_weight=weights)
-    else:
+    pipeline = build_pipeline(settings)
+    if np.all(weights == 1.0):
         pipeline.fit(X, y)
+    else:
+        pipeline.fit(X, y, clf__sample_weight=weights)
     return pipeline
+
+
+def label_agreement(settings: Settings, texts: Sequence[str], labels: np.ndarray) -> np.ndarray:
+    """Out-of-fold P(given label) per train row (1.0 everywhere when a class is too small to fold)."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    folds = int(settings.options["noise_folds"])
+    if np.bincount(labels, minlength=2).min() < folds:
+        return np.ones(len(labels))
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=settings.seed)
+    proba = cross_val_predict(build_pipeline(settings), list(texts), labels, cv=cv, method="predict_proba")[:, 1]
+    return np.where(labels == 1, proba, 1.0 - proba)
 
 
 def positive_proba(pipeline, texts: Sequence[str]) -> np.ndarray:
@@ -264,6 +327,7 @@ ALLOWED_TYPES: frozenset[str] = frozenset({
     "iacsieve.features.head_and_normalised_texts",
     "iacsieve.features.context_texts",
     "iacsieve.features.reviewer_features",
+    "iacsieve.features.definition_features",
 })
 
 
