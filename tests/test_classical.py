@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from iacsieve.data import WarningRecord
+from iacsieve.data import WarningRecord, record_text
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.models import META_FILE, load_scorer
 from iacsieve.models import classical
@@ -72,11 +72,47 @@ def test_same_seed_same_scores(tmp_path, records):
 
 def test_every_option_saves_types_inside_the_allow_list(tmp_path, records):
     opts = {"word_ngram_max": 2, "normalise": "replace", "bagging": 2, "label_smoothing": 0.1,
-            "class_weight": "none", "C": 2, "char_analyzer": "char", "context_ngram_max": 1}
+            "class_weight": "none", "C": 2, "char_analyzer": "char", "context_ngram_max": 1,
+            "noise_handling": "reweight", "noise_folds": 2, "hash_bits": 10}
     classical.fit(config(use_context=True, options=opts), records, records, tmp_path / "m")
     scorer = classical.load(tmp_path / "m")
     assert scorer.use_context is True
     assert scorer.predict_proba(records[:3]).shape == (3,)
+
+
+def test_hashing_model_is_a_few_arrays_and_vocabulary_still_works(tmp_path, records):
+    import zipfile
+
+    classical.fit(config(options={"hash_bits": 12}), records, [], tmp_path / "h")
+    classical.fit(config(options={"vectorizer": "vocabulary", "min_df": 2}), records, [], tmp_path / "v")
+    hashed = classical.load(tmp_path / "h").pipeline
+    char = hashed.named_steps["features"].transformer_list[0][1].named_steps["tfidf"]
+    assert char.named_steps["counts"].n_features == 2 ** 12 and not hasattr(char.named_steps["counts"], "vocabulary_")
+    assert hashed.named_steps["clf"].coef_.shape[1] == 2 ** 12 + 35 + 4  # char view + reviewer + definition columns
+    with zipfile.ZipFile(tmp_path / "h" / classical.MODEL_FILE) as z:
+        schema = z.read("schema.json")
+    assert b"vocabulary_" not in schema
+    vocab = classical.load(tmp_path / "v")
+    assert hasattr(vocab.pipeline.named_steps["features"].transformer_list[0][1].named_steps["tfidf"], "vocabulary_")
+    labels = np.array([r.label for r in records])
+    for scores in (classical.load(tmp_path / "h").predict_proba(records), vocab.predict_proba(records)):
+        assert scores[labels == 1].mean() > scores[labels == 0].mean()
+
+
+def test_noise_pruning_drops_rows_the_out_of_fold_model_contradicts(records):
+    flipped = [r.label if i != 0 else 1 - r.label for i, r in enumerate(records)]  # one mislabelled row
+    texts = [record_text(r) for r in records]
+    settings = classical.resolve_options(config(options={"noise_handling": "prune", "noise_threshold": 0.5, "noise_folds": 3}))
+    agreement = classical.label_agreement(settings, texts, np.array(flipped))
+    assert agreement.shape == (len(records),) and ((agreement >= 0) & (agreement <= 1)).all()
+    assert agreement[0] < 0.5 < np.median(agreement)  # the flipped row is the one the rest disagrees with
+    pruned = classical.fit_pipeline(settings, texts, flipped)
+    plain = classical.fit_pipeline(classical.resolve_options(config()), texts, flipped)
+    assert classical.positive_proba(pruned, texts[:1]) > classical.positive_proba(plain, texts[:1])  # the slip is ignored
+    again = classical.fit_pipeline(settings, texts, flipped)
+    assert np.array_equal(classical.positive_proba(pruned, texts), classical.positive_proba(again, texts))
+    reweighted = classical.resolve_options(config(options={"noise_handling": "reweight", "noise_folds": 3}))
+    assert classical.positive_proba(classical.fit_pipeline(reweighted, texts, flipped), texts).shape == (len(records),)
 
 
 def test_generic_knobs_map_to_C():
@@ -92,6 +128,11 @@ def test_generic_knobs_map_to_C():
     ({"char_ngram_min": 4, "char_ngram_max": 3}, "options.char_ngram_max"),
     ({"label_smoothing": 0.7}, "options.label_smoothing"),
     ({"C": True}, "options.C"),
+    ({"min_df": 2}, "options.min_df"),  # hashing keeps every n-gram
+    ({"hash_bits": 30}, "options.hash_bits"),
+    ({"vectorizer": "tfidf"}, "options.vectorizer"),
+    ({"noise_handling": "drop"}, "options.noise_handling"),
+    ({"noise_threshold": 1.0}, "options.noise_threshold"),
 ])
 def test_bad_options_name_their_key(options, key):
     with pytest.raises(ConfigError) as err:

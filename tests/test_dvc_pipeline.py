@@ -162,3 +162,37 @@ def test_broken_params_key_fails_with_key_path(repo):
         assert proc.returncode == 2 and "params.yaml: stage1.learnig_rates: unknown key" in proc.stderr
     finally:
         (repo / "params.yaml").write_text(original, encoding="utf-8")
+
+
+def test_killed_repro_resumes_with_only_unfinished_runs(repo):
+    """SIGKILL `dvc repro` once the first new stage-1 run has finished; the rerun trains only the rest."""
+    import signal
+    import time
+
+    original = (repo / "params.yaml").read_text(encoding="utf-8")
+    new = ["0.01", "0.02", "0.03"]
+    try:
+        _params(repo / "params.yaml", lambda p: p["stage1"].update(weight_decays=[0, *map(float, new)]))
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        first = repo / f"results/stage1/classical_lr0.0005_bs16_ep1_wd{new[0]}/summary.json"
+        first_stage = f"stage1@classical-0.0005-16-1-{new[0]}-1-42"
+        deadline = time.monotonic() + 120
+        # DVC records each stage in dvc.lock as soon as it finishes: kill right after the first one.
+        while first_stage not in (repo / "dvc.lock").read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first.exists(), "the first new run never finished"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pending = _stage_names(repo, "stage1@")
+        assert first_stage not in pending  # finished: kept
+        assert pending, "the kill came too late to test anything"
+        finished_at = first.stat().st_mtime_ns
+        _run(["dvc", "repro"], repo)
+        assert first.stat().st_mtime_ns == finished_at  # not retrained
+        assert not _stage_names(repo, "stage1@")
+        selection = json.loads((repo / "results/selection/stage1/selection.json").read_text())
+        assert len(selection["runs"]) == 4  # half-written temp dirs were never taken as runs
+    finally:
+        (repo / "params.yaml").write_text(original, encoding="utf-8")

@@ -7,7 +7,7 @@ import pytest
 
 from iacsieve.data import build_input_text
 from iacsieve.features import (
-    FEATURE_NAMES, context_texts, head_and_normalised_texts, head_texts, line_features, normalise_line,
+    DEFINITION_NAMES, FEATURE_NAMES, context_texts, definition_features, definition_line_features, head_and_normalised_texts, head_texts, line_features, normalise_line,
     parse_input_text, reviewer_features, split_assignment,
 )
 
@@ -101,3 +101,27 @@ def test_normalise_line():
     assert normalise_line("pass: {{ pw }}") == "pass:  TPL "
     assert normalise_line("pass: 'hunter2'") == "pass:  STR "
     assert "VAR" in normalise_line("$password = $::secret") and "EMPTYSTR" in normalise_line("pw = ''")
+
+
+def defined(smell: str, line: str) -> set[str]:
+    return {name for name, value in zip(DEFINITION_NAMES, definition_line_features(smell, line)) if value}
+
+
+def test_definition_features_follow_the_smell_definitions():
+    # a literal user name is a hard-coded secret by definition; a variable or template one is not
+    assert defined(SECRET, "db_user: 'deploy'") == {"def.secret_user_literal"}
+    assert defined(SECRET, 'user "deploy"') == {"def.secret_user_literal"}
+    assert defined(SECRET, "db_user: '{{ app_user }}'") == set()
+    assert defined(SECRET, "$user = $::app_user,") == set()
+    assert defined(SECRET, "admin_password: 'S3cr3t!'") == {"def.secret_password_literal"}
+    assert defined(SECRET, "api_token = 'abc123def'") == {"def.secret_other_literal"}
+    assert defined(SECRET, "mode: '0644'") == set()
+    # GLITCH whitelists exactly localhost and 127.0.0.1 as hosts
+    assert defined("use_of_http", "url: http://localhost:8080/x") == set()
+    assert defined("use_of_http", "url: http://127.0.0.1/x") == set()
+    assert defined("use_of_http", "url: http://localhost.evil.org/x") == {"def.http_not_whitelisted"}
+    assert defined("use_of_http", "source 'http://mirror.vendor.org/a.tgz'") == {"def.http_not_whitelisted"}
+    assert defined("suspicious_comment", "# TODO user: 'x' http://a.org") == set()
+    texts = [build_input_text("hard_coded_secret", "db_user: 'deploy'"), build_input_text("use_of_http", "http://a.org")]
+    assert definition_features(texts).tolist() == [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+    assert definition_features([]).shape == (0, len(DEFINITION_NAMES))

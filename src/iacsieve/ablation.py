@@ -40,6 +40,12 @@ class Variant:
 
 DEFAULT_VARIANTS: tuple[Variant, ...] = (
     Variant(BASE, "the classical defaults (all kept ideas on)", True),
+    Variant("vocabulary", "feature hashing (2**20 columns; the saved model is a few arrays, loads in ~0.1 s) "
+            "instead of a learned n-gram vocabulary", True, {"vectorizer": "vocabulary"}),
+    Variant("no_definition_features", "smell-definition columns (GLITCH / Seven Sins: user or password key with a "
+            "literal value, http:// host other than localhost/127.0.0.1)", True, {"definition_features": False}),
+    Variant("noise_prune", "drop train rows whose out-of-fold P(own LLM label) < 0.2 (confident learning)", False,
+            {"noise_handling": "prune", "noise_threshold": 0.2}),
     Variant("no_reviewer_features", "reviewer features (variable/placeholder secret, localhost URL, checksum, licence...)",
             True, {"reviewer_features": False}),
     Variant("no_line_shape", "normalised line shape appended to the line (quotes/variables/interpolation abstracted)",

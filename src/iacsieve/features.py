@@ -7,10 +7,11 @@ XML namespace; is the "weak crypto" hit a checksum file name; is the "suspicious
 licence header or a TODO — and each answer is one binary column here.
 
 Every function works on the model input text built by `iacsieve.data.record_text` (the one
-input-text function), so a saved pipeline needs nothing but that text. The two module-level
-functions `reviewer_features` and `normalise_texts` are what the saved scikit-learn pipeline
-references through `FunctionTransformer`; `iacsieve.models.classical` trusts exactly these two
-names (and nothing else from this package) when it loads a model with skops.
+input-text function), so a saved pipeline needs nothing but that text. The module-level view
+functions (`reviewer_features`, `definition_features`, `head_texts`...) are what the saved
+scikit-learn pipeline references through `FunctionTransformer`; `iacsieve.models.classical`
+trusts exactly these names (`ALLOWED_TYPES`, nothing else from this package) when it loads a
+model with skops.
 """
 
 from __future__ import annotations

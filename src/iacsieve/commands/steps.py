@@ -183,7 +183,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _register_select(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "select", help="choose a run by validation F1 (best or median across seeds)", formatter_class=_RAW,
-        description="Ranks evaluated runs by validation F1 (then val FP reduction, then wall time) and picks\n"
+        description="Ranks evaluated runs by validation F1 (then val FP reduction, then training cost = rows x epochs) and picks\n"
                     "the best (--mode best) or the run with the median val F1 (--mode median, lower median for\n"
                     "an even count). Test metrics are reported, never used to choose. Writes selection.json,\n"
                     "ranking.csv and ranking.md into --out.",
