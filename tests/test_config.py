@@ -91,7 +91,9 @@ def test_grid_points_are_the_product_in_matrix_order():
 def test_run_dir_names_follow_dvc_interpolation():
     """The names Python computes are the paths dvc.yaml's templates produce (str() of each value)."""
     params = load_params(PARAMS)
-    assert stage_run_dirs(params, 1)[0] == "classical_lr0.001_bs32_ep2_wd0"
+    s1 = params.stage(1).lists
+    assert stage_run_dirs(params, 1)[0] == (f"classical_lr{s1['learning_rates'][0]}_bs{s1['batch_sizes'][0]}"
+                                            f"_ep{s1['epochs'][0]}_wd{s1['weight_decays'][0]}")
     assert run_dir_name(2, {"family": "best", "learning_rate": 1e-05, "batch_size": 8, "epochs": 5,
                             "weight_decay": 0.01}) == "best_lr1e-05_bs8_ep5_wd0.01"
     assert run_dir_name(3, {"learning_rate": "best", "batch_size": 32, "epochs": "best",
