@@ -8,8 +8,9 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ablate", help="ablation table of the classical family's ideas (val + CV on train; no test)",
-        description="Train the classical defaults and one variant per idea (reviewer features, line shape, "
-                    "context window, word n-grams, L2 strength, class weights, label smoothing) on train; "
+        description="Train the classical defaults and one variant per idea (feature hashing vs a vocabulary, "
+                    "smell-definition and reviewer features, line shape, LLM label-noise pruning, context window, "
+                    "word n-grams, L2 strength, class weights, label smoothing) on train; "
                     "report val F1 at 0.5 and k-fold CV F1 on train, and write ablation.json + ablation.md. "
                     "Test data is never read.",
     )

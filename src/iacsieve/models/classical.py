@@ -1,4 +1,5 @@
-"""The classical family: character n-gram TF-IDF (+ reviewer features) and logistic regression.
+"""The classical family: hashed character n-gram TF-IDF (+ reviewer and smell-definition features)
+and logistic regression.
 
 Why it exists: on ~1.4k labelled warnings a linear model over character n-grams is a strong,
 seconds-to-train baseline that every encoder must beat; with the reviewer features of
@@ -9,6 +10,10 @@ is a ConfigError naming `options.<key>`). Generic knobs: `seed` -> `random_state
 solver); `weight_decay` > 0 -> L2 strength, C = 1 / weight_decay, unless `options.C` is given;
 `use_context` adds a word n-gram view of the context window. `learning_rate`, `batch_size`,
 `epochs` have no meaning for a convex solver: the train log says so.
+
+N-grams are hashed (`vectorizer: hashing`, 2**18 columns) rather than kept in a learned
+vocabulary: same val / CV F1, and the saved model is a few numpy arrays (0.5 MB, loads in ~0.02 s
+instead of a 72 MB JSON vocabulary that took ~4 s).
 
 Saved with skops (no pickle). Loading first lists the dump's types with `get_untrusted_types` and
 refuses any type outside `ALLOWED_TYPES` (an allow-list kept here), so a model directory copied from
@@ -47,7 +52,7 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "char_analyzer": ("char_wb", ("char", "char_wb"), "character analyzer of the line view"),
     "vectorizer": ("hashing", ("hashing", "vocabulary"),
                    "n-gram counts by feature hashing (a saved model is a few arrays) or a learned vocabulary"),
-    "hash_bits": (20, int, "hashing: 2**hash_bits columns per n-gram view"),
+    "hash_bits": (18, int, "hashing: 2**hash_bits columns per n-gram view (more: no val gain, slower fit)"),
     "word_ngram_max": (0, int, "word n-grams 1..n of the line as another view (0: off)"),
     "context_ngram_max": (2, int, "word n-grams of the context window when use_context (1..n)"),
     "context_weight": (0.5, (int, float), "weight of the context view in the union"),
@@ -304,7 +309,7 @@ def save(pipeline, settings: Settings, model_dir: str | Path) -> None:
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     tmp = model_dir / f".{MODEL_FILE}.tmp"
-    # Deflate: the hashed idf/coefficient arrays are mostly zeros (17 MB raw, 0.7 MB compressed; a learned
+    # Deflate: the hashed idf/coefficient arrays are mostly zeros (~4 MB raw, ~0.5 MB compressed; a learned
     # vocabulary would be ~70 MB of JSON in skops' schema).
     sio.dump(pipeline, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     untrusted = set(sio.get_untrusted_types(file=tmp)) - ALLOWED_TYPES
