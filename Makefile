@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 test: install
+	$(BIN)/dvc pull --quiet data.dvc
 	$(BIN)/python -m pytest -q
 
 repro: install

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PREPARED = REPO / "data" / "prepared"
+RAW = REPO / "data" / "raw"
 SMALL_SIZES = {"train": 40, "val": 20, "test": 20}
 TECHS = ("ansible", "chef", "puppet")
 
@@ -29,13 +29,29 @@ def _trim(lines: list[str], n: int) -> list[str]:
     return picked
 
 
+def pytest_sessionstart(session) -> None:
+    if not (RAW / "puppet" / "puppet_train.jsonl").is_file():
+        pytest.exit(f"{RAW} is missing: run `dvc pull data.dvc` first (`make test` does)", returncode=2)
+
+
 @pytest.fixture(scope="session")
-def prepared_small(tmp_path_factory) -> Path:
+def prepared_full(tmp_path_factory) -> Path:
+    """The whole dataset prepared from data/raw by the real `prepare` step (tests never rely on
+    a `data/prepared` left behind by `dvc repro`)."""
+    from iacsieve.data import prepare
+
+    out = tmp_path_factory.mktemp("full") / "prepared"
+    prepare(RAW, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def prepared_small(prepared_full: Path, tmp_path_factory) -> Path:
     """`<tmp>/prepared/<split>/<set>.jsonl`: ~40 train / 20 val / 20 test rows of the real prepared
     data, both labels and every tech in each split (same layout as `iacsieve prepare` writes)."""
     out = tmp_path_factory.mktemp("small") / "prepared"
     for split, n in SMALL_SIZES.items():
-        lines = [l for l in (PREPARED / split / "combined.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
+        lines = [l for l in (prepared_full / split / "combined.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
         rows = _trim(lines, n)
         (out / split).mkdir(parents=True)
         (out / split / "combined.jsonl").write_text("".join(l + "\n" for l in rows), encoding="utf-8")
