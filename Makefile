@@ -14,12 +14,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[test]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-test: install
+# The raw data comes from the DVC remote (the in-repo folder dvc-remote/ by default); pulled again
+# only when data.dvc changes. The stamp lives in .dvc/tmp, outside the DVC-tracked data/raw.
+DATA_STAMP := .dvc/tmp/data-pulled
+
+$(DATA_STAMP): data.dvc | install
 	$(BIN)/dvc pull --quiet data.dvc
+	@mkdir -p $(dir $@) && touch $@
+
+test: install $(DATA_STAMP)
 	$(BIN)/python -m pytest -q
 
-repro: install
-	$(BIN)/dvc pull --quiet data.dvc
+repro: install $(DATA_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/iacsieve where
 

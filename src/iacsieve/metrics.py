@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .errors import DataError, IacsieveError
 
@@ -48,6 +47,8 @@ def compute_metrics(
         raise IacsieveError("cannot compute metrics over zero rows")
     if not np.isin(y_true, (0, 1)).all():
         raise IacsieveError("labels must be 0 (false alarm) or 1 (real smell)")
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # lazy: keeps the CLI start fast
+
     y_pred = predict(y_score, threshold)
     # One pass for both classes: class 1's recall is TP retention, class 0's recall is FP reduction.
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=[0, 1], average=None,
