@@ -28,8 +28,11 @@ SCRIPTS_DIR = "scripts"
 
 
 def run_filter_benchmark(model_dir: str | Path, fixture_dir: str | Path = DEFAULT_FIXTURE, repeats: int = 5,
-                         batch_size: int = 64) -> dict:
-    """Median warnings/s of `filter_detections` over `repeats` runs on the fixture (model loaded once)."""
+                         batch_size: int = 64, threshold: float | None = None) -> dict:
+    """Median warnings/s of `filter_detections` over `repeats` runs on the fixture (model loaded once).
+
+    `threshold` is needed for a plain run's model dir (no champion.json); a champion uses its own.
+    """
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
     fixture_dir = Path(fixture_dir)
@@ -45,7 +48,7 @@ def run_filter_benchmark(model_dir: str | Path, fixture_dir: str | Path = DEFAUL
         for i in range(repeats):
             start = time.perf_counter()
             summary = filter_detections(model_dir, detections, scripts, Path(tmp) / f"out{i}.csv",
-                                        batch_size=batch_size, scorer=scorer)
+                                        batch_size=batch_size, scorer=scorer, threshold=threshold)
             walls.append(time.perf_counter() - start)
     median = statistics.median(walls)
     covered = {s: c for s, c in summary["by_smell"].items() if c["scored"]}
@@ -76,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE), help="fixture folder (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per model; the median counts (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64, help="scoring batch size (default: %(default)s)")
+    parser.add_argument("--threshold", type=float, help="decision threshold for models without champion.json")
     args = parser.parse_args(argv)
     try:
-        results = [run_filter_benchmark(m, args.fixture, args.repeats, args.batch_size) for m in args.model]
+        results = [run_filter_benchmark(m, args.fixture, args.repeats, args.batch_size, args.threshold)
+                   for m in args.model]
     except IacsieveError as exc:
         print(f"iacsieve: error: {exc}", file=sys.stderr)
         return exc.exit_code
