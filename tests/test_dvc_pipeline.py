@@ -108,7 +108,7 @@ def test_repro_produces_every_stage_output(repo):
     outputs = sorted(line[3:] for line in untracked.splitlines()
                      if line[3:].startswith(("results/", "models/", "reports/")) and not line.endswith(".gitignore"))
     # Models, run dirs and images stay out of git (DVC cache); metrics and plot data go to git.
-    assert outputs == sorted(["reports/metrics.json", *(f"reports/plots/{p}.csv" for p in ("pr_curve", "seed_spread", "threshold_sweep")),
+    assert outputs == sorted(["reports/metrics.json", "reports/ablation/ablation.md", "reports/ablation/ablation.json", *(f"reports/plots/{p}.csv" for p in ("pr_curve", "seed_spread", "threshold_sweep")),
                               *(f"results/selection/stage{n}/metrics.json" for n in range(1, 5))])
 
 
