@@ -180,9 +180,17 @@ def test_killed_repro_resumes_with_only_unfinished_runs(repo):
         first = repo / f"results/stage1/classical_lr0.0005_bs16_ep1_wd{new[0]}/summary.json"
         first_stage = f"stage1@classical-0.0005-16-1-{new[0]}-1-42"
         deadline = time.monotonic() + 120
-        # DVC records each stage in dvc.lock as soon as it finishes: kill right after the first one.
-        while first_stage not in (repo / "dvc.lock").read_text() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # DVC records each stage in dvc.lock as soon as it finishes. Interrupt once the first new run
+        # is recorded and the next one is training (its temp run dir exists): not while DVC itself
+        # commits a stage, when it defers Ctrl-C.
+        experiments = repo / "models/experiments/stage1"
+
+        def next_run_training() -> bool:
+            return first_stage in (repo / "dvc.lock").read_text() and any(
+                ".tmp-" in p.name and new[0] not in p.name for p in experiments.iterdir())
+
+        while not next_run_training() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert first.exists(), "the first new run never finished"
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) != 0
