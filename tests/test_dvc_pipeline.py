@@ -192,7 +192,11 @@ def test_killed_repro_resumes_with_only_unfinished_runs(repo):
         while not next_run_training() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert first.exists(), "the first new run never finished"
-        os.killpg(proc.pid, signal.SIGINT)
+        # DVC hands Ctrl-C to the running command and defers it while it commits a stage: press
+        # Ctrl-C until it stops, as a user would.
+        while proc.poll() is None and time.monotonic() < deadline:
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.1)
         assert proc.wait(timeout=60) != 0
         pending = _stage_names(repo, "stage1@")
         assert first_stage not in pending  # finished: kept
