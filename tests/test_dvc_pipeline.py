@@ -182,8 +182,11 @@ def test_killed_repro_resumes_with_only_unfinished_runs(repo):
     try:
         _params(repo / "params.yaml", lambda p: p["stage1"].update(weight_decays=[0, *map(float, new)]))
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        # As launched from a terminal: default Ctrl-C handling even if this test runs with SIGINT
+        # ignored (a background job of a non-interactive shell inherits SIG_IGN).
         proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+                                stderr=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))
         deadline = time.monotonic() + 120
 
         def finished_and_training() -> tuple[list[str], list[str]]:
