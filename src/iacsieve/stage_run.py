@@ -8,7 +8,6 @@ leaves no directory that looks complete (and DVC, which has no lock entry for it
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import time
@@ -19,6 +18,7 @@ from .config import BEST, Params, resolve_run_config, stage_run_dirs
 from .errors import IacsieveError
 from .evaluate import SUMMARY_FILE, evaluate
 from .freeze import load_champion
+from .metrics import read_json_object
 from .select import select_runs
 from .threshold import SWEEP_FILE, sweep_threshold
 from .train import train
@@ -41,19 +41,6 @@ def results_root(stage: int, root: str | Path = "results") -> Path:
 def selection_dir(stage: int, root: str | Path = "results") -> Path:
     """Where a stage's selection lives: outside `results/stageN/`, which its select stage reads as a dep."""
     return Path(root) / "selection" / f"stage{stage}"
-
-
-def read_json(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IacsieveError(f"{path}: not found; run the previous stage first (dvc repro)") from None
-    except json.JSONDecodeError as exc:
-        raise IacsieveError(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise IacsieveError(f"{path}: expected a JSON object")
-    return data
 
 
 def progress_line(params: Params, stage: int, name: str, results: str | Path) -> str:
@@ -87,7 +74,7 @@ def stage_run(
             raise IacsieveError(f"stage {stage} (rule {rule}) needs --champion (models/champions/stage3/champion.json)")
         prev = load_champion(champion)
     elif previous is not None:
-        prev = read_json(previous)
+        prev = read_json_object(previous, hint="run the previous stage first (dvc repro)")
     elif stage >= 2 and (stage == 3 or BEST in point.values()):
         raise IacsieveError(f"stage {stage} needs --previous (results/selection/stage{stage - 1}/selection.json)")
     config = resolve_run_config(params, stage, point, prev)
@@ -144,7 +131,7 @@ def stage_metrics(stage: int, selection: dict) -> dict:
     """The small, diffable metrics JSON of a stage (what `dvc metrics diff` shows)."""
     chosen = selection["selected"]
     runs = selection["runs"]
-    summary = read_json(Path(chosen["results_dir"]) / SUMMARY_FILE)
+    summary = read_json_object(Path(chosen["results_dir"]) / SUMMARY_FILE)
     val = summary["val"]
     metrics: dict = {
         "stage": stage,
