@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iacsieve.config import (
+from iacsieve.method.params import (
     dvc_stage_block, load_params, parse_params, resolve_run_config, run_dir_name, stage_run_dirs, use_profile,
 )
 from iacsieve.errors import ConfigError

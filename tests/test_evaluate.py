@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.evaluate import evaluate
-from iacsieve.metrics import compute_metrics
-from iacsieve.threshold import sweep_threshold
+from iacsieve.steps.evaluate import evaluate
+from iacsieve.steps.metrics import compute_metrics
+from iacsieve.steps.threshold import sweep_threshold
 
 TECHS = ("ansible", "chef", "puppet")
 SMELLS = ("hard_coded_secret", "suspicious_comment", "use_of_http", "weak_crypto")

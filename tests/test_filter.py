@@ -19,7 +19,7 @@ from iacsieve.filter import DATASET_SMELLS, filter_detections, read_champion
 from iacsieve.models import load_scorer
 from iacsieve.run_config import TrainConfig
 from iacsieve.smells import canonical_smell, is_non_security
-from iacsieve.train import train
+from iacsieve.steps.train import train
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
 GLITCH_CSV = FIXTURE / "glitch-puppet.csv"

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from iacsieve.cli import main
-from iacsieve.config import load_params, read_yaml
+from iacsieve.method.params import load_params, read_yaml
 from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.pipelines import StageInputs, compile_stage
+from iacsieve.kfp import StageInputs, compile_stage
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "params.yaml"

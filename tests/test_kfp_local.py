@@ -16,18 +16,18 @@ import yaml
 from kfp import dsl
 
 from iacsieve.cli import main
-from iacsieve.components import build_components
-from iacsieve.components.runtime import headline_metrics
-from iacsieve.config import load_params, resolve_run_config, run_dir_name
+from iacsieve.kfp.components import build_components
+from iacsieve.kfp.runtime import headline_metrics
+from iacsieve.method.params import load_params, resolve_run_config, run_dir_name
 from iacsieve.data import TECHS, load_prepared, prepare
 from iacsieve.errors import IacsieveError
-from iacsieve.evaluate import evaluate
-from iacsieve.freeze import data_md5, freeze, load_champion
+from iacsieve.steps.evaluate import evaluate
+from iacsieve.steps.freeze import data_md5, freeze, load_champion
 from iacsieve.models import load_scorer
-from iacsieve.pipelines import StageInputs, pull_champion, run_local
-from iacsieve.select import select_runs
-from iacsieve.threshold import sweep_threshold
-from iacsieve.train import train
+from iacsieve.kfp import StageInputs, pull_champion, run_local
+from iacsieve.steps.selection import select_runs
+from iacsieve.steps.threshold import sweep_threshold
+from iacsieve.steps.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"

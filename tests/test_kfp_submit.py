@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from iacsieve.cli import main
-from iacsieve.config import load_params
+from iacsieve.method.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "params.yaml"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.evaluate import evaluate
-from iacsieve.select import select_runs
+from iacsieve.steps.evaluate import evaluate
+from iacsieve.steps.selection import select_runs
 from test_evaluate import make_run
 
 

@@ -13,7 +13,7 @@ from iacsieve.data import load_prepared
 from iacsieve.errors import ConfigError
 from iacsieve.models import load_scorer, tiny
 from iacsieve.run_config import TrainConfig
-from iacsieve.train import train
+from iacsieve.steps.train import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -14,10 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-from .config import load_params, stage_run_dirs
-from .errors import IacsieveError
-from .report import PUBLISHED, TEST_SETS, champion_metrics, collect_report
-from .stage_run import TIMING_FILE
+from iacsieve.method.params import load_params, stage_run_dirs
+from iacsieve.errors import IacsieveError
+from iacsieve.report import PUBLISHED, TEST_SETS, champion_metrics, collect_report
+from iacsieve.method.dvc import TIMING_FILE
 
 
 def stage_timings(params, results: str | Path = "results") -> dict[int, dict]:

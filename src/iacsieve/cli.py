@@ -12,8 +12,8 @@ import importlib
 import logging
 import sys
 
-from . import __version__
-from .errors import IacsieveError
+from iacsieve import __version__
+from iacsieve.errors import IacsieveError
 
 COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality")
 

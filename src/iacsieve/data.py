@@ -12,9 +12,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
-from .errors import DataError, IacsieveError
-from .smells import canonical_smell
+from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
+from iacsieve.errors import DataError, IacsieveError
+from iacsieve.smells import canonical_smell
 
 TECHS: tuple[str, ...] = ("ansible", "chef", "puppet")
 SPLITS: tuple[str, ...] = ("train", "val", "test")

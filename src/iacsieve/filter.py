@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_text
-from .data import TECHS, WarningRecord, render_context
-from .detections import Detection, DetectionSet, read_detections
-from .errors import IacsieveError
-from .metrics import predict
-from .models import Scorer, load_scorer, read_meta
-from .sarif import SarifRow, to_sarif
-from .smells import canonical_smell
+from iacsieve.atomic import atomic_write_text
+from iacsieve.data import TECHS, WarningRecord, render_context
+from iacsieve.detections import Detection, DetectionSet, read_detections
+from iacsieve.errors import IacsieveError
+from iacsieve.steps.metrics import predict
+from iacsieve.models import Scorer, load_scorer, read_meta
+from iacsieve.sarif import SarifRow, to_sarif
+from iacsieve.smells import canonical_smell
 
 OUTPUT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sarif")
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
@@ -87,7 +87,7 @@ def read_champion(model_dir: str | Path) -> Champion:
 
 def _load_champion_json(model_dir: Path) -> dict:
     try:
-        from .freeze import load_champion
+        from iacsieve.steps.freeze import load_champion
     except ImportError:  # a trimmed install without the training steps
         load_champion = None
     if load_champion is not None:

@@ -20,10 +20,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
-from .atomic import atomic_write_text  # noqa: E402
-from .errors import IacsieveError  # noqa: E402
-from .metrics import compute_metrics, load_scores, score_arrays  # noqa: E402
-from .threshold import SWEEP_FILE  # noqa: E402
+from iacsieve.atomic import atomic_write_text  # noqa: E402
+from iacsieve.errors import IacsieveError  # noqa: E402
+from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays  # noqa: E402
+from iacsieve.steps.threshold import SWEEP_FILE  # noqa: E402
 
 PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
 

@@ -13,10 +13,10 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_json, atomic_write_text
-from .config import Params, stage_run_dirs
-from .errors import ConfigError
-from .run_config import TrainConfig
+from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.method.params import Params, stage_run_dirs
+from iacsieve.errors import ConfigError
+from iacsieve.run_config import TrainConfig
 
 TEST_SETS: tuple[str, ...] = ("combined", "ansible", "chef", "puppet")
 ABLATION_FILE = Path("reports/ablation/ablation.md")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .errors import ConfigError
+from iacsieve.errors import ConfigError
 
 
 @dataclass(frozen=True)

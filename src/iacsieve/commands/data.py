@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..data import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
+from iacsieve.data import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..data import TECHS
-from ..detections import FORMATS
-from ..filter import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary
+from iacsieve.data import TECHS
+from iacsieve.detections import FORMATS
+from iacsieve.filter import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary
 
 EXAMPLE = """\
 example:

@@ -113,7 +113,7 @@ def _input_args(p: argparse.ArgumentParser, *, data_default: str | None) -> None
 
 
 def _inputs(args: argparse.Namespace, *, local: bool):
-    from ..pipelines import StageInputs
+    from iacsieve.kfp import StageInputs
 
     def norm(value: str | None) -> str | None:  # kfp.local reads local paths; make them absolute
         return str(Path(value).resolve()) if local and value and "://" not in value else value
@@ -122,7 +122,7 @@ def _inputs(args: argparse.Namespace, *, local: bool):
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from ..pipelines import compile_stage
+    from iacsieve.kfp import compile_stage
 
     out = args.output or f"iacsieve-stage{args.stage}-{args.profile or 'active'}.yaml"
     compile_stage(args.stage, out, args.params, args.profile or None, image=args.image, cluster=args.cluster)
@@ -131,8 +131,8 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from ..errors import IacsieveError
-    from ..pipelines import submit_stage
+    from iacsieve.errors import IacsieveError
+    from iacsieve.kfp import submit_stage
 
     if not args.host:
         raise IacsieveError("submit needs --host URL (or $KF_PIPELINES_ENDPOINT)")
@@ -146,7 +146,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from ..pipelines import pull_champion, run_local
+    from iacsieve.kfp import pull_champion, run_local
 
     outputs = run_local(args.stage, _inputs(args, local=True), params_path=args.params, profile=args.profile or None,
                         pipeline_root=args.pipeline_root, enable_caching=args.cache)
@@ -158,7 +158,7 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from ..pipelines import pull_champion
+    from iacsieve.kfp import pull_champion
 
     champion = pull_champion(args.source, args.out, endpoint_url=args.endpoint_url)
     print(f"champion {champion['run']} (threshold {champion['threshold']:.2f}, val F1 {champion['val_f1']:.4f}) "

@@ -66,8 +66,8 @@ def _register_stage_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _stage_run(args: argparse.Namespace) -> int:
-    from ..config import load_params
-    from ..stage_run import progress_line, stage_run
+    from iacsieve.method.params import load_params
+    from iacsieve.method.dvc import progress_line, stage_run
 
     params = load_params(args.params)
     point = {key: value for key, value in (
@@ -102,8 +102,8 @@ def _register_stage_select(sub: argparse._SubParsersAction) -> None:
 
 
 def _stage_select(args: argparse.Namespace) -> int:
-    from ..config import load_params
-    from ..stage_run import select_stage
+    from iacsieve.method.params import load_params
+    from iacsieve.method.dvc import select_stage
 
     selection = select_stage(load_params(args.params), args.stage, results=args.results, out_dir=args.out)
     chosen = selection["selected"]
@@ -132,8 +132,8 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ..config import load_params
-    from ..report import write_report
+    from iacsieve.method.params import load_params
+    from iacsieve.report import write_report
 
     params = load_params(args.params) if Path(args.params).is_file() else None
     path = write_report(args.results, args.champion, args.out, prefix=args.prefix, params=params,
@@ -155,7 +155,7 @@ def _register_plots(sub: argparse._SubParsersAction) -> None:
 
 
 def _plots(args: argparse.Namespace) -> int:
-    from ..plots import render_plots
+    from iacsieve.plots import render_plots
 
     written = render_plots(args.results, args.champion, args.out)
     print(f"plots: {len(written)} files in {args.out}")
@@ -183,7 +183,7 @@ def _register_profile(sub: argparse._SubParsersAction) -> None:
 
 
 def _profile_use(args: argparse.Namespace) -> int:
-    from ..config import use_profile
+    from iacsieve.method.params import use_profile
 
     params = use_profile(args.params, args.name)
     print(f"{args.params}: profile {params.profile} active; " + _grid_sizes(params))
@@ -191,7 +191,7 @@ def _profile_use(args: argparse.Namespace) -> int:
 
 
 def _profile_show(args: argparse.Namespace) -> int:
-    from ..config import load_params
+    from iacsieve.method.params import load_params
 
     params = load_params(args.params, profile=args.profile)
     print(f"profile {params.profile}: " + _grid_sizes(params))

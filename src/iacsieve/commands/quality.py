@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from ..ablation import run_ablation
+    from iacsieve.ablation import run_ablation
 
     rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed)
     for row in rows:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError, IacsieveError
-from ..run_config import TrainConfig
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.run_config import TrainConfig
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -102,7 +102,7 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..train import train
+    from iacsieve.steps.train import train
 
     config = build_train_config(args)
     out = Path(args.out) if args.out else Path("models/experiments/adhoc") / config.run_name(with_seed=True)
@@ -131,7 +131,7 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from ..threshold import SWEEP_FILE, sweep_threshold
+    from iacsieve.steps.threshold import SWEEP_FILE, sweep_threshold
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / SWEEP_FILE
@@ -168,7 +168,7 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..evaluate import evaluate
+    from iacsieve.steps.evaluate import evaluate
 
     s = evaluate(args.run_dir, args.results, rule=args.rule, sweep_file=args.sweep, champion_file=args.champion,
                  bootstrap_samples=args.bootstrap_samples, bootstrap_seed=args.bootstrap_seed)
@@ -198,7 +198,7 @@ def _register_select(sub: argparse._SubParsersAction) -> None:
 
 
 def _select(args: argparse.Namespace) -> int:
-    from ..select import select_runs
+    from iacsieve.steps.selection import select_runs
 
     sel = select_runs(args.results_dirs, args.out, mode=args.mode, stage=args.stage)
     chosen = sel["selected"]
@@ -225,7 +225,7 @@ def _register_freeze(sub: argparse._SubParsersAction) -> None:
 
 
 def _freeze(args: argparse.Namespace) -> int:
-    from ..freeze import freeze, load_champion
+    from iacsieve.steps.freeze import freeze, load_champion
 
     out = freeze(args.selection, args.out, data_dir=args.data)
     champion = load_champion(out)

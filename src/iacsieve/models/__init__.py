@@ -22,7 +22,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, IacsieveError
+from iacsieve.errors import ConfigError, IacsieveError
 
 META_FILE = "model_meta.json"
 

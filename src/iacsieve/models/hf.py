@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write_json
-from ..data import WarningRecord, record_text
-from ..errors import ConfigError, IacsieveError
-from ..metrics import compute_metrics
-from ..run_config import TrainConfig
-from . import META_FILE, FamilySpec, get_family, read_meta
+from iacsieve.atomic import atomic_write_json
+from iacsieve.data import WarningRecord, record_text
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.steps.metrics import compute_metrics
+from iacsieve.run_config import TrainConfig
+from iacsieve.models import META_FILE, FamilySpec, get_family, read_meta
 
 log = logging.getLogger(__name__)
 

@@ -10,30 +10,30 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import IacsieveError
+from iacsieve.errors import IacsieveError
 
 def params_from_json(params_json: str, profile: str | None = None):
-    """Rebuild `iacsieve.config.Params` from the params.yaml mapping a pipeline was compiled with.
+    """Rebuild `iacsieve.method.params.Params` from the params.yaml mapping a pipeline was compiled with.
 
     The same validation as `load_params`, so a component resolves a run exactly as DVC does.
     """
-    from ..config import parse_params
+    from iacsieve.method.params import parse_params
 
     return parse_params(json.loads(params_json), profile=profile or None, source="params.yaml (compiled)")
 
 
 def selection_file(artifact_path: str | Path) -> Path:
     """The `selection.json` inside a select task's output artifact (a directory)."""
-    from ..select import SELECTION_FILE
+    from iacsieve.steps.selection import SELECTION_FILE
 
     return Path(artifact_path) / SELECTION_FILE
 
 
 def read_previous(artifact: Any | None) -> dict | None:
     """What a run builds on (None in stage 1): a select task's `selection.json`, or a champion's
-    `champion.json` (stage 4); `iacsieve.config.resolve_run_config` reads the config from either."""
-    from ..freeze import CHAMPION_FILE, load_champion
-    from ..metrics import read_json_object
+    `champion.json` (stage 4); `iacsieve.method.params.resolve_run_config` reads the config from either."""
+    from iacsieve.steps.freeze import CHAMPION_FILE, load_champion
+    from iacsieve.steps.metrics import read_json_object
 
     if artifact is None:
         return None

@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 from kfp import dsl, kubernetes
 
-from ..components import StepComponents, build_components
-from .settings import StageSettings, stage_settings
+from iacsieve.kfp.components import StepComponents, build_components
+from iacsieve.kfp.settings import StageSettings, stage_settings
 
 FREEZE_STAGES: frozenset[int] = frozenset({3, 4})
 # What a stage's run hands on: the selection (every stage) and the frozen champion (stages 3, 4).

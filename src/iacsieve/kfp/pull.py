@@ -13,10 +13,10 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..atomic import atomic_directory
-from ..errors import IacsieveError
-from ..freeze import load_champion, pickle_files
-from ..models import read_meta
+from iacsieve.atomic import atomic_directory
+from iacsieve.errors import IacsieveError
+from iacsieve.steps.freeze import load_champion, pickle_files
+from iacsieve.models import read_meta
 
 
 def pull_champion(source: str, dest: str | Path = "models/champion", *, endpoint_url: str | None = None) -> dict:

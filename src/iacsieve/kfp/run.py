@@ -13,9 +13,9 @@ from typing import Any
 
 from kfp import compiler
 
-from ..atomic import atomic_write_text
-from ..errors import IacsieveError
-from .stages import build_pipeline, pipeline_name
+from iacsieve.atomic import atomic_write_text
+from iacsieve.errors import IacsieveError
+from iacsieve.kfp.graph import build_pipeline, pipeline_name
 
 log = logging.getLogger(__name__)
 

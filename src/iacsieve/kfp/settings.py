@@ -1,6 +1,6 @@
 """What a stage's pipeline is built from, read once at compile time from params.yaml.
 
-`iacsieve.config` validates the file (one config for DVC and KFP); this module only picks out the
+`iacsieve.method.params` validates the file (one config for DVC and KFP); this module only picks out the
 values the pipeline graph needs, and the params mapping that travels to the train tasks.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import STAGES, ClusterParams, load_params, read_yaml
-from ..errors import ConfigError
-from ..stage_run import SELECTION_MODES  # the same choice per stage as DVC's `iacsieve stage-select`
+from iacsieve.method.params import STAGES, ClusterParams, load_params, read_yaml
+from iacsieve.errors import ConfigError
+from iacsieve.method.dvc import SELECTION_MODES  # the same choice per stage as DVC's `iacsieve stage-select`
 
 
 @dataclass(frozen=True)

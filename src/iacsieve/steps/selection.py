@@ -11,10 +11,10 @@ import io
 import math
 from pathlib import Path
 
-from .atomic import atomic_write_json, atomic_write_text
-from .data import TEST_SETS
-from .errors import ConfigError, IacsieveError
-from .metrics import read_json_object
+from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.data import TEST_SETS
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.steps.metrics import read_json_object
 
 MODES: tuple[str, ...] = ("best", "median")
 SELECTION_FILE = "selection.json"

@@ -13,15 +13,15 @@ import statistics
 import time
 from pathlib import Path
 
-from .atomic import atomic_directory, atomic_write_json
-from .config import BEST, Params, resolve_run_config, stage_run_dirs
-from .errors import IacsieveError
-from .evaluate import SUMMARY_FILE, evaluate
-from .freeze import load_champion
-from .metrics import read_json_object
-from .select import select_runs
-from .threshold import SWEEP_FILE, sweep_threshold
-from .train import train
+from iacsieve.atomic import atomic_directory, atomic_write_json
+from iacsieve.method.params import BEST, Params, resolve_run_config, stage_run_dirs
+from iacsieve.errors import IacsieveError
+from iacsieve.steps.evaluate import SUMMARY_FILE, evaluate
+from iacsieve.steps.freeze import load_champion
+from iacsieve.steps.metrics import read_json_object
+from iacsieve.steps.selection import select_runs
+from iacsieve.steps.threshold import SWEEP_FILE, sweep_threshold
+from iacsieve.steps.train import train
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import logging
 import math
 from pathlib import Path
 
-from .atomic import atomic_write_json
-from .errors import ConfigError
-from .metrics import compute_metrics, load_scores, score_arrays
+from iacsieve.atomic import atomic_write_json
+from iacsieve.errors import ConfigError
+from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .atomic import atomic_directory, atomic_write_json, atomic_write_jsonl, atomic_write_text
-from .data import WarningRecord, load_prepared
-from .errors import IacsieveError
-from .models import family_module, get_family, load_scorer
-from .run_config import TrainConfig
+from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from iacsieve.data import WarningRecord, load_prepared
+from iacsieve.errors import IacsieveError
+from iacsieve.models import family_module, get_family, load_scorer
+from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 

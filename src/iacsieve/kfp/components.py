@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from kfp import dsl
 
-from . import steps
+from iacsieve.kfp import step_functions as steps
 
 DEFAULT_IMAGE = "ghcr.io/OWNER/iacsieve:latest"
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import yaml
 
-from .atomic import atomic_write_json
-from .data import TECHS, TEST_SETS
-from .errors import ConfigError, IacsieveError
-from .freeze import load_champion
-from .metrics import bootstrap_f1_ci, compute_metrics, load_scores, predict, read_json_object, score_arrays
-from .threshold import SWEEP_FILE
+from iacsieve.atomic import atomic_write_json
+from iacsieve.data import TECHS, TEST_SETS
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.steps.freeze import load_champion
+from iacsieve.steps.metrics import bootstrap_f1_ci, compute_metrics, load_scores, predict, read_json_object, score_arrays
+from iacsieve.steps.threshold import SWEEP_FILE
 
 log = logging.getLogger(__name__)
 

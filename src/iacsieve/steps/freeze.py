@@ -13,11 +13,11 @@ import logging
 import shutil
 from pathlib import Path
 
-from .atomic import atomic_directory, atomic_write_json
-from .data import load_prepared
-from .errors import IacsieveError
-from .metrics import read_json_object
-from .models import META_FILE
+from iacsieve.atomic import atomic_directory, atomic_write_json
+from iacsieve.data import load_prepared
+from iacsieve.errors import IacsieveError
+from iacsieve.steps.metrics import read_json_object
+from iacsieve.models import META_FILE
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@
 - `pull_champion(source, dest)`: a run's champion into models/champion/ (pull.py)
 """
 
-from .pull import pull_champion
-from .run import StageInputs, compile_stage, make_client, run_local, submit_stage
-from .settings import STAGES, StageSettings, stage_settings
-from .stages import build_pipeline, pipeline_name
+from iacsieve.kfp.pull import pull_champion
+from iacsieve.kfp.run import StageInputs, compile_stage, make_client, run_local, submit_stage
+from iacsieve.kfp.settings import STAGES, StageSettings, stage_settings
+from iacsieve.kfp.graph import build_pipeline, pipeline_name
 
 __all__ = ["STAGES", "StageInputs", "StageSettings", "build_pipeline", "compile_stage", "make_client",
            "pipeline_name", "pull_champion", "run_local", "stage_settings", "submit_stage"]

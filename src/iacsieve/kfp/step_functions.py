@@ -21,16 +21,16 @@ def prepare(raw: Input[Dataset], prepared: Output[Dataset], skip_invalid: bool =
 
 def train(data: Input[Dataset], params_json: str, profile: str, stage: int, point_json: str,
           run: Output[Model], previous: Optional[Input[Artifact]] = None):
-    """Train one grid point (`iacsieve.train.train`), its settings resolved and its run named as DVC does.
+    """Train one grid point (`iacsieve.steps.train.train`), its settings resolved and its run named as DVC does.
 
     `previous`: the previous stage's selection (stages 2-3) or the stage-3 champion (stage 4).
     """
     import json
     from pathlib import Path
 
-    from iacsieve.components.runtime import params_from_json, read_previous
-    from iacsieve.config import resolve_run_config, run_dir_name
-    from iacsieve.train import train as train_run
+    from iacsieve.kfp.runtime import params_from_json, read_previous
+    from iacsieve.method.params import resolve_run_config, run_dir_name
+    from iacsieve.steps.train import train as train_run
 
     point = json.loads(point_json)
     config = resolve_run_config(params_from_json(params_json, profile), stage, point, read_previous(previous))
@@ -40,9 +40,9 @@ def train(data: Input[Dataset], params_json: str, profile: str, stage: int, poin
 
 def threshold_sweep(run: Input[Model], start: float, stop: float, step: float,
                     sweep: Output[Artifact], metrics: Output[Metrics]):
-    """Sweep the decision threshold on validation scores (`iacsieve.threshold.sweep_threshold`)."""
-    from iacsieve.components.runtime import run_dir_in
-    from iacsieve.threshold import sweep_threshold
+    """Sweep the decision threshold on validation scores (`iacsieve.steps.threshold.sweep_threshold`)."""
+    from iacsieve.kfp.runtime import run_dir_in
+    from iacsieve.steps.threshold import sweep_threshold
 
     result = sweep_threshold(run_dir_in(run.path) / "val_scores.jsonl", sweep.path, start, stop, step)
     metrics.log_metric("best_threshold", result["best_threshold"])
@@ -52,12 +52,12 @@ def threshold_sweep(run: Input[Model], start: float, stop: float, step: float,
 def evaluate(run: Input[Model], rule: str, bootstrap_samples: int, bootstrap_seed: int,
              evaluation: Output[Artifact], metrics: Output[Metrics],
              sweep: Optional[Input[Artifact]] = None, champion: Optional[Input[Model]] = None):
-    """Evaluate one run under a decision rule on val + every test set (`iacsieve.evaluate.evaluate`)."""
+    """Evaluate one run under a decision rule on val + every test set (`iacsieve.steps.evaluate.evaluate`)."""
     from pathlib import Path
 
-    from iacsieve.components.runtime import log_headline, run_dir_in
-    from iacsieve.evaluate import evaluate as evaluate_run
-    from iacsieve.freeze import CHAMPION_FILE
+    from iacsieve.kfp.runtime import log_headline, run_dir_in
+    from iacsieve.steps.evaluate import evaluate as evaluate_run
+    from iacsieve.steps.freeze import CHAMPION_FILE
 
     summary = evaluate_run(
         run_dir_in(run.path), evaluation.path, rule=rule,
@@ -70,9 +70,9 @@ def evaluate(run: Input[Model], rule: str, bootstrap_samples: int, bootstrap_see
 
 def select(evaluations: Input[List[Artifact]], mode: str, stage: str,
            selection: Output[Artifact], metrics: Output[Metrics]):
-    """Rank the stage's evaluated runs by validation metrics and pick one (`iacsieve.select.select_runs`)."""
-    from iacsieve.components.runtime import log_headline
-    from iacsieve.select import select_runs
+    """Rank the stage's evaluated runs by validation metrics and pick one (`iacsieve.steps.selection.select_runs`)."""
+    from iacsieve.kfp.runtime import log_headline
+    from iacsieve.steps.selection import select_runs
 
     result = select_runs([e.path for e in evaluations], selection.path, mode=mode, stage=stage)
     selection.metadata.update({"run": result["selected"]["run"], "mode": mode, "stage": stage})
@@ -81,13 +81,13 @@ def select(evaluations: Input[List[Artifact]], mode: str, stage: str,
 
 def freeze(selection: Input[Artifact], runs: Input[List[Model]], data: Input[Dataset],
            champion: Output[Model], metrics: Output[Metrics]):
-    """Freeze the selected run as the champion (`iacsieve.freeze.freeze`).
+    """Freeze the selected run as the champion (`iacsieve.steps.freeze.freeze`).
 
     `runs` is here so the cluster's launcher downloads the stage's run dirs into this pod: the
     selection names the chosen one by the path the evaluate task saw, which is the same path here.
     """
-    from iacsieve.components.runtime import check_selected_run, log_headline, selection_file
-    from iacsieve.freeze import freeze as freeze_run, load_champion
+    from iacsieve.kfp.runtime import check_selected_run, log_headline, selection_file
+    from iacsieve.steps.freeze import freeze as freeze_run, load_champion
 
     check_selected_run(selection_file(selection.path), [r.path for r in runs])
     freeze_run(selection_file(selection.path), champion.path, data.path)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, IacsieveError
+from iacsieve.errors import DataError, IacsieveError
 
 SCORE_FIELDS: tuple[str, ...] = ("file", "line", "smell", "tech", "label", "score")
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from .atomic import atomic_write_text
-from .errors import ConfigError
-from .models import FAMILIES
-from .run_config import TrainConfig
+from iacsieve.atomic import atomic_write_text
+from iacsieve.errors import ConfigError
+from iacsieve.models import FAMILIES
+from iacsieve.run_config import TrainConfig
 
 BEST = "best"
 STAGES: tuple[int, ...] = (1, 2, 3, 4)
