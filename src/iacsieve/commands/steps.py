@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from iacsieve import layout
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.run_config import TrainConfig
 
@@ -60,7 +61,7 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
                    help="mixed precision; honoured only where CUDA is present (default: yes)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="family-specific option (value parsed as YAML); repeatable")
-    p.add_argument("--data", default="data/prepared", help="prepared data folder (default: %(default)s)")
+    p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data folder (default: %(default)s)")
     p.add_argument("--out", help="run directory to write (default: models/experiments/adhoc/<run name>)")
     p.set_defaults(func=_train)
 
@@ -123,9 +124,9 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
                "  iacsieve sweep-threshold models/experiments/stage3/tiny-roberta_lr0.0005_bs16_ep3_wd0\n"
                "  iacsieve sweep-threshold runs/x --start 0.2 --stop 0.8 --step 0.05 --out /tmp/sweep.json")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding val_scores.jsonl")
-    p.add_argument("--start", type=float, default=0.30, help="lowest threshold (default: %(default)s)")
-    p.add_argument("--stop", type=float, default=0.70, help="highest threshold, inclusive (default: %(default)s)")
-    p.add_argument("--step", type=float, default=0.01, help="step between thresholds (default: %(default)s)")
+    p.add_argument("--start", type=float, default=layout.SWEEP_START, help="lowest threshold (default: %(default)s)")
+    p.add_argument("--stop", type=float, default=layout.SWEEP_STOP, help="highest threshold, inclusive (default: %(default)s)")
+    p.add_argument("--step", type=float, default=layout.SWEEP_STEP, help="step between thresholds (default: %(default)s)")
     p.add_argument("--out", help="output JSON (default: RUN_DIR/threshold_sweep_results.json)")
     p.set_defaults(func=_sweep)
 
@@ -162,8 +163,8 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sweep", metavar="FILE", help="sweep file for --rule threshold "
                                                    "(default: RUN_DIR/threshold_sweep_results.json)")
     p.add_argument("--champion", metavar="FILE", help="champion.json (or its folder) for --rule frozen")
-    p.add_argument("--bootstrap-samples", type=int, default=1000, help="bootstrap resamples (default: %(default)s)")
-    p.add_argument("--bootstrap-seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    p.add_argument("--bootstrap-samples", type=int, default=layout.BOOTSTRAP_SAMPLES, help="bootstrap resamples (default: %(default)s)")
+    p.add_argument("--bootstrap-seed", type=int, default=layout.BOOTSTRAP_SEED, help="bootstrap seed (default: %(default)s)")
     p.set_defaults(func=_evaluate)
 
 
@@ -219,8 +220,8 @@ def _register_freeze(sub: argparse._SubParsersAction) -> None:
                "  iacsieve freeze results/stage3/_selection/selection.json --out models/champion\n"
                "  iacsieve freeze sel/selection.json --out /tmp/champion --data data/prepared")
     p.add_argument("selection", metavar="SELECTION", help="selection.json written by `iacsieve select`")
-    p.add_argument("--out", default="models/champion", help="champion folder (default: %(default)s)")
-    p.add_argument("--data", default="data/prepared", help="prepared data, hashed into data_md5 (default: %(default)s)")
+    p.add_argument("--out", default=layout.CHAMPION_DIR, help="champion folder (default: %(default)s)")
+    p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data, hashed into data_md5 (default: %(default)s)")
     p.set_defaults(func=_freeze)
 
 

@@ -1,9 +1,10 @@
-"""One DVC run of a stage (train -> threshold sweep -> evaluate) and a stage's selection.
+"""The commands dvc.yaml calls: one run of a stage, a stage's selection, a stage's freeze.
 
 Composition only: the work is done by the step functions (`train`, `sweep_threshold`, `evaluate`,
-`select_runs`); this module decides which config a grid point means (`resolve_run_config`), which
-decision rule the stage uses, and publishes each run directory atomically, so a run killed half-way
-leaves no directory that looks complete (and DVC, which has no lock entry for it, reruns it).
+`select_runs`, `freeze`) and the recipe comes from the stage plan (`iacsieve.method.plan`): which
+decision rule, whether runs sweep, what a run builds on, how the stage selects. Every file name
+comes from `iacsieve.layout`. Outputs that DVC hashes hold no wall time, temp path or timestamp;
+timings go to `reports/timings/` (no stage depends on them).
 """
 
 from __future__ import annotations
@@ -13,133 +14,139 @@ import statistics
 import time
 from pathlib import Path
 
+from iacsieve import layout
 from iacsieve.atomic import atomic_directory, atomic_write_json
-from iacsieve.method.params import BEST, Params, resolve_run_config, stage_run_dirs
 from iacsieve.errors import IacsieveError
-from iacsieve.steps.evaluate import SUMMARY_FILE, evaluate
-from iacsieve.steps.freeze import load_champion
+from iacsieve.method.grid import resolve_run_config, run_name, stage_runs
+from iacsieve.method.params import Params
+from iacsieve.method.plan import StagePlan, stage_plan
+from iacsieve.run_config import TrainConfig
+from iacsieve.steps.evaluate import evaluate
+from iacsieve.steps.freeze import freeze, load_champion
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.selection import select_runs
-from iacsieve.steps.threshold import SWEEP_FILE, sweep_threshold
+from iacsieve.steps.threshold import sweep_threshold
 from iacsieve.steps.train import train
 
 log = logging.getLogger(__name__)
 
-TIMING_FILE = "timing.json"
-METRICS_FILE = "metrics.json"
-SELECTION_MODES: dict[int, str] = {1: "best", 2: "best", 3: "best", 4: "median"}
+
+def base_file(plan: StagePlan, root: str | Path = ".") -> Path | None:
+    """The file a stage's runs build on: the previous stage's winner.json or champion.json."""
+    if plan.builds_on == "winner":
+        return layout.selection_dir(plan.previous, root) / layout.WINNER_FILE
+    if plan.builds_on == "champion":
+        return layout.stage_champion_dir(plan.previous, root) / layout.CHAMPION_FILE
+    return None
 
 
-def experiments_dir(stage: int, root: str | Path = "models/experiments") -> Path:
-    return Path(root) / f"stage{stage}"
+def load_base(plan: StagePlan, root: str | Path = ".") -> dict | None:
+    path = base_file(plan, root)
+    if path is None:
+        return None
+    hint = f"run stage {plan.previous} first (dvc repro)"
+    return load_champion(path) if plan.builds_on == "champion" else read_json_object(path, hint=hint)
 
 
-def results_root(stage: int, root: str | Path = "results") -> Path:
-    return Path(root) / f"stage{stage}"
-
-
-def selection_dir(stage: int, root: str | Path = "results") -> Path:
-    """Where a stage's selection lives: outside `results/stageN/`, which its select stage reads as a dep."""
-    return Path(root) / "selection" / f"stage{stage}"
-
-
-def progress_line(params: Params, stage: int, name: str, results: str | Path) -> str:
-    """`stage 1: run 2/3 (1 done): <name>` — one line per run, never a flood."""
-    names = stage_run_dirs(params, stage)
-    done = sum((Path(results) / n / SUMMARY_FILE).is_file() for n in names if n != name)
-    index = f"{names.index(name) + 1}/{len(names)}" if name in names else f"?/{len(names)}"
-    return f"stage {stage}: run {index} ({done} done): {name}"
-
-
-def stage_run(
-    params: Params,
-    stage: int,
-    point: dict,
-    run_dir: str | Path,
-    results_dir: str | Path,
-    *,
-    previous: str | Path | None = None,
-    champion: str | Path | None = None,
-) -> dict:
-    """Train one grid point of `stage`, sweep the threshold where the rule needs it, evaluate.
-
-    `previous` is the previous stage's selection.json (stages 2-3); `champion` the stage-3
-    champion.json (stage 4: its config, re-seeded, and its frozen threshold). Returns the
-    evaluation summary; writes `<results_dir>/timing.json` for `make bench`.
-    """
-    rule = params.stage(stage).decision_rule
-    prev = None
-    if stage == 4 or rule == "frozen":
-        if champion is None:
-            raise IacsieveError(f"stage {stage} (rule {rule}) needs --champion (models/champions/stage3/champion.json)")
-        prev = load_champion(champion)
-    elif previous is not None:
-        prev = read_json_object(previous, hint="run the previous stage first (dvc repro)")
-    elif stage >= 2 and (stage == 3 or BEST in point.values()):
-        raise IacsieveError(f"stage {stage} needs --previous (results/selection/stage{stage - 1}/selection.json)")
-    config = resolve_run_config(params, stage, point, prev)
+def run_one(params: Params, stage: int, config: TrainConfig, run_dir: str | Path, results_dir: str | Path, *,
+            champion_file: str | Path | None = None, timings_file: str | Path | None = None) -> dict:
+    """Train one run, sweep its threshold if the plan says so, evaluate it under the plan's rule."""
+    plan = stage_plan(stage)
     run_dir, results_dir = Path(run_dir), Path(results_dir)
-    started = time.time()
-
     t0 = time.perf_counter()
     with atomic_directory(run_dir) as tmp:  # train + sweep published together
-        train(config, params.data.prepared, tmp)
+        train(config, params.data.prepared, tmp, name=run_dir.name)
         train_s = time.perf_counter() - t0
-        if rule in ("threshold", "frozen"):  # stage 3 picks it; stage 4 keeps the curve for plots
-            sweep = params.threshold_sweep
-            sweep_threshold(tmp / "val_scores.jsonl", tmp / SWEEP_FILE, sweep.start, sweep.stop, sweep.step)
-    sweep_s = time.perf_counter() - t0 - train_s
-
+        if plan.sweeps:
+            s = params.threshold_sweep
+            sweep_threshold(tmp / layout.VAL_SCORES, tmp / layout.SWEEP_FILE, s.start, s.stop, s.step)
     t1 = time.perf_counter()
     with atomic_directory(results_dir) as tmp_results:
         summary = evaluate(
-            run_dir, tmp_results, rule=rule,
-            sweep_file=run_dir / SWEEP_FILE if rule == "threshold" else None,
-            champion_file=champion if rule == "frozen" else None,
+            run_dir, tmp_results, rule=plan.decision_rule,
+            sweep_file=run_dir / layout.SWEEP_FILE if plan.evaluate_consumes == "sweep" else None,
+            champion_file=champion_file if plan.evaluate_consumes == "champion" else None,
             bootstrap_samples=params.evaluation.bootstrap_samples,
             bootstrap_seed=params.evaluation.bootstrap_seed,
         )
-        evaluate_s = time.perf_counter() - t1
-        atomic_write_json(tmp_results / TIMING_FILE, {
-            "stage": stage, "run": run_dir.name, "family": config.family, "started": round(started, 3),
-            "train_s": round(train_s, 3), "sweep_s": round(sweep_s, 3), "evaluate_s": round(evaluate_s, 3),
-            "total_s": round(time.time() - started, 3),
-        })
+    if timings_file is not None:
+        atomic_write_json(timings_file, {"stage": stage, "run": run_dir.name, "family": config.family,
+                                         "train_and_sweep_s": round(t1 - t0, 3),
+                                         "evaluate_s": round(time.perf_counter() - t1, 3)})
     return summary
 
 
-def select_stage(params: Params, stage: int, *, results: str | Path = "results",
-                 out_dir: str | Path | None = None) -> dict:
-    """Select among the stage's CURRENT grid runs only (stale dirs of removed runs are ignored).
+def stage_run(params: Params, stage: int, point: dict | None = None, *, root: str | Path = ".") -> list[dict]:
+    """DVC's `iacsieve stage-run`: one grid point (stages whose grid names every value: dvc.yaml's
+    matrix gives it) or every point (stages that build on the previous stage's output)."""
+    plan = stage_plan(stage)
+    base = load_base(plan, root)
+    if plan.builds_on == "nothing":
+        if not point:
+            raise IacsieveError(f"stage {stage} runs one grid point: give its values (--family, --learning-rate, ...)")
+        config = resolve_run_config(params, stage, point, base)
+        runs = [(run_name(stage, config), config)]
+    else:
+        if point:
+            raise IacsieveError(f"stage {stage} runs its whole grid (it builds on the stage-{plan.previous} "
+                                f"{plan.builds_on}); give no grid values")
+        runs = stage_runs(params, stage, base)
+    champion = base_file(plan, root) if plan.evaluate_consumes == "champion" else None
+    summaries = []
+    for i, (name, config) in enumerate(runs, start=1):
+        print(f"stage {stage}: run {i}/{len(runs)}: {name}", flush=True)
+        summary = run_one(params, stage, config, layout.experiments_dir(stage, root) / name,
+                          layout.results_dir(stage, root) / name, champion_file=champion,
+                          timings_file=layout.timings_file(stage, name, root))
+        test = summary["test"]
+        print(f"  threshold {summary['threshold']:.2f}, val F1 {summary['val']['f1']:.3f}, test F1 "
+              f"{test['combined']['f1']:.3f} (ansible {test['ansible']['f1']:.3f}, chef {test['chef']['f1']:.3f}, "
+              f"puppet {test['puppet']['f1']:.3f})", flush=True)
+        summaries.append(summary)
+    return summaries
 
-    Writes `selection.json`, `ranking.csv`, `ranking.md` (via `select_runs`) and `metrics.json`
-    (the DVC metrics of the stage: best run, val/test F1, FP reduction, TP retention; stage 4 adds
-    mean +- std over seeds).
-    """
-    root = results_root(stage, results)
-    dirs = [root / name for name in stage_run_dirs(params, stage)]
-    missing = [d for d in dirs if not (d / SUMMARY_FILE).is_file()]
+
+def current_run_names(params: Params, stage: int, root: str | Path = ".") -> list[str]:
+    """The stage's CURRENT grid's run names (select reads only these, never stale dirs)."""
+    return [name for name, _ in stage_runs(params, stage, load_base(stage_plan(stage), root))]
+
+
+def select_stage(params: Params, stage: int, *, root: str | Path = ".") -> dict:
+    """DVC's `iacsieve stage-select`: rank the current grid's runs by the plan's mode; write the
+    selection (selection.json, winner.json, ranking.csv/md) and the stage's metrics.json."""
+    plan = stage_plan(stage)
+    dirs = [layout.results_dir(stage, root) / name for name in current_run_names(params, stage, root)]
+    missing = [d for d in dirs if not (d / layout.SUMMARY_FILE).is_file()]
     if missing:
-        raise IacsieveError(f"{missing[0] / SUMMARY_FILE}: not found; stage {stage} has unfinished runs")
-    out_dir = Path(out_dir) if out_dir is not None else selection_dir(stage, results)
-    selection = select_runs(dirs, out_dir, mode=SELECTION_MODES[stage], stage=f"stage{stage}")
-    atomic_write_json(out_dir / METRICS_FILE, stage_metrics(stage, selection))
+        raise IacsieveError(f"{missing[0] / layout.SUMMARY_FILE}: not found; stage {stage} has unfinished runs")
+    out_dir = layout.selection_dir(stage, root)
+    selection = select_runs(dirs, out_dir, mode=plan.selection_mode, stage=f"stage{stage}")
+    atomic_write_json(out_dir / layout.METRICS_FILE, stage_metrics(stage, selection))
     return selection
+
+
+def freeze_stage(params: Params, stage: int, *, root: str | Path = ".") -> Path:
+    """DVC's `iacsieve stage-freeze`: freeze the stage's selected run (stages whose plan freezes)."""
+    plan = stage_plan(stage)
+    if not plan.freezes:
+        raise IacsieveError(f"stage {stage} does not freeze a champion (the plan freezes stages "
+                            f"{', '.join(str(n) for n in (3, 4))})")
+    return freeze(layout.selection_dir(stage, root) / layout.SELECTION_FILE, layout.stage_champion_dir(stage, root),
+                  Path(root) / params.data.prepared)
 
 
 def stage_metrics(stage: int, selection: dict) -> dict:
     """The small, diffable metrics JSON of a stage (what `dvc metrics diff` shows)."""
     chosen = selection["selected"]
     runs = selection["runs"]
-    summary = read_json_object(Path(chosen["results_dir"]) / SUMMARY_FILE)
-    val = summary["val"]
+    summary = read_json_object(Path(chosen["results_dir"]) / layout.SUMMARY_FILE)
     metrics: dict = {
         "stage": stage,
         "n_runs": len(runs),
         "selected_run": chosen["run"],
         "family": chosen["family"],
         "threshold": chosen["threshold"],
-        "val": _headline(val),
+        "val": _headline(summary["val"]),
         "test": {name: _headline(m) for name, m in summary["test"].items()},
     }
     if len(runs) > 1:

@@ -1,16 +1,17 @@
-"""params.yaml -> typed, validated settings; one config drives DVC (`dvc.yaml`) and KFP alike.
+"""params.yaml -> typed, validated settings; one file drives DVC (`dvc.yaml`) and KFP alike.
 
 Every key is checked: an unknown key (a typo) or a value of the wrong type is a ConfigError naming
 the dotted key path, e.g. `params.yaml: stage1.learnig_rates: unknown key (known: ...)`.
 
-Grid vocabulary: a stage block lists candidate values per knob (`families`, `learning_rates`,
-`batch_sizes`, `epochs`, `weight_decays`, `gradient_accumulations`, `seeds`). The value `best` (or
-an omitted list in stages 3-4) means "the previous stage's selected value".
+Layout: the top-level `stage1..stage4` blocks are the grids `dvc repro` runs (the `local`
+profile); `profiles.<name>` holds other grids (e.g. `cluster`, the GPU grids KFP submits), each
+written once. Which lists a stage may hold comes from the stage plan (`iacsieve.method.plan`):
+stages 1-2 name every value of a run (so run names are known before training), stage 3 lists only
+overrides of the stage-2 winner, stage 4 lists seeds.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
 from dataclasses import dataclass, field, fields
@@ -19,36 +20,15 @@ from typing import Any
 
 import yaml
 
-from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import ConfigError
+from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, PARAMS_FILE, PREPARED_DIR, RAW_DIR, SWEEP_START, SWEEP_STEP, SWEEP_STOP
+from iacsieve.method.plan import STAGES, stage_plan
 from iacsieve.models import FAMILIES
-from iacsieve.run_config import TrainConfig
+from iacsieve.run_config import TrainConfig, format_value
 
-BEST = "best"
-STAGES: tuple[int, ...] = (1, 2, 3, 4)
-RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")
+LOCAL = "local"  # the top-level grids' profile name
 PROFILES_KEY = "profiles"
-
-# stage-block list key -> TrainConfig field, in the order DVC's matrix (and run names) use.
-GRID_KEYS: dict[str, str] = {
-    "families": "family",
-    "learning_rates": "learning_rate",
-    "batch_sizes": "batch_size",
-    "epochs": "epochs",
-    "weight_decays": "weight_decay",
-    "gradient_accumulations": "gradient_accumulation",
-    "seeds": "seed",
-}
-# Which lists each stage may hold (stage 3 refines the stage-2 winner, stage 4 only re-seeds it).
-STAGE_LISTS: dict[int, tuple[str, ...]] = {
-    1: tuple(GRID_KEYS),
-    2: tuple(GRID_KEYS),
-    3: tuple(k for k in GRID_KEYS if k != "families"),
-    4: ("seeds",),
-}
-DEFAULT_RULES: dict[int, str] = {1: "argmax", 2: "argmax", 3: "threshold", 4: "frozen"}
 _TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
-_TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 
 class _Loader(yaml.SafeLoader):
@@ -89,21 +69,21 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class DataParams(_Mapping):
-    raw: str = "data/raw"
-    prepared: str = "data/prepared"
+    raw: str = RAW_DIR
+    prepared: str = PREPARED_DIR
 
 
 @dataclass(frozen=True)
 class SweepParams(_Mapping):
-    start: float = 0.30
-    stop: float = 0.70
-    step: float = 0.01
+    start: float = SWEEP_START
+    stop: float = SWEEP_STOP
+    step: float = SWEEP_STEP
 
 
 @dataclass(frozen=True)
 class EvaluationParams(_Mapping):
-    bootstrap_samples: int = 1000
-    bootstrap_seed: int = 0
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES
+    bootstrap_seed: int = BOOTSTRAP_SEED
 
 
 @dataclass(frozen=True)
@@ -133,26 +113,27 @@ class StageParams(_Mapping):
     """One stage's grid; `grid_points()` expands it to one dict of TrainConfig keys per run."""
 
     number: int
-    lists: dict[str, tuple[Any, ...]]  # only the lists given (GRID_KEYS keys)
-    decision_rule: str
+    lists: dict[str, tuple[Any, ...]]  # only the lists given, keys of the stage plan's `lists`
 
     def grid_points(self) -> list[dict]:
-        """Cartesian product of the given lists, in GRID_KEYS order (DVC's matrix order)."""
-        keys = [k for k in GRID_KEYS if k in self.lists]
+        """Cartesian product of the given lists in the plan's order (DVC's matrix order); a stage
+        with no lists (stage 3 keeping every winner value) is one run."""
+        names = stage_plan(self.number).lists
+        keys = [k for k in names if k in self.lists]
         return [
-            {GRID_KEYS[k]: v for k, v in zip(keys, combo)}
+            {names[k]: v for k, v in zip(keys, combo)}
             for combo in itertools.product(*(self.lists[k] for k in keys))
         ]
 
     def to_dict(self) -> dict:
-        return {**{k: list(v) for k, v in self.lists.items()}, "decision_rule": self.decision_rule}
+        return {k: list(v) for k, v in self.lists.items()}
 
 
 @dataclass(frozen=True)
 class Params(_Mapping):
-    """The whole params.yaml, validated. `stage(n)` is the active grid of stage n."""
+    """The whole params.yaml, validated, with one profile's grids applied. `stage(n)`: its grid."""
 
-    profile: str
+    profile: str  # `local` (the top-level grids) or a name under `profiles:`
     data: DataParams
     defaults: dict[str, Any]  # TrainConfig defaults: `defaults` updated by `profiles.<profile>.defaults`
     threshold_sweep: SweepParams
@@ -171,14 +152,10 @@ class Params(_Mapping):
 
 # ----------------------------------------------------------------------------- loading
 
-def load_params(path: str | Path = "params.yaml", profile: str | None = None) -> Params:
-    """Read and validate params.yaml.
-
-    With `profile=None` the top-level `stage1..4` blocks are the grids (what `dvc repro` runs; the
-    `profile:` key says which profile they were copied from). With a profile name (KFP's
-    `--profile cluster`), `profiles.<name>`'s stage blocks replace them. Either way the run defaults
-    are `defaults` updated by that profile's `defaults`.
-    """
+def load_params(path: str | Path = PARAMS_FILE, profile: str | None = None) -> Params:
+    """Read and validate params.yaml with one profile's grids: `local`/None = the top-level
+    `stage1..4` (what `dvc repro` runs), another name = `profiles.<name>` (its `defaults` update
+    the top-level ones)."""
     raw = read_yaml(path)
     return parse_params(raw, profile=profile, source=str(path))
 
@@ -203,37 +180,40 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
-TOP_KEYS = ("profile", "data", "defaults", "threshold_sweep", "evaluation", "families",
+TOP_KEYS = ("data", "defaults", "threshold_sweep", "evaluation", "families",
             "stage1", "stage2", "stage3", "stage4", "cluster", PROFILES_KEY)
 PROFILE_KEYS = ("stage1", "stage2", "stage3", "stage4", "defaults")
+_HINTS = {
+    "profile": "DVC runs the top-level grids; other profiles are for KFP (`iacsieve kfp ... --profile cluster`) "
+               "or `dvc exp run -S` of the top-level lists",
+}
 
 
-def parse_params(raw: dict, *, profile: str | None = None, source: str = "params.yaml") -> Params:
+def parse_params(raw: dict, *, profile: str | None = None, source: str = PARAMS_FILE) -> Params:
     """Validate an already-loaded params mapping (see `load_params`)."""
     v = _Validator(source)
-    v.keys(raw, "", TOP_KEYS, required=("stage1", "stage2", "stage3", "stage4"))
+    for key in raw:
+        if key in _HINTS:
+            raise v.error(key, f"unknown key: {_HINTS[key]}")
+    v.keys(raw, "", TOP_KEYS, required=tuple(f"stage{n}" for n in STAGES))
     profiles = v.mapping(raw.get(PROFILES_KEY, {}), PROFILES_KEY)
+    if LOCAL in profiles:
+        raise v.error(f"{PROFILES_KEY}.{LOCAL}", "the local profile is the top-level stage1..4 blocks; remove this copy")
     for name, block in profiles.items():
         block = v.mapping(block, f"{PROFILES_KEY}.{name}")
-        v.keys(block, f"{PROFILES_KEY}.{name}", PROFILE_KEYS, required=("stage1", "stage2", "stage3", "stage4"))
+        v.keys(block, f"{PROFILES_KEY}.{name}", PROFILE_KEYS, required=tuple(f"stage{n}" for n in STAGES))
         for n in STAGES:
             _parse_stage(v, block[f"stage{n}"], n, f"{PROFILES_KEY}.{name}.stage{n}")
         _parse_defaults(v, block.get("defaults", {}), f"{PROFILES_KEY}.{name}.defaults")
 
-    recorded = raw.get("profile", "local")
-    if not isinstance(recorded, str):
-        raise v.error("profile", f"expected a profile name, got {recorded!r}")
-    active = profile if profile is not None else recorded
-    if profile is not None and profile not in profiles:
-        raise v.error(PROFILES_KEY, f"no profile {profile!r} (profiles: {', '.join(profiles) or 'none'})")
-    if profile is not None:
-        stage_src, where = profiles[profile], f"{PROFILES_KEY}.{profile}."
-    else:
-        stage_src, where = raw, ""
+    active = profile or LOCAL
+    if active != LOCAL and active not in profiles:
+        raise v.error(PROFILES_KEY, f"no profile {active!r} (profiles: {', '.join([LOCAL, *profiles])})")
+    stage_src, where = (raw, "") if active == LOCAL else (profiles[active], f"{PROFILES_KEY}.{active}.")
     stages = {n: _parse_stage(v, stage_src[f"stage{n}"], n, f"{where}stage{n}") for n in STAGES}
 
     defaults = _parse_defaults(v, raw.get("defaults", {}), "defaults")
-    if active in profiles:
+    if active != LOCAL:
         defaults.update(_parse_defaults(v, profiles[active].get("defaults", {}), f"{PROFILES_KEY}.{active}.defaults"))
 
     families = v.mapping(raw.get("families", {}), "families")
@@ -341,48 +321,43 @@ def _parse_cluster(v: _Validator, value: Any) -> ClusterParams:
 
 
 _LIST_TYPES: dict[str, type] = {
-    "families": str, "learning_rates": float, "batch_sizes": int, "epochs": int,
-    "weight_decays": float, "gradient_accumulations": int, "seeds": int,
+    "families": str, "learning_rates": float, "batch_sizes": int, "epochs": int, "weight_decays": float, "seeds": int,
+}
+_MOVED = {
+    "decision_rule": "the decision rule is part of the method (iacsieve.method.plan), not a setting",
+    "gradient_accumulations": "one value for every run: set `gradient_accumulation` in defaults",
+    "seeds": "stages 1-3 use one seed: set `seed` in defaults (stage 4 varies it)",
 }
 
 
 def _parse_stage(v: _Validator, value: Any, n: int, path: str) -> StageParams:
+    plan = stage_plan(n)
     value = v.mapping(value, path)
-    v.keys(value, path, (*STAGE_LISTS[n], "decision_rule"))
-    if n in (1, 2) and "families" not in value:
-        raise v.error(f"{path}.families", "missing required key")
+    for key in value:
+        if key not in plan.lists and key in _MOVED:
+            raise v.error(f"{path}.{key}", f"not a stage-{n} list: {_MOVED[key]}")
+    v.keys(value, path, tuple(plan.lists), required=plan.required_lists)
     lists: dict[str, tuple[Any, ...]] = {}
-    for key in STAGE_LISTS[n]:
+    for key in plan.lists:
         if key not in value:
             continue
         items = value[key]
         if not isinstance(items, list) or not items:
             raise v.error(f"{path}.{key}", f"expected a non-empty list, got {items!r}")
-        clean = []
-        for i, item in enumerate(items):
-            clean.append(_grid_value(v, item, key, n, f"{path}.{key}[{i}]"))
+        clean = [_grid_value(v, item, key, n, f"{path}.{key}[{i}]") for i, item in enumerate(items)]
         if len(set(map(str, clean))) != len(clean):
             raise v.error(f"{path}.{key}", f"duplicate values in {items!r}")
         lists[key] = tuple(clean)
-    for key in ("seeds", "gradient_accumulations"):
-        if n < 4 and len(lists.get(key, ())) > 1:
-            raise v.error(f"{path}.{key}", "stages 1-3 take one value here (run names carry no seed or "
-                                           "accumulation; stage 4 varies the seed)")
-    rule = value.get("decision_rule", DEFAULT_RULES[n])
-    if rule not in RULES:
-        raise v.error(f"{path}.decision_rule", f"expected one of {', '.join(RULES)}, got {rule!r}")
-    if rule == "frozen" and n != 4:
-        raise v.error(f"{path}.decision_rule", "'frozen' needs a champion: only stage 4 may use it")
-    return StageParams(number=n, lists=lists, decision_rule=rule)
+    return StageParams(number=n, lists=lists)
 
 
 def _grid_value(v: _Validator, item: Any, key: str, n: int, path: str) -> Any:
-    if item == BEST:
-        if n == 1:
-            raise v.error(path, "'best' refers to the previous stage; stage 1 has none")
-        return BEST
+    if item == "best":
+        inherit = ("stage 3 inherits every stage-2 winner value: list only overrides" if n == 3 else
+                   "name the value (run directories are named by real values)")
+        raise v.error(path, f"'best' is not a grid value: {inherit}")
     kind = _LIST_TYPES[key]
-    checked = v.scalar(item, path, kind)  # the raw value is kept: DVC writes `0`, not `0.0`, in run dirs
+    checked = v.scalar(item, path, kind)
     if key == "families" and checked not in FAMILIES:
         raise v.error(path, f"unknown model family {item!r} (known: {', '.join(FAMILIES)})")
     if kind is int and checked < (0 if key == "seeds" else 1):
@@ -391,128 +366,6 @@ def _grid_value(v: _Validator, item: Any, key: str, n: int, path: str) -> Any:
         raise v.error(path, f"must be > 0, got {item}")
     if key == "weight_decays" and checked < 0:
         raise v.error(path, f"must be >= 0, got {item}")
+    if str(item) != format_value(item):  # dvc.yaml spells run dirs with str(); the library with format_value
+        raise v.error(path, f"write {item!r} as {format_value(item)} (run directories are named by the value as written)")
     return item
-
-
-# ----------------------------------------------------------------------------- runs
-
-def previous_config(previous_selection: dict | None) -> dict | None:
-    """The TrainConfig dict of a selection.json (`selected.config`) or a champion.json (`config`)."""
-    if previous_selection is None:
-        return None
-    chosen = previous_selection.get("selected", previous_selection)
-    config = chosen.get("config") if isinstance(chosen, dict) else None
-    if not isinstance(config, dict):
-        raise ConfigError("selected.config", "missing in the previous stage's selection", source="selection")
-    return config
-
-
-def resolve_run_config(params: Params, stage: int, point: dict, previous_selection: dict | None) -> TrainConfig:
-    """The TrainConfig of one grid point of `stage`.
-
-    Stage 1: defaults < `families.<family>` < the point. Stage 2: same, with `family: best` (and
-    any other `best` value) taken from stage 1's selection. Stage 3: stage 2's selected config < the
-    point's non-`best` values. Stage 4: stage 3's champion config with only the seed replaced.
-    """
-    where = f"stage{stage}"
-    unknown = sorted(set(point) - _TRAIN_FIELDS)
-    if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}", "not a run setting", source=params.source)
-    prev = previous_config(previous_selection)
-    needs_prev = stage >= 3 or any(value == BEST for value in point.values())
-    if needs_prev and prev is None:
-        raise ConfigError(where, "needs the previous stage's selection (previous_selection is None)", source=params.source)
-    if stage >= 3:
-        values = dict(prev)  # type: ignore[arg-type]
-        if stage == 4:
-            point = {"seed": point["seed"]} if "seed" in point else {}
-    else:
-        family = point.get("family")
-        if family == BEST:
-            family = prev["family"]  # type: ignore[index]
-        if family is None:
-            raise ConfigError(f"{where}.families", "a run needs a family", source=params.source)
-        values = {**params.defaults, **params.families.get(family, {}), "family": family}
-    for key, value in point.items():
-        if value == BEST:
-            values[key] = prev[key] if key in prev else values.get(key)  # type: ignore[index,operator]
-        elif key != "family" or stage < 3:
-            values[key] = value
-    if stage < 3 and values["family"] == BEST:
-        values["family"] = prev["family"]  # type: ignore[index]
-    return TrainConfig.from_dict(values, where=where)
-
-
-def run_key(value: Any) -> str:
-    """A grid value as DVC writes it into a path (`str()`), so Python and dvc.yaml agree on run dirs."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def run_dir_name(stage: int, point: dict) -> str:
-    """The directory name of a grid point, exactly as dvc.yaml's templates spell it.
-
-    Stage 1-2: `<family>_lr<lr>_bs<bs>_ep<ep>_wd<wd>` (`family` is `best` in stage 2: the stage-1
-    winner, resolved at run time and recorded in the run's config_used.yaml / summary.json).
-    Stage 3: `best_lr<lr>_bs<bs>_ep<ep>_wd<wd>`, each `best` where the stage-2 value is kept.
-    Stage 4: `champion_seed<seed>`.
-    """
-    if stage == 4:
-        return f"champion_seed{run_key(point.get('seed', BEST))}"
-    family = BEST if stage == 3 else point.get("family", BEST)
-    parts = [run_key(family)]
-    for prefix, key in (("lr", "learning_rate"), ("bs", "batch_size"), ("ep", "epochs"), ("wd", "weight_decay")):
-        parts.append(f"{prefix}{run_key(point.get(key, BEST))}")
-    return "_".join(parts)
-
-
-def stage_run_dirs(params: Params, stage: int) -> list[str]:
-    """Run directory names of the stage's current grid (select reads only these, never stale dirs)."""
-    return [run_dir_name(stage, p) for p in params.stage(stage).grid_points()]
-
-
-# ----------------------------------------------------------------------------- profiles
-
-def use_profile(path: str | Path, name: str) -> Params:
-    """Copy `profiles.<name>`'s stage blocks over the top-level ones and set `profile: <name>`.
-
-    Comments and layout of params.yaml are kept (ruamel round-trip, as `dvc exp run -S` does).
-    Every grid list is written out in full (omitted stage-3/4 lists become `[best]`) because
-    dvc.yaml's `matrix` reads each of them.
-    """
-    from ruamel.yaml import YAML  # dvc's own YAML library; preserves comments
-
-    path = Path(path)
-    params = load_params(path, profile=name)  # validates the target profile first
-    rt = YAML()
-    rt.preserve_quotes = True
-    rt.width = 120
-    doc = rt.load(path.read_text(encoding="utf-8"))
-    doc["profile"] = name
-    for n in STAGES:
-        doc[f"stage{n}"] = dvc_stage_block(params.stage(n), params.defaults)
-    buffer = io.StringIO()
-    rt.dump(doc, buffer)
-    atomic_write_text(path, buffer.getvalue())
-    return load_params(path)
-
-
-def dvc_stage_block(stage: StageParams, defaults: dict | None = None) -> dict:
-    """A stage block with every list dvc.yaml's matrix reads.
-
-    A missing list becomes `[best]` in stages 3-4, and in stages 1-2 the run default
-    (`defaults`, else TrainConfig's own default).
-    """
-    defaults = defaults or {}
-    block: dict[str, Any] = {}
-    for key in STAGE_LISTS[stage.number]:
-        if key in stage.lists:
-            block[key] = list(stage.lists[key])
-        elif stage.number < 3:
-            name = GRID_KEYS[key]
-            block[key] = [defaults.get(name, _TRAIN_DEFAULTS[name])]
-        else:
-            block[key] = [BEST]
-    block["decision_rule"] = stage.decision_rule
-    return block

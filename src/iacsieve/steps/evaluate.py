@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 
 from iacsieve.atomic import atomic_write_json
-from iacsieve.data import TECHS, TEST_SETS
+from iacsieve.layout import EVAL_FILE, EVAL_SETS, SUMMARY_FILE, TECHS, TEST_SETS
+from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.steps.freeze import load_champion
 from iacsieve.steps.metrics import bootstrap_f1_ci, compute_metrics, load_scores, predict, read_json_object, score_arrays
@@ -23,9 +24,6 @@ from iacsieve.steps.threshold import SWEEP_FILE
 log = logging.getLogger(__name__)
 
 RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")
-EVAL_SETS: tuple[str, ...] = ("val", *TEST_SETS)
-EVAL_FILE = "evaluation_metadata.json"
-SUMMARY_FILE = "summary.json"
 
 
 def resolve_threshold(run_dir: Path, rule: str, sweep_file: str | Path | None = None,
@@ -48,8 +46,8 @@ def resolve_threshold(run_dir: Path, rule: str, sweep_file: str | Path | None = 
     raise ConfigError("rule", f"unknown decision rule {rule!r} (known: {', '.join(RULES)})", source="evaluate")
 
 
-def evaluate_rows(rows: list[dict], threshold: float, *, bootstrap_samples: int = 1000,
-                  bootstrap_seed: int = 0) -> dict:
+def evaluate_rows(rows: list[dict], threshold: float, *, bootstrap_samples: int = BOOTSTRAP_SAMPLES,
+                  bootstrap_seed: int = BOOTSTRAP_SEED) -> dict:
     """Metrics (with per-smell breakdown) of score rows at a threshold, plus a bootstrap F1 interval."""
     labels, scores, smells = score_arrays(rows)
     metrics = compute_metrics(labels, scores, threshold, smells=smells)
@@ -64,8 +62,8 @@ def evaluate(
     rule: str = "argmax",
     sweep_file: str | Path | None = None,
     champion_file: str | Path | None = None,
-    bootstrap_samples: int = 1000,
-    bootstrap_seed: int = 0,
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
+    bootstrap_seed: int = BOOTSTRAP_SEED,
 ) -> dict:
     """Write `<results_dir>/<set>/evaluation_metadata.json` for val + each test set, and `summary.json`.
 
@@ -87,7 +85,7 @@ def evaluate(
         if not by_set[tech]:
             raise IacsieveError(f"{run_dir / 'test_scores.jsonl'}: no rows with tech {tech!r}")
 
-    header = {"run": run_dir.name, "family": config["family"], "rule": rule,
+    header = {"run": train_log.get("run") or run_dir.name, "family": config["family"], "rule": rule,
               "threshold": threshold, "threshold_source": source}
     per_set: dict[str, dict] = {}
     for name in EVAL_SETS:
@@ -103,7 +101,6 @@ def evaluate(
         "use_context": bool(config.get("use_context", False)),
         "val": per_set["val"],
         "test": {name: per_set[name] for name in TEST_SETS},
-        "wall_time_s": train_log.get("wall_time_s"),
         "samples_seen": training_cost(train_log),
     }
     atomic_write_json(results_dir / SUMMARY_FILE, summary)

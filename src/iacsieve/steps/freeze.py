@@ -16,12 +16,12 @@ from pathlib import Path
 from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.data import load_prepared
 from iacsieve.errors import IacsieveError
+from iacsieve.layout import CHAMPION_FILE, MODEL_DIR
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.models import META_FILE
 
 log = logging.getLogger(__name__)
 
-CHAMPION_FILE = "champion.json"
 REQUIRED_KEYS: tuple[str, ...] = ("threshold", "threshold_source", "family", "run", "config", "data_md5",
                                   "val_f1", "test", "use_context")
 # Formats that unpickle (run code) on load: Python pickles, joblib, torch's .bin/.pt checkpoints.
@@ -59,9 +59,12 @@ def copy_model(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, dirs_exist_ok=True)
 
 
-def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str | Path = "data/prepared") -> Path:
+def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str | Path = "data/prepared", *,
+           run_dir: str | Path | None = None) -> Path:
     """Copy the selected run's model into `champion_dir` with `champion.json`; returns `champion_dir`.
 
+    `run_dir`: where the selected run lives, if not at the selection's `run_dir` (a KFP freeze task
+    gets the chosen run as its own input artifact).
     `champion.json` holds no timestamp: freezing the same selection over the same data gives the same file.
     """
     selection_file, champion_dir = Path(selection_file), Path(champion_dir)
@@ -72,7 +75,11 @@ def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str |
     for key in ("run", "family", "run_dir", "config", "threshold", "threshold_source", "val_f1", "test"):
         if key not in selected:
             raise IacsieveError(f"{selection_file}: missing key 'selected.{key}'")
-    model_dir = Path(selected["run_dir"]) / "model"
+    overridden = run_dir is not None
+    run_dir = Path(run_dir) if run_dir is not None else Path(selected["run_dir"])
+    if run_dir.name != selected["run"] and (run_dir / selected["run"]).is_dir():
+        run_dir = run_dir / selected["run"]  # a KFP run artifact holds the run dir one level down
+    model_dir = run_dir / MODEL_DIR
     meta_path = model_dir / META_FILE
     if not meta_path.is_file():
         raise IacsieveError(f"{meta_path}: not found; the selected run has no saved model")
@@ -86,7 +93,7 @@ def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str |
         "threshold_source": selected["threshold_source"],
         "family": selected["family"],
         "run": selected["run"],
-        "run_dir": str(selected["run_dir"]),
+        "run_dir": selected["run"] if overridden else str(selected["run_dir"]),
         "config": selected["config"],
         "data_md5": data_md5(data_dir),
         "val_f1": float(selected["val_f1"]),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
 from iacsieve.errors import DataError, IacsieveError
 
 SCORE_FIELDS: tuple[str, ...] = ("file", "line", "smell", "tech", "label", "score")
@@ -80,7 +81,7 @@ def compute_metrics(
 def bootstrap_f1_ci(
     labels: Sequence[int] | np.ndarray,
     preds: Sequence[int] | np.ndarray,
-    samples: int = 1000,
+    samples: int = BOOTSTRAP_SAMPLES,
     seed: int = 0,
     *,
     confidence: float = 0.95,

@@ -12,17 +12,19 @@ import math
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_json, atomic_write_text
-from iacsieve.data import TEST_SETS
+from iacsieve.layout import RANKING_CSV, RANKING_MD, SELECTION_FILE, SUMMARY_FILE, TEST_SETS, WINNER_FILE
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.steps.metrics import read_json_object
 
 MODES: tuple[str, ...] = ("best", "median")
-SELECTION_FILE = "selection.json"
+# What the next stage reads of a selection: the winner's settings, not the whole ranking, so a
+# rerun of a losing run leaves later stages up to date.
+WINNER_KEYS: tuple[str, ...] = ("run", "family", "config", "threshold", "threshold_source", "val_f1")
 
 
 def read_summary(results_dir: str | Path) -> dict:
     """One evaluated run's `summary.json` as a ranking row (val metrics first, test carried along)."""
-    path = Path(results_dir) / "summary.json"
+    path = Path(results_dir) / SUMMARY_FILE
     summary = read_json_object(path, hint="run `iacsieve evaluate` for this run first")
     try:
         val = summary["val"]
@@ -38,7 +40,6 @@ def read_summary(results_dir: str | Path) -> dict:
             "val_f1": float(val["f1"]),
             "val_fp_reduction": float(val["fp_reduction"]),
             "val_tp_retention": float(val["tp_retention"]),
-            "wall_time_s": summary.get("wall_time_s"),
             "samples_seen": summary.get("samples_seen"),
             "test": summary["test"],
         }
@@ -73,7 +74,8 @@ def pick(ranked: list[dict], mode: str) -> dict:
 
 def select_runs(results_dirs: list[str | Path], out_dir: str | Path, mode: str = "best", *,
                 stage: str | None = None) -> dict:
-    """Rank evaluated runs by validation metrics, pick one, write selection.json + ranking.csv/md."""
+    """Rank evaluated runs by validation metrics, pick one; write selection.json (the ranking),
+    winner.json (the chosen run's settings: what the next stage depends on) and ranking.csv/md."""
     if mode not in MODES:
         raise ConfigError("mode", f"unknown selection mode {mode!r} (known: {', '.join(MODES)})", source="select")
     if not results_dirs:
@@ -89,8 +91,9 @@ def select_runs(results_dirs: list[str | Path], out_dir: str | Path, mode: str =
     if mode == "median":
         selection["median_val_f1"] = chosen["val_f1"]
     out_dir = Path(out_dir)
-    atomic_write_text(out_dir / "ranking.csv", ranking_csv(ranked))
-    atomic_write_text(out_dir / "ranking.md", ranking_markdown(ranked, mode))
+    atomic_write_text(out_dir / RANKING_CSV, ranking_csv(ranked))
+    atomic_write_text(out_dir / RANKING_MD, ranking_markdown(ranked, mode))
+    atomic_write_json(out_dir / WINNER_FILE, {"stage": stage, **{k: chosen[k] for k in WINNER_KEYS}})
     atomic_write_json(out_dir / SELECTION_FILE, selection)  # last: its presence marks a complete selection
     return selection
 
@@ -106,7 +109,7 @@ def _flat(row: dict) -> dict:
     combined = row["test"].get("combined", {})
     flat["test_fp_reduction"] = combined.get("fp_reduction")
     flat["test_tp_retention"] = combined.get("tp_retention")
-    flat.update({"wall_time_s": row["wall_time_s"], "threshold": row["threshold"],
+    flat.update({"training_cost": row["samples_seen"], "threshold": row["threshold"],
                  "threshold_source": row["threshold_source"], "selected": row["selected"],
                  "results_dir": row["results_dir"]})
     return flat
@@ -128,14 +131,14 @@ def ranking_markdown(ranked: list[dict], mode: str) -> str:
         return format(value, fmt) if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
 
     head = ["#", "run", "family", "val F1", *(f"test F1 {s}" for s in TEST_SETS),
-            "FP reduction (test)", "TP retention (test)", "wall time (s)", "threshold", ""]
+            "FP reduction (test)", "TP retention (test)", "training cost (rows x epochs)", "threshold", ""]
     lines = [f"Runs ranked by validation F1 (mode: {mode}); test metrics are reported, never used to choose.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in ranked:
         flat = _flat(row)
         cells = [str(flat["rank"]), flat["run"], flat["family"], num(flat["val_f1"]),
                  *(num(flat[f"test_f1_{s}"]) for s in TEST_SETS),
-                 num(flat["test_fp_reduction"]), num(flat["test_tp_retention"]), num(flat["wall_time_s"], ".1f"),
+                 num(flat["test_fp_reduction"]), num(flat["test_tp_retention"]), num(flat["training_cost"], "d"),
                  num(flat["threshold"], ".2f"), "**selected**" if flat["selected"] else ""]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -8,17 +8,17 @@ from pathlib import Path
 
 from iacsieve.atomic import atomic_write_json
 from iacsieve.errors import ConfigError
+from iacsieve.layout import SWEEP_FILE, SWEEP_START, SWEEP_STEP, SWEEP_STOP
 from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
 
 log = logging.getLogger(__name__)
 
-SWEEP_FILE = "threshold_sweep_results.json"
 TIE_CENTRE = 0.5
 _DECIMALS = 6  # thresholds are rounded to 1e-6: 0.30 + 7 * 0.01 is 0.37, not 0.37000000000000005
 _F1_TOLERANCE = 1e-12  # F1s equal up to float noise count as tied
 
 
-def threshold_grid(start: float = 0.30, stop: float = 0.70, step: float = 0.01) -> list[float]:
+def threshold_grid(start: float = SWEEP_START, stop: float = SWEEP_STOP, step: float = SWEEP_STEP) -> list[float]:
     """Thresholds start, start+step, ..., up to and including stop, built from integer steps."""
     for name, value in (("start", start), ("stop", stop), ("step", step)):
         if not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -43,9 +43,9 @@ def best_point(curve: list[dict]) -> dict:
 def sweep_threshold(
     val_scores: str | Path,
     out_file: str | Path,
-    start: float = 0.30,
-    stop: float = 0.70,
-    step: float = 0.01,
+    start: float = SWEEP_START,
+    stop: float = SWEEP_STOP,
+    step: float = SWEEP_STEP,
 ) -> dict:
     """F1 / precision / recall on validation scores at each threshold of the grid; the best one.
 

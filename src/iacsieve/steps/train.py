@@ -18,16 +18,12 @@ import yaml
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from iacsieve.data import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
+from iacsieve.layout import CONFIG_FILE, MODEL_DIR, TEST_SCORES, TRAIN_LOG, VAL_SCORES
 from iacsieve.models import family_module, get_family, load_scorer
 from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "config_used.yaml"
-MODEL_DIR = "model"
-VAL_SCORES = "val_scores.jsonl"
-TEST_SCORES = "test_scores.jsonl"
-TRAIN_LOG = "train_log.json"
 
 
 def score_rows(records: Sequence[WarningRecord], scores: np.ndarray) -> list[dict]:
@@ -48,11 +44,17 @@ def _labelled(records: list[WarningRecord], where: str) -> list[WarningRecord]:
     return records
 
 
-def train(config: TrainConfig, prepared_dir: str | Path, run_dir: str | Path) -> Path:
+TIMING_KEYS: tuple[str, ...] = ("wall_time_s", "samples_per_s")
+
+
+def train(config: TrainConfig, prepared_dir: str | Path, run_dir: str | Path, *, name: str | None = None,
+          timings: dict | None = None) -> Path:
     """Train `config.family` on `prepared_dir` and write the run dir atomically; returns `run_dir`.
 
     Dispatches on the family's kind (`models/<kind>.py`: hf, tiny, classical). Scores are
     computed by reloading the saved model, so the run dir is known to load before it is published.
+    `name` is the run's name (default: the directory's name). `train_log.json` holds no wall time
+    (DVC hashes the run dir); pass `timings` (a dict) to receive wall time and throughput.
     """
     spec = get_family(config.family)
     train_records = _labelled(load_prepared(prepared_dir, "train"), f"{prepared_dir}/train")
@@ -72,9 +74,14 @@ def train(config: TrainConfig, prepared_dir: str | Path, run_dir: str | Path) ->
         train_log.setdefault("stopped_early", False)
         train_log.setdefault("best_epoch", None)
         train_log.setdefault("device", "cpu")
-        train_log["wall_time_s"] = round(fit_seconds, 3)  # model load/build + training + saving
-        train_log.setdefault("samples_per_s", round(len(train_records) / fit_seconds, 3) if fit_seconds > 0 else None)
-        train_log.update(family=config.family, kind=spec.kind, run=config.run_name(with_seed=True))
+        measured = {"wall_time_s": round(fit_seconds, 3),  # model load/build + training + saving
+                    "samples_per_s": train_log.get("samples_per_s") or (
+                        round(len(train_records) / fit_seconds, 3) if fit_seconds > 0 else None)}
+        for key in TIMING_KEYS:
+            train_log.pop(key, None)
+        if timings is not None:
+            timings.update(measured)
+        train_log.update(family=config.family, kind=spec.kind, run=name or run_dir.name)
         atomic_write_json(tmp / TRAIN_LOG, train_log)
     log.info("wrote %s (%.1fs)", run_dir, fit_seconds)
     return run_dir
