@@ -24,8 +24,8 @@ authentication (kfp.Client, first that applies):
 STAGE_INPUTS_HELP = """\
 stage inputs (URIs of earlier runs' artifacts: KFP UI -> run -> task -> Output artifacts; or the
 paths `run-local` prints):
-  stage 1: --data-uri            stages 2-3: + --selection-uri (previous stage's select `selection`)
-  stage 4: + --champion-uri (stage 3's freeze `champion`: its config is re-seeded, its frozen
+  stages 1, 2 and all: --data-uri    stage 3: + --selection-uri (stage 2's select `selection`)
+  stage 4: + --champion-uri (stage 3's freeze `card`: its config is re-seeded, its frozen
            threshold applied)
 """
 
@@ -96,10 +96,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_pull)
 
 
+def _stage_arg(text: str) -> int | str:
+    return text if text == "all" else int(text) if text.isdigit() else text
+
+
 def _stage_args(p: argparse.ArgumentParser, *, default_profile: str) -> None:
-    p.add_argument("--stage", type=int, required=True, choices=(1, 2, 3, 4), help="which stage's pipeline")
+    p.add_argument("--stage", required=True, type=_stage_arg, choices=(1, 2, 3, 4, "all"),
+                   help="which stage's pipeline, or `all`: the four stages chained in one pipeline")
     p.add_argument("--profile", default=default_profile,
-                   help="params.yaml profile whose grids to use (default: %(default)s; '' = the active top-level grids)")
+                   help="params.yaml grids: `local` (the top-level ones dvc repro runs) or a name under "
+                        "`profiles:` (default: %(default)s)")
     p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
     p.add_argument("--image", help="component image (default: params.yaml cluster.image)")
 
@@ -108,8 +114,8 @@ def _input_args(p: argparse.ArgumentParser, *, data_default: str | None) -> None
     p.add_argument("--data-uri", default=data_default, required=data_default is None,
                    help="the raw data folder (<tech>/<tech>_<split>.jsonl): a bucket URI on a cluster"
                         + (f" (default: {data_default})" if data_default else ""))
-    p.add_argument("--selection-uri", help="stages 2-3: the previous stage's `selection` artifact")
-    p.add_argument("--champion-uri", help="stage 4: stage 3's `champion` artifact")
+    p.add_argument("--selection-uri", help="stage 3: stage 2's select task `selection` artifact")
+    p.add_argument("--champion-uri", help="stage 4: stage 3's freeze task `card` (or `champion`) artifact")
 
 
 def _inputs(args: argparse.Namespace, *, local: bool):
@@ -124,8 +130,8 @@ def _inputs(args: argparse.Namespace, *, local: bool):
 def _compile(args: argparse.Namespace) -> int:
     from iacsieve.kfp import compile_stage
 
-    out = args.output or f"iacsieve-stage{args.stage}-{args.profile or 'active'}.yaml"
-    compile_stage(args.stage, out, args.params, args.profile or None, image=args.image, cluster=args.cluster)
+    out = args.output or f"iacsieve-stage{args.stage}-{args.profile}.yaml"
+    compile_stage(args.stage, out, args.params, args.profile, image=args.image, cluster=args.cluster)
     print(f"wrote {out}")
     return 0
 
@@ -137,7 +143,7 @@ def _submit(args: argparse.Namespace) -> int:
     if not args.host:
         raise IacsieveError("submit needs --host URL (or $KF_PIPELINES_ENDPOINT)")
     run_id = submit_stage(args.stage, _inputs(args, local=False), host=args.host, params_path=args.params,
-                          profile=args.profile or None, image=args.image, experiment=args.experiment,
+                          profile=args.profile, image=args.image, experiment=args.experiment,
                           namespace=args.namespace, run_name=args.run_name, pipeline_root=args.pipeline_root,
                           enable_caching=args.enable_caching, token=args.token, cookies=args.cookies,
                           sa_token_path=args.sa_token_path)
@@ -148,7 +154,7 @@ def _submit(args: argparse.Namespace) -> int:
 def _run_local(args: argparse.Namespace) -> int:
     from iacsieve.kfp import pull_champion, run_local
 
-    outputs = run_local(args.stage, _inputs(args, local=True), params_path=args.params, profile=args.profile or None,
+    outputs = run_local(args.stage, _inputs(args, local=True), params_path=args.params, profile=args.profile,
                         pipeline_root=args.pipeline_root, enable_caching=args.cache)
     print(json.dumps(outputs, indent=2))
     if args.champion_out and "champion" in outputs:

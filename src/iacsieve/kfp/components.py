@@ -20,10 +20,12 @@ DEFAULT_IMAGE = "ghcr.io/OWNER/iacsieve:latest"
 
 @dataclass(frozen=True)
 class StepComponents:
-    """The six step components, built for one image."""
+    """The step components, built for one image (`resolve` turns a previous stage's output into a
+    run's settings, so train tasks take nothing but their settings and the data)."""
 
     image: str
     prepare: dsl.base_component.BaseComponent
+    resolve: dsl.base_component.BaseComponent
     train: dsl.base_component.BaseComponent
     threshold_sweep: dsl.base_component.BaseComponent
     evaluate: dsl.base_component.BaseComponent
@@ -37,9 +39,10 @@ def build_components(image: str = DEFAULT_IMAGE) -> StepComponents:
     def make(func):
         return dsl.component(func, base_image=image, install_kfp_package=False)
 
-    return StepComponents(
+    return StepComponents(  # field order = the order of components/<step>/ (make kfp-specs)
         image=image,
         prepare=make(steps.prepare),
+        resolve=make(steps.resolve),
         train=make(steps.train),
         threshold_sweep=make(steps.threshold_sweep),
         evaluate=make(steps.evaluate),

@@ -15,38 +15,33 @@ from kfp import compiler
 
 from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import IacsieveError
-from iacsieve.kfp.graph import build_pipeline, pipeline_name
+from iacsieve.kfp.graph import build_pipeline, pipeline_name, stage_inputs
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class StageInputs:
-    """A stage run's inputs: the raw data, and what earlier stages produced (URIs or local paths)."""
+    """A stage run's inputs: the raw data, and what an earlier stage produced (URIs or local paths)."""
 
     data_uri: str
-    selection_uri: str | None = None  # the previous stage's select output (stages 2-3)
-    champion_uri: str | None = None  # stage 3's freeze output (stage 4)
+    selection_uri: str | None = None  # stage 3: the stage-2 select task's `selection`
+    champion_uri: str | None = None  # stage 4: the stage-3 freeze task's `card` (or `champion`)
 
-    def arguments(self, stage: int) -> dict[str, str]:
-        """The pipeline arguments for `stage`; a missing one is a user error naming the flag."""
-        args = {"data_uri": self.data_uri}
-        if stage in (2, 3):
-            args["selection_uri"] = _need(self.selection_uri, "--selection-uri", stage,
-                                          f"the stage-{stage - 1} select task's `selection` output")
-        if stage == 4:
-            args["champion_uri"] = _need(self.champion_uri, "--champion-uri", stage,
-                                         "the stage-3 freeze task's `champion` output")
+    def arguments(self, stage: int | str) -> dict[str, str]:
+        """The pipeline arguments the plan says `stage` needs; a missing one is a user error naming the flag."""
+        args = {}
+        for name in stage_inputs(stage):
+            value = getattr(self, name)
+            if not value:
+                flag = "--" + name.replace("_", "-")
+                raise IacsieveError(f"stage {stage} needs {flag}: the previous stage's "
+                                    f"{'select task `selection`' if name == 'selection_uri' else 'freeze task `card`'}")
+            args[name] = value
         return args
 
 
-def _need(value: str | None, flag: str, stage: int, what: str) -> str:
-    if not value:
-        raise IacsieveError(f"stage {stage} needs {flag}: {what}")
-    return value
-
-
-def compile_stage(stage: int, out_file: str | Path, params_path: str | Path = "params.yaml",
+def compile_stage(stage: int | str, out_file: str | Path, params_path: str | Path = "params.yaml",
                   profile: str | None = None, *, image: str | None = None, cluster: bool | None = None) -> Path:
     """Write the stage's pipeline YAML (atomically: a half-written spec is never left behind)."""
     pipeline = build_pipeline(stage, params_path, profile, image=image, cluster=cluster)
@@ -79,7 +74,7 @@ def make_client(host: str | None, *, namespace: str | None = None, token: str | 
     return kfp.Client(**kwargs)
 
 
-def submit_stage(stage: int, inputs: StageInputs, *, host: str | None, params_path: str | Path = "params.yaml",
+def submit_stage(stage: int | str, inputs: StageInputs, *, host: str | None, params_path: str | Path = "params.yaml",
                  profile: str | None = "cluster", image: str | None = None, experiment: str = "iacsieve",
                  namespace: str | None = None, run_name: str | None = None, pipeline_root: str | None = None,
                  enable_caching: bool | None = None, client: Any = None, **auth: str | None) -> str:
@@ -103,7 +98,7 @@ def submit_stage(stage: int, inputs: StageInputs, *, host: str | None, params_pa
     return result.run_id
 
 
-def run_local(stage: int, inputs: StageInputs, *, params_path: str | Path = "params.yaml",
+def run_local(stage: int | str, inputs: StageInputs, *, params_path: str | Path = "params.yaml",
               profile: str | None = "local", pipeline_root: str | Path = "kfp-local",
               enable_caching: bool = False) -> dict[str, str]:
     """Run the stage's pipeline on this machine (kfp.local, one subprocess per task, no Docker).
@@ -119,8 +114,7 @@ def run_local(stage: int, inputs: StageInputs, *, params_path: str | Path = "par
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(pipeline_root).resolve()),
                enable_caching=enable_caching)
     task = pipeline(**arguments)
-    # A pipeline with a single output (stages 1-2: the selection) names it "Output".
-    return {("selection" if name == "Output" else name): artifact.path for name, artifact in task.outputs.items()}
+    return {name: artifact.path for name, artifact in task.outputs.items()}
 
 
 def _import_kfp_local():

@@ -7,53 +7,53 @@ artifact layouts, never about models or metrics: the steps themselves are the li
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
+from iacsieve import layout
 from iacsieve.errors import IacsieveError
 
-def params_from_json(params_json: str, profile: str | None = None):
-    """Rebuild `iacsieve.method.params.Params` from the params.yaml mapping a pipeline was compiled with.
-
-    The same validation as `load_params`, so a component resolves a run exactly as DVC does.
-    """
-    from iacsieve.method.params import parse_params
-
-    return parse_params(json.loads(params_json), profile=profile or None, source="params.yaml (compiled)")
+RUN_REF_FILE = "run_ref.json"  # {"run", "uri"}: which Model artifact a scores/evaluation artifact belongs to
 
 
-def selection_file(artifact_path: str | Path) -> Path:
-    """The `selection.json` inside a select task's output artifact (a directory)."""
-    from iacsieve.steps.selection import SELECTION_FILE
-
-    return Path(artifact_path) / SELECTION_FILE
-
-
-def read_previous(artifact: Any | None) -> dict | None:
-    """What a run builds on (None in stage 1): a select task's `selection.json`, or a champion's
-    `champion.json` (stage 4); `iacsieve.method.params.resolve_run_config` reads the config from either."""
-    from iacsieve.steps.freeze import CHAMPION_FILE, load_champion
+def read_base(artifact_path: str | Path) -> dict:
+    """What a stage builds on: a select task's `selection` (its winner.json) or a freeze task's
+    `card`/`champion` (its champion.json)."""
+    from iacsieve.steps.freeze import load_champion
     from iacsieve.steps.metrics import read_json_object
 
-    if artifact is None:
-        return None
-    folder = Path(artifact.path)
-    if (folder / CHAMPION_FILE).is_file():
+    folder = Path(artifact_path)
+    if (folder / layout.CHAMPION_FILE).is_file():
         return load_champion(folder)
-    return read_json_object(selection_file(folder), hint="give a select task's `selection` or a freeze task's `champion`")
+    return read_json_object(folder / layout.WINNER_FILE,
+                            hint="give a select task's `selection` or a freeze task's `card`/`champion`")
 
 
-def run_dir_in(model_path: str | Path) -> Path:
-    """The run directory a train task wrote inside its Model artifact.
+def champion_file(artifact_path: str | Path) -> Path:
+    return Path(artifact_path) / layout.CHAMPION_FILE
 
-    Why a sub-directory: the library names a run by its directory (`<family>_lr..._wd...`), and a
-    KFP output path always ends in the output's name, so the run lives one level down.
-    """
-    root = Path(model_path)
-    runs = sorted(p for p in root.iterdir() if p.is_dir() and (p / "config_used.yaml").is_file()) if root.is_dir() else []
-    if len(runs) != 1:
-        raise IacsieveError(f"{root}: expected exactly one run directory (with config_used.yaml), found {len(runs)}")
-    return runs[0]
+
+def publish_scores(run_dir: Path, scores_path: str | Path, *, run_uri: str) -> None:
+    """Copy a run's small files (settings, score files, log) into its `scores` artifact."""
+    out = Path(scores_path)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in layout.SCORE_FILES:
+        shutil.copy(run_dir / name, out / name)
+    (out / RUN_REF_FILE).write_text(json.dumps({"run": run_dir.name, "uri": run_uri}), encoding="utf-8")
+
+
+def carry_run_ref(scores_path: str | Path, evaluation_path: str | Path) -> None:
+    shutil.copy(Path(scores_path) / RUN_REF_FILE, Path(evaluation_path) / RUN_REF_FILE)
+
+
+def chosen_run_uri(selected: dict) -> str:
+    """The Model artifact URI of a selection's chosen run (recorded beside its evaluation)."""
+    ref = Path(selected["results_dir"]) / RUN_REF_FILE
+    try:
+        return json.loads(ref.read_text(encoding="utf-8"))["uri"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise IacsieveError(f"{ref}: unreadable run reference ({exc})") from None
 
 
 def headline_metrics(summary: dict) -> dict[str, float]:
@@ -77,12 +77,3 @@ def log_headline(metrics: Any, summary: dict) -> dict[str, float]:
     for name, value in values.items():
         metrics.log_metric(name, value)
     return values
-
-
-def check_selected_run(selection_path: str | Path, run_paths: list[str]) -> Path:
-    """The selected run dir, checked to be one of this stage's train outputs (a stale selection fails)."""
-    selected = json.loads(Path(selection_path).read_text(encoding="utf-8"))["selected"]["run_dir"]
-    selected_path = Path(selected).resolve()
-    if not any(selected_path.parent == Path(p).resolve() for p in run_paths):
-        raise IacsieveError(f"{selection_path}: selected run_dir {selected} is not an output of this stage's train tasks")
-    return selected_path

@@ -1,7 +1,8 @@
-"""What a stage's pipeline is built from, read once at compile time from params.yaml.
+"""What a pipeline is compiled from, read once at compile time from params.yaml.
 
-`iacsieve.method.params` validates the file (one config for DVC and KFP); this module only picks out the
-values the pipeline graph needs, and the params mapping that travels to the train tasks.
+`iacsieve.method.params` validates the file (one config for DVC and KFP) and `iacsieve.method.plan`
+says what each stage does; this module resolves each stage's grid into run settings (stages that
+build on nothing) or override points (stages that build on the previous stage's output).
 """
 
 from __future__ import annotations
@@ -9,52 +10,52 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from iacsieve.method.params import STAGES, ClusterParams, load_params, read_yaml
-from iacsieve.errors import ConfigError
-from iacsieve.method.dvc import SELECTION_MODES  # the same choice per stage as DVC's `iacsieve stage-select`
+from iacsieve.layout import PARAMS_FILE
+from iacsieve.method.grid import stage_runs
+from iacsieve.method.params import ClusterParams, Params, SweepParams, load_params
+from iacsieve.method.plan import STAGES, StagePlan, stage_plan
 
 
 @dataclass(frozen=True)
 class StageSettings:
-    """Everything one stage's pipeline is compiled from."""
+    """Everything one stage's part of a pipeline is compiled from."""
 
-    stage: int
-    profile: str  # the profile the grids came from (params.yaml's `profile:` when none was asked for)
-    profile_arg: str  # what train tasks pass to parse_params: the asked-for profile, "" for the top-level grids
-    params_json: str  # the whole params.yaml mapping, passed to train tasks as a constant
-    grid: list[dict[str, Any]]
-    decision_rule: str
-    select_mode: str
-    sweep: dict[str, float]
+    plan: StagePlan
+    configs: list[str]  # resolved run settings (JSON), for stages that build on nothing
+    points: list[str]   # grid points (JSON) to resolve at run time, for the others
+    sweep: SweepParams
     bootstrap_samples: int
     bootstrap_seed: int
+    cluster: ClusterParams
+
+    @property
+    def runs(self) -> int:
+        return len(self.configs) or len(self.points)
+
+
+@dataclass(frozen=True)
+class CompileSettings:
+    profile: str
     image: str
+    stages: dict[int, StageSettings]
     cluster: ClusterParams
 
 
-def stage_settings(stage: int, params_path: str | Path = "params.yaml", profile: str | None = None,
-                   image: str | None = None) -> StageSettings:
-    """Load params.yaml with `profile` applied (None: the active top-level grids) and pick a stage's settings."""
-    if stage not in STAGES:
-        raise ConfigError("stage", f"must be one of {', '.join(map(str, STAGES))}, got {stage!r}", source="kfp")
+def stage_settings(params: Params, stage: int) -> StageSettings:
+    plan = stage_plan(stage)
+    as_json = lambda d: json.dumps(d, sort_keys=True)  # noqa: E731 (strings: dict items' ints would become floats)
+    if plan.builds_on == "nothing":
+        configs, points = [as_json(c.to_dict()) for _, c in stage_runs(params, stage)], []
+    else:
+        configs, points = [], [as_json(p) for p in params.stage(stage).grid_points()]
+    return StageSettings(plan=plan, configs=configs, points=points, sweep=params.threshold_sweep,
+                         bootstrap_samples=params.evaluation.bootstrap_samples,
+                         bootstrap_seed=params.evaluation.bootstrap_seed, cluster=params.cluster)
+
+
+def compile_settings(params_path: str | Path = PARAMS_FILE, profile: str | None = None,
+                     image: str | None = None) -> CompileSettings:
     params = load_params(params_path, profile=profile)
-    block = params.stage(stage)
-    grid = block.grid_points()
-    if not grid:
-        raise ConfigError(f"stage{stage}", "the grid is empty: nothing to train", source=params_path)
-    return StageSettings(
-        stage=stage,
-        profile=params.profile,
-        profile_arg=profile or "",
-        params_json=json.dumps(read_yaml(params_path), sort_keys=True),
-        grid=grid,
-        decision_rule=block.decision_rule,
-        select_mode=SELECTION_MODES[stage],
-        sweep=params.threshold_sweep.to_dict(),
-        bootstrap_samples=params.evaluation.bootstrap_samples,
-        bootstrap_seed=params.evaluation.bootstrap_seed,
-        image=image or params.cluster.image,
-        cluster=params.cluster,
-    )
+    return CompileSettings(profile=params.profile, image=image or params.cluster.image,
+                           stages={n: stage_settings(params, n) for n in STAGES}, cluster=params.cluster)

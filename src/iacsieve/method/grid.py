@@ -27,15 +27,19 @@ def base_config(base: dict | None, *, stage: int) -> dict:
 def resolve_run_config(params: Params, stage: int, point: dict[str, Any], base: dict | None = None) -> TrainConfig:
     """The TrainConfig of one grid point: defaults < families.<family> < point for stages that
     build on nothing; the previous winner's/champion's config < point otherwise."""
-    plan = stage_plan(stage)
-    if plan.builds_on == "nothing":
-        family = point.get("family")
-        if family is None:
-            raise ConfigError(f"stage{stage}.families", "a run needs a family", source=params.source)
-        values = {**params.defaults, **params.families.get(family, {}), **point}
-    else:
-        values = {**base_config(base, stage=stage), **point}
+    if stage_plan(stage).builds_on != "nothing":
+        return resolve_from_base(stage, point, base)
+    family = point.get("family")
+    if family is None:
+        raise ConfigError(f"stage{stage}.families", "a run needs a family", source=params.source)
+    values = {**params.defaults, **params.families.get(family, {}), **point}
     return TrainConfig.from_dict(values, where=f"stage{stage}")
+
+
+def resolve_from_base(stage: int, point: dict[str, Any], base: dict | None) -> TrainConfig:
+    """The settings of a point of a stage that builds on the previous winner/champion (no params
+    needed: what a KFP `resolve` task computes at run time from the previous stage's artifact)."""
+    return TrainConfig.from_dict({**base_config(base, stage=stage), **point}, where=f"stage{stage}")
 
 
 def run_name(stage: int, config: TrainConfig) -> str:
