@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_json, atomic_write_text
-from iacsieve.method.params import Params, stage_run_dirs
+from iacsieve.method.params import Params
 from iacsieve.errors import ConfigError
 from iacsieve.run_config import TrainConfig
 
@@ -52,7 +52,7 @@ class RunRow:
     fp_reduction: float  # test combined
     tp_retention: float  # test combined
     threshold: float
-    wall_time_s: float | None
+    training_cost: int | None  # rows x epochs (deterministic; wall times live in reports/timings)
     selected: bool = False
 
 
@@ -88,7 +88,7 @@ def run_row(stage: int, summary: dict, selected: bool = False) -> RunRow:
         family=str(summary.get("family")), val_f1=float(summary["val"]["f1"]),
         test_f1={s: float(test[s]["f1"]) for s in TEST_SETS if s in test},
         fp_reduction=float(test["combined"]["fp_reduction"]), tp_retention=float(test["combined"]["tp_retention"]),
-        threshold=float(summary.get("threshold", 0.5)), wall_time_s=summary.get("wall_time_s"), selected=selected,
+        threshold=float(summary.get("threshold", 0.5)), training_cost=summary.get("samples_seen"), selected=selected,
     )
 
 
@@ -100,11 +100,11 @@ def collect_report(results: str | Path = "results", champion: str | Path = "mode
     data = ReportData(prefix=prefix, profile=params.profile if params else None)
     for stage in (1, 2, 3, 4):
         root = results / f"stage{stage}"
-        if params is not None:
-            dirs = [root / name for name in stage_run_dirs(params, stage)]
+        selection = read_json(results / "selection" / f"stage{stage}" / "selection.json") or {}
+        if selection.get("runs"):  # the runs the stage's selection ranked: its current grid
+            dirs = [root / Path(r["results_dir"]).name for r in selection["runs"]]
         else:
             dirs = sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []
-        selection = read_json(results / "selection" / f"stage{stage}" / "selection.json") or {}
         chosen = (selection.get("selected") or {}).get("run")
         rows = []
         for d in dirs:
@@ -151,14 +151,14 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 def _stage_table(rows: list[RunRow]) -> list[str]:
     lines = ["| run | trained as | val F1 | test F1 | ansible | chef | puppet | FP reduction | TP retention "
-             "| threshold | wall time (s) |",
+             "| threshold | training cost (rows x epochs) |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in sorted(rows, key=lambda r: (-r.val_f1, r.name)):
         mark = " ★" if r.selected else ""
         lines.append(
             f"| {r.name}{mark} | {r.resolved} | {_f(r.val_f1)} | {_f(r.test_f1.get('combined'))} "
             f"| {_f(r.test_f1.get('ansible'))} | {_f(r.test_f1.get('chef'))} | {_f(r.test_f1.get('puppet'))} "
-            f"| {_f(r.fp_reduction)} | {_f(r.tp_retention)} | {_f(r.threshold, 2)} | {_f(r.wall_time_s, 1)} |")
+            f"| {_f(r.fp_reduction)} | {_f(r.tp_retention)} | {_f(r.threshold, 2)} | {_f(r.training_cost, 0)} |")
     return lines
 
 

@@ -1,14 +1,24 @@
-"""One KFP pipeline per stage (built from params.yaml), plus compile / submit / run-local / pull.
+"""The method on Kubeflow Pipelines: components, the graph, compile / submit / run-local / pull.
 
-- `build_pipeline(stage, params_path, profile)`: the stage's pipeline (stages.py)
-- `compile_stage`, `submit_stage`, `run_local`: what `iacsieve kfp ...` calls (run.py)
-- `pull_champion(source, dest)`: a run's champion into models/champion/ (pull.py)
+- `components.py` + `step_functions.py`: the steps as typed lightweight components
+- `graph.py`: one pipeline per stage and one for all four, interpreting the stage plan
+- `run.py`: compile, submit, run-local; `pull.py`: bring a champion home; `specs.py`: `make kfp-specs`
+
+Imports are lazy: component bodies import `iacsieve.kfp.runtime` inside a task, where importing
+the compiler (through this package) would be wasted work and, mid-way through KFP's own executor
+start-up, a circular import.
 """
 
-from iacsieve.kfp.pull import pull_champion
-from iacsieve.kfp.run import StageInputs, compile_stage, make_client, run_local, submit_stage
-from iacsieve.kfp.settings import STAGES, StageSettings, stage_settings
-from iacsieve.kfp.graph import build_pipeline, pipeline_name
+from importlib import import_module
 
-__all__ = ["STAGES", "StageInputs", "StageSettings", "build_pipeline", "compile_stage", "make_client",
-           "pipeline_name", "pull_champion", "run_local", "stage_settings", "submit_stage"]
+_EXPORTS = {
+    "StageInputs": "run", "compile_stage": "run", "make_client": "run", "run_local": "run", "submit_stage": "run",
+    "pull_champion": "pull", "build_pipeline": "graph", "pipeline_name": "graph",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"iacsieve.kfp.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'iacsieve.kfp' has no attribute {name!r}")

@@ -19,7 +19,7 @@ from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
 from iacsieve.method.grid import resolve_run_config, run_name, stage_runs
 from iacsieve.method.params import Params
-from iacsieve.method.plan import StagePlan, stage_plan
+from iacsieve.method.plan import StagePlan, stage_plan  # noqa: F401 (stage_plan: used by tests too)
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze, load_champion
@@ -49,13 +49,14 @@ def load_base(plan: StagePlan, root: str | Path = ".") -> dict | None:
 
 
 def run_one(params: Params, stage: int, config: TrainConfig, run_dir: str | Path, results_dir: str | Path, *,
-            champion_file: str | Path | None = None, timings_file: str | Path | None = None) -> dict:
+            prepared: str | Path | None = None, champion_file: str | Path | None = None,
+            timings_file: str | Path | None = None) -> dict:
     """Train one run, sweep its threshold if the plan says so, evaluate it under the plan's rule."""
     plan = stage_plan(stage)
     run_dir, results_dir = Path(run_dir), Path(results_dir)
     t0 = time.perf_counter()
     with atomic_directory(run_dir) as tmp:  # train + sweep published together
-        train(config, params.data.prepared, tmp, name=run_dir.name)
+        train(config, prepared if prepared is not None else params.data.prepared, tmp, name=run_dir.name)
         train_s = time.perf_counter() - t0
         if plan.sweeps:
             s = params.threshold_sweep
@@ -96,7 +97,8 @@ def stage_run(params: Params, stage: int, point: dict | None = None, *, root: st
     for i, (name, config) in enumerate(runs, start=1):
         print(f"stage {stage}: run {i}/{len(runs)}: {name}", flush=True)
         summary = run_one(params, stage, config, layout.experiments_dir(stage, root) / name,
-                          layout.results_dir(stage, root) / name, champion_file=champion,
+                          layout.results_dir(stage, root) / name, prepared=Path(root) / params.data.prepared,
+                          champion_file=champion,
                           timings_file=layout.timings_file(stage, name, root))
         test = summary["test"]
         print(f"  threshold {summary['threshold']:.2f}, val F1 {summary['val']['f1']:.3f}, test F1 "
