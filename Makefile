@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test repro bench clean-venv
+.PHONY: install test repro bench kfp-specs clean-venv
 
 install: $(STAMP)
 
@@ -26,8 +26,13 @@ test: install $(DATA_STAMP)
 	$(BIN)/python -m pytest -q
 
 repro: install $(DATA_STAMP)
+	$(BIN)/iacsieve params
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/iacsieve where
+
+# The checked-in KFP specs (components/*/component.yaml, pipelines/*.yaml), regenerated from the code.
+kfp-specs: install
+	$(BIN)/iacsieve kfp specs
 
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m iacsieve.bench

@@ -77,6 +77,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                                           "e.g. models/champion")
     r.set_defaults(func=_run_local)
 
+    sp = ksub.add_parser("specs", help="regenerate components/*/component.yaml and pipelines/*.yaml",
+                         description="Compile every step component and every pipeline (stages 1-4 and all "
+                                     "four, cluster profile) into the repo's components/ and pipelines/ "
+                                     "(what `make kfp-specs` runs; a test fails when they are stale).")
+    sp.add_argument("--root", default=".", help="repository root (default: %(default)s)")
+    sp.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    sp.set_defaults(func=_specs)
+
     p = ksub.add_parser("pull-champion", help="copy a run's champion into models/champion/", formatter_class=fmt,
                         description="Fetch a finished run's champion (the freeze task's `champion` output "
                                     "artifact) into a folder, checked and swapped in atomically; then "
@@ -160,6 +168,14 @@ def _run_local(args: argparse.Namespace) -> int:
     if args.champion_out and "champion" in outputs:
         champion = pull_champion(outputs["champion"], args.champion_out)
         print(f"champion {champion['run']} (threshold {champion['threshold']:.2f}) -> {args.champion_out}")
+    return 0
+
+
+def _specs(args: argparse.Namespace) -> int:
+    from iacsieve.kfp.specs import write_specs
+
+    written = write_specs(args.root, args.params)
+    print(f"wrote {len(written)} specs under {args.root}/components and {args.root}/pipelines")
     return 0
 
 
