@@ -15,7 +15,7 @@ import sys
 from . import __version__
 from .errors import IacsieveError
 
-COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality")
+COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality", "human")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ from .data import load_prepared
 from .errors import IacsieveError
 from .metrics import read_json_object
 from .models import META_FILE
+from .operating_point import write_val_curve
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str |
         champion["stage"] = selection["stage"]
     with atomic_directory(champion_dir) as tmp:
         copy_model(model_dir, tmp)
+        write_val_curve(tmp, selected["run_dir"])  # lets `filter --min-retention` pick an operating point
         atomic_write_json(tmp / CHAMPION_FILE, champion)
     log.info("froze %s (threshold %.2f) into %s", champion["run"], champion["threshold"], champion_dir)
     return champion_dir
