@@ -149,7 +149,8 @@ def _as_human(record: WarningRecord) -> HumanLabel:
                       with_context=record.with_context)
 
 
-def markdown(result: dict) -> str:
+def markdown(result: dict, *, image: str = "learning_curve.png") -> str:
+    """The experiment as a Markdown section (the caveat first); `image`: the PNG's path from the reader."""
     lines = ["## How much does a person's hour buy? (learning curve)", "", f"> {result['caveat']}", "",
              f"{result['folds']}-fold cross-fitting over the {result['test_rows']} human-labelled test rows "
              f"(at most {result['pool_size']} reviews per fold), threshold {result['threshold']:.2f}; n = 0 is the "
@@ -161,7 +162,7 @@ def markdown(result: dict) -> str:
     for n in sorted({p["n_labels"] for p in result["points"]}):
         cells = [f"{by[(s, n)]['f1']:.3f} ± {by[(s, n)]['f1_fold_std']:.3f}" for s in _strategies(result)]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines += ["", "![learning curve](learning_curve.png)", ""]
+    lines += ["", f"![learning curve]({image})", ""]
     return "\n".join(lines)
 
 
@@ -182,9 +183,11 @@ def write_outputs(result: dict, out_dir: str | Path) -> None:
     atomic_write_text(out_dir / "learning_curve.csv", buffer.getvalue())
     atomic_write_text(out_dir / "learning_curve.md", markdown(result))
     fig, ax = plt.subplots(figsize=(6, 4))
-    for strategy in _strategies(result):
+    strategies = _strategies(result)
+    for i, strategy in enumerate(strategies):
         pts = [p for p in result["points"] if p["strategy"] == strategy]
-        x = [p["n_labels"] for p in pts]
+        shift = (i - (len(strategies) - 1) / 2) * 1.5  # side by side, so the error bars stay readable
+        x = [p["n_labels"] + shift for p in pts]
         ax.errorbar(x, [p["f1"] for p in pts], yerr=[p["f1_fold_std"] for p in pts], marker="o", capsize=3,
                     label=f"{strategy} reviews")
     ax.set_xlabel("human labels added to the LLM-labelled train split")

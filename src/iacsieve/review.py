@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import WarningRecord, load_prepared, render_context
+from .data import WarningRecord, load_prepared, record_text, render_context
 from .detections import read_detections
 from .errors import IacsieveError
 from .filter import ScriptFolder, _load, _model_inputs, _resolve_rows, read_champion
 from .human import HUMAN_DIR, load_human_labels
+from .run_config import TrainConfig
 from .sheet import SheetRow, write_sheet
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,18 @@ def collapse_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
     return out
 
 
+def _check_budget(budget: int) -> None:
+    if budget < 1:
+        raise IacsieveError(f"--budget must be >= 1, got {budget}")
+
+
 def pick_for_review(candidates: Sequence[Candidate], budget: int) -> list[Candidate]:
     """Round-robin over (tech, smell) strata, most informative first; at most `budget` rows.
 
     Round r takes the r-th best candidate of every stratum that has one; within a round, candidates
     go in priority order (ties: tech, smell, file, line). The result is in picking order.
     """
-    if budget < 1:
-        raise IacsieveError(f"--budget must be >= 1, got {budget}")
+    _check_budget(budget)
     strata: dict[tuple[str, str], list[Candidate]] = {}
     for c in candidates:
         strata.setdefault((c.row.tech, c.row.smell), []).append(c)
@@ -109,6 +114,7 @@ def review_detections(model_dir: str | Path, detections: str | Path, scripts_dir
                       human_dir: str | Path | None = HUMAN_DIR, on_missing: str = "error",
                       detections_format: str | None = None, batch_size: int = 64, scorer=None) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet."""
+    _check_budget(budget)
     parsed = read_detections(detections, detections_format)
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
@@ -139,19 +145,36 @@ def review_detections(model_dir: str | Path, detections: str | Path, scripts_dir
 
 def review_train(model_dir: str | Path, prepared_dir: str | Path, budget: int, out: str | Path, *,
                  human_dir: str | Path | None = HUMAN_DIR, batch_size: int = 64, scorer=None) -> dict:
-    """A label audit: training rows where the champion's score and the LLM's label disagree most."""
+    """A label audit: training rows where the model's score and the LLM's label disagree most.
+
+    A classical champion's rows are scored out-of-fold (k-fold CV of its own config, the family's
+    `label_agreement`), since the champion itself has fit its training rows; other families fall back
+    to the champion's in-sample scores (said in the summary).
+    """
+    _check_budget(budget)
     champion = read_champion(model_dir)
-    scorer = scorer if scorer is not None else _load(champion.model_dir)
     records = load_prepared(prepared_dir, "train")
-    scores = _scores(scorer, records, batch_size, model_dir)
+    labels = np.array([r.label for r in records], dtype=int)
+    config = champion.info.get("config")
+    if champion.family == "classical" and isinstance(config, dict):
+        from .models import classical
+
+        settings = classical.resolve_options(TrainConfig.from_dict(config))
+        agree = classical.label_agreement(settings, [record_text(r, use_context=settings.use_context) for r in records],
+                                          labels)
+        scores, how = np.where(labels == 1, agree, 1.0 - agree), f"out-of-fold ({settings.options['noise_folds']}-fold CV)"
+    else:
+        scorer = scorer if scorer is not None else _load(champion.model_dir)
+        scores, how = _scores(scorer, records, batch_size, model_dir), "in-sample (the champion's own scores)"
     candidates = [
         Candidate(SheetRow(tech=r.tech, smell=r.smell, file=r.file, line=r.line, code=r.content.strip(),
                            context=r.with_context, score=float(s), llm_label="TP" if r.label else "FP", origin="train"),
                   -abs(float(s) - r.label))
         for r, s in zip(records, scores)
     ]
+    cut = champion.threshold if champion.threshold is not None else 0.5
     summary = {"source": "train", "data": str(prepared_dir), "model": str(model_dir), "rows": len(records),
-               "llm_disagreements": sum(int(s >= (champion.threshold or 0.5)) != r.label for r, s in zip(records, scores))}
+               "scoring": how, "llm_disagreements": int(sum((s >= cut) != bool(l) for l, s in zip(labels, scores)))}
     return _finish(candidates, budget, out, human_dir, summary)
 
 
@@ -172,8 +195,9 @@ def format_review(summary: dict) -> str:
         lines.append(f"  model {summary['model']}, threshold {summary['threshold']:.4g}: picked the warnings scored "
                      f"nearest it, spread over tech x smell")
     else:
-        lines.append(f"  model {summary['model']}: picked the train rows whose score is farthest from the LLM label "
-                     f"({summary['llm_disagreements']} of {summary['rows']} disagree at the threshold)")
+        lines.append(f"  model {summary['model']}, scores {summary['scoring']}: picked the train rows whose score is "
+                     f"farthest from the LLM label ({summary['llm_disagreements']} of {summary['rows']} disagree at "
+                     f"the threshold)")
     lines += [f"  {k}: {n}" for k, n in summary["strata"].items()]
     lines.append("next: fill `label` (TP = real smell, FP = false alarm) and `note`, then "
                  "`iacsieve labels add SHEET --reviewer NAME`")
