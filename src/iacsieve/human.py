@@ -326,11 +326,11 @@ def human_validation_split(val_records: Sequence[WarningRecord], human: Mapping[
     `llm`: `val_records` unchanged. `merged`: validation rows with human labels overriding the LLM's,
     plus human-labelled warnings in no split that hash to validation. `human`: only human-labelled
     rows (those same two sources); fewer than `min_rows` is an error (selection on a handful of rows
-    is noise). Never includes a warning of `train_keys`.
+    is noise). With no human labels every mode is `llm`. Never includes a warning of `train_keys`.
     """
     if mode not in VALIDATION_MODES:
         raise ConfigError("human.validation", f"must be one of {', '.join(VALIDATION_MODES)}, got {mode!r}")
-    if mode == "llm" or (mode == "merged" and not human):
+    if mode == "llm" or not human:  # no human labels: today's validation split, whatever the mode
         return list(val_records)
     relabelled = []
     for record in val_records:
@@ -371,7 +371,7 @@ def build_training_data(prepared_dir: str | Path, human_dir: str | Path, out_dir
     splits = {"train": train, "val": val, "test": prepared["test"]}
     report = {
         "train_mode": settings.train,
-        "validation": settings.validation if labels else "llm",
+        "validation": settings.validation if human else "llm",
         "labels": len(labels),
         "warnings": len(human) + len(disputed),
         "disputed": disputed,
