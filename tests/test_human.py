@@ -15,6 +15,8 @@ from iacsieve.run_config import TrainConfig
 from iacsieve.select import select_runs
 from iacsieve.train import train
 
+RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
+
 
 def human_label(record, label, reviewer="alice", date="2026-11-25"):
     return HumanLabel(key=record_key(record), tech=record.tech, smell=record.smell, file=record.file, line=record.line,
@@ -128,3 +130,11 @@ def test_selection_on_human_validation_picks_another_run(prepared_full, tmp_path
                 for run, run_dir in runs.items()]
         chosen[name] = select_runs(dirs, tmp_path / "selection" / name)["selected"]["run"]
     assert chosen == {"llm": "A_llm", "human": "B_team"}
+
+
+def test_committed_example_store_is_valid_and_holds_no_test_row(prepared_full, tmp_path):
+    example = Path(__file__).resolve().parent / "fixtures" / "human-example"
+    report = build_training_data(prepared_full, example, tmp_path / "training",
+                                 HumanSettings(train="override", validation="human"), raw_dir=RAW)
+    assert report["labels"] == 100 and report["val_rows"] == 60 and report["train_relabelled"] == 40
+    assert report["label_flips"]["train"] > 0 and report["validation"] == "human"

@@ -148,3 +148,14 @@ def test_stats_kappa_against_llm_labels(tmp_path):
 
     assert agreement["n"] == 6 and agreement["agree"] == pytest.approx(5 / 6)
     assert agreement["kappa"] == pytest.approx(cohen_kappa_score([r.label for r in train], human))
+
+
+def test_labels_add_updates_data_human_dvc_in_a_dvc_repo(tmp_path, capsys, monkeypatch):
+    from dvc.repo import Repo
+
+    Repo.init(str(tmp_path), no_scm=True).close()
+    monkeypatch.chdir(tmp_path)
+    assert main(["labels", "add", str(filled(tmp_path, ["TP", "FP", ""])), "--reviewer", "alice", "--raw", str(RAW)]) == 0
+    assert "updated data/human.dvc" in capsys.readouterr().out
+    tracked = (tmp_path / "data" / "human.dvc").read_text()
+    assert "path: human" in tracked and "nfiles: 1" in tracked

@@ -67,8 +67,14 @@ def _dvc_add(human_dir: str | Path) -> str | None:
         return None
     from dvc.repo import Repo
 
-    with Repo(str(root)) as repo:
-        repo.add([str(human_dir.relative_to(root))])
+    dvc_log = logging.getLogger("dvc")
+    level = dvc_log.level
+    dvc_log.setLevel(logging.WARNING)  # its "to track the changes with git, run ..." hints: we print our own
+    try:
+        with Repo(str(root)) as repo:
+            repo.add([str(human_dir.relative_to(root))])
+    finally:
+        dvc_log.setLevel(level)
     return str(human_dir.relative_to(root)) + ".dvc"
 
 
