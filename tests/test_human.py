@@ -138,3 +138,11 @@ def test_committed_example_store_is_valid_and_holds_no_test_row(prepared_full, t
                                  HumanSettings(train="override", validation="human"), raw_dir=RAW)
     assert report["labels"] == 100 and report["val_rows"] == 60 and report["train_relabelled"] == 40
     assert report["label_flips"]["train"] > 0 and report["validation"] == "human"
+
+
+def test_warning_key_matches_the_dataset_and_keeps_paths_apart():
+    from iacsieve.human import warning_key
+
+    assert warning_key("owner@repo-manifests-init.pp", 3, "sec_hard_pass") == "owner@repo-manifests-init.pp:3:hard_coded_secret"
+    assert warning_key("./x.pp", 1, "use_of_http_without_ssl_tls") == warning_key("x.pp", 1, "sec_https")
+    assert warning_key("modules/a/init.pp", 1, "sec_https") != warning_key("modules/b/init.pp", 1, "sec_https")

@@ -61,7 +61,7 @@ def test_every_bad_row_is_listed_and_skip_invalid_records_the_rest(tmp_path, cap
     assert add(tmp_path, sheet, "alice", "--skip-invalid") == 0
     out = capsys.readouterr().out
     assert "added 1" in out and "2 invalid skipped" in out
-    assert [h.key for h in load_human_labels(tmp_path / "human")] == [warning_key("a.pp", 1, "suspicious_comment")]
+    assert [h.key for h in load_human_labels(tmp_path / "human")] == [warning_key("repo/a.pp", 1, "suspicious_comment")]
 
 
 def test_an_edited_warning_is_caught_by_its_id(tmp_path, capsys):
@@ -89,7 +89,7 @@ def test_two_reviewers_disagreement_is_kept_and_reported(tmp_path, capsys):
     assert "added 2" in out and "1 not reviewed" in out
     assert add(tmp_path, filled(tmp_path, ["FP", "FP", "TP"], "bob.csv"), "bob") == 0
     out = capsys.readouterr().out
-    comment = warning_key("a.pp", 1, "suspicious_comment")
+    comment = warning_key("repo/a.pp", 1, "suspicious_comment")
     assert f"disagreement {comment}: alice TP, bob FP" in out
     assert "added 3" in out
     stored = load_human_labels(tmp_path / "human")
@@ -110,7 +110,7 @@ def test_a_reviewer_relabelling_replaces_their_record(tmp_path, capsys):
     assert add(tmp_path, filled(tmp_path, ["TP", "", ""]), "alice") == 0
     assert add(tmp_path, filled(tmp_path, ["FP", "", ""]), "alice") == 0
     out = capsys.readouterr().out
-    assert f"relabelled {warning_key('a.pp', 1, 'suspicious_comment')}: TP -> FP" in out
+    assert f"relabelled {warning_key('repo/a.pp', 1, 'suspicious_comment')}: TP -> FP" in out
     stored = load_human_labels(tmp_path / "human")
     assert [(h.reviewer, h.label) for h in stored] == [("alice", 0)]
     assert add(tmp_path, filled(tmp_path, ["FP", "", ""]), "alice") == 0

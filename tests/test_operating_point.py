@@ -114,3 +114,20 @@ def test_tradeoff_table_reads_thresholds_from_val_only(frozen_champion):
     assert rows[0]["rule"].startswith("frozen") and rows[0]["threshold"] == 0.5
     assert all(r["val_tp_retention"] >= t for r, t in zip(rows[1:], (0.90, 0.95, 0.99)))
     assert "| val TP retention >= 0.95 |" in tradeoff_markdown(rows)
+
+
+def test_report_shows_operating_points_and_the_learning_curve(frozen_champion, tmp_path):
+    from iacsieve.learning_curve import CAVEAT
+    from iacsieve.report import collect_report, render_report
+
+    champion, _ = frozen_champion
+    curve = tmp_path / "learning_curve.json"
+    curve.write_text(json.dumps({
+        "caveat": CAVEAT, "folds": 5, "test_rows": 172, "pool_size": 137, "threshold": 0.45,
+        "zero_point": "LLM-only champion", "repeats_random": 2,
+        "points": [{"strategy": "random", "n_labels": n, "f1": f, "f1_fold_std": 0.05} for n, f in ((0, 0.7), (25, 0.8))]}))
+    text = render_report(collect_report(tmp_path / "results", champion, ablation=tmp_path / "none.md",
+                                        learning_curve=curve))
+    assert "### Operating points" in text and "| val TP retention >= 0.95 |" in text
+    assert CAVEAT in text and "| 25 | 0.800 ± 0.050 |" in text
+    assert "![learning curve](learning_curve/learning_curve.png)" in text

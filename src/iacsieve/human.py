@@ -40,14 +40,22 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # ----------------------------------------------------------------------------- warning identity
 
+def script_name(file: str) -> str:
+    """A script path flattened the way the dataset names scripts (`owner@repo-path-to-file.pp`).
+
+    Dataset names have no `/` and stay as they are; a path relative to a review's `--scripts` folder
+    (`modules/ssh/manifests/init.pp`) keeps every part, so the many `init.pp` of a repo stay apart.
+    """
+    parts = [p for p in PurePosixPath(str(file).replace("\\", "/")).parts if p not in ("/", ".", "..")]
+    return "-".join(parts)
+
+
 def warning_key(file: str, line: int, smell: str) -> str:
     """`<script name>:<line>:<canonical smell>`: the same warning in every split, sheet and detector run.
 
-    Only the script's file name counts (the dataset stores flattened `owner@repo-path` names, a
-    detector writes paths), and smell aliases collapse (GLITCH's secret/password/user are one smell).
+    Smell aliases collapse (GLITCH's secret/password/user flags on one line are one warning).
     """
-    name = PurePosixPath(str(file).replace("\\", "/")).name
-    return f"{name}:{int(line)}:{canonical_smell(smell) or smell}"
+    return f"{script_name(file)}:{int(line)}:{canonical_smell(smell) or smell}"
 
 
 def record_key(record: WarningRecord) -> str:
@@ -98,7 +106,7 @@ class HumanLabel:
 
     def record(self) -> WarningRecord:
         """The warning as training data, labelled by this reviewer."""
-        return WarningRecord(smell=self.smell, tech=self.tech, file=PurePosixPath(self.file).name, line=self.line,
+        return WarningRecord(smell=self.smell, tech=self.tech, file=script_name(self.file), line=self.line,
                              content=self.content, label=self.label, with_context=self.with_context,
                              source=f"human:{self.reviewer}")
 

@@ -45,14 +45,20 @@ CAVEAT = ("Report-only experiment, not a headline figure: it reuses the human-la
 
 
 def _base(champion_dir: str | Path | None) -> tuple[TrainConfig, float, object | None]:
-    """(throwaway config, threshold, champion scorer or None): the champion's config when classical."""
+    """(throwaway config, threshold, scorer of the n = 0 point or None to train it).
+
+    A classical champion is its own n = 0 point and lends its config. Another family's champion lends
+    only its threshold: the n = 0 point is then a classical LLM-only model, so every point of the curve
+    compares the same family.
+    """
     if champion_dir is None:
         return TrainConfig(family="classical"), 0.5, None
     from .freeze import load_champion
 
     card = load_champion(champion_dir)
-    config = TrainConfig.from_dict(card["config"]) if card["family"] == "classical" else TrainConfig(family="classical")
-    return config, float(card["threshold"]), load_scorer(champion_dir)
+    if card["family"] != "classical":
+        return TrainConfig(family="classical"), float(card["threshold"]), None
+    return TrainConfig.from_dict(card["config"]), float(card["threshold"]), load_scorer(champion_dir)
 
 
 def _fit_scores(config: TrainConfig, train: list[WarningRecord], val: list[WarningRecord],
@@ -136,7 +142,7 @@ def learning_curve(prepared_dir: str | Path, out_dir: str | Path, *, champion_di
                            "f1_fold_mean": float(np.mean(fold_f1)), "f1_fold_std": float(np.std(fold_f1, ddof=1)),
                            "runs": reps})
     result = {"caveat": CAVEAT, "folds": folds, "seed": seed, "repeats_random": repeats, "threshold": threshold,
-              "family": "classical", "config": config.to_dict(), "zero_point": "champion" if champion else "LLM-only model",
+              "family": "classical", "config": config.to_dict(), "zero_point": "LLM-only champion" if champion else "LLM-only classical model",
               "test_rows": len(test), "pool_size": pool_size, "points": points}
     write_outputs(result, out_dir)
     return result
