@@ -36,6 +36,7 @@ def test_no_human_labels_gives_byte_identical_training_data(prepared_small, tmp_
         for split in SPLITS:
             for name in ("combined", *TECHS):
                 assert prepared_path(out, split, name).read_bytes() == prepared_path(prepared_small, split, name).read_bytes()
+        assert sorted(p.name for p in out.iterdir()) == ["human.json", "stats.json", "test", "train", "val"]
         assert report["labels"] == 0 and report["validation"] == "llm"
 
 
@@ -146,3 +147,8 @@ def test_warning_key_matches_the_dataset_and_keeps_paths_apart():
     assert warning_key("owner@repo-manifests-init.pp", 3, "sec_hard_pass") == "owner@repo-manifests-init.pp:3:hard_coded_secret"
     assert warning_key("./x.pp", 1, "use_of_http_without_ssl_tls") == warning_key("x.pp", 1, "sec_https")
     assert warning_key("modules/a/init.pp", 1, "sec_https") != warning_key("modules/b/init.pp", 1, "sec_https")
+
+
+def test_no_human_labels_keeps_prepare_stats_identical(prepared_full, tmp_path):
+    build_training_data(prepared_full, tmp_path / "none", tmp_path / "out", HumanSettings(validation="human"))
+    assert (tmp_path / "out" / "stats.json").read_bytes() == (prepared_full / "stats.json").read_bytes()

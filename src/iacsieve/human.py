@@ -394,9 +394,20 @@ def build_training_data(prepared_dir: str | Path, human_dir: str | Path, out_dir
             atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))
             for tech in TECHS:
                 atomic_write_jsonl(prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech))
-        atomic_write_json(Path(tmp) / "stats.json", compute_stats(splits))
+        atomic_write_json(Path(tmp) / "stats.json", _stats(prepared_dir, splits))
         atomic_write_json(Path(tmp) / REPORT_FILE, report)
     return report
+
+
+def _stats(prepared_dir: str | Path, splits: dict[str, list[WarningRecord]]) -> dict:
+    """`prepare`'s stats.json for the applied splits (its skipped-row counts carried over)."""
+    stats = compute_stats(splits)
+    path = Path(prepared_dir) / "stats.json"
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if "skipped_invalid_rows" in previous:
+            stats["skipped_invalid_rows"] = previous["skipped_invalid_rows"]
+    return stats
 
 
 def _flips(before: Sequence[WarningRecord], after: Sequence[WarningRecord]) -> int:
