@@ -116,6 +116,12 @@ def test_a_reviewer_relabelling_replaces_their_record(tmp_path, capsys):
     assert add(tmp_path, filled(tmp_path, ["FP", "", ""]), "alice") == 0
     assert "nothing changed" in capsys.readouterr().out
 
+    def note(rows):
+        rows[0]["note"] = "a test fixture's comment"
+    assert add(tmp_path, filled(tmp_path, ["FP", "", ""], edit=note), "alice") == 0
+    assert "note updated 1" in capsys.readouterr().out
+    assert [h.note for h in load_human_labels(tmp_path / "human")] == ["a test fixture's comment"]
+
 
 def test_store_is_deterministic_jsonl(tmp_path):
     add_labels(filled(tmp_path, ["TP", "FP", "TP"]), "alice", human_dir=tmp_path / "h1", raw_dir=RAW, date="2026-11-25")

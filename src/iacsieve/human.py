@@ -190,6 +190,7 @@ class MergeResult:
     labels: list[HumanLabel]
     added: list[HumanLabel]
     relabelled: list[tuple[HumanLabel, HumanLabel]]  # (old, new), same reviewer
+    updated: list[HumanLabel]  # same reviewer and label, another note (or code text)
     unchanged: int
     disagreements: list[tuple[str, list[tuple[str, str]]]]  # key, [(reviewer, TP|FP)] for new conflicts
 
@@ -201,7 +202,7 @@ def merge_labels(existing: Sequence[HumanLabel], new: Sequence[HumanLabel]) -> M
     beside the first, and a differing verdict is reported as a disagreement.
     """
     by_pair = {(h.key, h.reviewer): h for h in existing}
-    added, relabelled, unchanged = [], [], 0
+    added, relabelled, updated, unchanged = [], [], [], 0
     touched: set[str] = set()
     for h in new:
         old = by_pair.get((h.key, h.reviewer))
@@ -209,10 +210,11 @@ def merge_labels(existing: Sequence[HumanLabel], new: Sequence[HumanLabel]) -> M
             added.append(h)
         elif old.label != h.label:
             relabelled.append((old, h))
+        elif (old.note, old.content, old.with_context) != (h.note, h.content, h.with_context):
+            updated.append(h)
         else:
             unchanged += 1
-            if old.note == h.note and old.content == h.content:
-                continue
+            continue
         by_pair[(h.key, h.reviewer)] = h
         touched.add(h.key)
     merged = sorted(by_pair.values(), key=lambda h: (h.key, h.reviewer))
@@ -221,7 +223,7 @@ def merge_labels(existing: Sequence[HumanLabel], new: Sequence[HumanLabel]) -> M
         verdicts = [(h.reviewer, "TP" if h.label else "FP") for h in merged if h.key == key]
         if len({v for _, v in verdicts}) > 1:
             disagreements.append((key, verdicts))
-    return MergeResult(merged, added, relabelled, unchanged, disagreements)
+    return MergeResult(merged, added, relabelled, updated, unchanged, disagreements)
 
 
 def resolve_labels(labels: Iterable[HumanLabel]) -> tuple[dict[str, HumanLabel], list[str]]:

@@ -43,7 +43,7 @@ def add_labels(sheet: str | Path, reviewer: str, *, human_dir: str | Path = HUMA
     if reading.problems and not skip_invalid:
         raise SheetError(sheet, reading.problems)
     merged = merge_labels(load_human_labels(human_dir), reading.labels)
-    changed = bool(merged.added or merged.relabelled) or len(reading.labels) > merged.unchanged
+    changed = bool(merged.added or merged.relabelled or merged.updated)
     if changed:
         save_human_labels(human_dir, merged.labels)
     tracked = _dvc_add(human_dir) if changed and dvc_track else None
@@ -53,6 +53,7 @@ def add_labels(sheet: str | Path, reviewer: str, *, human_dir: str | Path = HUMA
         "skipped_invalid": len(reading.problems), "problems": reading.problems,
         "added": [h.key for h in merged.added],
         "relabelled": [(new.key, "TP" if old.label else "FP", "TP" if new.label else "FP") for old, new in merged.relabelled],
+        "updated": [h.key for h in merged.updated],
         "unchanged": merged.unchanged,
         "disagreements": merged.disagreements,
         "total": len(merged.labels), "written": changed, "dvc": tracked,
@@ -85,7 +86,8 @@ def format_add(result: dict) -> str:
              (f"; {result['skipped_invalid']} invalid skipped" if result["skipped_invalid"] else "")]
     lines += [f"  skipped: {p}" for p in result["problems"]]
     lines.append(f"{result['store']}: added {len(result['added'])}, relabelled {len(result['relabelled'])}, "
-                 f"unchanged {result['unchanged']}; {result['total']} record(s) in all")
+                 f"note updated {len(result['updated'])}, unchanged {result['unchanged']}; "
+                 f"{result['total']} record(s) in all")
     lines += [f"  relabelled {key}: {old} -> {new}" for key, old, new in result["relabelled"]]
     for key, verdicts in result["disagreements"]:
         lines.append(f"  disagreement {key}: " + ", ".join(f"{r} {v}" for r, v in verdicts))
