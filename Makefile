@@ -14,12 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[test]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# The raw data comes from the DVC remote (the in-repo folder dvc-remote/ by default); pulled again
-# only when data.dvc changes. The stamp lives in .dvc/tmp, outside the DVC-tracked data/raw.
+# The raw data and the human labels (data/human, `iacsieve labels add`) come from the DVC remote (the
+# in-repo folder dvc-remote/ by default); pulled again only when a .dvc file changes. The stamp lives
+# in .dvc/tmp, outside the DVC-tracked folders.
 DATA_STAMP := .dvc/tmp/data-pulled
 
-$(DATA_STAMP): data.dvc | install
-	$(BIN)/dvc pull --quiet data.dvc
+$(DATA_STAMP): data.dvc data/human.dvc | install
+	$(BIN)/dvc pull --quiet data.dvc data/human.dvc
 	@mkdir -p $(dir $@) && touch $@
 
 test: install $(DATA_STAMP)

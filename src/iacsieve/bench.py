@@ -45,7 +45,8 @@ def bench(results: str | Path = "results", champion: str | Path = "models/champi
     params = load_params(params_file)
     data = collect_report(results, champion, params=params)
     out = {"profile": params.profile, "timings": stage_timings(params, results),
-           "champion": champion_metrics(data) if data.champion else None, "published": PUBLISHED}
+           "champion": champion_metrics(data) if data.champion else None, "published": PUBLISHED,
+           "operating_points": data.tradeoff, "learning_curve": data.learning_curve}
     if filter_bench and data.champion is not None:
         try:
             module = importlib.import_module("iacsieve.bench_filter")
@@ -95,6 +96,15 @@ def format_bench(result: dict) -> str:
         lines.append(f"    {model:<42} test F1 {f1:.3f}" + (f" ± {std:.3f}" if std else ""))
     lines.append("    GLITCH + published filter, end to end: " +
                  ", ".join(f"{k} {v:.3f}" for k, v in pub["glitch_filtered_f1"].items()))
+    for p in result.get("operating_points") or []:
+        lines.append(f"operating point {p['rule']:<26} threshold {p['threshold']:.3f}: val FP red. {p['val_fp_reduction']:.3f} "
+                     f"TP ret. {p['val_tp_retention']:.3f} | test FP red. {p['test_fp_reduction']:.3f} "
+                     f"TP ret. {p['test_tp_retention']:.3f}")
+    curve = result.get("learning_curve")
+    if curve:
+        lines += ["", "== learning curve (report only: cross-fitted on the human test split, not a headline) =="]
+        lines += [f"    {p['strategy']:<12} {p['n_labels']:>4} human labels: F1 {p['f1']:.3f} ± {p['f1_fold_std']:.3f}"
+                  for p in curve["points"]]
     f = result.get("filter")
     if f:
         lines += ["", f"== filter on the GLITCH Puppet fixture: {f['warnings_per_s']:.1f} warnings/s "

@@ -15,7 +15,7 @@ import sys
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError
 
-COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality")
+COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality", "human")
 
 
 def build_parser() -> argparse.ArgumentParser:

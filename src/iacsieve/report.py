@@ -20,6 +20,7 @@ from iacsieve.run_config import TrainConfig
 
 TEST_SETS: tuple[str, ...] = ("combined", "ansible", "chef", "puppet")
 ABLATION_FILE = Path("reports/ablation/ablation.md")
+LEARNING_CURVE_FILE = Path("reports/learning_curve/learning_curve.json")
 
 # Published figures on this data (shared/data/README.md; IntelliSA, arXiv 2601.14595), test split.
 PUBLISHED: dict = {
@@ -62,6 +63,8 @@ class ReportData:
     champion: dict | None = None  # champion.json
     champion_summary: dict | None = None  # the champion run's summary.json
     ablation: str | None = None
+    tradeoff: list[dict] | None = None  # operating points of the champion (iacsieve.operating_point)
+    learning_curve: dict | None = None  # the report-only experiment (iacsieve.learning_curve)
     prefix: str = ""
     profile: str | None = None
 
@@ -94,7 +97,8 @@ def run_row(stage: int, summary: dict, selected: bool = False) -> RunRow:
 
 def collect_report(results: str | Path = "results", champion: str | Path = "models/champion", *,
                    prefix: str = "", params: Params | None = None,
-                   ablation: str | Path = ABLATION_FILE) -> ReportData:
+                   ablation: str | Path = ABLATION_FILE,
+                   learning_curve: str | Path = LEARNING_CURVE_FILE) -> ReportData:
     """Gather the runs of each stage (the current grid's when `params` is given, else every run dir)."""
     results = Path(results)
     data = ReportData(prefix=prefix, profile=params.profile if params else None)
@@ -125,6 +129,8 @@ def collect_report(results: str | Path = "results", champion: str | Path = "mode
             data.champion_summary = read_json(Path(results_dir) / "summary.json")
     if Path(ablation).is_file():
         data.ablation = Path(ablation).read_text(encoding="utf-8")
+    data.tradeoff = _tradeoff(data.champion)
+    data.learning_curve = read_json(Path(learning_curve))
     return data
 
 
@@ -176,6 +182,7 @@ def render_report(data: ReportData) -> str:
     lines += ["Selection uses validation F1 only; test sets are the human-labelled oracle. "
               "★ = the stage's selected run. FP reduction / TP retention on the combined test set.", ""]
     lines += _champion_section(data)
+    lines += _tradeoff_section(data)
     for stage in (1, 2, 3, 4):
         rows = data.stages.get(stage, [])
         lines += [f"## {STAGE_TITLES[stage]}", ""]
@@ -192,6 +199,10 @@ def render_report(data: ReportData) -> str:
     lines += _published_section(data)
     if data.ablation:
         lines += ["## Ablation", "", data.ablation.strip(), ""]
+    if data.learning_curve:
+        from iacsieve.learning_curve import markdown as learning_curve_markdown
+
+        lines += [learning_curve_markdown(data.learning_curve, image="learning_curve/learning_curve.png").strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -202,7 +213,8 @@ def _champion_section(data: ReportData) -> list[str]:
     lines = ["## Champion", "",
              f"`models/champion`: **{card.get('run')}** ({card.get('family')}), threshold "
              f"{card.get('threshold', 0.5):.2f} ({card.get('threshold_source', '?')}), data md5 "
-             f"`{card.get('data_md5', '?')}`.", "",
+             f"`{card.get('data_md5', '?')}`."
+             + (f" Chosen on **{card['validation']}** validation labels." if card.get("validation") else ""), "",
              "| set | F1 | 95% CI | precision | recall | FP reduction | TP retention |",
              "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
     summary = data.champion_summary or {}
@@ -216,6 +228,27 @@ def _champion_section(data: ReportData) -> list[str]:
         lines.append(f"| {name} | {_f(m.get('f1'))} | {ci_text} | {_f(m.get('precision'))} | {_f(m.get('recall'))} "
                      f"| {_f(m.get('fp_reduction'))} | {_f(m.get('tp_retention'))} |")
     return lines + [""]
+
+
+def _tradeoff(card: dict | None) -> list[dict] | None:
+    """The champion's operating points, when its run's score files are there (thresholds from val only)."""
+    from iacsieve.steps.operating_point import tradeoff_for_run
+
+    run_dir = Path((card or {}).get("run_dir") or "")
+    if not card or not (run_dir / "val_scores.jsonl").is_file() or not (run_dir / "test_scores.jsonl").is_file():
+        return None
+    return tradeoff_for_run(run_dir, float(card["threshold"]))
+
+
+def _tradeoff_section(data: ReportData) -> list[str]:
+    from iacsieve.steps.operating_point import tradeoff_markdown
+
+    if not data.tradeoff:
+        return []
+    return ["### Operating points", "",
+            "Fewer lost real smells for more false alarms: each threshold is chosen on validation "
+            "(`iacsieve filter --min-retention R`); test columns show what it did on the human labels.", "",
+            tradeoff_markdown(data.tradeoff).strip(), ""]
 
 
 def _published_section(data: ReportData) -> list[str]:

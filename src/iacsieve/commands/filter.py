@@ -8,6 +8,8 @@ import sys
 from iacsieve.data import TECHS
 from iacsieve.detections import FORMATS
 from iacsieve.filter import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary
+from iacsieve.filter import read_champion
+from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
 EXAMPLE = """\
 example:
@@ -42,8 +44,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-format", choices=FORMATS, default=None, help="force the detections format (default: detected)")
     p.add_argument("--tech", choices=TECHS, default=None,
                    help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)")
-    p.add_argument("--threshold", type=float, default=None, metavar="X",
-                   help="keep warnings scoring >= X (default: the champion's frozen threshold)")
+    point = p.add_mutually_exclusive_group()
+    point.add_argument("--threshold", type=float, default=None, metavar="X",
+                       help="keep warnings scoring >= X (default: the champion's frozen threshold)")
+    point.add_argument("--min-retention", type=float, default=None, metavar="R",
+                       help="operating point: the highest threshold that keeps at least R of the real smells on "
+                            "the champion's validation data (e.g. 0.95), read from its val_curve.json; no retraining")
+    point.add_argument("--max-fp-rate", type=float, default=None, metavar="F",
+                       help="operating point: the lowest threshold that keeps at most F of the false alarms on "
+                            "the champion's validation data (e.g. 0.2)")
     p.add_argument("--on-missing", choices=ON_MISSING, default="error",
                    help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
                         "(error, default), or keep / drop the row and count it in the summary")
@@ -52,10 +61,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _filter(args: argparse.Namespace) -> int:
+    threshold, source = args.threshold, None
+    if args.min_retention is not None or args.max_fp_rate is not None:
+        choice = choose_threshold(load_val_curve(args.model), min_retention=args.min_retention,
+                                  max_fp_rate=args.max_fp_rate)
+        threshold, source = choice["threshold"], f"operating point: {choice['rule']}"
+        print(describe_choice(choice, read_champion(args.model).threshold), file=sys.stderr)
     summary = filter_detections(
         args.model, args.detections, args.scripts, args.out, fmt=args.format, tech=args.tech,
-        threshold=args.threshold, on_missing=args.on_missing, batch_size=args.batch_size,
+        threshold=threshold, on_missing=args.on_missing, batch_size=args.batch_size,
         detections_format=args.input_format,
     )
+    if source is not None:
+        summary["threshold_source"] = source
     print(format_summary(summary), file=sys.stderr)
     return 0

@@ -19,6 +19,7 @@ from iacsieve.errors import IacsieveError
 from iacsieve.layout import CHAMPION_FILE, MODEL_DIR
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.models import META_FILE
+from iacsieve.steps.operating_point import write_val_curve
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str |
         champion["stage"] = selection["stage"]
     with atomic_directory(champion_dir) as tmp:
         copy_model(model_dir, tmp)
+        write_val_curve(tmp, run_dir)  # lets `filter --min-retention` pick an operating point
         atomic_write_json(tmp / CHAMPION_FILE, champion)
     log.info("froze %s (threshold %.2f) into %s", champion["run"], champion["threshold"], champion_dir)
     return champion_dir
