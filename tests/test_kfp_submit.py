@@ -148,9 +148,9 @@ def test_submit_errors_are_one_line(capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("iacsieve: error: KFP at") and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    # a stage-2 run without the stage-1 selection never reaches the server
+    # a stage-3 run without the stage-2 selection never reaches the server
     with FakeKfp() as kfp:
-        assert main(["kfp", "submit", "--stage", "2", "--host", kfp.host, "--params", str(PARAMS),
+        assert main(["kfp", "submit", "--stage", "3", "--host", kfp.host, "--params", str(PARAMS),
                      "--data-uri", "s3://b/raw"]) == 2
     assert kfp.calls == []
     assert "--selection-uri" in capsys.readouterr().err
