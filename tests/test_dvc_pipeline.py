@@ -77,6 +77,8 @@ def repo(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "src" / "iacsieve", root / "src" / "iacsieve",
                     ignore=shutil.ignore_patterns("__pycache__"))  # stage deps; the code run is the installed one
     _trim_raw(REPO / "data" / "raw", root / "data" / "raw")
+    (root / "data" / "human").mkdir()
+    (root / "data" / "human" / "labels.jsonl").write_text("")  # no reviewers' labels yet
     _params(root / "params.yaml", _trim_params)
     _run(["git", "init", "-q"], root)
     _run(["git", "config", "user.email", "t@example.com"], root)

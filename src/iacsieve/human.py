@@ -24,14 +24,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from iacsieve import layout
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
 from iacsieve.data import LABELS, SPLITS, TECHS, WarningRecord, compute_stats, load_prepared, load_raw_split, prepared_path
 from iacsieve.errors import ConfigError, DataError, IacsieveError
 from iacsieve.smells import canonical_smell
 
-HUMAN_DIR = Path("data/human")
+HUMAN_DIR = Path(layout.HUMAN_DIR)
 LABELS_FILE = "labels.jsonl"
-REPORT_FILE = "human.json"
+REPORT_FILE = layout.HUMAN_REPORT
 TRAIN_MODES: tuple[str, ...] = ("off", "override", "add")
 VALIDATION_MODES: tuple[str, ...] = ("llm", "human", "merged")
 _REVIEWER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")

@@ -13,6 +13,9 @@ from pathlib import Path
 PARAMS_FILE = "params.yaml"
 RAW_DIR = "data/raw"
 PREPARED_DIR = "data/prepared"
+HUMAN_DIR = "data/human"            # people's labels (DVC-tracked, `iacsieve labels add`)
+TRAINING_DIR = "data/training"      # prepared + human labels applied: what every run trains and selects on
+HUMAN_REPORT = "human.json"         # what `labels apply` applied, incl. which labels validation holds
 TECHS: tuple[str, ...] = ("ansible", "chef", "puppet")
 TEST_SETS: tuple[str, ...] = ("combined", *TECHS)
 EVAL_SETS: tuple[str, ...] = ("val", *TEST_SETS)

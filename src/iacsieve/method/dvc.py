@@ -56,7 +56,7 @@ def run_one(params: Params, stage: int, config: TrainConfig, run_dir: str | Path
     run_dir, results_dir = Path(run_dir), Path(results_dir)
     t0 = time.perf_counter()
     with atomic_directory(run_dir) as tmp:  # train + sweep published together
-        train(config, prepared if prepared is not None else params.data.prepared, tmp, name=run_dir.name)
+        train(config, prepared if prepared is not None else params.data.training, tmp, name=run_dir.name)
         train_s = time.perf_counter() - t0
         if plan.sweeps:
             s = params.threshold_sweep
@@ -97,7 +97,7 @@ def stage_run(params: Params, stage: int, point: dict | None = None, *, root: st
     for i, (name, config) in enumerate(runs, start=1):
         print(f"stage {stage}: run {i}/{len(runs)}: {name}", flush=True)
         summary = run_one(params, stage, config, layout.experiments_dir(stage, root) / name,
-                          layout.results_dir(stage, root) / name, prepared=Path(root) / params.data.prepared,
+                          layout.results_dir(stage, root) / name, prepared=Path(root) / params.data.training,
                           champion_file=champion,
                           timings_file=layout.timings_file(stage, name, root))
         test = summary["test"]
@@ -134,7 +134,7 @@ def freeze_stage(params: Params, stage: int, *, root: str | Path = ".") -> Path:
         raise IacsieveError(f"stage {stage} does not freeze a champion (the plan freezes stages "
                             f"{', '.join(str(n) for n in (3, 4))})")
     return freeze(layout.selection_dir(stage, root) / layout.SELECTION_FILE, layout.stage_champion_dir(stage, root),
-                  Path(root) / params.data.prepared)
+                  Path(root) / params.data.training)
 
 
 def stage_metrics(stage: int, selection: dict) -> dict:

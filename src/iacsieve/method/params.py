@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from iacsieve.errors import ConfigError
-from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, PARAMS_FILE, PREPARED_DIR, RAW_DIR, SWEEP_START, SWEEP_STEP, SWEEP_STOP
+from iacsieve.human import HumanSettings
+from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, PARAMS_FILE, PREPARED_DIR, RAW_DIR, TRAINING_DIR, SWEEP_START, SWEEP_STEP, SWEEP_STOP
 from iacsieve.method.plan import STAGES, stage_plan
 from iacsieve.models import FAMILIES
 from iacsieve.run_config import TrainConfig, format_value
@@ -71,6 +72,7 @@ def _plain(value: Any) -> Any:
 class DataParams(_Mapping):
     raw: str = RAW_DIR
     prepared: str = PREPARED_DIR
+    training: str = TRAINING_DIR  # prepared + human labels (`iacsieve labels apply`): what every run reads
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class Params(_Mapping):
     stages: dict[int, StageParams]
     cluster: ClusterParams
     profiles: dict[str, dict[str, Any]]  # raw profile blocks (validated)
+    human: HumanSettings = field(default_factory=HumanSettings)
     source: str = "params.yaml"
 
     def stage(self, n: int) -> StageParams:
@@ -180,7 +183,7 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
-TOP_KEYS = ("data", "defaults", "threshold_sweep", "evaluation", "families",
+TOP_KEYS = ("data", "defaults", "threshold_sweep", "evaluation", "families", "human",
             "stage1", "stage2", "stage3", "stage4", "cluster", PROFILES_KEY)
 PROFILE_KEYS = ("stage1", "stage2", "stage3", "stage4", "defaults")
 _HINTS = {
@@ -232,6 +235,7 @@ def parse_params(raw: dict, *, profile: str | None = None, source: str = PARAMS_
         stages=stages,
         cluster=_parse_cluster(v, raw.get("cluster", {})),
         profiles={k: dict(b) for k, b in profiles.items()},
+        human=HumanSettings.from_dict(v.mapping(raw.get("human", {}), "human"), source=source),
         source=source,
     )
 

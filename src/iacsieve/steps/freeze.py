@@ -16,7 +16,7 @@ from pathlib import Path
 from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.data import load_prepared
 from iacsieve.errors import IacsieveError
-from iacsieve.layout import CHAMPION_FILE, MODEL_DIR
+from iacsieve.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.models import META_FILE
 from iacsieve.steps.operating_point import write_val_curve
@@ -43,6 +43,13 @@ def data_md5(data_dir: str | Path) -> str:
                 digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def validation_source(data_dir: str | Path) -> str:
+    """Which labels the validation split (and so every choice) held: `llm`, `human` or `merged`
+    (`iacsieve labels apply` records it in human.json; prepared data without it is the LLM's)."""
+    report = Path(data_dir) / HUMAN_REPORT
+    return str(read_json_object(report).get("validation", "llm")) if report.is_file() else "llm"
 
 
 def trained_smells(data_dir: str | Path) -> list[str]:
@@ -107,6 +114,7 @@ def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str |
     }
     if selection.get("stage") is not None:
         champion["stage"] = selection["stage"]
+    champion["validation"] = validation_source(data_dir)
     with atomic_directory(champion_dir) as tmp:
         copy_model(model_dir, tmp)
         write_val_curve(tmp, run_dir)  # lets `filter --min-retention` pick an operating point
