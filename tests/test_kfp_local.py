@@ -18,6 +18,7 @@ from iacsieve import layout
 from iacsieve.cli import main
 from iacsieve.data import TECHS, load_prepared, prepare
 from iacsieve.errors import IacsieveError
+from iacsieve.human import build_training_data
 from iacsieve.kfp import StageInputs, pull_champion, run_local
 from iacsieve.kfp.components import build_components
 from iacsieve.kfp.runtime import RUN_REF_FILE, headline_metrics, publish_scores
@@ -75,6 +76,8 @@ def dvc_chain(setup) -> dict[int, dict]:
     root = setup["root"] / "dvc"
     params = load_params(setup["params"])
     prepare(setup["raw"], root / params.data.prepared)
+    (root / "data" / "human").mkdir(parents=True)  # dvc.yaml's training-data stage, no reviewers' labels yet
+    build_training_data(root / params.data.prepared, root / "data" / "human", root / params.data.training, params.human)
     out = {}
     for stage in (1, 2, 3, 4):
         if dvc.stage_plan(stage).builds_on == "nothing":  # dvc.yaml's matrix: one call per grid point
@@ -85,7 +88,7 @@ def dvc_chain(setup) -> dict[int, dict]:
         out[stage] = {"selection": dvc.select_stage(params, stage, root=root)}
         if dvc.stage_plan(stage).freezes:
             out[stage]["champion"] = dvc.freeze_stage(params, stage, root=root)
-    out["prepared"] = root / params.data.prepared
+    out["prepared"] = root / params.data.training
     return out
 
 
@@ -123,7 +126,7 @@ def test_both_runners_select_the_same(dvc_chain, kfp_run, stage):
 @pytest.mark.parametrize("stage", [3, 4])
 def test_both_runners_freeze_the_same_champion(dvc_chain, kfp_run, stage):
     ours, theirs = load_champion(dvc_chain[stage]["champion"]), load_champion(kfp_run["champions"][f"stage{stage}"])
-    keys = ("run", "family", "config", "threshold", "val_f1", "test", "data_md5", "smells", "stage")
+    keys = ("run", "family", "config", "threshold", "val_f1", "test", "data_md5", "smells", "stage", "validation")
     assert {k: ours[k] for k in keys} == {k: theirs[k] for k in keys}
     assert ours["data_md5"] == data_md5(dvc_chain["prepared"])
     records = load_prepared(dvc_chain["prepared"], "test")  # the same run trained twice: the same model
