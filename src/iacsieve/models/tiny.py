@@ -18,7 +18,8 @@ from iacsieve.data import WarningRecord, record_text
 from iacsieve.errors import ConfigError
 from iacsieve.run_config import TrainConfig
 from iacsieve.models import get_family
-from iacsieve.models.hf import EncoderScorer, fit_encoder
+from iacsieve.models.encoders.training import fit_encoder
+from iacsieve.models.hf import EncoderScorer
 from iacsieve.models.hf import load as _load_encoder
 
 DEFAULT_OPTIONS: dict[str, Any] = {
