@@ -1,0 +1,115 @@
+"""`--from-run`: a run's selection / champion URIs through kfp.Client, against a loopback fake of the KFP API.
+
+The server fakes the two v2beta1 REST endpoints the resolver uses (GET runs/{id}, GET
+artifacts/{id}) plus healthz; kfp.Client talks to it over real HTTP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from iacsieve.errors import IacsieveError
+from iacsieve.pipelines.from_run import resolve_run_outputs, stage_inputs_from_run
+
+SELECTION_URI = "minio://mlpipeline/v2/artifacts/iacsieve-stage3/run-3/select/a1b2/selection"
+CHAMPION_URI = "minio://mlpipeline/v2/artifacts/iacsieve-stage3/run-3/freeze/c3d4/champion"
+
+
+def _task(name: str, outputs: dict[str, list[str]] | None) -> dict:
+    task = {"run_id": "run-3", "task_id": f"t-{name}", "display_name": name, "state": "SUCCEEDED"}
+    if outputs is not None:
+        task["outputs"] = {key: {"artifact_ids": ids} for key, ids in outputs.items()}
+    return task
+
+
+RUNS = {
+    "run-3": {"run_id": "run-3", "display_name": "stage 3", "state": "SUCCEEDED",
+              "run_details": {"task_details": [
+                  _task("train", {"run": ["7"]}), _task("train", {"run": ["8"]}),
+                  _task("select", {"selection": ["11"], "metrics": ["12"]}),
+                  _task("freeze", {"champion": ["21"], "metrics": ["22"]})]}},
+    "run-failed": {"run_id": "run-failed", "state": "FAILED", "run_details": {"task_details": []}},
+    "run-mlmd": {"run_id": "run-mlmd", "state": "SUCCEEDED",
+                 "run_details": {"task_details": [_task("select", None), _task("freeze", None)]}},
+    "run-old-api": {"run_id": "run-old-api", "state": "SUCCEEDED",
+                    "run_details": {"task_details": [_task("select", {"selection": ["404"]})]}},
+}
+ARTIFACTS = {"11": SELECTION_URI, "21": CHAMPION_URI}
+
+
+class FakeKfp(BaseHTTPRequestHandler):
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        FakeKfp.requests.append(self.path)
+        path = self.path.split("?")[0]
+        if path.endswith("/healthz"):
+            return self._send(200, {"multi_user": False})
+        if path.startswith("/apis/v2beta1/runs/"):
+            run = RUNS.get(path.rsplit("/", 1)[1])
+            return self._send(200, run) if run else self._send(404, {"error": "run not found", "code": 5})
+        if path.startswith("/apis/v2beta1/artifacts/"):
+            artifact_id = path.rsplit("/", 1)[1]
+            if artifact_id in ARTIFACTS:
+                return self._send(200, {"artifact_id": artifact_id, "uri": ARTIFACTS[artifact_id], "type": "Artifact"})
+        return self._send(404, {"error": "Not Found", "code": 5})
+
+    def _send(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):  # keep pytest output quiet
+        pass
+
+
+@pytest.fixture(scope="module")
+def kfp_host():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeKfp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture()
+def client(kfp_host, tmp_path, monkeypatch):
+    import kfp
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # kfp.Client keeps a context file under ~/.config/kfp
+    with pytest.warns(FutureWarning):
+        return kfp.Client(host=kfp_host)
+
+
+def test_resolves_selection_and_champion_through_the_api(client):
+    FakeKfp.requests.clear()
+    assert resolve_run_outputs(client, "run-3") == {"selection": SELECTION_URI, "champion": CHAMPION_URI}
+    assert "/apis/v2beta1/runs/run-3" in FakeKfp.requests
+    assert {"/apis/v2beta1/artifacts/11", "/apis/v2beta1/artifacts/21"} <= set(FakeKfp.requests)
+
+
+def test_stage_inputs_pick_what_each_stage_needs(client):
+    assert stage_inputs_from_run(client, "run-3", 3) == {"selection_uri": SELECTION_URI}
+    assert stage_inputs_from_run(client, "run-3", 4) == {"champion_uri": CHAMPION_URI}
+    with pytest.raises(IacsieveError, match="stage 1 builds on no earlier run"):
+        stage_inputs_from_run(client, "run-3", 1)
+
+
+@pytest.mark.parametrize("run_id, message", [
+    ("run-failed", "run run-failed: state FAILED"),
+    ("run-mlmd", "lists no output artifacts"),
+    ("run-old-api", "has no artifact API"),
+    ("no-such-run", "HTTP 404"),
+])
+def test_unusable_runs_are_one_line_errors(client, run_id, message):
+    with pytest.raises(IacsieveError, match=message) as info:
+        resolve_run_outputs(client, run_id)
+    assert "\n" not in str(info.value)
