@@ -1,17 +1,15 @@
 """`--from-run`: a run's selection / champion URIs through kfp.Client, against a loopback fake of the KFP API.
 
-The server fakes the two v2beta1 REST endpoints the resolver uses (GET runs/{id}, GET
-artifacts/{id}) plus healthz; kfp.Client talks to it over real HTTP on 127.0.0.1.
+The server (test_kfp_submit's, extended) fakes the v2beta1 REST endpoints the resolver uses
+(GET runs/{id}, GET artifacts/{id}); kfp.Client talks to it over real HTTP on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+from test_kfp_submit import PARAMS, FakeKfp
 
+from iacsieve.cli import main
 from iacsieve.errors import IacsieveError
 from iacsieve.pipelines.from_run import resolve_run_outputs, stage_inputs_from_run
 
@@ -41,59 +39,42 @@ RUNS = {
 ARTIFACTS = {"11": SELECTION_URI, "21": CHAMPION_URI}
 
 
-class FakeKfp(BaseHTTPRequestHandler):
-    requests: list[str] = []
+class RunsKfp(FakeKfp):
+    """test_kfp_submit's loopback KFP server, plus earlier runs and their artifacts."""
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        FakeKfp.requests.append(self.path)
-        path = self.path.split("?")[0]
-        if path.endswith("/healthz"):
-            return self._send(200, {"multi_user": False})
-        if path.startswith("/apis/v2beta1/runs/"):
+    def route(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
+        if method == "GET" and path.startswith("/apis/v2beta1/runs/"):
             run = RUNS.get(path.rsplit("/", 1)[1])
-            return self._send(200, run) if run else self._send(404, {"error": "run not found", "code": 5})
-        if path.startswith("/apis/v2beta1/artifacts/"):
+            return (200, run) if run else (404, {"error": "run not found", "code": 5})
+        if method == "GET" and path.startswith("/apis/v2beta1/artifacts/"):
             artifact_id = path.rsplit("/", 1)[1]
             if artifact_id in ARTIFACTS:
-                return self._send(200, {"artifact_id": artifact_id, "uri": ARTIFACTS[artifact_id], "type": "Artifact"})
-        return self._send(404, {"error": "Not Found", "code": 5})
+                return 200, {"artifact_id": artifact_id, "uri": ARTIFACTS[artifact_id], "type": "system.Artifact"}
+        return super().route(method, path, body)
 
-    def _send(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):  # keep pytest output quiet
-        pass
+    def paths(self) -> list[str]:
+        return [call["path"] for call in self.calls]
 
 
 @pytest.fixture(scope="module")
-def kfp_host():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeKfp)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def server():
+    with RunsKfp() as fake:
+        yield fake
 
 
 @pytest.fixture()
-def client(kfp_host, tmp_path, monkeypatch):
+def client(server, tmp_path, monkeypatch):
     import kfp
 
     monkeypatch.setenv("HOME", str(tmp_path))  # kfp.Client keeps a context file under ~/.config/kfp
     with pytest.warns(FutureWarning):
-        return kfp.Client(host=kfp_host)
+        return kfp.Client(host=server.host)
 
 
-def test_resolves_selection_and_champion_through_the_api(client):
-    FakeKfp.requests.clear()
+def test_resolves_selection_and_champion_through_the_api(client, server):
+    server.calls.clear()
     assert resolve_run_outputs(client, "run-3") == {"selection": SELECTION_URI, "champion": CHAMPION_URI}
-    assert "/apis/v2beta1/runs/run-3" in FakeKfp.requests
-    assert {"/apis/v2beta1/artifacts/11", "/apis/v2beta1/artifacts/21"} <= set(FakeKfp.requests)
+    assert server.paths() == ["/apis/v2beta1/runs/run-3", "/apis/v2beta1/artifacts/11", "/apis/v2beta1/artifacts/21"]
 
 
 def test_stage_inputs_pick_what_each_stage_needs(client):
@@ -113,3 +94,13 @@ def test_unusable_runs_are_one_line_errors(client, run_id, message):
     with pytest.raises(IacsieveError, match=message) as info:
         resolve_run_outputs(client, run_id)
     assert "\n" not in str(info.value)
+
+
+def test_submit_from_run_sends_the_earlier_runs_selection(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    server.calls.clear()
+    code = main(["kfp", "submit", "--stage", "3", "--host", server.host, "--params", str(PARAMS),
+                 "--data-uri", "s3://b/raw/0123", "--from-run", "run-3"])
+    assert code == 0, capsys.readouterr().err
+    (run,) = [c for c in server.calls if c["method"] == "POST" and c["path"] == "/apis/v2beta1/runs"]
+    assert run["body"]["runtime_config"]["parameters"] == {"data_uri": "s3://b/raw/0123", "selection_uri": SELECTION_URI}

@@ -1,26 +1,40 @@
-"""Bring a KFP run's champion home: copy the freeze task's `champion` artifact into models/champion/.
+"""Bring a KFP run's champion home, versioned: its own DVC-tracked folder plus git-tracked metrics.
 
-The source is the artifact's URI (the KFP UI shows it: run -> freeze -> Output artifacts ->
-champion), a local path (kfp.local's pipeline root, or a mounted bucket), or anything fsspec opens
-(gs://, s3://; minio:// is read as s3:// with an endpoint). The copy is checked (champion.json,
-model metadata, no pickles) before it replaces the previous champion in one rename, so
-`dvc commit` then versions a complete champion.
+The source is the freeze task's `champion` artifact: its URI (KFP UI: run -> freeze -> Output
+artifacts -> champion, or `--from-run RUN_ID`), a local path (kfp.local's pipeline root, or a
+mounted bucket), or anything fsspec opens (gs://, s3://; minio:// is read as s3:// with an
+endpoint). The copy is checked (champion.json, model metadata, no pickles) before it replaces the
+previous one in one rename. `home_champion` then writes its metrics JSON (the shape of
+reports/metrics.json, so `dvc metrics show|diff` lists both champions) and `dvc add`s the folder.
+The cluster champion never lands on a DVC stage's output (`models/champion` is freeze4's), so the
+next `dvc repro` neither overwrites it nor finds its own output changed.
 """
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..atomic import atomic_directory
+from ..atomic import atomic_directory, atomic_write_json
 from ..errors import IacsieveError
 from ..freeze import load_champion, pickle_files
+from ..metrics import read_json_object
 from ..models import read_meta
+from ..select import SELECTION_FILE
+
+CLUSTER_CHAMPION = Path("models/cluster-champion")
+CLUSTER_REPORTS = Path("reports/cluster-champion")  # metrics.json (+ selection.json): small, git-tracked
+ORIGIN_FILE = "origin.json"  # inside the champion folder: where it came from (the report names it)
 
 
-def pull_champion(source: str, dest: str | Path = "models/champion", *, endpoint_url: str | None = None) -> dict:
-    """Copy the champion at `source` into `dest` atomically; returns its champion.json."""
+def pull_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, endpoint_url: str | None = None,
+                  origin: dict | None = None) -> dict:
+    """Copy the champion at `source` into `dest` atomically; returns its champion.json.
+
+    `origin` (e.g. the run id) is written beside it as origin.json, with the source URI.
+    """
     dest = Path(dest)
     with atomic_directory(dest) as tmp:
         fetch(source, tmp, endpoint_url=endpoint_url)
@@ -29,7 +43,60 @@ def pull_champion(source: str, dest: str | Path = "models/champion", *, endpoint
         unsafe = pickle_files(tmp)
         if unsafe:
             raise IacsieveError(f"{source}: refusing a champion with pickle files ({unsafe[0].name})")
+        atomic_write_json(tmp / ORIGIN_FILE, {"source": source, **(origin or {})})
     return champion
+
+
+def home_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, reports: str | Path = CLUSTER_REPORTS,
+                  selection_source: str | None = None, endpoint_url: str | None = None,
+                  origin: dict | None = None, repo: str | Path = ".", track: bool = True) -> dict[str, Path]:
+    """Pull the champion into `dest`, write `<reports>/metrics.json` (+ selection.json), `dvc add` `dest`.
+
+    Returns the files to commit to git: the .dvc file and the metrics (and selection) JSON.
+    """
+    from ..report import pulled_champion_metrics
+
+    dest, reports = Path(dest), Path(reports)
+    refuse_stage_output(dest, repo)
+    selection = None
+    if selection_source:  # the stage's ranking of every run (small): the report's and plots' stage-4 data
+        with tempfile.TemporaryDirectory(prefix="iacsieve-selection-") as tmp:
+            fetch(selection_source, Path(tmp), endpoint_url=endpoint_url)
+            selection = read_json_object(Path(tmp) / SELECTION_FILE, hint="give a select task's `selection`")
+    champion = pull_champion(source, dest, endpoint_url=endpoint_url, origin=origin)
+    written: dict[str, Path] = {}
+    if selection is not None:
+        written["selection"] = atomic_write_json(reports / SELECTION_FILE, selection)
+    written["metrics"] = atomic_write_json(reports / "metrics.json", pulled_champion_metrics(champion, selection))
+    if track:
+        written["dvc_file"] = dvc_add(dest, repo)
+    return written
+
+
+def refuse_stage_output(dest: Path, repo: str | Path = ".") -> None:
+    """A one-line error when `dest` is (inside, or holds) a dvc.yaml stage's output, e.g. freeze4's models/champion."""
+    from dvc.repo import Repo
+    from dvc.stage import PipelineStage
+
+    target = (Path(repo) / dest).resolve()
+    with Repo(str(repo)) as dvc_repo:
+        for stage in dvc_repo.index.stages:
+            if not isinstance(stage, PipelineStage):
+                continue
+            for out in stage.outs:
+                path = Path(out.fs_path).resolve()
+                if target == path or path in target.parents or target in path.parents:
+                    raise IacsieveError(f"{dest}: output of DVC stage {stage.addressing!r}; the next `dvc repro` "
+                                        f"would overwrite it: pull to its own folder (default {CLUSTER_CHAMPION})")
+
+
+def dvc_add(path: Path, repo: str | Path = ".") -> Path:
+    """`dvc add path` (cache it, write `<path>.dvc`, git-ignore the folder); returns the .dvc file."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc_repo:
+        dvc_repo.add(str((Path(repo) / path).resolve()))
+    return Path(f"{path}.dvc")
 
 
 def fetch(source: str, into: Path, *, endpoint_url: str | None = None) -> None:
