@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import atomic_write_json, atomic_write_text
+from .champion_paths import ORIGIN_FILE
 from .config import Params, stage_run_dirs
 from .errors import ConfigError
 from .run_config import TrainConfig
@@ -111,7 +112,7 @@ def collect_report(results: str | Path = "results", champion: str | Path = "mode
     """
     results = Path(results)
     data = ReportData(prefix=prefix, profile=params.profile if params else None)
-    if (Path(champion) / "origin.json").is_file():
+    if (Path(champion) / ORIGIN_FILE).is_file():
         pulled = read_json(Path(selection)) if selection else None
         data.stages = {4: rows_from_selection(4, pulled)} if pulled else {}
         _read_champion(data, results, champion, ablation)
@@ -141,7 +142,7 @@ def collect_report(results: str | Path = "results", champion: str | Path = "mode
 def _read_champion(data: ReportData, results: Path, champion: str | Path, ablation: str | Path) -> None:
     card = read_json(Path(champion) / "champion.json")
     data.champion_dir = str(champion)
-    data.origin = read_json(Path(champion) / "origin.json")
+    data.origin = read_json(Path(champion) / ORIGIN_FILE)
     if card is not None:
         data.champion = card
         stage4 = {} if data.origin else read_json(results / "selection" / "stage4" / "selection.json") or {}
@@ -308,9 +309,13 @@ def champion_metrics(data: ReportData) -> dict:
 
 def pulled_champion_metrics(champion: dict, selection: dict | None = None) -> dict:
     """reports/metrics.json's shape for a champion pulled from a cluster: its champion.json, and the
-    stage-4 seed spread when its selection.json came along."""
+    stage-4 seed spread and val FP reduction / TP retention when its selection.json came along (the
+    val F1 interval needs the run's scores, which stay on the cluster)."""
     stages = {4: rows_from_selection(4, selection)} if selection else {}
-    return champion_metrics(ReportData(champion=champion, stages=stages))
+    row = next((r for r in (selection or {}).get("runs", []) if r.get("run") == champion.get("run")), None)
+    summary = {"val": {"f1": row["val_f1"], "fp_reduction": row.get("val_fp_reduction"),
+                       "tp_retention": row.get("val_tp_retention")}} if row else None
+    return champion_metrics(ReportData(champion=champion, champion_summary=summary, stages=stages))
 
 
 def write_report(results: str | Path = "results", champion: str | Path = "models/champion",

@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from ..champion_paths import CLUSTER_CHAMPION, CLUSTER_REPORTS
+
 AUTH_HELP = """\
 authentication (kfp.Client, first that applies):
   --token TOKEN / $KFP_TOKEN     a bearer token made outside the SDK (e.g. `gcloud auth print-access-token`,
@@ -93,8 +95,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", metavar="SOURCE", nargs="?", help="URI or path of the freeze task's `champion` artifact")
     p.add_argument("--from-run", metavar="RUN_ID", help="take the champion (and selection) of this run through the KFP API")
     p.add_argument("--selection-uri", help="also keep the run's `selection` (stage-4 seeds) for report/plots")
-    p.add_argument("--out", default="models/cluster-champion", help="destination folder (default: %(default)s)")
-    p.add_argument("--reports", default="reports/cluster-champion",
+    p.add_argument("--out", default=str(CLUSTER_CHAMPION), help="destination folder (default: %(default)s)")
+    p.add_argument("--reports", default=str(CLUSTER_REPORTS),
                    help="where metrics.json (+ selection.json) go, git-tracked (default: %(default)s)")
     p.add_argument("--no-dvc-add", dest="track", action="store_false", help="copy only; do not `dvc add` the folder")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),

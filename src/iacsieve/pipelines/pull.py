@@ -18,15 +18,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..atomic import atomic_directory, atomic_write_json
+from ..champion_paths import CLUSTER_CHAMPION, CLUSTER_REPORTS, ORIGIN_FILE
 from ..errors import IacsieveError
 from ..freeze import load_champion, pickle_files
 from ..metrics import read_json_object
 from ..models import read_meta
 from ..select import SELECTION_FILE
 
-CLUSTER_CHAMPION = Path("models/cluster-champion")
-CLUSTER_REPORTS = Path("reports/cluster-champion")  # metrics.json (+ selection.json): small, git-tracked
-ORIGIN_FILE = "origin.json"  # inside the champion folder: where it came from (the report names it)
 
 
 def pull_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, endpoint_url: str | None = None,
