@@ -112,3 +112,15 @@ def test_fetch_refuses_a_corrupt_remote_object(tmp_path):
     assert not (tmp_path / "raw").exists()
     with pytest.raises(IacsieveError, match="dvc push data.dvc"):
         fetch_from_dvc_remote(str(remote), "f" * 32, tmp_path / "raw")
+
+
+def test_cli_push_data_prints_the_content_addressed_uri(raw_copy, tmp_path, capsys):
+    md5 = data_md5_from_dvc_file(REPO / "data.dvc")
+    bucket = tmp_path / "bucket"
+    assert main(["kfp", "push-data", "--to", str(bucket), "--raw", str(raw_copy),
+                 "--dvc-file", str(REPO / "data.dvc")]) == 0
+    assert capsys.readouterr().out.strip() == f"{bucket}/{md5}"
+    (raw_copy / "chef" / "chef_train.jsonl").write_text("", encoding="utf-8")
+    assert main(["kfp", "push-data", "--to", str(bucket), "--raw", str(raw_copy),
+                 "--dvc-file", str(REPO / "data.dvc")]) == 2
+    assert "differs from data.dvc's" in capsys.readouterr().err
