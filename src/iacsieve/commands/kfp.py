@@ -217,8 +217,10 @@ def _pull(args: argparse.Namespace) -> int:
                             endpoint_url=args.endpoint_url, origin=origin, track=args.track)
     champion = json.loads((Path(args.out) / "champion.json").read_text(encoding="utf-8"))
     print(f"champion {champion['run']} (threshold {champion['threshold']:.2f}, val F1 {champion['val_f1']:.4f}) -> {args.out}")
-    print("version it: git add " + " ".join(sorted({str(p) for p in written.values()} |
-                                                ({str(Path(args.out).parent / ".gitignore")} if args.track else set())))
+    if "dvc_file" not in written:
+        print(f"{args.out}: copied, not DVC-tracked" + (" (outside this DVC project)" if not written else ""))
+        return 0
+    print("version it: git add " + " ".join(sorted({str(p) for p in written.values()} | {str(Path(args.out).parent / ".gitignore")}))
           + " && git commit -m 'cluster champion' && dvc push")
     return 0
 

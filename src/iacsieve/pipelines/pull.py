@@ -50,11 +50,15 @@ def home_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, reports: 
                   origin: dict | None = None, repo: str | Path = ".", track: bool = True) -> dict[str, Path]:
     """Pull the champion into `dest`, write `<reports>/metrics.json` (+ selection.json), `dvc add` `dest`.
 
-    Returns the files to commit to git: the .dvc file and the metrics (and selection) JSON.
+    Returns the files to commit to git: the .dvc file and the metrics (and selection) JSON; none when
+    `dest` lies outside the DVC project at `repo` (then it is only copied).
     """
     from ..report import pulled_champion_metrics
 
     dest, reports = Path(dest), Path(reports)
+    if not inside_dvc_repo(dest, repo):  # e.g. a scratch copy: nothing to version, nothing written in the repo
+        pull_champion(source, dest, endpoint_url=endpoint_url, origin=origin)
+        return {}
     refuse_stage_output(dest, repo)
     selection = None
     if selection_source:  # the stage's ranking of every run (small): the report's and plots' stage-4 data
@@ -69,6 +73,12 @@ def home_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, reports: 
     if track:
         written["dvc_file"] = dvc_add(dest, repo)
     return written
+
+
+def inside_dvc_repo(dest: Path, repo: str | Path = ".") -> bool:
+    """Whether `dest` lies in the DVC project at `repo` (elsewhere it is copied, not tracked)."""
+    root = Path(repo).resolve()
+    return (root / ".dvc").is_dir() and root in (root / dest).resolve().parents
 
 
 def refuse_stage_output(dest: Path, repo: str | Path = ".") -> None:
@@ -92,8 +102,13 @@ def dvc_add(path: Path, repo: str | Path = ".") -> Path:
     """`dvc add path` (cache it, write `<path>.dvc`, git-ignore the folder); returns the .dvc file."""
     from dvc.repo import Repo
 
-    with Repo(str(repo)) as dvc_repo:
-        dvc_repo.add(str((Path(repo) / path).resolve()))
+    from dvc.exceptions import DvcException
+
+    try:
+        with Repo(str(repo)) as dvc_repo:
+            dvc_repo.add(str((Path(repo) / path).resolve()))
+    except DvcException as exc:
+        raise IacsieveError(f"{path}: dvc add failed: {str(exc).splitlines()[0]}") from None
     return Path(f"{path}.dvc")
 
 
