@@ -62,6 +62,22 @@ def server():
         yield fake
 
 
+@pytest.fixture(scope="module")
+def layout_run(tmp_path_factory):
+    """A run as an ML-Metadata backend reports it (no task outputs), its artifacts where KFP's launcher
+    writes them: <pipeline root>/<pipeline>/<run id>/<task>/<id>/<output>; the freeze task was cached."""
+    root = tmp_path_factory.mktemp("pipeline-root")
+    selection = root / "iacsieve-stage2" / "run-2" / "select" / "e5f6" / "selection"
+    selection.mkdir(parents=True)
+    (selection / "selection.json").write_text("{}")
+    (root / "iacsieve-stage2" / "run-2" / "train" / "1a2b" / "run").mkdir(parents=True)
+    RUNS["run-2"] = {"run_id": "run-2", "state": "SUCCEEDED", "runtime_config": {"pipeline_root": str(root)},
+                     "pipeline_spec": {"pipelineInfo": {"name": "iacsieve-stage2"}, "root": {}},
+                     "run_details": {"task_details": [_task("select", None), _task("freeze", None)]}}
+    yield {"root": root, "selection": str(selection)}
+    del RUNS["run-2"]
+
+
 @pytest.fixture()
 def client(server, tmp_path, monkeypatch):
     import kfp
@@ -86,7 +102,7 @@ def test_stage_inputs_pick_what_each_stage_needs(client):
 
 @pytest.mark.parametrize("run_id, message", [
     ("run-failed", "run run-failed: state FAILED"),
-    ("run-mlmd", "lists no output artifacts"),
+    ("run-mlmd", "returned no pipeline spec"),
     ("run-old-api", "has no artifact API"),
     ("no-such-run", "HTTP 404"),
 ])
@@ -104,3 +120,24 @@ def test_submit_from_run_sends_the_earlier_runs_selection(server, tmp_path, monk
     assert code == 0, capsys.readouterr().err
     (run,) = [c for c in server.calls if c["method"] == "POST" and c["path"] == "/apis/v2beta1/runs"]
     assert run["body"]["runtime_config"]["parameters"] == {"data_uri": "s3://b/raw/0123", "selection_uri": SELECTION_URI}
+
+
+def test_a_backend_without_task_outputs_is_read_by_kfps_layout(client, layout_run, tmp_path):
+    assert resolve_run_outputs(client, "run-2") == {"selection": layout_run["selection"]}  # freeze: cached, absent
+    assert stage_inputs_from_run(client, "run-2", 2) == {"selection_uri": layout_run["selection"]}
+    with pytest.raises(IacsieveError, match="holds none of freeze/<id>/champion .*--champion-uri"):
+        stage_inputs_from_run(client, "run-2", 4)
+    with pytest.raises(IacsieveError, match="another pipeline root: --pipeline-root"):
+        resolve_run_outputs(client, "run-2", pipeline_root=str(tmp_path))
+
+
+@pytest.mark.parametrize("base, found, uri", [
+    ("minio://mlpipeline/v2/artifacts/p/r", "mlpipeline/v2/artifacts/p/r/select/a/selection",
+     "minio://mlpipeline/v2/artifacts/p/r/select/a/selection"),
+    ("gs://b/root/p/r", "b/root/p/r/freeze/c/champion", "gs://b/root/p/r/freeze/c/champion"),
+    ("/srv/root/p/r", "/srv/root/p/r/select/a/selection", "/srv/root/p/r/select/a/selection"),
+])
+def test_found_paths_keep_the_roots_scheme(base, found, uri):
+    from iacsieve.object_store import uri_of
+
+    assert uri_of(base, found) == uri

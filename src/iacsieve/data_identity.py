@@ -22,6 +22,7 @@ import yaml
 
 from .atomic import atomic_directory
 from .errors import IacsieveError
+from .object_store import open_uri
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +100,6 @@ def data_uri(root: str, md5: str) -> str:
     return f"{root.rstrip('/')}/{normalize_md5(md5)}"
 
 
-def _filesystem(uri: str, endpoint_url: str | None = None):
-    """(fsspec filesystem, path) for a URI or local path; a missing backend is a one-line error."""
-    import fsspec
-
-    options = {"client_kwargs": {"endpoint_url": endpoint_url}} if endpoint_url else {}
-    try:
-        return fsspec.core.url_to_fs(uri, **options)
-    except (ImportError, ValueError) as exc:
-        raise IacsieveError(f"{uri}: cannot open ({exc}); `pip install .[cluster]` brings s3fs and gcsfs") from None
-
-
 def push_data(folder: str | Path, root: str, *, expected_md5: str | None = None,
               endpoint_url: str | None = None) -> str:
     """Upload `folder` to `<root>/<md5>/` (skipped when a complete copy is already there); returns that URI.
@@ -124,7 +114,7 @@ def push_data(folder: str | Path, root: str, *, expected_md5: str | None = None,
         raise IacsieveError(f"{folder}: data md5 {md5} differs from data.dvc's {normalize_md5(expected_md5)}; "
                             f"`dvc pull data.dvc` (or `dvc add {folder}` to track the new data) first")
     target = data_uri(root, md5)
-    fs, path = _filesystem(target, endpoint_url)
+    fs, path = open_uri(target, endpoint_url)
     if _has_copy(fs, path, folder, listing):
         log.info("%s already holds data %s", target, md5)
         return target
@@ -157,7 +147,7 @@ def fetch_from_dvc_remote(remote: str, md5: str, dest: str | Path, *, endpoint_u
     `data.dvc` names with nothing but read access to the bucket `dvc push` wrote to.
     """
     md5 = normalize_md5(md5)
-    fs, root = _filesystem(remote, endpoint_url)
+    fs, root = open_uri(remote, endpoint_url)
     listing_uri = remote_file_path(remote, md5) + DIR_SUFFIX
     try:
         listing_bytes = fs.cat_file(remote_file_path(root, md5) + DIR_SUFFIX)

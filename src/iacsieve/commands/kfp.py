@@ -99,6 +99,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reports", default=str(CLUSTER_REPORTS),
                    help="where metrics.json (+ selection.json) go, git-tracked (default: %(default)s)")
     p.add_argument("--no-dvc-add", dest="track", action="store_false", help="copy only; do not `dvc add` the folder")
+    p.add_argument("--pipeline-root", help="with --from-run on a backend that lists no task outputs: the run's pipeline "
+                                           "root (default: the run's own, else minio://mlpipeline/v2/artifacts)")
     p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
                    help="S3 endpoint for s3:// / minio:// (default: $AWS_ENDPOINT_URL; minio:// else http://localhost:9000)")
     _connection_args(p)
@@ -179,7 +181,9 @@ def _submit(args: argparse.Namespace) -> int:
         inputs.arguments(args.stage)  # a missing stage input fails before any request
     client = _client(args)
     if args.from_run:
-        inputs = dataclasses.replace(inputs, **stage_inputs_from_run(client, args.from_run, args.stage))
+        inputs = dataclasses.replace(inputs, **stage_inputs_from_run(
+            client, args.from_run, args.stage, pipeline_root=args.pipeline_root,
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
     run_id = submit_stage(args.stage, inputs, host=args.host, params_path=args.params,
                           profile=args.profile or None, image=args.image, experiment=args.experiment,
                           namespace=args.namespace, run_name=args.run_name, pipeline_root=args.pipeline_root,
@@ -207,7 +211,8 @@ def _pull(args: argparse.Namespace) -> int:
 
     source, selection, origin = args.source, args.selection_uri, {}
     if args.from_run:
-        found = resolve_run_outputs(_client(args), args.from_run)
+        found = resolve_run_outputs(_client(args), args.from_run, pipeline_root=args.pipeline_root,
+                                    endpoint_url=args.endpoint_url)
         if "champion" not in found:
             raise IacsieveError(f"run {args.from_run}: no champion (only stages 3-4 freeze one)")
         source, selection, origin = source or found["champion"], selection or found.get("selection"), {"run_id": args.from_run}

@@ -2,9 +2,13 @@
 
 `kfp.Client.get_run` gives the run's task details; each task lists its output artifacts by id
 (`outputs: {name: {artifact_ids: [...]}}`), and the API server's artifact service
-(`GET /apis/v2beta1/artifacts/{id}`) gives each artifact's URI. Backends that keep artifacts only in
-ML Metadata leave task outputs empty (kubeflow/pipelines#9858); there the error says so and names
-the flags that take URIs instead.
+(`GET /apis/v2beta1/artifacts/{id}`, kubeflow/pipelines#13986) gives each artifact's URI.
+
+Released backends up to 2.17 keep artifacts in ML Metadata and leave task outputs empty
+(kubeflow/pipelines#9858). There the run (from the same API) still names its pipeline and pipeline
+root, and KFP's launcher writes each output to `<pipeline root>/<pipeline>/<run id>/<task>/<id>/<output>`:
+the one match of that pattern in the object store is the artifact. (A task served from KFP's cache
+keeps an earlier run's outputs, so it has none there: the error says so and names the URI flags.)
 """
 
 from __future__ import annotations
@@ -13,28 +17,32 @@ import logging
 from typing import Any, Mapping
 
 from ..errors import IacsieveError
+from ..object_store import open_uri, uri_of
 
 log = logging.getLogger(__name__)
 
 # What the next stage needs -> (the producing task's display name, its output name).
 PRODUCERS: dict[str, tuple[str, str]] = {"selection": ("select", "selection"), "champion": ("freeze", "champion")}
 ARTIFACT_PATH = "/apis/v2beta1/artifacts/{artifact_id}"
-NO_ARTIFACT_API = ("the KFP backend lists no output artifacts for its tasks (an ML-Metadata backend: "
-                   "kubeflow/pipelines#9858); pass the URIs instead (--selection-uri / --champion-uri)")
+DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"  # KFP's, unless the run or kfp-launcher set another
 
 
-def resolve_run_outputs(client: Any, run_id: str,
-                        producers: Mapping[str, tuple[str, str]] = PRODUCERS) -> dict[str, str]:
+def resolve_run_outputs(client: Any, run_id: str, producers: Mapping[str, tuple[str, str]] = PRODUCERS, *,
+                        pipeline_root: str | None = None, endpoint_url: str | None = None) -> dict[str, str]:
     """URIs of a finished run's outputs, keyed as in `producers` (default: `selection`, `champion`).
 
     A key is present when the run has its producing task (a stage-1 run has no `freeze`); a run that
-    did not succeed, or holds none of them, is a one-line IacsieveError.
+    did not succeed, or holds none of them, is a one-line IacsieveError. When the backend lists no
+    task outputs, they are found under the run's pipeline root (`pipeline_root` overrides it;
+    `endpoint_url` for s3:// / minio://).
     """
     run = _call(client, f"run {run_id}", client.get_run, run_id)
     state = str(getattr(run, "state", "") or "UNKNOWN")
     if state != "SUCCEEDED":
         raise IacsieveError(f"run {run_id}: state {state}; only a SUCCEEDED run's outputs can be used")
     tasks = list(getattr(getattr(run, "run_details", None), "task_details", None) or [])
+    if not any(getattr(t, "outputs", None) for t in tasks):
+        return outputs_by_layout(run, producers, pipeline_root=pipeline_root, endpoint_url=endpoint_url)
     uris: dict[str, str] = {}
     for key, (task_name, output) in producers.items():
         artifact_id = _output_artifact_id(run_id, tasks, task_name, output)
@@ -42,21 +50,56 @@ def resolve_run_outputs(client: Any, run_id: str,
             uris[key] = artifact_uri(client, artifact_id)
     if not uris:
         wanted = ", ".join(f"{task}.{output}" for task, output in producers.values())
-        if not any(getattr(t, "outputs", None) for t in tasks):
-            raise IacsieveError(f"run {run_id}: no output artifacts ({wanted}); {NO_ARTIFACT_API}")
         raise IacsieveError(f"run {run_id}: none of {wanted} among its tasks "
                             f"({', '.join(sorted({str(t.display_name) for t in tasks})) or 'none'})")
     log.info("run %s: %s", run_id, uris)
     return uris
 
 
-def stage_inputs_from_run(client: Any, run_id: str, stage: int) -> dict[str, str]:
-    """The `StageInputs` fields stage `stage` takes from an earlier run: stages 2-3 its selection, 4 its champion."""
+def stage_inputs_from_run(client: Any, run_id: str, stage: int, **where: str | None) -> dict[str, str]:
+    """The `StageInputs` fields stage `stage` takes from an earlier run: stages 2-3 its selection, 4 its champion.
+
+    `where`: `pipeline_root` / `endpoint_url`, as for `resolve_run_outputs`.
+    """
     need = {2: "selection", 3: "selection", 4: "champion"}.get(stage)
     if need is None:
         raise IacsieveError(f"--from-run: stage {stage} builds on no earlier run (stages 2-4 do)")
-    found = resolve_run_outputs(client, run_id, {need: PRODUCERS[need]})
+    found = resolve_run_outputs(client, run_id, {need: PRODUCERS[need]}, **where)
     return {f"{need}_uri": found[need]}
+
+
+def outputs_by_layout(run: Any, producers: Mapping[str, tuple[str, str]], *, pipeline_root: str | None = None,
+                      endpoint_url: str | None = None) -> dict[str, str]:
+    """The outputs where KFP's launcher writes them: `<root>/<pipeline>/<run id>/<task>/<id>/<output>`."""
+    run_id = run.run_id
+    root = pipeline_root or getattr(getattr(run, "runtime_config", None), "pipeline_root", None) or DEFAULT_PIPELINE_ROOT
+    base = f"{root.rstrip('/')}/{_pipeline_name(run)}/{run_id}"
+    fs, path = open_uri(base, endpoint_url)
+    uris: dict[str, str] = {}
+    for key, (task, output) in producers.items():
+        found = sorted(fs.glob(f"{path}/{task}/*/{output}"))
+        if len(found) > 1:
+            raise IacsieveError(f"run {run_id}: {len(found)} `{task}` outputs `{output}` under {base}, expected 1")
+        if found:
+            uris[key] = uri_of(base, found[0])
+    if not uris:
+        wanted = ", ".join(f"{task}/<id>/{output}" for task, output in producers.values())
+        raise IacsieveError(f"run {run_id}: the API lists no output artifacts and {base} holds none of {wanted} "
+                            f"(cached tasks keep an earlier run's outputs; another pipeline root: --pipeline-root); "
+                            f"pass the URIs instead (--selection-uri / --champion-uri)")
+    log.info("run %s (by layout under %s): %s", run_id, base, uris)
+    return uris
+
+
+def _pipeline_name(run: Any) -> str:
+    """The compiled pipeline's name (`pipelineInfo.name`), which KFP uses in its output paths."""
+    spec = getattr(run, "pipeline_spec", None) or {}
+    spec = spec.get("pipeline_spec", spec) if isinstance(spec, dict) else {}
+    name = (spec.get("pipelineInfo") or {}).get("name") if isinstance(spec, dict) else None
+    if not name:
+        raise IacsieveError(f"run {run.run_id}: the API returned no pipeline spec to find its outputs by; "
+                            f"pass the URIs instead (--selection-uri / --champion-uri)")
+    return str(name)
 
 
 def _output_artifact_id(run_id: str, tasks: list, task_name: str, output: str) -> str | None:

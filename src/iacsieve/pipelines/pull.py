@@ -23,6 +23,7 @@ from ..errors import IacsieveError
 from ..freeze import load_champion, pickle_files
 from ..metrics import read_json_object
 from ..models import read_meta
+from ..object_store import open_uri
 from ..select import SELECTION_FILE
 
 
@@ -125,19 +126,7 @@ def fetch(source: str, into: Path, *, endpoint_url: str | None = None) -> None:
 
 
 def _fetch_remote(uri: str, into: Path, endpoint_url: str | None) -> None:
-    import fsspec
-
-    options = {}
-    if uri.startswith("minio://"):  # KFP's name for its in-cluster MinIO; it speaks S3
-        uri = "s3://" + uri[len("minio://"):]
-        options["client_kwargs"] = {"endpoint_url": endpoint_url or "http://localhost:9000"}
-    elif endpoint_url:
-        options["client_kwargs"] = {"endpoint_url": endpoint_url}
-    try:
-        fs, path = fsspec.core.url_to_fs(uri, **options)
-    except (ImportError, ValueError) as exc:
-        raise IacsieveError(f"{uri}: cannot open ({exc}); install the fsspec backend (s3fs for s3:// and "
-                            f"minio://, gcsfs for gs://) or copy the folder locally and pass its path") from None
+    fs, path = open_uri(uri, endpoint_url)
     if not fs.isdir(path):
         raise IacsieveError(f"{uri}: not a directory; give the freeze task's `champion` artifact")
     fs.get(path.rstrip("/") + "/", str(into), recursive=True)
