@@ -74,8 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _input_args(r, data_default="data/raw")
     r.add_argument("--pipeline-root", default="kfp-local", help="where task outputs go (default: %(default)s)")
     r.add_argument("--cache", action="store_true", help="reuse outputs of identical tasks from earlier local runs")
-    r.add_argument("--champion-out", help="also copy the run's champion (stages 3-4) into this folder, "
-                                          "e.g. models/champion")
+    r.add_argument("--champion-out", help="also copy the run's champion (stages 3-4) into this folder, e.g. a "
+                                          "scratch dir (to version it: `iacsieve kfp pull-champion PATH`)")
     r.set_defaults(func=_run_local)
 
     p = ksub.add_parser("pull-champion", help="bring a run's champion home: models/cluster-champion, dvc add-ed",
