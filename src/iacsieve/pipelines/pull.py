@@ -12,6 +12,7 @@ next `dvc repro` neither overwrites it nor finds its own output changed.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -84,33 +85,37 @@ def inside_dvc_repo(dest: Path, repo: str | Path = ".") -> bool:
 
 def refuse_stage_output(dest: Path, repo: str | Path = ".") -> None:
     """A one-line error when `dest` is (inside, or holds) a dvc.yaml stage's output, e.g. freeze4's models/champion."""
-    from dvc.repo import Repo
     from dvc.stage import PipelineStage
 
     target = (Path(repo) / dest).resolve()
-    with Repo(str(repo)) as dvc_repo:
-        for stage in dvc_repo.index.stages:
-            if not isinstance(stage, PipelineStage):
-                continue
-            for out in stage.outs:
-                path = Path(out.fs_path).resolve()
-                if target == path or path in target.parents or target in path.parents:
-                    raise IacsieveError(f"{dest}: output of DVC stage {stage.addressing!r}; the next `dvc repro` "
-                                        f"would overwrite it: pull to its own folder (default {CLUSTER_CHAMPION})")
+    with _dvc_repo(repo, dest) as dvc_repo:
+        stages = [s for s in dvc_repo.index.stages if isinstance(s, PipelineStage)]
+    for stage in stages:
+        for out in stage.outs:
+            path = Path(out.fs_path).resolve()
+            if target == path or path in target.parents or target in path.parents:
+                raise IacsieveError(f"{dest}: output of DVC stage {stage.addressing!r}; the next `dvc repro` "
+                                    f"would overwrite it: pull to its own folder (default {CLUSTER_CHAMPION})")
 
 
 def dvc_add(path: Path, repo: str | Path = ".") -> Path:
     """`dvc add path` (cache it, write `<path>.dvc`, git-ignore the folder); returns the .dvc file."""
-    from dvc.repo import Repo
+    with _dvc_repo(repo, path) as dvc_repo:
+        dvc_repo.add(str((Path(repo) / path).resolve()))
+    return Path(f"{path}.dvc")
 
+
+@contextlib.contextmanager
+def _dvc_repo(repo: str | Path, about: Path):
+    """The DVC project at `repo`; DVC's errors (a broken dvc.yaml, a failed add) become one line."""
     from dvc.exceptions import DvcException
+    from dvc.repo import Repo
 
     try:
         with Repo(str(repo)) as dvc_repo:
-            dvc_repo.add(str((Path(repo) / path).resolve()))
+            yield dvc_repo
     except DvcException as exc:
-        raise IacsieveError(f"{path}: dvc add failed: {str(exc).splitlines()[0]}") from None
-    return Path(f"{path}.dvc")
+        raise IacsieveError(f"{about}: DVC: {str(exc).splitlines()[0]}") from None
 
 
 def fetch(source: str, into: Path, *, endpoint_url: str | None = None) -> None:
@@ -119,7 +124,7 @@ def fetch(source: str, into: Path, *, endpoint_url: str | None = None) -> None:
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else source)
         if not path.is_dir():
-            raise IacsieveError(f"{source}: not a directory; give the freeze task's `champion` artifact")
+            raise IacsieveError(f"{source}: not a directory; give a task's output artifact (a folder: freeze `champion`, select `selection`)")
         shutil.copytree(path, into, dirs_exist_ok=True)
         return
     _fetch_remote(source, into, endpoint_url)
@@ -128,5 +133,5 @@ def fetch(source: str, into: Path, *, endpoint_url: str | None = None) -> None:
 def _fetch_remote(uri: str, into: Path, endpoint_url: str | None) -> None:
     fs, path = open_uri(uri, endpoint_url)
     if not fs.isdir(path):
-        raise IacsieveError(f"{uri}: not a directory; give the freeze task's `champion` artifact")
+        raise IacsieveError(f"{uri}: not a directory; give a task's output artifact (a folder: freeze `champion`, select `selection`)")
     fs.get(path.rstrip("/") + "/", str(into), recursive=True)
