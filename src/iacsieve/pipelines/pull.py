@@ -27,6 +27,8 @@ from ..models import read_meta
 from ..object_store import open_uri
 from ..select import SELECTION_FILE
 
+NOT_A_FOLDER = "not a directory; give a task's output artifact (a folder: freeze `champion`, select `selection`)"
+
 
 
 def pull_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, endpoint_url: str | None = None,
@@ -124,7 +126,7 @@ def fetch(source: str, into: Path, *, endpoint_url: str | None = None) -> None:
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else source)
         if not path.is_dir():
-            raise IacsieveError(f"{source}: not a directory; give a task's output artifact (a folder: freeze `champion`, select `selection`)")
+            raise IacsieveError(f"{source}: {NOT_A_FOLDER}")
         shutil.copytree(path, into, dirs_exist_ok=True)
         return
     _fetch_remote(source, into, endpoint_url)
@@ -133,5 +135,5 @@ def fetch(source: str, into: Path, *, endpoint_url: str | None = None) -> None:
 def _fetch_remote(uri: str, into: Path, endpoint_url: str | None) -> None:
     fs, path = open_uri(uri, endpoint_url)
     if not fs.isdir(path):
-        raise IacsieveError(f"{uri}: not a directory; give a task's output artifact (a folder: freeze `champion`, select `selection`)")
+        raise IacsieveError(f"{uri}: {NOT_A_FOLDER}")
     fs.get(path.rstrip("/") + "/", str(into), recursive=True)
