@@ -76,17 +76,20 @@ def test_fan_out_is_the_grid_of_resolved_settings(compiled, stage, profile):
     loop, tasks = only_loop(spec)
     items = [json.loads(item) for item in json.loads(loop["parameterIterator"]["items"]["raw"])]
     assert loop["iteratorPolicy"]["parallelismLimit"] == params.cluster.parallelism
-    train = tasks[f"s{stage}-train"]
+    train = tasks["train"]
     assert set(train["inputs"]["parameters"]) == {"config_json", "stage"}  # settings only (cache-stable)
     assert set(train["inputs"]["artifacts"]) == {"data"}
-    assert train["retryPolicy"]["maxRetryCount"] == params.cluster.retries
+    if profile == "cluster":  # pod settings are a cluster's: kfp.local ignores them
+        retry = params.cluster.pods.retry
+        assert train["retryPolicy"]["maxRetryCount"] == retry.num_retries
+        assert train["retryPolicy"]["backoffFactor"] == retry.backoff_factor
     if stage_plan(stage).builds_on == "nothing":  # every run's settings known at compile time
         assert items == [c.to_dict() for _, c in stage_runs(params, stage)]
         assert train["inputs"]["parameters"]["config_json"]["componentInputParameter"] == loop["parameterIterator"]["itemInput"]
     else:  # resolved at run time from the previous stage's output
         assert items == params.stage(stage).grid_points()
         ref = train["inputs"]["parameters"]["config_json"]["taskOutputParameter"]
-        assert producer(spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"], ref) == f"s{stage}-resolve"
+        assert producer(spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"], ref) == "resolve"
 
 
 def test_train_tasks_ignore_unrelated_params_edits(tmp_path):
@@ -95,7 +98,7 @@ def test_train_tasks_ignore_unrelated_params_edits(tmp_path):
     def train_inputs(params_file: Path) -> dict:
         spec = next(yaml.safe_load_all(compile_stage(1, tmp_path / "s.yaml", params_file, "cluster").read_text()))
         loop, tasks = only_loop(spec)
-        return {"items": loop["parameterIterator"]["items"]["raw"], "train": tasks["s1-train"]["inputs"]}
+        return {"items": loop["parameterIterator"]["items"]["raw"], "train": tasks["train"]["inputs"]}
 
     before = train_inputs(PARAMS)
     mapping = read_yaml(PARAMS)
@@ -112,7 +115,8 @@ def test_train_tasks_ignore_unrelated_params_edits(tmp_path):
 
 def test_cluster_profile_gives_train_a_gpu_and_pod_settings(compiled):
     params = load_params(PARAMS, profile="cluster")
-    res = params.cluster.train_resources
+    res = params.cluster.pods.resources["train"]
+    light = params.cluster.pods.resources["light"]
     for stage in STAGES:
         spec, platform = compiled[stage, "cluster"]
         resources = spec["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]
@@ -121,13 +125,17 @@ def test_cluster_profile_gives_train_a_gpu_and_pod_settings(compiled):
         assert resources["cpuRequest"] == float(res.cpu_request) and resources["cpuLimit"] == float(res.cpu_limit)
         assert resources["memoryRequest"] == pytest.approx(16 * 1.073741824)  # 16Gi in GB, as KFP writes it
         train_pod = platform["deploymentSpec"]["executors"]["exec-train"]
-        assert train_pod["nodeSelector"]["labels"] == params.cluster.node_selector
-        assert train_pod["tolerations"] == [dict(t) for t in params.cluster.tolerations]
+        assert train_pod["nodeSelector"]["labels"] == params.cluster.pods.node_selector
+        assert train_pod["tolerations"] == [dict(t) for t in params.cluster.pods.tolerations]
         assert train_pod["emptyDirMounts"] == [{"medium": "Memory", "mountPath": "/dev/shm",
                                                 "sizeLimit": res.shm_size, "volumeName": "dshm"}]
         others = [e for n, e in spec["deploymentSpec"]["executors"].items()
                   if not n.startswith("exec-train") and "container" in e]
         assert others and all("accelerator" not in e["container"].get("resources", {}) for e in others)
+        # every task asks for CPU and memory (quota'd namespaces reject pods that do not)
+        assert all(e["container"]["resources"]["cpuRequest"] == 0.5 for e in others)
+        assert all(e["container"]["resources"]["memoryLimit"] == pytest.approx(4 * 1.073741824) for e in others)
+        assert light.cpu_request == "500m"
 
 
 def test_local_profile_asks_for_no_gpu(compiled):
@@ -160,15 +168,15 @@ def test_each_stage_follows_the_plan(compiled, stage):
     plan = stage_plan(stage)
     tasks = named(spec["root"]["dag"]["tasks"])
     _, inner = only_loop(spec)
-    select = tasks[f"s{stage}-select"]
+    select = tasks["select"]
     assert select["inputs"]["parameters"]["mode"]["runtimeValue"]["constant"] == plan.selection_mode
-    assert (f"s{stage}-threshold-sweep" in inner) == plan.sweeps
-    evaluate = inner[f"s{stage}-evaluate"]["inputs"]
+    assert ("threshold-sweep" in inner) == plan.sweeps
+    evaluate = inner["evaluate"]["inputs"]
     assert evaluate["parameters"]["rule"]["runtimeValue"]["constant"] == plan.decision_rule
     assert ("sweep" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "sweep")
     assert ("champion" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "champion")
-    assert (f"s{stage}-freeze" in tasks) == plan.freezes
-    expected = {"data_uri"} | ({"selection_uri"} if plan.builds_on == "winner" else set()) | (
+    assert ("freeze" in tasks) == plan.freezes
+    expected = {"data_uri", "data_md5"} | ({"selection_uri"} if plan.builds_on == "winner" else set()) | (
         {"champion_uri"} if plan.builds_on == "champion" else set())
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == expected
     outputs = set(spec["root"]["outputDefinitions"]["artifacts"])
@@ -177,7 +185,8 @@ def test_each_stage_follows_the_plan(compiled, stage):
 
 def test_all_stages_chain_in_graph(compiled):
     spec, _ = compiled["all", "cluster"]
-    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri"}
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert set(params) == {"data_uri", "data_md5"} and params["data_md5"]["isOptional"]
     assert len(loops(spec)) == 4
     raw_tasks = spec["root"]["dag"]["tasks"]
     tasks = named(raw_tasks)
@@ -268,7 +277,8 @@ def test_dockerfile_installs_the_pinned_package_on_a_cuda_torch_base():
     assert "pyproject.toml" in copies and "src" in copies
     runs = [v for op, v in instructions if op == "RUN"]
     installs = [r for r in runs if "pip install" in r]
-    assert len(installs) == 1 and re.search(r"pip install \.(\s|$)", installs[0])
+    # the package itself (with the `cluster` extra: s3fs/gcsfs for tasks that read a bucket)
+    assert len(installs) == 1 and re.search(r"pip install (\.|\"\.\[cluster\]\")(\s|$)", installs[0])
     assert "[test]" not in installs[0] and "-e " not in installs[0] and "requirements" not in installs[0]
     users = [v for op, v in instructions if op == "USER"]
     assert users and users[-1] not in ("root", "0")

@@ -47,7 +47,7 @@ PARAMS = {
                "weight_decays": [0.25, 4]},
     "stage3": {},
     "stage4": {"seeds": [1, 2]},
-    "cluster": {"image": "example.org/iacsieve:test", "parallelism": 2, "retries": 0},
+    "cluster": {"image": "example.org/iacsieve:test", "parallelism": 2, "retry": {"num_retries": 0}},
 }
 
 

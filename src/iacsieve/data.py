@@ -212,12 +212,18 @@ def compute_stats(splits: dict[str, list[WarningRecord]]) -> dict:
     return stats
 
 
-def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = False) -> dict:
+def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = False,
+            expected_md5: str | None = None) -> dict:
     """Validate + normalise the raw splits into `out_dir` (combined and per tech) and stats.json.
 
     The whole directory is replaced atomically: an interrupted run leaves the old one intact.
+    `expected_md5` (data.dvc's): refuse raw data whose DVC md5 differs, before reading a row.
     Returns the stats, with `skipped_invalid_rows` per split.
     """
+    if expected_md5:
+        from iacsieve.data_identity import check_data_md5
+
+        check_data_md5(raw_dir, expected_md5)
     splits: dict[str, list[WarningRecord]] = {}
     skipped: dict[str, int] = {}
     for split in SPLITS:

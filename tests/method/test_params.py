@@ -28,7 +28,7 @@ def test_repo_params_validate_in_both_profiles():
     assert set(cluster.stage(1).lists["families"]) == {"codebert", "codet5-small", "codet5-base", "codet5p-220m"}
     assert cluster.defaults["fp16"] is True and local.defaults["fp16"] is False
     assert all(4 <= bs <= 32 for bs in cluster.stage(2).lists["batch_sizes"])
-    assert cluster.cluster.train_resources.gpu == cluster.cluster["train_resources"]["gpu"] == 1
+    assert cluster.cluster.pods.resources["train"].gpu == 1 and cluster.cluster["pods"].retry.num_retries == 2
 
 
 @pytest.mark.parametrize("mutate, key_path", [
@@ -50,7 +50,8 @@ def test_repo_params_validate_in_both_profiles():
     (lambda r: r["families"].update(codebret={}), "families.codebret"),
     (lambda r: r["profiles"]["cluster"]["stage2"].update(epoch=[1]), "profiles.cluster.stage2.epoch"),
     (lambda r: r["profiles"].update(local={}), "profiles.local"),
-    (lambda r: r["cluster"]["train_resources"].update(gpus=2), "cluster.train_resources.gpus"),
+    (lambda r: r["cluster"]["resources"]["train"].update(gpus=2), "cluster.resources.train.gpus"),
+    (lambda r: r["cluster"].update(retries=2), "cluster.retries"),
     (lambda r: r.pop("stage3"), "stage3"),
 ])
 def test_a_broken_key_names_its_path(raw, mutate, key_path):

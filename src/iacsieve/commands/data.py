@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--raw", default="data/raw", help="raw data folder, <tech>/<tech>_<split>.jsonl (default: %(default)s)")
     p.add_argument("--out", default="data/prepared", help="output folder (default: %(default)s)")
     p.add_argument("--skip-invalid", action="store_true", help="drop malformed rows (and report how many) instead of failing")
+    p.add_argument("--expect-md5", metavar="MD5",
+                   help="refuse raw data whose DVC md5 differs (e.g. data.dvc's: `iacsieve data md5 --dvc-file data.dvc`)")
     p.set_defaults(func=_prepare)
 
     data = sub.add_parser("data", help="inspect datasets", description="Inspect labelled datasets.")
@@ -27,13 +29,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true", help="print the full stats as JSON")
     s.add_argument("--skip-invalid", action="store_true", help="drop malformed rows instead of failing")
     s.set_defaults(func=_stats)
+    m = dsub.add_parser("md5", help="print the data's DVC md5 (its identity on a cluster)",
+                        description="Print the DVC md5 of a folder (computed as DVC does) or the one a .dvc file records.")
+    m.add_argument("folder", nargs="?", help="folder to hash (default: read --dvc-file instead)")
+    m.add_argument("--dvc-file", default="data.dvc", help=".dvc file to read when no folder is given (default: %(default)s)")
+    m.set_defaults(func=_md5)
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    stats = prepare(args.raw, args.out, skip_invalid=args.skip_invalid)
+    stats = prepare(args.raw, args.out, skip_invalid=args.skip_invalid, expected_md5=args.expect_md5)
     skipped = sum(stats["skipped_invalid_rows"].values())
     totals = ", ".join(f"{split} {stats[split]['combined']['total']}" for split in SPLITS)
     print(f"prepared {args.out}: {totals}" + (f"; skipped {skipped} invalid rows" if skipped else ""))
+    return 0
+
+
+def _md5(args: argparse.Namespace) -> int:
+    from iacsieve.data_identity import data_md5_from_dvc_file, folder_md5
+
+    print(folder_md5(args.folder) if args.folder else data_md5_from_dvc_file(args.dvc_file))
     return 0
 
 

@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, metavar="DIR",
-                   help="champion directory (model files, model_meta.json, champion.json), e.g. models/champion")
+                   help="champion directory (model files, model_meta.json, champion.json): models/champion "
+                        "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s)")
     p.add_argument("--detections", required=True, metavar="FILE", help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)")
     p.add_argument("--scripts", required=True, metavar="DIR", help="folder holding the scanned scripts; no file outside it is read")
     p.add_argument("--out", required=True, metavar="FILE", help="output file, written atomically")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from iacsieve.champion_paths import CLUSTER_CHAMPION, CLUSTER_REPORTS
+
 _RAW = argparse.RawDescriptionHelpFormatter
 from iacsieve import layout
 
@@ -131,6 +133,8 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", default="reports/metrics.json",
                    help="champion metrics JSON for DVC (default: %(default)s; '' to skip)")
     p.add_argument("--prefix", default="", help="only runs whose name starts with this prefix")
+    p.add_argument("--selection", help="a pulled stage-4 selection.json: the seed table of a cluster champion")
+    _cluster_arg(p)
     _params_arg(p)
     p.set_defaults(func=_report)
 
@@ -140,8 +144,12 @@ def _report(args: argparse.Namespace) -> int:
     from iacsieve.report import write_report
 
     params = load_params(args.params) if Path(args.params).is_file() else None
+    if args.cluster:
+        args.champion, args.out, args.selection = str(CLUSTER_CHAMPION), str(CLUSTER_REPORTS / "summary.md"), \
+            args.selection or str(CLUSTER_REPORTS / "selection.json")
+        args.metrics = ""  # pull-champion wrote it; the report only reads
     path = write_report(args.results, args.champion, args.out, prefix=args.prefix, params=params,
-                        metrics_file=args.metrics or None)
+                        metrics_file=args.metrics or None, selection=args.selection)
     print(f"report: {path}")
     return 0
 
@@ -155,13 +163,26 @@ def _register_plots(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--results", default="results", help="results root (default: %(default)s)")
     p.add_argument("--champion", default=str(CHAMPION_DIR), help="final champion folder (default: %(default)s)")
     p.add_argument("--out", default=str(PLOTS_DIR), help="output folder (default: %(default)s)")
+    p.add_argument("--data", default="data/prepared",
+                   help="prepared data, scored with the champion when its run dir is not here (default: %(default)s)")
+    p.add_argument("--selection", help="stage-4 selection.json for the seed plot (default: the results root's)")
+    _cluster_arg(p)
     p.set_defaults(func=_plots)
+
+
+def _cluster_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", action="store_true",
+                   help=f"describe the champion pulled from a cluster ({CLUSTER_CHAMPION}; output and inputs "
+                        f"under {CLUSTER_REPORTS}/) instead of this repo's")
 
 
 def _plots(args: argparse.Namespace) -> int:
     from iacsieve.plots import render_plots
 
-    written = render_plots(args.results, args.champion, args.out)
+    if args.cluster:
+        args.champion, args.out = str(CLUSTER_CHAMPION), str(CLUSTER_REPORTS / "plots")
+        args.selection = args.selection or str(CLUSTER_REPORTS / "selection.json")
+    written = render_plots(args.results, args.champion, args.out, data=args.data, selection=args.selection)
     print(f"plots: {len(written)} files in {args.out}")
     return 0
 

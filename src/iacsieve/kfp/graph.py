@@ -14,14 +14,14 @@ all-stages pipeline wires stage N's output into stage N+1 in-graph.
 from pathlib import Path
 from typing import NamedTuple
 
-from kfp import dsl, kubernetes
+from kfp import dsl
 
 from iacsieve.kfp.components import StepComponents, build_components
+from iacsieve.kfp.pods import configure_task
 from iacsieve.kfp.settings import CompileSettings, StageSettings, compile_settings
 from iacsieve.method.plan import FINAL_STAGE, STAGES, stage_plan
 
 ALL = "all"
-SHM_VOLUME = "dshm"
 StageOutputs = NamedTuple("StageOutputs", [("selection", dsl.Artifact)])
 FrozenOutputs = NamedTuple("FrozenOutputs", [("selection", dsl.Artifact), ("champion", dsl.Model),
                                              ("card", dsl.Artifact)])
@@ -34,7 +34,8 @@ def pipeline_name(stage: "int | str") -> str:
 
 
 def stage_inputs(stage: "int | str") -> list[str]:
-    """The pipeline parameters of a stage's pipeline (the all-stages pipeline takes only the data)."""
+    """The required pipeline parameters of a stage's pipeline (the all-stages pipeline takes only the
+    data); every pipeline also takes `data_md5` (data.dvc's md5: prepare refuses other data)."""
     builds_on = "nothing" if stage == ALL else stage_plan(int(stage)).builds_on
     return ["data_uri"] + ([BASE_INPUTS[builds_on]] if builds_on in BASE_INPUTS else [])
 
@@ -55,44 +56,60 @@ def build_pipeline(stage: "int | str", params_path: "str | Path" = "params.yaml"
     return _one_stage(int(stage), settings, components, on_cluster)
 
 
-def _stage_tasks(s: StageSettings, c: StepComponents, prepared, base, on_cluster: bool) -> dict:
-    """One stage's tasks inside an enclosing pipeline; returns its outputs (selection [, champion, card])."""
+def _stage_tasks(s: StageSettings, c: StepComponents, prepared, base, on_cluster: bool, prefix: str = "") -> dict:
+    """One stage's tasks inside an enclosing pipeline; returns its outputs (selection [, champion, card]).
+
+    Display names are the step names (`train`, `select`, ...: KFP's task names in a one-stage
+    pipeline, which `--from-run` looks up), prefixed `s<N>-` in the all-stages pipeline.
+    """
     plan, n = s.plan, s.plan.number
+
+    def on_pod(task, kind: str):
+        """Pod settings (resources, retries with backoff, GPU and weights for train) on a cluster only."""
+        return configure_task(task, s.cluster.pods, kind) if on_cluster else task
+
     with dsl.ParallelFor(s.configs or s.points, parallelism=s.cluster.parallelism) as item:
         if plan.builds_on == "nothing":
             config = item
         else:
-            config = c.resolve(base=base, stage=n, point_json=item).set_display_name(f"s{n}-resolve").output
-        train = c.train(data=prepared, config_json=config, stage=n)
-        train.set_display_name(f"s{n}-train").set_retry(num_retries=s.cluster.retries)
-        if on_cluster:
-            apply_train_resources(train, s)
+            resolve = c.resolve(base=base, stage=n, point_json=item).set_display_name(f"{prefix}resolve")
+            config = on_pod(resolve, "light").output
+        train = c.train(data=prepared, config_json=config, stage=n).set_display_name(f"{prefix}train")
+        on_pod(train, "train")
         rule_inputs = {}
         if plan.sweeps:
             sweep = c.threshold_sweep(scores=train.outputs["scores"], start=s.sweep.start, stop=s.sweep.stop,
-                                      step=s.sweep.step).set_display_name(f"s{n}-threshold-sweep")
+                                      step=s.sweep.step).set_display_name(f"{prefix}threshold-sweep")
+            on_pod(sweep, "light")
             rule_inputs["sweep"] = sweep.outputs["sweep"]
         if plan.evaluate_consumes == "champion":
             rule_inputs["champion"] = base
         evaluation = c.evaluate(scores=train.outputs["scores"], rule=plan.decision_rule,
                                 bootstrap_samples=s.bootstrap_samples, bootstrap_seed=s.bootstrap_seed,
-                                **rule_inputs).set_display_name(f"s{n}-evaluate")
+                                **rule_inputs).set_display_name(f"{prefix}evaluate")
+        on_pod(evaluation, "light")
     selected = c.select(evaluations=dsl.Collected(evaluation.outputs["evaluation"]), mode=plan.selection_mode,
-                        stage=f"stage{n}").set_display_name(f"s{n}-select")
+                        stage=f"stage{n}").set_display_name(f"{prefix}select")
+    on_pod(selected, "light")
     outputs = {"selection": selected.outputs["selection"]}
     if plan.freezes:
         run = dsl.importer(artifact_uri=selected.outputs["run_uri"], artifact_class=dsl.Model, reimport=False)
-        run.set_display_name(f"s{n}-chosen-run")
+        run.set_display_name(f"{prefix}chosen-run")
         frozen = c.freeze(selection=selected.outputs["selection"], run=run.output,
-                          data=prepared).set_display_name(f"s{n}-freeze")
+                          data=prepared).set_display_name(f"{prefix}freeze")
+        on_pod(frozen, "light")
         outputs.update(champion=frozen.outputs["champion"], card=frozen.outputs["card"])
     return outputs
 
 
-def _prepared(c: StepComponents, data_uri: str):
+def _prepared(c: StepComponents, data_uri: str, data_md5: str, settings: CompileSettings, on_cluster: bool):
+    """The raw data by URI, prepared; `data_md5` (data.dvc's, "" for none) is checked before a row is read."""
     raw = dsl.importer(artifact_uri=data_uri, artifact_class=dsl.Dataset, reimport=False)
     raw.set_display_name("raw-data")
-    return c.prepare(raw=raw.output).set_display_name("prepare").outputs["prepared"]
+    prepare = c.prepare(raw=raw.output, expected_md5=data_md5).set_display_name("prepare")
+    if on_cluster:
+        configure_task(prepare, settings.cluster.pods, "light")
+    return prepare.outputs["prepared"]
 
 
 def _returned(outputs: dict):
@@ -105,8 +122,8 @@ def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster:
     s = settings.stages[n]
     plan = s.plan
 
-    def body(data_uri: str, base_uri: "str | None" = None):
-        prepared = _prepared(c, data_uri)
+    def body(data_uri: str, data_md5: str, base_uri: "str | None" = None):
+        prepared = _prepared(c, data_uri, data_md5, settings, on_cluster)
         base = None
         if base_uri is not None:
             base = dsl.importer(artifact_uri=base_uri, artifact_class=dsl.Artifact, reimport=False)
@@ -117,14 +134,14 @@ def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster:
     returns = FrozenOutputs if plan.freezes else StageOutputs
     # One signature per kind of stage: KFP reads a pipeline's parameters and outputs from its function.
     if plan.builds_on == "winner":
-        def func(data_uri: str, selection_uri: str) -> returns:
-            return body(data_uri, selection_uri)
+        def func(data_uri: str, selection_uri: str, data_md5: str = "") -> returns:
+            return body(data_uri, data_md5, selection_uri)
     elif plan.builds_on == "champion":
-        def func(data_uri: str, champion_uri: str) -> returns:
-            return body(data_uri, champion_uri)
+        def func(data_uri: str, champion_uri: str, data_md5: str = "") -> returns:
+            return body(data_uri, data_md5, champion_uri)
     else:
-        def func(data_uri: str) -> returns:
-            return body(data_uri)
+        def func(data_uri: str, data_md5: str = "") -> returns:
+            return body(data_uri, data_md5)
     func.__name__ = f"stage{n}"
     description = (f"iacsieve stage {n} ({settings.profile} profile): {plan.purpose}; {s.runs} runs, "
                    f"decision rule {plan.decision_rule}, selection {plan.selection_mode}")
@@ -132,8 +149,8 @@ def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster:
 
 
 def _all_stages(settings: CompileSettings, c: StepComponents, on_cluster: bool):
-    def all_stages(data_uri: str) -> FrozenOutputs:
-        prepared = _prepared(c, data_uri)
+    def all_stages(data_uri: str, data_md5: str = "") -> FrozenOutputs:
+        prepared = _prepared(c, data_uri, data_md5, settings, on_cluster)
         outputs: dict[int, dict] = {}
         for n in STAGES:
             plan = settings.stages[n].plan
@@ -142,26 +159,9 @@ def _all_stages(settings: CompileSettings, c: StepComponents, on_cluster: bool):
                 base = outputs[plan.previous]["selection"]
             elif plan.builds_on == "champion":
                 base = outputs[plan.previous]["card"]
-            outputs[n] = _stage_tasks(settings.stages[n], c, prepared, base, on_cluster)
+            outputs[n] = _stage_tasks(settings.stages[n], c, prepared, base, on_cluster, prefix=f"s{n}-")
         return _returned(outputs[FINAL_STAGE])
 
     sizes = ", ".join(f"stage {n}: {s.runs} runs" for n, s in settings.stages.items())
     return dsl.pipeline(name=pipeline_name(ALL),
                         description=f"iacsieve, the whole method ({settings.profile} profile): {sizes}")(all_stages)
-
-
-def apply_train_resources(task: dsl.PipelineTask, s: StageSettings) -> dsl.PipelineTask:
-    """GPU, CPU/memory requests and limits, node selector, tolerations and a memory-backed /dev/shm."""
-    r = s.cluster.train_resources
-    if r.gpu > 0:
-        task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(r.gpu)
-    task.set_cpu_request(r.cpu_request).set_cpu_limit(r.cpu_limit)
-    task.set_memory_request(r.memory_request).set_memory_limit(r.memory_limit)
-    for key, value in s.cluster.node_selector.items():
-        kubernetes.add_node_selector(task, label_key=key, label_value=value)
-    for toleration in s.cluster.tolerations:
-        kubernetes.add_toleration(task, **toleration)
-    # PyTorch's DataLoader workers share tensors through /dev/shm, which is 64 MiB in a default pod.
-    kubernetes.empty_dir_mount(task, volume_name=SHM_VOLUME, mount_path="/dev/shm", medium="Memory",
-                               size_limit=r.shm_size)
-    return task

@@ -27,6 +27,7 @@ class StageInputs:
     data_uri: str
     selection_uri: str | None = None  # stage 3: the stage-2 select task's `selection`
     champion_uri: str | None = None  # stage 4: the stage-3 freeze task's `card` (or `champion`)
+    data_md5: str | None = None  # data.dvc's md5: the prepare task refuses data that differs
 
     def arguments(self, stage: int | str) -> dict[str, str]:
         """The pipeline arguments the plan says `stage` needs; a missing one is a user error naming the flag."""
@@ -38,6 +39,8 @@ class StageInputs:
                 raise IacsieveError(f"stage {stage} needs {flag}: the previous stage's "
                                     f"{'select task `selection`' if name == 'selection_uri' else 'freeze task `card`'}")
             args[name] = value
+        if self.data_md5:
+            args["data_md5"] = self.data_md5
         return args
 
 

@@ -14,11 +14,13 @@ from typing import List, NamedTuple, Optional
 from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 
-def prepare(raw: Input[Dataset], prepared: Output[Dataset], skip_invalid: bool = False):
-    """Validate + normalise the raw splits into the prepared layout (`iacsieve.data.prepare`)."""
+def prepare(raw: Input[Dataset], prepared: Output[Dataset], expected_md5: str = "", skip_invalid: bool = False):
+    """Validate + normalise the raw splits into the prepared layout (`iacsieve.data.prepare`);
+    `expected_md5` (data.dvc's): refuse data whose DVC md5 differs."""
     from iacsieve.data import prepare as prepare_data
 
-    stats = prepare_data(raw.path, prepared.path, skip_invalid=skip_invalid)
+    stats = prepare_data(raw.path, prepared.path, skip_invalid=skip_invalid, expected_md5=expected_md5 or None)
+    prepared.metadata["data_md5"] = expected_md5
     prepared.metadata["rows"] = {split: stats[split]["combined"]["total"] for split in ("train", "val", "test")}
 
 

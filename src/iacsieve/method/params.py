@@ -22,6 +22,7 @@ import yaml
 
 from iacsieve.errors import ConfigError
 from iacsieve.human import HumanSettings
+from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_pod_settings
 from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, PARAMS_FILE, PREPARED_DIR, RAW_DIR, TRAINING_DIR, SWEEP_START, SWEEP_STEP, SWEEP_STOP
 from iacsieve.method.plan import STAGES, stage_plan
 from iacsieve.models import FAMILIES
@@ -89,25 +90,13 @@ class EvaluationParams(_Mapping):
 
 
 @dataclass(frozen=True)
-class TrainResources(_Mapping):
-    gpu: int = 1
-    cpu_request: str = "4"
-    cpu_limit: str = "8"
-    memory_request: str = "16Gi"
-    memory_limit: str = "32Gi"
-    shm_size: str = "8Gi"
-
-
-@dataclass(frozen=True)
 class ClusterParams(_Mapping):
-    """KFP-only settings (DVC ignores them)."""
+    """KFP-only settings (DVC ignores them): the image, how many train tasks at once, and the pod
+    settings every task gets (`iacsieve.method.cluster`)."""
 
     image: str = "ghcr.io/OWNER/iacsieve:TAG"
     parallelism: int = 4
-    retries: int = 2
-    train_resources: TrainResources = field(default_factory=TrainResources)
-    node_selector: dict[str, str] = field(default_factory=dict)
-    tolerations: tuple[dict[str, str], ...] = ()
+    pods: PodSettings = field(default_factory=PodSettings)
 
 
 @dataclass(frozen=True)
@@ -308,20 +297,10 @@ def _parse_sweep(v: _Validator, value: Any) -> SweepParams:
 
 def _parse_cluster(v: _Validator, value: Any) -> ClusterParams:
     value = dict(v.mapping(value, "cluster"))
-    resources = v.block(TrainResources, value.pop("train_resources", {}), "cluster.train_resources")
-    selector = v.mapping(value.pop("node_selector", {}), "cluster.node_selector")
-    for key, item in selector.items():
-        v.scalar(item, f"cluster.node_selector.{key}", str)
-    tolerations = value.pop("tolerations", []) or []
-    if not isinstance(tolerations, list):
-        raise v.error("cluster.tolerations", f"expected a list, got {tolerations!r}")
-    for i, tol in enumerate(tolerations):
-        tol = v.mapping(tol, f"cluster.tolerations[{i}]")
-        v.keys(tol, f"cluster.tolerations[{i}]", ("key", "operator", "value", "effect", "toleration_seconds"))
-    base = v.block(ClusterParams, value, "cluster")
-    return ClusterParams(image=base.image, parallelism=base.parallelism, retries=base.retries,
-                         train_resources=resources, node_selector=dict(selector),
-                         tolerations=tuple(dict(t) for t in tolerations))
+    pods = parse_pod_settings(value, source=v.source)  # validates resources, retry, weights, credentials, ...
+    base = v.block(ClusterParams, {k: value[k] for k in ("image", "parallelism") if k in value}, "cluster")
+    v.keys(value, "cluster", ("image", "parallelism", *POD_KEYS))
+    return ClusterParams(image=base.image, parallelism=base.parallelism, pods=pods)
 
 
 _LIST_TYPES: dict[str, type] = {
