@@ -125,7 +125,7 @@ def test_filter_report_and_plots_on_the_pulled_champion(clone, prepared_small, t
 def test_pull_refuses_freeze4s_output_and_other_data(clone, prepared_small, tmp_path):
     champion, _ = _make_cluster_outputs(tmp_path / "bucket", prepared_small)
     done = _run(["iacsieve", "kfp", "pull-champion", str(champion), "--out", "models/champion"], clone, ok=False)
-    assert done.returncode == 2 and "output of DVC stage 'freeze4'" in done.stderr
+    assert done.returncode == 2 and "output of DVC stage 'freeze@4'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (clone / "models/champion").exists()
     _run(["iacsieve", "kfp", "pull-champion", str(champion), "--no-dvc-add"], clone)
     done = _run(["iacsieve", "plots", "--cluster"], clone, ok=False)  # no run dirs, no prepared data here
