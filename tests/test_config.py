@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,9 +11,9 @@ from iacsieve.config import (
     dvc_stage_block, load_params, parse_params, resolve_run_config, run_dir_name, stage_run_dirs, use_profile,
 )
 from iacsieve.errors import ConfigError
+from worktree import repo_copy
 
-REPO = Path(__file__).resolve().parents[1]
-PARAMS = REPO / "params.yaml"
+PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
 
 
 @pytest.fixture()

@@ -15,9 +15,10 @@ from iacsieve.cli import main
 from iacsieve.config import load_params, read_yaml
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.pipelines import StageInputs, compile_stage
+from worktree import repo_copy
 
 REPO = Path(__file__).resolve().parents[1]
-PARAMS = REPO / "params.yaml"
+PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
 PROFILES = ("local", "cluster")
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from iacsieve.cli import main
 from iacsieve.config import load_params
+from worktree import repo_copy
 
-REPO = Path(__file__).resolve().parents[1]
-PARAMS = REPO / "params.yaml"
+PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
 
 
 class FakeKfp:
