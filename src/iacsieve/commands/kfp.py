@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import os
+import time
 from pathlib import Path
 
 AUTH_HELP = """\
@@ -18,7 +19,8 @@ authentication (kfp.Client, first that applies):
                                  a Kubeflow session cookie (dex / oauth2-proxy login in the browser)
   none of these                  --host as is (e.g. `kubectl port-forward -n kubeflow svc/ml-pipeline-ui
                                  8080:80`, then --host http://localhost:8080); without --host or
-                                 $KF_PIPELINES_ENDPOINT: in-cluster config, else ~/.kube/config
+                                 $KF_PIPELINES_ENDPOINT: the in-cluster service (inside a pod), else the
+                                 API server proxy of ~/.kube/config's current context, else an error
 """
 
 STAGE_INPUTS_HELP = """\
@@ -53,7 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _stage_args(s, default_profile="cluster")
     _input_args(s, data_default=None)
     s.add_argument("--host", default=os.environ.get("KF_PIPELINES_ENDPOINT"),
-                   help="KFP API endpoint, e.g. https://kubeflow.example.org/pipeline (default: $KF_PIPELINES_ENDPOINT)")
+                   help="KFP API endpoint, e.g. https://kubeflow.example.org/pipeline (default: "
+                        "$KF_PIPELINES_ENDPOINT; without either: the in-cluster ml-pipeline service inside a pod, "
+                        "else the current context of ~/.kube/config or $KUBECONFIG, else an error)")
     s.add_argument("--experiment", default="iacsieve", help="experiment name (created if missing; default: %(default)s)")
     s.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
     s.add_argument("--run-name", help="run name (default: pipeline name + time)")
@@ -68,13 +72,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = ksub.add_parser("run-local", help="run a stage here with kfp.local (no cluster, no Docker)",
                         formatter_class=fmt, epilog=STAGE_INPUTS_HELP,
                         description="Run stage N's pipeline on this machine: kfp.local's SubprocessRunner runs "
-                                    "each task as a subprocess of this venv. GPU and pod settings are ignored.")
+                                    "each task as a subprocess of this venv, as many at once as there are CPU "
+                                    "cores (one thread each). GPU and pod settings are ignored. Prints one line "
+                                    "per finished task (a failed task's log with it) and where the outputs are; "
+                                    "-v shows kfp.local's full logs.")
     _stage_args(r, default_profile="local")
     _input_args(r, data_default="data/raw")
     r.add_argument("--pipeline-root", default="kfp-local", help="where task outputs go (default: %(default)s)")
     r.add_argument("--cache", action="store_true", help="reuse outputs of identical tasks from earlier local runs")
     r.add_argument("--champion-out", help="also copy the run's champion (stages 3-4) into this folder, "
                                           "e.g. models/champion")
+    r.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="kfp.local's full output: executor inputs and every task's log (same as `iacsieve -v`)")
     r.set_defaults(func=_run_local)
 
     p = ksub.add_parser("pull-champion", help="copy a run's champion into models/champion/", formatter_class=fmt,
@@ -131,26 +140,30 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from ..errors import IacsieveError
     from ..pipelines import submit_stage
 
-    if not args.host:
-        raise IacsieveError("submit needs --host URL (or $KF_PIPELINES_ENDPOINT)")
+    if not args.verbose:  # urllib3 logs each retry of an unreachable host (the error says it once); a
+        # filter, because kfp_server_api resets urllib3's log level when it builds its configuration
+        logging.getLogger("urllib3.connectionpool").addFilter(lambda record: record.levelno >= logging.ERROR)
     run_id = submit_stage(args.stage, _inputs(args, local=False), host=args.host, params_path=args.params,
                           profile=args.profile or None, image=args.image, experiment=args.experiment,
                           namespace=args.namespace, run_name=args.run_name, pipeline_root=args.pipeline_root,
                           enable_caching=args.enable_caching, token=args.token, cookies=args.cookies,
                           sa_token_path=args.sa_token_path)
-    print(f"submitted stage {args.stage}: run {run_id} ({args.host.rstrip('/')}/#/runs/details/{run_id})")
+    where = f" ({args.host.rstrip('/')}/#/runs/details/{run_id})" if args.host else ""
+    print(f"submitted stage {args.stage}: run {run_id}{where}")
     return 0
 
 
 def _run_local(args: argparse.Namespace) -> int:
     from ..pipelines import pull_champion, run_local
 
+    started = time.monotonic()
     outputs = run_local(args.stage, _inputs(args, local=True), params_path=args.params, profile=args.profile or None,
-                        pipeline_root=args.pipeline_root, enable_caching=args.cache)
-    print(json.dumps(outputs, indent=2))
+                        pipeline_root=args.pipeline_root, enable_caching=args.cache, verbose=args.verbose)
+    print(f"stage {args.stage} finished in {time.monotonic() - started:.0f}s; outputs (next stage's --*-uri):")
+    for name, path in outputs.items():
+        print(f"  {name}: {path}")
     if args.champion_out and "champion" in outputs:
         champion = pull_champion(outputs["champion"], args.champion_out)
         print(f"champion {champion['run']} (threshold {champion['threshold']:.2f}) -> {args.champion_out}")
