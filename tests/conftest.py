@@ -37,11 +37,11 @@ def pytest_configure(config) -> None:
     config.pluginmanager.register(WorktreeGuard(REPO), "iacsieve-worktree-guard")
 
 
-def pytest_report_header(config) -> str | None:
+def pytest_terminal_summary(terminalreporter) -> None:
     staged = staged_text("params.yaml")
     if staged is not None and staged != (REPO / "params.yaml").read_bytes():
-        return "params.yaml: tests use the version staged in git; your working edits are not tested (git add them)"
-    return None
+        terminalreporter.write_line("note: params.yaml differs from the version staged in git; tests used the staged "
+                                    "one (`git add params.yaml` to test your edit)", yellow=True)
 
 
 def pytest_sessionstart(session) -> None:
