@@ -323,3 +323,17 @@ def test_core_workers_runs_one_task_per_core_with_one_thread_each(monkeypatch):
         orchestrator.ParallelExecutor().execute_parallel_tasks(parallelism_limit=2)  # the spec's (cluster) limit
     assert workers == 5 and seen == {"limit": 5, "cap": 5, "omp": "1"}
     assert orchestrator.ParallelExecutor is base and os.environ["OMP_NUM_THREADS"] == "7"
+
+
+def test_available_cores_honours_a_container_cpu_quota(tmp_path):
+    from iacsieve.pipelines.local_workers import available_cores
+
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("max 100000\n")
+    unlimited = available_cores(cpu_max)
+    assert unlimited == len(os.sched_getaffinity(0))
+    cpu_max.write_text("50000 100000\n")  # half a core: one task at a time
+    assert available_cores(cpu_max) == 1
+    cpu_max.write_text(f"{150000 * unlimited} 100000\n")  # 1.5x the cores: the affinity mask is the limit
+    assert available_cores(cpu_max) == unlimited
+    assert available_cores(tmp_path / "missing") == unlimited

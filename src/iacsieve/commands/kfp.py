@@ -74,8 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Run stage N's pipeline on this machine: kfp.local's SubprocessRunner runs "
                                     "each task as a subprocess of this venv, as many at once as there are CPU "
                                     "cores (one thread each). GPU and pod settings are ignored. Prints one line "
-                                    "per finished task (a failed task's log with it) and where the outputs are; "
-                                    "-v shows kfp.local's full logs.")
+                                    "per finished task (for a failed one, the error it ended with) and where the "
+                                    "outputs are; -v shows kfp.local's full logs.")
     _stage_args(r, default_profile="local")
     _input_args(r, data_default="data/raw")
     r.add_argument("--pipeline-root", default="kfp-local", help="where task outputs go (default: %(default)s)")
@@ -144,7 +144,7 @@ def _submit(args: argparse.Namespace) -> int:
 
     if not args.verbose:  # urllib3 logs each retry of an unreachable host (the error says it once); a
         # filter, because kfp_server_api resets urllib3's log level when it builds its configuration
-        logging.getLogger("urllib3.connectionpool").addFilter(lambda record: record.levelno >= logging.ERROR)
+        logging.getLogger("urllib3.connectionpool").addFilter(_errors_only)
     run_id = submit_stage(args.stage, _inputs(args, local=False), host=args.host, params_path=args.params,
                           profile=args.profile or None, image=args.image, experiment=args.experiment,
                           namespace=args.namespace, run_name=args.run_name, pipeline_root=args.pipeline_root,
@@ -153,6 +153,10 @@ def _submit(args: argparse.Namespace) -> int:
     where = f" ({args.host.rstrip('/')}/#/runs/details/{run_id})" if args.host else ""
     print(f"submitted stage {args.stage}: run {run_id}{where}")
     return 0
+
+
+def _errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
 
 
 def _run_local(args: argparse.Namespace) -> int:

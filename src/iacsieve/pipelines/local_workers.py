@@ -11,20 +11,30 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 THREAD_VARIABLES: tuple[str, ...] = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def available_cores() -> int:
-    """CPU cores this process may use (its affinity mask, e.g. a container's cpuset), at least 1."""
+def available_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPU cores this process may use, at least 1: its affinity mask (a cpuset), capped by a cgroup v2
+    CPU quota (`cpu.max`, how containers are usually limited: "200000 100000" = 2 cores)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text(encoding="utf-8").split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota here
+    return max(1, cores)
 
 
 @contextlib.contextmanager
