@@ -1,4 +1,4 @@
-"""Quiet kfp.local: one line per finished task instead of its executor JSON, logs only where a task failed.
+"""Quiet kfp.local: one line per finished task instead of its executor JSON and logs (600+ lines a stage).
 
 kfp.local writes everything to `sys.stdout` (its logger's handler, and each task subprocess's
 streamed output through `print`), one thread per running task. `TaskLines` stands in for stdout
@@ -51,15 +51,14 @@ class _Task:
 
 
 class TaskLines(io.TextIOBase):
-    """A stdout for kfp.local's run: one line per finished task on `out`; counts for the summary."""
+    """A stdout for kfp.local's run: one line per finished task on `out`; `failed` lists (task, reason)."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.lock = threading.Lock()
         self.partial: dict[int, str] = {}
         self.running: dict[int, _Task] = {}
-        self.finished = 0
-        self.failed: list[tuple[str, str]] = []  # (task, reason)
+        self.failed: list[tuple[str, str | None]] = []  # (task, the exception it ended with)
 
     def writable(self) -> bool:
         return True
@@ -91,29 +90,28 @@ class TaskLines(io.TextIOBase):
             task.log.append(executor.group(1))
 
     def _report(self, task: _Task, status: str) -> None:
-        self.finished += 1
         ok = status == "SUCCESS"
         detail = task.log[0].split(" -> ")[0] if task.log else ""
-        if not ok:
-            detail = failure(list(task.tail))
-            self.failed.append((task.name, detail))
-        if len(detail) > DETAIL_WIDTH and ok:
+        if len(detail) > DETAIL_WIDTH:
             detail = detail[: DETAIL_WIDTH - 1] + "…"
+        reason = None if ok else exception_line(list(task.tail))
+        if not ok:
+            detail = reason or "no exception reported; its last lines:"
+            self.failed.append((task.name, reason))
         self.out.write(f"{'ok' if ok else 'FAILED':<6} {task.name:<16} {time.monotonic() - task.started:6.1f}s"
                        f"  {detail}".rstrip() + "\n")
-        if not ok and not any(line.startswith("Traceback") for line in task.tail):
-            for line in list(task.tail)[-UNEXPLAINED_LINES:]:  # no exception to quote: the task's last words
+        if not ok and reason is None:  # e.g. killed: show what it said last
+            for line in list(task.tail)[-UNEXPLAINED_LINES:]:
                 self.out.write(f"       | {line}\n")
         self.out.flush()
 
 
-def failure(tail: list[str]) -> str:
-    """A failed task's reason: the exception its traceback ends with (`DataError: file:3: ...`), if any."""
-    if any(line.startswith("Traceback") for line in tail):
-        last = tail[-1]
-        name, sep, message = last.partition(": ")
-        return f"{name.rsplit('.', 1)[-1]}{sep}{message}" if re.fullmatch(r"[\w.]+", name) else last
-    return "no exception reported (its last lines follow)"
+def exception_line(tail: list[str]) -> str | None:
+    """The exception a task's traceback ends with (`DataError: file:3: ...`), or None without a traceback."""
+    if not any(line.startswith("Traceback") for line in tail):
+        return None
+    name, sep, message = tail[-1].partition(": ")
+    return f"{name.rsplit('.', 1)[-1]}{sep}{message}" if re.fullmatch(r"[\w.]+", name) else tail[-1]
 
 
 @contextlib.contextmanager

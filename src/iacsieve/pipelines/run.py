@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,16 +126,24 @@ def run_local(stage: int, inputs: StageInputs, *, params_path: str | Path = "par
     # (kfp.local deletes it after the run).
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(pipeline_root).resolve()),
                enable_caching=enable_caching)
+    with _quiet_on_all_cores(stage, verbose):
+        task = pipeline(**arguments)
+    # A pipeline with a single output (stages 1-2: the selection) names it "Output".
+    return {("selection" if name == "Output" else name): artifact.path for name, artifact in task.outputs.items()}
+
+
+@contextlib.contextmanager
+def _quiet_on_all_cores(stage: int, verbose: bool) -> Iterator[None]:
+    """kfp.local's run: one line per task (unless verbose), a task per core, a failure as one IacsieveError."""
     with task_lines(verbose) as lines, core_workers():
         try:
-            task = pipeline(**arguments)
+            yield
         except RuntimeError as exc:  # kfp.local: "Pipeline '...' finished with status FAILURE. Inner task failed: ..."
             if lines and lines.failed:
                 name, reason = lines.failed[0]
-                raise IacsieveError(f"stage {stage}: task {name} failed: {reason}") from None
+                raise IacsieveError(f"stage {stage}: task {name} failed" + (f": {reason}" if reason else
+                                                                              " (its last lines are above)")) from None
             raise IacsieveError(f"kfp.local: {plain(str(exc))}") from None
-    # A pipeline with a single output (stages 1-2: the selection) names it "Output".
-    return {("selection" if name == "Output" else name): artifact.path for name, artifact in task.outputs.items()}
 
 
 def _import_kfp_local():
