@@ -277,10 +277,11 @@ def test_run_local_prints_one_line_per_task_and_a_summary(setup, tmp_path):
                 "--data-uri", str(setup["raw"]), "--pipeline-root", str(tmp_path / "kfp"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = (proc.stdout + proc.stderr).splitlines()
-    assert len(lines) <= 30 and proc.stderr == ""
+    output = proc.stdout + proc.stderr
+    assert len(lines) <= 30 and proc.stderr == "", output
     tasks = [line.split()[:2] for line in lines if line.startswith("ok ")]
     points = len(load_params(setup["params"]).stage(1).grid_points())
-    assert sorted(t[1] for t in tasks) == sorted(["importer", "prepare", "select"] + ["train", "evaluate"] * points)
+    assert sorted(t[1] for t in tasks) == sorted(["importer", "prepare", "select"] + ["train", "evaluate"] * points), output
     trained = [line for line in lines if line.split()[1:2] == ["train"]]
     assert all("training classical_" in line for line in trained)
     assert lines[-2].startswith("stage 1 finished in ") and lines[-1].startswith("  selection: ")

@@ -127,14 +127,21 @@ def task_lines(verbose: bool = False, out: TextIO | None = None) -> Iterator[Tas
             yield None
             return
         lines = TaskLines(out or sys.stdout)
+        # kfp.local swaps the root logger's handlers and level per task, from several threads, and
+        # restores what it found: racing threads can log a task's end through whatever handler was
+        # there. So for the run, what is there writes into `lines` too, at INFO.
         root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.WARNING)  # kfp.local's INFO lines outside its run ("Cleaned up workspace")
+        saved = root.handlers[:], root.level
+        handler = logging.StreamHandler(lines)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.handlers[:] = [handler]
+        root.setLevel(logging.INFO)
         try:
             with warnings.catch_warnings(), contextlib.redirect_stdout(lines):
                 warnings.filterwarnings("ignore", message=BASE_IMAGE_WARNING, category=RuntimeWarning)
                 yield lines
         finally:
+            root.handlers[:], level = saved
             root.setLevel(level)
     finally:
         builtins.print = saved_print
