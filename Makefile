@@ -10,8 +10,9 @@ install: $(STAMP)
 
 # pip's output as a few progress lines instead of ~300 (every line goes to $(VENV)/install.log).
 PIP_STEPS := awk '/^Collecting /{n++; if (n % 25 == 0) {print "  resolved " n " packages..."; fflush()}} \
-	/^Installing collected packages/{print "  resolved " n " packages; installing them (torch takes longest)..."; fflush()} \
-	/^Successfully installed/{print "  installed " NF - 2 " packages"} /^(ERROR|error)/{print; fflush()}'
+	/^Installing collected packages/{k = split(substr($$0, index($$0, ":") + 2), names, ", "); \
+	  print "  installing " k " package(s)..."; fflush()} \
+	/^Successfully installed/{print "  installed " NF - 2 " package(s)"} /^(ERROR|error)/{print; fflush()}'
 
 # torch==2.13.0 goes in the same pip call as everything else, so pip never picks a CUDA build.
 $(STAMP): pyproject.toml
