@@ -17,9 +17,10 @@ from iacsieve.method.params import load_params, read_yaml
 from iacsieve.method.plan import stage_plan
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.kfp import StageInputs, compile_stage
+from worktree import repo_copy
 
 REPO = Path(__file__).resolve().parents[1]
-PARAMS = REPO / "params.yaml"
+PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
 PROFILES = ("local", "cluster")
 
 

@@ -7,6 +7,10 @@ deterministically (val F1, FP reduction, training cost, run name), so there is n
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +221,79 @@ def test_pull_champion_is_checked_and_atomic(one_run, tmp_path):
     assert load_champion(tmp_path / "c2")["threshold"] == load_champion(champion)["threshold"]
     assert main(["kfp", "pull-champion", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c3")]) == 2
     assert not (tmp_path / "c3").exists()
+
+
+# ----------------------------------------------------------------------------- output and workers
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "iacsieve", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.slow
+def test_run_local_prints_one_line_per_task_and_a_summary(setup, tmp_path):
+    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "", "--params", str(setup["params"]),
+                "--data-uri", str(setup["raw"]), "--pipeline-root", str(tmp_path / "kfp"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = (proc.stdout + proc.stderr).splitlines()
+    output = proc.stdout + proc.stderr
+    assert len(lines) <= 30 and proc.stderr == "", output
+    tasks = [line.split()[:2] for line in lines if line.startswith("ok ")]
+    points = len(load_params(setup["params"]).stage(1).grid_points())
+    assert sorted(t[1] for t in tasks) == sorted(["importer", "prepare", "select"] + ["train", "evaluate"] * points), output
+    trained = [line for line in lines if line.split()[1:2] == ["train"]]
+    assert all("training classical_" in line for line in trained)
+    assert lines[-2].startswith("stage 1 finished in ") and lines[-1].startswith("  selection: ")
+    assert Path(lines[-1].split(": ", 1)[1], "selection.json").is_file()
+
+
+def test_run_local_failure_is_its_task_line_and_one_error(setup, tmp_path):
+    bad = tmp_path / "raw"
+    shutil.copytree(setup["raw"], bad)
+    rows = (bad / "chef" / "chef_val.jsonl").read_text().splitlines()
+    rows[1] = rows[1].replace('"label": "FP"', '"label": "maybe"').replace('"label": "TP"', '"label": "maybe"')
+    (bad / "chef" / "chef_val.jsonl").write_text("\n".join(rows) + "\n")
+    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "", "--params", str(setup["params"]),
+                "--data-uri", str(bad), "--pipeline-root", str(tmp_path / "kfp"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.splitlines()[-1].split()[:2] == ["FAILED", "prepare"]
+    assert "chef_val.jsonl:2: field 'label'" in proc.stdout
+    assert proc.stderr.splitlines() == [
+        f"iacsieve: error: stage 1: task prepare failed: DataError: {bad}/chef/chef_val.jsonl:2: field 'label': "
+        "must be 'TP' or 'FP', got 'maybe'"]
+
+
+def test_core_workers_runs_one_task_per_core_with_one_thread_each(monkeypatch):
+    from iacsieve.kfp.local_workers import core_workers
+    from iacsieve.kfp.run import _import_kfp_local
+
+    _import_kfp_local()  # kfp.local, imported past the repo's docker/ folder
+    from kfp.local.orchestrator import enhanced_dag_orchestrator as orchestrator
+
+    seen = {}
+
+    def fake_execute(self, *args, parallelism_limit=0, **kwargs):
+        seen.update(limit=parallelism_limit, cap=self.conservative_max, omp=os.environ.get("OMP_NUM_THREADS"))
+        return {}, None
+
+    monkeypatch.setattr(orchestrator.ParallelExecutor, "execute_parallel_tasks", fake_execute)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    base = orchestrator.ParallelExecutor
+    with core_workers(5) as workers:
+        orchestrator.ParallelExecutor().execute_parallel_tasks(parallelism_limit=2)  # the spec's (cluster) limit
+    assert workers == 5 and seen == {"limit": 5, "cap": 5, "omp": "1"}
+    assert orchestrator.ParallelExecutor is base and os.environ["OMP_NUM_THREADS"] == "7"
+
+
+def test_available_cores_honours_a_container_cpu_quota(tmp_path):
+    from iacsieve.kfp.local_workers import available_cores
+
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("max 100000\n")
+    unlimited = available_cores(cpu_max)
+    assert unlimited == len(os.sched_getaffinity(0))
+    cpu_max.write_text("50000 100000\n")  # half a core: one task at a time
+    assert available_cores(cpu_max) == 1
+    cpu_max.write_text(f"{150000 * unlimited} 100000\n")  # 1.5x the cores: the affinity mask is the limit
+    assert available_cores(cpu_max) == unlimited
+    assert available_cores(tmp_path / "missing") == unlimited
