@@ -116,7 +116,7 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
 
     assert body["runtime_config"]["parameters"] == {"data_uri": "gs://bucket/iacsieve/raw",
                                                     "champion_uri": "gs://bucket/s3/champion",
-                                                    "data_md5": data_md5_from_dvc_file(REPO / "data.dvc")}
+                                                    "data_md5": data_md5_from_dvc_file(repo_copy("data.dvc"))}
     # the compiled YAML's two documents travel together: the pipeline spec and the Kubernetes platform spec
     spec, platform = body["pipeline_spec"]["pipeline_spec"], body["pipeline_spec"]["platform_spec"]
     train_pod = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
@@ -131,6 +131,19 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
         == "nvidia.com/gpu"
     # the token reached every call
     assert {c["authorization"] for c in kfp.calls} == {"Bearer secret-token"}
+
+
+def test_submit_all_stages_in_one_run():
+    """`--stage all`: the four stages chained in one pipeline, which needs nothing but the data."""
+    with FakeKfp() as kfp:
+        assert main(["kfp", "submit", "--stage", "all", "--host", kfp.host, "--params", str(PARAMS),
+                     "--data-uri", "s3://b/raw/0123", "--data-md5", "0123", "--image", "example.org/iacsieve:1"]) == 0
+    [run] = kfp.posts("/apis/v2beta1/runs")
+    spec = run["body"]["pipeline_spec"]["pipeline_spec"]
+    assert spec["pipelineInfo"]["name"] == "iacsieve-all-stages"
+    assert run["body"]["runtime_config"]["parameters"] == {"data_uri": "s3://b/raw/0123", "data_md5": "0123"}
+    loops = [t for t in spec["root"]["dag"]["tasks"].values() if "parameterIterator" in t]
+    assert len(loops) == 4
 
 
 def test_submit_takes_the_namespace_and_caching_switch():

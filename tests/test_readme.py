@@ -67,9 +67,8 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "dvc remote add -d -f storage s3://my-bucket/iacsieve && dvc push":
         External("needs an S3 bucket and its credentials"),
     # The pipeline
-    "iacsieve profile show": Runs(),
-    "iacsieve profile use cluster": CoveredBy("tests/test_config.py::test_profile_use_switches_grids_and_keeps_comments",
-                                         "the same switch on a copy of params.yaml"),
+    "iacsieve params": Runs(),
+    "iacsieve params --profile cluster": Runs(),
     "dvc exp run -S 'stage2.weight_decays=[0,0.01]'": CoveredBy(
         "tests/test_dvc_pipeline.py::test_one_changed_value_reruns_only_its_run",
         "a grid value changed in params.yaml reruns only its runs in a real `dvc repro`; `exp run -S` sets the value "
@@ -84,16 +83,47 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_filter.py::test_cli_end_to_end_and_tech", "the CLI on GLITCH's recorded output with a trained champion"),
     "iacsieve filter ... --out kept.sarif": CoveredBy(
         "tests/test_filter.py::test_sarif_holds_only_kept_rows", "SARIF output of the same run"),
-    # Cluster in five commands
-    "docker build -f docker/Dockerfile -t ghcr.io/OWNER/iacsieve:0.1.0 .": External(
-        "needs a Docker daemon", "tests/test_kfp_compile.py::test_dockerfile_installs_the_pinned_package_on_a_cuda_torch_base"),
-    "docker push ghcr.io/OWNER/iacsieve:0.1.0": External("needs a registry and its credentials"),
-    "aws s3 cp --recursive data/raw s3://BUCKET/iacsieve/raw": External("needs an S3 bucket and its credentials"),
-    "iacsieve kfp compile --stage 1 --image ghcr.io/OWNER/iacsieve:0.1.0 -o stage1.yaml": Runs(),
-    "iacsieve kfp submit --stage 1 --host https://KFP_HOST/pipeline --image ghcr.io/OWNER/iacsieve:0.1.0 "
-    "--data-uri s3://BUCKET/iacsieve/raw": CoveredBy(
-        "tests/test_kfp_submit.py::test_submit_sends_the_compiled_pipeline_and_its_arguments",
-        "submit against a loopback KFP REST server"),
+    # Teach it your policy
+    "iacsieve review --model models/champion --detections glitch.csv --scripts repo/ --budget 50 --out sheet.csv":
+        CoveredBy("tests/test_review.py::test_review_picks_the_documented_rows", "the review queue on a hand-made example"),
+    "iacsieve review --model models/champion --from-train --budget 50 --out audit.csv":
+        CoveredBy("tests/test_review.py::test_review_cli_needs_a_source", "the CLI's sources, --from-train among them"),
+    "iacsieve labels add sheet.csv --reviewer alice": CoveredBy(
+        "tests/test_labels.py::test_two_reviewers_disagreement_is_kept_and_reported", "filled sheets recorded by the CLI"),
+    "iacsieve labels stats": CoveredBy("tests/test_labels.py::test_stats_kappa_against_llm_labels",
+                                       "counts and Cohen's kappa on a labels store"),
+    'git add data/human.dvc && git commit -m "labels: alice" && dvc push': CoveredBy(
+        "tests/test_labels.py::test_labels_add_updates_data_human_dvc_in_a_dvc_repo",
+        "`labels add` updates data/human.dvc in a DVC repo; committing and pushing it are plain git/DVC"),
+    # Cluster
+    'pip install ".[cluster]"': External("installs the cloud-storage extras from the package index"),
+    "docker build -f docker/Dockerfile -t ghcr.io/OWNER/iacsieve:0.1.0 . && docker push ghcr.io/OWNER/iacsieve:0.1.0":
+        External("needs a Docker daemon and a registry"),
+    "dvc remote add -d -f storage s3://BUCKET/iacsieve/dvc && dvc push data.dvc":
+        External("needs an S3 bucket and its credentials"),
+    "DATA=$(iacsieve kfp push-data --to s3://BUCKET/iacsieve/data)": External(
+        "needs an S3 bucket", "tests/test_data_identity.py::test_cli_push_data_prints_the_content_addressed_uri"),
+    'iacsieve kfp submit --stage all --host https://KFP_HOST/pipeline --image ghcr.io/OWNER/iacsieve:0.1.0 '
+    '--data-uri "$DATA"': CoveredBy("tests/test_kfp_submit.py::test_submit_all_stages_in_one_run",
+                                    "submit against a loopback KFP REST server"),
+    'iacsieve kfp submit --stage 3 --host … --data-uri "$DATA" --from-run <stage-2 run id>': CoveredBy(
+        "tests/test_kfp_from_run.py::test_submit_from_run_sends_the_earlier_runs_selection",
+        "--from-run against a loopback KFP REST server"),
+    'iacsieve kfp submit --stage 4 --host … --data-uri "$DATA" --from-run <stage-3 run id>': CoveredBy(
+        "tests/test_kfp_from_run.py::test_stage_inputs_pick_what_each_stage_needs", "stage 4 takes the champion"),
+    "iacsieve kfp pull-champion --host … --from-run <stage-4 run id>": CoveredBy(
+        "tests/test_kfp_from_run.py::test_resolves_selection_and_champion_through_the_api",
+        "the champion's URI through the KFP API; the pull itself: tests/test_pull_champion.py"),
+    'git add models/.gitignore models/cluster-champion.dvc reports/cluster-champion && git commit -m "cluster champion" '
+    '&& dvc push': CoveredBy("tests/test_pull_champion.py::test_pull_champion_into_a_fresh_clone",
+                             "pull-champion into a fresh clone, then these git commands and `dvc metrics diff`"),
+    "iacsieve report --cluster": CoveredBy("tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
+                                           "on a pulled champion in a fresh clone"),
+    "iacsieve plots --cluster": CoveredBy("tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
+                                          "on a pulled champion in a fresh clone"),
+    "iacsieve filter --model models/cluster-champion --detections glitch.csv --scripts repo/ --out kept.csv": CoveredBy(
+        "tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
+        "on a pulled champion in a fresh clone"),
 }
 
 
