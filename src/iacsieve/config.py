@@ -21,6 +21,7 @@ import yaml
 
 from .atomic import atomic_write_text
 from .errors import ConfigError
+from .image import DEFAULT_IMAGE
 from .models import FAMILIES
 from .run_config import TrainConfig
 
@@ -120,7 +121,7 @@ class TrainResources(_Mapping):
 class ClusterParams(_Mapping):
     """KFP-only settings (DVC ignores them)."""
 
-    image: str = "ghcr.io/OWNER/iacsieve:TAG"
+    image: str = DEFAULT_IMAGE  # iacsieve:<package version>, what `make image` tags
     parallelism: int = 4
     retries: int = 2
     train_resources: TrainResources = field(default_factory=TrainResources)

@@ -29,6 +29,12 @@ paths `run-local` prints):
            threshold applied)
 """
 
+RUNNER_HELP = """
+--runner docker: kfp.local's DockerRunner (docker-py) runs each task in --image (build it with
+  `make image-local`), talking to $DOCKER_HOST, else the default Docker socket, else a podman system
+  service started for the run. Local inputs are mounted read-only; tasks run as the calling user.
+"""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     kfp = sub.add_parser("kfp", help="compile / submit / run-local the stages as Kubeflow Pipelines",
@@ -65,11 +71,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--cookies", help="session cookie string, e.g. 'authservice_session=...'")
     s.set_defaults(func=_submit)
 
-    r = ksub.add_parser("run-local", help="run a stage here with kfp.local (no cluster, no Docker)",
-                        formatter_class=fmt, epilog=STAGE_INPUTS_HELP,
-                        description="Run stage N's pipeline on this machine: kfp.local's SubprocessRunner runs "
-                                    "each task as a subprocess of this venv. GPU and pod settings are ignored.")
+    r = ksub.add_parser("run-local", help="run a stage here with kfp.local (no cluster)",
+                        formatter_class=fmt, epilog=STAGE_INPUTS_HELP + RUNNER_HELP,
+                        description="Run stage N's pipeline on this machine with kfp.local: each task as a "
+                                    "subprocess of this venv, or (--runner docker) in a container of the "
+                                    "component image. GPU and pod settings are ignored.")
     _stage_args(r, default_profile="local")
+    r.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
+                   help="where tasks run (default: %(default)s); docker: --image defaults to iacsieve:<version>")
     _input_args(r, data_default="data/raw")
     r.add_argument("--pipeline-root", default="kfp-local", help="where task outputs go (default: %(default)s)")
     r.add_argument("--cache", action="store_true", help="reuse outputs of identical tasks from earlier local runs")
@@ -149,7 +158,8 @@ def _run_local(args: argparse.Namespace) -> int:
     from ..pipelines import pull_champion, run_local
 
     outputs = run_local(args.stage, _inputs(args, local=True), params_path=args.params, profile=args.profile or None,
-                        pipeline_root=args.pipeline_root, enable_caching=args.cache)
+                        pipeline_root=args.pipeline_root, enable_caching=args.cache, runner=args.runner,
+                        image=args.image)
     print(json.dumps(outputs, indent=2))
     if args.champion_out and "champion" in outputs:
         champion = pull_champion(outputs["champion"], args.champion_out)

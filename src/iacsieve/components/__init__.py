@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 from kfp import dsl
 
+from ..image import DEFAULT_IMAGE
 from . import steps
-
-DEFAULT_IMAGE = "ghcr.io/OWNER/iacsieve:latest"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -15,6 +16,8 @@ from kfp import compiler
 
 from ..atomic import atomic_write_text
 from ..errors import IacsieveError
+from ..image import DEFAULT_IMAGE, check_image
+from .settings import stage_settings
 from .stages import build_pipeline, pipeline_name
 
 log = logging.getLogger(__name__)
@@ -49,11 +52,21 @@ def _need(value: str | None, flag: str, stage: int, what: str) -> str:
 def compile_stage(stage: int, out_file: str | Path, params_path: str | Path = "params.yaml",
                   profile: str | None = None, *, image: str | None = None, cluster: bool | None = None) -> Path:
     """Write the stage's pipeline YAML (atomically: a half-written spec is never left behind)."""
+    _check_cluster_image(stage, params_path, profile, image)
     pipeline = build_pipeline(stage, params_path, profile, image=image, cluster=cluster)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         tmp_file = Path(tmp) / "pipeline.yaml"
         compiler.Compiler().compile(pipeline, str(tmp_file))
         return atomic_write_text(out_file, tmp_file.read_text(encoding="utf-8"))
+
+
+def _check_cluster_image(stage: int, params_path: str | Path, profile: str | None, image: str | None) -> None:
+    """A compiled or submitted spec must name an image a cluster can pull (iacsieve.image.check_image)."""
+    effective = image or stage_settings(stage, params_path, profile).image
+    try:
+        check_image(effective)
+    except IacsieveError as exc:
+        raise IacsieveError(f"{'--image' if image else f'{params_path}: cluster.image'}: {exc}") from None
 
 
 def make_client(host: str | None, *, namespace: str | None = None, token: str | None = None,
@@ -105,20 +118,30 @@ def submit_stage(stage: int, inputs: StageInputs, *, host: str | None, params_pa
 
 def run_local(stage: int, inputs: StageInputs, *, params_path: str | Path = "params.yaml",
               profile: str | None = "local", pipeline_root: str | Path = "kfp-local",
-              enable_caching: bool = False) -> dict[str, str]:
-    """Run the stage's pipeline on this machine (kfp.local, one subprocess per task, no Docker).
+              enable_caching: bool = False, runner: str = "subprocess", image: str | None = None) -> dict[str, str]:
+    """Run the stage's pipeline on this machine with kfp.local.
 
+    runner "subprocess": one subprocess of this venv per task. "docker": one container of `image`
+    per task (default iacsieve:<version>, `make image-local`), through docker or podman (docker_local.py).
     Returns the local paths of the run's outputs (`selection`, and `champion` for stages 3-4), which
     the next stage takes as `--selection-uri` / `--champion-uri`.
     """
     local = _import_kfp_local()
     arguments = inputs.arguments(stage)
-    pipeline = build_pipeline(stage, params_path, profile, cluster=False)
-    # SubprocessRunner(use_venv=False): this venv already holds iacsieve; never a workspace_root
-    # (kfp.local deletes it after the run).
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(pipeline_root).resolve()),
-               enable_caching=enable_caching)
-    task = pipeline(**arguments)
+    root = Path(pipeline_root).resolve()
+    if runner == "docker":
+        from .docker_local import docker_runner
+
+        context = docker_runner(image or DEFAULT_IMAGE, arguments.values(), root)
+    elif runner == "subprocess":
+        # use_venv=False: this venv already holds iacsieve; never a workspace_root (kfp.local deletes it).
+        context = contextlib.nullcontext((local.SubprocessRunner(use_venv=False), None))
+    else:
+        raise IacsieveError(f"runner {runner!r}: expected subprocess or docker")
+    with context as (task_runner, task_image):
+        pipeline = build_pipeline(stage, params_path, profile, image=task_image, cluster=False)
+        local.init(runner=task_runner, pipeline_root=str(root), enable_caching=enable_caching)
+        task = pipeline(**arguments)
     # A pipeline with a single output (stages 1-2: the selection) names it "Output".
     return {("selection" if name == "Output" else name): artifact.path for name, artifact in task.outputs.items()}
 

@@ -1,0 +1,146 @@
+"""kfp.local's DockerRunner, set up to run a stage's tasks in the component image on this machine.
+
+What it takes care of, so `iacsieve kfp run-local --runner docker` works with podman as with docker:
+- a Docker API: $DOCKER_HOST or the default socket; failing both, a `podman system service` of
+  our own on a private socket, stopped when the run ends (podman has no daemon to rely on);
+- the image name the engine lists (podman stores `iacsieve:0.1.0` as `localhost/iacsieve:0.1.0`,
+  and kfp.local pulls any name it does not find in the list);
+- local inputs outside the pipeline root (the raw data) bind-mounted read-only at the same path,
+  as kfp.local does for the pipeline root, so artifact paths mean the same inside and out;
+- tasks run as the calling user, so their outputs on the host belong to that user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import IacsieveError
+
+log = logging.getLogger(__name__)
+SERVICE_START_S = 30
+
+
+@contextlib.contextmanager
+def docker_api() -> Iterator[Any]:
+    """A connected docker-py client; $DOCKER_HOST points at its API while the context is open."""
+    import docker
+
+    client = _connect(docker)
+    if client is not None:
+        with contextlib.closing(client):
+            yield client
+        return
+    if os.environ.get("DOCKER_HOST"):
+        raise IacsieveError(f"no Docker API at DOCKER_HOST={os.environ['DOCKER_HOST']} (is the engine running?)")
+    podman = shutil.which("podman")
+    if podman is None:
+        raise IacsieveError("no container engine: no Docker API at the default socket and no podman "
+                            "(install podman, or start dockerd and set DOCKER_HOST)")
+    with _podman_service(podman) as host, _env("DOCKER_HOST", host):
+        client = _connect(docker)
+        if client is None:
+            raise IacsieveError(f"podman system service at {host} does not answer")
+        with contextlib.closing(client):
+            yield client
+
+
+def _connect(docker: Any) -> Any | None:
+    try:
+        client = docker.from_env()
+        client.ping()
+        return client
+    except Exception:  # docker-py raises DockerException, requests' or urllib3's errors alike
+        return None
+
+
+@contextlib.contextmanager
+def _podman_service(podman: str) -> Iterator[str]:
+    """`podman system service` on a socket in a private temp dir, for this run only."""
+    with tempfile.TemporaryDirectory(prefix="iacsieve-podman-") as tmp:
+        sock, errors = Path(tmp) / "podman.sock", Path(tmp) / "service.log"
+        with errors.open("wb") as err:
+            proc = subprocess.Popen([podman, "system", "service", "--time=0", f"unix://{sock}"],
+                                    stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + SERVICE_START_S
+            while not sock.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    last = (errors.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+                    raise IacsieveError(f"podman system service did not start: {last}")
+                time.sleep(0.1)
+            log.info("started podman system service (pid %d) at unix://%s", proc.pid, sock)
+            yield f"unix://{sock}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def local_image_name(client: Any, image: str) -> str:
+    """The name under which the engine lists `image` (kfp.local compares names, then pulls)."""
+    import docker
+
+    try:
+        tags = client.images.get(image).tags
+    except docker.errors.ImageNotFound:
+        return image  # not here: kfp.local pulls it (a registry image)
+    for name in (image, f"localhost/{image}", f"docker.io/library/{image}"):
+        if name in tags:
+            return name
+    return next((t for t in tags if t.endswith("/" + image)), image)
+
+
+def input_mounts(paths: Iterable[str], pipeline_root: Path) -> list[Any]:
+    """Read-only bind mounts for the local input folders the container could not see otherwise."""
+    from docker.types import Mount
+
+    mounts, seen = [], set()
+    for value in paths:
+        if not value or "://" in value:
+            continue
+        path = Path(value).resolve()
+        if not path.exists():
+            raise IacsieveError(f"{value}: no such file or folder")
+        if path.is_relative_to(pipeline_root) or path in seen:
+            continue
+        seen.add(path)
+        mounts.append(Mount(target=str(path), source=str(path), type="bind", read_only=True))
+    return mounts
+
+
+@contextlib.contextmanager
+def docker_runner(image: str, inputs: Iterable[str], pipeline_root: Path) -> Iterator[tuple[Any, str]]:
+    """(kfp.local.DockerRunner, the image name to compile the components with), for one run."""
+    from kfp import local
+
+    pipeline_root.mkdir(parents=True, exist_ok=True)
+    with docker_api() as client:
+        name = local_image_name(client, image)
+        runner = local.DockerRunner(mounts=input_mounts(inputs, pipeline_root), user=f"{os.getuid()}:{os.getgid()}")
+        log.info("kfp.local DockerRunner: image %s via %s", name, os.environ.get("DOCKER_HOST", "the default socket"))
+        yield runner, name
