@@ -7,7 +7,11 @@ What it takes care of, so `iacsieve kfp run-local --runner docker` works with po
   and kfp.local pulls any name it does not find in the list);
 - local inputs outside the pipeline root (the raw data) bind-mounted read-only at the same path,
   as kfp.local does for the pipeline root, so artifact paths mean the same inside and out;
-- tasks run as the calling user, so their outputs on the host belong to that user.
+- tasks run as the calling user, so their outputs on the host belong to that user;
+- kfp 2.17.3 starts each task with `containers.run(auto_remove=True)`, which asks for the container
+  after starting it: a task that ends first (prepare takes < 1 s) is already gone, and podman answers
+  500. `run_task_container` replaces that one function for the run: create, start, stream the logs,
+  take the real exit code, then remove.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from ..errors import IacsieveError
 
@@ -133,14 +138,36 @@ def input_mounts(paths: Iterable[str], pipeline_root: Path) -> list[Any]:
     return mounts
 
 
+def run_task_container(client: Any, image: str, command: list[str], volumes: dict[str, Any], **run_args: Any) -> int:
+    """One task's container: its logs printed as they come, its exit code returned, then removed."""
+    import docker
+
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        print(f"Pulling image {image!r}", flush=True)
+        client.images.pull(image)
+    container = client.containers.create(image=image, command=command, volumes=volumes, **run_args)
+    try:
+        print(f"Running task in container {container.short_id} of image {image!r}", flush=True)
+        container.start()
+        for chunk in container.logs(stream=True, follow=True):
+            print(chunk.decode(errors="replace"), end="")
+        return int(container.wait()["StatusCode"])
+    finally:
+        container.remove(force=True)
+
+
 @contextlib.contextmanager
 def docker_runner(image: str, inputs: Iterable[str], pipeline_root: Path) -> Iterator[tuple[Any, str]]:
     """(kfp.local.DockerRunner, the image name to compile the components with), for one run."""
     from kfp import local
+    from kfp.local import docker_task_handler
 
     pipeline_root.mkdir(parents=True, exist_ok=True)
     with docker_api() as client:
         name = local_image_name(client, image)
         runner = local.DockerRunner(mounts=input_mounts(inputs, pipeline_root), user=f"{os.getuid()}:{os.getgid()}")
         log.info("kfp.local DockerRunner: image %s via %s", name, os.environ.get("DOCKER_HOST", "the default socket"))
-        yield runner, name
+        with mock.patch.object(docker_task_handler, "run_docker_container", run_task_container):
+            yield runner, name

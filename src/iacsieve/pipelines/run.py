@@ -101,6 +101,7 @@ def submit_stage(stage: int, inputs: StageInputs, *, host: str | None, params_pa
     Caching follows the compiled spec (on) unless `enable_caching` says otherwise.
     """
     arguments = inputs.arguments(stage)
+    _check_cluster_image(stage, params_path, profile, image)  # before any connection to the server
     client = client or make_client(host, namespace=namespace, **auth)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         package = compile_stage(stage, Path(tmp) / f"{pipeline_name(stage)}.yaml", params_path, profile, image=image)
