@@ -77,10 +77,14 @@ def runtime_requirements() -> list[str]:
 
 
 def find_engine(preferred: str | None = None) -> str:
-    """`podman` or `docker`, whichever is here (podman first: no daemon needed)."""
-    for name in ([preferred] if preferred else ["podman", "docker"]):
-        if shutil.which(name):
+    """`podman` or `docker`, whichever is here and answers (podman first: no daemon needed)."""
+    present = [name for name in ([preferred] if preferred else ["podman", "docker"]) if shutil.which(name)]
+    for name in present:
+        if subprocess.run([name, "info"], capture_output=True).returncode == 0:
             return name
+    if present:
+        raise BuildError(f"{' and '.join(present)} present but not answering (`{present[0]} info` fails: "
+                         "is the daemon running, containers.conf set? docker/install-engine.sh)")
     wanted = preferred or "podman or docker"
     raise BuildError(f"no container engine: {wanted} is not on PATH (on Debian, as root: docker/install-engine.sh)")
 
@@ -207,7 +211,7 @@ def build(engine: str, tag: str, base_image: str | None, wheelhouse: Path | None
     if base_image:
         cmd += ["--build-arg", f"BASE_IMAGE={base_image}"]
     if wheelhouse:
-        cmd += ["--build-context", f"wheels={wheelhouse}", "--network", "none"]
+        cmd += ["--build-context", f"wheels={Path(wheelhouse).resolve()}", "--network", "none"]
     env = dict(os.environ, DOCKER_BUILDKIT="1")  # docker: RUN --mount and --build-context need BuildKit
     started = time.monotonic()
     run(cmd + extra + [str(REPO)], env=env)
@@ -227,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", default="bookworm", help="--local: Debian suite of the base (default: %(default)s)")
     parser.add_argument("--mirror", help="--local: Debian mirror (default: the one apt is configured with)")
     parser.add_argument("--rebuild-base", action="store_true", help="--local: debootstrap the base again")
-    parser.add_argument("--wheelhouse", type=Path, default=CACHE / "wheelhouse",
-                        help="--local: wheelhouse folder (default: build/image/wheelhouse)")
+    parser.add_argument("--wheelhouse", type=Path,
+                        help="--local: where to make the wheelhouse (default: build/image/wheelhouse); "
+                             "otherwise: an existing wheelhouse to build from offline (air-gapped)")
     parser.add_argument("--python", default=sys.executable,
                         help="--local: interpreter whose pip makes the wheelhouse (default: this one)")
     parser.add_argument("--print-tag", action="store_true", help="print the default tag and exit")
@@ -243,17 +248,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         engine = find_engine(args.engine)
         started = time.monotonic()
-        base, wheelhouse = args.base_image, None
+        base, wheelhouse = args.base_image, args.wheelhouse
         if args.local:
             base = base or make_local_base(engine, args.suite, args.mirror, args.rebuild_base)
-            wheelhouse = make_wheelhouse(args.python, args.wheelhouse.resolve(), image_python(engine, base))
+            wheelhouse = make_wheelhouse(args.python, (wheelhouse or CACHE / "wheelhouse").resolve(),
+                                         image_python(engine, base))
+        elif wheelhouse and not any(wheelhouse.glob("*.whl")):
+            raise BuildError(f"{wheelhouse}: no wheels in it (make one with --local, or pip wheel --wheel-dir)")
         build(engine, tag, base, wheelhouse, args.engine_args)
         log(f"{tag} ready in {time.monotonic() - started:.0f} s (label {HASH_LABEL}={source_hash()})")
     except BuildError as exc:
         print(f"build_image: error: {exc}", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as exc:
-        print(f"build_image: error: `{' '.join(map(str, exc.cmd[:3]))} ...` exited {exc.returncode}", file=sys.stderr)
+        hint = "" if args.local else " (no registry reachable? `make image-local` builds without one)"
+        print(f"build_image: error: `{' '.join(map(str, exc.cmd[:3]))} ...` exited {exc.returncode}{hint}", file=sys.stderr)
         return 1
     return 0
 

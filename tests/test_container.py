@@ -59,20 +59,26 @@ def _engine() -> str | None:
 
 
 ENGINE = _engine()
+# .ci/run sets IACSIEVE_CONTAINER_TESTS=require: there a missing engine or base fails instead of skipping.
+REQUIRED = os.environ.get("IACSIEVE_CONTAINER_TESTS") == "require"
 needs_engine = pytest.mark.skipif(
-    ENGINE is None, reason="no container engine (podman or docker) answers here: the image is not built or run; "
+    ENGINE is None and not REQUIRED, reason="no container engine (podman or docker) answers here: the image is not built or run; "
                            "as root on Debian, docker/install-engine.sh installs podman (.ci/run does)")
 
 
 @pytest.fixture(scope="session")
 def image() -> str:
     """iacsieve:<version>, built by docker/build_image.py --local unless current (same source hash)."""
+    if ENGINE is None:
+        pytest.fail("IACSIEVE_CONTAINER_TESTS=require, but no container engine (podman or docker) answers")
     script = _build_script()
     tag = script.default_tag()
     if script.image_label(ENGINE, tag, script.HASH_LABEL) != script.source_hash():
         started = time.monotonic()
         result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--local", "--engine", ENGINE,
                                  "--python", sys.executable], capture_output=True, text=True)
+        if result.returncode == 2 and not REQUIRED:  # this machine cannot build it (e.g. not root for debootstrap)
+            pytest.skip(f"cannot build the image here: {result.stderr.strip().splitlines()[-1]}")
         assert result.returncode == 0, f"image build failed:\n{result.stderr[-4000:]}"
         print(f"built {tag} in {time.monotonic() - started:.0f} s")
     return tag
@@ -194,7 +200,7 @@ def test_dockerfile_installs_the_pins_before_the_code_on_a_cuda_torch_base():
     instructions = _dockerfile_instructions()
     args = dict(value.split("=", 1) for op, value in instructions if op == "ARG" and "=" in value)
     base = args.get("BASE_IMAGE", "")
-    assert base.startswith("pytorch/pytorch:") and "cuda" in base
+    assert base.startswith("docker.io/pytorch/pytorch:") and "cuda" in base  # fully qualified: podman has no default registry
     assert base.split(":")[1].split("-")[0] == pins["torch"]  # the base's torch is the pinned torch
     ops = [(op, value) for op, value in instructions]
     copy_src = next(i for i, (op, v) in enumerate(ops) if op == "COPY" and v.split()[0] == "src")
