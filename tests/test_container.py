@@ -92,15 +92,25 @@ def setup(tmp_path_factory) -> dict:
     return {"root": root, "params": params, "raw": _trim_raw(root / "raw")}
 
 
-def _chain(setup: dict, name: str, **runner) -> dict[int, dict[str, str]]:
-    """Stages 1-4 with kfp.local, each fed by the previous run's outputs, in a pipeline root of its own."""
+def _chain(setup: dict, name: str, *, image: str | None = None) -> dict[int, dict[str, str]]:
+    """Stages 1-4 with kfp.local, each fed by the previous run's outputs, in a pipeline root of its own.
+
+    With an image: in containers, stage 4 through the CLI (`--runner docker --image`)."""
+    root = setup["root"] / name
+    runner = {"runner": "docker", "image": image} if image else {}
     out: dict[int, dict[str, str]] = {}
-    for stage in (1, 2, 3, 4):
-        previous = out.get(stage - 1, {})
-        inputs = StageInputs(str(setup["raw"]), previous.get("selection") if stage < 4 else None,
-                             previous.get("champion") if stage == 4 else None)
-        out[stage] = run_local(stage, inputs, params_path=setup["params"], profile=None,
-                               pipeline_root=setup["root"] / name, **runner)
+    for stage in (1, 2, 3):
+        inputs = StageInputs(str(setup["raw"]), out.get(stage - 1, {}).get("selection"))
+        out[stage] = run_local(stage, inputs, params_path=setup["params"], profile=None, pipeline_root=root, **runner)
+    if not image:
+        out[4] = run_local(4, StageInputs(str(setup["raw"]), champion_uri=out[3]["champion"]),
+                           params_path=setup["params"], profile=None, pipeline_root=root)
+        return out
+    assert main(["kfp", "run-local", "--stage", "4", "--runner", "docker", "--image", image, "--profile", "",
+                 "--params", str(setup["params"]), "--pipeline-root", str(root), "--data-uri", str(setup["raw"]),
+                 "--champion-uri", out[3]["champion"]]) == 0
+    stage4 = sorted(root.glob("iacsieve-stage4-*"))[-1]
+    out[4] = {"selection": str(stage4 / "select" / "selection"), "champion": str(stage4 / "freeze" / "champion")}
     return out
 
 
@@ -115,7 +125,7 @@ def in_containers(setup, image) -> dict:
     log = io.StringIO()
     started = time.monotonic()
     with contextlib.redirect_stdout(log):
-        chain = _chain(setup, "docker", runner="docker", image=image)
+        chain = _chain(setup, "docker", image=image)
     print(f"stages 1-4 in containers: {time.monotonic() - started:.0f} s")
     return {"chain": chain, "log": log.getvalue()}
 

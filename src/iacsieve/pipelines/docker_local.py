@@ -107,13 +107,17 @@ def _env(name: str, value: str) -> Iterator[None]:
 
 
 def local_image_name(client: Any, image: str) -> str:
-    """The name under which the engine lists `image` (kfp.local compares names, then pulls)."""
+    """The name under which the engine lists `image`, pulled first if the engine lacks it."""
     import docker
 
     try:
         tags = client.images.get(image).tags
     except docker.errors.ImageNotFound:
-        return image  # not here: kfp.local pulls it (a registry image)
+        try:
+            tags = client.images.pull(image).tags
+        except docker.errors.DockerException as exc:
+            raise IacsieveError(f"image {image}: not on this engine and not pullable "
+                                f"({str(exc).splitlines()[0][:200]}); build it: make image-local") from None
     for name in (image, f"localhost/{image}", f"docker.io/library/{image}"):
         if name in tags:
             return name
