@@ -13,8 +13,7 @@ fi
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q --no-install-recommends podman runc debootstrap uidmap fuse-overlayfs slirp4netns \
-    containernetworking-plugins iptables ca-certificates
+  apt-get install -y -q podman runc debootstrap  # uidmap, fuse-overlayfs, slirp4netns come along
 fi
 
 conf=${CONTAINERS_CONF:-/etc/containers/containers.conf}
