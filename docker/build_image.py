@@ -213,9 +213,17 @@ def build(engine: str, tag: str, base_image: str | None, wheelhouse: Path | None
     if wheelhouse:
         cmd += ["--build-context", f"wheels={Path(wheelhouse).resolve()}", "--network", "none"]
     env = dict(os.environ, DOCKER_BUILDKIT="1")  # docker: RUN --mount and --build-context need BuildKit
+    previous = image_id(engine, tag)
     started = time.monotonic()
     run(cmd + extra + [str(REPO)], env=env)
     log(f"built {tag} in {time.monotonic() - started:.0f} s")
+    if previous and previous != image_id(engine, tag):  # the replaced build, now untagged (layers it shares stay)
+        subprocess.run([engine, "rmi", previous], capture_output=True)
+
+
+def image_id(engine: str, image: str) -> str | None:
+    result = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True)
+    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def main(argv: list[str] | None = None) -> int:
