@@ -20,10 +20,11 @@ from kfp import dsl
 
 from iacsieve import layout
 from iacsieve.cli import main
-from iacsieve.data import TECHS, load_prepared, prepare
+from runners import CHAMPION_KEYS, PARAMS, comparable_run, kfp_all_stages, make_setup
+from runners import dvc_chain as run_dvc_chain
+from iacsieve.data import load_prepared
 from iacsieve.errors import IacsieveError
-from iacsieve.human import build_training_data
-from iacsieve.kfp import StageInputs, pull_champion, run_local
+from iacsieve.kfp import pull_champion
 from iacsieve.kfp.components import build_components
 from iacsieve.kfp.runtime import RUN_REF_FILE, headline_metrics, publish_scores
 from iacsieve.method import dvc
@@ -35,84 +36,19 @@ from iacsieve.steps.freeze import data_md5, freeze, load_champion
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.train import train
 
-REPO = Path(__file__).resolve().parents[1]
-RAW = REPO / "data" / "raw"
-ROWS = {"train": 16, "val": 8, "test": 8}  # per tech, half TP / half FP where the file has them
-
-# A trimmed local profile: the classical family only (weight decay is its knob that changes the model).
-PARAMS = {
-    "defaults": {"fp16": False},
-    "threshold_sweep": {"start": 0.3, "stop": 0.7, "step": 0.02},
-    "evaluation": {"bootstrap_samples": 20, "bootstrap_seed": 0},
-    "families": {"classical": {"options": {}}},
-    "stage1": {"families": ["classical"], "learning_rates": [0.0005], "batch_sizes": [16], "epochs": [1],
-               "weight_decays": [0, 10]},
-    "stage2": {"families": ["classical"], "learning_rates": [0.0005], "batch_sizes": [16], "epochs": [1],
-               "weight_decays": [0.25, 4]},
-    "stage3": {},
-    "stage4": {"seeds": [1, 2]},
-    "cluster": {"image": "example.org/iacsieve:test", "parallelism": 2, "retry": {"num_retries": 0}},
-}
-
-
-def _trim_raw(out: Path) -> Path:
-    for tech in TECHS:
-        for split, n in ROWS.items():
-            rows = [json.loads(l) for l in (RAW / tech / f"{tech}_{split}.jsonl").read_text().splitlines() if l.strip()]
-            tp = [r for r in rows if r["label"] == "TP"][: n // 2]
-            fp = [r for r in rows if r["label"] == "FP"][: n - len(tp)]
-            (out / tech).mkdir(parents=True, exist_ok=True)
-            (out / tech / f"{tech}_{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tp + fp))
-    return out
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("runners")
-    params = root / "params.yaml"
-    params.write_text(yaml.safe_dump(PARAMS), encoding="utf-8")
-    return {"root": root, "params": params, "raw": _trim_raw(root / "raw")}
+    return make_setup(tmp_path_factory.mktemp("runners"))
 
 
 @pytest.fixture(scope="module")
-def dvc_chain(setup) -> dict[int, dict]:
-    """The four stages through DVC's entry points, in a project root of their own."""
-    root = setup["root"] / "dvc"
-    params = load_params(setup["params"])
-    prepare(setup["raw"], root / params.data.prepared)
-    (root / "data" / "human").mkdir(parents=True)  # dvc.yaml's training-data stage, no reviewers' labels yet
-    build_training_data(root / params.data.prepared, root / "data" / "human", root / params.data.training, params.human)
-    out = {}
-    for stage in (1, 2, 3, 4):
-        if dvc.stage_plan(stage).builds_on == "nothing":  # dvc.yaml's matrix: one call per grid point
-            for point in params.stage(stage).grid_points():
-                dvc.stage_run(params, stage, point, root=root)
-        else:
-            dvc.stage_run(params, stage, root=root)
-        out[stage] = {"selection": dvc.select_stage(params, stage, root=root)}
-        if dvc.stage_plan(stage).freezes:
-            out[stage]["champion"] = dvc.freeze_stage(params, stage, root=root)
-    out["prepared"] = root / params.data.training
-    return out
+def dvc_chain(setup) -> dict:
+    return run_dvc_chain(setup)
 
 
 @pytest.fixture(scope="module")
 def kfp_run(setup) -> dict:
-    """The all-stages pipeline under kfp.local; each stage's selection found by its `stage` field."""
-    pipeline_root = setup["root"] / "kfp"
-    outputs = run_local("all", StageInputs(str(setup["raw"])), params_path=setup["params"], profile="local",
-                        pipeline_root=pipeline_root)
-    selections = {}
-    for path in pipeline_root.rglob(layout.SELECTION_FILE):
-        selection = json.loads(path.read_text())
-        selections[int(selection["stage"].removeprefix("stage"))] = selection
-    cards = {load_champion(p)["stage"]: p.parent for p in pipeline_root.rglob(layout.CHAMPION_FILE)
-             if p.parent.name == "champion"}
-    return {"outputs": outputs, "selections": selections, "champions": cards}
-
-
-def _comparable_run(row: dict) -> dict:
-    return {k: row[k] for k in ("run", "family", "config", "threshold", "val_f1", "test")}
+    return kfp_all_stages(setup)
 
 
 @pytest.mark.slow
@@ -120,8 +56,8 @@ def _comparable_run(row: dict) -> dict:
 def test_both_runners_select_the_same(dvc_chain, kfp_run, stage):
     ours, theirs = dvc_chain[stage]["selection"], kfp_run["selections"][stage]
     assert ours["mode"] == theirs["mode"]
-    assert _comparable_run(ours["selected"]) == _comparable_run(theirs["selected"])
-    assert [_comparable_run(r) for r in ours["runs"]] == [_comparable_run(r) for r in theirs["runs"]]
+    assert comparable_run(ours["selected"]) == comparable_run(theirs["selected"])
+    assert [comparable_run(r) for r in ours["runs"]] == [comparable_run(r) for r in theirs["runs"]]
     assert all("best" not in r["run"] for r in ours["runs"])  # names carry resolved values
     assert all("wall_time_s" not in r for r in ours["runs"])
 
@@ -130,8 +66,7 @@ def test_both_runners_select_the_same(dvc_chain, kfp_run, stage):
 @pytest.mark.parametrize("stage", [3, 4])
 def test_both_runners_freeze_the_same_champion(dvc_chain, kfp_run, stage):
     ours, theirs = load_champion(dvc_chain[stage]["champion"]), load_champion(kfp_run["champions"][f"stage{stage}"])
-    keys = ("run", "family", "config", "threshold", "val_f1", "test", "data_md5", "smells", "stage", "validation")
-    assert {k: ours[k] for k in keys} == {k: theirs[k] for k in keys}
+    assert {k: ours[k] for k in CHAMPION_KEYS} == {k: theirs[k] for k in CHAMPION_KEYS}
     assert ours["data_md5"] == data_md5(dvc_chain["prepared"])
     records = load_prepared(dvc_chain["prepared"], "test")  # the same run trained twice: the same model
     np.testing.assert_array_equal(load_scorer(dvc_chain[stage]["champion"]).predict_proba(records),
@@ -232,7 +167,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_run_local_prints_one_line_per_task_and_a_summary(setup, tmp_path):
-    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "", "--params", str(setup["params"]),
+    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "local", "--params", str(setup["params"]),
                 "--data-uri", str(setup["raw"]), "--pipeline-root", str(tmp_path / "kfp"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = (proc.stdout + proc.stderr).splitlines()
@@ -253,7 +188,7 @@ def test_run_local_failure_is_its_task_line_and_one_error(setup, tmp_path):
     rows = (bad / "chef" / "chef_val.jsonl").read_text().splitlines()
     rows[1] = rows[1].replace('"label": "FP"', '"label": "maybe"').replace('"label": "TP"', '"label": "maybe"')
     (bad / "chef" / "chef_val.jsonl").write_text("\n".join(rows) + "\n")
-    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "", "--params", str(setup["params"]),
+    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "local", "--params", str(setup["params"]),
                 "--data-uri", str(bad), "--pipeline-root", str(tmp_path / "kfp"), cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stdout.splitlines()[-1].split()[:2] == ["FAILED", "prepare"]

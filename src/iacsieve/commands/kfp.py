@@ -35,6 +35,12 @@ paths `run-local` prints):
            threshold applied)
 """
 
+RUNNER_HELP = """
+--runner docker: kfp.local's DockerRunner (docker-py) runs each task in --image (build it with
+  `make image-local`), talking to $DOCKER_HOST, else the default Docker socket, else a podman system
+  service started for the run. Local inputs are mounted read-only; tasks run as the calling user.
+"""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     kfp = sub.add_parser("kfp", help="compile / submit / run-local the stages as Kubeflow Pipelines",
@@ -69,14 +75,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     _connection_args(s)
     s.set_defaults(func=_submit)
 
-    r = ksub.add_parser("run-local", help="run a stage here with kfp.local (no cluster, no Docker)",
-                        formatter_class=fmt, epilog=STAGE_INPUTS_HELP,
-                        description="Run stage N's pipeline on this machine: kfp.local's SubprocessRunner runs "
-                                    "each task as a subprocess of this venv, as many at once as there are CPU "
-                                    "cores (one thread each). GPU and pod settings are ignored. Prints one line "
-                                    "per finished task (for a failed one, the error it ended with) and where the "
-                                    "outputs are; -v shows kfp.local's full logs.")
+    r = ksub.add_parser("run-local", help="run a stage here with kfp.local (no cluster)",
+                        formatter_class=fmt, epilog=STAGE_INPUTS_HELP + RUNNER_HELP,
+                        description="Run stage N's pipeline on this machine with kfp.local: each task as a "
+                                    "subprocess of this venv, as many at once as there are CPU cores (one "
+                                    "thread each), or (--runner docker) in a container of the component image. "
+                                    "GPU and pod settings are ignored. Prints one line per finished task (for a "
+                                    "failed one, the error it ended with) and where the outputs are; -v shows "
+                                    "kfp.local's full logs.")
     _stage_args(r, default_profile="local")
+    r.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
+                   help="where tasks run (default: %(default)s); docker: --image defaults to iacsieve:<version>")
     _input_args(r, data_default="data/raw")
     r.add_argument("--pipeline-root", default="kfp-local", help="where task outputs go (default: %(default)s)")
     r.add_argument("--cache", action="store_true", help="reuse outputs of identical tasks from earlier local runs")
@@ -234,7 +243,8 @@ def _run_local(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     outputs = run_local(args.stage, _inputs(args, local=True), params_path=args.params, profile=args.profile,
-                        pipeline_root=args.pipeline_root, enable_caching=args.cache, verbose=args.verbose)
+                        pipeline_root=args.pipeline_root, enable_caching=args.cache, verbose=args.verbose,
+                        runner=args.runner, image=args.image)
     print(f"stage {args.stage} finished in {time.monotonic() - started:.0f}s; outputs (next stage's --*-uri):")
     for name, path in outputs.items():
         print(f"  {name}: {path}")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from kfp import dsl
 
 from iacsieve.kfp import step_functions as steps
-
-DEFAULT_IMAGE = "ghcr.io/OWNER/iacsieve:latest"
+from iacsieve.image import DEFAULT_IMAGE
+from iacsieve.kfp import steps
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from iacsieve.kfp.graph import build_pipeline, pipeline_name, stage_inputs
 from iacsieve.kfp.connection import kfp_errors, kfp_target
 from iacsieve.kfp.local_workers import core_workers
 from iacsieve.kfp.output import plain, task_lines
+from iacsieve.image import DEFAULT_IMAGE, check_image
+from iacsieve.kfp.settings import stage_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +55,21 @@ class StageInputs:
 def compile_stage(stage: int | str, out_file: str | Path, params_path: str | Path = "params.yaml",
                   profile: str | None = None, *, image: str | None = None, cluster: bool | None = None) -> Path:
     """Write the stage's pipeline YAML (atomically: a half-written spec is never left behind)."""
+    _check_cluster_image(stage, params_path, profile, image)
     pipeline = build_pipeline(stage, params_path, profile, image=image, cluster=cluster)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         tmp_file = Path(tmp) / "pipeline.yaml"
         compiler.Compiler().compile(pipeline, str(tmp_file))
         return atomic_write_text(out_file, tmp_file.read_text(encoding="utf-8"))
+
+
+def _check_cluster_image(stage: int, params_path: str | Path, profile: str | None, image: str | None) -> None:
+    """A compiled or submitted spec must name an image a cluster can pull (iacsieve.image.check_image)."""
+    effective = image or stage_settings(stage, params_path, profile).image
+    try:
+        check_image(effective)
+    except IacsieveError as exc:
+        raise IacsieveError(f"{'--image' if image else f'{params_path}: cluster.image'}: {exc}") from None
 
 
 def make_client(host: str | None, *, namespace: str | None = None, token: str | None = None,
@@ -96,6 +108,7 @@ def submit_stage(stage: int | str, inputs: StageInputs, *, host: str | None, par
     Caching follows the compiled spec (on) unless `enable_caching` says otherwise.
     """
     arguments = inputs.arguments(stage)
+    _check_cluster_image(stage, params_path, profile, image)  # before any connection to the server
     client = client or make_client(host, namespace=namespace, **auth)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         package = compile_stage(stage, Path(tmp) / f"{pipeline_name(stage)}.yaml", params_path, profile, image=image)
@@ -109,23 +122,34 @@ def submit_stage(stage: int | str, inputs: StageInputs, *, host: str | None, par
 
 def run_local(stage: int | str, inputs: StageInputs, *, params_path: str | Path = "params.yaml",
               profile: str | None = "local", pipeline_root: str | Path = "kfp-local",
-              enable_caching: bool = False, verbose: bool = False) -> dict[str, str]:
-    """Run the stage's pipeline on this machine (kfp.local, one subprocess per task, no Docker).
+              enable_caching: bool = False, verbose: bool = False, runner: str = "subprocess",
+              image: str | None = None) -> dict[str, str]:
+    """Run the stage's pipeline on this machine with kfp.local.
 
+    runner "subprocess": one subprocess of this venv per task. "docker": one container of `image`
+    per task (default iacsieve:<version>, `make image-local`), through docker or podman (docker_local.py).
     Quiet unless `verbose`: one line per finished task (kfp.local's full logs with `verbose`). As
     many tasks run at once as there are cores, one thread each. Returns the local paths of the
-    run's outputs (`selection`, and `champion` for stages 3-4), which the next stage takes as
-    `--selection-uri` / `--champion-uri`.
+    run's outputs (`selection`, and `champion`/`card` for stages 3-4), which the next stage takes
+    as `--selection-uri` / `--champion-uri`.
     """
     local = _import_kfp_local()
     arguments = inputs.arguments(stage)
-    pipeline = build_pipeline(stage, params_path, profile, cluster=False)
-    # SubprocessRunner(use_venv=False): this venv already holds iacsieve; never a workspace_root
-    # (kfp.local deletes it after the run).
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(pipeline_root).resolve()),
-               enable_caching=enable_caching)
-    with _quiet_on_all_cores(stage, verbose):
-        task = pipeline(**arguments)
+    root = Path(pipeline_root).resolve()
+    if runner == "docker":
+        from iacsieve.kfp.docker_local import docker_runner
+
+        context = docker_runner(image or DEFAULT_IMAGE, arguments.values(), root)
+    elif runner == "subprocess":
+        # use_venv=False: this venv already holds iacsieve; never a workspace_root (kfp.local deletes it).
+        context = contextlib.nullcontext((local.SubprocessRunner(use_venv=False), None))
+    else:
+        raise IacsieveError(f"runner {runner!r}: expected subprocess or docker")
+    with context as (task_runner, task_image):
+        pipeline = build_pipeline(stage, params_path, profile, image=task_image, cluster=False)
+        local.init(runner=task_runner, pipeline_root=str(root), enable_caching=enable_caching)
+        with _quiet_on_all_cores(stage, verbose):
+            task = pipeline(**arguments)
     return {name: artifact.path for name, artifact in task.outputs.items()}
 
 
