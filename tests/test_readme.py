@@ -97,14 +97,15 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "`labels add` updates data/human.dvc in a DVC repo; committing and pushing it are plain git/DVC"),
     # Cluster
     'pip install ".[cluster]"': External("installs the cloud-storage extras from the package index"),
-    "docker build -f docker/Dockerfile -t ghcr.io/OWNER/iacsieve:0.1.0 . && docker push ghcr.io/OWNER/iacsieve:0.1.0":
-        External("needs a Docker daemon and a registry"),
+    "IMAGE=ghcr.io/acme/iacsieve:0.1.0": External("a shell variable naming your registry"),
+    "make image && docker tag iacsieve:0.1.0 $IMAGE && docker push $IMAGE": External(
+        "needs the CUDA base from a registry and a registry to push to; the same build offline: make image-local",
+        "tests/test_container.py::test_the_image_runs_its_cli"),
     "dvc remote add -d -f storage s3://BUCKET/iacsieve/dvc && dvc push data.dvc":
         External("needs an S3 bucket and its credentials"),
     "DATA=$(iacsieve kfp push-data --to s3://BUCKET/iacsieve/data)": External(
         "needs an S3 bucket", "tests/test_data_identity.py::test_cli_push_data_prints_the_content_addressed_uri"),
-    'iacsieve kfp submit --stage all --host https://KFP_HOST/pipeline --image ghcr.io/OWNER/iacsieve:0.1.0 '
-    '--data-uri "$DATA"': CoveredBy("tests/test_kfp_submit.py::test_submit_all_stages_in_one_run",
+    'iacsieve kfp submit --stage all --host https://KFP_HOST/pipeline --image $IMAGE --data-uri "$DATA"': CoveredBy("tests/test_kfp_submit.py::test_submit_all_stages_in_one_run",
                                     "submit against a loopback KFP REST server"),
     'iacsieve kfp submit --stage 3 --host … --data-uri "$DATA" --from-run <stage-2 run id>': CoveredBy(
         "tests/test_kfp_from_run.py::test_submit_from_run_sends_the_earlier_runs_selection",

@@ -214,9 +214,12 @@ def _submit(args: argparse.Namespace) -> int:
     from iacsieve.kfp import submit_stage
     from iacsieve.kfp.from_run import stage_inputs_from_run
 
+    from iacsieve.kfp.run import check_cluster_image
+
     inputs = _inputs(args, local=False)
     if not args.from_run:
         inputs.arguments(args.stage)  # a missing stage input fails before any request
+    check_cluster_image(args.params, args.profile, args.image)  # so does a placeholder image
     if not args.verbose:  # urllib3 logs each retry of an unreachable host (the error says it once); a
         # filter, because kfp_server_api resets urllib3's log level when it builds its configuration
         logging.getLogger("urllib3.connectionpool").addFilter(_errors_only)

@@ -23,7 +23,7 @@ from iacsieve.kfp.connection import kfp_errors, kfp_target
 from iacsieve.kfp.local_workers import core_workers
 from iacsieve.kfp.output import plain, task_lines
 from iacsieve.image import DEFAULT_IMAGE, check_image
-from iacsieve.kfp.settings import stage_settings
+from iacsieve.method.params import load_params
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class StageInputs:
 def compile_stage(stage: int | str, out_file: str | Path, params_path: str | Path = "params.yaml",
                   profile: str | None = None, *, image: str | None = None, cluster: bool | None = None) -> Path:
     """Write the stage's pipeline YAML (atomically: a half-written spec is never left behind)."""
-    _check_cluster_image(stage, params_path, profile, image)
+    check_cluster_image(params_path, profile, image)
     pipeline = build_pipeline(stage, params_path, profile, image=image, cluster=cluster)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         tmp_file = Path(tmp) / "pipeline.yaml"
@@ -63,9 +63,9 @@ def compile_stage(stage: int | str, out_file: str | Path, params_path: str | Pat
         return atomic_write_text(out_file, tmp_file.read_text(encoding="utf-8"))
 
 
-def _check_cluster_image(stage: int, params_path: str | Path, profile: str | None, image: str | None) -> None:
+def check_cluster_image(params_path: str | Path, profile: str | None, image: str | None) -> None:
     """A compiled or submitted spec must name an image a cluster can pull (iacsieve.image.check_image)."""
-    effective = image or stage_settings(stage, params_path, profile).image
+    effective = image or load_params(params_path, profile=profile).cluster.image
     try:
         check_image(effective)
     except IacsieveError as exc:
@@ -108,7 +108,7 @@ def submit_stage(stage: int | str, inputs: StageInputs, *, host: str | None, par
     Caching follows the compiled spec (on) unless `enable_caching` says otherwise.
     """
     arguments = inputs.arguments(stage)
-    _check_cluster_image(stage, params_path, profile, image)  # before any connection to the server
+    check_cluster_image(params_path, profile, image)  # before any connection to the server
     client = client or make_client(host, namespace=namespace, **auth)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         package = compile_stage(stage, Path(tmp) / f"{pipeline_name(stage)}.yaml", params_path, profile, image=image)
