@@ -17,7 +17,7 @@ from iacsieve.atomic import atomic_write_json, atomic_write_text
 from iacsieve.method.params import Params
 from iacsieve.errors import ConfigError
 from iacsieve.run_config import TrainConfig
-from iacsieve.champion_paths import ORIGIN_FILE
+from iacsieve import layout
 
 TEST_SETS: tuple[str, ...] = ("combined", "ansible", "chef", "puppet")
 ABLATION_FILE = Path("reports/ablation/ablation.md")
@@ -118,7 +118,7 @@ def collect_report(results: str | Path = "results", champion: str | Path = "mode
     """
     results = Path(results)
     data = ReportData(prefix=prefix, profile=params.profile if params else None)
-    if (Path(champion) / ORIGIN_FILE).is_file():
+    if (Path(champion) / layout.ORIGIN_FILE).is_file():
         pulled = read_json(Path(selection)) if selection else None
         data.stages = {4: rows_from_selection(4, pulled)} if pulled else {}
         _read_champion(data, results, champion, ablation, learning_curve)
@@ -149,7 +149,7 @@ def _read_champion(data: ReportData, results: Path, champion: str | Path, ablati
                    learning_curve: str | Path) -> None:
     card = read_json(Path(champion) / "champion.json")
     data.champion_dir = str(champion)
-    data.origin = read_json(Path(champion) / ORIGIN_FILE)
+    data.origin = read_json(Path(champion) / layout.ORIGIN_FILE)
     if card is not None:
         data.champion = card
         stage4 = {} if data.origin else read_json(results / "selection" / "stage4" / "selection.json") or {}

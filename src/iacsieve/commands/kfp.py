@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from iacsieve.champion_paths import CLUSTER_CHAMPION, CLUSTER_REPORTS
+from iacsieve import layout
 
 AUTH_HELP = """\
 authentication (kfp.Client, first that applies):
@@ -120,8 +120,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", metavar="SOURCE", nargs="?", help="URI or path of the freeze task's `champion` artifact")
     p.add_argument("--from-run", metavar="RUN_ID", help="take the champion (and selection) of this run through the KFP API")
     p.add_argument("--selection-uri", help="also keep the run's `selection` (stage-4 seeds) for report/plots")
-    p.add_argument("--out", default=str(CLUSTER_CHAMPION), help="destination folder (default: %(default)s)")
-    p.add_argument("--reports", default=str(CLUSTER_REPORTS),
+    p.add_argument("--out", default=str(Path(layout.CLUSTER_CHAMPION_DIR)), help="destination folder (default: %(default)s)")
+    p.add_argument("--reports", default=str(Path(layout.CLUSTER_REPORTS_DIR)),
                    help="where metrics.json (+ selection.json) go, git-tracked (default: %(default)s)")
     p.add_argument("--no-dvc-add", dest="track", action="store_false", help="copy only; do not `dvc add` the folder")
     p.add_argument("--pipeline-root", help="with --from-run on a backend that lists no task outputs: the run's pipeline "

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from iacsieve.champion_paths import CLUSTER_CHAMPION, CLUSTER_REPORTS
+from iacsieve import layout
 
 _RAW = argparse.RawDescriptionHelpFormatter
-from iacsieve import layout
 
 CHAMPION_DIR = Path(layout.CHAMPION_DIR)
 REPORT_FILE = Path(layout.REPORT_FILE)
@@ -145,8 +144,8 @@ def _report(args: argparse.Namespace) -> int:
 
     params = load_params(args.params) if Path(args.params).is_file() else None
     if args.cluster:
-        args.champion, args.out, args.selection = str(CLUSTER_CHAMPION), str(CLUSTER_REPORTS / "summary.md"), \
-            args.selection or str(CLUSTER_REPORTS / "selection.json")
+        args.champion, args.out, args.selection = str(Path(layout.CLUSTER_CHAMPION_DIR)), str(Path(layout.CLUSTER_REPORTS_DIR) / "summary.md"), \
+            args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
         args.metrics = ""  # pull-champion wrote it; the report only reads
     path = write_report(args.results, args.champion, args.out, prefix=args.prefix, params=params,
                         metrics_file=args.metrics or None, selection=args.selection)
@@ -172,16 +171,16 @@ def _register_plots(sub: argparse._SubParsersAction) -> None:
 
 def _cluster_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", action="store_true",
-                   help=f"describe the champion pulled from a cluster ({CLUSTER_CHAMPION}; output and inputs "
-                        f"under {CLUSTER_REPORTS}/) instead of this repo's")
+                   help=f"describe the champion pulled from a cluster ({Path(layout.CLUSTER_CHAMPION_DIR)}; output and inputs "
+                        f"under {Path(layout.CLUSTER_REPORTS_DIR)}/) instead of this repo's")
 
 
 def _plots(args: argparse.Namespace) -> int:
     from iacsieve.plots import render_plots
 
     if args.cluster:
-        args.champion, args.out = str(CLUSTER_CHAMPION), str(CLUSTER_REPORTS / "plots")
-        args.selection = args.selection or str(CLUSTER_REPORTS / "selection.json")
+        args.champion, args.out = str(Path(layout.CLUSTER_CHAMPION_DIR)), str(Path(layout.CLUSTER_REPORTS_DIR) / "plots")
+        args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
     written = render_plots(args.results, args.champion, args.out, data=args.data, selection=args.selection)
     print(f"plots: {len(written)} files in {args.out}")
     return 0
