@@ -47,7 +47,7 @@ kfp-specs: install
 	$(BIN)/iacsieve kfp specs
 
 bench: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m iacsieve.bench
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m iacsieve.reporting.bench
 
 # The component image, tagged iacsieve:<package version> (docker/build_image.py --help; docker/README.md).
 # image: the cluster image (CUDA torch base from a registry). image-local: no registry needed:

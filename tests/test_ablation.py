@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.ablation import BASE, DEFAULT_VARIANTS, Variant, run_ablation
+from iacsieve.reporting.ablation import BASE, DEFAULT_VARIANTS, Variant, run_ablation
 from iacsieve.atomic import atomic_write_jsonl
 from iacsieve.cli import main
 from iacsieve.data import prepared_path

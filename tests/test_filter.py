@@ -371,7 +371,7 @@ def test_symlinked_dir_inside_scripts_is_refused_when_it_leads_out(champion, hos
 
 
 def test_benchmark_loads_once_and_reports_rate_and_drop_share(monkeypatch, champion, glitch_run):
-    import iacsieve.bench_filter as bench
+    import iacsieve.reporting.bench_filter as bench
 
     summary, *_ = glitch_run
     loads: list = []

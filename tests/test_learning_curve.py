@@ -2,7 +2,7 @@
 
 import json
 
-import iacsieve.learning_curve as lc
+import iacsieve.reporting.learning_curve as lc
 from iacsieve.cli import main
 from iacsieve.data import load_prepared
 from iacsieve.human import record_key

@@ -117,8 +117,8 @@ def test_tradeoff_table_reads_thresholds_from_val_only(frozen_champion):
 
 
 def test_report_shows_operating_points_and_the_learning_curve(frozen_champion, tmp_path):
-    from iacsieve.learning_curve import CAVEAT
-    from iacsieve.report import collect_report, render_report
+    from iacsieve.reporting.learning_curve import CAVEAT
+    from iacsieve.reporting.report import collect_report, render_report
 
     champion, _ = frozen_champion
     curve = tmp_path / "learning_curve.json"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.report import (
+from iacsieve.reporting.report import (
     PUBLISHED, ReportData, champion_metrics, collect_report, render_report, run_row, seed_spread, write_report,
 )
 
@@ -98,7 +98,7 @@ def test_write_report_writes_markdown_and_metrics(tree):
 
 
 def test_plots_render_pngs(tree):
-    from iacsieve.plots import plot_confusion_matrix, plot_pr_curve, plot_seed_spread, plot_threshold_sweep
+    from iacsieve.reporting.plots import plot_confusion_matrix, plot_pr_curve, plot_seed_spread, plot_threshold_sweep
     import numpy as np
 
     out = tree / "plots"

@@ -185,7 +185,7 @@ def _register_experiment(sub: argparse._SubParsersAction) -> None:
 
 def _learning_curve(args: argparse.Namespace) -> int:
     from iacsieve.errors import IacsieveError
-    from iacsieve.learning_curve import learning_curve
+    from iacsieve.reporting.learning_curve import learning_curve
 
     try:
         sizes = [int(x) for x in args.sizes.split(",") if x.strip()]

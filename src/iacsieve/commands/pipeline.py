@@ -140,7 +140,7 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from iacsieve.method.params import load_params
-    from iacsieve.report import write_report
+    from iacsieve.reporting.report import write_report
 
     params = load_params(args.params) if Path(args.params).is_file() else None
     if args.cluster:
@@ -176,7 +176,7 @@ def _cluster_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _plots(args: argparse.Namespace) -> int:
-    from iacsieve.plots import render_plots
+    from iacsieve.reporting.plots import render_plots
 
     if args.cluster:
         args.champion, args.out = str(Path(layout.CLUSTER_CHAMPION_DIR)), str(Path(layout.CLUSTER_REPORTS_DIR) / "plots")

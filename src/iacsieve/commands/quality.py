@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _ablate(args: argparse.Namespace) -> int:
     from iacsieve import layout
-    from iacsieve.ablation import run_ablation
+    from iacsieve.reporting.ablation import run_ablation
 
     rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed,
                         timings_file=Path(layout.TIMINGS_DIR) / "ablation.json")

@@ -57,7 +57,7 @@ def home_champion(source: str, dest: str | Path = Path(layout.CLUSTER_CHAMPION_D
     Returns the files to commit to git: the .dvc file and the metrics (and selection) JSON; none when
     `dest` lies outside the DVC project at `repo` (then it is only copied).
     """
-    from iacsieve.report import pulled_champion_metrics
+    from iacsieve.reporting.report import pulled_champion_metrics
 
     dest, reports = Path(dest), Path(reports)
     if not inside_dvc_repo(dest, repo):  # e.g. a scratch copy: nothing to version, nothing written in the repo

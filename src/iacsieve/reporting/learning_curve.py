@@ -178,7 +178,7 @@ def _strategies(result: dict) -> list[str]:
 
 def write_outputs(result: dict, out_dir: str | Path) -> None:
     """learning_curve.json / .csv / .md and the PNG figure (matplotlib, offline)."""
-    from iacsieve.plots import _save, plt
+    from iacsieve.reporting.plots import _save, plt
 
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "learning_curve.json", result)

@@ -231,7 +231,7 @@ def render_report(data: ReportData) -> str:
     if data.ablation:
         lines += ["## Ablation", "", data.ablation.strip(), ""]
     if data.learning_curve:
-        from iacsieve.learning_curve import markdown as learning_curve_markdown
+        from iacsieve.reporting.learning_curve import markdown as learning_curve_markdown
 
         lines += [learning_curve_markdown(data.learning_curve, image="learning_curve/learning_curve.png").strip(), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -3,7 +3,7 @@
 Reads what `make repro` wrote (results/stageN/<run>/timing.json, results/selection/, models/champion);
 trains nothing. Then runs the filter benchmark (`iacsieve.bench_filter`) on the champion, if present.
 
-    python -m iacsieve.bench [--results results] [--champion models/champion] [--json]
+    python -m iacsieve.reporting.bench [--results results] [--champion models/champion] [--json]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from iacsieve.method.params import load_params, stage_run_dirs
 from iacsieve.errors import IacsieveError
-from iacsieve.report import PUBLISHED, TEST_SETS, champion_metrics, collect_report
+from iacsieve.reporting.report import PUBLISHED, TEST_SETS, champion_metrics, collect_report
 from iacsieve.method.dvc import TIMING_FILE
 
 
@@ -49,7 +49,7 @@ def bench(results: str | Path = "results", champion: str | Path = "models/champi
            "operating_points": data.tradeoff, "learning_curve": data.learning_curve}
     if filter_bench and data.champion is not None:
         try:
-            module = importlib.import_module("iacsieve.bench_filter")
+            module = importlib.import_module("iacsieve.reporting.bench_filter")
         except ImportError:
             module = None
         if module is not None and hasattr(module, "run_filter_benchmark"):
@@ -117,7 +117,7 @@ def format_bench(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m iacsieve.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m iacsieve.reporting.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default="results", help="results root (default: %(default)s)")
     parser.add_argument("--champion", default="models/champion", help="champion folder (default: %(default)s)")
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = bench(args.results, args.champion, args.params, filter_bench=not args.no_filter)
     except IacsieveError as exc:
-        print(f"iacsieve.bench: error: {exc}", file=sys.stderr)
+        print(f"iacsieve.reporting.bench: error: {exc}", file=sys.stderr)
         return exc.exit_code
     print(json.dumps(result, indent=2, default=str) if args.json else format_bench(result))
     return 0
