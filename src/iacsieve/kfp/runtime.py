@@ -57,18 +57,11 @@ def chosen_run_uri(selected: dict) -> str:
 
 
 def headline_metrics(summary: dict) -> dict[str, float]:
-    """The numbers the KFP UI shows for an evaluated run or a champion: val/test F1 and FP reduction."""
-    test = summary.get("test", {}).get("combined", {})
-    val = summary.get("val", {})
-    values = {
-        "threshold": summary.get("threshold"),
-        "val_f1": val.get("f1", summary.get("val_f1")),
-        "val_fp_reduction": val.get("fp_reduction"),
-        "test_f1": test.get("f1"),
-        "test_fp_reduction": test.get("fp_reduction"),
-        "test_tp_retention": test.get("tp_retention"),
-    }
-    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    """The numbers the KFP UI shows for an evaluated run, a selection or a champion (the DVC metrics' shape)."""
+    from iacsieve.steps.metrics import headline
+
+    val = summary.get("val") or ({"f1": summary["val_f1"]} if "val_f1" in summary else None)
+    return headline(summary.get("threshold"), val, (summary.get("test") or {}).get("combined"))
 
 
 def log_headline(metrics: Any, summary: dict) -> dict[str, float]:

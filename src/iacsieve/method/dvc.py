@@ -23,7 +23,7 @@ from iacsieve.method.plan import StagePlan, stage_plan  # noqa: F401 (stage_plan
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze, load_champion
-from iacsieve.steps.metrics import read_json_object
+from iacsieve.steps.metrics import headline, read_json_object
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.threshold import sweep_threshold
 from iacsieve.steps.train import train
@@ -57,7 +57,6 @@ def run_one(params: Params, stage: int, config: TrainConfig, run_dir: str | Path
     t0 = time.perf_counter()
     with atomic_directory(run_dir) as tmp:  # train + sweep published together
         train(config, prepared if prepared is not None else params.data.training, tmp, name=run_dir.name)
-        train_s = time.perf_counter() - t0
         if plan.sweeps:
             s = params.threshold_sweep
             sweep_threshold(tmp / layout.VAL_SCORES, tmp / layout.SWEEP_FILE, s.start, s.stop, s.step)
@@ -138,31 +137,13 @@ def freeze_stage(params: Params, stage: int, *, root: str | Path = ".") -> Path:
 
 
 def stage_metrics(stage: int, selection: dict) -> dict:
-    """The small, diffable metrics JSON of a stage (what `dvc metrics diff` shows)."""
+    """The small, diffable metrics JSON of a stage (what `dvc metrics diff` shows): the chosen run's
+    headline numbers and, over several runs, the spread of val and test F1."""
     chosen = selection["selected"]
     runs = selection["runs"]
     summary = read_json_object(Path(chosen["results_dir"]) / layout.SUMMARY_FILE)
-    metrics: dict = {
-        "stage": stage,
-        "n_runs": len(runs),
-        "selected_run": chosen["run"],
-        "family": chosen["family"],
-        "threshold": chosen["threshold"],
-        "val": _headline(summary["val"]),
-        "test": {name: _headline(m) for name, m in summary["test"].items()},
-    }
+    metrics = headline(chosen["threshold"], summary["val"], summary["test"].get("combined"))
     if len(runs) > 1:
-        val_f1 = [r["val_f1"] for r in runs]
-        test_f1 = [r["test"]["combined"]["f1"] for r in runs]
-        metrics["spread"] = {
-            "val_f1_mean": statistics.fmean(val_f1), "val_f1_std": statistics.stdev(val_f1),
-            "test_f1_mean": statistics.fmean(test_f1), "test_f1_std": statistics.stdev(test_f1),
-        }
+        metrics["val_f1_std"] = statistics.stdev(r["val_f1"] for r in runs)
+        metrics["test_f1_std"] = statistics.stdev(r["test"]["combined"]["f1"] for r in runs)
     return metrics
-
-
-def _headline(m: dict) -> dict:
-    ci = m.get("f1_ci95") or {}
-    return {"f1": m["f1"], "precision": m["precision"], "recall": m["recall"],
-            "fp_reduction": m["fp_reduction"], "tp_retention": m["tp_retention"],
-            "f1_ci95_lo": ci.get("lo"), "f1_ci95_hi": ci.get("hi")}

@@ -16,6 +16,7 @@ from pathlib import Path
 from iacsieve.atomic import atomic_write_json, atomic_write_text
 from iacsieve.method.params import Params
 from iacsieve.errors import ConfigError
+from iacsieve.steps.metrics import headline
 from iacsieve.run_config import TrainConfig
 from iacsieve import layout
 
@@ -399,21 +400,15 @@ def _published_section(data: ReportData) -> list[str]:
 
 
 def champion_metrics(data: ReportData) -> dict:
-    """The champion's DVC metrics: val/test F1 (+ 95% CI), FP reduction, TP retention, seed spread."""
+    """The champion's DVC metrics, in the stage metrics' shape (`steps.metrics.headline`), plus the
+    stage-4 seed spread: one short row in `dvc metrics show`."""
     card = data.champion or {}
-    out: dict = {"run": card.get("run"), "family": card.get("family"), "threshold": card.get("threshold")}
-    for name, m in champion_sets(data).items():
-        if not m:
-            continue
-        ci = m.get("f1_ci95") or {}
-        values = {"f1": m.get("f1"), "f1_ci95_lo": ci.get("lo"), "f1_ci95_hi": ci.get("hi"),
-                  "fp_reduction": m.get("fp_reduction"), "tp_retention": m.get("tp_retention")}
-        out[name] = {k: v for k, v in values.items() if v is not None}
+    sets = champion_sets(data)
+    out = headline(card.get("threshold"), sets.get("val"), sets.get("combined"))
     stage4 = data.stages.get(4, [])
     if len(stage4) > 1:
         spread = seed_spread(stage4)
-        out["seeds"] = {"n": spread["n"], "val_f1_mean": spread["val_f1"][0], "val_f1_std": spread["val_f1"][1],
-                        "test_f1_mean": spread["test_f1_combined"][0], "test_f1_std": spread["test_f1_combined"][1]}
+        out.update(val_f1_std=spread["val_f1"][1], test_f1_std=spread["test_f1_combined"][1])
     return out
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
+from iacsieve.layout import BOOTSTRAP_SAMPLES
 from iacsieve.errors import DataError, IacsieveError
 
 SCORE_FIELDS: tuple[str, ...] = ("file", "line", "smell", "tech", "label", "score")
@@ -170,3 +170,19 @@ def score_arrays(rows: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, list[str
     scores = np.array([float(r["score"]) for r in rows], dtype=float)
     smells = [str(r.get("smell", "unknown")) for r in rows]
     return labels, scores, smells
+
+
+HEADLINE_KEYS: tuple[str, ...] = ("threshold", "val_f1", "test_f1", "test_f1_lo", "test_f1_hi", "fp_reduction",
+                                  "tp_retention")
+
+
+def headline(threshold: float | None, val: dict | None, test_combined: dict | None) -> dict[str, float]:
+    """The few numbers every DVC metrics file and the KFP UI show, in one shape: the threshold, val
+    F1, and on the combined test set F1 with its 95% interval, FP reduction and TP retention (per
+    tech and per smell: the report). One flat row each, so `dvc metrics show` fits a terminal."""
+    val, test = val or {}, test_combined or {}
+    ci = test.get("f1_ci95") or {}
+    values = {"threshold": threshold, "val_f1": val.get("f1"), "test_f1": test.get("f1"), "test_f1_lo": ci.get("lo"),
+              "test_f1_hi": ci.get("hi"), "fp_reduction": test.get("fp_reduction"),
+              "tp_retention": test.get("tp_retention")}
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
