@@ -116,6 +116,14 @@ def test_repro_produces_every_stage_output(repo):
                               *(f"results/selection/stage{n}/metrics.json" for n in range(1, 5))])
 
 
+def test_metrics_show_fits_a_terminal(repo):
+    """Headline numbers only, one flat shape for every stage and the champion: short rows."""
+    out = _run(["dvc", "metrics", "show"], repo).stdout
+    lines = out.splitlines()
+    assert len(lines) == 6 and "reports/metrics.json" in out  # a header, four stages, the champion
+    assert max(map(len, lines)) <= 200, out
+
+
 def test_retraining_a_losing_run_leaves_later_stages_up_to_date(repo):
     """Later stages depend on the winner's settings (winner.json), not the ranking: retraining a
     stage-1 run that did not win and selecting again leaves stages 2-4 up to date."""
