@@ -245,3 +245,21 @@ def test_killed_repro_resumes_with_only_unfinished_runs(repo):
         assert not leftovers  # the interrupted run cleaned up its temp dir
     finally:
         (repo / "params.yaml").write_text(original, encoding="utf-8")
+
+
+def test_reviewers_labels_run_end_to_end(repo):
+    """A small committed example of human labels (tests/fixtures/human-example) in data/human: the
+    training-data stage applies them, every later stage reruns on them, and the champion says which
+    validation labels chose it."""
+    labels = repo / "data" / "human" / "labels.jsonl"
+    original = labels.read_text()
+    try:
+        shutil.copy(REPO / "tests" / "fixtures" / "human-example" / "labels.jsonl", labels)
+        _run(["dvc", "repro"], repo)
+        applied = json.loads((repo / "data/training/human.json").read_text())
+        assert applied["labels"] > 0 and applied["validation"] == "merged"
+        champion = json.loads((repo / "models/champion/champion.json").read_text())
+        assert champion["validation"] == "merged"
+        assert "Data and pipelines are up to date" in _run(["dvc", "status"], repo).stdout
+    finally:
+        labels.write_text(original)
