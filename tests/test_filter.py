@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import iacsieve.filter as filter_module
+import iacsieve.filtering.apply as filter_module
 from iacsieve.cli import main
 from iacsieve.data import render_context
-from iacsieve.detections import read_detections
+from iacsieve.filtering.detections import read_detections
 from iacsieve.errors import IacsieveError
-from iacsieve.filter import DATASET_SMELLS, filter_detections, read_champion
+from iacsieve.filtering import DATASET_SMELLS, filter_detections, read_champion
 from iacsieve.models import load_scorer
 from iacsieve.run_config import TrainConfig
 from iacsieve.smells import canonical_smell, is_non_security

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .errors import IacsieveError
-from .filter import filter_detections
+from .filtering import filter_detections
 from .models import load_scorer
 
 DEFAULT_FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "glitch-puppet"

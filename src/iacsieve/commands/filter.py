@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from ..data import TECHS
-from ..detections import FORMATS
-from ..filter import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary
+from ..filtering.detections import FORMATS
+from ..filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary
 
 EXAMPLE = """\
 example:

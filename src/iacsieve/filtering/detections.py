@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DataError, IacsieveError
-from .smells import canonical_smell, is_non_security
+from ..errors import DataError, IacsieveError
+from ..smells import canonical_smell, is_non_security
 
 FORMATS: tuple[str, ...] = ("glitch", "replication", "jsonl")
 GLITCH_COLUMNS: tuple[str, ...] = ("path", "line", "code", "snippet")
