@@ -53,6 +53,7 @@ def bench(results: str | Path = "results", champion: str | Path = "models/champi
             module = None
         if module is not None and hasattr(module, "run_filter_benchmark"):
             out["filter"] = module.run_filter_benchmark(champion)
+            out["filter_scale"] = module.run_scale_benchmark(champion)
             # The encoders of stage 1, for their throughput (argmax rule: threshold 0.5).
             out["filter_encoders"] = [
                 module.run_filter_benchmark(model, threshold=0.5, repeats=3)
@@ -100,6 +101,9 @@ def format_bench(result: dict) -> str:
         lines += ["", f"== filter on the GLITCH Puppet fixture: {f['warnings_per_s']:.1f} warnings/s "
                       f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
                       f"scored warnings =="]
+    if result.get("filter_scale"):
+        from .bench_filter import format_scale
+        lines.append(f"   {format_scale(result['filter_scale'])}")
     for e in result.get("filter_encoders") or []:
         lines.append(f"   stage-1 {e['family']:<13} {e['warnings_per_s']:8.1f} warnings/s (median of {e['repeats']}, "
                      f"load {e['load_s']:.2f}s, threshold 0.5), drops {e['dropped_scored']}/{e['scored']}")
