@@ -308,7 +308,7 @@ def test_bad_rows_exit_2_with_one_line_or_are_counted(capsys, monkeypatch, cache
     detections.write_text(f"good.pp,2,sec_hard_secr,$password:'hunter2'\n{path},{line},sec_hard_pass,$password:'x'\n")
     reads: list[Path] = []
     real_read = filter_module.ScriptFolder._read
-    monkeypatch.setattr(filter_module.ScriptFolder, "_read", staticmethod(lambda p: reads.append(p) or real_read(p)))
+    monkeypatch.setattr(filter_module.ScriptFolder, "_read", lambda self, p: reads.append(p) or real_read(self, p))
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
     args = ["--model", str(champion), "--detections", str(detections), "--scripts", str(scripts), "--out", str(out)]

@@ -11,13 +11,16 @@ score and keep=true. The output holds every input row, in order, plus `smell`, `
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..data import TECHS, WarningRecord, render_context
 from ..errors import IacsieveError
+from ..limits import DEFAULT, Limits
 from ..metrics import predict
+from ..overlap import refuse_overlap
 from ..models import Scorer, load_scorer
 from .champion import CHAMPION_FILE, Champion, read_champion
 from .detections import DetectionSet, read_detections
@@ -41,12 +44,16 @@ def filter_detections(
     batch_size: int = 64,
     detections_format: str | None = None,
     scorer: Scorer | None = None,
+    limits: Limits = DEFAULT,
 ) -> dict:
     """Filter a detector's warnings with a champion; write `out` atomically and return the summary.
 
     `on_missing` says what to do with a warning whose script is missing, outside `scripts_dir`, or
     shorter than the flagged line: `error` (IacsieveError naming the row), `keep` or `drop` (counted).
     `scorer`: the model already loaded from `model_dir` (benchmarks reuse one across runs).
+    `limits`: caps on the detections file (size, rows, path length) and on script lines given to the model.
+
+    Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
     """
     out_format = output_format(out, fmt)
     if on_missing not in ON_MISSING:
@@ -57,20 +64,20 @@ def filter_detections(
         raise IacsieveError(f"--threshold must be in [0, 1], got {threshold}")
     if batch_size < 1:
         raise IacsieveError(f"--batch-size must be >= 1, got {batch_size}")
-    if Path(out).is_dir():
-        raise IacsieveError(f"{out}: is a directory; --out needs a file name")
-
-    parsed = read_detections(detections, detections_format)
+    check_output_path(out)
+    refuse_overlap(out, {"--detections": detections, "--model": model_dir})
+    refuse_overlap(out, {"--scripts": scripts_dir}, inside_ok=True)  # writing beside the scripts is fine
+    folder = ScriptFolder(scripts_dir, limits)
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
         raise IacsieveError(f"{model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
-    folder = ScriptFolder(scripts_dir)
+    parsed = read_detections(detections, detections_format, limits)
+    rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
     scorer = scorer if scorer is not None else _load(champion.model_dir)
     use_context = bool(getattr(scorer, "use_context", champion.use_context))
 
-    rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
-    inputs, slots = _model_inputs(rows, folder, tech, use_context, parsed)
+    inputs, slots, cut_lines = _model_inputs(rows, folder, tech, use_context, parsed)
     if inputs:
         try:
             scores = np.asarray(scorer.predict_proba(inputs, batch_size=batch_size), dtype=float).reshape(-1)
@@ -85,8 +92,24 @@ def filter_detections(
                 row.score, row.keep = float(scores[i]), bool(keeps[i])
 
     write_output(out, out_format, parsed, rows, folder, cut)
-    return summarise(parsed, rows, problems, champion, cut, "--threshold" if threshold is not None else "champion",
-                    len(inputs), out, out_format, on_missing, use_context)
+    summary = summarise(parsed, rows, problems, champion, cut, "--threshold" if threshold is not None else "champion",
+                        len(inputs), out, out_format, on_missing, use_context)
+    summary.update(lines_cut=cut_lines, max_line_chars=limits.max_line_chars)
+    return summary
+
+
+def check_output_path(out: str | Path) -> None:
+    """--out must name a file in a folder that exists or can be made, and that we may write in."""
+    out = Path(out)
+    if out.is_dir():
+        raise IacsieveError(f"{out}: is a directory; --out needs a file name")
+    if out.exists() and not out.is_file():
+        raise IacsieveError(f"{out}: not a regular file; --out needs a plain file (it is replaced atomically)")
+    folder = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
+    if folder is None or not folder.is_dir():
+        raise IacsieveError(f"{out}: {folder} is not a folder; cannot write --out there")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise IacsieveError(f"{out}: no permission to write in {folder}")
 
 
 def _load(model_dir: Path):
@@ -126,10 +149,12 @@ def _dedup_key(row: FilteredRow) -> tuple[Path, int, str]:
 
 
 def _model_inputs(rows: list[FilteredRow], folder: ScriptFolder, tech: str | None, use_context: bool,
-                  parsed: DetectionSet) -> tuple[list[WarningRecord], dict]:
-    """One WarningRecord per distinct (script, line, smell) to score, and where each row's score sits."""
+                  parsed: DetectionSet) -> tuple[list[WarningRecord], dict, int]:
+    """One WarningRecord per distinct (script, line, smell) to score, where each row's score sits, and
+    how many of those inputs had their flagged line cut to `--max-line-length`."""
     inputs: list[WarningRecord] = []
     slots: dict[tuple, int] = {}
+    cut_lines = 0
     for row in rows:
         if row.status != "scored":
             continue
@@ -144,8 +169,9 @@ def _model_inputs(rows: list[FilteredRow], folder: ScriptFolder, tech: str | Non
         text, lines = folder.line(row.script, det.line)
         name = row.script.name
         slots[key] = len(inputs)
+        cut_lines += folder.was_cut(row.script, det.line)
         inputs.append(WarningRecord(
             smell=row.smell, tech=row_tech, file=name, line=det.line, content=text.strip(),
             with_context=render_context(lines, det.line, file=name) if use_context else "",
         ))
-    return inputs, slots
+    return inputs, slots, cut_lines

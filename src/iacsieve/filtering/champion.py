@@ -5,12 +5,14 @@ Reads `champion.json` (when present) and `model_meta.json`; loads no weights.
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import IacsieveError
 from ..models import read_meta
+from ..reading import read_json_object
+from ..limits import shorten
 from ..smells import canonical_smell
 
 CHAMPION_FILE = "champion.json"
@@ -39,7 +41,7 @@ def read_champion(model_dir: str | Path) -> Champion:
         raise IacsieveError(f"{model_dir}: model directory not found")
     meta = read_meta(model_dir)
     info: dict = {}
-    if (model_dir / CHAMPION_FILE).is_file():
+    if os.path.lexists(model_dir / CHAMPION_FILE):  # a FIFO or a broken link is refused, not skipped
         info = _load_champion_json(model_dir)
     threshold = info.get("threshold")
     smells = info.get("smells", meta.get("smells"))
@@ -47,7 +49,7 @@ def read_champion(model_dir: str | Path) -> Champion:
         covered, recorded = frozenset(DATASET_SMELLS), False
     else:
         if not isinstance(smells, list) or not all(isinstance(s, str) and canonical_smell(s) for s in smells):
-            raise IacsieveError(f"{model_dir}: 'smells' must be a list of known smell names, got {smells!r}")
+            raise IacsieveError(f"{model_dir}: key 'smells': must be a list of known smell names, got {shorten(smells)}")
         covered, recorded = frozenset(canonical_smell(s) for s in smells), True
     return Champion(
         model_dir=model_dir,
@@ -67,11 +69,4 @@ def _load_champion_json(model_dir: Path) -> dict:
         load_champion = None
     if load_champion is not None:
         return load_champion(model_dir)
-    path = model_dir / CHAMPION_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IacsieveError(f"{path}: unreadable champion file: {exc}") from None
-    if not isinstance(data, dict):
-        raise IacsieveError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(model_dir / CHAMPION_FILE, what="champion file")

@@ -7,6 +7,8 @@ import stat
 from pathlib import Path
 
 from ..errors import IacsieveError
+from ..limits import DEFAULT, Limits
+from ..reading import read_regular_bytes
 
 TECH_BY_SUFFIX: dict[str, str] = {".pp": "puppet", ".rb": "chef", ".yml": "ansible", ".yaml": "ansible"}
 
@@ -26,16 +28,23 @@ class ScriptFolder:
     folder is refused before anything is opened. Paths may be absolute (inside the folder), relative
     to it, or carry a leading prefix the folder lacks (GLITCH writes `scripts/x.pp` when run on
     `scripts`): relative paths are tried with leading parts dropped, down to the bare file name.
+    Each try walks the real tree one part at a time and stops at the first part that does not exist,
+    so a long hostile path costs time linear in its length (times the folder's depth), not quadratic.
+
+    Only regular files of at most `limits.max_file_bytes` are read; lines longer than
+    `limits.max_line_chars` are cut (a model reads a few hundred tokens anyway) and remembered.
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, limits: Limits = DEFAULT) -> None:
         root = Path(root)
         if not root.is_dir():
             raise IacsieveError(f"{root}: scripts folder not found")
         self.given = root
         self.root = Path(os.path.realpath(root))
+        self.limits = limits
         self._resolved: dict[str, Path | ScriptProblem] = {}
         self._lines: dict[Path, list[str] | ScriptProblem] = {}
+        self._cut: dict[Path, frozenset[int]] = {}
 
     def resolve(self, raw: str) -> Path:
         """The real path of the script `raw` names, inside the folder; raises ScriptProblem."""
@@ -65,18 +74,20 @@ class ScriptFolder:
                                                  f"({len(lines)} lines)")
         return lines[line - 1], lines
 
+    def was_cut(self, path: Path, line: int) -> bool:
+        """Whether 1-based `line` of a script read by `line()` was cut to `limits.max_line_chars`."""
+        return line in self._cut.get(path, ())
+
     def _resolve(self, raw: str) -> Path:
         given = Path(raw)
         if ".." in given.parts:
             raise ScriptProblem("outside_scripts", f"path {raw!r} climbs out of --scripts with '..'; refused")
         if given.is_absolute():
-            candidates = [given]
+            candidates = iter([given] if os.path.lexists(given) else [])
         else:
             parts = given.parts
-            candidates = [self.root.joinpath(*parts[i:]) for i in range(len(parts))]
+            candidates = (c for c in (self._walk(parts[i:]) for i in range(len(parts))) if c is not None)
         for candidate in candidates:
-            if not os.path.lexists(candidate):
-                continue
             real = Path(os.path.realpath(candidate))
             if not self._inside(real):
                 raise ScriptProblem("outside_scripts", f"path {raw!r} resolves outside --scripts {self.given}; refused")
@@ -91,18 +102,31 @@ class ScriptFolder:
             raise ScriptProblem("outside_scripts", f"path {raw!r} is outside --scripts {self.given}; refused")
         raise ScriptProblem("not_found", f"script {raw!r} not found under --scripts {self.given}")
 
+    def _walk(self, parts: tuple[str, ...]) -> Path | None:
+        """root/parts when every step exists (checked one part at a time, stopping at the first miss)."""
+        current = self.root
+        for part in parts:
+            current = current / part
+            if not os.path.lexists(current):
+                return None
+        return current
+
     def _inside(self, real: Path) -> bool:
         return real == self.root or self.root in real.parents
 
-    @staticmethod
-    def _read(path: Path) -> list[str] | ScriptProblem:
+    def _read(self, path: Path) -> list[str] | ScriptProblem:
         try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except OSError as exc:
-            return ScriptProblem("not_found", f"cannot read script {path.name}: {exc.strerror or exc}")
-        lines = text.replace("\r\n", "\n").split("\n")
+            data = read_regular_bytes(path, max_bytes=self.limits.max_file_bytes, what="script")
+        except IacsieveError as exc:
+            return ScriptProblem("unreadable", str(exc))
+        lines = data.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
+        width = self.limits.max_line_chars
+        cut = frozenset(n for n, text in enumerate(lines, start=1) if len(text) > width)
+        if cut:
+            self._cut[path] = cut
+            lines = [text[:width] for text in lines]
         return lines
 
 
