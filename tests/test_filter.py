@@ -17,31 +17,11 @@ from iacsieve.filtering.detections import read_detections
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering import DATASET_SMELLS, filter_detections, read_champion
 from iacsieve.models import load_scorer
-from iacsieve.run_config import TrainConfig
 from iacsieve.smells import canonical_smell, is_non_security
-from iacsieve.train import train
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
 GLITCH_CSV = FIXTURE / "glitch-puppet.csv"
 SCRIPTS = FIXTURE / "scripts"
-THRESHOLD = 0.5
-CHAMPION_KEYS = {"threshold_source": "argmax", "run": "classical_test", "config": {"family": "classical"},
-                 "data_md5": "0" * 32, "val_f1": 0.0, "test": {}}
-
-
-@pytest.fixture(scope="session")
-def champion(tmp_path_factory, prepared_small) -> Path:
-    """A real classical champion: trained on the trimmed prepared data, frozen with champion.json."""
-    root = tmp_path_factory.mktemp("filter")
-    run_dir = train(TrainConfig(family="classical"), prepared_small, root / "run")
-    champion_dir = root / "champion"
-    shutil.copytree(run_dir / "model", champion_dir)
-    meta = json.loads((champion_dir / "model_meta.json").read_text())
-    info = {**CHAMPION_KEYS, "threshold": THRESHOLD, "family": "classical", "use_context": meta["use_context"]}
-    (champion_dir / "champion.json").write_text(json.dumps(info))
-    return champion_dir
-
-
 @pytest.fixture(scope="session")
 def glitch_run(champion, tmp_path_factory):
     """The fixture through the filter once (CSV out), with the model's inputs recorded."""
@@ -129,7 +109,7 @@ def test_glitch_csv_every_row_in_order_with_smell_score_keep(glitch_run):
         if covered(code):
             score = float(row["score"])
             assert 0.0 <= score <= 1.0 and row["smell"] == canonical_smell(code)
-            assert row["keep"] == ("true" if score >= THRESHOLD else "false")
+            assert row["keep"] == ("true" if score >= summary["threshold"] else "false")
         else:  # uncovered security smells and design/implementation smells pass through untouched
             assert (row["score"], row["keep"]) == ("", "true")
             assert row["smell"] == (canonical_smell(code) or code)

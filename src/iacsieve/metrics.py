@@ -18,6 +18,7 @@ import numpy as np
 
 from . import reading
 from .errors import DataError, IacsieveError
+from .limits import DEFAULT as DEFAULT_LIMITS
 from .limits import shorten
 
 SCORE_FIELDS: tuple[str, ...] = ("file", "line", "smell", "tech", "label", "score")
@@ -125,23 +126,21 @@ def load_scores(path: str | Path) -> list[dict]:
     file, line and field of a bad row.
     """
     path = Path(path)
-    if not path.is_file():
-        raise IacsieveError(f"{path}: scores file not found")
+    text = reading.read_regular_text(path, max_bytes=DEFAULT_LIMITS.max_file_bytes, what="scores file")
     rows: list[dict] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            row = reading.decode_json_line(text, path=path, line_no=line_no)
-            if not isinstance(row, dict):
-                raise DataError(path, line_no, "<row>", "expected a JSON object")
-            label, score = row.get("label"), row.get("score")
-            if isinstance(label, bool) or label not in (0, 1):
-                raise DataError(path, line_no, "label", f"must be 0 or 1, got {shorten(label)}")
-            if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0 \
-                    or not math.isfinite(score):
-                raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {shorten(score)}")
-            rows.append(row)
+    for line_no, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        row = reading.decode_json_line(raw, path=path, line_no=line_no)
+        if not isinstance(row, dict):
+            raise DataError(path, line_no, "<row>", "expected a JSON object")
+        label, score = row.get("label"), row.get("score")
+        if isinstance(label, bool) or label not in (0, 1):
+            raise DataError(path, line_no, "label", f"must be 0 or 1, got {shorten(label)}")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0 \
+                or not math.isfinite(score):
+            raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {shorten(score)}")
+        rows.append(row)
     if not rows:
         raise IacsieveError(f"{path}: no score rows")
     return rows

@@ -158,8 +158,11 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
+    from ..overlap import refuse_overlap
     from ..pipelines import pull_champion
 
+    if "://" not in args.source:  # a local path: the destination may not be, hold or lie inside it
+        refuse_overlap(args.out, {"SOURCE": args.source})
     champion = pull_champion(args.source, args.out, endpoint_url=args.endpoint_url)
     print(f"champion {champion['run']} (threshold {champion['threshold']:.2f}, val F1 {champion['val_f1']:.4f}) "
           f"-> {args.out}; version it with `dvc commit`")

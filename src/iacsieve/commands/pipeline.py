@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..overlap import refuse_overlap
+
 _RAW = argparse.RawDescriptionHelpFormatter
 CHAMPION_DIR = Path("models/champion")
 STAGE3_CHAMPION = Path("models/champions/stage3/champion.json")
@@ -135,6 +137,11 @@ def _report(args: argparse.Namespace) -> int:
     from ..config import load_params
     from ..report import write_report
 
+    refuse_overlap(args.out, {"--results": args.results, "--champion": args.champion, "--params": args.params},
+                   inside_ok=True)
+    if args.metrics:
+        refuse_overlap(args.metrics, {"--results": args.results, "--champion": args.champion}, out_flag="--metrics",
+                       inside_ok=True)
     params = load_params(args.params) if Path(args.params).is_file() else None
     path = write_report(args.results, args.champion, args.out, prefix=args.prefix, params=params,
                         metrics_file=args.metrics or None)
@@ -157,6 +164,7 @@ def _register_plots(sub: argparse._SubParsersAction) -> None:
 def _plots(args: argparse.Namespace) -> int:
     from ..plots import render_plots
 
+    refuse_overlap(args.out, {"--results": args.results, "--champion": args.champion}, inside_ok=True)
     written = render_plots(args.results, args.champion, args.out)
     print(f"plots: {len(written)} files in {args.out}")
     return 0

@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _ablate(args: argparse.Namespace) -> int:
     from ..ablation import run_ablation
+    from ..overlap import refuse_overlap
 
+    refuse_overlap(args.out, {"--data": args.data})
     rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed)
     for row in rows:
         cv = "" if row["cv_f1"] is None else f"  cv {row['cv_f1']:.4f} ({row['delta_cv_f1']:+.4f})"

@@ -86,7 +86,7 @@ class ScriptFolder:
             candidates = iter([given] if os.path.lexists(given) else [])
         else:
             parts = given.parts
-            candidates = (c for c in (self._walk(parts[i:]) for i in range(len(parts))) if c is not None)
+            candidates = (c for c in (self._walk(parts, i) for i in range(len(parts))) if c is not None)
         for candidate in candidates:
             real = Path(os.path.realpath(candidate))
             if not self._inside(real):
@@ -102,11 +102,11 @@ class ScriptFolder:
             raise ScriptProblem("outside_scripts", f"path {raw!r} is outside --scripts {self.given}; refused")
         raise ScriptProblem("not_found", f"script {raw!r} not found under --scripts {self.given}")
 
-    def _walk(self, parts: tuple[str, ...]) -> Path | None:
-        """root/parts when every step exists (checked one part at a time, stopping at the first miss)."""
+    def _walk(self, parts: tuple[str, ...], start: int) -> Path | None:
+        """root/parts[start:] when every step exists (checked one part at a time, stopping at the first miss)."""
         current = self.root
-        for part in parts:
-            current = current / part
+        for i in range(start, len(parts)):
+            current = current / parts[i]
             if not os.path.lexists(current):
                 return None
         return current
