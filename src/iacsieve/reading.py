@@ -37,7 +37,9 @@ def read_regular_bytes(path: str | os.PathLike, *, max_bytes: int, what: str = "
         if info.st_size > max_bytes:
             raise too_big
         try:
-            data = handle.read(max_bytes + 1)
+            data = handle.read(info.st_size + 1)  # not read(max_bytes + 1): that allocates max_bytes up front
+            if len(data) > info.st_size:  # the file grew while we read: go on, up to the limit
+                data += handle.read(max_bytes + 1 - len(data))
         except OSError as exc:
             raise IacsieveError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     if len(data) > max_bytes:

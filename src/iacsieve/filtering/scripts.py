@@ -104,12 +104,12 @@ class ScriptFolder:
 
     def _walk(self, parts: tuple[str, ...], start: int) -> Path | None:
         """root/parts[start:] when every step exists (checked one part at a time, stopping at the first miss)."""
-        current = self.root
+        current = str(self.root)
         for i in range(start, len(parts)):
-            current = current / parts[i]
+            current = os.path.join(current, parts[i])
             if not os.path.lexists(current):
                 return None
-        return current
+        return Path(current)
 
     def _inside(self, real: Path) -> bool:
         return real == self.root or self.root in real.parents
