@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
 from .errors import DataError, IacsieveError
-from .limits import DEFAULT, FLAGS, Limits, shorten
+from .limits import DEFAULT, Limits, shorten
 from .overlap import refuse_overlap
 from .reading import decode_json_line, read_regular_text
 from .smells import canonical_smell
@@ -102,9 +102,7 @@ def load_jsonl(path: str | Path, *, tech: str | None = None, skip_invalid: bool 
         if not raw.strip():
             continue
         rows += 1
-        if rows > limits.max_rows:
-            raise IacsieveError(f"{path}:{line_no}: more than {limits.max_rows} rows; raise the limit with "
-                                f"{FLAGS['max_rows']}")
+        limits.check_rows(path, line_no, rows)
         try:
             row = decode_json_line(raw, path=path, line_no=line_no)
             records.append(parse_row(row, path=path, line_no=line_no, tech=tech))

@@ -32,6 +32,13 @@ class Limits:
                 raise IacsieveError(f"{FLAGS[name]} must be a positive integer, got {value!r}")
 
 
+    def check_rows(self, path: object, line_no: int, rows: int) -> None:
+        """IacsieveError when a file's `rows`-th row (at `line_no`) is past `max_rows`."""
+        if rows > self.max_rows:
+            raise IacsieveError(f"{path}:{line_no}: more than {self.max_rows} rows; raise the limit with "
+                                f"{FLAGS['max_rows']}")
+
+
 FLAGS: dict[str, str] = {"max_file_bytes": "--max-file-size", "max_rows": "--max-rows",
                          "max_path_chars": "--max-path-length", "max_line_chars": "--max-line-length"}
 DEFAULT = Limits()

@@ -99,9 +99,7 @@ class _Context:
 
     def count_row(self, row_no: int) -> None:
         self.rows += 1
-        if self.rows > self.limits.max_rows:
-            raise IacsieveError(f"{self.path}:{row_no}: more than {self.limits.max_rows} rows; raise the limit "
-                                f"with {FLAGS['max_rows']}")
+        self.limits.check_rows(self.path, row_no, self.rows)
 
 
 def detect_format(text: str, *, path: object = "<detections>") -> str:
