@@ -118,6 +118,23 @@ def test_model_metadata_and_champion_readers(meta, champion):
                 assert_one_line_naming(exc, model_dir / "champion.json")
 
 
+YAML_PIECES = ["profile: ", "local", "stage1:", "  ", "- ", "[", "{", "}", "]", ": ", "\n", "&a ", "*a", "!!python/object ",
+               "9" * 5000, "[" * 3000, "\t", "'", '"', "defaults:\n  max_length: ", "x"]
+
+
+@FUZZ
+@given(data=st.one_of(hostile_bytes, st.lists(st.sampled_from(YAML_PIECES), max_size=30).map(lambda p: "".join(p).encode())))
+def test_params_reader(data):
+    from iacsieve.config import load_params
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(tmp, "params.yaml", data)
+        try:
+            load_params(path)
+        except IacsieveError as exc:
+            assert_one_line_naming(exc, path)
+
+
 @FUZZ
 @given(data=hostile_bytes)
 def test_cli_exits_2_with_one_line(data):

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_as_interrupt():
             return int(args.func(args) or 0)
     except IacsieveError as exc:
-        print(f"iacsieve: error: {exc}", file=sys.stderr)
+        print(f"iacsieve: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, always
         return exc.exit_code
     except KeyboardInterrupt as exc:
         print("iacsieve: interrupted; finished artifacts are kept, partial ones were discarded", file=sys.stderr)
