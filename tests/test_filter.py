@@ -362,3 +362,13 @@ def test_benchmark_loads_once_and_reports_rate_and_drop_share(monkeypatch, champ
     assert result["warnings_per_s"] == pytest.approx(977 / result["median_wall_s"], rel=0.01)
     assert result["dropped_share_of_covered"] == pytest.approx(summary["dropped_scored"] / summary["scored"], abs=1e-4)
     assert set(result["dropped_share_by_smell"]) <= set(DATASET_SMELLS)
+
+
+def test_scale_benchmark_runs_the_cli_and_reports_peak_memory(champion):
+    """`make bench`'s large-input run (400k rows there; 3,000 here): a real `iacsieve filter` process."""
+    import iacsieve.bench_filter as bench
+
+    result = bench.run_scale_benchmark(champion, rows=3000, fixture_dir=FIXTURE)
+    assert result["rows"] == result["rows_out"] == 3000
+    assert 0 < result["peak_rss_mb"] < result["memory_budget_mb"] and result["within_budget"]
+    assert result["rows_per_s"] == pytest.approx(3000 / result["wall_s"], rel=0.05)

@@ -66,7 +66,9 @@ def filter_detections(
         raise IacsieveError(f"--batch-size must be >= 1, got {batch_size}")
     check_output_path(out)
     refuse_overlap(out, {"--detections": detections, "--model": model_dir})
-    refuse_overlap(out, {"--scripts": scripts_dir}, inside_ok=True)  # writing beside the scripts is fine
+    refuse_overlap(out, {"--scripts": scripts_dir}, inside_ok=True)  # writing beside the scripts is fine...
+    if infer_tech(str(out)) is not None and Path(out).exists():  # ...but never over one of them
+        raise IacsieveError(f"--out {out} is an existing IaC script; refusing to overwrite it")
     folder = ScriptFolder(scripts_dir, limits)
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
