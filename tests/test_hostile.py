@@ -98,6 +98,17 @@ def test_filter_never_overwrites_its_detections(tmp_path, capsys, champion, no_m
     assert detections.read_bytes() == GLITCH_CSV.read_bytes() and not read  # refused before reading anything
 
 
+def test_filter_never_writes_over_a_script(tmp_path, capsys, champion, no_model):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "x.pp").write_text("$password = 'x'\n")
+    (tmp_path / "d.csv").write_text("x.pp,1,sec_hard_secr,x\n")
+    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(tmp_path / "d.csv"), "--scripts",
+                    str(scripts), "--out", str(scripts / "x.pp"), "--format", "csv")
+    assert_one_line(code, err, "existing IaC script")
+    assert (scripts / "x.pp").read_text() == "$password = 'x'\n"
+
+
 def test_other_commands_refuse_to_overwrite_their_inputs(tmp_path, capsys, prepared_small):
     data = tmp_path / "prepared"
     data.symlink_to(prepared_small)
