@@ -59,6 +59,17 @@ def assert_one_line_naming(exc: IacsieveError, path: Path) -> None:
         assert exc.line >= 1 and exc.field, message
 
 
+def check_readers(name: str, data: bytes, *readers) -> None:
+    """Write `data` to a file called `name`; each reader must succeed or fail with one line naming it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(tmp, name, data)
+        for read in readers:
+            try:
+                read(path)
+            except IacsieveError as exc:
+                assert_one_line_naming(exc, path)
+
+
 def write(tmp: str, name: str, data: bytes) -> Path:
     path = Path(tmp) / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,25 +80,14 @@ def write(tmp: str, name: str, data: bytes) -> Path:
 @FUZZ
 @given(data=hostile_bytes, fmt=st.sampled_from((None, *FORMATS)))
 def test_detections_reader(data, fmt):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write(tmp, "detections.csv", data)
-        try:
-            read_detections(path, fmt)
-        except IacsieveError as exc:
-            assert_one_line_naming(exc, path)
+    check_readers("detections.csv", data, lambda path: read_detections(path, fmt))
 
 
 @FUZZ
 @given(data=hostile_bytes)
 def test_labelled_data_and_scores_readers(data):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write(tmp, "puppet_train.jsonl", data)
-        for read in (lambda: load_jsonl(path), lambda: load_jsonl(path, tech="puppet", skip_invalid=True),
-                     lambda: load_scores(path)):
-            try:
-                read()
-            except IacsieveError as exc:
-                assert_one_line_naming(exc, path)
+    check_readers("puppet_train.jsonl", data, load_jsonl,
+                  lambda path: load_jsonl(path, tech="puppet", skip_invalid=True), load_scores)
 
 
 @FUZZ
@@ -127,12 +127,7 @@ YAML_PIECES = ["profile: ", "local", "stage1:", "  ", "- ", "[", "{", "}", "]", 
 def test_params_reader(data):
     from iacsieve.config import load_params
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write(tmp, "params.yaml", data)
-        try:
-            load_params(path)
-        except IacsieveError as exc:
-            assert_one_line_naming(exc, path)
+    check_readers("params.yaml", data, load_params)
 
 
 @FUZZ
