@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test repro bench clean-venv
+.PHONY: install test repro bench kfp-specs clean-venv
 
 install: $(STAMP)
 
@@ -14,20 +14,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[test]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# The raw data comes from the DVC remote (the in-repo folder dvc-remote/ by default); pulled again
-# only when data.dvc changes. The stamp lives in .dvc/tmp, outside the DVC-tracked data/raw.
+# The raw data and the human labels (data/human, `iacsieve labels add`) come from the DVC remote (the
+# in-repo folder dvc-remote/ by default); pulled again only when a .dvc file changes. The stamp lives
+# in .dvc/tmp, outside the DVC-tracked folders.
 DATA_STAMP := .dvc/tmp/data-pulled
 
-$(DATA_STAMP): data.dvc | install
-	$(BIN)/dvc pull --quiet data.dvc
+$(DATA_STAMP): data.dvc data/human.dvc | install
+	$(BIN)/dvc pull --quiet data.dvc data/human.dvc
 	@mkdir -p $(dir $@) && touch $@
 
 test: install $(DATA_STAMP)
 	$(BIN)/python -m pytest -q
 
 repro: install $(DATA_STAMP)
+	$(BIN)/iacsieve params
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/iacsieve where
+
+# The checked-in KFP specs (components/*/component.yaml, pipelines/*.yaml), regenerated from the code.
+kfp-specs: install
+	$(BIN)/iacsieve kfp specs
 
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m iacsieve.bench

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from iacsieve.run_config import TrainConfig
-from iacsieve.train import train
+from iacsieve.steps.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"

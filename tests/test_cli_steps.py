@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-import iacsieve.train
+import iacsieve.steps.train
 from iacsieve.cli import main
 from iacsieve.run_config import TrainConfig
 from test_evaluate import make_run
@@ -74,7 +74,7 @@ def fake_train(monkeypatch):
         calls.append((config, str(prepared_dir), str(run_dir)))
         return run_dir
 
-    monkeypatch.setattr(iacsieve.train, "train", train)
+    monkeypatch.setattr(iacsieve.steps.train, "train", train)
     return calls
 
 
@@ -116,8 +116,8 @@ def test_help_has_examples(command, capsys):
 def test_end_to_end_with_the_classical_family(tmp_path, capsys, prepared_small):
     """train -> sweep -> evaluate -> select -> freeze on trimmed real data; the champion loads and scores."""
     from iacsieve.data import load_prepared
-    from iacsieve.freeze import load_champion
-    from iacsieve.metrics import load_scores
+    from iacsieve.steps.freeze import load_champion
+    from iacsieve.steps.metrics import load_scores
     from iacsieve.models import load_scorer
 
     run = tmp_path / "runs" / "classical"

@@ -57,8 +57,7 @@ def _params(path: Path, mutate) -> None:
 def _trim_params(p: dict) -> None:
     p["stage1"].update(families=["classical"], learning_rates=[0.0005], batch_sizes=[16], epochs=[1],
                        weight_decays=[0, 0.5])
-    p["stage2"].update(families=["best"], learning_rates=[0.001], batch_sizes=[16], epochs=[1], weight_decays=[0],
-                       gradient_accumulations=[1], seeds=[42])
+    p["stage2"].update(families=["classical"], learning_rates=[0.001], batch_sizes=[16], epochs=[1], weight_decays=[0])
     p["stage4"].update(seeds=[1, 2])
     p["evaluation"]["bootstrap_samples"] = 50
     p["threshold_sweep"]["step"] = 0.05
@@ -78,6 +77,8 @@ def repo(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "src" / "iacsieve", root / "src" / "iacsieve",
                     ignore=shutil.ignore_patterns("__pycache__"))  # stage deps; the code run is the installed one
     _trim_raw(REPO / "data" / "raw", root / "data" / "raw")
+    (root / "data" / "human").mkdir()
+    (root / "data" / "human" / "labels.jsonl").write_text("")  # no reviewers' labels yet
     _params(root / "params.yaml", _trim_params)
     _run(["git", "init", "-q"], root)
     _run(["git", "config", "user.email", "t@example.com"], root)
@@ -92,7 +93,7 @@ def test_repro_produces_every_stage_output(repo):
     for path in ("models/champion/champion.json", "models/champions/stage3/champion.json",
                  "reports/summary.md", "reports/metrics.json",
                  *(f"results/selection/stage{n}/{f}" for n in (1, 2, 3, 4)
-                   for f in ("selection.json", "ranking.csv", "ranking.md", "metrics.json")),
+                   for f in ("selection.json", "winner.json", "ranking.csv", "ranking.md", "metrics.json")),
                  *(f"reports/plots/{p}.png" for p in ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread"))):
         assert (repo / path).is_file(), path
     stage3 = json.loads((repo / "models/champions/stage3/champion.json").read_text())
@@ -108,8 +109,22 @@ def test_repro_produces_every_stage_output(repo):
     outputs = sorted(line[3:] for line in untracked.splitlines()
                      if line[3:].startswith(("results/", "models/", "reports/")) and not line.endswith(".gitignore"))
     # Models, run dirs and images stay out of git (DVC cache); metrics and plot data go to git.
+    assert not [p for p in (repo / "models" / "experiments").rglob("*") if "best" in p.name]
+    assert "wall_time" not in (repo / "results/selection/stage1/selection.json").read_text()
     assert outputs == sorted(["reports/metrics.json", "reports/ablation/ablation.md", "reports/ablation/ablation.json", *(f"reports/plots/{p}.csv" for p in ("pr_curve", "seed_spread", "threshold_sweep")),
                               *(f"results/selection/stage{n}/metrics.json" for n in range(1, 5))])
+
+
+def test_retraining_a_losing_run_leaves_later_stages_up_to_date(repo):
+    """Later stages depend on the winner's settings (winner.json), not the ranking: retraining a
+    stage-1 run that did not win and selecting again leaves stages 2-4 up to date."""
+    selection = json.loads((repo / "results/selection/stage1/selection.json").read_text())
+    loser = next(r for r in selection["runs"] if not r["selected"])
+    wd = loser["config"]["weight_decay"]
+    name = f"stage1@classical-0.0005-16-1-{wd:g}"
+    _run(["dvc", "repro", "-f", "-s", name], repo)
+    _run(["dvc", "repro", "-s", "select@1"], repo)
+    assert "Data and pipelines are up to date" in _run(["dvc", "status"], repo).stdout
 
 
 def test_one_changed_value_reruns_only_its_run(repo):
@@ -120,7 +135,7 @@ def test_one_changed_value_reruns_only_its_run(repo):
     old_metrics = json.loads((repo / S1).read_text())
 
     _params(repo / "params.yaml", lambda p: p["stage1"].update(weight_decays=[0, 0.001]))
-    assert _stage_names(repo, "stage1@") == {"stage1@classical-0.0005-16-1-0.001-1-42"}
+    assert _stage_names(repo, "stage1@") == {"stage1@classical-0.0005-16-1-0.001"}
     _run(["dvc", "repro"], repo)
     assert kept.stat().st_mtime_ns == before  # the untouched run was not retrained
     selection = json.loads((repo / "results/selection/stage1/selection.json").read_text())
@@ -154,11 +169,11 @@ def test_broken_params_key_fails_with_key_path(repo):
     original = (repo / "params.yaml").read_text(encoding="utf-8")
     try:
         _params(repo / "params.yaml", lambda p: p["defaults"].update(max_lenght=64))
-        proc = _run(["dvc", "repro", "--force", "-s", "stage1@classical-0.0005-16-1-0-1-42"], repo, check=False)
+        proc = _run(["dvc", "repro", "--force", "-s", "stage1@classical-0.0005-16-1-0"], repo, check=False)
         assert proc.returncode != 0
         assert "params.yaml: defaults.max_lenght: unknown key" in proc.stdout + proc.stderr
         _params(repo / "params.yaml", lambda p: p["stage1"].update(learnig_rates=p["stage1"]["learning_rates"]))
-        proc = _run(["iacsieve", "profile", "show"], repo, check=False)
+        proc = _run(["iacsieve", "params"], repo, check=False)
         assert proc.returncode == 2 and "params.yaml: stage1.learnig_rates: unknown key" in proc.stderr
     finally:
         (repo / "params.yaml").write_text(original, encoding="utf-8")
@@ -176,7 +191,7 @@ def test_killed_repro_resumes_with_only_unfinished_runs(repo):
 
     original = (repo / "params.yaml").read_text(encoding="utf-8")
     new = ["0.01", "0.02", "0.03"]
-    stage = {wd: f"stage1@classical-0.0005-16-1-{wd}-1-42" for wd in new}
+    stage = {wd: f"stage1@classical-0.0005-16-1-{wd}" for wd in new}
     summary = {wd: repo / f"results/stage1/classical_lr0.0005_bs16_ep1_wd{wd}/summary.json" for wd in new}
     experiments = repo / "models/experiments/stage1"
     try:

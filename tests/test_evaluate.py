@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.evaluate import evaluate
-from iacsieve.metrics import compute_metrics
-from iacsieve.threshold import sweep_threshold
+from iacsieve.steps.evaluate import evaluate
+from iacsieve.steps.metrics import compute_metrics
+from iacsieve.steps.threshold import sweep_threshold
 
 TECHS = ("ansible", "chef", "puppet")
 SMELLS = ("hard_coded_secret", "suspicious_comment", "use_of_http", "weak_crypto")
@@ -90,7 +90,7 @@ def test_argmax_writes_five_sets_and_summary(tmp_path):
     assert set(summary["test"]) == {"combined", "ansible", "chef", "puppet"}
     assert summary["test"]["combined"]["support"] == len(test_rows)
     assert summary["run"] == run.name and summary["family"] == "tiny-roberta" and summary["run_dir"] == str(run)
-    assert summary["wall_time_s"] == 12.5 and summary["config"]["learning_rate"] == 0.0005
+    assert "wall_time_s" not in summary and summary["config"]["learning_rate"] == 0.0005
 
 
 def test_threshold_rule_uses_the_runs_sweep(tmp_path):

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import iacsieve.freeze as freeze_mod
+import iacsieve.steps.freeze as freeze_mod
 from iacsieve.errors import IacsieveError
-from iacsieve.evaluate import evaluate
-from iacsieve.freeze import data_md5, freeze, load_champion
-from iacsieve.select import select_runs
+from iacsieve.steps.evaluate import evaluate
+from iacsieve.steps.freeze import data_md5, freeze, load_champion
+from iacsieve.steps.selection import select_runs
 from test_evaluate import make_run
 
 

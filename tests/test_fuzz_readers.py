@@ -23,8 +23,8 @@ from iacsieve.data import load_jsonl
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.filtering import read_champion
 from iacsieve.filtering.detections import FORMATS, read_detections
-from iacsieve.freeze import load_champion
-from iacsieve.metrics import load_scores
+from iacsieve.steps.freeze import load_champion
+from iacsieve.steps.metrics import load_scores
 from iacsieve.models import read_meta
 
 FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
@@ -125,7 +125,7 @@ YAML_PIECES = ["profile: ", "local", "stage1:", "  ", "- ", "[", "{", "}", "]", 
 @FUZZ
 @given(data=st.one_of(hostile_bytes, st.lists(st.sampled_from(YAML_PIECES), max_size=30).map(lambda p: "".join(p).encode())))
 def test_params_reader(data):
-    from iacsieve.config import load_params
+    from iacsieve.method.params import load_params
 
     check_readers("params.yaml", data, load_params)
 

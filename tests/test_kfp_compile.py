@@ -12,21 +12,26 @@ import pytest
 import yaml
 
 from iacsieve.cli import main
-from iacsieve.config import load_params, read_yaml
+from iacsieve.method.grid import stage_runs
+from iacsieve.method.params import load_params, read_yaml
+from iacsieve.method.plan import stage_plan
 from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.pipelines import StageInputs, compile_stage
+from iacsieve.kfp import StageInputs, compile_stage
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "params.yaml"
 PROFILES = ("local", "cluster")
 
 
+STAGES = (1, 2, 3, 4, "all")
+
+
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory) -> dict[tuple[int, str], tuple[dict, dict]]:
+def compiled(tmp_path_factory) -> dict[tuple[object, str], tuple[dict, dict]]:
     """(stage, profile) -> (pipeline spec, kubernetes platform spec or {}), from the repo's params.yaml."""
     out = tmp_path_factory.mktemp("kfp")
     specs = {}
-    for stage in (1, 2, 3, 4):
+    for stage in STAGES:
         for profile in PROFILES:
             path = compile_stage(stage, out / f"s{stage}-{profile}.yaml", PARAMS, profile)
             docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
@@ -35,51 +40,84 @@ def compiled(tmp_path_factory) -> dict[tuple[int, str], tuple[dict, dict]]:
     return specs
 
 
-def loop(spec: dict) -> tuple[str, dict]:
-    """The root DAG's ParallelFor task (name, task)."""
-    loops = [(name, task) for name, task in spec["root"]["dag"]["tasks"].items() if "parameterIterator" in task]
-    assert len(loops) == 1
-    return loops[0]
+def loops(spec: dict) -> dict[str, dict]:
+    """The root DAG's ParallelFor tasks by name (one per stage)."""
+    return {name: task for name, task in spec["root"]["dag"]["tasks"].items() if "parameterIterator" in task}
 
 
-def loop_dag(spec: dict) -> dict:
-    name, task = loop(spec)
-    return spec["components"][task["componentRef"]["name"]]["dag"]["tasks"]
+def named(tasks: dict) -> dict:
+    """Tasks by their display name (`s<stage>-<step>`); DAG keys are KFP's deduplicated component names."""
+    return {t["taskInfo"]["name"]: t for t in tasks.values()}
 
 
-def importer_for(spec: dict, parameter: str) -> str:
-    """The root task that imports the artifact whose URI is pipeline parameter `parameter`."""
-    names = [name for name, task in spec["root"]["dag"]["tasks"].items()
-             if task.get("inputs", {}).get("parameters", {}).get("uri", {}).get("componentInputParameter") == parameter]
-    assert len(names) == 1, names
-    return names[0]
+def producer(tasks: dict, ref: dict) -> str:
+    """The display name of the task a `taskOutput*` reference points to."""
+    return tasks[ref["producerTask"]]["taskInfo"]["name"]
 
 
-def loop_input_from(spec: dict, channel: str) -> dict:
-    """What the root DAG feeds the loop's input `channel`."""
-    return loop(spec)[1]["inputs"]["artifacts"][channel]
+def loop_tasks(spec: dict, loop: dict) -> dict:
+    return named(spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"])
+
+
+def only_loop(spec: dict) -> tuple[dict, dict]:
+    (loop,) = loops(spec).values()
+    return loop, loop_tasks(spec, loop)
+
+
+def executor_inputs(spec: dict, component: str) -> dict:
+    return spec["components"][f"comp-{component}"]["inputDefinitions"]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("stage", [1, 2, 3, 4])
-def test_fan_out_is_the_grid(compiled, stage, profile):
+def test_fan_out_is_the_grid_of_resolved_settings(compiled, stage, profile):
     spec, _ = compiled[stage, profile]
     params = load_params(PARAMS, profile=profile)
-    _, task = loop(spec)
-    items = [json.loads(item) for item in json.loads(task["parameterIterator"]["items"]["raw"])]
-    assert items == params.stage(stage).grid_points()
-    assert task["iteratorPolicy"]["parallelismLimit"] == params.cluster.parallelism
-    train = loop_dag(spec)["train"]
-    assert train["inputs"]["parameters"]["point_json"]["componentInputParameter"] == task["parameterIterator"]["itemInput"]
-    assert train["inputs"]["parameters"]["stage"]["runtimeValue"]["constant"] == stage
-    assert train["retryPolicy"]["maxRetryCount"] == params.cluster.retries
-    assert json.loads(train["inputs"]["parameters"]["params_json"]["runtimeValue"]["constant"]) == read_yaml(PARAMS)
+    loop, tasks = only_loop(spec)
+    items = [json.loads(item) for item in json.loads(loop["parameterIterator"]["items"]["raw"])]
+    assert loop["iteratorPolicy"]["parallelismLimit"] == params.cluster.parallelism
+    train = tasks["train"]
+    assert set(train["inputs"]["parameters"]) == {"config_json", "stage"}  # settings only (cache-stable)
+    assert set(train["inputs"]["artifacts"]) == {"data"}
+    if profile == "cluster":  # pod settings are a cluster's: kfp.local ignores them
+        retry = params.cluster.pods.retry
+        assert train["retryPolicy"]["maxRetryCount"] == retry.num_retries
+        assert train["retryPolicy"]["backoffFactor"] == retry.backoff_factor
+    if stage_plan(stage).builds_on == "nothing":  # every run's settings known at compile time
+        assert items == [c.to_dict() for _, c in stage_runs(params, stage)]
+        assert train["inputs"]["parameters"]["config_json"]["componentInputParameter"] == loop["parameterIterator"]["itemInput"]
+    else:  # resolved at run time from the previous stage's output
+        assert items == params.stage(stage).grid_points()
+        ref = train["inputs"]["parameters"]["config_json"]["taskOutputParameter"]
+        assert producer(spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"], ref) == "resolve"
+
+
+def test_train_tasks_ignore_unrelated_params_edits(tmp_path):
+    """Editing a key no run uses (here: the cluster grid of stage 2, the bootstrap) leaves stage 1's
+    train tasks' inputs unchanged, so a cluster's cache keeps every finished GPU run."""
+    def train_inputs(params_file: Path) -> dict:
+        spec = next(yaml.safe_load_all(compile_stage(1, tmp_path / "s.yaml", params_file, "cluster").read_text()))
+        loop, tasks = only_loop(spec)
+        return {"items": loop["parameterIterator"]["items"]["raw"], "train": tasks["train"]["inputs"]}
+
+    before = train_inputs(PARAMS)
+    mapping = read_yaml(PARAMS)
+    mapping["profiles"]["cluster"]["stage2"]["learning_rates"] = [0.00004]
+    mapping["evaluation"]["bootstrap_samples"] = 10
+    mapping["stage1"]["families"] = ["classical"]  # the local grid
+    edited = tmp_path / "params.yaml"
+    edited.write_text(yaml.safe_dump(mapping))
+    assert train_inputs(edited) == before
+    mapping["defaults"]["scheduler"] = "cosine"  # a setting the runs use does change them
+    edited.write_text(yaml.safe_dump(mapping))
+    assert train_inputs(edited) != before
 
 
 def test_cluster_profile_gives_train_a_gpu_and_pod_settings(compiled):
     params = load_params(PARAMS, profile="cluster")
-    res = params.cluster.train_resources
-    for stage in (1, 2, 3, 4):
+    res = params.cluster.pods.resources["train"]
+    light = params.cluster.pods.resources["light"]
+    for stage in STAGES:
         spec, platform = compiled[stage, "cluster"]
         resources = spec["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]
         assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
@@ -87,75 +125,79 @@ def test_cluster_profile_gives_train_a_gpu_and_pod_settings(compiled):
         assert resources["cpuRequest"] == float(res.cpu_request) and resources["cpuLimit"] == float(res.cpu_limit)
         assert resources["memoryRequest"] == pytest.approx(16 * 1.073741824)  # 16Gi in GB, as KFP writes it
         train_pod = platform["deploymentSpec"]["executors"]["exec-train"]
-        assert train_pod["nodeSelector"]["labels"] == params.cluster.node_selector
-        assert train_pod["tolerations"] == [dict(t) for t in params.cluster.tolerations]
+        assert train_pod["nodeSelector"]["labels"] == params.cluster.pods.node_selector
+        assert train_pod["tolerations"] == [dict(t) for t in params.cluster.pods.tolerations]
         assert train_pod["emptyDirMounts"] == [{"medium": "Memory", "mountPath": "/dev/shm",
                                                 "sizeLimit": res.shm_size, "volumeName": "dshm"}]
-        # only the train tasks take GPUs
-        others = [e for n, e in spec["deploymentSpec"]["executors"].items() if n != "exec-train" and "container" in e]
-        assert others and all("resources" not in e["container"] for e in others)
+        others = [e for n, e in spec["deploymentSpec"]["executors"].items()
+                  if not n.startswith("exec-train") and "container" in e]
+        assert others and all("accelerator" not in e["container"].get("resources", {}) for e in others)
+        # every task asks for CPU and memory (quota'd namespaces reject pods that do not)
+        assert all(e["container"]["resources"]["cpuRequest"] == 0.5 for e in others)
+        assert all(e["container"]["resources"]["memoryLimit"] == pytest.approx(4 * 1.073741824) for e in others)
+        assert light.cpu_request == "500m"
 
 
 def test_local_profile_asks_for_no_gpu(compiled):
-    for stage in (1, 2, 3, 4):
+    for stage in STAGES:
         spec, platform = compiled[stage, "local"]
         assert "resources" not in spec["deploymentSpec"]["executors"]["exec-train"]["container"]
         assert platform == {}
 
 
+def test_weights_travel_only_to_freeze(compiled):
+    """sweep and evaluate read the small `scores` artifact; freeze imports ONE run by select's run_uri."""
+    spec, _ = compiled["all", "cluster"]
+    for component in ("threshold-sweep", "evaluate", "select", "resolve"):
+        artifacts = executor_inputs(spec, component).get("artifacts", {})
+        assert all(a["artifactType"]["schemaTitle"] != "system.Model" for a in artifacts.values()), component
+    assert executor_inputs(spec, "freeze")["artifacts"]["run"]["artifactType"]["schemaTitle"] == "system.Model"
+    assert not executor_inputs(spec, "freeze")["artifacts"]["run"].get("isArtifactList")
+    raw_tasks = spec["root"]["dag"]["tasks"]
+    tasks = named(raw_tasks)
+    for n in (3, 4):
+        uri = tasks[f"s{n}-chosen-run"]["inputs"]["parameters"]["uri"]["taskOutputParameter"]
+        assert uri["outputParameterKey"] == "run_uri" and producer(raw_tasks, uri) == f"s{n}-select"
+        freeze = tasks[f"s{n}-freeze"]["inputs"]["artifacts"]
+        assert producer(raw_tasks, freeze["run"]["taskOutputArtifact"]) == f"s{n}-chosen-run"
+
+
 @pytest.mark.parametrize("stage", [1, 2, 3, 4])
-def test_select_consumes_the_collected_evaluations(compiled, stage):
+def test_each_stage_follows_the_plan(compiled, stage):
     spec, _ = compiled[stage, "cluster"]
-    loop_name, _ = loop(spec)
-    select = spec["root"]["dag"]["tasks"]["select"]
-    source = select["inputs"]["artifacts"]["evaluations"]["taskOutputArtifact"]
-    assert source["producerTask"] == loop_name
-    loop_outputs = spec["components"][loop(spec)[1]["componentRef"]["name"]]["dag"]["outputs"]["artifacts"]
-    assert loop_outputs[source["outputArtifactKey"]]["artifactSelectors"] == [
-        {"outputArtifactKey": "evaluation", "producerSubtask": "evaluate"}]
-    assert spec["components"]["comp-select"]["inputDefinitions"]["artifacts"]["evaluations"]["isArtifactList"]
-    assert select["inputs"]["parameters"]["mode"]["runtimeValue"]["constant"] == ("median" if stage == 4 else "best")
-    tasks = spec["root"]["dag"]["tasks"]
-    if stage in (3, 4):
-        freeze = tasks["freeze"]["inputs"]["artifacts"]
-        assert freeze["selection"]["taskOutputArtifact"] == {"outputArtifactKey": "selection", "producerTask": "select"}
-        assert freeze["runs"]["taskOutputArtifact"]["producerTask"] == loop_name
-        assert set(spec["root"]["outputDefinitions"]["artifacts"]) == {"selection", "champion"}
-    else:
-        assert "freeze" not in tasks
+    plan = stage_plan(stage)
+    tasks = named(spec["root"]["dag"]["tasks"])
+    _, inner = only_loop(spec)
+    select = tasks["select"]
+    assert select["inputs"]["parameters"]["mode"]["runtimeValue"]["constant"] == plan.selection_mode
+    assert ("threshold-sweep" in inner) == plan.sweeps
+    evaluate = inner["evaluate"]["inputs"]
+    assert evaluate["parameters"]["rule"]["runtimeValue"]["constant"] == plan.decision_rule
+    assert ("sweep" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "sweep")
+    assert ("champion" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "champion")
+    assert ("freeze" in tasks) == plan.freezes
+    expected = {"data_uri", "data_md5"} | ({"selection_uri"} if plan.builds_on == "winner" else set()) | (
+        {"champion_uri"} if plan.builds_on == "champion" else set())
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == expected
+    outputs = set(spec["root"]["outputDefinitions"]["artifacts"])
+    assert outputs == ({"selection", "champion", "card"} if plan.freezes else {"selection"})
 
 
-def test_each_stage_feeds_on_the_previous_one(compiled):
-    assert set(compiled[1, "cluster"][0]["root"]["inputDefinitions"]["parameters"]) == {"data_uri"}
-    for stage in (2, 3):
-        spec, _ = compiled[stage, "cluster"]
-        assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "selection_uri"}
-        channel = loop_dag(spec)["train"]["inputs"]["artifacts"]["previous"]["componentInputArtifact"]
-        assert loop_input_from(spec, channel)["taskOutputArtifact"]["producerTask"] == importer_for(spec, "selection_uri")
-    assert "previous" not in loop_dag(compiled[1, "cluster"][0])["train"]["inputs"]["artifacts"]
-
-
-def test_stage3_sweeps_the_threshold_on_validation(compiled):
-    tasks = loop_dag(compiled[3, "cluster"][0])
-    assert tasks["evaluate"]["inputs"]["artifacts"]["sweep"]["taskOutputArtifact"] == {
-        "outputArtifactKey": "sweep", "producerTask": "threshold-sweep"}
-    assert tasks["evaluate"]["inputs"]["parameters"]["rule"]["runtimeValue"]["constant"] == "threshold"
-    assert "threshold-sweep" not in loop_dag(compiled[1, "cluster"][0])
-
-
-def test_stage4_consumes_the_stage3_champion(compiled):
-    spec, _ = compiled[4, "cluster"]
-    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "champion_uri"}
-    importer = importer_for(spec, "champion_uri")
-    importer_component = spec["components"][spec["root"]["dag"]["tasks"][importer]["componentRef"]["name"]]
-    assert importer_component["outputDefinitions"]["artifacts"]["artifact"]["artifactType"]["schemaTitle"] == "system.Model"
-    evaluate = loop_dag(spec)["evaluate"]["inputs"]
-    assert evaluate["parameters"]["rule"]["runtimeValue"]["constant"] == "frozen"
-    channel = evaluate["artifacts"]["champion"]["componentInputArtifact"]
-    assert loop_input_from(spec, channel)["taskOutputArtifact"]["producerTask"] == importer
-    # the runs re-seed the champion's config: train builds on the same artifact
-    channel = loop_dag(spec)["train"]["inputs"]["artifacts"]["previous"]["componentInputArtifact"]
-    assert loop_input_from(spec, channel)["taskOutputArtifact"]["producerTask"] == importer
+def test_all_stages_chain_in_graph(compiled):
+    spec, _ = compiled["all", "cluster"]
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert set(params) == {"data_uri", "data_md5"} and params["data_md5"]["isOptional"]
+    assert len(loops(spec)) == 4
+    raw_tasks = spec["root"]["dag"]["tasks"]
+    tasks = named(raw_tasks)
+    by_stage = {n: next(l for l in loops(spec).values() if f"s{n}-train" in loop_tasks(spec, l)) for n in (1, 2, 3, 4)}
+    # stage 3 builds on stage 2's selection, stage 4 on stage 3's champion card: wired, not pasted
+    fed = {n: {producer(raw_tasks, a["taskOutputArtifact"]) for a in by_stage[n]["inputs"].get("artifacts", {}).values()
+               if "taskOutputArtifact" in a} for n in (1, 2, 3, 4)}
+    assert fed[3] >= {"s2-select"} and fed[4] >= {"s3-freeze"}
+    assert "s2-select" not in fed[1] | fed[2]
+    assert spec["root"]["outputDefinitions"]["artifacts"].keys() == {"selection", "champion", "card"}
+    assert {"s3-freeze", "s4-freeze"} <= set(tasks)
 
 
 def test_components_run_in_the_project_image_without_installs(compiled, tmp_path):
@@ -187,7 +229,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     mapping = read_yaml(PARAMS)
     mapping["stage1"]["familys"] = mapping["stage1"].pop("families")
     bad.write_text(yaml.safe_dump(mapping))
-    assert main(["kfp", "compile", "--stage", "1", "--profile", "", "--params", str(bad), "-o", str(tmp_path / "x.yaml")]) == 2
+    assert main(["kfp", "compile", "--stage", "1", "--profile", "local", "--params", str(bad), "-o", str(tmp_path / "x.yaml")]) == 2
     err = capsys.readouterr().err
     assert "stage1.familys" in err and "Traceback" not in err
     assert not (tmp_path / "x.yaml").exists()
@@ -197,8 +239,10 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 def test_stage_inputs_name_the_missing_flag():
     assert StageInputs("gs://b/raw").arguments(1) == {"data_uri": "gs://b/raw"}
+    assert StageInputs("gs://b/raw").arguments(2) == {"data_uri": "gs://b/raw"}  # builds on nothing
+    assert StageInputs("gs://b/raw").arguments("all") == {"data_uri": "gs://b/raw"}
     with pytest.raises(IacsieveError, match="--selection-uri"):
-        StageInputs("gs://b/raw").arguments(2)
+        StageInputs("gs://b/raw").arguments(3)
     with pytest.raises(IacsieveError, match="--champion-uri"):
         StageInputs("gs://b/raw", selection_uri="gs://b/sel").arguments(4)
     assert StageInputs("gs://b/raw", champion_uri="gs://b/c").arguments(4) == {"data_uri": "gs://b/raw",
@@ -233,7 +277,8 @@ def test_dockerfile_installs_the_pinned_package_on_a_cuda_torch_base():
     assert "pyproject.toml" in copies and "src" in copies
     runs = [v for op, v in instructions if op == "RUN"]
     installs = [r for r in runs if "pip install" in r]
-    assert len(installs) == 1 and re.search(r"pip install \.(\s|$)", installs[0])
+    # the package itself (with the `cluster` extra: s3fs/gcsfs for tasks that read a bucket)
+    assert len(installs) == 1 and re.search(r"pip install (\.|\"\.\[cluster\]\")(\s|$)", installs[0])
     assert "[test]" not in installs[0] and "-e " not in installs[0] and "requirements" not in installs[0]
     users = [v for op, v in instructions if op == "USER"]
     assert users and users[-1] not in ("root", "0")

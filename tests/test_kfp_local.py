@@ -1,8 +1,7 @@
-"""Run the four stages end to end with kfp.local (a trimmed classical-only profile) and check that the
-champion and metrics KFP produces are what the library produces for the same inputs.
-
-The library chain below calls the steps directly (prepare -> train -> sweep -> evaluate -> select ->
-freeze), each stage fed by its own previous selection, so the two chains share only the inputs.
+"""The two runners agree: the four stages through DVC's entry points (`iacsieve.method.dvc`, what
+dvc.yaml calls) and through the all-stages KFP pipeline under kfp.local, on the same trimmed data,
+give the same selections, thresholds and champion (run names, settings, metrics). Ties are broken
+deterministically (val F1, FP reduction, training cost, run name), so there is no escape hatch.
 """
 
 from __future__ import annotations
@@ -15,36 +14,40 @@ import pytest
 import yaml
 from kfp import dsl
 
+from iacsieve import layout
 from iacsieve.cli import main
-from iacsieve.components import build_components
-from iacsieve.components.runtime import headline_metrics
-from iacsieve.config import load_params, resolve_run_config, run_dir_name
 from iacsieve.data import TECHS, load_prepared, prepare
 from iacsieve.errors import IacsieveError
-from iacsieve.evaluate import evaluate
-from iacsieve.freeze import data_md5, freeze, load_champion
+from iacsieve.human import build_training_data
+from iacsieve.kfp import StageInputs, pull_champion, run_local
+from iacsieve.kfp.components import build_components
+from iacsieve.kfp.runtime import RUN_REF_FILE, headline_metrics, publish_scores
+from iacsieve.method import dvc
+from iacsieve.method.grid import resolve_run_config
+from iacsieve.method.params import load_params
 from iacsieve.models import load_scorer
-from iacsieve.pipelines import StageInputs, pull_champion, run_local
-from iacsieve.select import select_runs
-from iacsieve.threshold import sweep_threshold
-from iacsieve.train import train
+from iacsieve.steps.evaluate import evaluate
+from iacsieve.steps.freeze import data_md5, freeze, load_champion
+from iacsieve.steps.selection import select_runs
+from iacsieve.steps.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"
 ROWS = {"train": 16, "val": 8, "test": 8}  # per tech, half TP / half FP where the file has them
 
-# A trimmed profile: the classical family only (weight decay is its one knob that changes the model).
+# A trimmed local profile: the classical family only (weight decay is its knob that changes the model).
 PARAMS = {
-    "profile": "tiny",
     "defaults": {"fp16": False},
     "threshold_sweep": {"start": 0.3, "stop": 0.7, "step": 0.02},
     "evaluation": {"bootstrap_samples": 20, "bootstrap_seed": 0},
     "families": {"classical": {"options": {}}},
-    "stage1": {"families": ["classical"], "learning_rates": [0.0005], "weight_decays": [0, 10]},  # distinct val F1s
-    "stage2": {"families": ["best"], "weight_decays": [0.25]},
-    "stage3": {"weight_decays": ["best"], "decision_rule": "threshold"},
-    "stage4": {"seeds": [1, 2], "decision_rule": "frozen"},
-    "cluster": {"image": "example.org/iacsieve:test", "parallelism": 2, "retries": 0},
+    "stage1": {"families": ["classical"], "learning_rates": [0.0005], "batch_sizes": [16], "epochs": [1],
+               "weight_decays": [0, 10]},
+    "stage2": {"families": ["classical"], "learning_rates": [0.0005], "batch_sizes": [16], "epochs": [1],
+               "weight_decays": [0.25, 4]},
+    "stage3": {},
+    "stage4": {"seeds": [1, 2]},
+    "cluster": {"image": "example.org/iacsieve:test", "parallelism": 2, "retry": {"num_retries": 0}},
 }
 
 
@@ -61,147 +64,108 @@ def _trim_raw(out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("kfp-local")
+    root = tmp_path_factory.mktemp("runners")
     params = root / "params.yaml"
     params.write_text(yaml.safe_dump(PARAMS), encoding="utf-8")
     return {"root": root, "params": params, "raw": _trim_raw(root / "raw")}
 
 
 @pytest.fixture(scope="module")
-def kfp_chain(setup) -> dict[int, dict[str, str]]:
-    """Stages 1-4 under kfp.local, each taking the previous run's outputs; stage 4 through the CLI."""
-    root, params = setup["root"], str(setup["params"])
-    out: dict[int, dict[str, str]] = {}
-    for stage in (1, 2, 3):
-        inputs = StageInputs(str(setup["raw"]), out.get(stage - 1, {}).get("selection"))
-        out[stage] = run_local(stage, inputs, params_path=params, profile=None, pipeline_root=root / "kfp")
-    assert main(["kfp", "run-local", "--stage", "4", "--profile", "", "--params", params,
-                 "--pipeline-root", str(root / "kfp"), "--data-uri", str(setup["raw"]),
-                 "--champion-uri", out[3]["champion"],
-                 "--champion-out", str(root / "models" / "champion")]) == 0
-    stage4 = sorted((root / "kfp").glob("iacsieve-stage4-*"))[-1]
-    out[4] = {"selection": str(stage4 / "select" / "selection"), "champion": str(stage4 / "freeze" / "champion")}
+def dvc_chain(setup) -> dict[int, dict]:
+    """The four stages through DVC's entry points, in a project root of their own."""
+    root = setup["root"] / "dvc"
+    params = load_params(setup["params"])
+    prepare(setup["raw"], root / params.data.prepared)
+    (root / "data" / "human").mkdir(parents=True)  # dvc.yaml's training-data stage, no reviewers' labels yet
+    build_training_data(root / params.data.prepared, root / "data" / "human", root / params.data.training, params.human)
+    out = {}
+    for stage in (1, 2, 3, 4):
+        if dvc.stage_plan(stage).builds_on == "nothing":  # dvc.yaml's matrix: one call per grid point
+            for point in params.stage(stage).grid_points():
+                dvc.stage_run(params, stage, point, root=root)
+        else:
+            dvc.stage_run(params, stage, root=root)
+        out[stage] = {"selection": dvc.select_stage(params, stage, root=root)}
+        if dvc.stage_plan(stage).freezes:
+            out[stage]["champion"] = dvc.freeze_stage(params, stage, root=root)
+    out["prepared"] = root / params.data.training
     return out
 
 
 @pytest.fixture(scope="module")
-def library_chain(setup) -> dict:
-    """The same four stages by direct library calls, in a folder of its own."""
-    lib = setup["root"] / "lib"
-    prepared = lib / "prepared"
-    prepare(setup["raw"], prepared)
-    params = load_params(setup["params"])
-    selection: dict | None = None
-    out: dict = {"prepared": prepared}
-    for stage in (1, 2, 3, 4):
-        if stage == 4:  # stage 4 builds on the stage-3 champion (its config and frozen threshold)
-            selection = load_champion(out[3]["champion"])
-        rule = params.stage(stage).decision_rule
-        results = []
-        for point in params.stage(stage).grid_points():
-            name = run_dir_name(stage, point)
-            run_dir = train(resolve_run_config(params, stage, point, selection), prepared, lib / f"s{stage}" / "runs" / name)
-            sweep = None
-            if rule == "threshold":
-                sweep = lib / f"s{stage}" / "sweeps" / name / "sweep.json"
-                sweep_threshold(run_dir / "val_scores.jsonl", sweep, **params.threshold_sweep.to_dict())
-            champion = out[3]["champion"] / "champion.json" if rule == "frozen" else None
-            result = lib / f"s{stage}" / "results" / name
-            evaluate(run_dir, result, rule=rule, sweep_file=sweep, champion_file=champion,
-                     bootstrap_samples=params.evaluation.bootstrap_samples,
-                     bootstrap_seed=params.evaluation.bootstrap_seed)
-            results.append(result)
-        sel_dir = lib / f"s{stage}" / "selection"
-        selection = select_runs(results, sel_dir, mode="median" if stage == 4 else "best", stage=f"stage{stage}")
-        out[stage] = {"selection": sel_dir}
-        if stage >= 3:
-            out[stage]["champion"] = freeze(sel_dir / "selection.json", lib / f"s{stage}" / "champion", prepared)
-    return out
+def kfp_run(setup) -> dict:
+    """The all-stages pipeline under kfp.local; each stage's selection found by its `stage` field."""
+    pipeline_root = setup["root"] / "kfp"
+    outputs = run_local("all", StageInputs(str(setup["raw"])), params_path=setup["params"], profile="local",
+                        pipeline_root=pipeline_root)
+    selections = {}
+    for path in pipeline_root.rglob(layout.SELECTION_FILE):
+        selection = json.loads(path.read_text())
+        selections[int(selection["stage"].removeprefix("stage"))] = selection
+    cards = {load_champion(p)["stage"]: p.parent for p in pipeline_root.rglob(layout.CHAMPION_FILE)
+             if p.parent.name == "champion"}
+    return {"outputs": outputs, "selections": selections, "champions": cards}
 
 
-def _selection(path: str | Path) -> dict:
-    return json.loads((Path(path) / "selection.json").read_text())
-
-
-def _without_paths(obj):
-    """Drop what legitimately differs between the two chains: where things were written."""
-    if isinstance(obj, dict):
-        return {k: _without_paths(v) for k, v in obj.items()
-                if k not in ("run_dir", "results_dir", "selection", "val_scores", "threshold_source")}
-    if isinstance(obj, list):
-        return [_without_paths(v) for v in obj]
-    return obj
-
-
-def _tied(selection: dict) -> bool:
-    """Whether the chosen run shares its val F1 and FP reduction with another run: then `select` breaks
-    the tie by wall time, which differs between any two executions, so only the metrics must match."""
-    chosen = selection["selected"]
-    key = next((r["val_f1"], r["val_fp_reduction"]) for r in selection["runs"] if r["run"] == chosen["run"])
-    return sum((r["val_f1"], r["val_fp_reduction"]) == key for r in selection["runs"]) > 1
-
-
-def _comparable(selection: dict) -> dict:
-    """A selection without paths, wall times and, where tied, without which of the equals was chosen."""
-    runs = sorted(({k: v for k, v in r.items() if k not in ("wall_time_s", "rank", "selected")}
-                   for r in _without_paths(selection["runs"])), key=lambda r: r["run"])
-    selected = _without_paths(selection["selected"])
-    selected.pop("rank")
-    if _tied(selection):
-        for key in ("run", "config"):
-            selected.pop(key)
-    return {"mode": selection["mode"], "stage": selection["stage"], "selected": selected, "runs": runs}
+def _comparable_run(row: dict) -> dict:
+    return {k: row[k] for k in ("run", "family", "config", "threshold", "val_f1", "test")}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", [1, 2, 3, 4])
-def test_selection_matches_the_library(kfp_chain, library_chain, setup, stage):
-    kfp_sel, lib_sel = _selection(kfp_chain[stage]["selection"]), _selection(library_chain[stage]["selection"])
-    expected_runs = {run_dir_name(stage, p) for p in load_params(setup["params"]).stage(stage).grid_points()}
-    assert {r["run"] for r in kfp_sel["runs"]} == expected_runs
-    assert _comparable(kfp_sel) == _comparable(lib_sel)
-    if stage == 1:  # the grid was chosen so that stage 1 has a clear winner
-        assert not _tied(kfp_sel) and kfp_sel["selected"]["run"] == lib_sel["selected"]["run"]
-    # the ranking's metrics are the evaluation summaries KFP wrote, equal to the library's
-    for row in kfp_sel["runs"]:
-        summary = json.loads((Path(row["results_dir"]) / "summary.json").read_text())
-        lib_row = next(r for r in lib_sel["runs"] if r["run"] == row["run"])
-        lib_summary = json.loads((Path(lib_row["results_dir"]) / "summary.json").read_text())
-        assert summary["val"] == lib_summary["val"] and summary["test"] == lib_summary["test"]
-        assert summary["config"] == lib_summary["config"]
+def test_both_runners_select_the_same(dvc_chain, kfp_run, stage):
+    ours, theirs = dvc_chain[stage]["selection"], kfp_run["selections"][stage]
+    assert ours["mode"] == theirs["mode"]
+    assert _comparable_run(ours["selected"]) == _comparable_run(theirs["selected"])
+    assert [_comparable_run(r) for r in ours["runs"]] == [_comparable_run(r) for r in theirs["runs"]]
+    assert all("best" not in r["run"] for r in ours["runs"])  # names carry resolved values
+    assert all("wall_time_s" not in r for r in ours["runs"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", [3, 4])
-def test_champion_matches_the_library(kfp_chain, library_chain, stage):
-    kfp_dir, lib_dir = Path(kfp_chain[stage]["champion"]), Path(library_chain[stage]["champion"])
-    kfp_champ, lib_champ = load_champion(kfp_dir), load_champion(lib_dir)
-    tied = _tied(_selection(kfp_chain[stage]["selection"]))
-    drop = ("run", "config") if tied else ()
-    assert {k: v for k, v in _without_paths(kfp_champ).items() if k not in drop} == \
-           {k: v for k, v in _without_paths(lib_champ).items() if k not in drop}
-    assert kfp_champ["data_md5"] == data_md5(library_chain["prepared"])
-    if not tied:  # the same run, trained twice from the same inputs: the same model
-        records = load_prepared(library_chain["prepared"], "test")
-        np.testing.assert_array_equal(load_scorer(kfp_dir).predict_proba(records),
-                                      load_scorer(lib_dir).predict_proba(records))
+def test_both_runners_freeze_the_same_champion(dvc_chain, kfp_run, stage):
+    ours, theirs = load_champion(dvc_chain[stage]["champion"]), load_champion(kfp_run["champions"][f"stage{stage}"])
+    keys = ("run", "family", "config", "threshold", "val_f1", "test", "data_md5", "smells", "stage", "validation")
+    assert {k: ours[k] for k in keys} == {k: theirs[k] for k in keys}
+    assert ours["data_md5"] == data_md5(dvc_chain["prepared"])
+    records = load_prepared(dvc_chain["prepared"], "test")  # the same run trained twice: the same model
+    np.testing.assert_array_equal(load_scorer(dvc_chain[stage]["champion"]).predict_proba(records),
+                                  load_scorer(kfp_run["champions"][f"stage{stage}"]).predict_proba(records))
+    if stage == 4:
+        assert load_champion(kfp_run["outputs"]["champion"])["run"] == ours["run"]
 
 
 @pytest.mark.slow
-def test_frozen_threshold_flows_from_stage3_to_stage4(kfp_chain, setup):
-    stage3 = load_champion(kfp_chain[3]["champion"])
+def test_frozen_threshold_flows_from_stage3_to_stage4(dvc_chain):
+    stage3 = load_champion(dvc_chain[3]["champion"])
     assert stage3["threshold_source"].startswith("sweep:")
     sweep = json.loads(Path(stage3["threshold_source"].split(":", 1)[1]).read_text())
     assert stage3["threshold"] == sweep["best_threshold"]
-    stage4 = _selection(kfp_chain[4]["selection"])
+    stage4 = dvc_chain[4]["selection"]
     assert {r["threshold"] for r in stage4["runs"]} == {stage3["threshold"]}
     assert all(r["threshold_source"].startswith("frozen:") for r in stage4["runs"])
-    # stage 4 re-seeds the stage-3 config and nothing else
-    for row in stage4["runs"]:
+    for row in stage4["runs"]:  # stage 4 re-seeds the stage-3 settings and nothing else
         assert {k: v for k, v in row["config"].items() if k != "seed"} == \
                {k: v for k, v in stage3["config"].items() if k != "seed"}
-    # --champion-out brought the stage-4 champion home
-    assert load_champion(setup["root"] / "models" / "champion") == load_champion(kfp_chain[4]["champion"])
+        assert row["run"] == f"{stage3['run']}_seed{row['config']['seed']}"
+
+
+@pytest.mark.slow
+def test_a_losing_rerun_leaves_what_later_stages_read_unchanged(dvc_chain, setup):
+    """winner.json (what stage 3 reads) and selection files hold no wall time: rerunning a run
+    that did not win, then selecting again, rewrites them byte for byte."""
+    root = setup["root"] / "dvc"
+    params = load_params(setup["params"])
+    winner = layout.selection_dir(2, root) / layout.WINNER_FILE
+    before = {p.name: p.read_bytes() for p in layout.selection_dir(2, root).iterdir()}
+    loser = next(r for r in dvc_chain[2]["selection"]["runs"] if not r["selected"])
+    dvc.stage_run(params, 2, {k: loser["config"][k] for k in ("family", "learning_rate", "batch_size", "epochs",
+                                                             "weight_decay")}, root=root)
+    dvc.select_stage(params, 2, root=root)
+    assert {p.name: p.read_bytes() for p in layout.selection_dir(2, root).iterdir()} == before
+    assert json.loads(winner.read_text())["config"] == dvc_chain[2]["selection"]["selected"]["config"]
+    assert (layout.timings_file(2, loser["run"], root)).is_file()  # timings go beside, not inside
 
 
 # ----------------------------------------------------------------------------- fast: bodies + pull
@@ -210,7 +174,9 @@ def test_frozen_threshold_flows_from_stage3_to_stage4(kfp_chain, setup):
 def one_run(prepared_small, tmp_path_factory) -> dict:
     """One classical run on the shared trimmed data, evaluated, selected and frozen by the library."""
     root = tmp_path_factory.mktemp("one-run")
-    config = resolve_run_config(load_params(_write_params(root)), 1, {"family": "classical"}, None)
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(PARAMS), encoding="utf-8")
+    config = resolve_run_config(load_params(path), 1, {"family": "classical"})
     run_dir = train(config, prepared_small, root / "runs" / "classical")
     evaluate(run_dir, root / "results", bootstrap_samples=20)
     select_runs([root / "results"], root / "selection")
@@ -218,29 +184,22 @@ def one_run(prepared_small, tmp_path_factory) -> dict:
     return {"run_dir": run_dir, "champion": champion}
 
 
-def _write_params(root: Path) -> Path:
-    path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(PARAMS), encoding="utf-8")
-    return path
-
-
-def test_evaluate_component_logs_the_headline_metrics(one_run, tmp_path):
+def test_evaluate_component_reads_scores_and_logs_the_headline_metrics(one_run, tmp_path):
     """`python_func` runs the component body in-process, so the logged Metrics can be read back."""
-    import shutil
-
-    artifact = tmp_path / "run-artifact"  # laid out as a train task writes it: the run dir one level down
-    shutil.copytree(one_run["run_dir"], artifact / one_run["run_dir"].name)
+    scores = tmp_path / "scores"
+    publish_scores(one_run["run_dir"], scores, run_uri="gs://bucket/run")
+    assert not (scores / layout.MODEL_DIR).exists()  # the small artifact carries no weights
     metrics = dsl.Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata={})
     evaluation = dsl.Artifact(name="evaluation", uri=str(tmp_path / "evaluation"), metadata={})
     build_components("example.org/iacsieve:test").evaluate.python_func(
-        run=dsl.Model(name="run", uri=str(artifact), metadata={}), rule="argmax", bootstrap_samples=20,
+        scores=dsl.Artifact(name="scores", uri=str(scores), metadata={}), rule="argmax", bootstrap_samples=20,
         bootstrap_seed=0, evaluation=evaluation, metrics=metrics)
     summary = json.loads((tmp_path / "evaluation" / "summary.json").read_text())
     assert summary["run"] == one_run["run_dir"].name
     assert metrics.metadata == headline_metrics(summary)
-    assert set(metrics.metadata) >= {"val_f1", "test_f1", "test_fp_reduction", "threshold"}
     assert metrics.metadata["test_f1"] == summary["test"]["combined"]["f1"]
     assert summary["val"] == json.loads((one_run["champion"].parent / "results" / "summary.json").read_text())["val"]
+    assert json.loads((tmp_path / "evaluation" / RUN_REF_FILE).read_text())["uri"] == "gs://bucket/run"
 
 
 def test_pull_champion_is_checked_and_atomic(one_run, tmp_path):

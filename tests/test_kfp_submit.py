@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from iacsieve.cli import main
-from iacsieve.config import load_params
+from iacsieve.method.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "params.yaml"
@@ -108,14 +108,17 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
     [run] = kfp.posts("/apis/v2beta1/runs")
     body = run["body"]
     assert body["display_name"] == "stage4-try" and body["experiment_id"] == "exp-1"
+    from iacsieve.data_identity import data_md5_from_dvc_file
+
     assert body["runtime_config"]["parameters"] == {"data_uri": "gs://bucket/iacsieve/raw",
-                                                    "champion_uri": "gs://bucket/s3/champion"}
+                                                    "champion_uri": "gs://bucket/s3/champion",
+                                                    "data_md5": data_md5_from_dvc_file(REPO / "data.dvc")}
     # the compiled YAML's two documents travel together: the pipeline spec and the Kubernetes platform spec
     spec, platform = body["pipeline_spec"]["pipeline_spec"], body["pipeline_spec"]["platform_spec"]
     train_pod = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
-    assert train_pod["nodeSelector"]["labels"] == load_params(PARAMS).cluster.node_selector
+    assert train_pod["nodeSelector"]["labels"] == load_params(PARAMS).cluster.pods.node_selector
     assert spec["pipelineInfo"]["name"] == "iacsieve-stage4"
-    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "champion_uri"}
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "champion_uri", "data_md5"}
     # the cluster profile (submit's default): its grid, a GPU per train task
     grid = load_params(PARAMS, profile="cluster").stage(4).grid_points()
     loop = next(t for t in spec["root"]["dag"]["tasks"].values() if "parameterIterator" in t)
@@ -129,7 +132,7 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
 def test_submit_takes_the_namespace_and_caching_switch():
     with FakeKfp() as kfp:
         assert main(["kfp", "submit", "--stage", "1", "--host", kfp.host, "--params", str(PARAMS),
-                     "--namespace", "team-a", "--no-cache", "--data-uri", "s3://b/raw"]) == 0
+                     "--namespace", "team-a", "--no-cache", "--data-uri", "s3://b/raw", "--data-md5", ""]) == 0
     [experiment] = kfp.posts("/apis/v2beta1/experiments")
     assert experiment["body"]["namespace"] == "team-a"
     [run] = kfp.posts("/apis/v2beta1/runs")
@@ -148,9 +151,9 @@ def test_submit_errors_are_one_line(capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("iacsieve: error: KFP at") and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    # a stage-2 run without the stage-1 selection never reaches the server
+    # a stage-3 run without the stage-2 selection never reaches the server
     with FakeKfp() as kfp:
-        assert main(["kfp", "submit", "--stage", "2", "--host", kfp.host, "--params", str(PARAMS),
+        assert main(["kfp", "submit", "--stage", "3", "--host", kfp.host, "--params", str(PARAMS),
                      "--data-uri", "s3://b/raw"]) == 2
     assert kfp.calls == []
     assert "--selection-uri" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from iacsieve.data import load_prepared, record_text
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.models import FAMILIES, get_family, load_scorer, read_meta
 from iacsieve.models import hf, tiny
+from iacsieve.models.encoders import loading, tokens, training
 from iacsieve.run_config import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -75,8 +76,8 @@ def test_every_pretrained_family_loads_from_a_local_dir_and_trains(family, saved
 
 
 def test_large_family_turns_gradient_checkpointing_on(tmp_path):
-    large = hf.training_arguments(small_config("codet5p-770m"), get_family("codet5p-770m"), tmp_path)
-    base = hf.training_arguments(small_config("codet5p-220m"), get_family("codet5p-220m"), tmp_path)
+    large = training.training_arguments(small_config("codet5p-770m"), get_family("codet5p-770m"), tmp_path)
+    base = training.training_arguments(small_config("codet5p-220m"), get_family("codet5p-220m"), tmp_path)
     assert large.activation_checkpointing is True and base.activation_checkpointing is False
     assert large.metric_for_best_model == "f1" and large.load_best_model_at_end
     assert large.report_to in ("none", [], ["none"])
@@ -84,9 +85,9 @@ def test_large_family_turns_gradient_checkpointing_on(tmp_path):
 
 def test_bad_scheduler_and_warmup_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="scheduler"):
-        hf.training_arguments(small_config("codebert", scheduler="bogus"), get_family("codebert"), tmp_path)
+        training.training_arguments(small_config("codebert", scheduler="bogus"), get_family("codebert"), tmp_path)
     with pytest.raises(ConfigError, match="warmup_ratio"):
-        hf.training_arguments(small_config("codebert", warmup_ratio=1.5), get_family("codebert"), tmp_path)
+        training.training_arguments(small_config("codebert", warmup_ratio=1.5), get_family("codebert"), tmp_path)
 
 
 def test_roberta_max_length_beyond_its_positions_is_a_config_error(saved_pretrained, small_records, tmp_path):
@@ -108,7 +109,7 @@ def test_missing_local_model_fails_at_once_saying_how_to_provide_it(where, tmp_p
 
 
 def test_uncached_hub_id_offline_fails_with_how_to(monkeypatch, tmp_path, small_records):
-    monkeypatch.setattr(hf, "_hub_offline", lambda: True)
+    monkeypatch.setattr(loading, "_hub_offline", lambda: True)
     train, val = small_records
     with pytest.raises(IacsieveError, match="huggingface-cli download microsoft/codebert-base"):
         hf.fit(small_config("codebert"), train, val, tmp_path / "model")
@@ -119,7 +120,7 @@ def test_t5_rows_end_in_exactly_one_eos_even_when_truncated(saved_pretrained):
 
     tok = AutoTokenizer.from_pretrained(saved_pretrained["t5"])
     texts = ["smell: hard coded secret\nline: password = '</s>' " + "x " * 200, "short </s></s>", ""]
-    enc = hf.encode_texts(tok, texts, 32, "t5")
+    enc = tokens.encode_texts(tok, texts, 32, "t5")
     for ids, mask in zip(enc["input_ids"], enc["attention_mask"]):
         assert ids.count(tok.eos_token_id) == 1 and ids[-1] == tok.eos_token_id
         assert len(ids) <= 32 and len(mask) == len(ids)
@@ -130,20 +131,20 @@ def test_roberta_rows_keep_bos_and_eos_when_truncated(saved_pretrained):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(saved_pretrained["roberta"])
-    ids = hf.encode_texts(tok, ["line: " + "y " * 300], 16, "roberta")["input_ids"][0]
+    ids = tokens.encode_texts(tok, ["line: " + "y " * 300], 16, "roberta")["input_ids"][0]
     assert len(ids) == 16 and ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id
 
 
 def test_positive_probs_is_the_softmax_of_the_second_logit():
     logits = np.array([[0.0, 0.0], [1000.0, 0.0], [-2.0, 3.0]])
     expected = torch.softmax(torch.tensor(logits), dim=1)[:, 1].numpy()
-    assert np.allclose(hf.positive_probs(logits), expected)
+    assert np.allclose(tokens.positive_probs(logits), expected)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the note is for CPU-only machines")
 def test_fp16_on_cpu_is_a_logged_note_and_training_goes_on(caplog, small_records, tmp_path):
     train, val = small_records
-    with caplog.at_level(logging.INFO, logger="iacsieve.models.hf"):
+    with caplog.at_level(logging.INFO, logger="iacsieve.models.encoders.training"):
         log = tiny.fit(small_config("tiny-roberta", fp16=True), train, val, tmp_path / "model")
     assert any("fp16" in r.getMessage() and "CPU" in r.getMessage() for r in caplog.records)
     assert len(log["epochs"]) == 1 and log["device"] == "cpu"

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from iacsieve.errors import ConfigError
-from iacsieve.metrics import compute_metrics
-from iacsieve.threshold import best_point, sweep_threshold, threshold_grid
+from iacsieve.steps.metrics import compute_metrics
+from iacsieve.steps.threshold import best_point, sweep_threshold, threshold_grid
 
 
 def write_scores(path, labels, scores):

@@ -17,12 +17,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .atomic import atomic_write_json, atomic_write_text
-from .data import load_prepared, record_text
-from .errors import IacsieveError
-from .metrics import compute_metrics
-from .models import classical
-from .run_config import TrainConfig
+from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.data import load_prepared, record_text
+from iacsieve.errors import IacsieveError
+from iacsieve.steps.metrics import compute_metrics
+from iacsieve.models import classical
+from iacsieve.run_config import TrainConfig
 
 BASE = "defaults"
 

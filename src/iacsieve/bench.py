@@ -14,21 +14,33 @@ import json
 import sys
 from pathlib import Path
 
-from .config import load_params, stage_run_dirs
-from .errors import IacsieveError
-from .report import PUBLISHED, TEST_SETS, champion_metrics, collect_report
-from .stage_run import TIMING_FILE
+from iacsieve.method.params import load_params
+from iacsieve.errors import IacsieveError
+from iacsieve.report import PUBLISHED, TEST_SETS, champion_metrics, collect_report
+from iacsieve import layout
+from iacsieve.method.dvc import current_run_names
+
+
+def stage_run_dirs(params, stage: int) -> list[str]:
+    """The stage's current grid's run names; none when an earlier stage (its winner) is not there yet."""
+    try:
+        return current_run_names(params, stage)
+    except IacsieveError:
+        return []
 
 
 def stage_timings(params, results: str | Path = "results") -> dict[int, dict]:
-    """Per stage: runs, summed and slowest run time, per-run train seconds (from each run's timing.json)."""
+    """Per stage: runs, summed and slowest run time, per-run train seconds (from reports/timings/)."""
     out: dict[int, dict] = {}
     for stage in (1, 2, 3, 4):
         runs = {}
         for name in stage_run_dirs(params, stage):
-            path = Path(results) / f"stage{stage}" / name / TIMING_FILE
+            path = layout.timings_file(stage, name, Path(results).parent)  # reports/timings/stageN/<run>.json
             if path.is_file():
-                runs[name] = json.loads(path.read_text(encoding="utf-8"))
+                t = json.loads(path.read_text(encoding="utf-8"))
+                train_s = float(t.get("train_and_sweep_s", 0.0))
+                runs[name] = {"family": t.get("family"), "train_s": train_s,
+                              "total_s": round(train_s + float(t.get("evaluate_s", 0.0)), 3)}
         totals = [r["total_s"] for r in runs.values()]
         out[stage] = {
             "runs": len(runs), "grid": len(stage_run_dirs(params, stage)),
@@ -45,7 +57,8 @@ def bench(results: str | Path = "results", champion: str | Path = "models/champi
     params = load_params(params_file)
     data = collect_report(results, champion, params=params)
     out = {"profile": params.profile, "timings": stage_timings(params, results),
-           "champion": champion_metrics(data) if data.champion else None, "published": PUBLISHED}
+           "champion": champion_metrics(data) if data.champion else None, "published": PUBLISHED,
+           "operating_points": data.tradeoff, "learning_curve": data.learning_curve}
     if filter_bench and data.champion is not None:
         try:
             module = importlib.import_module("iacsieve.bench_filter")
@@ -96,13 +109,22 @@ def format_bench(result: dict) -> str:
         lines.append(f"    {model:<42} test F1 {f1:.3f}" + (f" ± {std:.3f}" if std else ""))
     lines.append("    GLITCH + published filter, end to end: " +
                  ", ".join(f"{k} {v:.3f}" for k, v in pub["glitch_filtered_f1"].items()))
+    for p in result.get("operating_points") or []:
+        lines.append(f"operating point {p['rule']:<26} threshold {p['threshold']:.3f}: val FP red. {p['val_fp_reduction']:.3f} "
+                     f"TP ret. {p['val_tp_retention']:.3f} | test FP red. {p['test_fp_reduction']:.3f} "
+                     f"TP ret. {p['test_tp_retention']:.3f}")
+    curve = result.get("learning_curve")
+    if curve:
+        lines += ["", "== learning curve (report only: cross-fitted on the human test split, not a headline) =="]
+        lines += [f"    {p['strategy']:<12} {p['n_labels']:>4} human labels: F1 {p['f1']:.3f} ± {p['f1_fold_std']:.3f}"
+                  for p in curve["points"]]
     f = result.get("filter")
     if f:
         lines += ["", f"== filter on the GLITCH Puppet fixture: {f['warnings_per_s']:.1f} warnings/s "
                       f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
                       f"scored warnings =="]
     if result.get("filter_scale"):
-        from .bench_filter import format_scale
+        from iacsieve.bench_filter import format_scale
         lines.append(f"   {format_scale(result['filter_scale'])}")
     for e in result.get("filter_encoders") or []:
         lines.append(f"   stage-1 {e['family']:<13} {e['warnings_per_s']:8.1f} warnings/s (median of {e['repeats']}, "

@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import IacsieveError
-from .filtering import filter_detections
-from .models import load_scorer
+from iacsieve.errors import IacsieveError
+from iacsieve.filtering import filter_detections
+from iacsieve.models import load_scorer
 
 DEFAULT_FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "glitch-puppet"
 DETECTIONS_FILE = "glitch-puppet.csv"

@@ -16,10 +16,10 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from . import __version__
-from .errors import IacsieveError, Terminated
+from iacsieve import __version__
+from iacsieve.errors import IacsieveError, Terminated
 
-COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality")
+COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality", "human")
 
 
 def build_parser() -> argparse.ArgumentParser:

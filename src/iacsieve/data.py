@@ -11,12 +11,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
-from .errors import DataError, IacsieveError
-from .limits import DEFAULT, Limits, shorten
-from .overlap import refuse_overlap
-from .reading import decode_json_line, read_regular_text
-from .smells import canonical_smell
+from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
+from iacsieve.errors import DataError, IacsieveError
+from iacsieve.limits import DEFAULT, Limits, shorten
+from iacsieve.overlap import refuse_overlap
+from iacsieve.reading import decode_json_line, read_regular_text
+from iacsieve.smells import canonical_smell
 
 TECHS: tuple[str, ...] = ("ansible", "chef", "puppet")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -235,15 +235,20 @@ def split_problems(splits: dict[str, list[WarningRecord]]) -> dict:
 
 
 def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = False, allow_overlap: bool = False,
-            limits: Limits = DEFAULT) -> dict:
+            expected_md5: str | None = None, limits: Limits = DEFAULT) -> dict:
     """Validate + normalise the raw splits into `out_dir` (combined and per tech) and stats.json.
 
     `out_dir` may not be, hold or lie inside `raw_dir` (it is replaced whole). The whole directory is
-    replaced atomically: an interrupted run leaves the old one intact. A warning in two splits is an
-    error (leakage) unless `allow_overlap`; duplicates and empty splits are warnings. Returns the stats,
-    with `skipped_invalid_rows` per split and `warnings` (those counts; `count` is their total).
+    replaced atomically: an interrupted run leaves the old one intact. `expected_md5` (data.dvc's):
+    refuse raw data whose DVC md5 differs, before reading a row. A warning in two splits is an error
+    (leakage) unless `allow_overlap`; duplicates and empty splits are warnings. Returns the stats, with
+    `skipped_invalid_rows` per split and `warnings` (those counts; `count` is their total).
     """
     refuse_overlap(out_dir, {"--raw": raw_dir})
+    if expected_md5:
+        from iacsieve.data_identity import check_data_md5
+
+        check_data_md5(raw_dir, expected_md5)
     splits: dict[str, list[WarningRecord]] = {}
     skipped: dict[str, int] = {}
     for split in SPLITS:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import IacsieveError
+from iacsieve.errors import IacsieveError
 
 
 def refuse_overlap(out: str | os.PathLike, inputs: Mapping[str, str | os.PathLike | None], *,

@@ -20,10 +20,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
-from .atomic import atomic_write_text  # noqa: E402
-from .errors import IacsieveError  # noqa: E402
-from .metrics import compute_metrics, load_scores, score_arrays  # noqa: E402
-from .threshold import SWEEP_FILE  # noqa: E402
+from iacsieve.atomic import atomic_write_text  # noqa: E402
+from iacsieve.errors import IacsieveError  # noqa: E402
+from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays  # noqa: E402
+from iacsieve.steps.threshold import SWEEP_FILE  # noqa: E402
 
 PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
 
@@ -54,7 +54,8 @@ def _csv(path: Path, rows: list[dict]) -> Path:
     return atomic_write_text(path, buffer.getvalue())
 
 
-def plot_threshold_sweep(sweep: dict, out: Path) -> list[Path]:
+def plot_threshold_sweep(sweep: dict, out: Path,
+                         title: str = "Threshold sweep (stage-3 champion, validation)") -> list[Path]:
     """F1 / precision / recall vs threshold, the chosen threshold marked."""
     curve = sweep["curve"]
     x = [p["threshold"] for p in curve]
@@ -65,7 +66,7 @@ def plot_threshold_sweep(sweep: dict, out: Path) -> list[Path]:
     best = sweep["best_threshold"]
     ax.axvline(best, color="k", ls="--", lw=1)
     ax.scatter([best], [sweep["best_f1"]], color="k", zorder=3, label=f"chosen {best:.2f} (F1 {sweep['best_f1']:.3f})")
-    ax.set(xlabel="threshold", ylabel="validation", title="Threshold sweep (stage-3 champion, validation)")
+    ax.set(xlabel="threshold", ylabel="validation", title=title)
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     return [_save(fig, out / "threshold_sweep.png"),
@@ -130,23 +131,71 @@ def plot_seed_spread(selection: dict, out: Path) -> list[Path]:
     return [_save(fig, out / "seed_spread.png"), _csv(out / "seed_spread.csv", rows)]
 
 
+def champion_scores(champion: Path, card: dict, data: str | Path) -> dict[str, list[dict]]:
+    """The champion's val and test score rows: from its run dir when that is here, else by scoring the
+    prepared data with the champion itself (a champion pulled from a cluster has no local run dir).
+
+    Scoring checks first that `data` is the data the champion was frozen on (champion.json's data_md5).
+    """
+    run_dir = Path(card["run_dir"])
+    files = {"val": run_dir / "val_scores.jsonl", "test": run_dir / "test_scores.jsonl"}
+    if all(path.is_file() for path in files.values()):
+        return {split: load_scores(path) for split, path in files.items()}
+    from iacsieve.data import load_prepared
+    from iacsieve.steps.freeze import data_md5
+    from iacsieve.models import load_scorer
+    from iacsieve.steps.train import score_rows
+
+    if data_md5(data) != card["data_md5"]:
+        raise IacsieveError(f"{data}: not the data {champion} was frozen on (data_md5 {card['data_md5']}); "
+                            f"`dvc pull data.dvc && dvc repro prepare` at the champion's commit")
+    scorer = load_scorer(champion)
+    scores = {}
+    for split in files:
+        records = load_prepared(data, split)
+        scores[split] = score_rows(records, scorer.predict_proba(records))
+    return scores
+
+
+def _sweep(card: dict, stage3_champion: str | Path, val_rows: list[dict]) -> tuple[dict, str]:
+    """The stage-3 threshold sweep when its run dir is here, else a sweep of the champion's own val scores."""
+    import tempfile
+
+    from iacsieve.steps.threshold import sweep_threshold
+
+    stage3_card = Path(stage3_champion) / "champion.json"
+    for run_dir in ([Path(_read(stage3_card)["run_dir"])] if stage3_card.is_file() else []) + [Path(card["run_dir"])]:
+        if (run_dir / SWEEP_FILE).is_file():
+            return _read(run_dir / SWEEP_FILE), "Threshold sweep (stage-3 champion, validation)"
+    with tempfile.TemporaryDirectory(prefix="iacsieve-sweep-") as tmp:
+        scores = Path(tmp) / "val_scores.jsonl"
+        scores.write_text("".join(json.dumps(row) + "\n" for row in val_rows), encoding="utf-8")
+        sweep = sweep_threshold(scores, Path(tmp) / SWEEP_FILE)
+    return sweep, f"Threshold sweep (champion's val scores; its frozen threshold {card['threshold']:.2f})"
+
+
 def render_plots(results: str | Path = "results", champion: str | Path = "models/champion",
                  out: str | Path = "reports/plots", *,
-                 stage3_champion: str | Path = "models/champions/stage3") -> list[Path]:
-    """Render every plot from the pipeline's outputs; returns the files written."""
+                 stage3_champion: str | Path = "models/champions/stage3", data: str | Path = "data/prepared",
+                 selection: str | Path | None = None) -> list[Path]:
+    """Render every plot from the pipeline's outputs; returns the files written.
+
+    Without local run dirs (a champion pulled from a cluster) the scores come from scoring `data`
+    with the champion, and the seed spread from `selection` (the pulled stage-4 selection.json),
+    skipped when there is none.
+    """
     results, champion, out = Path(results), Path(champion), Path(out)
     card = _read(champion / "champion.json")
     threshold = float(card["threshold"])
-    run_dir = Path(card["run_dir"])
     written: list[Path] = []
 
-    stage3_card = Path(stage3_champion) / "champion.json"
-    sweep_run = Path(_read(stage3_card)["run_dir"]) if stage3_card.is_file() else run_dir
-    written += plot_threshold_sweep(_read(sweep_run / SWEEP_FILE), out)
-
-    scores = {"val": load_scores(run_dir / "val_scores.jsonl"), "test": load_scores(run_dir / "test_scores.jsonl")}
+    scores = champion_scores(champion, card, data)
+    sweep, title = _sweep(card, stage3_champion, scores["val"])
+    written += plot_threshold_sweep(sweep, out, title)
     written += plot_pr_curve(scores, threshold, out)
     labels, values, _ = score_arrays(scores["test"])
     written += plot_confusion_matrix(labels, values, threshold, out)
-    written += plot_seed_spread(_read(results / "selection" / "stage4" / "selection.json"), out)
+    selection = Path(selection) if selection else results / "selection" / "stage4" / "selection.json"
+    if selection.is_file():
+        written += plot_seed_spread(_read(selection), out)
     return written

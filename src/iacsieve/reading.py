@@ -12,8 +12,8 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import DataError, IacsieveError
-from .limits import FLAGS, MAX_JSON_FILE_BYTES
+from iacsieve.errors import DataError, IacsieveError
+from iacsieve.limits import FLAGS, MAX_JSON_FILE_BYTES
 
 
 def read_regular_bytes(path: str | os.PathLike, *, max_bytes: int, what: str = "file",

@@ -13,13 +13,15 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_json, atomic_write_text
-from .config import Params, stage_run_dirs
-from .errors import ConfigError
-from .run_config import TrainConfig
+from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.method.params import Params
+from iacsieve.errors import ConfigError
+from iacsieve.run_config import TrainConfig
+from iacsieve.champion_paths import ORIGIN_FILE
 
 TEST_SETS: tuple[str, ...] = ("combined", "ansible", "chef", "puppet")
 ABLATION_FILE = Path("reports/ablation/ablation.md")
+LEARNING_CURVE_FILE = Path("reports/learning_curve/learning_curve.json")
 
 # Published figures on this data (shared/data/README.md; IntelliSA, arXiv 2601.14595), test split.
 PUBLISHED: dict = {
@@ -52,7 +54,7 @@ class RunRow:
     fp_reduction: float  # test combined
     tp_retention: float  # test combined
     threshold: float
-    wall_time_s: float | None
+    training_cost: int | None  # rows x epochs (deterministic; wall times live in reports/timings)
     selected: bool = False
 
 
@@ -62,8 +64,12 @@ class ReportData:
     champion: dict | None = None  # champion.json
     champion_summary: dict | None = None  # the champion run's summary.json
     ablation: str | None = None
+    tradeoff: list[dict] | None = None  # operating points of the champion (iacsieve.operating_point)
+    learning_curve: dict | None = None  # the report-only experiment (iacsieve.learning_curve)
     prefix: str = ""
     profile: str | None = None
+    champion_dir: str = "models/champion"
+    origin: dict | None = None  # origin.json of a champion pulled from a cluster run
 
 
 def read_json(path: Path) -> dict | None:
@@ -88,24 +94,41 @@ def run_row(stage: int, summary: dict, selected: bool = False) -> RunRow:
         family=str(summary.get("family")), val_f1=float(summary["val"]["f1"]),
         test_f1={s: float(test[s]["f1"]) for s in TEST_SETS if s in test},
         fp_reduction=float(test["combined"]["fp_reduction"]), tp_retention=float(test["combined"]["tp_retention"]),
-        threshold=float(summary.get("threshold", 0.5)), wall_time_s=summary.get("wall_time_s"), selected=selected,
+        threshold=float(summary.get("threshold", 0.5)), training_cost=summary.get("samples_seen"), selected=selected,
     )
+
+
+def rows_from_selection(stage: int, selection: dict) -> list[RunRow]:
+    """A stage's runs as its selection.json ranks them: all a cluster run hands back (no local run dirs)."""
+    chosen = (selection.get("selected") or {}).get("run")
+    return [run_row(stage, {**row, "val": {"f1": row["val_f1"]}}, selected=row["run"] == chosen)
+            for row in selection.get("runs", [])]
 
 
 def collect_report(results: str | Path = "results", champion: str | Path = "models/champion", *,
                    prefix: str = "", params: Params | None = None,
-                   ablation: str | Path = ABLATION_FILE) -> ReportData:
-    """Gather the runs of each stage (the current grid's when `params` is given, else every run dir)."""
+                   ablation: str | Path = ABLATION_FILE, selection: str | Path | None = None,
+                   learning_curve: str | Path = LEARNING_CURVE_FILE) -> ReportData:
+    """Gather the runs of each stage (the current grid's when `params` is given, else every run dir).
+
+    A champion pulled from a cluster (it holds origin.json) is reported alone, never beside this
+    repo's local runs; its stage-4 runs come from `selection` (the pulled selection.json) if given.
+    """
     results = Path(results)
     data = ReportData(prefix=prefix, profile=params.profile if params else None)
+    if (Path(champion) / ORIGIN_FILE).is_file():
+        pulled = read_json(Path(selection)) if selection else None
+        data.stages = {4: rows_from_selection(4, pulled)} if pulled else {}
+        _read_champion(data, results, champion, ablation, learning_curve)
+        return data
     for stage in (1, 2, 3, 4):
         root = results / f"stage{stage}"
-        if params is not None:
-            dirs = [root / name for name in stage_run_dirs(params, stage)]
+        ranked = read_json(results / "selection" / f"stage{stage}" / "selection.json") or {}
+        if ranked.get("runs"):  # the runs the stage's selection ranked: its current grid
+            dirs = [root / Path(r["results_dir"]).name for r in ranked["runs"]]
         else:
             dirs = sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []
-        selection = read_json(results / "selection" / f"stage{stage}" / "selection.json") or {}
-        chosen = (selection.get("selected") or {}).get("run")
+        chosen = (ranked.get("selected") or {}).get("run")
         rows = []
         for d in dirs:
             summary = read_json(d / "summary.json")
@@ -116,16 +139,25 @@ def collect_report(results: str | Path = "results", champion: str | Path = "mode
                 continue
             rows.append(row)
         data.stages[stage] = rows
+    _read_champion(data, results, champion, ablation, learning_curve)
+    return data
+
+
+def _read_champion(data: ReportData, results: Path, champion: str | Path, ablation: str | Path,
+                   learning_curve: str | Path) -> None:
     card = read_json(Path(champion) / "champion.json")
+    data.champion_dir = str(champion)
+    data.origin = read_json(Path(champion) / ORIGIN_FILE)
     if card is not None:
         data.champion = card
-        stage4 = read_json(results / "selection" / "stage4" / "selection.json") or {}
+        stage4 = {} if data.origin else read_json(results / "selection" / "stage4" / "selection.json") or {}
         results_dir = (stage4.get("selected") or {}).get("results_dir")
         if results_dir:
             data.champion_summary = read_json(Path(results_dir) / "summary.json")
     if Path(ablation).is_file():
         data.ablation = Path(ablation).read_text(encoding="utf-8")
-    return data
+    data.tradeoff = _tradeoff(data.champion)
+    data.learning_curve = read_json(Path(learning_curve))
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -151,14 +183,14 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 def _stage_table(rows: list[RunRow]) -> list[str]:
     lines = ["| run | trained as | val F1 | test F1 | ansible | chef | puppet | FP reduction | TP retention "
-             "| threshold | wall time (s) |",
+             "| threshold | training cost (rows x epochs) |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in sorted(rows, key=lambda r: (-r.val_f1, r.name)):
         mark = " ★" if r.selected else ""
         lines.append(
             f"| {r.name}{mark} | {r.resolved} | {_f(r.val_f1)} | {_f(r.test_f1.get('combined'))} "
             f"| {_f(r.test_f1.get('ansible'))} | {_f(r.test_f1.get('chef'))} | {_f(r.test_f1.get('puppet'))} "
-            f"| {_f(r.fp_reduction)} | {_f(r.tp_retention)} | {_f(r.threshold, 2)} | {_f(r.wall_time_s, 1)} |")
+            f"| {_f(r.fp_reduction)} | {_f(r.tp_retention)} | {_f(r.threshold, 2)} | {_f(r.training_cost, 0)} |")
     return lines
 
 
@@ -176,6 +208,7 @@ def render_report(data: ReportData) -> str:
     lines += ["Selection uses validation F1 only; test sets are the human-labelled oracle. "
               "★ = the stage's selected run. FP reduction / TP retention on the combined test set.", ""]
     lines += _champion_section(data)
+    lines += _tradeoff_section(data)
     for stage in (1, 2, 3, 4):
         rows = data.stages.get(stage, [])
         lines += [f"## {STAGE_TITLES[stage]}", ""]
@@ -192,21 +225,25 @@ def render_report(data: ReportData) -> str:
     lines += _published_section(data)
     if data.ablation:
         lines += ["## Ablation", "", data.ablation.strip(), ""]
+    if data.learning_curve:
+        from iacsieve.learning_curve import markdown as learning_curve_markdown
+
+        lines += [learning_curve_markdown(data.learning_curve, image="learning_curve/learning_curve.png").strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _champion_section(data: ReportData) -> list[str]:
     card = data.champion
     if card is None:
-        return ["## Champion", "", "No champion yet (run `make repro`).", ""]
+        return ["## Champion", "", f"No champion yet in `{data.champion_dir}` (run `make repro`).", ""]
     lines = ["## Champion", "",
-             f"`models/champion`: **{card.get('run')}** ({card.get('family')}), threshold "
-             f"{card.get('threshold', 0.5):.2f} ({card.get('threshold_source', '?')}), data md5 "
-             f"`{card.get('data_md5', '?')}`.", "",
+             f"`{data.champion_dir}` ({champion_origin(data)}): **{card.get('run')}** ({card.get('family')}), "
+             f"threshold {card.get('threshold', 0.5):.2f} ({card.get('threshold_source', '?')}), data md5 "
+             f"`{card.get('data_md5', '?')}`."
+             + (f" Chosen on **{card['validation']}** validation labels." if card.get("validation") else ""), "",
              "| set | F1 | 95% CI | precision | recall | FP reduction | TP retention |",
              "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
-    summary = data.champion_summary or {}
-    sets = {"val": summary.get("val"), **(summary.get("test") or card.get("test") or {})}
+    sets = champion_sets(data)
     for name in ("val", *TEST_SETS):
         m = sets.get(name)
         if not m:
@@ -216,6 +253,44 @@ def _champion_section(data: ReportData) -> list[str]:
         lines.append(f"| {name} | {_f(m.get('f1'))} | {ci_text} | {_f(m.get('precision'))} | {_f(m.get('recall'))} "
                      f"| {_f(m.get('fp_reduction'))} | {_f(m.get('tp_retention'))} |")
     return lines + [""]
+
+
+def _tradeoff(card: dict | None) -> list[dict] | None:
+    """The champion's operating points, when its run's score files are there (thresholds from val only)."""
+    from iacsieve.steps.operating_point import tradeoff_for_run
+
+    run_dir = Path((card or {}).get("run_dir") or "")
+    if not card or not (run_dir / "val_scores.jsonl").is_file() or not (run_dir / "test_scores.jsonl").is_file():
+        return None
+    return tradeoff_for_run(run_dir, float(card["threshold"]))
+
+
+def _tradeoff_section(data: ReportData) -> list[str]:
+    from iacsieve.steps.operating_point import tradeoff_markdown
+
+    if not data.tradeoff:
+        return []
+    return ["### Operating points", "",
+            "Fewer lost real smells for more false alarms: each threshold is chosen on validation "
+            "(`iacsieve filter --min-retention R`); test columns show what it did on the human labels.", "",
+            tradeoff_markdown(data.tradeoff).strip(), ""]
+
+
+def champion_origin(data: ReportData) -> str:
+    """Which champion this is: pulled from a cluster run (origin.json) or frozen by this repo's pipeline."""
+    origin = data.origin or {}
+    if not origin:
+        return "frozen by this repo's `dvc repro`"
+    run = f"KFP run {origin['run_id']}, " if origin.get("run_id") else ""
+    return f"pulled from {run}{origin.get('source', '?')}"
+
+
+def champion_sets(data: ReportData) -> dict:
+    """The champion's metrics per set: its run's summary when local, else champion.json (val: F1 only)."""
+    card = data.champion or {}
+    summary = data.champion_summary or {}
+    val = summary.get("val") or ({"f1": card["val_f1"]} if card.get("val_f1") is not None else None)
+    return {"val": val, **(summary.get("test") or card.get("test") or {})}
 
 
 def _published_section(data: ReportData) -> list[str]:
@@ -250,15 +325,14 @@ def _published_section(data: ReportData) -> list[str]:
 def champion_metrics(data: ReportData) -> dict:
     """The champion's DVC metrics: val/test F1 (+ 95% CI), FP reduction, TP retention, seed spread."""
     card = data.champion or {}
-    summary = data.champion_summary or {}
-    sets = {"val": summary.get("val"), **(summary.get("test") or card.get("test") or {})}
     out: dict = {"run": card.get("run"), "family": card.get("family"), "threshold": card.get("threshold")}
-    for name, m in sets.items():
+    for name, m in champion_sets(data).items():
         if not m:
             continue
         ci = m.get("f1_ci95") or {}
-        out[name] = {"f1": m.get("f1"), "f1_ci95_lo": ci.get("lo"), "f1_ci95_hi": ci.get("hi"),
-                     "fp_reduction": m.get("fp_reduction"), "tp_retention": m.get("tp_retention")}
+        values = {"f1": m.get("f1"), "f1_ci95_lo": ci.get("lo"), "f1_ci95_hi": ci.get("hi"),
+                  "fp_reduction": m.get("fp_reduction"), "tp_retention": m.get("tp_retention")}
+        out[name] = {k: v for k, v in values.items() if v is not None}
     stage4 = data.stages.get(4, [])
     if len(stage4) > 1:
         spread = seed_spread(stage4)
@@ -267,11 +341,22 @@ def champion_metrics(data: ReportData) -> dict:
     return out
 
 
+def pulled_champion_metrics(champion: dict, selection: dict | None = None) -> dict:
+    """reports/metrics.json's shape for a champion pulled from a cluster: its champion.json, and the
+    stage-4 seed spread and val FP reduction / TP retention when its selection.json came along (the
+    val F1 interval needs the run's scores, which stay on the cluster)."""
+    stages = {4: rows_from_selection(4, selection)} if selection else {}
+    row = next((r for r in (selection or {}).get("runs", []) if r.get("run") == champion.get("run")), None)
+    summary = {"val": {"f1": row["val_f1"], "fp_reduction": row.get("val_fp_reduction"),
+                       "tp_retention": row.get("val_tp_retention")}} if row else None
+    return champion_metrics(ReportData(champion=champion, champion_summary=summary, stages=stages))
+
+
 def write_report(results: str | Path = "results", champion: str | Path = "models/champion",
                  out: str | Path = "reports/summary.md", *, prefix: str = "", params: Params | None = None,
-                 metrics_file: str | Path | None = None) -> Path:
+                 metrics_file: str | Path | None = None, selection: str | Path | None = None) -> Path:
     """Collect, render and write the report (and the champion metrics JSON); returns the report path."""
-    data = collect_report(results, champion, prefix=prefix, params=params)
+    data = collect_report(results, champion, prefix=prefix, params=params, selection=selection)
     path = atomic_write_text(out, render_report(data))
     if metrics_file is not None:
         atomic_write_json(metrics_file, champion_metrics(data))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .errors import ConfigError
+from iacsieve.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,12 @@ class TrainConfig:
     options: dict[str, Any] = field(default_factory=dict)  # family-specific knobs (e.g. classical features)
 
     def run_name(self, *, with_seed: bool = False) -> str:
-        """`<family>_lr<lr>_bs<bs>_ep<ep>_wd<wd>[_seed<s>]`, the contract in DESIGN.md."""
-        name = f"{self.family}_lr{self.learning_rate:g}_bs{self.batch_size}_ep{self.epochs}_wd{self.weight_decay:g}"
-        return f"{name}_seed{self.seed}" if with_seed else name
+        """`<family>_lr<lr>_bs<bs>_ep<ep>_wd<wd>[_seed<s>]`, the contract in DESIGN.md (values as
+        `format_value` spells them, which is how dvc.yaml spells a validated grid value)."""
+        f = format_value
+        name = (f"{self.family}_lr{f(self.learning_rate)}_bs{f(self.batch_size)}_ep{f(self.epochs)}"
+                f"_wd{f(self.weight_decay)}")
+        return f"{name}_seed{f(self.seed)}" if with_seed else name
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +53,13 @@ class TrainConfig:
         for key, value in values.items():
             clean[key] = _coerce(key, value, known[key].type, where)
         return cls(**clean)
+
+
+def format_value(value: Any) -> str:
+    """A run-name value: integers as integers (`0`, not `0.0`), other floats by `repr` (`2e-05`)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _coerce(key: str, value: Any, type_name: Any, where: str) -> Any:

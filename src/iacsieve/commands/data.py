@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..data import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
-from ..limits import add_limit_flags, limits_from_args
+from iacsieve.data import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
+from iacsieve.limits import add_limit_flags, limits_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--raw", default="data/raw", help="raw data folder, <tech>/<tech>_<split>.jsonl (default: %(default)s)")
     p.add_argument("--out", default="data/prepared", help="output folder (default: %(default)s)")
     p.add_argument("--skip-invalid", action="store_true", help="drop malformed rows (and report how many) instead of failing")
+    p.add_argument("--expect-md5", metavar="MD5",
+                   help="refuse raw data whose DVC md5 differs (e.g. data.dvc's: `iacsieve data md5 --dvc-file data.dvc`)")
     p.add_argument("--allow-overlap", action="store_true",
                    help="accept warnings present in two splits (leakage; counted in stats.json) instead of failing")
     add_limit_flags(p, "max_file_bytes", "max_rows")
@@ -33,11 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--skip-invalid", action="store_true", help="drop malformed rows instead of failing")
     add_limit_flags(s, "max_file_bytes", "max_rows")
     s.set_defaults(func=_stats)
+    m = dsub.add_parser("md5", help="print the data's DVC md5 (its identity on a cluster)",
+                        description="Print the DVC md5 of a folder (computed as DVC does) or the one a .dvc file records.")
+    m.add_argument("folder", nargs="?", help="folder to hash (default: read --dvc-file instead)")
+    m.add_argument("--dvc-file", default="data.dvc", help=".dvc file to read when no folder is given (default: %(default)s)")
+    m.set_defaults(func=_md5)
 
 
 def _prepare(args: argparse.Namespace) -> int:
     stats = prepare(args.raw, args.out, skip_invalid=args.skip_invalid, allow_overlap=args.allow_overlap,
-                    limits=limits_from_args(args))
+                    expected_md5=args.expect_md5, limits=limits_from_args(args))
     skipped = sum(stats["skipped_invalid_rows"].values())
     totals = ", ".join(f"{split} {stats[split]['combined']['total']}" for split in SPLITS)
     warnings = stats["warnings"]
@@ -52,6 +59,13 @@ def _prepare(args: argparse.Namespace) -> int:
         print(f"warning: {name} is empty", file=sys.stderr)
     print(f"prepared {args.out}: {totals}" + (f"; skipped {skipped} invalid rows" if skipped else "")
           + (f"; {warnings['count']} warnings (stats.json)" if warnings["count"] else ""))
+    return 0
+
+
+def _md5(args: argparse.Namespace) -> int:
+    from iacsieve.data_identity import data_md5_from_dvc_file, folder_md5
+
+    print(folder_md5(args.folder) if args.folder else data_md5_from_dvc_file(args.dvc_file))
     return 0
 
 

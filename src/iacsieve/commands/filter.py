@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..data import TECHS
-from ..filtering.detections import FORMATS
-from ..filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary
-from ..limits import add_limit_flags, limits_from_args
+from iacsieve.data import TECHS
+from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
+from iacsieve.filtering.detections import FORMATS
+from iacsieve.limits import add_limit_flags, limits_from_args
+from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
 EXAMPLE = """\
 example:
@@ -35,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, metavar="DIR",
-                   help="champion directory (model files, model_meta.json, champion.json), e.g. models/champion")
+                   help="champion directory (model files, model_meta.json, champion.json): models/champion "
+                        "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s)")
     p.add_argument("--detections", required=True, metavar="FILE", help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)")
     p.add_argument("--scripts", required=True, metavar="DIR", help="folder holding the scanned scripts; no file outside it is read")
     p.add_argument("--out", required=True, metavar="FILE", help="output file, written atomically")
@@ -44,8 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-format", choices=FORMATS, default=None, help="force the detections format (default: detected)")
     p.add_argument("--tech", choices=TECHS, default=None,
                    help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)")
-    p.add_argument("--threshold", type=float, default=None, metavar="X",
-                   help="keep warnings scoring >= X (default: the champion's frozen threshold)")
+    point = p.add_mutually_exclusive_group()
+    point.add_argument("--threshold", type=float, default=None, metavar="X",
+                       help="keep warnings scoring >= X (default: the champion's frozen threshold)")
+    point.add_argument("--min-retention", type=float, default=None, metavar="R",
+                       help="operating point: the highest threshold that keeps at least R of the real smells on "
+                            "the champion's validation data (e.g. 0.95), read from its val_curve.json; no retraining")
+    point.add_argument("--max-fp-rate", type=float, default=None, metavar="F",
+                       help="operating point: the lowest threshold that keeps at most F of the false alarms on "
+                            "the champion's validation data (e.g. 0.2)")
     p.add_argument("--on-missing", choices=ON_MISSING, default="error",
                    help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
                         "(error, default), or keep / drop the row and count it in the summary")
@@ -55,10 +64,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _filter(args: argparse.Namespace) -> int:
+    threshold, source = args.threshold, None
+    if args.min_retention is not None or args.max_fp_rate is not None:
+        choice = choose_threshold(load_val_curve(args.model), min_retention=args.min_retention,
+                                  max_fp_rate=args.max_fp_rate)
+        threshold, source = choice["threshold"], f"operating point: {choice['rule']}"
+        print(describe_choice(choice, read_champion(args.model).threshold), file=sys.stderr)
     summary = filter_detections(
         args.model, args.detections, args.scripts, args.out, fmt=args.format, tech=args.tech,
-        threshold=args.threshold, on_missing=args.on_missing, batch_size=args.batch_size,
+        threshold=threshold, on_missing=args.on_missing, batch_size=args.batch_size,
         detections_format=args.input_format, limits=limits_from_args(args),
     )
+    if source is not None:
+        summary["threshold_source"] = source
     print(format_summary(summary), file=sys.stderr)
     return 0

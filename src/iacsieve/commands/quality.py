@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from ..ablation import run_ablation
-    from ..overlap import refuse_overlap
+    from iacsieve.ablation import run_ablation
+    from iacsieve.overlap import refuse_overlap
 
     refuse_overlap(args.out, {"--data": args.data})
     rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed)

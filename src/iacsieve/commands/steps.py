@@ -7,9 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError, IacsieveError
-from ..overlap import refuse_overlap
-from ..run_config import TrainConfig
+from iacsieve import layout
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.overlap import refuse_overlap
+from iacsieve.run_config import TrainConfig
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -61,7 +62,7 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
                    help="mixed precision; honoured only where CUDA is present (default: yes)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="family-specific option (value parsed as YAML); repeatable")
-    p.add_argument("--data", default="data/prepared", help="prepared data folder (default: %(default)s)")
+    p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data folder (default: %(default)s)")
     p.add_argument("--out", help="run directory to write (default: models/experiments/adhoc/<run name>)")
     p.set_defaults(func=_train)
 
@@ -103,7 +104,7 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..train import train
+    from iacsieve.steps.train import train
 
     config = build_train_config(args)
     out = Path(args.out) if args.out else Path("models/experiments/adhoc") / config.run_name(with_seed=True)
@@ -125,15 +126,15 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
                "  iacsieve sweep-threshold models/experiments/stage3/tiny-roberta_lr0.0005_bs16_ep3_wd0\n"
                "  iacsieve sweep-threshold runs/x --start 0.2 --stop 0.8 --step 0.05 --out /tmp/sweep.json")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding val_scores.jsonl")
-    p.add_argument("--start", type=float, default=0.30, help="lowest threshold (default: %(default)s)")
-    p.add_argument("--stop", type=float, default=0.70, help="highest threshold, inclusive (default: %(default)s)")
-    p.add_argument("--step", type=float, default=0.01, help="step between thresholds (default: %(default)s)")
+    p.add_argument("--start", type=float, default=layout.SWEEP_START, help="lowest threshold (default: %(default)s)")
+    p.add_argument("--stop", type=float, default=layout.SWEEP_STOP, help="highest threshold, inclusive (default: %(default)s)")
+    p.add_argument("--step", type=float, default=layout.SWEEP_STEP, help="step between thresholds (default: %(default)s)")
     p.add_argument("--out", help="output JSON (default: RUN_DIR/threshold_sweep_results.json)")
     p.set_defaults(func=_sweep)
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from ..threshold import SWEEP_FILE, sweep_threshold
+    from iacsieve.steps.threshold import SWEEP_FILE, sweep_threshold
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / SWEEP_FILE
@@ -165,13 +166,13 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sweep", metavar="FILE", help="sweep file for --rule threshold "
                                                    "(default: RUN_DIR/threshold_sweep_results.json)")
     p.add_argument("--champion", metavar="FILE", help="champion.json (or its folder) for --rule frozen")
-    p.add_argument("--bootstrap-samples", type=int, default=1000, help="bootstrap resamples (default: %(default)s)")
-    p.add_argument("--bootstrap-seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    p.add_argument("--bootstrap-samples", type=int, default=layout.BOOTSTRAP_SAMPLES, help="bootstrap resamples (default: %(default)s)")
+    p.add_argument("--bootstrap-seed", type=int, default=layout.BOOTSTRAP_SEED, help="bootstrap seed (default: %(default)s)")
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..evaluate import evaluate
+    from iacsieve.steps.evaluate import evaluate
 
     refuse_overlap(args.results, {"RUN_DIR": args.run_dir, "--sweep": args.sweep, "--champion": args.champion},
                    out_flag="--results")
@@ -203,7 +204,7 @@ def _register_select(sub: argparse._SubParsersAction) -> None:
 
 
 def _select(args: argparse.Namespace) -> int:
-    from ..select import select_runs
+    from iacsieve.steps.selection import select_runs
 
     for results_dir in args.results_dirs:  # a glob such as results/stage1/* may also match --out itself: skipped
         if Path(results_dir).resolve() != Path(args.out).resolve():
@@ -227,13 +228,13 @@ def _register_freeze(sub: argparse._SubParsersAction) -> None:
                "  iacsieve freeze results/stage3/_selection/selection.json --out models/champion\n"
                "  iacsieve freeze sel/selection.json --out /tmp/champion --data data/prepared")
     p.add_argument("selection", metavar="SELECTION", help="selection.json written by `iacsieve select`")
-    p.add_argument("--out", default="models/champion", help="champion folder (default: %(default)s)")
-    p.add_argument("--data", default="data/prepared", help="prepared data, hashed into data_md5 (default: %(default)s)")
+    p.add_argument("--out", default=layout.CHAMPION_DIR, help="champion folder (default: %(default)s)")
+    p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data, hashed into data_md5 (default: %(default)s)")
     p.set_defaults(func=_freeze)
 
 
 def _freeze(args: argparse.Namespace) -> int:
-    from ..freeze import freeze, load_champion
+    from iacsieve.steps.freeze import freeze, load_champion
 
     refuse_overlap(args.out, {"SELECTION": args.selection, "--data": args.data})
     out = freeze(args.selection, args.out, data_dir=args.data)

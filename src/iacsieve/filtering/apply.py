@@ -16,18 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import TECHS, WarningRecord, render_context
-from ..errors import IacsieveError
-from ..limits import DEFAULT, Limits
-from ..metrics import predict
-from ..overlap import refuse_overlap
-from ..models import Scorer, load_scorer
-from .champion import CHAMPION_FILE, Champion, read_champion
-from .detections import DetectionSet, read_detections
-from .output import output_format, write_output
-from .scripts import ScriptFolder, ScriptProblem, infer_tech
-from .summary import summarise
-from .verdicts import FilteredRow
+from iacsieve.data import TECHS, WarningRecord, render_context
+from iacsieve.errors import IacsieveError
+from iacsieve.limits import DEFAULT, Limits
+from iacsieve.steps.metrics import predict
+from iacsieve.overlap import refuse_overlap
+from iacsieve.models import Scorer, load_scorer
+from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion
+from iacsieve.filtering.detections import DetectionSet, read_detections
+from iacsieve.filtering.output import output_format, write_output
+from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
+from iacsieve.filtering.summary import summarise
+from iacsieve.filtering.verdicts import FilteredRow
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
 

@@ -9,11 +9,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import IacsieveError
-from ..models import read_meta
-from ..reading import read_json_object
-from ..limits import shorten
-from ..smells import canonical_smell
+from iacsieve.errors import IacsieveError
+from iacsieve.models import read_meta
+from iacsieve.reading import read_json_object
+from iacsieve.limits import shorten
+from iacsieve.smells import canonical_smell
 
 CHAMPION_FILE = "champion.json"
 # What a champion covers when neither champion.json nor model_meta.json lists `smells`:
@@ -64,7 +64,7 @@ def read_champion(model_dir: str | Path) -> Champion:
 
 def _load_champion_json(model_dir: Path) -> dict:
     try:
-        from ..freeze import load_champion
+        from iacsieve.steps.freeze import load_champion
     except ImportError:  # a trimmed install without the training steps
         load_champion = None
     if load_champion is not None:

@@ -21,10 +21,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DataError, IacsieveError
-from ..limits import DEFAULT, FLAGS, Limits, shorten
-from ..reading import decode_json_line, read_regular_bytes
-from ..smells import canonical_smell, is_non_security
+from iacsieve.errors import DataError, IacsieveError
+from iacsieve.limits import DEFAULT, FLAGS, Limits, shorten
+from iacsieve.reading import decode_json_line, read_regular_bytes
+from iacsieve.smells import canonical_smell, is_non_security
 
 FORMATS: tuple[str, ...] = ("glitch", "replication", "jsonl")
 GLITCH_COLUMNS: tuple[str, ...] = ("path", "line", "code", "snippet")

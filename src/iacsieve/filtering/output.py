@@ -8,12 +8,12 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..atomic import atomic_write_chunks
-from ..errors import IacsieveError
-from .detections import DetectionSet
-from .sarif import SarifRow, to_sarif
-from .scripts import ScriptFolder
-from .verdicts import FilteredRow
+from iacsieve.atomic import atomic_write_chunks
+from iacsieve.errors import IacsieveError
+from iacsieve.filtering.detections import DetectionSet
+from iacsieve.filtering.sarif import SarifRow, to_sarif
+from iacsieve.filtering.scripts import ScriptFolder
+from iacsieve.filtering.verdicts import FilteredRow
 
 OUTPUT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sarif")
 ADDED_COLUMNS: tuple[str, ...] = ("smell", "score", "keep")

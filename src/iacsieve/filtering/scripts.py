@@ -6,9 +6,9 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import IacsieveError
-from ..limits import DEFAULT, Limits
-from ..reading import read_regular_bytes
+from iacsieve.errors import IacsieveError
+from iacsieve.limits import DEFAULT, Limits
+from iacsieve.reading import read_regular_bytes
 
 TECH_BY_SUFFIX: dict[str, str] = {".pp": "puppet", ".rb": "chef", ".yml": "ansible", ".yaml": "ansible"}
 

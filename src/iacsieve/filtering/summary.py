@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .champion import Champion
-from .detections import DetectionSet
-from .verdicts import FilteredRow
+from iacsieve.filtering.champion import Champion
+from iacsieve.filtering.detections import DetectionSet
+from iacsieve.filtering.verdicts import FilteredRow
 
 MAX_LISTED_PROBLEMS = 20  # missing rows listed one by one in the summary, then counted
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .detections import Detection
+from iacsieve.filtering.detections import Detection
 
 
 @dataclass

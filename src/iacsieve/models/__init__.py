@@ -22,9 +22,9 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, IacsieveError
-from ..limits import shorten
-from ..reading import read_json_object
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.limits import shorten
+from iacsieve.reading import read_json_object
 
 META_FILE = "model_meta.json"
 

@@ -31,11 +31,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_write_json
-from ..data import WarningRecord, record_text
-from ..errors import ConfigError, IacsieveError
-from ..run_config import TrainConfig
-from . import META_FILE
+from iacsieve.atomic import atomic_write_json
+from iacsieve.data import WarningRecord, record_text
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.run_config import TrainConfig
+from iacsieve.models import META_FILE
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def build_pipeline(settings: Settings):
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from .. import features
+    from iacsieve import features
 
     o = settings.options
     line_view = {"none": features.head_texts, "replace": features.normalised_head_texts,
@@ -356,7 +356,7 @@ def load(model_dir: str | Path) -> ClassicalScorer:
     """Load a saved classical model, refusing any type outside `ALLOWED_TYPES` (no code runs first)."""
     import skops.io as sio
 
-    from . import read_meta
+    from iacsieve.models import read_meta
 
     model_dir = Path(model_dir)
     meta = read_meta(model_dir)

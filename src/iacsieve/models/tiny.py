@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..data import WarningRecord, record_text
-from ..errors import ConfigError
-from ..run_config import TrainConfig
-from . import get_family
-from .hf import EncoderScorer, fit_encoder
-from .hf import load as _load_encoder
+from iacsieve.data import WarningRecord, record_text
+from iacsieve.errors import ConfigError
+from iacsieve.run_config import TrainConfig
+from iacsieve.models import get_family
+from iacsieve.models.encoders.training import fit_encoder
+from iacsieve.models.hf import EncoderScorer
+from iacsieve.models.hf import load as _load_encoder
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     "hidden_size": 64,

@@ -1,0 +1,167 @@
+"""The KFP pipelines: one per stage and one for the whole method, built by interpreting the stage
+plan (`iacsieve.method.plan`) — which rule, whether runs sweep, what a run builds on, how the stage
+selects, whether it freezes. Nothing here knows a stage's recipe by itself.
+
+A stage: [resolve ->] train -> [threshold-sweep ->] evaluate, in a ParallelFor over its grid ->
+select (over the collected evaluations) [-> freeze the chosen run, imported by its URI]. Train
+tasks take only the data and their resolved settings (cache-stable: an unrelated params.yaml
+edit changes no train task's inputs); sweep and evaluate read the small `scores` artifact, never
+the weights. Per-stage pipelines take an earlier stage's output by URI (for resuming); the
+all-stages pipeline wires stage N's output into stage N+1 in-graph.
+(No `from __future__ import annotations`: KFP reads the pipeline functions' annotations as types.)
+"""
+
+from pathlib import Path
+from typing import NamedTuple
+
+from kfp import dsl
+
+from iacsieve.kfp.components import StepComponents, build_components
+from iacsieve.kfp.pods import configure_task
+from iacsieve.kfp.settings import CompileSettings, StageSettings, compile_settings
+from iacsieve.method.plan import FINAL_STAGE, STAGES, stage_plan
+
+ALL = "all"
+StageOutputs = NamedTuple("StageOutputs", [("selection", dsl.Artifact)])
+FrozenOutputs = NamedTuple("FrozenOutputs", [("selection", dsl.Artifact), ("champion", dsl.Model),
+                                             ("card", dsl.Artifact)])
+# What a stage's pipeline takes from an earlier stage, by what the plan says it builds on.
+BASE_INPUTS: dict[str, str] = {"winner": "selection_uri", "champion": "champion_uri"}
+
+
+def pipeline_name(stage: "int | str") -> str:
+    return "iacsieve-all-stages" if stage == ALL else f"iacsieve-stage{stage}"
+
+
+def stage_inputs(stage: "int | str") -> list[str]:
+    """The required pipeline parameters of a stage's pipeline (the all-stages pipeline takes only the
+    data); every pipeline also takes `data_md5` (data.dvc's md5: prepare refuses other data)."""
+    builds_on = "nothing" if stage == ALL else stage_plan(int(stage)).builds_on
+    return ["data_uri"] + ([BASE_INPUTS[builds_on]] if builds_on in BASE_INPUTS else [])
+
+
+def build_pipeline(stage: "int | str", params_path: "str | Path" = "params.yaml", profile: "str | None" = None, *,
+                   image: "str | None" = None, cluster: "bool | None" = None):
+    """A stage's pipeline, or the whole method's (`stage="all"`): a KFP GraphComponent to compile,
+    submit, or call under kfp.local.
+
+    `cluster` adds the GPU, CPU/memory, node selector, tolerations and /dev/shm settings to train
+    tasks; by default it is on for every profile but `local` (kfp.local ignores them anyway).
+    """
+    settings = compile_settings(params_path, profile, image=image)
+    on_cluster = settings.profile != "local" if cluster is None else cluster
+    components = build_components(settings.image)
+    if stage == ALL:
+        return _all_stages(settings, components, on_cluster)
+    return _one_stage(int(stage), settings, components, on_cluster)
+
+
+def _stage_tasks(s: StageSettings, c: StepComponents, prepared, base, on_cluster: bool, prefix: str = "") -> dict:
+    """One stage's tasks inside an enclosing pipeline; returns its outputs (selection [, champion, card]).
+
+    Display names are the step names (`train`, `select`, ...: KFP's task names in a one-stage
+    pipeline, which `--from-run` looks up), prefixed `s<N>-` in the all-stages pipeline.
+    """
+    plan, n = s.plan, s.plan.number
+
+    def on_pod(task, kind: str):
+        """Pod settings (resources, retries with backoff, GPU and weights for train) on a cluster only."""
+        return configure_task(task, s.cluster.pods, kind) if on_cluster else task
+
+    with dsl.ParallelFor(s.configs or s.points, parallelism=s.cluster.parallelism) as item:
+        if plan.builds_on == "nothing":
+            config = item
+        else:
+            resolve = c.resolve(base=base, stage=n, point_json=item).set_display_name(f"{prefix}resolve")
+            config = on_pod(resolve, "light").output
+        train = c.train(data=prepared, config_json=config, stage=n).set_display_name(f"{prefix}train")
+        on_pod(train, "train")
+        rule_inputs = {}
+        if plan.sweeps:
+            sweep = c.threshold_sweep(scores=train.outputs["scores"], start=s.sweep.start, stop=s.sweep.stop,
+                                      step=s.sweep.step).set_display_name(f"{prefix}threshold-sweep")
+            on_pod(sweep, "light")
+            rule_inputs["sweep"] = sweep.outputs["sweep"]
+        if plan.evaluate_consumes == "champion":
+            rule_inputs["champion"] = base
+        evaluation = c.evaluate(scores=train.outputs["scores"], rule=plan.decision_rule,
+                                bootstrap_samples=s.bootstrap_samples, bootstrap_seed=s.bootstrap_seed,
+                                **rule_inputs).set_display_name(f"{prefix}evaluate")
+        on_pod(evaluation, "light")
+    selected = c.select(evaluations=dsl.Collected(evaluation.outputs["evaluation"]), mode=plan.selection_mode,
+                        stage=f"stage{n}").set_display_name(f"{prefix}select")
+    on_pod(selected, "light")
+    outputs = {"selection": selected.outputs["selection"]}
+    if plan.freezes:
+        run = dsl.importer(artifact_uri=selected.outputs["run_uri"], artifact_class=dsl.Model, reimport=False)
+        run.set_display_name(f"{prefix}chosen-run")
+        frozen = c.freeze(selection=selected.outputs["selection"], run=run.output,
+                          data=prepared).set_display_name(f"{prefix}freeze")
+        on_pod(frozen, "light")
+        outputs.update(champion=frozen.outputs["champion"], card=frozen.outputs["card"])
+    return outputs
+
+
+def _prepared(c: StepComponents, data_uri: str, data_md5: str, settings: CompileSettings, on_cluster: bool):
+    """The raw data by URI, prepared; `data_md5` (data.dvc's, "" for none) is checked before a row is read."""
+    raw = dsl.importer(artifact_uri=data_uri, artifact_class=dsl.Dataset, reimport=False)
+    raw.set_display_name("raw-data")
+    prepare = c.prepare(raw=raw.output, expected_md5=data_md5).set_display_name("prepare")
+    if on_cluster:
+        configure_task(prepare, settings.cluster.pods, "light")
+    return prepare.outputs["prepared"]
+
+
+def _returned(outputs: dict):
+    if "champion" in outputs:
+        return FrozenOutputs(selection=outputs["selection"], champion=outputs["champion"], card=outputs["card"])
+    return StageOutputs(selection=outputs["selection"])
+
+
+def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster: bool):
+    s = settings.stages[n]
+    plan = s.plan
+
+    def body(data_uri: str, data_md5: str, base_uri: "str | None" = None):
+        prepared = _prepared(c, data_uri, data_md5, settings, on_cluster)
+        base = None
+        if base_uri is not None:
+            base = dsl.importer(artifact_uri=base_uri, artifact_class=dsl.Artifact, reimport=False)
+            base.set_display_name(f"stage{plan.previous}-{plan.builds_on}")
+            base = base.output
+        return _returned(_stage_tasks(s, c, prepared, base, on_cluster))
+
+    returns = FrozenOutputs if plan.freezes else StageOutputs
+    # One signature per kind of stage: KFP reads a pipeline's parameters and outputs from its function.
+    if plan.builds_on == "winner":
+        def func(data_uri: str, selection_uri: str, data_md5: str = "") -> returns:
+            return body(data_uri, data_md5, selection_uri)
+    elif plan.builds_on == "champion":
+        def func(data_uri: str, champion_uri: str, data_md5: str = "") -> returns:
+            return body(data_uri, data_md5, champion_uri)
+    else:
+        def func(data_uri: str, data_md5: str = "") -> returns:
+            return body(data_uri, data_md5)
+    func.__name__ = f"stage{n}"
+    description = (f"iacsieve stage {n} ({settings.profile} profile): {plan.purpose}; {s.runs} runs, "
+                   f"decision rule {plan.decision_rule}, selection {plan.selection_mode}")
+    return dsl.pipeline(name=pipeline_name(n), description=description)(func)
+
+
+def _all_stages(settings: CompileSettings, c: StepComponents, on_cluster: bool):
+    def all_stages(data_uri: str, data_md5: str = "") -> FrozenOutputs:
+        prepared = _prepared(c, data_uri, data_md5, settings, on_cluster)
+        outputs: dict[int, dict] = {}
+        for n in STAGES:
+            plan = settings.stages[n].plan
+            base = None
+            if plan.builds_on == "winner":
+                base = outputs[plan.previous]["selection"]
+            elif plan.builds_on == "champion":
+                base = outputs[plan.previous]["card"]
+            outputs[n] = _stage_tasks(settings.stages[n], c, prepared, base, on_cluster, prefix=f"s{n}-")
+        return _returned(outputs[FINAL_STAGE])
+
+    sizes = ", ".join(f"stage {n}: {s.runs} runs" for n, s in settings.stages.items())
+    return dsl.pipeline(name=pipeline_name(ALL),
+                        description=f"iacsieve, the whole method ({settings.profile} profile): {sizes}")(all_stages)

@@ -1,0 +1,167 @@
+"""Bring a KFP run's champion home, versioned: its own DVC-tracked folder plus git-tracked metrics.
+
+The source is the freeze task's `champion` artifact: its URI (KFP UI: run -> freeze -> Output
+artifacts -> champion, or `--from-run RUN_ID`), a local path (kfp.local's pipeline root, or a
+mounted bucket), or anything fsspec opens (gs://, s3://; minio:// is read as s3:// with an
+endpoint). The copy is checked (champion.json, model metadata, no pickles) before it replaces the
+previous one in one rename. `home_champion` then writes its metrics JSON (the shape of
+reports/metrics.json, so `dvc metrics show|diff` lists both champions) and `dvc add`s the folder.
+The cluster champion never lands on a DVC stage's output (`models/champion` is freeze4's), so the
+next `dvc repro` neither overwrites it nor finds its own output changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+from iacsieve.atomic import atomic_directory, atomic_write_json
+from iacsieve.champion_paths import CLUSTER_CHAMPION, CLUSTER_REPORTS, ORIGIN_FILE
+from iacsieve.errors import IacsieveError
+from iacsieve.steps.freeze import load_champion, pickle_files
+from iacsieve.steps.metrics import read_json_object
+from iacsieve.models import read_meta
+from iacsieve.object_store import open_uri
+from iacsieve.steps.selection import SELECTION_FILE
+
+NOT_A_FOLDER = "not a directory; give a task's output artifact (a folder: freeze `champion`, select `selection`)"
+
+
+
+def pull_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, endpoint_url: str | None = None,
+                  origin: dict | None = None) -> dict:
+    """Copy the champion at `source` into `dest` atomically; returns its champion.json.
+
+    `origin` (e.g. the run id) is written beside it as origin.json, with the source URI.
+    """
+    dest = Path(dest)
+    with atomic_directory(dest) as tmp:
+        fetch(source, tmp, endpoint_url=endpoint_url)
+        champion = load_champion(tmp)
+        read_meta(tmp)
+        unsafe = pickle_files(tmp)
+        if unsafe:
+            raise IacsieveError(f"{source}: refusing a champion with pickle files ({unsafe[0].name})")
+        atomic_write_json(tmp / ORIGIN_FILE, {"source": source, **(origin or {})})
+    return champion
+
+
+def home_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, reports: str | Path = CLUSTER_REPORTS,
+                  selection_source: str | None = None, endpoint_url: str | None = None,
+                  origin: dict | None = None, repo: str | Path = ".", track: bool = True) -> dict[str, Path]:
+    """Pull the champion into `dest`, write `<reports>/metrics.json` (+ selection.json), `dvc add` `dest`.
+
+    Returns the files to commit to git: the .dvc file and the metrics (and selection) JSON; none when
+    `dest` lies outside the DVC project at `repo` (then it is only copied).
+    """
+    from iacsieve.report import pulled_champion_metrics
+
+    dest, reports = Path(dest), Path(reports)
+    if not inside_dvc_repo(dest, repo):  # e.g. a scratch copy: nothing to version, nothing written in the repo
+        pull_champion(source, dest, endpoint_url=endpoint_url, origin=origin)
+        return {}
+    refuse_stage_output(dest, repo)
+    selection = None
+    if selection_source:  # the stage's ranking of every run (small): the report's and plots' stage-4 data
+        with tempfile.TemporaryDirectory(prefix="iacsieve-selection-") as tmp:
+            fetch(selection_source, Path(tmp), endpoint_url=endpoint_url)
+            selection = read_json_object(Path(tmp) / SELECTION_FILE, hint="give a select task's `selection`")
+    champion = pull_champion(source, dest, endpoint_url=endpoint_url, origin=origin)
+    written: dict[str, Path] = {}
+    if selection is not None:
+        written["selection"] = atomic_write_json(reports / SELECTION_FILE, selection)
+    written["metrics"] = atomic_write_json(reports / "metrics.json", pulled_champion_metrics(champion, selection))
+    if track:
+        written["dvc_file"] = dvc_add(dest, repo)
+        if register_metrics(Path(repo) / "dvc.yaml", reports / "metrics.json"):
+            written["dvc_yaml"] = Path(repo) / "dvc.yaml"
+    return written
+
+
+def register_metrics(dvc_yaml: Path, metrics: Path) -> bool:
+    """List `metrics` under dvc.yaml's top-level `metrics:` (once; comments kept), so `dvc metrics
+    show|diff` compare the pulled champion with the local one. Not listed before the first pull: DVC
+    warns about a declared metrics file that does not exist. Returns whether dvc.yaml changed."""
+    from ruamel.yaml import YAML
+
+    from iacsieve.atomic import atomic_write_text
+
+    if not dvc_yaml.is_file():
+        return False
+    rt = YAML()
+    rt.preserve_quotes, rt.width = True, 120
+    doc = rt.load(dvc_yaml.read_text(encoding="utf-8"))
+    entry = metrics.relative_to(dvc_yaml.parent).as_posix() if metrics.is_absolute() else metrics.as_posix()
+    listed = doc.get("metrics") or []
+    if entry in listed:
+        return False
+    doc["metrics"] = [*listed, entry]
+    import io
+
+    buffer = io.StringIO()
+    rt.dump(doc, buffer)
+    atomic_write_text(dvc_yaml, buffer.getvalue())
+    return True
+
+
+def inside_dvc_repo(dest: Path, repo: str | Path = ".") -> bool:
+    """Whether `dest` lies in the DVC project at `repo` (elsewhere it is copied, not tracked)."""
+    root = Path(repo).resolve()
+    return (root / ".dvc").is_dir() and root in (root / dest).resolve().parents
+
+
+def refuse_stage_output(dest: Path, repo: str | Path = ".") -> None:
+    """A one-line error when `dest` is (inside, or holds) a dvc.yaml stage's output, e.g. freeze4's models/champion."""
+    from dvc.stage import PipelineStage
+
+    target = (Path(repo) / dest).resolve()
+    with _dvc_repo(repo, dest) as dvc_repo:
+        stages = [s for s in dvc_repo.index.stages if isinstance(s, PipelineStage)]
+    for stage in stages:
+        for out in stage.outs:
+            path = Path(out.fs_path).resolve()
+            if target == path or path in target.parents or target in path.parents:
+                raise IacsieveError(f"{dest}: output of DVC stage {stage.addressing!r}; the next `dvc repro` "
+                                    f"would overwrite it: pull to its own folder (default {CLUSTER_CHAMPION})")
+
+
+def dvc_add(path: Path, repo: str | Path = ".") -> Path:
+    """`dvc add path` (cache it, write `<path>.dvc`, git-ignore the folder); returns the .dvc file."""
+    with _dvc_repo(repo, path) as dvc_repo:
+        dvc_repo.add(str((Path(repo) / path).resolve()))
+    return Path(f"{path}.dvc")
+
+
+@contextlib.contextmanager
+def _dvc_repo(repo: str | Path, about: Path):
+    """The DVC project at `repo`; DVC's errors (a broken dvc.yaml, a failed add) become one line."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(repo)) as dvc_repo:
+            yield dvc_repo
+    except DvcException as exc:
+        raise IacsieveError(f"{about}: DVC: {str(exc).splitlines()[0]}") from None
+
+
+def fetch(source: str, into: Path, *, endpoint_url: str | None = None) -> None:
+    """Copy the directory at `source` (path, file:// or an fsspec URI) into the existing dir `into`."""
+    parsed = urlparse(source)
+    if parsed.scheme in ("", "file"):
+        path = Path(parsed.path if parsed.scheme == "file" else source)
+        if not path.is_dir():
+            raise IacsieveError(f"{source}: {NOT_A_FOLDER}")
+        shutil.copytree(path, into, dirs_exist_ok=True)
+        return
+    _fetch_remote(source, into, endpoint_url)
+
+
+def _fetch_remote(uri: str, into: Path, endpoint_url: str | None) -> None:
+    fs, path = open_uri(uri, endpoint_url)
+    if not fs.isdir(path):
+        raise IacsieveError(f"{uri}: {NOT_A_FOLDER}")
+    fs.get(path.rstrip("/") + "/", str(into), recursive=True)

@@ -1,0 +1,160 @@
+"""`iacsieve labels add | stats`: record a filled review sheet in data/human; count and compare labels.
+
+`add_labels` validates the whole sheet first and writes nothing unless every row is valid (or
+`skip_invalid`); then it merges the rows into the store (`iacsieve.human.merge_labels`) and, inside a
+DVC repo, records the new version of `data/human` in `data/human.dvc`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from pathlib import Path
+
+from iacsieve.data import load_raw_split
+from iacsieve.errors import IacsieveError
+from iacsieve.human import (HUMAN_DIR, check_date, check_reviewer, load_human_labels, merge_labels, record_key,
+                    resolve_labels, save_human_labels, test_split_keys)
+from iacsieve.sheet import read_sheet
+
+log = logging.getLogger(__name__)
+
+
+class SheetError(IacsieveError):
+    """A sheet with invalid rows: `problems` holds one line per bad row (file:line, field, expected)."""
+
+    def __init__(self, path: object, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{path}: {len(problems)} invalid row(s); nothing was written "
+                         f"(fix them, or pass --skip-invalid to record the valid rows)")
+
+
+def today() -> str:
+    return dt.datetime.now(dt.timezone.utc).date().isoformat()
+
+
+def add_labels(sheet: str | Path, reviewer: str, *, human_dir: str | Path = HUMAN_DIR, raw_dir: str | Path = "data/raw",
+               skip_invalid: bool = False, date: str | None = None, dvc_track: bool = True) -> dict:
+    """Validate `sheet` and merge its labelled rows into `human_dir`; returns what changed."""
+    reviewer = check_reviewer(reviewer)
+    date = check_date(date or today())
+    reading = read_sheet(sheet, reviewer=reviewer, date=date, test_keys=test_split_keys(raw_dir))
+    if reading.problems and not skip_invalid:
+        raise SheetError(sheet, reading.problems)
+    merged = merge_labels(load_human_labels(human_dir), reading.labels)
+    changed = bool(merged.added or merged.relabelled or merged.updated)
+    if changed:
+        save_human_labels(human_dir, merged.labels)
+    tracked = _dvc_add(human_dir) if changed and dvc_track else None
+    return {
+        "sheet": str(sheet), "reviewer": reviewer, "date": date, "store": str(Path(human_dir)),
+        "rows_labelled": len(reading.labels), "not_reviewed": reading.not_reviewed,
+        "skipped_invalid": len(reading.problems), "problems": reading.problems,
+        "added": [h.key for h in merged.added],
+        "relabelled": [(new.key, "TP" if old.label else "FP", "TP" if new.label else "FP") for old, new in merged.relabelled],
+        "updated": [h.key for h in merged.updated],
+        "unchanged": merged.unchanged,
+        "disagreements": merged.disagreements,
+        "total": len(merged.labels), "written": changed, "dvc": tracked,
+    }
+
+
+def _dvc_add(human_dir: str | Path) -> str | None:
+    """`dvc add <human_dir>` when it sits in a DVC repo (so data/human.dvc names the new version)."""
+    human_dir = Path(human_dir).resolve()
+    root = next((p for p in (human_dir, *human_dir.parents) if (p / ".dvc").is_dir()), None)
+    if root is None:
+        return None
+    from dvc.repo import Repo
+
+    dvc_log = logging.getLogger("dvc")
+    level = dvc_log.level
+    dvc_log.setLevel(logging.WARNING)  # its "to track the changes with git, run ..." hints: we print our own
+    try:
+        with Repo(str(root)) as repo:
+            repo.add([str(human_dir.relative_to(root))])
+    finally:
+        dvc_log.setLevel(level)
+    return str(human_dir.relative_to(root)) + ".dvc"
+
+
+def format_add(result: dict) -> str:
+    """What `labels add` prints: counts, then every relabel and disagreement by warning."""
+    lines = [f"{result['sheet']}: {result['rows_labelled']} labelled row(s) by {result['reviewer']} ({result['date']}); "
+             f"{result['not_reviewed']} not reviewed" +
+             (f"; {result['skipped_invalid']} invalid skipped" if result["skipped_invalid"] else "")]
+    lines += [f"  skipped: {p}" for p in result["problems"]]
+    lines.append(f"{result['store']}: added {len(result['added'])}, relabelled {len(result['relabelled'])}, "
+                 f"note updated {len(result['updated'])}, unchanged {result['unchanged']}; "
+                 f"{result['total']} record(s) in all")
+    lines += [f"  relabelled {key}: {old} -> {new}" for key, old, new in result["relabelled"]]
+    for key, verdicts in result["disagreements"]:
+        lines.append(f"  disagreement {key}: " + ", ".join(f"{r} {v}" for r, v in verdicts))
+    if result["dvc"]:
+        lines.append(f"updated {result['dvc']}: commit it with git (and `dvc push` to share the labels)")
+    elif not result["written"]:
+        lines.append("nothing changed")
+    return "\n".join(lines)
+
+
+def label_stats(human_dir: str | Path = HUMAN_DIR, raw_dir: str | Path | None = "data/raw") -> dict:
+    """Counts per tech x smell, reviewer disagreements, and LLM-vs-human agreement (Cohen's kappa)."""
+    labels = load_human_labels(human_dir)
+    resolved, disputed = resolve_labels(labels)
+    cells: dict[str, Counter] = {}
+    for key, h in resolved.items():
+        cells.setdefault(f"{h.tech}/{h.smell}", Counter())["TP" if h.label else "FP"] += 1
+    first = {h.key: h for h in reversed(labels)}
+    for key in disputed:
+        cells.setdefault(f"{first[key].tech}/{first[key].smell}", Counter())["disputed"] += 1
+    out: dict = {
+        "records": len(labels), "warnings": len(resolved) + len(disputed), "disputed": disputed,
+        "reviewers": dict(sorted(Counter(h.reviewer for h in labels).items())),
+        "by_tech_smell": {k: {"TP": c["TP"], "FP": c["FP"], "disputed": c["disputed"]} for k, c in sorted(cells.items())},
+        "agreement": None,
+    }
+    if raw_dir is not None and Path(raw_dir).is_dir():
+        llm = {record_key(r): r.label for split in ("train", "val") for r in load_raw_split(raw_dir, split)[0]}
+        pairs = [(llm[k], h.label) for k, h in resolved.items() if k in llm]
+        out["agreement"] = agreement(pairs)
+    return out
+
+
+def agreement(pairs: list[tuple[int, int]]) -> dict:
+    """(LLM label, human label) pairs -> n, share equal, Cohen's kappa (None when undefined)."""
+    if not pairs:
+        return {"n": 0, "agree": None, "kappa": None}
+    from sklearn.metrics import cohen_kappa_score
+
+    llm, human = zip(*pairs)
+    agree = sum(a == b for a, b in pairs) / len(pairs)
+    kappa = None
+    if len(set(llm) | set(human)) > 1:
+        value = float(cohen_kappa_score(llm, human))
+        kappa = None if value != value else value  # NaN when one rater uses a single label and agreement is perfect
+    return {"n": len(pairs), "agree": agree, "kappa": kappa,
+            "llm_tp_human_fp": sum(a == 1 and b == 0 for a, b in pairs),
+            "llm_fp_human_tp": sum(a == 0 and b == 1 for a, b in pairs)}
+
+
+def format_stats(stats: dict) -> str:
+    lines = [f"{stats['records']} record(s) on {stats['warnings']} warning(s) by "
+             + (", ".join(f"{r} ({n})" for r, n in stats["reviewers"].items()) or "nobody yet")]
+    if stats["by_tech_smell"]:
+        width = max(len(k) for k in stats["by_tech_smell"])
+        lines.append(f"  {'tech/smell':<{width}} {'TP':>5} {'FP':>5} {'disputed':>9}")
+        for k, c in stats["by_tech_smell"].items():
+            lines.append(f"  {k:<{width}} {c['TP']:>5} {c['FP']:>5} {c['disputed']:>9}")
+    for key in stats["disputed"]:
+        lines.append(f"  disputed (reviewers tie; not used until a third decides): {key}")
+    a = stats.get("agreement")
+    if a is None:
+        lines.append("LLM vs human: raw data not found (pass --raw)")
+    elif a["n"] == 0:
+        lines.append("LLM vs human: no warning has both labels yet")
+    else:
+        kappa = "undefined" if a["kappa"] is None else f"{a['kappa']:.3f}"
+        lines.append(f"LLM vs human on {a['n']} warning(s) with both labels: agree {a['agree']:.3f}, Cohen's kappa {kappa} "
+                     f"(LLM TP / human FP: {a['llm_tp_human_fp']}, LLM FP / human TP: {a['llm_fp_human_tp']})")
+    return "\n".join(lines)

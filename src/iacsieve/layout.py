@@ -1,0 +1,78 @@
+"""Every path, file name and shared default of the project, in one place.
+
+The DVC entry points, the KFP components, the report and the tests all name files through this
+module, so a layout change is one edit. Paths are relative to the repository root (where
+`dvc.yaml` lives); functions take a `root` for tests that work in a temp copy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# ------------------------------------------------------------------ inputs
+PARAMS_FILE = "params.yaml"
+RAW_DIR = "data/raw"
+PREPARED_DIR = "data/prepared"
+HUMAN_DIR = "data/human"            # people's labels (DVC-tracked, `iacsieve labels add`)
+TRAINING_DIR = "data/training"      # prepared + human labels applied: what every run trains and selects on
+HUMAN_REPORT = "human.json"         # what `labels apply` applied, incl. which labels validation holds
+TECHS: tuple[str, ...] = ("ansible", "chef", "puppet")
+TEST_SETS: tuple[str, ...] = ("combined", *TECHS)
+EVAL_SETS: tuple[str, ...] = ("val", *TEST_SETS)
+
+# ------------------------------------------------------------------ one run (models/experiments/stageN/<run>/)
+CONFIG_FILE = "config_used.yaml"
+MODEL_DIR = "model"
+VAL_SCORES = "val_scores.jsonl"
+TEST_SCORES = "test_scores.jsonl"
+TRAIN_LOG = "train_log.json"
+SWEEP_FILE = "threshold_sweep_results.json"
+# The files sweep/evaluate read: what a run's small `scores` artifact carries (no weights).
+SCORE_FILES: tuple[str, ...] = (CONFIG_FILE, VAL_SCORES, TEST_SCORES, TRAIN_LOG)
+
+# ------------------------------------------------------------------ evaluation, selection, champion
+EVAL_FILE = "evaluation_metadata.json"
+SUMMARY_FILE = "summary.json"
+SELECTION_FILE = "selection.json"   # the whole ranking (report, freeze)
+WINNER_FILE = "winner.json"         # the chosen run's settings: all that the next stage reads
+RANKING_CSV = "ranking.csv"
+RANKING_MD = "ranking.md"
+METRICS_FILE = "metrics.json"       # a stage's headline metrics (DVC metrics, git-tracked)
+CHAMPION_FILE = "champion.json"
+CHAMPION_DIR = "models/champion"
+
+# ------------------------------------------------------------------ defaults (params.yaml may override)
+SWEEP_START, SWEEP_STOP, SWEEP_STEP = 0.30, 0.70, 0.01
+BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED = 1000, 0
+
+# ------------------------------------------------------------------ reports
+REPORT_FILE = "reports/summary.md"
+REPORT_METRICS = "reports/metrics.json"
+PLOTS_DIR = "reports/plots"
+# Wall times live here, outside every DVC output: timings differ run to run, so a file that DVC
+# hashes (and a later stage depends on) must not hold them. Git-ignored; `make bench` reads them.
+TIMINGS_DIR = "reports/timings"
+
+
+def experiments_dir(stage: int, root: str | Path = ".") -> Path:
+    """Run directories of a stage: `models/experiments/stageN/<run>/`."""
+    return Path(root) / "models" / "experiments" / f"stage{stage}"
+
+
+def results_dir(stage: int, root: str | Path = ".") -> Path:
+    """Evaluations of a stage: `results/stageN/<run>/`."""
+    return Path(root) / "results" / f"stage{stage}"
+
+
+def selection_dir(stage: int, root: str | Path = ".") -> Path:
+    """A stage's selection: outside `results/stageN/`, which its select stage reads as a dependency."""
+    return Path(root) / "results" / "selection" / f"stage{stage}"
+
+
+def stage_champion_dir(stage: int, root: str | Path = ".") -> Path:
+    """The champion frozen by a stage: the last stage's is THE champion (`models/champion`)."""
+    return Path(root) / (CHAMPION_DIR if stage == 4 else f"models/champions/stage{stage}")
+
+
+def timings_file(stage: int, run: str, root: str | Path = ".") -> Path:
+    return Path(root) / TIMINGS_DIR / f"stage{stage}" / f"{run}.json"

@@ -1,0 +1,169 @@
+"""The review sheet: a CSV a person fills in a spreadsheet (`iacsieve review` writes it, `labels add` reads it).
+
+Columns: `id` (a hash of the warning key: an edited file/line/smell shows), `tech`, `smell`, `file`,
+`line`, `code` (the flagged line), `context` (numbered lines around it, the flagged one marked `>>>`),
+`score` (the model's P(real smell)), `similar` (other warnings with the same smell and code line,
+collapsed into this row), `llm_label` (label audits only), and the two a person fills: `label` (TP =
+real smell, FP = false alarm; empty = not reviewed) and `note`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from iacsieve.atomic import atomic_write_text
+from iacsieve.data import LABELS, TECHS
+from iacsieve.errors import DataError, IacsieveError
+from iacsieve.human import HumanLabel, key_id, warning_key
+from iacsieve.smells import canonical_smell
+
+SHEET_COLUMNS: tuple[str, ...] = ("id", "tech", "smell", "file", "line", "code", "context", "score", "similar",
+                                  "llm_label", "label", "note")
+REQUIRED_COLUMNS: tuple[str, ...] = ("id", "tech", "smell", "file", "line", "code", "label")
+
+
+@dataclass
+class SheetRow:
+    """One warning to review."""
+
+    tech: str
+    smell: str
+    file: str
+    line: int
+    code: str
+    context: str = ""
+    score: float | None = None
+    similar: int = 0
+    llm_label: str = ""
+    origin: str = "detections"
+
+    @property
+    def key(self) -> str:
+        return warning_key(self.file, self.line, self.smell)
+
+
+def write_sheet(path: str | Path, rows: list[SheetRow]) -> Path:
+    """Write the sheet atomically (UTF-8 CSV with a header; multi-line context cells are quoted)."""
+    if Path(path).is_dir():
+        raise IacsieveError(f"{path}: is a directory; --out needs a file name")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SHEET_COLUMNS)
+    for row in rows:
+        writer.writerow([key_id(row.key), row.tech, row.smell, row.file, row.line, row.code, row.context,
+                         "" if row.score is None else f"{row.score:.4f}", row.similar, row.llm_label, "", ""])
+    try:
+        return atomic_write_text(path, buffer.getvalue())
+    except OSError as exc:
+        raise IacsieveError(f"{path}: cannot write the sheet: {exc.strerror or exc}") from None
+
+
+@dataclass
+class SheetReading:
+    """A read sheet: the valid labelled rows, one problem line per bad row, and unreviewed rows."""
+
+    labels: list[HumanLabel]
+    problems: list[str]
+    not_reviewed: int
+
+
+def read_sheet(path: str | Path, *, reviewer: str, date: str, test_keys: frozenset[str] = frozenset()) -> SheetReading:
+    """Validate a filled sheet. Each bad row gives one `file:line: field 'x': expected ...` problem.
+
+    A row with an empty `label` is not reviewed (skipped, counted). A row on a test-split warning is a
+    problem (the test split is the human oracle; its rows never enter data/human).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise IacsieveError(f"{path}: sheet not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IacsieveError(f"{path}: cannot read the sheet: {exc}") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        raise IacsieveError(f"{path}: empty sheet; expected a header with {', '.join(REQUIRED_COLUMNS)}")
+    header = [h.strip().lower() for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise DataError(path, 1, missing[0], f"missing column (a sheet needs {', '.join(REQUIRED_COLUMNS)})")
+    labels: list[HumanLabel] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    not_reviewed = 0
+    while True:
+        line_no = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(str(DataError(path, line_no, "<row>", f"expected a CSV row ({exc})")))
+            continue
+        if not any(c.strip() for c in cells):
+            continue
+        row = dict(zip(header, cells))
+        try:
+            label = _parse_row(row, path=path, line_no=line_no, reviewer=reviewer, date=date)
+        except DataError as exc:
+            problems.append(str(exc))
+            continue
+        if label is None:
+            not_reviewed += 1
+            continue
+        if label.key in test_keys:
+            problems.append(str(DataError(path, line_no, "file", f"expected a warning outside the test split; "
+                                          f"{label.key} is a test (human-oracle) row and never enters data/human")))
+            continue
+        if label.key in seen:
+            problems.append(str(DataError(path, line_no, "id", f"expected each warning once; same warning as line {seen[label.key]}")))
+            continue
+        seen[label.key] = line_no
+        labels.append(label)
+    return SheetReading(labels, problems, not_reviewed)
+
+
+def _parse_row(row: dict, *, path: Path, line_no: int, reviewer: str, date: str) -> HumanLabel | None:
+    def cell(name: str) -> str:
+        return (row.get(name) or "").strip()
+
+    raw_label = cell("label").upper()
+    if not raw_label:
+        return None
+    if raw_label not in LABELS:
+        raise DataError(path, line_no, "label", f"expected TP (real smell) or FP (false alarm), or empty for not "
+                                                f"reviewed; got {cell('label')!r}")
+    tech = cell("tech")
+    if tech not in TECHS:
+        raise DataError(path, line_no, "tech", f"expected one of {', '.join(TECHS)}, got {tech!r}")
+    smell = canonical_smell(cell("smell"))
+    if smell is None:
+        raise DataError(path, line_no, "smell", f"expected a known smell name, got {cell('smell')!r}")
+    file = cell("file")
+    if not file:
+        raise DataError(path, line_no, "file", "expected the script's path, got an empty cell")
+    try:
+        line = int(cell("line"))
+    except ValueError:
+        line = 0
+    if line < 1:
+        raise DataError(path, line_no, "line", f"expected an integer >= 1, got {cell('line')!r}")
+    key = warning_key(file, line, smell)
+    if cell("id") != key_id(key):
+        raise DataError(path, line_no, "id", f"expected {key_id(key)} for {key} (were file, line or smell edited?)")
+    code = (row.get("code") or "").strip()
+    if not code:
+        raise DataError(path, line_no, "code", "expected the flagged code line, got an empty cell")
+    score = None
+    if cell("score"):
+        try:
+            score = float(cell("score"))
+        except ValueError:
+            raise DataError(path, line_no, "score", f"expected a number or empty, got {cell('score')!r}") from None
+    return HumanLabel(key=key, tech=tech, smell=smell, file=file, line=line, content=code, label=LABELS[raw_label],
+                      reviewer=reviewer, date=date, with_context=row.get("context") or "", note=cell("note"),
+                      origin="train" if cell("llm_label") else "detections", score=score)

@@ -1,0 +1,145 @@
+"""Freeze the selected run as the champion filter: its model plus `champion.json`, swapped in atomically.
+
+Layout: `<champion_dir>/` IS a model directory (the run's `model/` content, with `model_meta.json`,
+loadable by `iacsieve.models.load_scorer(champion_dir)`) plus `champion.json`. An interrupted freeze
+leaves the previous champion untouched. Model files that would need code execution to load
+(pickles) are refused, so a champion copied from elsewhere is safe to open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from pathlib import Path
+
+from iacsieve.atomic import atomic_directory, atomic_write_json
+from iacsieve.data import load_prepared
+from iacsieve.errors import IacsieveError
+from iacsieve.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
+from iacsieve.steps.metrics import read_json_object
+from iacsieve.models import META_FILE
+from iacsieve.steps.operating_point import write_val_curve
+
+log = logging.getLogger(__name__)
+
+REQUIRED_KEYS: tuple[str, ...] = ("threshold", "threshold_source", "family", "run", "config", "data_md5",
+                                  "val_f1", "test", "use_context")
+# Formats that unpickle (run code) on load: Python pickles, joblib, torch's .bin/.pt checkpoints.
+PICKLE_SUFFIXES: frozenset[str] = frozenset({".pkl", ".pickle", ".joblib", ".bin", ".pt", ".pth", ".ckpt"})
+
+
+def data_md5(data_dir: str | Path) -> str:
+    """MD5 over the prepared data files (`*.jsonl`, sorted by relative path; path and bytes hashed)."""
+    data_dir = Path(data_dir)
+    files = sorted(p for p in data_dir.rglob("*.jsonl") if p.is_file())
+    if not files:
+        raise IacsieveError(f"{data_dir}: no prepared data files (*.jsonl); run `iacsieve prepare` first")
+    digest = hashlib.md5()
+    for path in files:
+        digest.update(path.relative_to(data_dir).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def validation_source(data_dir: str | Path) -> str:
+    """Which labels the validation split (and so every choice) held: `llm`, `human` or `merged`
+    (`iacsieve labels apply` records it in human.json; prepared data without it is the LLM's)."""
+    report = Path(data_dir) / HUMAN_REPORT
+    return str(read_json_object(report).get("validation", "llm")) if report.is_file() else "llm"
+
+
+def trained_smells(data_dir: str | Path) -> list[str]:
+    """Canonical smells of the training split: what the champion can judge (the filter passes others)."""
+    return sorted({record.smell for record in load_prepared(data_dir, "train")})
+
+
+def pickle_files(model_dir: str | Path) -> list[Path]:
+    """Files under `model_dir` in a format that executes code on load (by suffix)."""
+    return sorted(p for p in Path(model_dir).rglob("*") if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES)
+
+
+def copy_model(src: Path, dest: Path) -> None:
+    """Copy a model directory's files into `dest` (a separate function so tests can interrupt it)."""
+    shutil.copytree(src, dest, dirs_exist_ok=True)
+
+
+def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str | Path = "data/prepared", *,
+           run_dir: str | Path | None = None) -> Path:
+    """Copy the selected run's model into `champion_dir` with `champion.json`; returns `champion_dir`.
+
+    `run_dir`: where the selected run lives, if not at the selection's `run_dir` (a KFP freeze task
+    gets the chosen run as its own input artifact).
+    `champion.json` holds no timestamp: freezing the same selection over the same data gives the same file.
+    """
+    selection_file, champion_dir = Path(selection_file), Path(champion_dir)
+    selection = read_json_object(selection_file, hint="run `iacsieve select` first")
+    selected = selection.get("selected")
+    if not isinstance(selected, dict):
+        raise IacsieveError(f"{selection_file}: missing key 'selected'")
+    for key in ("run", "family", "run_dir", "config", "threshold", "threshold_source", "val_f1", "test"):
+        if key not in selected:
+            raise IacsieveError(f"{selection_file}: missing key 'selected.{key}'")
+    overridden = run_dir is not None
+    run_dir = Path(run_dir) if run_dir is not None else Path(selected["run_dir"])
+    if run_dir.name != selected["run"] and (run_dir / selected["run"]).is_dir():
+        run_dir = run_dir / selected["run"]  # a KFP run artifact holds the run dir one level down
+    model_dir = run_dir / MODEL_DIR
+    meta_path = model_dir / META_FILE
+    if not meta_path.is_file():
+        raise IacsieveError(f"{meta_path}: not found; the selected run has no saved model")
+    unsafe = pickle_files(model_dir)
+    if unsafe:
+        raise IacsieveError(f"{unsafe[0]}: refusing to freeze a model with pickle files (they run code when "
+                            f"loaded); save torch weights as safetensors and sklearn models with skops")
+    meta = read_json_object(meta_path)
+    champion = {
+        "threshold": float(selected["threshold"]),
+        "threshold_source": selected["threshold_source"],
+        "family": selected["family"],
+        "run": selected["run"],
+        "run_dir": selected["run"] if overridden else str(selected["run_dir"]),
+        "config": selected["config"],
+        "data_md5": data_md5(data_dir),
+        "val_f1": float(selected["val_f1"]),
+        "test": selected["test"],
+        "smells": trained_smells(data_dir),
+        "use_context": bool(meta.get("use_context", selected["config"].get("use_context", False))),
+        "kind": meta.get("kind"),
+        "selection": str(selection_file),
+        "selection_mode": selection.get("mode"),
+    }
+    if selection.get("stage") is not None:
+        champion["stage"] = selection["stage"]
+    champion["validation"] = validation_source(data_dir)
+    with atomic_directory(champion_dir) as tmp:
+        copy_model(model_dir, tmp)
+        write_val_curve(tmp, run_dir)  # lets `filter --min-retention` pick an operating point
+        atomic_write_json(tmp / CHAMPION_FILE, champion)
+    log.info("froze %s (threshold %.2f) into %s", champion["run"], champion["threshold"], champion_dir)
+    return champion_dir
+
+
+def load_champion(champion: str | Path) -> dict:
+    """Read and validate `champion.json` (given the champion directory or the file itself)."""
+    path = Path(champion)
+    if path.is_dir() or path.suffix.lower() != ".json":
+        path = path / CHAMPION_FILE
+    data = read_json_object(path, hint="freeze a champion with `iacsieve freeze`")
+    for key in REQUIRED_KEYS:
+        if key not in data:
+            raise IacsieveError(f"{path}: missing key '{key}'")
+    threshold = data["threshold"]
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise IacsieveError(f"{path}: 'threshold' must be a number in [0, 1], got {threshold!r}")
+    if not isinstance(data["test"], dict) or not isinstance(data["config"], dict):
+        raise IacsieveError(f"{path}: 'test' and 'config' must be JSON objects")
+    for key, kind, name in (("use_context", bool, "true or false"), ("family", str, "a string"),
+                            ("smells", list, "a list of smell names")):
+        if key in data and not isinstance(data[key], kind):
+            raise IacsieveError(f"{path}: '{key}' must be {name}, got {type(data[key]).__name__}")
+    return data
+

@@ -1,0 +1,160 @@
+"""The one place that turns labels + scores into metrics (every step, the report and tests use it).
+
+Decision rule everywhere: a warning is kept (predicted real, 1) when its score — P(real smell) —
+is >= the threshold. With threshold 0.5 this is the argmax of a two-class softmax.
+
+Filter vocabulary on top of the usual classification metrics:
+- `fp_reduction`: share of false alarms (label 0) the filter removes (predicts 0) = specificity;
+- `tp_retention`: share of real smells (label 1) the filter keeps (predicts 1) = recall.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from iacsieve import reading
+from iacsieve.errors import DataError, IacsieveError
+from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
+from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
+from iacsieve.limits import shorten
+
+SCORE_FIELDS: tuple[str, ...] = ("file", "line", "smell", "tech", "label", "score")
+
+
+def predict(scores: Sequence[float] | np.ndarray, threshold: float) -> np.ndarray:
+    """0/1 predictions: 1 (keep the warning) where score >= threshold."""
+    return (np.asarray(scores, dtype=float) >= float(threshold)).astype(int)
+
+
+def compute_metrics(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    threshold: float,
+    *,
+    smells: Sequence[str] | None = None,
+) -> dict:
+    """Precision, recall, F1, accuracy, confusion matrix, FP reduction and TP retention.
+
+    Computed with scikit-learn (`zero_division=0`) so every step reports the same numbers. With
+    `smells` (one per row) the result also holds `per_smell`: the same metrics for each smell.
+    """
+    y_true = np.asarray(labels, dtype=int)
+    y_score = np.asarray(scores, dtype=float)
+    if y_true.ndim != 1 or y_true.shape != y_score.shape:
+        raise IacsieveError(f"labels and scores differ in shape: {y_true.shape} vs {y_score.shape}")
+    if y_true.size == 0:
+        raise IacsieveError("cannot compute metrics over zero rows")
+    if not np.isin(y_true, (0, 1)).all():
+        raise IacsieveError("labels must be 0 (false alarm) or 1 (real smell)")
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # lazy: keeps the CLI start fast
+
+    y_pred = predict(y_score, threshold)
+    # One pass for both classes: class 1's recall is TP retention, class 0's recall is FP reduction.
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=[0, 1], average=None,
+                                                               zero_division=0)
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel())
+    result = {
+        "precision": float(precision[1]),
+        "recall": float(recall[1]),
+        "f1": float(f1[1]),
+        "accuracy": (tp + tn) / int(y_true.size),
+        "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+        "support": int(y_true.size),
+        "n_real": tp + fn,
+        "n_false_alarm": tn + fp,
+        "fp_reduction": float(recall[0]),  # of the false alarms (label 0), the share the filter removes
+        "tp_retention": float(recall[1]),  # of the real smells (label 1), the share the filter keeps
+    }
+    if smells is not None:
+        smell_arr = np.asarray(smells, dtype=object)
+        if smell_arr.shape != y_true.shape:
+            raise IacsieveError(f"smells and labels differ in length: {smell_arr.size} vs {y_true.size}")
+        result["per_smell"] = {
+            str(smell): compute_metrics(y_true[smell_arr == smell], y_score[smell_arr == smell], threshold)
+            for smell in sorted(set(smell_arr.tolist()))
+        }
+    return result
+
+
+def bootstrap_f1_ci(
+    labels: Sequence[int] | np.ndarray,
+    preds: Sequence[int] | np.ndarray,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+    *,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of F1 (resampling rows with replacement).
+
+    Vectorised: all resamples' confusion counts come from one index matrix (in chunks to bound
+    memory), so 1000 resamples of a test set take milliseconds. Same seed, same interval.
+    F1 per resample is 2TP / (2TP + FP + FN), 0 where undefined (as sklearn's zero_division=0).
+    """
+    y_true = np.asarray(labels, dtype=bool)
+    y_pred = np.asarray(preds, dtype=bool)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise IacsieveError(f"labels and predictions differ in shape: {y_true.shape} vs {y_pred.shape}")
+    if samples < 1:
+        raise IacsieveError(f"bootstrap samples must be >= 1, got {samples}")
+    n = y_true.size
+    if n == 0:
+        raise IacsieveError("cannot bootstrap over zero rows")
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 4_000_000 // n)
+    f1s = np.empty(samples, dtype=float)
+    for start in range(0, samples, chunk):
+        stop = min(samples, start + chunk)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        t, p = y_true[idx], y_pred[idx]
+        tp = np.count_nonzero(t & p, axis=1)
+        fp = np.count_nonzero(~t & p, axis=1)
+        fn = np.count_nonzero(t & ~p, axis=1)
+        denom = 2 * tp + fp + fn
+        f1s[start:stop] = np.divide(2 * tp, denom, out=np.zeros(stop - start), where=denom > 0)
+    tail = (1.0 - confidence) / 2 * 100
+    lo, hi = np.percentile(f1s, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def load_scores(path: str | Path) -> list[dict]:
+    """Read a run's `val_scores.jsonl` / `test_scores.jsonl` (rows `{file,line,smell,tech,label,score}`).
+
+    Validates what metrics depend on (label 0|1, score a finite number in [0, 1]) and names the
+    file, line and field of a bad row.
+    """
+    path = Path(path)
+    text = reading.read_regular_text(path, max_bytes=DEFAULT_LIMITS.max_file_bytes, what="scores file")
+    rows: list[dict] = []
+    for line_no, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        row = reading.decode_json_line(raw, path=path, line_no=line_no)
+        if not isinstance(row, dict):
+            raise DataError(path, line_no, "<row>", "expected a JSON object")
+        label, score = row.get("label"), row.get("score")
+        if isinstance(label, bool) or label not in (0, 1):
+            raise DataError(path, line_no, "label", f"must be 0 or 1, got {shorten(label)}")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0 \
+                or not math.isfinite(score):
+            raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {shorten(score)}")
+        rows.append(row)
+    if not rows:
+        raise IacsieveError(f"{path}: no score rows")
+    return rows
+
+
+def read_json_object(path: str | Path, *, hint: str = "") -> dict:
+    """A step artifact (summary, sweep, selection, champion, train log) as a dict; errors name the path."""
+    return reading.read_json_object(path, what="JSON", hint=hint)  # regular files only, size-capped
+
+
+def score_arrays(rows: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(labels, scores, smells) of score rows, ready for `compute_metrics`."""
+    labels = np.array([int(r["label"]) for r in rows], dtype=int)
+    scores = np.array([float(r["score"]) for r in rows], dtype=float)
+    smells = [str(r.get("smell", "unknown")) for r in rows]
+    return labels, scores, smells

@@ -1,0 +1,75 @@
+"""Threshold sweep: pick the decision threshold that maximises validation F1 (never test)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from iacsieve.atomic import atomic_write_json
+from iacsieve.errors import ConfigError
+from iacsieve.layout import SWEEP_FILE, SWEEP_START, SWEEP_STEP, SWEEP_STOP
+from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
+
+log = logging.getLogger(__name__)
+
+TIE_CENTRE = 0.5
+_DECIMALS = 6  # thresholds are rounded to 1e-6: 0.30 + 7 * 0.01 is 0.37, not 0.37000000000000005
+_F1_TOLERANCE = 1e-12  # F1s equal up to float noise count as tied
+
+
+def threshold_grid(start: float = SWEEP_START, stop: float = SWEEP_STOP, step: float = SWEEP_STEP) -> list[float]:
+    """Thresholds start, start+step, ..., up to and including stop, built from integer steps."""
+    for name, value in (("start", start), ("stop", stop), ("step", step)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"threshold.{name}", f"must be a finite number, got {value!r}", source="sweep")
+    if step <= 0:
+        raise ConfigError("threshold.step", f"must be > 0, got {step}", source="sweep")
+    if start > stop:
+        raise ConfigError("threshold.start", f"must be <= stop ({stop}), got {start}", source="sweep")
+    if not (0.0 <= start and stop <= 1.0):
+        raise ConfigError("threshold.start", f"range [{start}, {stop}] must lie within [0, 1]", source="sweep")
+    count = math.floor((stop - start) / step + 1e-9)  # +eps: (0.70 - 0.30) / 0.01 is 39.99999...
+    return [round(start + i * step, _DECIMALS) for i in range(count + 1)]
+
+
+def best_point(curve: list[dict]) -> dict:
+    """The curve point with the highest F1; ties go to the threshold nearest 0.5, then the lower."""
+    top = max(point["f1"] for point in curve)
+    tied = [p for p in curve if p["f1"] >= top - _F1_TOLERANCE]
+    return min(tied, key=lambda p: (round(abs(p["threshold"] - TIE_CENTRE), _DECIMALS), p["threshold"]))
+
+
+def sweep_threshold(
+    val_scores: str | Path,
+    out_file: str | Path,
+    start: float = SWEEP_START,
+    stop: float = SWEEP_STOP,
+    step: float = SWEEP_STEP,
+) -> dict:
+    """F1 / precision / recall on validation scores at each threshold of the grid; the best one.
+
+    Writes `out_file` (normally `<run>/threshold_sweep_results.json`) atomically with the full curve,
+    which DVC can plot (x = threshold, y = f1).
+    """
+    grid = threshold_grid(start, stop, step)
+    labels, scores, _ = score_arrays(load_scores(val_scores))
+    curve = []
+    for threshold in grid:
+        m = compute_metrics(labels, scores, threshold)
+        curve.append({"threshold": threshold, "f1": m["f1"], "precision": m["precision"], "recall": m["recall"]})
+    best = best_point(curve)
+    result = {
+        "best_threshold": best["threshold"],
+        "best_f1": best["f1"],
+        "start": float(start),
+        "stop": float(stop),
+        "step": float(step),
+        "tie_rule": "highest F1, then nearest 0.5, then lower threshold",
+        "n": int(labels.size),
+        "val_scores": str(val_scores),
+        "curve": curve,
+    }
+    atomic_write_json(out_file, result)
+    log.info("threshold sweep over %d points: best %.2f (val F1 %.4f)", len(grid), best["threshold"], best["f1"])
+    return result

@@ -1,0 +1,103 @@
+"""dvc.yaml interprets the stage plan and depends on what each stage really uses.
+
+- every training stage's code deps are the import closure of the module its command runs, no
+  more and no less (a folder dep counts only if every module in it is in the closure);
+- each stage's inputs are the plan's: stages that build on a winner/champion read it as params
+  from that file (its settings only), and the rule's extra inputs (the sweep range) are declared.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from iacsieve import layout
+from iacsieve.method.dvc import base_file
+from iacsieve.method.plan import PLAN
+
+REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "src"
+DVC = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+# The module each stage's command runs (the CLI layer only parses flags, and is left out).
+ENTRY = {"stage1": "iacsieve.method.dvc", "stage2": "iacsieve.method.dvc", "stage3": "iacsieve.method.dvc",
+         "stage4": "iacsieve.method.dvc", "select": "iacsieve.method.dvc", "freeze": "iacsieve.method.dvc",
+         "prepare": "iacsieve.data", "training-data": "iacsieve.human"}
+DYNAMIC_PACKAGES = {"iacsieve.models"}  # the family registry imports its modules by name
+
+
+def module_file(name: str) -> Path | None:
+    path = SRC.joinpath(*name.split("."))
+    if (path / "__init__.py").is_file():
+        return path / "__init__.py"
+    return path.with_suffix(".py") if path.with_suffix(".py").is_file() else None
+
+
+def import_closure(entry: str) -> set[Path]:
+    """Every iacsieve module `entry` imports, at any depth, including function-level imports."""
+    seen: set[Path] = set()
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        path = module_file(name)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        if name in DYNAMIC_PACKAGES:
+            todo += [f"{name}.{p.stem}" for p in path.parent.glob("*.py") if p.stem != "__init__"]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("iacsieve"):
+                todo.append(node.module)
+                todo += [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("iacsieve")]
+    return seen
+
+
+def code_deps(stage: dict) -> list[Path]:
+    body = stage.get("do", stage)
+    return [REPO / d for d in body["deps"] if d.startswith("src/")]
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY))
+def test_code_deps_are_the_import_closure(name):
+    closure = import_closure(ENTRY[name])
+    deps = code_deps(DVC[name])
+    covered = set()
+    for dep in deps:
+        files = set(dep.rglob("*.py")) if dep.is_dir() else {dep}
+        assert files, f"dvc.yaml {name}: dep {dep.relative_to(REPO)} does not exist"
+        unused = files - closure
+        assert not unused, f"dvc.yaml {name}: {dep.relative_to(REPO)} holds modules the stage never imports: " \
+                           f"{sorted(str(u.relative_to(REPO)) for u in unused)}"
+        covered |= files
+    missing = closure - covered
+    assert not missing, f"dvc.yaml {name}: missing deps {sorted(str(m.relative_to(REPO)) for m in missing)}"
+
+
+@pytest.mark.parametrize("n", sorted(PLAN))
+def test_training_stages_follow_the_plan(n):
+    stage, plan = DVC[f"stage{n}"], PLAN[n]
+    params = stage["params"]
+    file_params = {k: v for p in params if isinstance(p, dict) for k, v in p.items()}
+    base = base_file(plan)
+    if base is None:
+        assert "matrix" in stage and not file_params  # every value named: one DVC stage per run
+        assert set(stage["matrix"]) == {"family", "lr", "bs", "ep", "wd"}
+    else:
+        assert list(file_params) == [str(base)], "a stage depends on the file it builds on, as params"
+        assert "config" in file_params[str(base)]
+        assert ("threshold" in file_params[str(base)]) == (plan.evaluate_consumes == "champion")
+    assert ("threshold_sweep" in params) == plan.sweeps
+    assert f"--stage {n}" in stage["cmd"]
+
+
+def test_select_and_freeze_cover_the_plan():
+    assert DVC["select"]["foreach"] == sorted(PLAN)
+    assert sorted(int(k) for k in DVC["freeze"]["foreach"]) == [n for n, p in PLAN.items() if p.freezes]
+    for key, item in DVC["freeze"]["foreach"].items():
+        assert Path(item["champion"]) == layout.stage_champion_dir(int(key))
