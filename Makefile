@@ -4,15 +4,26 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test repro bench kfp-specs clean-venv
+.PHONY: install test repro bench kfp-specs image image-local clean-venv
 
 install: $(STAMP)
 
+# pip's output as a few progress lines instead of ~300 (every line goes to $(VENV)/install.log).
+PIP_STEPS := awk '/^Collecting /{n++; if (n % 25 == 0) {print "  resolved " n " packages..."; fflush()}} \
+	/^Installing collected packages/{k = split(substr($$0, index($$0, ":") + 2), names, ", "); \
+	  print "  installing " k " package(s)..."; fflush()} \
+	/^Successfully installed/{print "  installed " NF - 2 " package(s)"} /^(ERROR|error)/{print; fflush()}'
+
 # torch==2.13.0 goes in the same pip call as everything else, so pip never picks a CUDA build.
+# The driver extra: dvc, plots, kfp-kubernetes, docker-py (the component image leaves them out).
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[test]"
-	@rm -f $(VENV)/.installed-* && touch $@
+	@test -x $(BIN)/python || { echo "install: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "install: torch 2.13.0 (CPU) + the pins of pyproject.toml into $(VENV) (first time ≈ 2 GB, a few minutes)"
+	@{ $(BIN)/python -m pip install --disable-pip-version-check "torch==2.13.0" -e ".[test,driver]" 2>&1; \
+	   echo $$? > $(VENV)/.pip-status; } | tee $(VENV)/install.log | $(PIP_STEPS)
+	@test "$$(cat $(VENV)/.pip-status)" = 0 || { echo "install: pip failed; its full log: $(VENV)/install.log"; exit 1; }
+	@rm -f $(VENV)/.installed-* $(VENV)/.pip-status && touch $@
+	@echo "install: done. Run the tools as $(BIN)/iacsieve, $(BIN)/dvc, or put them on PATH: . $(BIN)/activate"
 
 # The raw data and the human labels (data/human, `iacsieve labels add`) come from the DVC remote (the
 # in-repo folder dvc-remote/ by default); pulled again only when a .dvc file changes. The stamp lives
@@ -37,6 +48,15 @@ kfp-specs: install
 
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m iacsieve.bench
+
+# The component image, tagged iacsieve:<package version> (docker/build_image.py --help; docker/README.md).
+# image: the cluster image (CUDA torch base from a registry). image-local: no registry needed:
+# debootstrapped Debian base + this machine's CPU wheelhouse of the pins, built offline.
+image:
+	$(PYTHON) docker/build_image.py
+
+image-local:
+	$(PYTHON) docker/build_image.py --local $(if $(wildcard $(BIN)/python),--python $(BIN)/python)
 
 clean-venv:
 	rm -rf $(VENV)

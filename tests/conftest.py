@@ -1,4 +1,8 @@
-"""Shared fixtures. `prepared_small`: a trimmed prepared dataset for fast model/step tests."""
+"""Shared fixtures. `prepared_small`: a trimmed prepared dataset for fast model/step tests.
+
+The working tree is off limits (tests/worktree.py): a session that changes a file under the repo
+fails, and tests read params.yaml & co. through `repo_copy` (the staged file, in a private copy).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from worktree import REPO, WorktreeGuard, staged_text
 
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.train import train
 
-REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"
 SMALL_SIZES = {"train": 40, "val": 20, "test": 20}
 TECHS = ("ansible", "chef", "puppet")
@@ -31,6 +35,17 @@ def _trim(lines: list[str], n: int) -> list[str]:
         picked += [g[depth] for g in order if depth < len(g)][: n - len(picked)]
         depth += 1
     return picked
+
+
+def pytest_configure(config) -> None:
+    config.pluginmanager.register(WorktreeGuard(REPO), "iacsieve-worktree-guard")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    staged = staged_text("params.yaml")
+    if staged is not None and staged != (REPO / "params.yaml").read_bytes():
+        terminalreporter.write_line("note: params.yaml differs from the version staged in git; tests used the staged "
+                                    "one (`git add params.yaml` to test your edit)", yellow=True)
 
 
 def pytest_sessionstart(session) -> None:

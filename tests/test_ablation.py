@@ -30,7 +30,7 @@ def prepared(tmp_path) -> Path:
 def test_ablation_writes_its_table(prepared, tmp_path):
     variants = (DEFAULT_VARIANTS[0], Variant("no_reviewer_features", "reviewer features", True, {"reviewer_features": False}),
                 Variant("with_context", "context window", False, use_context=True))
-    rows = run_ablation(prepared, tmp_path / "out", variants, cv_folds=2)
+    rows = run_ablation(prepared, tmp_path / "out", variants, cv_folds=2, timings_file=tmp_path / "t.json")
     assert [r["variant"] for r in rows] == [BASE, "no_reviewer_features", "with_context"]
     assert rows[0]["delta_val_f1"] == 0.0 and rows[0]["delta_cv_f1"] == 0.0
     for row in rows:
@@ -39,7 +39,10 @@ def test_ablation_writes_its_table(prepared, tmp_path):
     saved = json.loads((tmp_path / "out" / "ablation.json").read_text())
     assert saved["reference"] == BASE and len(saved["variants"]) == 3 and saved["cv_folds"] == 2
     table = (tmp_path / "out" / "ablation.md").read_text()
-    assert "| variant | idea | defaults | val F1 | Δ val | CV F1 | Δ CV | fit s |" in table
+    assert "| variant | idea | defaults | val F1 | Δ val | CV F1 | Δ CV |" in table
+    # git-tracked outputs hold no timing (they must not change run to run); fit times go beside
+    assert "fit_s" not in json.dumps(saved) and set(json.loads((tmp_path / "t.json").read_text())["fit_s"]) == {
+        BASE, "no_reviewer_features", "with_context"}
     assert "| no_reviewer_features | reviewer features | kept |" in table
     assert "| with_context | context window | dropped |" in table
 

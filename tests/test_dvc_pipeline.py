@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from worktree import repo_copy
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +73,8 @@ def _stage_names(cwd: Path, prefix: str) -> set[str]:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dvc-repo")
-    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
-        shutil.copy(REPO / name, root / name)
+    for name in ("dvc.yaml", "params.yaml", ".gitignore"):  # as staged: a user's working edits stay out
+        shutil.copy(repo_copy(name), root / name)
     shutil.copytree(REPO / "src" / "iacsieve", root / "src" / "iacsieve",
                     ignore=shutil.ignore_patterns("__pycache__"))  # stage deps; the code run is the installed one
     _trim_raw(REPO / "data" / "raw", root / "data" / "raw")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import tomllib
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -17,9 +14,10 @@ from iacsieve.method.params import load_params, read_yaml
 from iacsieve.method.plan import stage_plan
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.kfp import StageInputs, compile_stage
+from worktree import repo_copy
 
 REPO = Path(__file__).resolve().parents[1]
-PARAMS = REPO / "params.yaml"
+PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
 PROFILES = ("local", "cluster")
 
 
@@ -255,46 +253,3 @@ def test_help_documents_auth(capsys):
     text = capsys.readouterr().out
     for needle in ("KF_PIPELINES_SA_TOKEN_PATH", "--token", "--cookies", "kubeconfig", "port-forward"):
         assert needle in text.replace("~/.kube/config", "kubeconfig ~/.kube/config")
-
-
-# ----------------------------------------------------------------------------- the image
-
-def _dockerfile_instructions() -> list[tuple[str, str]]:
-    text = (REPO / "docker" / "Dockerfile").read_text(encoding="utf-8")
-    text = re.sub(r"\\\n", " ", text)  # line continuations
-    rows = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
-    return [(row.split(None, 1)[0].upper(), row.split(None, 1)[1] if " " in row else "") for row in rows]
-
-
-def test_dockerfile_installs_the_pinned_package_on_a_cuda_torch_base():
-    pins = _pyproject_pins()
-    instructions = _dockerfile_instructions()
-    args = dict(value.split("=", 1) for op, value in instructions if op == "ARG" and "=" in value)
-    base = args.get("BASE_IMAGE", "")
-    assert base.startswith("pytorch/pytorch:") and "cuda" in base
-    assert base.split(":")[1].split("-")[0] == pins["torch"]  # the base's torch is the pinned torch
-    copies = " ".join(v for op, v in instructions if op == "COPY")
-    assert "pyproject.toml" in copies and "src" in copies
-    runs = [v for op, v in instructions if op == "RUN"]
-    installs = [r for r in runs if "pip install" in r]
-    # the package itself (with the `cluster` extra: s3fs/gcsfs for tasks that read a bucket)
-    assert len(installs) == 1 and re.search(r"pip install (\.|\"\.\[cluster\]\")(\s|$)", installs[0])
-    assert "[test]" not in installs[0] and "-e " not in installs[0] and "requirements" not in installs[0]
-    users = [v for op, v in instructions if op == "USER"]
-    assert users and users[-1] not in ("root", "0")
-
-
-def _pyproject_pins() -> dict[str, str]:
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
-    pins = {}
-    for dep in deps:
-        name, sep, version = dep.partition("==")
-        assert sep, f"pyproject.toml: {dep!r} is not pinned with == (the image installs exactly these)"
-        pins[name.strip().lower()] = version.strip()
-    return pins
-
-
-def test_this_venv_holds_exactly_the_pins_the_image_installs():
-    for name, version in _pyproject_pins().items():
-        installed = metadata.version(name).split("+")[0]
-        assert installed == version, f"{name}: installed {installed}, pyproject.toml pins {version}"

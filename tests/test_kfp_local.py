@@ -7,6 +7,10 @@ deterministically (val F1, FP reduction, training cost, run name), so there is n
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +20,11 @@ from kfp import dsl
 
 from iacsieve import layout
 from iacsieve.cli import main
-from iacsieve.data import TECHS, load_prepared, prepare
+from runners import CHAMPION_KEYS, PARAMS, comparable_run, kfp_all_stages, make_setup
+from runners import dvc_chain as run_dvc_chain
+from iacsieve.data import load_prepared
 from iacsieve.errors import IacsieveError
-from iacsieve.human import build_training_data
-from iacsieve.kfp import StageInputs, pull_champion, run_local
+from iacsieve.kfp import pull_champion
 from iacsieve.kfp.components import build_components
 from iacsieve.kfp.runtime import RUN_REF_FILE, headline_metrics, publish_scores
 from iacsieve.method import dvc
@@ -31,84 +36,19 @@ from iacsieve.steps.freeze import data_md5, freeze, load_champion
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.train import train
 
-REPO = Path(__file__).resolve().parents[1]
-RAW = REPO / "data" / "raw"
-ROWS = {"train": 16, "val": 8, "test": 8}  # per tech, half TP / half FP where the file has them
-
-# A trimmed local profile: the classical family only (weight decay is its knob that changes the model).
-PARAMS = {
-    "defaults": {"fp16": False},
-    "threshold_sweep": {"start": 0.3, "stop": 0.7, "step": 0.02},
-    "evaluation": {"bootstrap_samples": 20, "bootstrap_seed": 0},
-    "families": {"classical": {"options": {}}},
-    "stage1": {"families": ["classical"], "learning_rates": [0.0005], "batch_sizes": [16], "epochs": [1],
-               "weight_decays": [0, 10]},
-    "stage2": {"families": ["classical"], "learning_rates": [0.0005], "batch_sizes": [16], "epochs": [1],
-               "weight_decays": [0.25, 4]},
-    "stage3": {},
-    "stage4": {"seeds": [1, 2]},
-    "cluster": {"image": "example.org/iacsieve:test", "parallelism": 2, "retry": {"num_retries": 0}},
-}
-
-
-def _trim_raw(out: Path) -> Path:
-    for tech in TECHS:
-        for split, n in ROWS.items():
-            rows = [json.loads(l) for l in (RAW / tech / f"{tech}_{split}.jsonl").read_text().splitlines() if l.strip()]
-            tp = [r for r in rows if r["label"] == "TP"][: n // 2]
-            fp = [r for r in rows if r["label"] == "FP"][: n - len(tp)]
-            (out / tech).mkdir(parents=True, exist_ok=True)
-            (out / tech / f"{tech}_{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tp + fp))
-    return out
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("runners")
-    params = root / "params.yaml"
-    params.write_text(yaml.safe_dump(PARAMS), encoding="utf-8")
-    return {"root": root, "params": params, "raw": _trim_raw(root / "raw")}
+    return make_setup(tmp_path_factory.mktemp("runners"))
 
 
 @pytest.fixture(scope="module")
-def dvc_chain(setup) -> dict[int, dict]:
-    """The four stages through DVC's entry points, in a project root of their own."""
-    root = setup["root"] / "dvc"
-    params = load_params(setup["params"])
-    prepare(setup["raw"], root / params.data.prepared)
-    (root / "data" / "human").mkdir(parents=True)  # dvc.yaml's training-data stage, no reviewers' labels yet
-    build_training_data(root / params.data.prepared, root / "data" / "human", root / params.data.training, params.human)
-    out = {}
-    for stage in (1, 2, 3, 4):
-        if dvc.stage_plan(stage).builds_on == "nothing":  # dvc.yaml's matrix: one call per grid point
-            for point in params.stage(stage).grid_points():
-                dvc.stage_run(params, stage, point, root=root)
-        else:
-            dvc.stage_run(params, stage, root=root)
-        out[stage] = {"selection": dvc.select_stage(params, stage, root=root)}
-        if dvc.stage_plan(stage).freezes:
-            out[stage]["champion"] = dvc.freeze_stage(params, stage, root=root)
-    out["prepared"] = root / params.data.training
-    return out
+def dvc_chain(setup) -> dict:
+    return run_dvc_chain(setup)
 
 
 @pytest.fixture(scope="module")
 def kfp_run(setup) -> dict:
-    """The all-stages pipeline under kfp.local; each stage's selection found by its `stage` field."""
-    pipeline_root = setup["root"] / "kfp"
-    outputs = run_local("all", StageInputs(str(setup["raw"])), params_path=setup["params"], profile="local",
-                        pipeline_root=pipeline_root)
-    selections = {}
-    for path in pipeline_root.rglob(layout.SELECTION_FILE):
-        selection = json.loads(path.read_text())
-        selections[int(selection["stage"].removeprefix("stage"))] = selection
-    cards = {load_champion(p)["stage"]: p.parent for p in pipeline_root.rglob(layout.CHAMPION_FILE)
-             if p.parent.name == "champion"}
-    return {"outputs": outputs, "selections": selections, "champions": cards}
-
-
-def _comparable_run(row: dict) -> dict:
-    return {k: row[k] for k in ("run", "family", "config", "threshold", "val_f1", "test")}
+    return kfp_all_stages(setup)
 
 
 @pytest.mark.slow
@@ -116,8 +56,8 @@ def _comparable_run(row: dict) -> dict:
 def test_both_runners_select_the_same(dvc_chain, kfp_run, stage):
     ours, theirs = dvc_chain[stage]["selection"], kfp_run["selections"][stage]
     assert ours["mode"] == theirs["mode"]
-    assert _comparable_run(ours["selected"]) == _comparable_run(theirs["selected"])
-    assert [_comparable_run(r) for r in ours["runs"]] == [_comparable_run(r) for r in theirs["runs"]]
+    assert comparable_run(ours["selected"]) == comparable_run(theirs["selected"])
+    assert [comparable_run(r) for r in ours["runs"]] == [comparable_run(r) for r in theirs["runs"]]
     assert all("best" not in r["run"] for r in ours["runs"])  # names carry resolved values
     assert all("wall_time_s" not in r for r in ours["runs"])
 
@@ -126,8 +66,7 @@ def test_both_runners_select_the_same(dvc_chain, kfp_run, stage):
 @pytest.mark.parametrize("stage", [3, 4])
 def test_both_runners_freeze_the_same_champion(dvc_chain, kfp_run, stage):
     ours, theirs = load_champion(dvc_chain[stage]["champion"]), load_champion(kfp_run["champions"][f"stage{stage}"])
-    keys = ("run", "family", "config", "threshold", "val_f1", "test", "data_md5", "smells", "stage", "validation")
-    assert {k: ours[k] for k in keys} == {k: theirs[k] for k in keys}
+    assert {k: ours[k] for k in CHAMPION_KEYS} == {k: theirs[k] for k in CHAMPION_KEYS}
     assert ours["data_md5"] == data_md5(dvc_chain["prepared"])
     records = load_prepared(dvc_chain["prepared"], "test")  # the same run trained twice: the same model
     np.testing.assert_array_equal(load_scorer(dvc_chain[stage]["champion"]).predict_proba(records),
@@ -217,3 +156,79 @@ def test_pull_champion_is_checked_and_atomic(one_run, tmp_path):
     assert load_champion(tmp_path / "c2")["threshold"] == load_champion(champion)["threshold"]
     assert main(["kfp", "pull-champion", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c3")]) == 2
     assert not (tmp_path / "c3").exists()
+
+
+# ----------------------------------------------------------------------------- output and workers
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "iacsieve", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.slow
+def test_run_local_prints_one_line_per_task_and_a_summary(setup, tmp_path):
+    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "local", "--params", str(setup["params"]),
+                "--data-uri", str(setup["raw"]), "--pipeline-root", str(tmp_path / "kfp"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = (proc.stdout + proc.stderr).splitlines()
+    output = proc.stdout + proc.stderr
+    assert len(lines) <= 30 and proc.stderr == "", output
+    tasks = [line.split()[:2] for line in lines if line.startswith("ok ")]
+    points = len(load_params(setup["params"]).stage(1).grid_points())
+    assert sorted(t[1] for t in tasks) == sorted(["importer", "prepare", "select"] + ["train", "evaluate"] * points), output
+    trained = [line for line in lines if line.split()[1:2] == ["train"]]
+    assert all("training classical_" in line for line in trained)
+    assert lines[-2].startswith("stage 1 finished in ") and lines[-1].startswith("  selection: ")
+    assert Path(lines[-1].split(": ", 1)[1], "selection.json").is_file()
+
+
+def test_run_local_failure_is_its_task_line_and_one_error(setup, tmp_path):
+    bad = tmp_path / "raw"
+    shutil.copytree(setup["raw"], bad)
+    rows = (bad / "chef" / "chef_val.jsonl").read_text().splitlines()
+    rows[1] = rows[1].replace('"label": "FP"', '"label": "maybe"').replace('"label": "TP"', '"label": "maybe"')
+    (bad / "chef" / "chef_val.jsonl").write_text("\n".join(rows) + "\n")
+    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "local", "--params", str(setup["params"]),
+                "--data-uri", str(bad), "--pipeline-root", str(tmp_path / "kfp"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.splitlines()[-1].split()[:2] == ["FAILED", "prepare"]
+    assert "chef_val.jsonl:2: field 'label'" in proc.stdout
+    assert proc.stderr.splitlines() == [
+        f"iacsieve: error: stage 1: task prepare failed: DataError: {bad}/chef/chef_val.jsonl:2: field 'label': "
+        "must be 'TP' or 'FP', got 'maybe'"]
+
+
+def test_core_workers_runs_one_task_per_core_with_one_thread_each(monkeypatch):
+    from iacsieve.kfp.local_workers import core_workers
+    from iacsieve.kfp.run import _import_kfp_local
+
+    _import_kfp_local()  # kfp.local, imported past the repo's docker/ folder
+    from kfp.local.orchestrator import enhanced_dag_orchestrator as orchestrator
+
+    seen = {}
+
+    def fake_execute(self, *args, parallelism_limit=0, **kwargs):
+        seen.update(limit=parallelism_limit, cap=self.conservative_max, omp=os.environ.get("OMP_NUM_THREADS"))
+        return {}, None
+
+    monkeypatch.setattr(orchestrator.ParallelExecutor, "execute_parallel_tasks", fake_execute)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    base = orchestrator.ParallelExecutor
+    with core_workers(5) as workers:
+        orchestrator.ParallelExecutor().execute_parallel_tasks(parallelism_limit=2)  # the spec's (cluster) limit
+    assert workers == 5 and seen == {"limit": 5, "cap": 5, "omp": "1"}
+    assert orchestrator.ParallelExecutor is base and os.environ["OMP_NUM_THREADS"] == "7"
+
+
+def test_available_cores_honours_a_container_cpu_quota(tmp_path):
+    from iacsieve.kfp.local_workers import available_cores
+
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("max 100000\n")
+    unlimited = available_cores(cpu_max)
+    assert unlimited == len(os.sched_getaffinity(0))
+    cpu_max.write_text("50000 100000\n")  # half a core: one task at a time
+    assert available_cores(cpu_max) == 1
+    cpu_max.write_text(f"{150000 * unlimited} 100000\n")  # 1.5x the cores: the affinity mask is the limit
+    assert available_cores(cpu_max) == unlimited
+    assert available_cores(tmp_path / "missing") == unlimited

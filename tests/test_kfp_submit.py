@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 
 from iacsieve.cli import main
 from iacsieve.method.params import load_params
+from worktree import repo_copy
 
-REPO = Path(__file__).resolve().parents[1]
-PARAMS = REPO / "params.yaml"
+PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
 
 
 class FakeKfp:
@@ -87,7 +90,8 @@ class FakeKfp:
 def _isolated_home(tmp_path, monkeypatch):
     """kfp.Client reads ~/.config/kfp/context.json and auth env vars: keep the user's out of the test."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    for name in ("KF_PIPELINES_SA_TOKEN_PATH", "KF_PIPELINES_ENDPOINT", "KFP_TOKEN",
+    for name in ("KF_PIPELINES_SA_TOKEN_PATH", "KF_PIPELINES_ENDPOINT", "KFP_TOKEN", "KUBECONFIG",
+                 "KUBERNETES_SERVICE_HOST",
                  "KF_PIPELINES_DEFAULT_EXPERIMENT_NAME", "KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME"):
         monkeypatch.delenv(name, raising=False)
 
@@ -112,7 +116,7 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
 
     assert body["runtime_config"]["parameters"] == {"data_uri": "gs://bucket/iacsieve/raw",
                                                     "champion_uri": "gs://bucket/s3/champion",
-                                                    "data_md5": data_md5_from_dvc_file(REPO / "data.dvc")}
+                                                    "data_md5": data_md5_from_dvc_file(repo_copy("data.dvc"))}
     # the compiled YAML's two documents travel together: the pipeline spec and the Kubernetes platform spec
     spec, platform = body["pipeline_spec"]["pipeline_spec"], body["pipeline_spec"]["platform_spec"]
     train_pod = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
@@ -127,6 +131,19 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
         == "nvidia.com/gpu"
     # the token reached every call
     assert {c["authorization"] for c in kfp.calls} == {"Bearer secret-token"}
+
+
+def test_submit_all_stages_in_one_run():
+    """`--stage all`: the four stages chained in one pipeline, which needs nothing but the data."""
+    with FakeKfp() as kfp:
+        assert main(["kfp", "submit", "--stage", "all", "--host", kfp.host, "--params", str(PARAMS),
+                     "--data-uri", "s3://b/raw/0123", "--data-md5", "0123", "--image", "example.org/iacsieve:1"]) == 0
+    [run] = kfp.posts("/apis/v2beta1/runs")
+    spec = run["body"]["pipeline_spec"]["pipeline_spec"]
+    assert spec["pipelineInfo"]["name"] == "iacsieve-all-stages"
+    assert run["body"]["runtime_config"]["parameters"] == {"data_uri": "s3://b/raw/0123", "data_md5": "0123"}
+    loops = [t for t in spec["root"]["dag"]["tasks"].values() if "parameterIterator" in t]
+    assert len(loops) == 4
 
 
 def test_submit_takes_the_namespace_and_caching_switch():
@@ -157,3 +174,33 @@ def test_submit_errors_are_one_line(capsys):
                      "--data-uri", "s3://b/raw"]) == 2
     assert kfp.calls == []
     assert "--selection-uri" in capsys.readouterr().err
+
+
+def test_unreachable_host_is_one_line_naming_it_exit_2(tmp_path):
+    """The real CLI process: no urllib3 retry warnings, no kfp FutureWarning, no traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KF_", "KFP_", "KUBE"))}
+    proc = subprocess.run([sys.executable, "-m", "iacsieve", "kfp", "submit", "--stage", "1",
+                           "--host", "http://127.0.0.1:9", "--params", str(PARAMS), "--data-uri", "s3://b/raw"],
+                          capture_output=True, text=True, env={**env, "HOME": str(tmp_path)}, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == ["iacsieve: error: KFP at http://127.0.0.1:9: cannot connect (Connection refused)"]
+
+
+def test_without_host_submit_uses_the_kubeconfig_context_as_its_help_says(tmp_path, capsys):
+    assert main(["kfp", "submit", "--stage", "1", "--params", str(PARAMS), "--data-uri", "s3://b/raw"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("iacsieve: error: no KFP server: pass --host") and len(err.splitlines()) == 1
+    with FakeKfp() as kfp:
+        (tmp_path / ".kube").mkdir()
+        (tmp_path / ".kube" / "config").write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "lab",
+            "clusters": [{"name": "lab", "cluster": {"server": kfp.host}}],
+            "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "me"}}],
+            "users": [{"name": "me", "user": {"token": "kube-token"}}]}))
+        assert main(["kfp", "submit", "--stage", "1", "--params", str(PARAMS), "--data-uri", "s3://b/raw"]) == 0
+    assert "run-123" in capsys.readouterr().out
+    # the kubeconfig's server and its user's token carried the run
+    assert kfp.posts("/apis/v2beta1/runs") and {c["authorization"] for c in kfp.calls} == {"Bearer kube-token"}
+    help_text = subprocess.run([sys.executable, "-m", "iacsieve", "kfp", "submit", "--help"], capture_output=True,
+                               text=True, check=True).stdout
+    assert "~/.kube/config" in " ".join(help_text.split())

@@ -113,3 +113,40 @@ def test_plots_render_pngs(tree):
     assert {p.name for p in written} >= {"threshold_sweep.png", "pr_curve.png", "confusion_matrix.png", "seed_spread.png"}
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written if p.suffix == ".png")
     assert (out / "threshold_sweep.csv").read_text().splitlines()[0] == "threshold,f1,precision,recall"
+
+
+def _with_counts(tree: Path, *, same_seeds: bool) -> None:
+    """The champion's summary with real confusion counts (51/66 real smells kept, 90/106 false alarms
+    removed: the measured champion), and stage-4 seeds that differ or are identical."""
+    counts = {"tp": 51, "fn": 15, "tn": 90, "fp": 16}
+    for seed in (1, 2, 3):
+        path = tree / f"results/stage4/champion_seed{seed}/summary.json"
+        summary = json.loads(path.read_text())
+        if same_seeds:
+            summary.update(val=_metrics(0.84), test={s: _metrics(0.72) for s in SETS})
+        summary["test"]["combined"].update(confusion_matrix=counts, fp_reduction=90 / 106, tp_retention=51 / 66)
+        _write(path, summary)
+
+
+def test_report_opens_with_f1_fp_reduction_and_tp_retention_with_cis(tree):
+    _with_counts(tree, same_seeds=False)
+    text = render_report(collect_report(tree / "results", tree / "champion", ablation=tree / "none.md"))
+    headline = text.index("## What the filter does")
+    assert headline < text.index("## Champion") < text.index("## Stage 1")
+    top = text[headline:text.index("## Champion")]
+    assert "| F1 | **0.720** | [0.670, 0.770] | 0.794 best run; 0.727 ± 0.056 over five seeds |" in top
+    assert "| FP reduction (false alarms removed) | 0.849 | [0.769, 0.905] | not published |" in top  # Wilson 90/106
+    assert "| TP retention (real smells kept) | 0.773 | [0.658, 0.857] | not published |" in top  # Wilson 51/66
+    assert "**The filter drops 15 of 66 real smells (23%, TP retention 0.773)**" in top
+    # the seeds differ: their spread is set beside the published one
+    assert "Over 3 seeds: test F1 0.733 ± 0.042 (published: 0.727 ± 0.056)." in top
+
+
+def test_identical_seeds_are_not_compared_with_the_published_spread(tree):
+    _with_counts(tree, same_seeds=True)
+    text = render_report(collect_report(tree / "results", tree / "champion", ablation=tree / "none.md"))
+    note = "The 3 seeds gave identical results: the classical family does not vary with its seed"
+    assert text.count(note) == 2  # in the headline and under the stage-4 table
+    assert "Over 3 seeds" not in text and "0.720 ± 0.000 (our champion" not in text
+    assert "| CodeT5+ 220M, five seeds (mean) | 0.727 ± 0.056 | 0.720 (our champion; its 3 seeds gave the same " \
+           "results: no spread to compare) |" in text

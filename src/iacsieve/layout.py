@@ -39,7 +39,13 @@ RANKING_CSV = "ranking.csv"
 RANKING_MD = "ranking.md"
 METRICS_FILE = "metrics.json"       # a stage's headline metrics (DVC metrics, git-tracked)
 CHAMPION_FILE = "champion.json"
-CHAMPION_DIR = "models/champion"
+CHAMPION_DIR = "models/champion"    # freeze@4's output: `dvc repro` writes it
+# A champion pulled from a cluster run: its own DVC-tracked folder (`dvc add`, never freeze@4's), its
+# small files (metrics.json in the shape of reports/metrics.json, the stage-4 selection, report, plots)
+# in git beside it.
+CLUSTER_CHAMPION_DIR = "models/cluster-champion"
+CLUSTER_REPORTS_DIR = "reports/cluster-champion"
+ORIGIN_FILE = "origin.json"         # inside a pulled champion: where it came from (source URI, run id)
 
 # ------------------------------------------------------------------ defaults (params.yaml may override)
 SWEEP_START, SWEEP_STOP, SWEEP_STEP = 0.30, 0.70, 0.01

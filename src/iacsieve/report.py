@@ -17,23 +17,25 @@ from iacsieve.atomic import atomic_write_json, atomic_write_text
 from iacsieve.method.params import Params
 from iacsieve.errors import ConfigError
 from iacsieve.run_config import TrainConfig
-from iacsieve.champion_paths import ORIGIN_FILE
+from iacsieve import layout
 
 TEST_SETS: tuple[str, ...] = ("combined", "ansible", "chef", "puppet")
 ABLATION_FILE = Path("reports/ablation/ablation.md")
 LEARNING_CURVE_FILE = Path("reports/learning_curve/learning_curve.json")
 
 # Published figures on this data (shared/data/README.md; IntelliSA, arXiv 2601.14595), test split.
+PUBLISHED_BEST = "CodeT5+ 220M, best single run (argmax)"
+PUBLISHED_SEEDS = "CodeT5+ 220M, five seeds (mean)"
 PUBLISHED: dict = {
     "source": "Mei & Fu, IntelliSA (arXiv 2601.14595, 2026), test split (human oracle labels)",
     "model_f1": {
-        "CodeT5+ 220M, best single run (argmax)": 0.794,
-        "CodeT5+ 220M, five seeds (mean)": 0.727,
+        PUBLISHED_BEST: 0.794,
+        PUBLISHED_SEEDS: 0.727,
         "CodeT5+ 770M": 0.785,
         "CodeT5-base": 0.769,
         "CodeBERT": 0.766,
     },
-    "model_f1_std": {"CodeT5+ 220M, five seeds (mean)": 0.056},
+    "model_f1_std": {PUBLISHED_SEEDS: 0.056},
     # GLITCH alone, end to end on the oracle scripts: (precision, recall, F1)
     "glitch": {"ansible": (0.741, 0.977, 0.843), "chef": (0.603, 0.731, 0.661), "puppet": (0.418, 0.938, 0.578)},
     # GLITCH + the published filter, end to end: F1
@@ -116,7 +118,7 @@ def collect_report(results: str | Path = "results", champion: str | Path = "mode
     """
     results = Path(results)
     data = ReportData(prefix=prefix, profile=params.profile if params else None)
-    if (Path(champion) / ORIGIN_FILE).is_file():
+    if (Path(champion) / layout.ORIGIN_FILE).is_file():
         pulled = read_json(Path(selection)) if selection else None
         data.stages = {4: rows_from_selection(4, pulled)} if pulled else {}
         _read_champion(data, results, champion, ablation, learning_curve)
@@ -147,7 +149,7 @@ def _read_champion(data: ReportData, results: Path, champion: str | Path, ablati
                    learning_curve: str | Path) -> None:
     card = read_json(Path(champion) / "champion.json")
     data.champion_dir = str(champion)
-    data.origin = read_json(Path(champion) / ORIGIN_FILE)
+    data.origin = read_json(Path(champion) / layout.ORIGIN_FILE)
     if card is not None:
         data.champion = card
         stage4 = {} if data.origin else read_json(results / "selection" / "stage4" / "selection.json") or {}
@@ -207,6 +209,7 @@ def render_report(data: ReportData) -> str:
         lines.append(f"Runs filtered by name prefix `{data.prefix}`. ")
     lines += ["Selection uses validation F1 only; test sets are the human-labelled oracle. "
               "★ = the stage's selected run. FP reduction / TP retention on the combined test set.", ""]
+    lines += _headline_section(data)
     lines += _champion_section(data)
     lines += _tradeoff_section(data)
     for stage in (1, 2, 3, 4):
@@ -222,6 +225,8 @@ def render_report(data: ReportData) -> str:
             cells += [f"test F1 {s} {spread[f'test_f1_{s}'][0]:.3f} ± {spread[f'test_f1_{s}'][1]:.3f}"
                       for s in TEST_SETS if f"test_f1_{s}" in spread]
             lines += [f"Mean ± std over {spread['n']} seeds: " + "; ".join(cells) + ".", ""]
+            if not seeds_vary(rows):
+                lines += [_same_seeds_note(rows), ""]
     lines += _published_section(data)
     if data.ablation:
         lines += ["## Ablation", "", data.ablation.strip(), ""]
@@ -230,6 +235,75 @@ def render_report(data: ReportData) -> str:
 
         lines += [learning_curve_markdown(data.learning_curve, image="learning_curve/learning_curve.png").strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _same_seeds_note(rows: list[RunRow]) -> str:
+    std = PUBLISHED["model_f1_std"][PUBLISHED_SEEDS]
+    return (f"The {len(rows)} seeds gave identical results: the {rows[0].family} family does not vary with its seed "
+            f"here, so its ± 0.000 says nothing about stability and is not comparable with the published ± {std:.3f} "
+            "of a fine-tuned transformer.")
+
+
+def seeds_vary(rows: list[RunRow]) -> bool:
+    """Whether the stage-4 seeds gave different results (a stochastic family): only then is a spread meaningful."""
+    keys = {(r.val_f1, tuple(sorted(r.test_f1.items())), r.fp_reduction, r.tp_retention) for r in rows}
+    return len(keys) > 1
+
+
+def proportion_ci(successes: int, total: int) -> tuple[float, float] | None:
+    """95% Wilson interval of a proportion (FP reduction, TP retention: a share of a fixed set of warnings)."""
+    if total <= 0:
+        return None
+    from scipy.stats import binomtest  # lazy: keeps the CLI start fast
+
+    ci = binomtest(successes, total).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def _ci(ci: tuple[float, float] | None) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "—"
+
+
+def _headline_section(data: ReportData) -> list[str]:
+    """What a user of the filter needs first: on the human-labelled test set, how good, and what it costs."""
+    card = data.champion
+    summary = data.champion_summary or {}
+    test = ((summary.get("test") or (card or {}).get("test") or {}).get("combined")) or {}
+    if card is None or not test:
+        return []
+    counts = test.get("confusion_matrix") or {}
+    tp, fn, tn, fp = (counts.get(k) for k in ("tp", "fn", "tn", "fp"))
+    have_counts = None not in (tp, fn, tn, fp)
+    f1_ci = test.get("f1_ci95") or {}
+    seeds = data.stages.get(4, [])
+    spread = seed_spread(seeds)["test_f1_combined"] if len(seeds) > 1 else None
+    published_seeds = f"{PUBLISHED['model_f1'][PUBLISHED_SEEDS]:.3f} ± {PUBLISHED['model_f1_std'][PUBLISHED_SEEDS]:.3f}"
+    lines = ["## What the filter does (champion, combined test set)", "",
+             f"`models/champion` = {card.get('run')} ({card.get('family')}, threshold {card.get('threshold', 0.5):.2f}), "
+             "on the human-labelled test warnings:", "",
+             "| | ours | 95% CI | published (CodeT5+ 220M) |", "| --- | ---: | --- | --- |",
+             f"| F1 | **{_f(test.get('f1'))}** | {_ci((f1_ci['lo'], f1_ci['hi']) if 'lo' in f1_ci else None)} "
+             f"| {PUBLISHED['model_f1'][PUBLISHED_BEST]:.3f} best run; {published_seeds} "
+             "over five seeds |"]
+    if have_counts:
+        lines += [f"| FP reduction (false alarms removed) | {_f(test.get('fp_reduction'))} | "
+                  f"{_ci(proportion_ci(tn, tn + fp))} | not published |",
+                  f"| TP retention (real smells kept) | {_f(test.get('tp_retention'))} | "
+                  f"{_ci(proportion_ci(tp, tp + fn))} | not published |", ""]
+        lines += [f"**The filter drops {fn} of {tp + fn} real smells ({fn / (tp + fn):.0%}, TP retention "
+                  f"{_f(test.get('tp_retention'))})** while it removes {tn} of {tn + fp} false alarms. A dropped "
+                  "real smell is a security problem nobody is shown: where that costs more than reading false "
+                  "alarms, filter with a lower `--threshold` or review what it drops (rows with `keep` false).", ""]
+    else:
+        lines += [f"| FP reduction | {_f(test.get('fp_reduction'))} | — | not published |",
+                  f"| TP retention | {_f(test.get('tp_retention'))} | — | not published |", ""]
+    if spread is not None and seeds_vary(seeds):
+        lines += [f"Over {len(seeds)} seeds: test F1 {spread[0]:.3f} ± {spread[1]:.3f} (published: {published_seeds}).", ""]
+    elif spread is not None:
+        lines += [_same_seeds_note(seeds), ""]
+    lines += ["CIs: F1 by bootstrap over the test warnings; FP reduction and TP retention by the Wilson "
+              "interval of a proportion.", ""]
+    return lines
 
 
 def _champion_section(data: ReportData) -> list[str]:
@@ -303,7 +377,9 @@ def _published_section(data: ReportData) -> list[str]:
     for model, f1 in PUBLISHED["model_f1"].items():
         std = PUBLISHED["model_f1_std"].get(model)
         pub = f"{f1:.3f}" + (f" ± {std:.3f}" if std else "")
-        if "five seeds" in model and ours_seeds:
+        if "five seeds" in model and ours_seeds and not seeds_vary(stage4):
+            ours = f"{ours_seeds[0]:.3f} (our champion; its {len(stage4)} seeds gave the same results: no spread to compare)"
+        elif "five seeds" in model and ours_seeds:
             ours = f"{ours_seeds[0]:.3f} ± {ours_seeds[1]:.3f} (our champion, {len(stage4)} seeds)"
         elif "best single" in model and ours_best is not None:
             ours = f"{ours_best:.3f} (our best run by test F1, for comparison only; selection never uses test)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+import shutil
 
 import pytest
 import yaml
@@ -10,9 +11,9 @@ import yaml
 from iacsieve.errors import ConfigError
 from iacsieve.method.grid import resolve_run_config, run_name, stage_runs
 from iacsieve.method.params import load_params, parse_params
+from worktree import repo_copy
 
-REPO = Path(__file__).resolve().parents[2]
-PARAMS = REPO / "params.yaml"
+PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
 
 
 @pytest.fixture()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
+import time
 from pathlib import Path
 
-from iacsieve.champion_paths import CLUSTER_CHAMPION, CLUSTER_REPORTS
+from iacsieve import layout
 
 AUTH_HELP = """\
 authentication (kfp.Client, first that applies):
@@ -21,7 +23,8 @@ authentication (kfp.Client, first that applies):
                                  a Kubeflow session cookie (dex / oauth2-proxy login in the browser)
   none of these                  --host as is (e.g. `kubectl port-forward -n kubeflow svc/ml-pipeline-ui
                                  8080:80`, then --host http://localhost:8080); without --host or
-                                 $KF_PIPELINES_ENDPOINT: in-cluster config, else ~/.kube/config
+                                 $KF_PIPELINES_ENDPOINT: the in-cluster service (inside a pod), else the
+                                 API server proxy of ~/.kube/config's current context, else an error
 """
 
 STAGE_INPUTS_HELP = """\
@@ -30,6 +33,12 @@ paths `run-local` prints):
   stages 1, 2 and all: --data-uri    stage 3: + --selection-uri (stage 2's select `selection`)
   stage 4: + --champion-uri (stage 3's freeze `card`: its config is re-seeded, its frozen
            threshold applied)
+"""
+
+RUNNER_HELP = """
+--runner docker: kfp.local's DockerRunner (docker-py) runs each task in --image (build it with
+  `make image-local`), talking to $DOCKER_HOST, else the default Docker socket, else a podman system
+  service started for the run. Local inputs are mounted read-only; tasks run as the calling user.
 """
 
 
@@ -66,16 +75,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     _connection_args(s)
     s.set_defaults(func=_submit)
 
-    r = ksub.add_parser("run-local", help="run a stage here with kfp.local (no cluster, no Docker)",
-                        formatter_class=fmt, epilog=STAGE_INPUTS_HELP,
-                        description="Run stage N's pipeline on this machine: kfp.local's SubprocessRunner runs "
-                                    "each task as a subprocess of this venv. GPU and pod settings are ignored.")
+    r = ksub.add_parser("run-local", help="run a stage here with kfp.local (no cluster)",
+                        formatter_class=fmt, epilog=STAGE_INPUTS_HELP + RUNNER_HELP,
+                        description="Run stage N's pipeline on this machine with kfp.local: each task as a "
+                                    "subprocess of this venv, as many at once as there are CPU cores (one "
+                                    "thread each), or (--runner docker) in a container of the component image. "
+                                    "GPU and pod settings are ignored. Prints one line per finished task (for a "
+                                    "failed one, the error it ended with) and where the outputs are; -v shows "
+                                    "kfp.local's full logs.")
     _stage_args(r, default_profile="local")
+    r.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
+                   help="where tasks run (default: %(default)s); docker: --image defaults to iacsieve:<version>")
     _input_args(r, data_default="data/raw")
     r.add_argument("--pipeline-root", default="kfp-local", help="where task outputs go (default: %(default)s)")
     r.add_argument("--cache", action="store_true", help="reuse outputs of identical tasks from earlier local runs")
     r.add_argument("--champion-out", help="also copy the run's champion (stages 3-4) into this folder, e.g. a "
                                           "scratch dir (to version it: `iacsieve kfp pull-champion PATH`)")
+    r.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="kfp.local's full output: executor inputs and every task's log (same as `iacsieve -v`)")
     r.set_defaults(func=_run_local)
 
     sp = ksub.add_parser("specs", help="regenerate components/*/component.yaml and pipelines/*.yaml",
@@ -103,8 +120,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", metavar="SOURCE", nargs="?", help="URI or path of the freeze task's `champion` artifact")
     p.add_argument("--from-run", metavar="RUN_ID", help="take the champion (and selection) of this run through the KFP API")
     p.add_argument("--selection-uri", help="also keep the run's `selection` (stage-4 seeds) for report/plots")
-    p.add_argument("--out", default=str(CLUSTER_CHAMPION), help="destination folder (default: %(default)s)")
-    p.add_argument("--reports", default=str(CLUSTER_REPORTS),
+    p.add_argument("--out", default=str(Path(layout.CLUSTER_CHAMPION_DIR)), help="destination folder (default: %(default)s)")
+    p.add_argument("--reports", default=str(Path(layout.CLUSTER_REPORTS_DIR)),
                    help="where metrics.json (+ selection.json) go, git-tracked (default: %(default)s)")
     p.add_argument("--no-dvc-add", dest="track", action="store_false", help="copy only; do not `dvc add` the folder")
     p.add_argument("--pipeline-root", help="with --from-run on a backend that lists no task outputs: the run's pipeline "
@@ -129,7 +146,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=os.environ.get("KF_PIPELINES_ENDPOINT"),
-                   help="KFP API endpoint, e.g. https://kubeflow.example.org/pipeline (default: $KF_PIPELINES_ENDPOINT)")
+                   help="KFP API endpoint, e.g. https://kubeflow.example.org/pipeline (default: "
+                        "$KF_PIPELINES_ENDPOINT; without either: the in-cluster ml-pipeline service inside a pod, "
+                        "else the current context of ~/.kube/config or $KUBECONFIG, else an error)")
     p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
     p.add_argument("--token", default=os.environ.get("KFP_TOKEN"), help="bearer token (default: $KFP_TOKEN)")
     p.add_argument("--sa-token-path", help="service-account token file (default: $KF_PIPELINES_SA_TOKEN_PATH)")
@@ -137,11 +156,8 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
 
 
 def _client(args: argparse.Namespace):
-    from iacsieve.errors import IacsieveError
     from iacsieve.kfp import make_client
 
-    if not args.host:
-        raise IacsieveError(f"{args.kfp_command} needs --host URL (or $KF_PIPELINES_ENDPOINT)")
     return make_client(args.host, namespace=args.namespace, token=args.token, cookies=args.cookies,
                        sa_token_path=args.sa_token_path)
 
@@ -198,9 +214,15 @@ def _submit(args: argparse.Namespace) -> int:
     from iacsieve.kfp import submit_stage
     from iacsieve.kfp.from_run import stage_inputs_from_run
 
+    from iacsieve.kfp.run import check_cluster_image
+
     inputs = _inputs(args, local=False)
     if not args.from_run:
         inputs.arguments(args.stage)  # a missing stage input fails before any request
+    check_cluster_image(args.params, args.profile, args.image)  # so does a placeholder image
+    if not args.verbose:  # urllib3 logs each retry of an unreachable host (the error says it once); a
+        # filter, because kfp_server_api resets urllib3's log level when it builds its configuration
+        logging.getLogger("urllib3.connectionpool").addFilter(_errors_only)
     client = _client(args)
     if args.from_run:
         inputs = dataclasses.replace(inputs, **stage_inputs_from_run(
@@ -210,16 +232,25 @@ def _submit(args: argparse.Namespace) -> int:
                           profile=args.profile, image=args.image, experiment=args.experiment,
                           namespace=args.namespace, run_name=args.run_name, pipeline_root=args.pipeline_root,
                           enable_caching=args.enable_caching, client=client)
-    print(f"submitted stage {args.stage}: run {run_id} ({args.host.rstrip('/')}/#/runs/details/{run_id})")
+    where = f" ({args.host.rstrip('/')}/#/runs/details/{run_id})" if args.host else ""
+    print(f"submitted stage {args.stage}: run {run_id}{where}")
     return 0
+
+
+def _errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
 
 
 def _run_local(args: argparse.Namespace) -> int:
     from iacsieve.kfp import pull_champion, run_local
 
+    started = time.monotonic()
     outputs = run_local(args.stage, _inputs(args, local=True), params_path=args.params, profile=args.profile,
-                        pipeline_root=args.pipeline_root, enable_caching=args.cache)
-    print(json.dumps(outputs, indent=2))
+                        pipeline_root=args.pipeline_root, enable_caching=args.cache, verbose=args.verbose,
+                        runner=args.runner, image=args.image)
+    print(f"stage {args.stage} finished in {time.monotonic() - started:.0f}s; outputs (next stage's --*-uri):")
+    for name, path in outputs.items():
+        print(f"  {name}: {path}")
     if args.champion_out and "champion" in outputs:
         champion = pull_champion(outputs["champion"], args.champion_out)
         print(f"champion {champion['run']} (threshold {champion['threshold']:.2f}) -> {args.champion_out}")
@@ -235,7 +266,6 @@ def _specs(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from iacsieve.kfp import pull_champion
     from iacsieve.errors import IacsieveError
     from iacsieve.kfp.from_run import resolve_run_outputs
     from iacsieve.kfp.pull import home_champion

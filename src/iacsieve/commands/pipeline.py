@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from iacsieve.champion_paths import CLUSTER_CHAMPION, CLUSTER_REPORTS
+from iacsieve import layout
 from iacsieve.overlap import refuse_overlap
 
 _RAW = argparse.RawDescriptionHelpFormatter
-from iacsieve import layout
 
 CHAMPION_DIR = Path(layout.CHAMPION_DIR)
 REPORT_FILE = Path(layout.REPORT_FILE)
@@ -146,8 +145,8 @@ def _report(args: argparse.Namespace) -> int:
 
     params = load_params(args.params) if Path(args.params).is_file() else None
     if args.cluster:
-        args.champion, args.out, args.selection = str(CLUSTER_CHAMPION), str(CLUSTER_REPORTS / "summary.md"), \
-            args.selection or str(CLUSTER_REPORTS / "selection.json")
+        args.champion, args.out, args.selection = str(Path(layout.CLUSTER_CHAMPION_DIR)), str(Path(layout.CLUSTER_REPORTS_DIR) / "summary.md"), \
+            args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
         args.metrics = ""  # pull-champion wrote it; the report only reads
     refuse_overlap(args.out, {"--results": args.results, "--champion": args.champion, "--params": args.params},
                    inside_ok=True)
@@ -178,16 +177,16 @@ def _register_plots(sub: argparse._SubParsersAction) -> None:
 
 def _cluster_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", action="store_true",
-                   help=f"describe the champion pulled from a cluster ({CLUSTER_CHAMPION}; output and inputs "
-                        f"under {CLUSTER_REPORTS}/) instead of this repo's")
+                   help=f"describe the champion pulled from a cluster ({Path(layout.CLUSTER_CHAMPION_DIR)}; output and inputs "
+                        f"under {Path(layout.CLUSTER_REPORTS_DIR)}/) instead of this repo's")
 
 
 def _plots(args: argparse.Namespace) -> int:
     from iacsieve.plots import render_plots
 
     if args.cluster:
-        args.champion, args.out = str(CLUSTER_CHAMPION), str(CLUSTER_REPORTS / "plots")
-        args.selection = args.selection or str(CLUSTER_REPORTS / "selection.json")
+        args.champion, args.out = str(Path(layout.CLUSTER_CHAMPION_DIR)), str(Path(layout.CLUSTER_REPORTS_DIR) / "plots")
+        args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
     refuse_overlap(args.out, {"--results": args.results, "--champion": args.champion, "--data": args.data},
                    inside_ok=True)
     written = render_plots(args.results, args.champion, args.out, data=args.data, selection=args.selection)

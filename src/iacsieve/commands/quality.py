@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,11 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ablate(args: argparse.Namespace) -> int:
+    from iacsieve import layout
     from iacsieve.ablation import run_ablation
     from iacsieve.overlap import refuse_overlap
 
     refuse_overlap(args.out, {"--data": args.data})
-    rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed)
+    rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed,
+                        timings_file=Path(layout.TIMINGS_DIR) / "ablation.json")
     for row in rows:
         cv = "" if row["cv_f1"] is None else f"  cv {row['cv_f1']:.4f} ({row['delta_cv_f1']:+.4f})"
         print(f"{row['variant']:<22} val {row['val_f1']:.4f} ({row['delta_val_f1']:+.4f}){cv}")

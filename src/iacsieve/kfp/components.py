@@ -1,6 +1,6 @@
 """KFP components: the library's steps as lightweight Python components with typed artifacts.
 
-`build_components(image)` turns the functions in `steps.py` into components running in `image`
+`build_components(image)` turns the functions in `step_functions.py` into components running in `image`
 (the project image, docker/Dockerfile). The image is a parameter, not a constant, because it is a
 setting (`cluster.image` in params.yaml, overridable on the command line). Components never pip
 install at run time: the image (or, for kfp.local, this venv) already holds iacsieve and kfp.
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from kfp import dsl
 
 from iacsieve.kfp import step_functions as steps
-
-DEFAULT_IMAGE = "ghcr.io/OWNER/iacsieve:latest"
+from iacsieve.image import DEFAULT_IMAGE
 
 
 @dataclass(frozen=True)

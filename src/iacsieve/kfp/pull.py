@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from iacsieve.atomic import atomic_directory, atomic_write_json
-from iacsieve.champion_paths import CLUSTER_CHAMPION, CLUSTER_REPORTS, ORIGIN_FILE
+from iacsieve import layout
 from iacsieve.errors import IacsieveError
 from iacsieve.steps.freeze import load_champion, pickle_files
 from iacsieve.steps.metrics import read_json_object
@@ -31,7 +31,7 @@ NOT_A_FOLDER = "not a directory; give a task's output artifact (a folder: freeze
 
 
 
-def pull_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, endpoint_url: str | None = None,
+def pull_champion(source: str, dest: str | Path = Path(layout.CLUSTER_CHAMPION_DIR), *, endpoint_url: str | None = None,
                   origin: dict | None = None) -> dict:
     """Copy the champion at `source` into `dest` atomically; returns its champion.json.
 
@@ -45,11 +45,11 @@ def pull_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, endpoint_
         unsafe = pickle_files(tmp)
         if unsafe:
             raise IacsieveError(f"{source}: refusing a champion with pickle files ({unsafe[0].name})")
-        atomic_write_json(tmp / ORIGIN_FILE, {"source": source, **(origin or {})})
+        atomic_write_json(tmp / layout.ORIGIN_FILE, {"source": source, **(origin or {})})
     return champion
 
 
-def home_champion(source: str, dest: str | Path = CLUSTER_CHAMPION, *, reports: str | Path = CLUSTER_REPORTS,
+def home_champion(source: str, dest: str | Path = Path(layout.CLUSTER_CHAMPION_DIR), *, reports: str | Path = Path(layout.CLUSTER_REPORTS_DIR),
                   selection_source: str | None = None, endpoint_url: str | None = None,
                   origin: dict | None = None, repo: str | Path = ".", track: bool = True) -> dict[str, Path]:
     """Pull the champion into `dest`, write `<reports>/metrics.json` (+ selection.json), `dvc add` `dest`.
@@ -125,7 +125,7 @@ def refuse_stage_output(dest: Path, repo: str | Path = ".") -> None:
             path = Path(out.fs_path).resolve()
             if target == path or path in target.parents or target in path.parents:
                 raise IacsieveError(f"{dest}: output of DVC stage {stage.addressing!r}; the next `dvc repro` "
-                                    f"would overwrite it: pull to its own folder (default {CLUSTER_CHAMPION})")
+                                    f"would overwrite it: pull to its own folder (default {Path(layout.CLUSTER_CHAMPION_DIR)})")
 
 
 def dvc_add(path: Path, repo: str | Path = ".") -> Path:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,11 @@ from kfp import compiler
 from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import IacsieveError
 from iacsieve.kfp.graph import build_pipeline, pipeline_name, stage_inputs
+from iacsieve.kfp.connection import kfp_errors, kfp_target
+from iacsieve.kfp.local_workers import core_workers
+from iacsieve.kfp.output import plain, task_lines
+from iacsieve.image import DEFAULT_IMAGE, check_image
+from iacsieve.method.params import load_params
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +55,21 @@ class StageInputs:
 def compile_stage(stage: int | str, out_file: str | Path, params_path: str | Path = "params.yaml",
                   profile: str | None = None, *, image: str | None = None, cluster: bool | None = None) -> Path:
     """Write the stage's pipeline YAML (atomically: a half-written spec is never left behind)."""
+    check_cluster_image(params_path, profile, image)
     pipeline = build_pipeline(stage, params_path, profile, image=image, cluster=cluster)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         tmp_file = Path(tmp) / "pipeline.yaml"
         compiler.Compiler().compile(pipeline, str(tmp_file))
         return atomic_write_text(out_file, tmp_file.read_text(encoding="utf-8"))
+
+
+def check_cluster_image(params_path: str | Path, profile: str | None, image: str | None) -> None:
+    """A compiled or submitted spec must name an image a cluster can pull (iacsieve.image.check_image)."""
+    effective = image or load_params(params_path, profile=profile).cluster.image
+    try:
+        check_image(effective)
+    except IacsieveError as exc:
+        raise IacsieveError(f"{'--image' if image else f'{params_path}: cluster.image'}: {exc}") from None
 
 
 def make_client(host: str | None, *, namespace: str | None = None, token: str | None = None,
@@ -61,6 +79,7 @@ def make_client(host: str | None, *, namespace: str | None = None, token: str | 
     Order: an explicit token; a service-account token file (`--sa-token-path` or
     KF_PIPELINES_SA_TOKEN_PATH, the in-cluster way); session cookies (Kubeflow's dex/oauth2-proxy);
     else kfp.Client's own defaults (no auth for a port-forwarded host, in-cluster config or kubeconfig).
+    Without `host` and with neither of those, or when the server cannot be reached: IacsieveError.
     """
     import kfp
 
@@ -74,7 +93,10 @@ def make_client(host: str | None, *, namespace: str | None = None, token: str | 
                               "credentials": credentials}
     if namespace:
         kwargs["namespace"] = namespace
-    return kfp.Client(**kwargs)
+    with kfp_errors(kfp_target(host)), warnings.catch_warnings():
+        # "This client only works with Kubeflow Pipeline v2.0.0-beta.2 and later": said on every call
+        warnings.filterwarnings("ignore", category=FutureWarning, module="kfp.client")
+        return kfp.Client(**kwargs)
 
 
 def submit_stage(stage: int | str, inputs: StageInputs, *, host: str | None, params_path: str | Path = "params.yaml",
@@ -86,38 +108,63 @@ def submit_stage(stage: int | str, inputs: StageInputs, *, host: str | None, par
     Caching follows the compiled spec (on) unless `enable_caching` says otherwise.
     """
     arguments = inputs.arguments(stage)
+    check_cluster_image(params_path, profile, image)  # before any connection to the server
     client = client or make_client(host, namespace=namespace, **auth)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         package = compile_stage(stage, Path(tmp) / f"{pipeline_name(stage)}.yaml", params_path, profile, image=image)
-        try:
+        with kfp_errors(host or "the default KFP server"):
             result = client.create_run_from_pipeline_package(
                 str(package), arguments=arguments, run_name=run_name, experiment_name=experiment,
                 namespace=namespace, pipeline_root=pipeline_root, enable_caching=enable_caching)
-        except Exception as exc:  # the REST client raises ApiException / urllib3 errors
-            if exc.__class__.__module__.startswith(("kfp_server_api", "urllib3")):
-                raise IacsieveError(f"KFP at {host}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
-            raise
     log.info("submitted %s: run %s", pipeline_name(stage), result.run_id)
     return result.run_id
 
 
 def run_local(stage: int | str, inputs: StageInputs, *, params_path: str | Path = "params.yaml",
               profile: str | None = "local", pipeline_root: str | Path = "kfp-local",
-              enable_caching: bool = False) -> dict[str, str]:
-    """Run the stage's pipeline on this machine (kfp.local, one subprocess per task, no Docker).
+              enable_caching: bool = False, verbose: bool = False, runner: str = "subprocess",
+              image: str | None = None) -> dict[str, str]:
+    """Run the stage's pipeline on this machine with kfp.local.
 
-    Returns the local paths of the run's outputs (`selection`, and `champion` for stages 3-4), which
-    the next stage takes as `--selection-uri` / `--champion-uri`.
+    runner "subprocess": one subprocess of this venv per task. "docker": one container of `image`
+    per task (default iacsieve:<version>, `make image-local`), through docker or podman (docker_local.py).
+    Quiet unless `verbose`: one line per finished task (kfp.local's full logs with `verbose`). As
+    many tasks run at once as there are cores, one thread each. Returns the local paths of the
+    run's outputs (`selection`, and `champion`/`card` for stages 3-4), which the next stage takes
+    as `--selection-uri` / `--champion-uri`.
     """
     local = _import_kfp_local()
     arguments = inputs.arguments(stage)
-    pipeline = build_pipeline(stage, params_path, profile, cluster=False)
-    # SubprocessRunner(use_venv=False): this venv already holds iacsieve; never a workspace_root
-    # (kfp.local deletes it after the run).
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(pipeline_root).resolve()),
-               enable_caching=enable_caching)
-    task = pipeline(**arguments)
+    root = Path(pipeline_root).resolve()
+    if runner == "docker":
+        from iacsieve.kfp.docker_local import docker_runner
+
+        context = docker_runner(image or DEFAULT_IMAGE, arguments.values(), root)
+    elif runner == "subprocess":
+        # use_venv=False: this venv already holds iacsieve; never a workspace_root (kfp.local deletes it).
+        context = contextlib.nullcontext((local.SubprocessRunner(use_venv=False), None))
+    else:
+        raise IacsieveError(f"runner {runner!r}: expected subprocess or docker")
+    with context as (task_runner, task_image):
+        pipeline = build_pipeline(stage, params_path, profile, image=task_image, cluster=False)
+        local.init(runner=task_runner, pipeline_root=str(root), enable_caching=enable_caching)
+        with _quiet_on_all_cores(stage, verbose):
+            task = pipeline(**arguments)
     return {name: artifact.path for name, artifact in task.outputs.items()}
+
+
+@contextlib.contextmanager
+def _quiet_on_all_cores(stage: int, verbose: bool) -> Iterator[None]:
+    """kfp.local's run: one line per task (unless verbose), a task per core, a failure as one IacsieveError."""
+    with task_lines(verbose) as lines, core_workers():
+        try:
+            yield
+        except RuntimeError as exc:  # kfp.local: "Pipeline '...' finished with status FAILURE. Inner task failed: ..."
+            if lines and lines.failed:
+                name, reason = lines.failed[0]
+                raise IacsieveError(f"stage {stage}: task {name} failed" + (f": {reason}" if reason else
+                                                                              " (its last lines are above)")) from None
+            raise IacsieveError(f"kfp.local: {plain(str(exc))}") from None
 
 
 def _import_kfp_local():

@@ -22,6 +22,7 @@ import yaml
 
 from iacsieve.errors import ConfigError
 from iacsieve.human import HumanSettings
+from iacsieve.image import DEFAULT_IMAGE
 from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_pod_settings
 from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, PARAMS_FILE, PREPARED_DIR, RAW_DIR, TRAINING_DIR, SWEEP_START, SWEEP_STEP, SWEEP_STOP
 from iacsieve.method.plan import STAGES, stage_plan
@@ -94,7 +95,7 @@ class ClusterParams(_Mapping):
     """KFP-only settings (DVC ignores them): the image, how many train tasks at once, and the pod
     settings every task gets (`iacsieve.method.cluster`)."""
 
-    image: str = "ghcr.io/OWNER/iacsieve:TAG"
+    image: str = DEFAULT_IMAGE  # iacsieve:<package version>, what `make image` tags
     parallelism: int = 4
     pods: PodSettings = field(default_factory=PodSettings)
 
