@@ -234,6 +234,17 @@ def split_problems(splits: dict[str, list[WarningRecord]]) -> dict:
     }
 
 
+def warning_counts(problems: dict) -> dict:
+    """`split_problems` as stats.json's `warnings`: counts per split / pair, the empty sets, their total."""
+    overlap = {pair: len(keys) for pair, keys in problems["overlap"].items()}
+    return {
+        "duplicate_rows": problems["duplicate_rows"],
+        "overlap": overlap,
+        "empty": problems["empty"],
+        "count": sum(problems["duplicate_rows"].values()) + sum(overlap.values()) + len(problems["empty"]),
+    }
+
+
 def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = False, allow_overlap: bool = False,
             expected_md5: str | None = None, limits: Limits = DEFAULT) -> dict:
     """Validate + normalise the raw splits into `out_dir` (combined and per tech) and stats.json.
@@ -262,13 +273,7 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = Fa
                             f"e.g. {tech} {file}:{line} {smell}; fix the splits or pass --allow-overlap")
     stats = compute_stats(splits)
     stats["skipped_invalid_rows"] = skipped
-    overlap_counts = {pair: len(keys) for pair, keys in problems["overlap"].items()}
-    stats["warnings"] = {
-        "duplicate_rows": problems["duplicate_rows"],
-        "overlap": overlap_counts,
-        "empty": problems["empty"],
-        "count": sum(problems["duplicate_rows"].values()) + sum(overlap_counts.values()) + len(problems["empty"]),
-    }
+    stats["warnings"] = warning_counts(problems)
     with atomic_directory(out_dir) as tmp:
         for split, records in splits.items():
             atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))

@@ -26,7 +26,8 @@ from pathlib import Path, PurePosixPath
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
-from iacsieve.data import LABELS, SPLITS, TECHS, WarningRecord, compute_stats, load_prepared, load_raw_split, prepared_path
+from iacsieve.data import (LABELS, SPLITS, TECHS, WarningRecord, compute_stats, load_prepared, load_raw_split,
+                           prepared_path, split_problems, warning_counts)
 from iacsieve.errors import ConfigError, DataError, IacsieveError
 from iacsieve.smells import canonical_smell
 
@@ -403,8 +404,10 @@ def build_training_data(prepared_dir: str | Path, human_dir: str | Path, out_dir
 
 
 def _stats(prepared_dir: str | Path, splits: dict[str, list[WarningRecord]]) -> dict:
-    """`prepare`'s stats.json for the applied splits (its skipped-row counts carried over)."""
+    """`prepare`'s stats.json for the applied splits (its skipped-row counts carried over, its data
+    warnings recomputed for these splits)."""
     stats = compute_stats(splits)
+    stats["warnings"] = warning_counts(split_problems(splits))
     path = Path(prepared_dir) / "stats.json"
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
