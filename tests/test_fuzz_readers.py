@@ -118,6 +118,25 @@ def test_model_metadata_and_champion_readers(meta, champion):
                 assert_one_line_naming(exc, model_dir / "champion.json")
 
 
+SHEET_PIECES = ["key,tech,smell,file,line,code,label,note\n", ",", "\n", "\r", '"', "TP", "FP", "maybe", "puppet",
+                "hard_coded_secret", "a.pp", "a.pp:1:hard_coded_secret", "1", "9" * 5000, "\u00b2", "\x00"]
+LABEL_ROW = ('{"key": "a.pp:1:hard_coded_secret", "tech": "puppet", "smell": "hard_coded_secret", "file": "a.pp", '
+             '"line": 1, "content": "x", "label": "TP", "reviewer": "r", "date": "2026-01-01"')
+
+
+@FUZZ
+@given(sheet=st.one_of(hostile_bytes, st.lists(st.sampled_from(SHEET_PIECES), max_size=40).map(lambda p: "".join(p).encode())),
+       labels=st.one_of(hostile_bytes, st.tuples(st.sampled_from(["label", "line", "score", "smell", "file", "key"]),
+                                                  json_values).map(lambda kv: (LABEL_ROW + f', "{kv[0]}": '
+                                                                               + json.dumps(kv[1]) + "}").encode())))
+def test_human_label_readers(sheet, labels):
+    from iacsieve.human import load_human_labels
+    from iacsieve.sheet import read_sheet
+
+    check_readers("sheet.csv", sheet, lambda path: read_sheet(path, reviewer="r", date="2026-01-01"))
+    check_readers("labels.jsonl", labels, lambda path: load_human_labels(path.parent))
+
+
 YAML_PIECES = ["profile: ", "local", "stage1:", "  ", "- ", "[", "{", "}", "]", ": ", "\n", "&a ", "*a", "!!python/object ",
                "9" * 5000, "[" * 3000, "\t", "'", '"', "defaults:\n  max_length: ", "x"]
 
