@@ -7,16 +7,19 @@ champion.json, and the CLI (`iacsieve data stats`, exit 2 and one stderr line).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from iacsieve.cli import main
 from iacsieve.data import load_jsonl
@@ -27,7 +30,11 @@ from iacsieve.steps.freeze import load_champion
 from iacsieve.steps.metrics import load_scores
 from iacsieve.models import read_meta
 
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
+# Hypothesis keeps caches in .hypothesis/; tests never write into the working tree (tests/worktree.py).
+_HOME = tempfile.mkdtemp(prefix="iacsieve-hypothesis-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+set_hypothesis_home_dir(_HOME)
+FUZZ = settings(max_examples=120, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # Pieces hostile input is made of: separators, quotes, bare CR, NUL, BOM, huge and non-ASCII numbers,
