@@ -7,11 +7,15 @@ fails, and tests read params.yaml & co. through `repo_copy` (the staged file, in
 from __future__ import annotations
 
 import json
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 from worktree import REPO, WorktreeGuard, staged_text
+
+from iacsieve.run_config import TrainConfig
+from iacsieve.steps.train import train
 
 RAW = REPO / "data" / "raw"
 SMALL_SIZES = {"train": 40, "val": 20, "test": 20}
@@ -85,3 +89,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+CHAMPION_THRESHOLD = 0.5
+CHAMPION_KEYS = {"threshold_source": "argmax", "run": "classical_test", "config": {"family": "classical"},
+                 "data_md5": "0" * 32, "val_f1": 0.0, "test": {}}
+
+
+@pytest.fixture(scope="session")
+def champion(tmp_path_factory, prepared_small) -> Path:
+    """A real classical champion: trained on the trimmed prepared data, frozen with champion.json."""
+    root = tmp_path_factory.mktemp("filter")
+    run_dir = train(TrainConfig(family="classical"), prepared_small, root / "run")
+    champion_dir = root / "champion"
+    shutil.copytree(run_dir / "model", champion_dir)
+    meta = json.loads((champion_dir / "model_meta.json").read_text())
+    info = {**CHAMPION_KEYS, "threshold": CHAMPION_THRESHOLD, "family": "classical", "use_context": meta["use_context"]}
+    (champion_dir / "champion.json").write_text(json.dumps(info))
+    return champion_dir

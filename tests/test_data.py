@@ -128,9 +128,9 @@ def test_cli_bad_row_is_one_line_no_traceback(tmp_path, capsys):
     raw = tmp_path / "raw"
     for tech in ("ansible", "chef", "puppet"):
         (raw / tech).mkdir(parents=True)
-        for split in ("train", "val", "test"):
-            write_jsonl(raw / tech / f"{tech}_{split}.jsonl", [GOOD])
-    write_jsonl(raw / "chef" / "chef_val.jsonl", [GOOD, dict(GOOD, label="maybe")])
+        for line, split in enumerate(("train", "val", "test"), start=1):
+            write_jsonl(raw / tech / f"{tech}_{split}.jsonl", [dict(GOOD, line=line)])
+    write_jsonl(raw / "chef" / "chef_val.jsonl", [dict(GOOD, line=2), dict(GOOD, label="maybe")])
     code = main(["prepare", "--raw", str(raw), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code != 0

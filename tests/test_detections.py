@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.detections import detect_format, read_detections
+from iacsieve.filtering.detections import detect_format, read_detections
 from iacsieve.errors import DataError, IacsieveError
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"

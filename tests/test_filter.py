@@ -10,38 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import iacsieve.filter as filter_module
+import iacsieve.filtering.apply as filter_module
 from iacsieve.cli import main
 from iacsieve.data import render_context
-from iacsieve.detections import read_detections
+from iacsieve.filtering.detections import read_detections
 from iacsieve.errors import IacsieveError
-from iacsieve.filter import DATASET_SMELLS, filter_detections, read_champion
+from iacsieve.filtering import DATASET_SMELLS, filter_detections, read_champion
 from iacsieve.models import load_scorer
-from iacsieve.run_config import TrainConfig
 from iacsieve.smells import canonical_smell, is_non_security
-from iacsieve.steps.train import train
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
 GLITCH_CSV = FIXTURE / "glitch-puppet.csv"
 SCRIPTS = FIXTURE / "scripts"
-THRESHOLD = 0.5
-CHAMPION_KEYS = {"threshold_source": "argmax", "run": "classical_test", "config": {"family": "classical"},
-                 "data_md5": "0" * 32, "val_f1": 0.0, "test": {}}
-
-
-@pytest.fixture(scope="session")
-def champion(tmp_path_factory, prepared_small) -> Path:
-    """A real classical champion: trained on the trimmed prepared data, frozen with champion.json."""
-    root = tmp_path_factory.mktemp("filter")
-    run_dir = train(TrainConfig(family="classical"), prepared_small, root / "run")
-    champion_dir = root / "champion"
-    shutil.copytree(run_dir / "model", champion_dir)
-    meta = json.loads((champion_dir / "model_meta.json").read_text())
-    info = {**CHAMPION_KEYS, "threshold": THRESHOLD, "family": "classical", "use_context": meta["use_context"]}
-    (champion_dir / "champion.json").write_text(json.dumps(info))
-    return champion_dir
-
-
 @pytest.fixture(scope="session")
 def glitch_run(champion, tmp_path_factory):
     """The fixture through the filter once (CSV out), with the model's inputs recorded."""
@@ -129,7 +109,7 @@ def test_glitch_csv_every_row_in_order_with_smell_score_keep(glitch_run):
         if covered(code):
             score = float(row["score"])
             assert 0.0 <= score <= 1.0 and row["smell"] == canonical_smell(code)
-            assert row["keep"] == ("true" if score >= THRESHOLD else "false")
+            assert row["keep"] == ("true" if score >= summary["threshold"] else "false")
         else:  # uncovered security smells and design/implementation smells pass through untouched
             assert (row["score"], row["keep"]) == ("", "true")
             assert row["smell"] == (canonical_smell(code) or code)
@@ -308,7 +288,7 @@ def test_bad_rows_exit_2_with_one_line_or_are_counted(capsys, monkeypatch, cache
     detections.write_text(f"good.pp,2,sec_hard_secr,$password:'hunter2'\n{path},{line},sec_hard_pass,$password:'x'\n")
     reads: list[Path] = []
     real_read = filter_module.ScriptFolder._read
-    monkeypatch.setattr(filter_module.ScriptFolder, "_read", staticmethod(lambda p: reads.append(p) or real_read(p)))
+    monkeypatch.setattr(filter_module.ScriptFolder, "_read", lambda self, p: reads.append(p) or real_read(self, p))
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
     args = ["--model", str(champion), "--detections", str(detections), "--scripts", str(scripts), "--out", str(out)]
@@ -382,3 +362,13 @@ def test_benchmark_loads_once_and_reports_rate_and_drop_share(monkeypatch, champ
     assert result["warnings_per_s"] == pytest.approx(977 / result["median_wall_s"], rel=0.01)
     assert result["dropped_share_of_covered"] == pytest.approx(summary["dropped_scored"] / summary["scored"], abs=1e-4)
     assert set(result["dropped_share_by_smell"]) <= set(DATASET_SMELLS)
+
+
+def test_scale_benchmark_runs_the_cli_and_reports_peak_memory(champion):
+    """`make bench`'s large-input run (400k rows there; 3,000 here): a real `iacsieve filter` process."""
+    import iacsieve.reporting.bench_filter as bench
+
+    result = bench.run_scale_benchmark(champion, rows=3000, fixture_dir=FIXTURE)
+    assert result["rows"] == result["rows_out"] == 3000
+    assert 0 < result["peak_rss_mb"] < result["memory_budget_mb"] and result["within_budget"]
+    assert result["rows_per_s"] == pytest.approx(3000 / result["wall_s"], rel=0.05)

@@ -19,19 +19,46 @@ from typing import Any
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write `text` to `path` via a temp file + rename."""
+    return atomic_write_chunks(path, (text,))
+
+
+def atomic_write_chunks(path: str | os.PathLike, chunks: Iterable[str]) -> Path:
+    """Write the strings of `chunks` one after another (never all in memory) via a temp file + rename.
+
+    The file gets the mode an ordinary `open()` would give it: an existing file keeps its mode, a new
+    one gets 0666 minus the umask (mkstemp's 0600 would hide it from the group; a forced 0644 would
+    ignore a umask that keeps secrets' echoes private).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = output_mode(path, 0o666)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return path
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it: there is no read-only call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def output_mode(path: Path, default: int) -> int:
+    """The permission bits for (re)writing `path`: its current ones if it exists, else `default` & ~umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return default & ~current_umask()
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -41,7 +68,7 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 def atomic_write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> Path:
     """Write one JSON object per line."""
-    return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=_jsonable) + "\n" for r in rows))
+    return atomic_write_chunks(path, (json.dumps(r, ensure_ascii=False, default=_jsonable) + "\n" for r in rows))
 
 
 def _jsonable(value: Any) -> Any:
@@ -62,8 +89,9 @@ def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    mode = output_mode(final, 0o777)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; published artifacts should be readable by others
+    os.chmod(tmp, mode)  # mkdtemp makes it 0700: give what mkdir would (or the replaced folder's mode)
     try:
         yield tmp
     except BaseException:

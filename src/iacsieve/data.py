@@ -6,7 +6,6 @@ Raw rows come from `data/raw/<tech>/<tech>_<split>.jsonl` (see data/README.md); 
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -14,6 +13,9 @@ from pathlib import Path
 
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
 from iacsieve.errors import DataError, IacsieveError
+from iacsieve.limits import DEFAULT, Limits, shorten
+from iacsieve.overlap import refuse_overlap
+from iacsieve.reading import decode_json_line, read_regular_text
 from iacsieve.smells import canonical_smell
 
 TECHS: tuple[str, ...] = ("ansible", "chef", "puppet")
@@ -58,25 +60,25 @@ def parse_row(row: object, *, path: object, line_no: int, tech: str | None = Non
     raw_smell = need("smell")
     smell = canonical_smell(raw_smell) if isinstance(raw_smell, str) else None
     if smell is None:
-        raise DataError(path, line_no, "smell", f"unknown smell name {raw_smell!r}")
+        raise DataError(path, line_no, "smell", f"unknown smell name {shorten(raw_smell)}")
     file = need("file")
     if not isinstance(file, str) or not file:
         raise DataError(path, line_no, "file", "must be a non-empty string")
     line = need("line")
     if isinstance(line, bool) or not isinstance(line, int) or line < 1:
-        raise DataError(path, line_no, "line", f"must be an integer >= 1, got {line!r}")
+        raise DataError(path, line_no, "line", f"must be an integer >= 1, got {shorten(line)}")
     content = need("content")
     if not isinstance(content, str):
         raise DataError(path, line_no, "content", f"must be a string, got {type(content).__name__}")
     label_raw = need("label")
-    if label_raw not in LABELS:
-        raise DataError(path, line_no, "label", f"must be 'TP' or 'FP', got {label_raw!r}")
+    if not isinstance(label_raw, str) or label_raw not in LABELS:
+        raise DataError(path, line_no, "label", f"must be 'TP' or 'FP', got {shorten(label_raw)}")
     context = row.get("with_context") or ""
     if not isinstance(context, str):
         raise DataError(path, line_no, "with_context", f"must be a string, got {type(context).__name__}")
     row_tech = row.get("tech", tech)
     if row_tech not in TECHS:
-        raise DataError(path, line_no, "tech", f"must be one of {', '.join(TECHS)}, got {row_tech!r}")
+        raise DataError(path, line_no, "tech", f"must be one of {', '.join(TECHS)}, got {shorten(row_tech)}")
     source = row.get("source")
     return WarningRecord(
         smell=smell, tech=row_tech, file=file, line=line, content=content,
@@ -84,28 +86,25 @@ def parse_row(row: object, *, path: object, line_no: int, tech: str | None = Non
     )
 
 
-def load_jsonl(path: str | Path, *, tech: str | None = None, skip_invalid: bool = False) -> tuple[list[WarningRecord], int]:
+def load_jsonl(path: str | Path, *, tech: str | None = None, skip_invalid: bool = False,
+               limits: Limits = DEFAULT) -> tuple[list[WarningRecord], int]:
     """Read a labelled JSONL file. Returns (records, number of invalid rows skipped).
 
-    Without `skip_invalid` the first bad row raises a DataError (file, line, field).
+    Without `skip_invalid` the first bad row raises a DataError (file, line, field). Only a regular
+    file within `limits` (size, rows) is read. Lines end at "\\n" only: JSON strings may hold U+2028.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise IacsieveError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IacsieveError(f"{path}: cannot read: {exc}") from None
+    text = read_regular_text(path, max_bytes=limits.max_file_bytes, what="file")
     records: list[WarningRecord] = []
     skipped = 0
-    for line_no, raw in enumerate(text.splitlines(), start=1):
+    rows = 0
+    for line_no, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
+        rows += 1
+        limits.check_rows(path, line_no, rows)
         try:
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, line_no, "<json>", f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+            row = decode_json_line(raw, path=path, line_no=line_no)
             records.append(parse_row(row, path=path, line_no=line_no, tech=tech))
         except DataError:
             if not skip_invalid:
@@ -114,12 +113,14 @@ def load_jsonl(path: str | Path, *, tech: str | None = None, skip_invalid: bool 
     return records, skipped
 
 
-def load_raw_split(raw_dir: str | Path, split: str, *, skip_invalid: bool = False) -> tuple[list[WarningRecord], int]:
+def load_raw_split(raw_dir: str | Path, split: str, *, skip_invalid: bool = False,
+                   limits: Limits = DEFAULT) -> tuple[list[WarningRecord], int]:
     """All techs of one split from the raw layout `<raw_dir>/<tech>/<tech>_<split>.jsonl`."""
     records: list[WarningRecord] = []
     skipped = 0
     for tech in TECHS:
-        recs, bad = load_jsonl(Path(raw_dir) / tech / f"{tech}_{split}.jsonl", tech=tech, skip_invalid=skip_invalid)
+        recs, bad = load_jsonl(Path(raw_dir) / tech / f"{tech}_{split}.jsonl", tech=tech, skip_invalid=skip_invalid,
+                               limits=limits)
         records += recs
         skipped += bad
     return records, skipped
@@ -212,14 +213,49 @@ def compute_stats(splits: dict[str, list[WarningRecord]]) -> dict:
     return stats
 
 
-def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = False,
-            expected_md5: str | None = None) -> dict:
+def warning_key(record: WarningRecord) -> tuple[str, str, int, str]:
+    """What makes two rows the same warning: the same smell flagged on the same line of the same script."""
+    return (record.tech, record.file, record.line, record.smell)
+
+
+def split_problems(splits: dict[str, list[WarningRecord]]) -> dict:
+    """Duplicates within a split, warnings shared by two splits (leakage), and empty splits / sets."""
+    keys = {split: Counter(warning_key(r) for r in records) for split, records in splits.items()}
+    names = list(splits)
+    overlap = {f"{a}&{b}": sorted(keys[a].keys() & keys[b].keys())
+               for i, a in enumerate(names) for b in names[i + 1:]}
+    empty = [split for split in names if not splits[split]]
+    empty += [f"{split}/{tech}" for split in names if splits[split] for tech in TECHS
+              if not any(r.tech == tech for r in splits[split])]
+    return {
+        "duplicate_rows": {split: sum(n - 1 for n in counts.values()) for split, counts in keys.items()},
+        "overlap": overlap,
+        "empty": empty,
+    }
+
+
+def warning_counts(problems: dict) -> dict:
+    """`split_problems` as stats.json's `warnings`: counts per split / pair, the empty sets, their total."""
+    overlap = {pair: len(keys) for pair, keys in problems["overlap"].items()}
+    return {
+        "duplicate_rows": problems["duplicate_rows"],
+        "overlap": overlap,
+        "empty": problems["empty"],
+        "count": sum(problems["duplicate_rows"].values()) + sum(overlap.values()) + len(problems["empty"]),
+    }
+
+
+def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = False, allow_overlap: bool = False,
+            expected_md5: str | None = None, limits: Limits = DEFAULT) -> dict:
     """Validate + normalise the raw splits into `out_dir` (combined and per tech) and stats.json.
 
-    The whole directory is replaced atomically: an interrupted run leaves the old one intact.
-    `expected_md5` (data.dvc's): refuse raw data whose DVC md5 differs, before reading a row.
-    Returns the stats, with `skipped_invalid_rows` per split.
+    `out_dir` may not be, hold or lie inside `raw_dir` (it is replaced whole). The whole directory is
+    replaced atomically: an interrupted run leaves the old one intact. `expected_md5` (data.dvc's):
+    refuse raw data whose DVC md5 differs, before reading a row. A warning in two splits is an error
+    (leakage) unless `allow_overlap`; duplicates and empty splits are warnings. Returns the stats, with
+    `skipped_invalid_rows` per split and `warnings` (those counts; `count` is their total).
     """
+    refuse_overlap(out_dir, {"--raw": raw_dir})
     if expected_md5:
         from iacsieve.data_identity import check_data_md5
 
@@ -227,9 +263,17 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = Fa
     splits: dict[str, list[WarningRecord]] = {}
     skipped: dict[str, int] = {}
     for split in SPLITS:
-        splits[split], skipped[split] = load_raw_split(raw_dir, split, skip_invalid=skip_invalid)
+        splits[split], skipped[split] = load_raw_split(raw_dir, split, skip_invalid=skip_invalid, limits=limits)
+    problems = split_problems(splits)
+    shared = {pair: keys for pair, keys in problems["overlap"].items() if keys}
+    if shared and not allow_overlap:
+        pair, keys = next(iter(shared.items()))
+        tech, file, line, smell = keys[0]
+        raise IacsieveError(f"{raw_dir}: {len(keys)} warnings are in both {pair.replace('&', ' and ')} (leakage), "
+                            f"e.g. {tech} {file}:{line} {smell}; fix the splits or pass --allow-overlap")
     stats = compute_stats(splits)
     stats["skipped_invalid_rows"] = skipped
+    stats["warnings"] = warning_counts(problems)
     with atomic_directory(out_dir) as tmp:
         for split, records in splits.items():
             atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))

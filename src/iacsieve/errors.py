@@ -23,3 +23,7 @@ class ConfigError(IacsieveError):
     def __init__(self, key_path: str, problem: str, source: object = "params.yaml") -> None:
         self.key_path, self.problem, self.source = key_path, problem, str(source)
         super().__init__(f"{source}: {key_path}: {problem}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every cleanup for an interrupt also runs for a `kill`."""

@@ -26,8 +26,12 @@ from pathlib import Path, PurePosixPath
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
-from iacsieve.data import LABELS, SPLITS, TECHS, WarningRecord, compute_stats, load_prepared, load_raw_split, prepared_path
+from iacsieve.data import (LABELS, SPLITS, TECHS, WarningRecord, compute_stats, load_prepared, load_raw_split,
+                           prepared_path, split_problems, warning_counts)
 from iacsieve.errors import ConfigError, DataError, IacsieveError
+from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
+from iacsieve.limits import shorten
+from iacsieve.reading import decode_json_line, read_regular_text
 from iacsieve.smells import canonical_smell
 
 HUMAN_DIR = Path(layout.HUMAN_DIR)
@@ -119,19 +123,24 @@ def parse_label_row(row: object, *, path: object, line_no: int) -> HumanLabel:
     for field in ("key", "tech", "smell", "file", "line", "content", "label", "reviewer", "date"):
         if row.get(field) is None:
             raise DataError(path, line_no, field, "missing required field")
-    if row["label"] not in LABELS:
-        raise DataError(path, line_no, "label", f"must be 'TP' or 'FP', got {row['label']!r}")
+    if not isinstance(row["label"], str) or row["label"] not in LABELS:
+        raise DataError(path, line_no, "label", f"must be 'TP' or 'FP', got {shorten(row['label'])}")
     if row["tech"] not in TECHS:
-        raise DataError(path, line_no, "tech", f"must be one of {', '.join(TECHS)}, got {row['tech']!r}")
+        raise DataError(path, line_no, "tech", f"must be one of {', '.join(TECHS)}, got {shorten(row['tech'])}")
     line = row["line"]
     if isinstance(line, bool) or not isinstance(line, int) or line < 1:
-        raise DataError(path, line_no, "line", f"must be an integer >= 1, got {line!r}")
+        raise DataError(path, line_no, "line", f"must be an integer >= 1, got {shorten(line)}")
+    for field in ("key", "file", "smell"):
+        if not isinstance(row[field], str):
+            raise DataError(path, line_no, field, f"must be a string, got {type(row[field]).__name__}")
     smell = canonical_smell(row["smell"])
     if smell is None:
-        raise DataError(path, line_no, "smell", f"unknown smell name {row['smell']!r}")
+        raise DataError(path, line_no, "smell", f"unknown smell name {shorten(row['smell'])}")
     if row["key"] != warning_key(row["file"], line, smell):
-        raise DataError(path, line_no, "key", f"expected {warning_key(row['file'], line, smell)!r}, got {row['key']!r}")
+        raise DataError(path, line_no, "key", f"expected {warning_key(row['file'], line, smell)!r}, got {shorten(row['key'])}")
     score = row.get("score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1):
+        raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {shorten(score)}")
     return HumanLabel(
         key=row["key"], tech=row["tech"], smell=smell, file=str(row["file"]), line=line, content=str(row["content"]),
         label=LABELS[row["label"]], reviewer=str(row["reviewer"]), date=str(row["date"]),
@@ -147,13 +156,11 @@ def load_human_labels(human_dir: str | Path = HUMAN_DIR) -> list[HumanLabel]:
         return []
     labels: list[HumanLabel] = []
     for path in sorted(human_dir.glob("*.jsonl")):
-        for line_no, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not text.strip():
+        text = read_regular_text(path, max_bytes=DEFAULT_LIMITS.max_file_bytes, what="labels file")
+        for line_no, raw in enumerate(text.split("\n"), start=1):
+            if not raw.strip():
                 continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, line_no, "<json>", f"invalid JSON ({exc.msg})") from None
+            row = decode_json_line(raw, path=path, line_no=line_no)
             labels.append(parse_label_row(row, path=path, line_no=line_no))
     return labels
 
@@ -403,8 +410,10 @@ def build_training_data(prepared_dir: str | Path, human_dir: str | Path, out_dir
 
 
 def _stats(prepared_dir: str | Path, splits: dict[str, list[WarningRecord]]) -> dict:
-    """`prepare`'s stats.json for the applied splits (its skipped-row counts carried over)."""
+    """`prepare`'s stats.json for the applied splits (its skipped-row counts carried over, its data
+    warnings recomputed for these splits)."""
     stats = compute_stats(splits)
+    stats["warnings"] = warning_counts(split_problems(splits))
     path = Path(prepared_dir) / "stats.json"
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))

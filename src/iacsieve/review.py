@@ -27,9 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from iacsieve.data import WarningRecord, load_prepared, record_text, render_context
-from iacsieve.detections import read_detections
 from iacsieve.errors import IacsieveError
-from iacsieve.filter import ScriptFolder, _load, _model_inputs, _resolve_rows, read_champion
+from iacsieve.filtering.apply import _load, _model_inputs, _resolve_rows
+from iacsieve.filtering.champion import read_champion
+from iacsieve.filtering.detections import read_detections
+from iacsieve.filtering.scripts import ScriptFolder
 from iacsieve.human import HUMAN_DIR, load_human_labels
 from iacsieve.run_config import TrainConfig
 from iacsieve.sheet import SheetRow, write_sheet
@@ -124,7 +126,7 @@ def review_detections(model_dir: str | Path, detections: str | Path, scripts_dir
     scorer = scorer if scorer is not None else _load(champion.model_dir)
     use_context = bool(getattr(scorer, "use_context", champion.use_context))
     rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
-    inputs, slots = _model_inputs(rows, folder, tech, use_context, parsed)
+    inputs, slots, _ = _model_inputs(rows, folder, tech, use_context, parsed)
     scores = _scores(scorer, inputs, batch_size, model_dir)
     firsts = {}
     for row in rows:

@@ -17,6 +17,8 @@ from pathlib import Path
 from iacsieve.atomic import atomic_write_text
 from iacsieve.data import LABELS, TECHS
 from iacsieve.errors import DataError, IacsieveError
+from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
+from iacsieve.reading import read_regular_text
 from iacsieve.human import HumanLabel, key_id, warning_key
 from iacsieve.smells import canonical_smell
 
@@ -77,12 +79,7 @@ def read_sheet(path: str | Path, *, reviewer: str, date: str, test_keys: frozens
     problem (the test split is the human oracle; its rows never enter data/human).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise IacsieveError(f"{path}: sheet not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IacsieveError(f"{path}: cannot read the sheet: {exc}") from None
+    text = read_regular_text(path, max_bytes=DEFAULT_LIMITS.max_file_bytes, what="sheet", encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from iacsieve.data import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
+from iacsieve.limits import add_limit_flags, limits_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-invalid", action="store_true", help="drop malformed rows (and report how many) instead of failing")
     p.add_argument("--expect-md5", metavar="MD5",
                    help="refuse raw data whose DVC md5 differs (e.g. data.dvc's: `iacsieve data md5 --dvc-file data.dvc`)")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="accept warnings present in two splits (leakage; counted in stats.json) instead of failing")
+    add_limit_flags(p, "max_file_bytes", "max_rows")
     p.set_defaults(func=_prepare)
 
     data = sub.add_parser("data", help="inspect datasets", description="Inspect labelled datasets.")
@@ -28,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--raw", default="data/raw", help="raw data folder (default: %(default)s)")
     s.add_argument("--json", action="store_true", help="print the full stats as JSON")
     s.add_argument("--skip-invalid", action="store_true", help="drop malformed rows instead of failing")
+    add_limit_flags(s, "max_file_bytes", "max_rows")
     s.set_defaults(func=_stats)
     m = dsub.add_parser("md5", help="print the data's DVC md5 (its identity on a cluster)",
                         description="Print the DVC md5 of a folder (computed as DVC does) or the one a .dvc file records.")
@@ -37,10 +43,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    stats = prepare(args.raw, args.out, skip_invalid=args.skip_invalid, expected_md5=args.expect_md5)
+    stats = prepare(args.raw, args.out, skip_invalid=args.skip_invalid, allow_overlap=args.allow_overlap,
+                    expected_md5=args.expect_md5, limits=limits_from_args(args))
     skipped = sum(stats["skipped_invalid_rows"].values())
     totals = ", ".join(f"{split} {stats[split]['combined']['total']}" for split in SPLITS)
-    print(f"prepared {args.out}: {totals}" + (f"; skipped {skipped} invalid rows" if skipped else ""))
+    warnings = stats["warnings"]
+    for split, n in warnings["duplicate_rows"].items():
+        if n:
+            print(f"warning: {split}: {n} duplicate rows (same tech, file, line and smell)", file=sys.stderr)
+    for pair, n in warnings["overlap"].items():
+        if n:
+            print(f"warning: {n} warnings in both {pair.replace('&', ' and ')} (allowed by --allow-overlap)",
+                  file=sys.stderr)
+    for name in warnings["empty"]:
+        print(f"warning: {name} is empty", file=sys.stderr)
+    print(f"prepared {args.out}: {totals}" + (f"; skipped {skipped} invalid rows" if skipped else "")
+          + (f"; {warnings['count']} warnings (stats.json)" if warnings["count"] else ""))
     return 0
 
 
@@ -56,12 +74,14 @@ def _stats(args: argparse.Namespace) -> int:
         splits = {}
         skipped = 0
         for path in args.paths:
-            splits[Path(path).name], bad = load_jsonl(path, skip_invalid=args.skip_invalid, tech=_tech_from_name(path))
+            splits[Path(path).name], bad = load_jsonl(path, skip_invalid=args.skip_invalid, tech=_tech_from_name(path),
+                                                      limits=limits_from_args(args))
             skipped += bad
     else:
         splits, skipped = {}, 0
         for split in SPLITS:
-            splits[split], bad = load_raw_split(args.raw, split, skip_invalid=args.skip_invalid)
+            splits[split], bad = load_raw_split(args.raw, split, skip_invalid=args.skip_invalid,
+                                                limits=limits_from_args(args))
             skipped += bad
     stats = compute_stats(splits)
     if args.json:

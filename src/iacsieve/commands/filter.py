@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from iacsieve.data import TECHS
-from iacsieve.detections import FORMATS
-from iacsieve.filter import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary
-from iacsieve.filter import read_champion
+from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
+from iacsieve.filtering.detections import FORMATS
+from iacsieve.limits import add_limit_flags, limits_from_args
 from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
 EXAMPLE = """\
@@ -21,6 +21,7 @@ example:
 Inputs: GLITCH's CSV (no header: path,line,code,snippet), a CSV with header PATH,LINE,ERROR, or
 JSONL with file,line,smell; the format is detected. Paths in it resolve inside --scripts only
 (absolute inside it, relative to it, or a bare file name); a path leading outside is refused.
+--out may not be --detections or lie inside --model; only regular files are read.
 Output: every input row, in order, plus smell (canonical), score (empty where the model does not
 cover the smell) and keep (true/false); SARIF holds only the kept warnings. Exit 2 on bad input.
 """
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scripts", required=True, metavar="DIR", help="folder holding the scanned scripts; no file outside it is read")
     p.add_argument("--out", required=True, metavar="FILE", help="output file, written atomically")
     p.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
-                   help="output format (default: from --out's suffix: .jsonl, .sarif, else csv)")
+                   help="output format (default: from --out's suffix: .csv, .jsonl, .sarif; another suffix is refused)")
     p.add_argument("--input-format", choices=FORMATS, default=None, help="force the detections format (default: detected)")
     p.add_argument("--tech", choices=TECHS, default=None,
                    help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)")
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
                         "(error, default), or keep / drop the row and count it in the summary")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="warnings scored per model batch (default: %(default)s)")
+    add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
     p.set_defaults(func=_filter)
 
 
@@ -71,7 +73,7 @@ def _filter(args: argparse.Namespace) -> int:
     summary = filter_detections(
         args.model, args.detections, args.scripts, args.out, fmt=args.format, tech=args.tech,
         threshold=threshold, on_missing=args.on_missing, batch_size=args.batch_size,
-        detections_format=args.input_format,
+        detections_format=args.input_format, limits=limits_from_args(args),
     )
     if source is not None:
         summary["threshold_source"] = source

@@ -7,8 +7,8 @@ import json
 import sys
 
 from iacsieve.data import TECHS
-from iacsieve.detections import FORMATS
-from iacsieve.filter import ON_MISSING
+from iacsieve.filtering import ON_MISSING
+from iacsieve.filtering.detections import FORMATS
 
 _RAW = argparse.RawDescriptionHelpFormatter
 

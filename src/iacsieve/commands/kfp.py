@@ -279,6 +279,10 @@ def _pull(args: argparse.Namespace) -> int:
         source, selection, origin = source or found["champion"], selection or found.get("selection"), {"run_id": args.from_run}
     if not source:
         raise IacsieveError("pull-champion needs SOURCE (the champion artifact's URI or path) or --from-run RUN_ID")
+    if "://" not in source:  # a local path: the destination may not be, hold or lie inside it
+        from iacsieve.overlap import refuse_overlap
+
+        refuse_overlap(args.out, {"SOURCE": source})
     written = home_champion(source, args.out, reports=args.reports, selection_source=selection,
                             endpoint_url=args.endpoint_url, origin=origin, track=args.track)
     champion = json.loads((Path(args.out) / "champion.json").read_text(encoding="utf-8"))

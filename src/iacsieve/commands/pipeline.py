@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from iacsieve import layout
+from iacsieve.overlap import refuse_overlap
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -147,6 +148,11 @@ def _report(args: argparse.Namespace) -> int:
         args.champion, args.out, args.selection = str(Path(layout.CLUSTER_CHAMPION_DIR)), str(Path(layout.CLUSTER_REPORTS_DIR) / "summary.md"), \
             args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
         args.metrics = ""  # pull-champion wrote it; the report only reads
+    refuse_overlap(args.out, {"--results": args.results, "--champion": args.champion, "--params": args.params},
+                   inside_ok=True)
+    if args.metrics:
+        refuse_overlap(args.metrics, {"--results": args.results, "--champion": args.champion}, out_flag="--metrics",
+                       inside_ok=True)
     path = write_report(args.results, args.champion, args.out, prefix=args.prefix, params=params,
                         metrics_file=args.metrics or None, selection=args.selection)
     print(f"report: {path}")
@@ -181,6 +187,8 @@ def _plots(args: argparse.Namespace) -> int:
     if args.cluster:
         args.champion, args.out = str(Path(layout.CLUSTER_CHAMPION_DIR)), str(Path(layout.CLUSTER_REPORTS_DIR) / "plots")
         args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
+    refuse_overlap(args.out, {"--results": args.results, "--champion": args.champion, "--data": args.data},
+                   inside_ok=True)
     written = render_plots(args.results, args.champion, args.out, data=args.data, selection=args.selection)
     print(f"plots: {len(written)} files in {args.out}")
     return 0

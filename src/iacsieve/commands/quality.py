@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _ablate(args: argparse.Namespace) -> int:
     from iacsieve import layout
     from iacsieve.reporting.ablation import run_ablation
+    from iacsieve.overlap import refuse_overlap
 
+    refuse_overlap(args.out, {"--data": args.data})
     rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed,
                         timings_file=Path(layout.TIMINGS_DIR) / "ablation.json")
     for row in rows:

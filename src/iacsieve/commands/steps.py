@@ -9,6 +9,7 @@ import yaml
 
 from iacsieve import layout
 from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.overlap import refuse_overlap
 from iacsieve.run_config import TrainConfig
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -107,6 +108,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = build_train_config(args)
     out = Path(args.out) if args.out else Path("models/experiments/adhoc") / config.run_name(with_seed=True)
+    refuse_overlap(out, {"--data": args.data, "--config": args.config})
     run_dir = train(config, args.data, out)
     print(f"trained {config.run_name(with_seed=True)} -> {run_dir}")
     return 0
@@ -136,6 +138,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / SWEEP_FILE
+    refuse_overlap(out, {"RUN_DIR/val_scores.jsonl": run_dir / "val_scores.jsonl"}, inside_ok=True)
     result = sweep_threshold(run_dir / "val_scores.jsonl", out, start=args.start, stop=args.stop, step=args.step)
     print(f"best threshold {result['best_threshold']:.2f} (val F1 {result['best_f1']:.4f}) "
           f"over {len(result['curve'])} thresholds -> {out}")
@@ -171,6 +174,8 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from iacsieve.steps.evaluate import evaluate
 
+    refuse_overlap(args.results, {"RUN_DIR": args.run_dir, "--sweep": args.sweep, "--champion": args.champion},
+                   out_flag="--results")
     s = evaluate(args.run_dir, args.results, rule=args.rule, sweep_file=args.sweep, champion_file=args.champion,
                  bootstrap_samples=args.bootstrap_samples, bootstrap_seed=args.bootstrap_seed)
     tests = ", ".join(f"{name} {m['f1']:.4f}" for name, m in s["test"].items())
@@ -201,6 +206,9 @@ def _register_select(sub: argparse._SubParsersAction) -> None:
 def _select(args: argparse.Namespace) -> int:
     from iacsieve.steps.selection import select_runs
 
+    for results_dir in args.results_dirs:  # a glob such as results/stage1/* may also match --out itself: skipped
+        if Path(results_dir).resolve() != Path(args.out).resolve():
+            refuse_overlap(args.out, {"RESULTS_DIR": results_dir}, inside_ok=True)
     sel = select_runs(args.results_dirs, args.out, mode=args.mode, stage=args.stage)
     chosen = sel["selected"]
     print(f"selected {chosen['run']} ({args.mode}, val F1 {chosen['val_f1']:.4f}) of {len(sel['runs'])} runs "
@@ -228,6 +236,7 @@ def _register_freeze(sub: argparse._SubParsersAction) -> None:
 def _freeze(args: argparse.Namespace) -> int:
     from iacsieve.steps.freeze import freeze, load_champion
 
+    refuse_overlap(args.out, {"SELECTION": args.selection, "--data": args.data})
     out = freeze(args.selection, args.out, data_dir=args.data)
     champion = load_champion(out)
     print(f"froze {champion['run']} (threshold {champion['threshold']:.2f} from {champion['threshold_source']}, "

@@ -155,17 +155,24 @@ def load_params(path: str | Path = PARAMS_FILE, profile: str | None = None) -> P
 
 def read_yaml(path: str | Path) -> dict:
     """Load a YAML mapping (YAML 1.2 floats); a missing file or bad syntax is a ConfigError."""
+    from iacsieve.limits import MAX_JSON_FILE_BYTES
+    from iacsieve.reading import read_regular_text  # regular files only, size-capped, one-line errors
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("<file>", "not found", source=path) from None
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError("<file>", "not found", source=path)
+    text = read_regular_text(path, max_bytes=MAX_JSON_FILE_BYTES, what="YAML file")
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "<yaml>"
-        raise ConfigError(where, f"invalid YAML: {getattr(exc, 'problem', exc)}", source=path) from None
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]  # a ReaderError spans two lines
+        raise ConfigError(where, f"invalid YAML: {problem}", source=path) from None
+    except RecursionError:
+        raise ConfigError("<yaml>", "invalid YAML: nested too deeply", source=path) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's int-string conversion limit
+        raise ConfigError("<yaml>", f"invalid YAML: {str(exc).splitlines()[0][:120]}", source=path) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

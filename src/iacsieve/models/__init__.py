@@ -15,7 +15,7 @@ A Scorer's `predict_proba(records)` returns P(real smell) per record, building m
 from __future__ import annotations
 
 import importlib
-import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -23,6 +23,8 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.limits import shorten
+from iacsieve.reading import read_json_object
 
 META_FILE = "model_meta.json"
 
@@ -73,14 +75,42 @@ def family_module(kind: str):
     return importlib.import_module(f"iacsieve.models.{kind}")
 
 
+# Keys of model_meta.json the loaders and the filter rely on, with the JSON type each must have.
+META_TYPES: dict[str, tuple[type, ...]] = {"kind": (str,), "family": (str,), "use_context": (bool,),
+                                           "max_length": (int,), "arch": (str, type(None)), "smells": (list,)}
+
+
 def read_meta(model_dir: str | Path) -> dict:
+    """`model_meta.json` as a dict, its shape checked: a bad file is one line naming file and key."""
     path = Path(model_dir) / META_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IacsieveError(f"{path}: not found; is {model_dir} a model saved by iacsieve?") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IacsieveError(f"{path}: unreadable model metadata: {exc}") from None
+    if not path.exists() and not path.is_symlink():
+        raise IacsieveError(f"{path}: not found; is {model_dir} a model saved by iacsieve?")
+    meta = read_json_object(path, what="model metadata")
+    for key in ("kind", "family"):
+        if key not in meta:
+            raise IacsieveError(f"{path}: key '{key}': missing")
+    for key, types in META_TYPES.items():
+        value = meta.get(key)
+        if key in meta and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+            names = " or ".join("null" if t is type(None) else {str: "a string", bool: "true/false", int: "an integer",
+                                                                 list: "a list"}[t] for t in types)
+            raise IacsieveError(f"{path}: key '{key}': must be {names}, got {shorten(value)}")
+    return meta
+
+
+def check_model_files(model_dir: str | Path) -> None:
+    """Refuse a model folder holding anything but regular files and folders (symlinks followed).
+
+    A weight or tokenizer file linked to /dev/zero or a FIFO would read forever or block.
+    """
+    model_dir = Path(model_dir)
+    for path in sorted(model_dir.rglob("*")):
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise IacsieveError(f"{path}: unreadable model file: {exc.strerror or exc}") from None
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise IacsieveError(f"{path}: not a regular file (a FIFO, device or socket); refusing to load the model")
 
 
 def load_scorer(model_dir: str | Path) -> Scorer:
@@ -88,5 +118,6 @@ def load_scorer(model_dir: str | Path) -> Scorer:
     meta = read_meta(model_dir)
     kind = meta.get("kind")
     if kind not in {"hf", "tiny", "classical"}:
-        raise IacsieveError(f"{Path(model_dir) / META_FILE}: unknown model kind {kind!r}")
+        raise IacsieveError(f"{Path(model_dir) / META_FILE}: key 'kind': unknown model kind {shorten(kind)}")
+    check_model_files(model_dir)
     return family_module(kind).load(Path(model_dir))

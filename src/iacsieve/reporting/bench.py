@@ -14,21 +14,33 @@ import json
 import sys
 from pathlib import Path
 
-from iacsieve.method.params import load_params, stage_run_dirs
+from iacsieve.method.params import load_params
 from iacsieve.errors import IacsieveError
 from iacsieve.reporting.report import PUBLISHED, TEST_SETS, champion_metrics, collect_report
-from iacsieve.method.dvc import TIMING_FILE
+from iacsieve import layout
+from iacsieve.method.dvc import current_run_names
+
+
+def stage_run_dirs(params, stage: int) -> list[str]:
+    """The stage's current grid's run names; none when an earlier stage (its winner) is not there yet."""
+    try:
+        return current_run_names(params, stage)
+    except IacsieveError:
+        return []
 
 
 def stage_timings(params, results: str | Path = "results") -> dict[int, dict]:
-    """Per stage: runs, summed and slowest run time, per-run train seconds (from each run's timing.json)."""
+    """Per stage: runs, summed and slowest run time, per-run train seconds (from reports/timings/)."""
     out: dict[int, dict] = {}
     for stage in (1, 2, 3, 4):
         runs = {}
         for name in stage_run_dirs(params, stage):
-            path = Path(results) / f"stage{stage}" / name / TIMING_FILE
+            path = layout.timings_file(stage, name, Path(results).parent)  # reports/timings/stageN/<run>.json
             if path.is_file():
-                runs[name] = json.loads(path.read_text(encoding="utf-8"))
+                t = json.loads(path.read_text(encoding="utf-8"))
+                train_s = float(t.get("train_and_sweep_s", 0.0))
+                runs[name] = {"family": t.get("family"), "train_s": train_s,
+                              "total_s": round(train_s + float(t.get("evaluate_s", 0.0)), 3)}
         totals = [r["total_s"] for r in runs.values()]
         out[stage] = {
             "runs": len(runs), "grid": len(stage_run_dirs(params, stage)),
@@ -54,6 +66,7 @@ def bench(results: str | Path = "results", champion: str | Path = "models/champi
             module = None
         if module is not None and hasattr(module, "run_filter_benchmark"):
             out["filter"] = module.run_filter_benchmark(champion)
+            out["filter_scale"] = module.run_scale_benchmark(champion)
             # The encoders of stage 1, for their throughput (argmax rule: threshold 0.5).
             out["filter_encoders"] = [
                 module.run_filter_benchmark(model, threshold=0.5, repeats=3)
@@ -110,6 +123,9 @@ def format_bench(result: dict) -> str:
         lines += ["", f"== filter on the GLITCH Puppet fixture: {f['warnings_per_s']:.1f} warnings/s "
                       f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
                       f"scored warnings =="]
+    if result.get("filter_scale"):
+        from iacsieve.reporting.bench_filter import format_scale
+        lines.append(f"   {format_scale(result['filter_scale'])}")
     for e in result.get("filter_encoders") or []:
         lines.append(f"   stage-1 {e['family']:<13} {e['warnings_per_s']:8.1f} warnings/s (median of {e['repeats']}, "
                      f"load {e['load_s']:.2f}s, threshold 0.5), drops {e['dropped_scored']}/{e['scored']}")

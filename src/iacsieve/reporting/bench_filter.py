@@ -11,20 +11,26 @@ fixture: the share of the covered (scored) warnings it drops, overall and per sm
 from __future__ import annotations
 
 import argparse
+import csv
+import itertools
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from iacsieve.errors import IacsieveError
-from iacsieve.filter import filter_detections
+from iacsieve.filtering import filter_detections
 from iacsieve.models import load_scorer
 
 DEFAULT_FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "glitch-puppet"
 DETECTIONS_FILE = "glitch-puppet.csv"
 SCRIPTS_DIR = "scripts"
+SCALE_ROWS = 400_000  # rows of the large-input run: peak memory must stay under MEMORY_BUDGET_MB
+MEMORY_BUDGET_MB = 1024
 
 
 def run_filter_benchmark(model_dir: str | Path, fixture_dir: str | Path = DEFAULT_FIXTURE, repeats: int = 5,
@@ -72,6 +78,53 @@ def run_filter_benchmark(model_dir: str | Path, fixture_dir: str | Path = DEFAUL
     }
 
 
+def run_scale_benchmark(model_dir: str | Path, rows: int = SCALE_ROWS, fixture_dir: str | Path = DEFAULT_FIXTURE,
+                        threshold: float | None = None) -> dict:
+    """`iacsieve filter` as a user runs it (a fresh process) on `rows` valid rows: wall time and peak memory.
+
+    The rows cycle through the fixture's GLITCH rows, so every row is valid and resolves; the model
+    scores each distinct (script, line, smell) once, so the run measures what grows with the input:
+    parsing, path resolution, script reading, output writing and the memory they hold.
+    """
+    fixture_dir = Path(fixture_dir)
+    source = fixture_dir / DETECTIONS_FILE
+    if not source.is_file():
+        raise IacsieveError(f"{fixture_dir}: no {DETECTIONS_FILE} fixture here (run from a checkout)")
+    lines = [l for l in source.read_text(encoding="utf-8").splitlines() if l.strip()]
+    with tempfile.TemporaryDirectory(prefix="iacsieve-scale-") as tmp:
+        detections, out = Path(tmp) / "detections.csv", Path(tmp) / "kept.csv"
+        with detections.open("w", encoding="utf-8") as handle:
+            for line in itertools.islice(itertools.cycle(lines), rows):
+                handle.write(line + "\n")
+        command = [sys.executable, "-m", "iacsieve", "filter", "--model", str(model_dir), "--detections",
+                   str(detections), "--scripts", str(fixture_dir / SCRIPTS_DIR), "--out", str(out)]
+        if threshold is not None:
+            command += ["--threshold", str(threshold)]
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
+        wall = time.perf_counter() - start
+        stderr = process.stderr.read().decode("utf-8", errors="replace")
+        process.stderr.close()
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise IacsieveError(f"the scale run failed (exit {code}): {stderr.strip().splitlines()[-1:]}")
+        with out.open(encoding="utf-8", newline="") as handle:
+            written = sum(1 for _ in csv.DictReader(handle))
+    peak_mb = usage.ru_maxrss / 1024
+    return {"model": str(model_dir), "rows": rows, "rows_out": written, "wall_s": round(wall, 2),
+            "rows_per_s": round(rows / wall, 1), "peak_rss_mb": round(peak_mb, 1),
+            "memory_budget_mb": MEMORY_BUDGET_MB, "within_budget": peak_mb < MEMORY_BUDGET_MB}
+
+
+def format_scale(result: dict) -> str:
+    """One line for the scale run."""
+    verdict = "under" if result["within_budget"] else "OVER"
+    return (f"filter at scale: {result['rows']} rows in {result['wall_s']:.1f}s = {result['rows_per_s']:.0f} rows/s "
+            f"(fresh process incl. model load), peak RSS {result['peak_rss_mb']:.0f} MB ({verdict} the "
+            f"{result['memory_budget_mb']} MB budget)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m iacsieve.bench_filter", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,10 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="runs per model; the median counts (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64, help="scoring batch size (default: %(default)s)")
     parser.add_argument("--threshold", type=float, help="decision threshold for models without champion.json")
+    parser.add_argument("--scale-rows", type=int, default=0, metavar="N",
+                        help=f"also run `iacsieve filter` on N valid rows in a fresh process, for throughput and peak "
+                             f"memory (make bench uses {SCALE_ROWS}; default: off)")
     args = parser.parse_args(argv)
     try:
         results = [run_filter_benchmark(m, args.fixture, args.repeats, args.batch_size, args.threshold)
                    for m in args.model]
+        if args.scale_rows:
+            for r, m in zip(results, args.model):
+                r["scale"] = run_scale_benchmark(m, args.scale_rows, args.fixture, args.threshold)
     except IacsieveError as exc:
         print(f"iacsieve: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -91,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['family']:<14} {r['warnings_per_s']:>9.1f} warnings/s (median of {r['repeats']}, "
               f"model load {r['load_s']:.2f}s once), drops {r['dropped_scored']}/{r['scored']} "
               f"({100 * (r['dropped_share_of_covered'] or 0):.1f}%) of the covered warnings", file=sys.stderr)
+        if "scale" in r:
+            print("  " + format_scale(r["scale"]), file=sys.stderr)
     print(json.dumps(results, indent=2))
     return 0
 

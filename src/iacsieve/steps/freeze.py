@@ -137,5 +137,9 @@ def load_champion(champion: str | Path) -> dict:
         raise IacsieveError(f"{path}: 'threshold' must be a number in [0, 1], got {threshold!r}")
     if not isinstance(data["test"], dict) or not isinstance(data["config"], dict):
         raise IacsieveError(f"{path}: 'test' and 'config' must be JSON objects")
+    for key, kind, name in (("use_context", bool, "true or false"), ("family", str, "a string"),
+                            ("smells", list, "a list of smell names")):
+        if key in data and not isinstance(data[key], kind):
+            raise IacsieveError(f"{path}: '{key}' must be {name}, got {type(data[key]).__name__}")
     return data
 

@@ -10,15 +10,17 @@ Filter vocabulary on top of the usual classification metrics:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from iacsieve import reading
 from iacsieve.layout import BOOTSTRAP_SAMPLES
 from iacsieve.errors import DataError, IacsieveError
+from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
+from iacsieve.limits import shorten
 
 SCORE_FIELDS: tuple[str, ...] = ("file", "line", "smell", "tech", "label", "score")
 
@@ -125,26 +127,21 @@ def load_scores(path: str | Path) -> list[dict]:
     file, line and field of a bad row.
     """
     path = Path(path)
-    if not path.is_file():
-        raise IacsieveError(f"{path}: scores file not found")
+    text = reading.read_regular_text(path, max_bytes=DEFAULT_LIMITS.max_file_bytes, what="scores file")
     rows: list[dict] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, line_no, "<row>", f"invalid JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise DataError(path, line_no, "<row>", "expected a JSON object")
-            label, score = row.get("label"), row.get("score")
-            if isinstance(label, bool) or label not in (0, 1):
-                raise DataError(path, line_no, "label", f"must be 0 or 1, got {label!r}")
-            if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) \
-                    or not 0.0 <= score <= 1.0:
-                raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {score!r}")
-            rows.append(row)
+    for line_no, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        row = reading.decode_json_line(raw, path=path, line_no=line_no)
+        if not isinstance(row, dict):
+            raise DataError(path, line_no, "<row>", "expected a JSON object")
+        label, score = row.get("label"), row.get("score")
+        if isinstance(label, bool) or label not in (0, 1):
+            raise DataError(path, line_no, "label", f"must be 0 or 1, got {shorten(label)}")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0 \
+                or not math.isfinite(score):
+            raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {shorten(score)}")
+        rows.append(row)
     if not rows:
         raise IacsieveError(f"{path}: no score rows")
     return rows
@@ -152,16 +149,7 @@ def load_scores(path: str | Path) -> list[dict]:
 
 def read_json_object(path: str | Path, *, hint: str = "") -> dict:
     """A step artifact (summary, sweep, selection, champion, train log) as a dict; errors name the path."""
-    path = Path(path)
-    if not path.is_file():
-        raise IacsieveError(f"{path}: not found" + (f"; {hint}" if hint else ""))
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IacsieveError(f"{path}: unreadable JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise IacsieveError(f"{path}: expected a JSON object")
-    return value
+    return reading.read_json_object(path, what="JSON", hint=hint)  # regular files only, size-capped
 
 
 def score_arrays(rows: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iacsieve.errors import DataError, IacsieveError
+from iacsieve.limits import DEFAULT, FLAGS, Limits, shorten
+from iacsieve.reading import decode_json_line, read_regular_bytes
 from iacsieve.smells import canonical_smell, is_non_security
 
 FORMATS: tuple[str, ...] = ("glitch", "replication", "jsonl")
@@ -30,6 +32,9 @@ REPLICATION_KEYS: tuple[str, ...] = ("PATH", "LINE", "ERROR")
 JSONL_KEYS: tuple[str, ...] = ("file", "line", "smell")
 
 _GLITCH_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# ASCII digits only (str.isdigit() accepts '²' and other digits int() rejects), at most 10 of them.
+_LINE_NUMBER = re.compile(r"^\s*\+?[0-9]{1,10}\s*$")
+MAX_LINE_NUMBER = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -68,29 +73,45 @@ class DetectionSet:
     rows: tuple[Detection, ...]
 
 
-def read_detections(path: str | Path, fmt: str | None = None) -> DetectionSet:
-    """Read and parse a detections file; `fmt` forces a format, else it is detected from the content."""
+def read_detections(path: str | Path, fmt: str | None = None, limits: Limits = DEFAULT) -> DetectionSet:
+    """Read and parse a detections file; `fmt` forces a format, else it is detected from the content.
+
+    `limits`: the file's size, its row count and each path's length are capped (IacsieveError past them).
+    """
     path = Path(path)
-    text = _read_text(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise IacsieveError(f"{path}: unknown detections format {fmt!r} (known: {', '.join(FORMATS)})")
+    text = _read_text(path, limits.max_file_bytes)
     if fmt is None:
         fmt = detect_format(text, path=path)
-    elif fmt not in FORMATS:
-        raise IacsieveError(f"{path}: unknown detections format {fmt!r} (known: {', '.join(FORMATS)})")
     parser = {"glitch": _parse_glitch, "replication": _parse_replication, "jsonl": _parse_jsonl}[fmt]
-    columns, rows = parser(text, path)
+    columns, rows = parser(text, _Context(path, limits))
     return DetectionSet(path=path, format=fmt, columns=columns, rows=tuple(rows))
+
+
+@dataclass
+class _Context:
+    """What every parser needs: the file (for messages), the limits, and the rows seen so far."""
+
+    path: Path
+    limits: Limits
+    rows: int = 0
+
+    def count_row(self, row_no: int) -> None:
+        self.rows += 1
+        self.limits.check_rows(self.path, row_no, self.rows)
 
 
 def detect_format(text: str, *, path: object = "<detections>") -> str:
     """Tell the three formats apart from the first non-empty line; an empty file reads as GLITCH's."""
-    first = next((l for l in text.splitlines() if l.strip()), None)
+    first = next((l.rstrip("\r\n") for l in io.StringIO(text) if l.strip()), None)
     if first is None:
         return "glitch"  # GLITCH writes an empty CSV when it finds nothing
     stripped = first.strip()
     if stripped.startswith("{"):
         try:
             obj = json.loads(stripped)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, a huge number, deep nesting: not this format
             obj = None
         if isinstance(obj, dict) and all(k in obj for k in JSONL_KEYS):
             return "jsonl"
@@ -108,22 +129,26 @@ def detect_format(text: str, *, path: object = "<detections>") -> str:
 
 # ----------------------------------------------------------------------------- parsers
 
-def _parse_glitch(text: str, path: Path) -> tuple[tuple[str, ...], list[Detection]]:
+def _parse_glitch(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detection]]:
     rows = []
     for row_no, raw in enumerate(_physical_lines(text), start=1):
         if not raw.strip():
             continue
-        # GLITCH does not quote: split at the first three commas, the rest is the snippet verbatim.
-        fields = next(csv.reader([raw], quoting=csv.QUOTE_NONE))
+        ctx.count_row(row_no)
+        # GLITCH does not quote: split at the first three commas, the rest is the snippet verbatim
+        # (a carriage return or a quote inside a field is kept as it is).
+        fields = raw.split(",", 3)
         if len(fields) < 4:
-            raise DataError(path, row_no, "<row>", f"expected 4 columns ({','.join(GLITCH_COLUMNS)}), got {len(fields)}")
-        file, line, code, snippet = fields[0], fields[1], fields[2], ",".join(fields[3:])
+            raise DataError(ctx.path, row_no, "<row>",
+                            f"expected 4 columns ({','.join(GLITCH_COLUMNS)}), got {len(fields)}")
+        file, line, code, snippet = fields
         values = dict(zip(GLITCH_COLUMNS, (file, line, code, snippet)))
-        rows.append(_detection(path, row_no, file, line, code, values, ("path", "line", "code")))
+        rows.append(_detection(ctx, row_no, file, line, code, values, ("path", "line", "code")))
     return GLITCH_COLUMNS, rows
 
 
-def _parse_replication(text: str, path: Path) -> tuple[tuple[str, ...], list[Detection]]:
+def _parse_replication(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detection]]:
+    path = ctx.path
     lines = _physical_lines(text)
     reader = csv.reader(io.StringIO("\n".join(lines)))
     try:
@@ -148,47 +173,51 @@ def _parse_replication(text: str, path: Path) -> tuple[tuple[str, ...], list[Det
             raise DataError(path, row_no, "<csv>", str(exc)) from None
         if not any(f.strip() for f in fields):
             continue
+        ctx.count_row(row_no)
         if len(fields) != len(columns):
             raise DataError(path, row_no, "<row>", f"expected {len(columns)} columns, got {len(fields)}")
         values = dict(zip(columns, fields))
         get = lambda key: fields[index[key]]  # noqa: E731
         names = tuple(columns[index[k]] for k in REPLICATION_KEYS)
-        rows.append(_detection(path, row_no, get("PATH"), get("LINE"), get("ERROR"), values, names))
+        rows.append(_detection(ctx, row_no, get("PATH"), get("LINE"), get("ERROR"), values, names))
     return columns, rows
 
 
-def _parse_jsonl(text: str, path: Path) -> tuple[tuple[str, ...], list[Detection]]:
+def _parse_jsonl(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detection]]:
+    path = ctx.path
     columns: dict[str, None] = {}
     rows = []
     for row_no, raw in enumerate(_physical_lines(text), start=1):
         if not raw.strip():
             continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, row_no, "<json>", f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+        ctx.count_row(row_no)
+        obj = decode_json_line(raw, path=path, line_no=row_no)
         if not isinstance(obj, dict):
             raise DataError(path, row_no, "<row>", f"expected a JSON object, got {type(obj).__name__}")
         for key in JSONL_KEYS:
             if obj.get(key) is None:
                 raise DataError(path, row_no, key, "missing required field")
         columns.update(dict.fromkeys(obj))
-        rows.append(_detection(path, row_no, obj["file"], obj["line"], obj["smell"], obj, JSONL_KEYS))
+        rows.append(_detection(ctx, row_no, obj["file"], obj["line"], obj["smell"], obj, JSONL_KEYS))
     return tuple(columns), rows
 
 
-def _detection(path: Path, row_no: int, file: object, line: object, smell: object, values: dict,
+def _detection(ctx: _Context, row_no: int, file: object, line: object, smell: object, values: dict,
                names: tuple[str, str, str]) -> Detection:
     """Validate the three fields the filter relies on; `names` are their column names, for errors."""
+    path = ctx.path
     if not isinstance(file, str) or not file.strip():
         raise DataError(path, row_no, names[0], "must be a non-empty path")
+    if len(file) > ctx.limits.max_path_chars:
+        raise DataError(path, row_no, names[0], f"path is {len(file)} characters long, over the limit of "
+                                                f"{ctx.limits.max_path_chars}; raise it with {FLAGS['max_path_chars']}")
     if "\x00" in file:
         raise DataError(path, row_no, names[0], "path contains a NUL byte")
     if isinstance(line, bool) or not (isinstance(line, int) or (isinstance(line, str) and _is_int(line))):
-        raise DataError(path, row_no, names[1], f"must be an integer >= 1, got {line!r}")
+        raise DataError(path, row_no, names[1], f"must be an integer >= 1, got {shorten(line)}")
     line_no = int(line)
-    if line_no < 1:
-        raise DataError(path, row_no, names[1], f"must be an integer >= 1, got {line!r}")
+    if not 1 <= line_no <= MAX_LINE_NUMBER:
+        raise DataError(path, row_no, names[1], f"must be an integer from 1 to {MAX_LINE_NUMBER}, got {shorten(line)}")
     if not isinstance(smell, str) or not smell.strip():
         raise DataError(path, row_no, names[2], "must be a non-empty smell name")
     return Detection(row_no=row_no, file=file.strip(), line=line_no, raw_smell=smell.strip(), values=values)
@@ -196,15 +225,8 @@ def _detection(path: Path, row_no: int, file: object, line: object, smell: objec
 
 # ----------------------------------------------------------------------------- helpers
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise IacsieveError(f"{path}: detections file not found") from None
-    except IsADirectoryError:
-        raise IacsieveError(f"{path}: is a directory, expected a detections file") from None
-    except OSError as exc:
-        raise IacsieveError(f"{path}: cannot read detections file: {exc.strerror or exc}") from None
+def _read_text(path: Path, max_bytes: int) -> str:
+    data = read_regular_bytes(path, max_bytes=max_bytes, what="detections file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -227,4 +249,5 @@ def _csv_fields(line: str) -> list[str]:
 
 
 def _is_int(value: str) -> bool:
-    return value.strip().lstrip("+-").isdigit()
+    """A line number as detectors write it: ASCII digits, at most 10 of them."""
+    return _LINE_NUMBER.match(value) is not None

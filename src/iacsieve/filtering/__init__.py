@@ -1,0 +1,13 @@
+"""`iacsieve filter`: run a frozen champion over a detector's output and drop its false alarms.
+
+detections (the three input formats), scripts (confined reading under --scripts), champion (what a
+model dir says), apply (the filter itself), output (CSV / JSONL / SARIF writing), sarif, summary.
+"""
+
+from iacsieve.filtering.apply import ON_MISSING, filter_detections
+from iacsieve.filtering.champion import DATASET_SMELLS, Champion, read_champion
+from iacsieve.filtering.output import OUTPUT_FORMATS, output_format
+from iacsieve.filtering.summary import format_summary
+
+__all__ = ["DATASET_SMELLS", "ON_MISSING", "OUTPUT_FORMATS", "Champion", "filter_detections", "format_summary",
+           "output_format", "read_champion"]

@@ -1,0 +1,72 @@
+"""What the filter needs to know about a model directory: threshold, covered smells, context use.
+
+Reads `champion.json` (when present) and `model_meta.json`; loads no weights.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from iacsieve.errors import IacsieveError
+from iacsieve.models import read_meta
+from iacsieve.reading import read_json_object
+from iacsieve.limits import shorten
+from iacsieve.smells import canonical_smell
+
+CHAMPION_FILE = "champion.json"
+# What a champion covers when neither champion.json nor model_meta.json lists `smells`:
+# the four smells of the training data (data/README.md).
+DATASET_SMELLS: tuple[str, ...] = ("hard_coded_secret", "suspicious_comment", "use_of_http", "weak_crypto")
+
+
+@dataclass(frozen=True)
+class Champion:
+    """What the filter needs to know about a model directory."""
+
+    model_dir: Path
+    threshold: float | None  # frozen threshold (None: a bare model dir without champion.json)
+    covered: frozenset[str]  # canonical smells the model was trained on
+    covered_recorded: bool  # False: `covered` is the dataset default, not read from the champion
+    use_context: bool
+    family: str
+    info: dict  # champion.json (empty for a bare model dir)
+
+
+def read_champion(model_dir: str | Path) -> Champion:
+    """Read champion.json (when present) and model_meta.json; loads no weights."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise IacsieveError(f"{model_dir}: model directory not found")
+    meta = read_meta(model_dir)
+    info: dict = {}
+    if os.path.lexists(model_dir / CHAMPION_FILE):  # a FIFO or a broken link is refused, not skipped
+        info = _load_champion_json(model_dir)
+    threshold = info.get("threshold")
+    smells = info.get("smells", meta.get("smells"))
+    if smells is None:
+        covered, recorded = frozenset(DATASET_SMELLS), False
+    else:
+        if not isinstance(smells, list) or not all(isinstance(s, str) and canonical_smell(s) for s in smells):
+            raise IacsieveError(f"{model_dir}: key 'smells': must be a list of known smell names, got {shorten(smells)}")
+        covered, recorded = frozenset(canonical_smell(s) for s in smells), True
+    return Champion(
+        model_dir=model_dir,
+        threshold=None if threshold is None else float(threshold),
+        covered=covered,
+        covered_recorded=recorded,
+        use_context=bool(meta.get("use_context", info.get("use_context", False))),
+        family=str(info.get("family", meta.get("family", "?"))),
+        info=info,
+    )
+
+
+def _load_champion_json(model_dir: Path) -> dict:
+    try:
+        from iacsieve.steps.freeze import load_champion
+    except ImportError:  # a trimmed install without the training steps
+        load_champion = None
+    if load_champion is not None:
+        return load_champion(model_dir)
+    return read_json_object(model_dir / CHAMPION_FILE, what="champion file")

@@ -1,0 +1,102 @@
+"""Write the filter's verdicts: every input row plus smell, score, keep (CSV / JSONL), or SARIF of the kept ones."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from iacsieve.atomic import atomic_write_chunks
+from iacsieve.errors import IacsieveError
+from iacsieve.filtering.detections import DetectionSet
+from iacsieve.filtering.sarif import SarifRow, to_sarif
+from iacsieve.filtering.scripts import ScriptFolder
+from iacsieve.filtering.verdicts import FilteredRow
+
+OUTPUT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sarif")
+ADDED_COLUMNS: tuple[str, ...] = ("smell", "score", "keep")
+SUFFIXES: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".sarif": "sarif",
+                            ".sarif.json": "sarif"}
+
+
+def output_format(out: str | Path, fmt: str | None = None) -> str:
+    """The output format: `fmt` when given, else from the file suffix; an unknown suffix is refused
+    (silently writing CSV into `kept.json` would hand the next tool the wrong format)."""
+    if fmt is not None:
+        if fmt not in OUTPUT_FORMATS:
+            raise IacsieveError(f"unknown output format {fmt!r} (known: {', '.join(OUTPUT_FORMATS)})")
+        return fmt
+    name = Path(out).name.lower()
+    for suffix, found in SUFFIXES.items():
+        if name.endswith(suffix):
+            return found
+    raise IacsieveError(f"{out}: unknown output extension; use {', '.join(SUFFIXES)} or pass --format "
+                        f"({'|'.join(OUTPUT_FORMATS)})")
+
+
+def _output_columns(parsed: DetectionSet) -> tuple[list[str], dict[str, str]]:
+    """Input columns (an input column named like an added one is kept as `input_<name>`) + smell, score, keep."""
+    rename = {c: f"input_{c}" for c in parsed.columns if c in ADDED_COLUMNS}
+    return [rename.get(c, c) for c in parsed.columns] + list(ADDED_COLUMNS), rename
+
+
+def output_rows(parsed: DetectionSet, rows: list[FilteredRow]) -> list[dict]:
+    """Every input row, in order, with its input values plus `smell`, `score` (None = unscored), `keep`."""
+    return list(iter_output_rows(parsed, rows))
+
+
+def iter_output_rows(parsed: DetectionSet, rows: Iterable[FilteredRow]) -> Iterator[dict]:
+    """`output_rows` one at a time (the writer streams them: a large input is never held twice)."""
+    _, rename = _output_columns(parsed)
+    for row in rows:
+        values = {rename.get(k, k): v for k, v in row.detection.values.items()}
+        values.update(smell=row.smell, score=None if row.score is None else round(row.score, 6), keep=row.keep)
+        yield values
+
+
+def write_output(out: str | Path, out_format: str, parsed: DetectionSet, rows: list[FilteredRow],
+                 folder: ScriptFolder, threshold: float) -> None:
+    if out_format == "sarif":
+        kept = [
+            SarifRow(rule_id=row.smell, uri=folder.relative(row.script) if row.script else row.detection.file,
+                     line=row.detection.line, score=row.score, detector_code=row.detection.raw_smell,
+                     security=not row.detection.non_security)
+            for row in rows if row.keep
+        ]
+        chunks: Iterable[str] = (json.dumps(to_sarif(kept, threshold=threshold), indent=2, ensure_ascii=False) + "\n",)
+    elif out_format == "jsonl":
+        chunks = (json.dumps(r, ensure_ascii=False) + "\n" for r in iter_output_rows(parsed, rows))
+    else:
+        chunks = _csv_chunks(parsed, rows)
+    try:
+        atomic_write_chunks(out, chunks)
+    except OSError as exc:
+        raise IacsieveError(f"{out}: cannot write the output: {exc.strerror or exc}") from None
+
+
+def _csv_chunks(parsed: DetectionSet, rows: list[FilteredRow], per_chunk: int = 4096) -> Iterator[str]:
+    columns, _ = _output_columns(parsed)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for n, values in enumerate(iter_output_rows(parsed, rows), start=1):
+        writer.writerow({k: _csv_cell(values.get(k)) for k in columns})
+        if n % per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

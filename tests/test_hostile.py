@@ -1,0 +1,360 @@
+"""Hostile and careless input (issue #14): one test per promise, each failing before the fix.
+
+1. no command deletes or overwrites its own inputs; 2. limits (path length, line length, file size,
+rows; regular files only); 3. one-line parse errors (more in test_fuzz_readers.py); 4. output hygiene
+(umask, kept mode, SIGTERM, arguments before the model, unknown extension); 5. prepare's data checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import iacsieve.filtering.apply as apply_module
+from iacsieve.atomic import atomic_directory, atomic_write_text
+from iacsieve.cli import main
+from iacsieve.errors import IacsieveError
+from iacsieve.filtering import read_champion
+from iacsieve.filtering.detections import read_detections
+from iacsieve.models import load_scorer
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
+GLITCH_CSV = FIXTURE / "glitch-puppet.csv"
+SCRIPTS = FIXTURE / "scripts"
+TECHS = ("ansible", "chef", "puppet")
+SPLITS = ("train", "val", "test")
+ROW = {"smell": "hard_coded_secret", "file": "a.pp", "line": 1, "content": "$password = 'x'", "label": "TP"}
+
+
+def run(capsys, *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def assert_one_line(code: int, err: str, *needles: str) -> None:
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def make_raw(root: Path, rows: dict[tuple[str, str], list[dict]] | None = None) -> Path:
+    """A tiny raw dataset: one distinct row per tech x split unless `rows` says otherwise."""
+    for tech in TECHS:
+        (root / tech).mkdir(parents=True, exist_ok=True)
+        for n, split in enumerate(SPLITS, start=1):
+            content = (rows or {}).get((tech, split), [dict(ROW, file=f"{split}.pp", line=n)])
+            (root / tech / f"{tech}_{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in content))
+    return root
+
+
+def digest(folder: Path) -> str:
+    h = hashlib.md5()
+    for p in sorted(folder.rglob("*")):
+        h.update(str(p.relative_to(folder)).encode() + (p.read_bytes() if p.is_file() else b"/"))
+    return h.hexdigest()
+
+
+@pytest.fixture()
+def no_model(monkeypatch):
+    """Fail loudly if the model would load: these errors must come first."""
+    def refuse(model_dir):
+        raise AssertionError("the model was loaded before the arguments were checked")
+    monkeypatch.setattr(apply_module, "load_scorer", refuse)
+
+
+# ----------------------------------------------------------------------------- 1. inputs are never outputs
+
+@pytest.mark.parametrize("where", ["parent", "same", "dot", "inside", "symlink"])
+def test_prepare_never_deletes_its_raw_data(tmp_path, monkeypatch, capsys, where):
+    raw = make_raw(tmp_path / "data" / "raw")
+    before = digest(tmp_path / "data")
+    (tmp_path / "link").symlink_to(raw)
+    monkeypatch.chdir(tmp_path)
+    out = {"parent": "data", "same": "data/raw", "dot": ".", "inside": "data/raw/prepared", "symlink": "link"}[where]
+    code, err = run(capsys, "prepare", "--raw", "data/raw", "--out", out)
+    assert_one_line(code, err, f"--out {out}", "--raw data/raw")
+    assert digest(tmp_path / "data") == before
+
+
+def test_filter_never_overwrites_its_detections(tmp_path, capsys, champion, no_model, monkeypatch):
+    detections = tmp_path / "x.csv"
+    detections.write_bytes(GLITCH_CSV.read_bytes())
+    os.link(detections, tmp_path / "hardlink.csv")
+    read = []
+    monkeypatch.setattr(apply_module, "read_detections", lambda *a, **k: read.append(a))
+    base = ["filter", "--model", str(champion), "--detections", str(detections), "--scripts", str(SCRIPTS)]
+    for out, needle in ((detections, "is the input --detections"), (tmp_path / "hardlink.csv", "is the input"),
+                        (tmp_path / "." / "x.csv", "is the input"), (champion / "out.csv", "inside the input --model")):
+        code, err = run(capsys, *base, "--out", str(out))
+        assert_one_line(code, err, needle)
+    assert detections.read_bytes() == GLITCH_CSV.read_bytes() and not read  # refused before reading anything
+
+
+def test_filter_never_writes_over_a_script(tmp_path, capsys, champion, no_model):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "x.pp").write_text("$password = 'x'\n")
+    (tmp_path / "d.csv").write_text("x.pp,1,sec_hard_secr,x\n")
+    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(tmp_path / "d.csv"), "--scripts",
+                    str(scripts), "--out", str(scripts / "x.pp"), "--format", "csv")
+    assert_one_line(code, err, "existing IaC script")
+    assert (scripts / "x.pp").read_text() == "$password = 'x'\n"
+
+
+def test_other_commands_refuse_to_overwrite_their_inputs(tmp_path, capsys, prepared_small):
+    data = tmp_path / "prepared"
+    data.symlink_to(prepared_small)
+    before = digest(prepared_small)
+    selection = tmp_path / "sel" / "selection.json"
+    selection.parent.mkdir()
+    selection.write_text("{}")
+    for args in (["train", "--family", "classical", "--data", str(data), "--out", str(prepared_small / "run")],
+                 ["ablate", "--data", str(data), "--out", str(data / "ablation")],
+                 ["freeze", str(selection), "--out", str(selection.parent), "--data", str(data)],
+                 ["evaluate", str(tmp_path / "run"), "--results", str(tmp_path)]):
+        code, err = run(capsys, *args)
+        assert_one_line(code, err, "--")
+    assert digest(prepared_small) == before and selection.read_text() == "{}"
+
+
+# ----------------------------------------------------------------------------- 2. limits
+
+def test_a_very_long_path_is_refused_at_once(tmp_path, capsys, champion, no_model):
+    detections = tmp_path / "d.csv"
+    detections.write_text("a/" * 500_000 + "x.pp,1,sec_hard_secr,$password = 'x'\n")
+    start = time.perf_counter()
+    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(detections),
+                    "--scripts", str(SCRIPTS), "--out", str(tmp_path / "o.csv"))
+    assert_one_line(code, err, "d.csv:1: field 'path'", "--max-path-length")
+    assert time.perf_counter() - start < 5
+
+
+def test_path_resolution_is_linear_when_the_limit_is_raised(tmp_path):
+    """Before: every leading part dropped built a new full-length path (quadratic time and memory)."""
+    from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem
+
+    (tmp_path / "a" / "a").mkdir(parents=True)
+    folder = ScriptFolder(tmp_path)
+    start = time.perf_counter()
+    with pytest.raises(ScriptProblem, match="not found"):
+        folder.resolve("a/" * 20_000 + "x.pp")
+    assert time.perf_counter() - start < 5
+
+
+def test_a_long_script_line_is_cut_before_the_model_and_said(tmp_path, capsys, champion, monkeypatch):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "x.pp").write_text("$password = '" + "s" * 100_000 + "'\n")
+    detections = tmp_path / "d.csv"
+    detections.write_text("x.pp,1,sec_hard_secr,$password\n")
+    seen = []
+    real = load_scorer(champion)
+
+    class Recording:
+        family, use_context = real.family, real.use_context
+
+        def predict_proba(self, records, batch_size=32):
+            seen.extend(records)
+            return real.predict_proba(records, batch_size=batch_size)
+
+    monkeypatch.setattr(apply_module, "load_scorer", lambda model_dir: Recording())
+    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(detections), "--scripts",
+                    str(scripts), "--out", str(tmp_path / "o.csv"), "--max-line-length", "200")
+    assert code == 0 and "cut: 1 model inputs" in err and "--max-line-length" in err
+    assert len(seen) == 1 and len(seen[0].content) <= 200
+
+
+@pytest.mark.parametrize("flag,value,needle", [("--max-file-size", "1K", "larger than 1024 bytes"),
+                                               ("--max-rows", "10", "more than 10 rows")])
+def test_file_size_and_row_limits(tmp_path, capsys, champion, no_model, flag, value, needle):
+    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(GLITCH_CSV),
+                    "--scripts", str(SCRIPTS), "--out", str(tmp_path / "o.csv"), flag, value)
+    assert_one_line(code, err, needle, flag)
+    raw = make_raw(tmp_path / "raw", {("chef", "train"): [dict(ROW, line=n) for n in range(1, 13)]})
+    code, err = run(capsys, "prepare", "--raw", str(raw), "--out", str(tmp_path / "p"), flag, value)
+    assert_one_line(code, err, needle, "chef_train.jsonl" if flag == "--max-rows" else "", flag)
+
+
+def _within(seconds: float, call):
+    """Run `call` in a thread; fail (instead of hanging the suite) if it blocks, as reading a FIFO did."""
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(_outcome(call)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "blocked"
+    return result[0]
+
+
+def _outcome(call):
+    try:
+        return call()
+    except BaseException as exc:  # noqa: BLE001 - handed back to the test
+        return exc
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "link_to_dev_zero"])
+def test_only_regular_files_are_read(tmp_path, champion, kind):
+    path = tmp_path / "d.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero") if kind == "link_to_dev_zero" else None
+    target = Path("/dev/zero") if kind == "dev_zero" else path
+    outcome = _within(10, lambda: read_detections(target))
+    assert isinstance(outcome, IacsieveError) and "not a regular file" in str(outcome)
+
+    model = tmp_path / "model"
+    model.mkdir()
+    for f in champion.iterdir():
+        (model / f.name).write_bytes(f.read_bytes())
+    (model / "model.skops").unlink()
+    if kind == "fifo":
+        os.mkfifo(model / "model.skops")
+    else:
+        (model / "model.skops").symlink_to("/dev/zero")
+    outcome = _within(10, lambda: load_scorer(model))
+    assert isinstance(outcome, IacsieveError) and "not a regular file" in str(outcome)
+    (model / "champion.json").unlink()
+    (model / "champion.json").symlink_to("/dev/zero")
+    outcome = _within(10, lambda: read_champion(model))
+    assert isinstance(outcome, IacsieveError) and "not a regular file" in str(outcome)
+
+
+# ----------------------------------------------------------------------------- 3. one-line parse errors
+
+GOOD_GLITCH = "x.pp,1,sec_hard_secr,x\n"
+HOSTILE_DETECTIONS = {
+    "long_int": (GOOD_GLITCH + "x.pp," + "9" * 5000 + ",sec_hard_secr,x\n", "d.csv:2: field 'line'"),
+    "superscript_digit": (GOOD_GLITCH + "x.pp,\u00b2,sec_hard_secr,x\n", "d.csv:2: field 'line'"),
+    "arabic_digit": (GOOD_GLITCH + "x.pp,\u0661,sec_hard_secr,x\n", "d.csv:2: field 'line'"),
+    "cr_in_quoted_csv": ("PATH,LINE,ERROR\nx.pp,1\r,hardcoded-secret\n", "d.csv:2: field '<csv>'"),
+    "nested_jsonl": ('{"file": "x.pp", "line": 1, "smell": "x"}\n{"file": ' + "[" * 100_000 + "\n",
+                     "d.csv:2: field '<json>'"),
+    "jsonl_long_int": ('{"file": "x.pp", "line": 1, "smell": "x"}\n{"file": "x.pp", "smell": "x", "line": '
+                       + "9" * 5000 + "}\n", "d.csv:2: field '<json>'"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_DETECTIONS))
+def test_hostile_detections_are_one_line_exit_2(tmp_path, capsys, champion, no_model, case):
+    text, needle = HOSTILE_DETECTIONS[case]
+    (tmp_path / "d.csv").write_text(text, newline="")
+    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(tmp_path / "d.csv"),
+                    "--scripts", str(SCRIPTS), "--out", str(tmp_path / "o.csv"))
+    assert_one_line(code, err, needle)
+
+
+def test_a_bare_carriage_return_in_a_glitch_snippet_is_kept(tmp_path):
+    (tmp_path / "d.csv").write_text("x.pp,1,sec_hard_secr,a\rb\n", newline="")
+    parsed = read_detections(tmp_path / "d.csv")
+    assert parsed.format == "glitch" and parsed.rows[0].values["snippet"] == "a\rb"
+
+
+@pytest.mark.parametrize("name,content,needle", [
+    ("model_meta.json", b"\xff\xfe garbage", "model_meta.json: model metadata is not UTF-8"),
+    ("model_meta.json", b"[1, 2]", "model_meta.json: expected a JSON object"),
+    ("model_meta.json", b'{"kind": "classical", "family": "classical", "use_context": "yes"}', "key 'use_context'"),
+    ("model_meta.json", b'{"kind": "classical"}', "key 'family': missing"),
+    ("champion.json", b"[1]", "champion.json: expected a JSON object"),
+    ("champion.json", b'{"threshold": "high"}', "champion.json: missing key"),
+    ("champion.json", b'{"a": ' * 100_000, "champion.json: unreadable JSON: nested too deeply"),
+])
+def test_bad_model_metadata_is_one_line_exit_2(tmp_path, capsys, champion, no_model, name, content, needle):
+    model = tmp_path / "model"
+    model.mkdir()
+    for f in champion.iterdir():
+        (model / f.name).write_bytes(f.read_bytes())
+    (model / name).write_bytes(content)
+    code, err = run(capsys, "filter", "--model", str(model), "--detections", str(GLITCH_CSV),
+                    "--scripts", str(SCRIPTS), "--out", str(tmp_path / "o.csv"))
+    assert_one_line(code, err, needle)
+
+
+# ----------------------------------------------------------------------------- 4. output hygiene
+
+def test_outputs_respect_the_umask_and_keep_an_existing_mode(tmp_path):
+    old = os.umask(0o077)
+    try:
+        atomic_write_text(tmp_path / "secret.csv", "x\n")
+        with atomic_directory(tmp_path / "folder") as tmp:
+            (tmp / "a").write_text("a")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "secret.csv").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o700
+    (tmp_path / "shared.csv").write_text("old\n")
+    os.chmod(tmp_path / "shared.csv", 0o640)
+    atomic_write_text(tmp_path / "shared.csv", "new\n")
+    assert (tmp_path / "shared.csv").stat().st_mode & 0o777 == 0o640
+
+
+SLOW_PREPARE = """
+import os, sys, time
+real = os.replace
+os.replace = lambda src, dst: (time.sleep(60), real(src, dst))  # hold the first temp file open
+from iacsieve.cli import main
+sys.exit(main(["prepare", "--raw", sys.argv[1], "--out", sys.argv[2]]))
+"""
+
+
+def test_sigterm_cleans_up_temp_files_like_ctrl_c(tmp_path):
+    raw = make_raw(tmp_path / "raw")
+    out = tmp_path / "out" / "prepared"
+    out.parent.mkdir()
+    process = subprocess.Popen([sys.executable, "-c", SLOW_PREPARE, str(raw), str(out)], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.name.startswith(".combined.jsonl.tmp-") for p in out.parent.rglob("*")):
+            assert time.monotonic() < deadline and process.poll() is None, "no temp file appeared"
+            time.sleep(0.05)
+        process.terminate()  # SIGTERM
+        code = process.wait(30)
+    finally:
+        process.kill()
+    assert code == 143, process.stderr.read().decode()
+    assert list(out.parent.iterdir()) == []  # neither the temp folder nor the temp file is left
+
+
+@pytest.mark.parametrize("problem", ["scripts", "extension", "folder"])
+def test_arguments_are_checked_before_the_model_loads(tmp_path, capsys, champion, no_model, problem):
+    (tmp_path / "file").write_text("")
+    scripts = tmp_path / "nope" if problem == "scripts" else SCRIPTS
+    out = {"scripts": tmp_path / "o.csv", "extension": tmp_path / "kept.txt", "folder": tmp_path / "file" / "o.csv"}
+    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(GLITCH_CSV),
+                    "--scripts", str(scripts), "--out", str(out[problem]))
+    needle = {"scripts": "scripts folder not found", "extension": "unknown output extension",
+              "folder": "is not a folder"}[problem]
+    assert_one_line(code, err, needle)
+    assert not (tmp_path / "kept.txt").exists()
+
+
+# ----------------------------------------------------------------------------- 5. prepare's data checks
+
+def test_prepare_reports_duplicates_and_empty_splits(tmp_path, capsys):
+    raw = make_raw(tmp_path / "raw", {("chef", "train"): [dict(ROW, file="t.pp")] * 3, ("puppet", "test"): []})
+    code = main(["prepare", "--raw", str(raw), "--out", str(tmp_path / "p")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "train: 2 duplicate rows" in captured.err and "test/puppet is empty" in captured.err
+    warnings = json.loads((tmp_path / "p" / "stats.json").read_text())["warnings"]
+    assert warnings["duplicate_rows"]["train"] == 2 and warnings["empty"] == ["test/puppet"]
+    assert warnings["count"] == 3
+
+
+def test_prepare_refuses_overlap_across_splits_unless_allowed(tmp_path, capsys):
+    leaked = dict(ROW, file="leak.pp")
+    raw = make_raw(tmp_path / "raw", {("ansible", "train"): [leaked], ("ansible", "test"): [leaked]})
+    code, err = run(capsys, "prepare", "--raw", str(raw), "--out", str(tmp_path / "p"))
+    assert_one_line(code, err, "both train and test", "leak.pp:1", "--allow-overlap")
+    assert not (tmp_path / "p").exists()
+    assert main(["prepare", "--raw", str(raw), "--out", str(tmp_path / "p"), "--allow-overlap"]) == 0
+    warnings = json.loads((tmp_path / "p" / "stats.json").read_text())["warnings"]
+    assert warnings["overlap"] == {"train&val": 0, "train&test": 1, "val&test": 0}
