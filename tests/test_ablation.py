@@ -57,7 +57,8 @@ def test_default_variants_are_distinct_and_valid():
 
 
 def test_cli_ablate_without_cv(prepared, tmp_path, capsys):
-    assert main(["ablate", "--data", str(prepared), "--out", str(tmp_path / "cli"), "--cv-folds", "0"]) == 0
+    assert main(["ablate", "--data", str(prepared), "--out", str(tmp_path / "cli"), "--cv-folds", "0",
+                 "--timings", str(tmp_path / "timings.json")]) == 0
     assert "defaults" in capsys.readouterr().out
     rows = json.loads((tmp_path / "cli" / "ablation.json").read_text())["variants"]
     assert len(rows) == len(DEFAULT_VARIANTS) and all(r["cv_f1"] is None for r in rows)

@@ -19,7 +19,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # Caches and tool state that running tests (or the interpreter) legitimately touch.
-SKIP_DIRS = frozenset({".git", ".venv", ".pytest_cache", "__pycache__", ".mypy_cache", ".ruff_cache"})
+# Caches, not working files: the venv, tool caches, and build/ (make image-local's git-ignored wheelhouse,
+# which the container test fills on its first run).
+SKIP_DIRS = frozenset({".git", ".venv", ".pytest_cache", "__pycache__", ".mypy_cache", ".ruff_cache", "build"})
 SKIP_PATHS = frozenset({".dvc/tmp"})
 
 _copies: dict[tuple[Path, str], Path] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from iacsieve import layout
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -19,17 +21,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="reports/ablation", help="output folder for ablation.json/.md (default: %(default)s)")
     p.add_argument("--cv-folds", type=int, default=5, help="folds of CV on train; 0 turns CV off (default: %(default)s)")
     p.add_argument("--seed", type=int, default=42, help="random_state of the models and of the folds (default: %(default)s)")
+    p.add_argument("--timings", default=str(Path(layout.TIMINGS_DIR) / "ablation.json"),
+                   help="where the fit times go (default: %(default)s; git-ignored: they change run to run)")
     p.set_defaults(func=_ablate)
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from iacsieve import layout
     from iacsieve.reporting.ablation import run_ablation
     from iacsieve.overlap import refuse_overlap
 
     refuse_overlap(args.out, {"--data": args.data})
     rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed,
-                        timings_file=Path(layout.TIMINGS_DIR) / "ablation.json")
+                        timings_file=args.timings)
     for row in rows:
         cv = "" if row["cv_f1"] is None else f"  cv {row['cv_f1']:.4f} ({row['delta_cv_f1']:+.4f})"
         print(f"{row['variant']:<22} val {row['val_f1']:.4f} ({row['delta_val_f1']:+.4f}){cv}")
