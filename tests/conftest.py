@@ -57,7 +57,7 @@ def pytest_sessionstart(session) -> None:
 def prepared_full(tmp_path_factory) -> Path:
     """The whole dataset prepared from data/raw by the real `prepare` step (tests never rely on
     a `data/prepared` left behind by `dvc repro`)."""
-    from iacsieve.data import prepare
+    from iacsieve.data.records import prepare
 
     out = tmp_path_factory.mktemp("full") / "prepared"
     prepare(RAW, out)

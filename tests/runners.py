@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from iacsieve import layout
-from iacsieve.data import TECHS, prepare
-from iacsieve.human import build_training_data
+from iacsieve.data.records import TECHS, prepare
+from iacsieve.data.human import build_training_data
 from iacsieve.kfp import StageInputs, run_local
 from iacsieve.method import dvc
 from iacsieve.method.params import load_params

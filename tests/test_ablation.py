@@ -10,8 +10,8 @@ import pytest
 
 from iacsieve.reporting.ablation import BASE, DEFAULT_VARIANTS, Variant, run_ablation
 from iacsieve.atomic import atomic_write_jsonl
-from iacsieve.cli import main
-from iacsieve.data import prepared_path
+from iacsieve.cli.app import main
+from iacsieve.data.records import prepared_path
 from iacsieve.errors import IacsieveError
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from iacsieve.data import WarningRecord, record_text
+from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.models import META_FILE, load_scorer
 from iacsieve.models import classical

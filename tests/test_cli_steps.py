@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import iacsieve.steps.train
-from iacsieve.cli import main
+from iacsieve.cli.app import main
 from iacsieve.run_config import TrainConfig
 from test_evaluate import make_run
 from test_freeze import prepared
@@ -115,7 +115,7 @@ def test_help_has_examples(command, capsys):
 @pytest.mark.slow
 def test_end_to_end_with_the_classical_family(tmp_path, capsys, prepared_small):
     """train -> sweep -> evaluate -> select -> freeze on trimmed real data; the champion loads and scores."""
-    from iacsieve.data import load_prepared
+    from iacsieve.data.records import load_prepared
     from iacsieve.steps.freeze import load_champion
     from iacsieve.steps.metrics import load_scores
     from iacsieve.models import load_scorer

@@ -28,8 +28,8 @@ import pytest
 import yaml
 
 from iacsieve import __version__
-from iacsieve.cli import main
-from iacsieve.data import load_prepared
+from iacsieve.cli.app import main
+from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.steps.freeze import load_champion
 from iacsieve.image import DEFAULT_IMAGE, check_image

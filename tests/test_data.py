@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.cli import main
-from iacsieve.data import (
+from iacsieve.cli.app import main
+from iacsieve.data.records import (
     build_input_text, context_body, load_jsonl, load_prepared, parse_row, prepare, render_context,
 )
 from iacsieve.errors import DataError

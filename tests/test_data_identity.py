@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.cli import main
-from iacsieve.data import prepare
-from iacsieve.data_identity import (
+from iacsieve.cli.app import main
+from iacsieve.data.records import prepare
+from iacsieve.data.identity import (
     data_md5_from_dvc_file, data_uri, dvc_remote_url, fetch_from_dvc_remote, folder_md5, push_data,
 )
 from iacsieve.errors import IacsieveError

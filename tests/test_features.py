@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from iacsieve.data import build_input_text
-from iacsieve.features import (
+from iacsieve.data.records import build_input_text
+from iacsieve.models.features import (
     DEFINITION_NAMES, FEATURE_NAMES, context_texts, definition_features, definition_line_features, head_and_normalised_texts, head_texts, line_features, normalise_line,
     parse_input_text, reviewer_features, split_assignment,
 )

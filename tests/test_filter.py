@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import iacsieve.filtering.apply as filter_module
-from iacsieve.cli import main
-from iacsieve.data import render_context
+from iacsieve.cli.app import main
+from iacsieve.data.records import render_context
 from iacsieve.filtering.detections import read_detections
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering import DATASET_SMELLS, filter_detections, read_champion

@@ -17,12 +17,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from iacsieve.cli import main
-from iacsieve.data import load_jsonl
+from iacsieve.cli.app import main
+from iacsieve.data.records import load_jsonl
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.filtering import read_champion
 from iacsieve.filtering.detections import FORMATS, read_detections
@@ -136,9 +136,10 @@ LABEL_ROW = ('{"key": "a.pp:1:hard_coded_secret", "tech": "puppet", "smell": "ha
        labels=st.one_of(hostile_bytes, st.tuples(st.sampled_from(["label", "line", "score", "smell", "file", "key"]),
                                                   json_values).map(lambda kv: (LABEL_ROW + f', "{kv[0]}": '
                                                                                + json.dumps(kv[1]) + "}").encode())))
+@example(sheet=b"\r\x00", labels=b"")  # a bare CR in the header once escaped as a csv.Error traceback
 def test_human_label_readers(sheet, labels):
-    from iacsieve.human import load_human_labels
-    from iacsieve.sheet import read_sheet
+    from iacsieve.data.human import load_human_labels
+    from iacsieve.data.sheet import read_sheet
 
     check_readers("sheet.csv", sheet, lambda path: read_sheet(path, reviewer="r", date="2026-01-01"))
     check_readers("labels.jsonl", labels, lambda path: load_human_labels(path.parent))

@@ -20,7 +20,7 @@ import pytest
 
 import iacsieve.filtering.apply as apply_module
 from iacsieve.atomic import atomic_directory, atomic_write_text
-from iacsieve.cli import main
+from iacsieve.cli.app import main
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering import read_champion
 from iacsieve.filtering.detections import read_detections
@@ -300,7 +300,7 @@ SLOW_PREPARE = """
 import os, sys, time
 real = os.replace
 os.replace = lambda src, dst: (time.sleep(60), real(src, dst))  # hold the first temp file open
-from iacsieve.cli import main
+from iacsieve.cli.app import main
 sys.exit(main(["prepare", "--raw", sys.argv[1], "--out", sys.argv[2]]))
 """
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.data import SPLITS, TECHS, load_prepared, prepared_path
+from iacsieve.data.records import SPLITS, TECHS, load_prepared, prepared_path
 from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.human import (HumanLabel, HumanSettings, apply_human_labels, build_training_data,
+from iacsieve.data.human import (HumanLabel, HumanSettings, apply_human_labels, build_training_data,
                             human_validation_split, record_key, resolve_labels, save_human_labels)
 from iacsieve.steps.metrics import compute_metrics
 from iacsieve.models import load_scorer
@@ -142,7 +142,7 @@ def test_committed_example_store_is_valid_and_holds_no_test_row(prepared_full, t
 
 
 def test_warning_key_matches_the_dataset_and_keeps_paths_apart():
-    from iacsieve.human import warning_key
+    from iacsieve.data.human import warning_key
 
     assert warning_key("owner@repo-manifests-init.pp", 3, "sec_hard_pass") == "owner@repo-manifests-init.pp:3:hard_coded_secret"
     assert warning_key("./x.pp", 1, "use_of_http_without_ssl_tls") == warning_key("x.pp", 1, "sec_https")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iacsieve.cli import main
+from iacsieve.cli.app import main
 from iacsieve.method.grid import stage_runs
 from iacsieve.method.params import load_params, read_yaml
 from iacsieve.method.plan import stage_plan

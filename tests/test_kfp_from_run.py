@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from test_kfp_submit import PARAMS, FakeKfp
 
-from iacsieve.cli import main
+from iacsieve.cli.app import main
 from iacsieve.errors import IacsieveError
 from iacsieve.kfp.from_run import resolve_run_outputs, stage_inputs_from_run
 

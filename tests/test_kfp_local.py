@@ -19,10 +19,10 @@ import yaml
 from kfp import dsl
 
 from iacsieve import layout
-from iacsieve.cli import main
+from iacsieve.cli.app import main
 from runners import CHAMPION_KEYS, PARAMS, comparable_run, kfp_all_stages, make_setup
 from runners import dvc_chain as run_dvc_chain
-from iacsieve.data import load_prepared
+from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.kfp import pull_champion
 from iacsieve.kfp.components import build_components

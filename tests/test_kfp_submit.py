@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 
-from iacsieve.cli import main
+from iacsieve.cli.app import main
 from iacsieve.method.params import load_params
 from worktree import repo_copy
 
@@ -112,7 +112,7 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
     [run] = kfp.posts("/apis/v2beta1/runs")
     body = run["body"]
     assert body["display_name"] == "stage4-try" and body["experiment_id"] == "exp-1"
-    from iacsieve.data_identity import data_md5_from_dvc_file
+    from iacsieve.data.identity import data_md5_from_dvc_file
 
     assert body["runtime_config"]["parameters"] == {"data_uri": "gs://bucket/iacsieve/raw",
                                                     "champion_uri": "gs://bucket/s3/champion",

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.cli import main
-from iacsieve.data import load_raw_split
-from iacsieve.human import key_id, load_human_labels, resolve_labels, warning_key
-from iacsieve.labels import add_labels, label_stats
-from iacsieve.sheet import SHEET_COLUMNS, SheetRow, write_sheet
+from iacsieve.cli.app import main
+from iacsieve.data.records import load_raw_split
+from iacsieve.data.human import key_id, load_human_labels, resolve_labels, warning_key
+from iacsieve.data.labels import add_labels, label_stats
+from iacsieve.data.sheet import SHEET_COLUMNS, SheetRow, write_sheet
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 ROWS = [SheetRow(tech="puppet", smell="suspicious_comment", file="repo/a.pp", line=1, code="# TODO later",

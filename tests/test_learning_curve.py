@@ -3,9 +3,9 @@
 import json
 
 import iacsieve.reporting.learning_curve as lc
-from iacsieve.cli import main
-from iacsieve.data import load_prepared
-from iacsieve.human import record_key
+from iacsieve.cli.app import main
+from iacsieve.data.records import load_prepared
+from iacsieve.data.human import record_key
 from iacsieve.steps.metrics import compute_metrics
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from iacsieve.data import load_prepared, record_text
+from iacsieve.data.records import load_prepared, record_text
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.models import FAMILIES, get_family, load_scorer, read_meta
 from iacsieve.models import hf, tiny

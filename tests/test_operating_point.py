@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from iacsieve.cli import main
+from iacsieve.cli.app import main
 from iacsieve.errors import IacsieveError
 from iacsieve.steps.freeze import freeze
 from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from iacsieve.cli import main
-from iacsieve.human import HumanLabel, key_id, save_human_labels, warning_key
-from iacsieve.review import Candidate, collapse_duplicates, pick_for_review, review_detections
-from iacsieve.sheet import SHEET_COLUMNS, SheetRow
+from iacsieve.cli.app import main
+from iacsieve.data.human import HumanLabel, key_id, save_human_labels, warning_key
+from iacsieve.filtering.review import Candidate, collapse_duplicates, pick_for_review, review_detections
+from iacsieve.data.sheet import SHEET_COLUMNS, SheetRow
 
 THRESHOLD = 0.45
 SCRIPTS = {

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from iacsieve.data import load_prepared
+from iacsieve.data.records import load_prepared
 from iacsieve.errors import ConfigError
 from iacsieve.models import load_scorer, tiny
 from iacsieve.run_config import TrainConfig

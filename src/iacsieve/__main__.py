@@ -1,5 +1,5 @@
 import sys
 
-from iacsieve.cli import main
+from iacsieve.cli.app import main
 
 sys.exit(main())

@@ -24,7 +24,9 @@ DVC = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
 # The module each stage's command runs (the CLI layer only parses flags, and is left out).
 ENTRY = {"stage1": "iacsieve.method.dvc", "stage2": "iacsieve.method.dvc", "stage3": "iacsieve.method.dvc",
          "stage4": "iacsieve.method.dvc", "select": "iacsieve.method.dvc", "freeze": "iacsieve.method.dvc",
-         "prepare": "iacsieve.data", "training-data": "iacsieve.human"}
+         "prepare": "iacsieve.data.records", "training-data": "iacsieve.data.human",
+         "ablate": "iacsieve.reporting.ablation", "report": "iacsieve.reporting.report",
+         "plots": "iacsieve.reporting.plots"}
 DYNAMIC_PACKAGES = {"iacsieve.models"}  # the family registry imports its modules by name
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve.data import TECHS, WarningRecord, render_context
+from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.errors import IacsieveError
 from iacsieve.limits import DEFAULT, Limits
 from iacsieve.steps.metrics import predict

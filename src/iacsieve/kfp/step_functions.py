@@ -17,7 +17,7 @@ from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 def prepare(raw: Input[Dataset], prepared: Output[Dataset], expected_md5: str = "", skip_invalid: bool = False):
     """Validate + normalise the raw splits into the prepared layout (`iacsieve.data.prepare`);
     `expected_md5` (data.dvc's): refuse data whose DVC md5 differs."""
-    from iacsieve.data import prepare as prepare_data
+    from iacsieve.data.records import prepare as prepare_data
 
     stats = prepare_data(raw.path, prepared.path, skip_invalid=skip_invalid, expected_md5=expected_md5 or None)
     prepared.metadata["data_md5"] = expected_md5

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from iacsieve.errors import ConfigError
-from iacsieve.human import HumanSettings
+from iacsieve.data.human import HumanSettings
 from iacsieve.image import DEFAULT_IMAGE
 from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_pod_settings
 from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, PARAMS_FILE, PREPARED_DIR, RAW_DIR, TRAINING_DIR, SWEEP_START, SWEEP_STEP, SWEEP_STOP

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from iacsieve.atomic import atomic_write_json
-from iacsieve.data import WarningRecord, record_text
+from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.run_config import TrainConfig
 from iacsieve.models import META_FILE
@@ -165,7 +165,7 @@ def build_pipeline(settings: Settings):
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from iacsieve import features
+    from iacsieve.models import features
 
     o = settings.options
     line_view = {"none": features.head_texts, "replace": features.normalised_head_texts,
@@ -328,12 +328,12 @@ def save(pipeline, settings: Settings, model_dir: str | Path) -> None:
 # FunctionTransformers reference. A dump naming anything else (another function of ours,
 # `os.system`, a foreign class) is refused before anything in it is loaded.
 ALLOWED_TYPES: frozenset[str] = frozenset({
-    "iacsieve.features.head_texts",
-    "iacsieve.features.normalised_head_texts",
-    "iacsieve.features.head_and_normalised_texts",
-    "iacsieve.features.context_texts",
-    "iacsieve.features.reviewer_features",
-    "iacsieve.features.definition_features",
+    "iacsieve.models.features.head_texts",
+    "iacsieve.models.features.normalised_head_texts",
+    "iacsieve.models.features.head_and_normalised_texts",
+    "iacsieve.models.features.context_texts",
+    "iacsieve.models.features.reviewer_features",
+    "iacsieve.models.features.definition_features",
 })
 
 

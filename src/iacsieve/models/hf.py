@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from iacsieve.data import WarningRecord, record_text
+from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.errors import IacsieveError
 from iacsieve.models import get_family, read_meta
 from iacsieve.models.encoders.loading import first_line, load_pretrained, quiet_progress_bars, resolve_name_or_path

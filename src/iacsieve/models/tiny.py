@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from iacsieve.data import WarningRecord, record_text
+from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.errors import ConfigError
 from iacsieve.run_config import TrainConfig
 from iacsieve.models import get_family

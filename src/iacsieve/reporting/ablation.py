@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from iacsieve.atomic import atomic_write_json, atomic_write_text
-from iacsieve.data import load_prepared, record_text
+from iacsieve.data.records import load_prepared, record_text
 from iacsieve.errors import IacsieveError
 from iacsieve.steps.metrics import compute_metrics
 from iacsieve.models import classical

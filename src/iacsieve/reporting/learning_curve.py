@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from iacsieve.atomic import atomic_write_json, atomic_write_text
-from iacsieve.data import WarningRecord, load_prepared
+from iacsieve.data.records import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
-from iacsieve.human import HumanLabel, apply_human_labels, record_key
+from iacsieve.data.human import HumanLabel, apply_human_labels, record_key
 from iacsieve.steps.metrics import compute_metrics
 from iacsieve.models import family_module, load_scorer
-from iacsieve.review import candidate_for_record, pick_for_review
+from iacsieve.filtering.review import candidate_for_record, pick_for_review
 from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)

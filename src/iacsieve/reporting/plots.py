@@ -141,7 +141,7 @@ def champion_scores(champion: Path, card: dict, data: str | Path) -> dict[str, l
     files = {"val": run_dir / "val_scores.jsonl", "test": run_dir / "test_scores.jsonl"}
     if all(path.is_file() for path in files.values()):
         return {split: load_scores(path) for split, path in files.items()}
-    from iacsieve.data import load_prepared
+    from iacsieve.data.records import load_prepared
     from iacsieve.steps.freeze import data_md5
     from iacsieve.models import load_scorer
     from iacsieve.steps.train import score_rows

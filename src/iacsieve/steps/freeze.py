@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from iacsieve.atomic import atomic_directory, atomic_write_json
-from iacsieve.data import load_prepared
+from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
 from iacsieve.steps.metrics import read_json_object

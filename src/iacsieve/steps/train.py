@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl, atomic_write_text
-from iacsieve.data import WarningRecord, load_prepared
+from iacsieve.data.records import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import CONFIG_FILE, MODEL_DIR, TEST_SCORES, TRAIN_LOG, VAL_SCORES
 from iacsieve.models import family_module, get_family, load_scorer

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from iacsieve.atomic import atomic_write_json
-from iacsieve.data import WarningRecord, record_text
+from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.errors import ConfigError
 from iacsieve.models import META_FILE, FamilySpec, get_family
 from iacsieve.models.encoders.loading import first_line, quiet_progress_bars

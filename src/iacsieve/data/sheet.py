@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_text
-from iacsieve.data import LABELS, TECHS
+from iacsieve.data.records import LABELS, TECHS
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.reading import read_regular_text
-from iacsieve.human import HumanLabel, key_id, warning_key
+from iacsieve.data.human import HumanLabel, key_id, warning_key
 from iacsieve.smells import canonical_smell
 
 SHEET_COLUMNS: tuple[str, ...] = ("id", "tech", "smell", "file", "line", "code", "context", "score", "similar",
@@ -81,7 +81,10 @@ def read_sheet(path: str | Path, *, reviewer: str, date: str, test_keys: frozens
     path = Path(path)
     text = read_regular_text(path, max_bytes=DEFAULT_LIMITS.max_file_bytes, what="sheet", encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:  # e.g. a bare carriage return inside the header
+        raise DataError(path, 1, "<header>", f"expected a CSV header row ({exc})") from None
     if header is None:
         raise IacsieveError(f"{path}: empty sheet; expected a header with {', '.join(REQUIRED_COLUMNS)}")
     header = [h.strip().lower() for h in header]

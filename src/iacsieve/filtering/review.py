@@ -26,15 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve.data import WarningRecord, load_prepared, record_text, render_context
+from iacsieve.data.records import WarningRecord, load_prepared, record_text, render_context
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.apply import _load, _model_inputs, _resolve_rows
 from iacsieve.filtering.champion import read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.scripts import ScriptFolder
-from iacsieve.human import HUMAN_DIR, load_human_labels
+from iacsieve.data.human import HUMAN_DIR, load_human_labels
 from iacsieve.run_config import TrainConfig
-from iacsieve.sheet import SheetRow, write_sheet
+from iacsieve.data.sheet import SheetRow, write_sheet
 
 log = logging.getLogger(__name__)
 

@@ -257,7 +257,7 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = Fa
     """
     refuse_overlap(out_dir, {"--raw": raw_dir})
     if expected_md5:
-        from iacsieve.data_identity import check_data_md5
+        from iacsieve.data.identity import check_data_md5
 
         check_data_md5(raw_dir, expected_md5)
     splits: dict[str, list[WarningRecord]] = {}

@@ -1,6 +1,6 @@
 """`iacsieve <command>`: the one entry point that dvc.yaml, KFP components' users and people call.
 
-Each command group lives in `iacsieve.commands.<group>` and registers its own subparsers, so a
+Each command group lives in `iacsieve.cli.<group>` and registers its own subparsers, so a
 command is a thin layer over one library function. User mistakes (IacsieveError) print one line
 and exit non-zero; there is no traceback for them.
 """
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for group in COMMAND_GROUPS:
-        importlib.import_module(f"iacsieve.commands.{group}").register(sub)
+        importlib.import_module(f"iacsieve.cli.{group}").register(sub)
     return parser
 
 

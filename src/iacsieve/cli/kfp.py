@@ -195,7 +195,7 @@ def _inputs(args: argparse.Namespace, *, local: bool):
 
     md5 = args.data_md5
     if md5 is None and not local and Path("data.dvc").is_file():  # what `kfp push-data` uploaded
-        from iacsieve.data_identity import data_md5_from_dvc_file
+        from iacsieve.data.identity import data_md5_from_dvc_file
 
         md5 = data_md5_from_dvc_file("data.dvc")
     return StageInputs(norm(args.data_uri), norm(args.selection_uri), norm(args.champion_uri), data_md5=md5 or None)
@@ -296,7 +296,7 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _push_data(args: argparse.Namespace) -> int:
-    from iacsieve.data_identity import data_md5_from_dvc_file, push_data
+    from iacsieve.data.identity import data_md5_from_dvc_file, push_data
 
     uri = push_data(args.raw, args.to, expected_md5=data_md5_from_dvc_file(args.dvc_file), endpoint_url=args.endpoint_url)
     print(uri)

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
-from iacsieve.data import (LABELS, SPLITS, TECHS, WarningRecord, compute_stats, load_prepared, load_raw_split,
+from iacsieve.data.records import (LABELS, SPLITS, TECHS, WarningRecord, compute_stats, load_prepared, load_raw_split,
                            prepared_path, split_problems, warning_counts)
 from iacsieve.errors import ConfigError, DataError, IacsieveError
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS

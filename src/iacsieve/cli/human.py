@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from iacsieve.data import TECHS
+from iacsieve.data.records import TECHS
 from iacsieve.filtering import ON_MISSING
 from iacsieve.filtering.detections import FORMATS
 
@@ -63,7 +63,7 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
 
 def _review(args: argparse.Namespace) -> int:
     from iacsieve.errors import IacsieveError
-    from iacsieve.review import format_review, review_detections, review_train
+    from iacsieve.filtering.review import format_review, review_detections, review_train
 
     if args.from_train:
         if args.detections or args.scripts:
@@ -124,7 +124,7 @@ def _register_labels(sub: argparse._SubParsersAction) -> None:
 
 
 def _labels_add(args: argparse.Namespace) -> int:
-    from iacsieve.labels import SheetError, add_labels, format_add
+    from iacsieve.data.labels import SheetError, add_labels, format_add
 
     try:
         result = add_labels(args.sheet, args.reviewer, human_dir=args.human, raw_dir=args.raw,
@@ -138,7 +138,7 @@ def _labels_add(args: argparse.Namespace) -> int:
 
 
 def _labels_stats(args: argparse.Namespace) -> int:
-    from iacsieve.labels import format_stats, label_stats
+    from iacsieve.data.labels import format_stats, label_stats
 
     stats = label_stats(args.human, args.raw)
     print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
@@ -146,7 +146,7 @@ def _labels_stats(args: argparse.Namespace) -> int:
 
 
 def _labels_apply(args: argparse.Namespace) -> int:
-    from iacsieve.human import HumanSettings, build_training_data
+    from iacsieve.data.human import HumanSettings, build_training_data
 
     settings = HumanSettings.from_dict({"dir": args.human, "train": args.train, "validation": args.validation,
                                         "val_fraction": args.val_fraction, "min_val_rows": args.min_val_rows},

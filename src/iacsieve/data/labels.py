@@ -12,11 +12,11 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from iacsieve.data import load_raw_split
+from iacsieve.data.records import load_raw_split
 from iacsieve.errors import IacsieveError
-from iacsieve.human import (HUMAN_DIR, check_date, check_reviewer, load_human_labels, merge_labels, record_key,
+from iacsieve.data.human import (HUMAN_DIR, check_date, check_reviewer, load_human_labels, merge_labels, record_key,
                     resolve_labels, save_human_labels, test_split_keys)
-from iacsieve.sheet import read_sheet
+from iacsieve.data.sheet import read_sheet
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from iacsieve.data import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
+from iacsieve.data.records import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
 from iacsieve.limits import add_limit_flags, limits_from_args
 
 
@@ -63,7 +63,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _md5(args: argparse.Namespace) -> int:
-    from iacsieve.data_identity import data_md5_from_dvc_file, folder_md5
+    from iacsieve.data.identity import data_md5_from_dvc_file, folder_md5
 
     print(folder_md5(args.folder) if args.folder else data_md5_from_dvc_file(args.dvc_file))
     return 0

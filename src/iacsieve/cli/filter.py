@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from iacsieve.data import TECHS
+from iacsieve.data.records import TECHS
 from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
 from iacsieve.filtering.detections import FORMATS
 from iacsieve.limits import add_limit_flags, limits_from_args
