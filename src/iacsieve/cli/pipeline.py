@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 
 from iacsieve import layout
+from iacsieve.method.plan import PLAN, STAGES
+
+FREEZING_STAGES: tuple[int, ...] = tuple(n for n, plan in PLAN.items() if plan.freezes)
 from iacsieve.overlap import refuse_overlap
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -45,7 +48,7 @@ def _register_stage_run(sub: argparse._SubParsersAction) -> None:
                "  iacsieve stage-run --stage 1 --family classical --learning-rate 0.001 --batch-size 16 \\\n"
                "      --epochs 10 --weight-decay 0\n"
                "  iacsieve stage-run --stage 3")
-    p.add_argument("--stage", type=int, choices=(1, 2, 3, 4), required=True, help="stage number")
+    p.add_argument("--stage", type=int, choices=STAGES, required=True, help="stage number")
     p.add_argument("--family", help="model family (stages 1-2)")
     p.add_argument("--learning-rate", type=float, help="learning rate")
     p.add_argument("--batch-size", type=int, help="batch size")
@@ -81,7 +84,7 @@ def _register_stage_select(sub: argparse._SubParsersAction) -> None:
                     "ignored) by validation F1 and write results/selection/stageN/: selection.json (the "
                     "ranking), winner.json (the chosen run's settings, all the next stage reads), "
                     "ranking.csv, ranking.md and metrics.json. The plan says best run or median seed.")
-    p.add_argument("--stage", type=int, choices=(1, 2, 3, 4), required=True, help="stage number")
+    p.add_argument("--stage", type=int, choices=STAGES, required=True, help="stage number")
     _root_arg(p)
     _params_arg(p)
     p.set_defaults(func=_stage_select)
@@ -104,7 +107,7 @@ def _register_stage_freeze(sub: argparse._SubParsersAction) -> None:
         description="Copy the stage's selected run (results/selection/stageN/selection.json) into its "
                     "champion folder with champion.json (stage 3: models/champions/stage3, stage 4: "
                     "models/champion), atomically.")
-    p.add_argument("--stage", type=int, choices=(3, 4), required=True, help="stage number")
+    p.add_argument("--stage", type=int, choices=FREEZING_STAGES, required=True, help="stage number (those the plan freezes)")
     _root_arg(p)
     _params_arg(p)
     p.set_defaults(func=_stage_freeze)
@@ -210,7 +213,7 @@ def _params_check(args: argparse.Namespace) -> int:
     from iacsieve.method.params import load_params
 
     params = load_params(args.params, profile=args.profile)
-    sizes = ", ".join(f"stage{n} {len(params.stage(n).grid_points())} runs" for n in (1, 2, 3, 4))
+    sizes = ", ".join(f"stage{n} {len(params.stage(n).grid_points())} runs" for n in STAGES)
     print(f"{args.params}: ok; profile {params.profile}: {sizes}")
     return 0
 

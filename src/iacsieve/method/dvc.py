@@ -19,7 +19,7 @@ from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
 from iacsieve.method.grid import resolve_run_config, run_name, stage_runs
 from iacsieve.method.params import Params
-from iacsieve.method.plan import StagePlan, stage_plan  # noqa: F401 (stage_plan: used by tests too)
+from iacsieve.method.plan import PLAN, StagePlan, stage_plan  # noqa: F401 (stage_plan: used by tests too)
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze, load_champion
@@ -131,7 +131,7 @@ def freeze_stage(params: Params, stage: int, *, root: str | Path = ".") -> Path:
     plan = stage_plan(stage)
     if not plan.freezes:
         raise IacsieveError(f"stage {stage} does not freeze a champion (the plan freezes stages "
-                            f"{', '.join(str(n) for n in (3, 4))})")
+                            f"{', '.join(str(n) for n, p in PLAN.items() if p.freezes)})")
     return freeze(layout.selection_dir(stage, root) / layout.SELECTION_FILE, layout.stage_champion_dir(stage, root),
                   Path(root) / params.data.training)
 
