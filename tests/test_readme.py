@@ -77,12 +77,21 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "dvc plots diff HEAD~1": Runs(),
     "make bench": Target("bench"),
     # Filter a detector's output
-    "python -m glitch --tech puppet --csv repo/ glitch.csv": External(
+    "glitch lint --tech puppet --csv repo/ glitch.csv": External(
         "GLITCH is a separate tool, not a dependency", "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep"),
     "iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv": CoveredBy(
         "tests/test_filter.py::test_cli_end_to_end_and_tech", "the CLI on GLITCH's recorded output with a trained champion"),
     "iacsieve filter ... --out kept.sarif": CoveredBy(
-        "tests/test_filter.py::test_sarif_holds_only_kept_rows", "SARIF output of the same run"),
+        "tests/test_sarif.py::test_default_sarif_holds_only_the_kept_security_smells", "SARIF output of the same run"),
+    "python3 -m venv ~/.venvs/glitch && ~/.venvs/glitch/bin/pip install git+https://github.com/sr-lab/GLITCH": External(
+        "installs GLITCH from its repository; this machine reaches package registries only"),
+    "glitch lint --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
+        "GLITCH is a separate tool; its recorded output on these scripts is tests/fixtures/glitch-puppet/glitch-puppet.csv",
+        "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep"),
+    "iacsieve filter --model models/champion --detections tests/fixtures/glitch-puppet/glitch-puppet.csv "
+    "--scripts tests/fixtures/glitch-puppet/scripts --out kept.sarif": CoveredBy(
+        "tests/test_sarif.py::test_readme_sarif_example_on_the_bundled_fixture",
+        "this very command (parsed from README.md) with a trained champion, from the repository root"),
     # Teach it your policy
     "iacsieve review --model models/champion --detections glitch.csv --scripts repo/ --budget 50 --out sheet.csv":
         CoveredBy("tests/test_review.py::test_review_picks_the_documented_rows", "the review queue on a hand-made example"),

@@ -13,7 +13,7 @@ from iacsieve.steps.operating_point import choose_threshold, describe_choice, lo
 
 EXAMPLE = """\
 example:
-  python -m glitch --tech puppet --csv repo/ glitch.csv      # GLITCH's warnings for repo/
+  glitch lint --tech puppet --csv repo/ glitch.csv          # GLITCH's warnings for repo/ (README: install)
   iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv
   iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ \\
       --out kept.sarif --on-missing keep      # for a code-scanning UI; keep rows whose script is gone
@@ -23,7 +23,9 @@ JSONL with file,line,smell; the format is detected. Paths in it resolve inside -
 (absolute inside it, relative to it, or a bare file name); a path leading outside is refused.
 --out may not be --detections or lie inside --model; only regular files are read.
 Output: every input row, in order, plus smell (canonical), score (empty where the model does not
-cover the smell) and keep (true/false); SARIF holds only the kept warnings. Exit 2 on bad input.
+cover the smell) and keep (true/false). SARIF 2.1.0 holds only the kept security smells (--sarif-all
+adds the kept design/implementation smells as notes), each rule with the taxonomy's help text and CWE
+tags, URIs relative to the git repository holding --scripts (or --uri-base). Exit 2 on bad input.
 """
 
 
@@ -58,6 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--on-missing", choices=ON_MISSING, default="error",
                    help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
                         "(error, default), or keep / drop the row and count it in the summary")
+    p.add_argument("--sarif-all", action="store_true",
+                   help="SARIF: also hold the kept design/implementation (code-quality) smells, as notes "
+                        "(default: security smells only)")
+    p.add_argument("--uri-base", default=None, metavar="DIR",
+                   help="SARIF: make script URIs relative to DIR, which must contain --scripts (default: the "
+                        "nearest folder at or above --scripts with a .git entry, i.e. the repository a "
+                        "code-scanning UI shows; else --scripts)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="warnings scored per model batch (default: %(default)s)")
     add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
     p.set_defaults(func=_filter)
@@ -74,6 +83,7 @@ def _filter(args: argparse.Namespace) -> int:
         args.model, args.detections, args.scripts, args.out, fmt=args.format, tech=args.tech,
         threshold=threshold, on_missing=args.on_missing, batch_size=args.batch_size,
         detections_format=args.input_format, limits=limits_from_args(args),
+        sarif_all=args.sarif_all, uri_base=args.uri_base,
     )
     if source is not None:
         summary["threshold_source"] = source

@@ -1,7 +1,8 @@
 """`iacsieve filter`: run a frozen champion over a detector's output and drop its false alarms.
 
 detections (the three input formats), scripts (confined reading under --scripts), champion (what a
-model dir says), apply (the filter itself), output (CSV / JSONL / SARIF writing), sarif, summary.
+model dir says), apply (the filter itself), output (CSV / JSONL / SARIF writing), sarif, uri_base
+(where SARIF URIs start), summary.
 """
 
 from iacsieve.filtering.apply import ON_MISSING, filter_detections

@@ -6,7 +6,8 @@ context window when the champion uses it), build the model input the way trainin
 (`iacsieve.data.record_text`, called by the scorer), score it, and apply the champion's frozen
 threshold. Smells the champion was not trained on and non-security smells pass through with an empty
 score and keep=true. The output holds every input row, in order, plus `smell`, `score`, `keep`
-(CSV / JSONL), or only the kept warnings (SARIF).
+(CSV / JSONL), or only the kept warnings (SARIF: security smells only unless `sarif_all`, URIs
+relative to the repository root holding `--scripts` unless `uri_base` says otherwise).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from iacsieve.overlap import refuse_overlap
 from iacsieve.models import Scorer, load_scorer
 from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion
 from iacsieve.filtering.detections import DetectionSet, read_detections
-from iacsieve.filtering.output import output_format, write_output
+from iacsieve.filtering.output import SarifOptions, in_sarif, output_format, write_output
 from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
 from iacsieve.filtering.summary import summarise
+from iacsieve.filtering.uri_base import resolve_uri_base
 from iacsieve.filtering.verdicts import FilteredRow
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
@@ -45,6 +47,8 @@ def filter_detections(
     detections_format: str | None = None,
     scorer: Scorer | None = None,
     limits: Limits = DEFAULT,
+    sarif_all: bool = False,
+    uri_base: str | Path | None = None,
 ) -> dict:
     """Filter a detector's warnings with a champion; write `out` atomically and return the summary.
 
@@ -52,6 +56,9 @@ def filter_detections(
     shorter than the flagged line: `error` (IacsieveError naming the row), `keep` or `drop` (counted).
     `scorer`: the model already loaded from `model_dir` (benchmarks reuse one across runs).
     `limits`: caps on the detections file (size, rows, path length) and on script lines given to the model.
+    `sarif_all`: SARIF also holds the kept code-quality (design/implementation) smells, as notes.
+    `uri_base`: the folder SARIF URIs are relative to (default: the git repository root holding `scripts_dir`,
+    else `scripts_dir`).
 
     Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
     """
@@ -64,12 +71,15 @@ def filter_detections(
         raise IacsieveError(f"--threshold must be in [0, 1], got {threshold}")
     if batch_size < 1:
         raise IacsieveError(f"--batch-size must be >= 1, got {batch_size}")
+    if out_format != "sarif" and (sarif_all or uri_base is not None):
+        raise IacsieveError(f"--sarif-all and --uri-base apply to SARIF output only; --out {out} is {out_format}")
     check_output_path(out)
     refuse_overlap(out, {"--detections": detections, "--model": model_dir})
     refuse_overlap(out, {"--scripts": scripts_dir}, inside_ok=True)  # writing beside the scripts is fine...
     if infer_tech(str(out)) is not None and Path(out).exists():  # ...but never over one of them
         raise IacsieveError(f"--out {out} is an existing IaC script; refusing to overwrite it")
     folder = ScriptFolder(scripts_dir, limits)
+    sarif = SarifOptions(resolve_uri_base(scripts_dir, uri_base), sarif_all) if out_format == "sarif" else None
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
@@ -93,10 +103,14 @@ def filter_detections(
                 i = slots[_dedup_key(row)]
                 row.score, row.keep = float(scores[i]), bool(keeps[i])
 
-    write_output(out, out_format, parsed, rows, folder, cut)
+    write_output(out, out_format, parsed, rows, folder, cut, sarif)
     summary = summarise(parsed, rows, problems, champion, cut, "--threshold" if threshold is not None else "champion",
                         len(inputs), out, out_format, on_missing, use_context)
     summary.update(lines_cut=cut_lines, max_line_chars=limits.max_line_chars)
+    if sarif is not None:
+        in_log = sum(in_sarif(row, sarif.include_all) for row in rows)
+        summary.update(sarif_results=in_log, sarif_left_out=summary["kept"] - in_log, sarif_all=sarif.include_all,
+                       uri_base=str(sarif.base))
     return summary
 
 

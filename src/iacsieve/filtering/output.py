@@ -1,4 +1,5 @@
-"""Write the filter's verdicts: every input row plus smell, score, keep (CSV / JSONL), or SARIF of the kept ones."""
+"""Write the filter's verdicts: every input row plus smell, score, keep (CSV / JSONL), or SARIF of the kept ones
+(security smells only unless `SarifOptions.include_all`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_chunks
@@ -13,6 +15,7 @@ from iacsieve.errors import IacsieveError
 from iacsieve.filtering.detections import DetectionSet
 from iacsieve.filtering.sarif import SarifRow, to_sarif
 from iacsieve.filtering.scripts import ScriptFolder
+from iacsieve.filtering.uri_base import relative_uri_path, unresolved_uri_path
 from iacsieve.filtering.verdicts import FilteredRow
 
 OUTPUT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sarif")
@@ -56,16 +59,38 @@ def iter_output_rows(parsed: DetectionSet, rows: Iterable[FilteredRow]) -> Itera
         yield values
 
 
+@dataclass(frozen=True)
+class SarifOptions:
+    """What goes into a SARIF log: code-quality smells too (`--sarif-all`), and the folder URIs start at."""
+
+    base: Path  # real path holding --scripts (see iacsieve.filtering.uri_base)
+    include_all: bool = False
+
+
+def in_sarif(row: FilteredRow, include_all: bool) -> bool:
+    """A kept warning goes into SARIF when it is a security smell, or when code-quality smells are asked for."""
+    return row.keep and (include_all or not row.detection.non_security)
+
+
+def sarif_rows(rows: Iterable[FilteredRow], folder: ScriptFolder, options: SarifOptions) -> list[SarifRow]:
+    """The kept warnings a SARIF log holds, with URIs relative to `options.base`."""
+    return [
+        SarifRow(rule_id=row.smell,
+                 uri=relative_uri_path(row.script, options.base) if row.script
+                 else unresolved_uri_path(row.detection.file, folder.root, options.base),
+                 line=row.detection.line, score=row.score, detector_code=row.detection.raw_smell,
+                 security=not row.detection.non_security)
+        for row in rows if in_sarif(row, options.include_all)
+    ]
+
+
 def write_output(out: str | Path, out_format: str, parsed: DetectionSet, rows: list[FilteredRow],
-                 folder: ScriptFolder, threshold: float) -> None:
+                 folder: ScriptFolder, threshold: float, sarif: SarifOptions | None = None) -> None:
+    """Write `out` atomically; `sarif` (default: URIs relative to --scripts, security smells only) for SARIF."""
     if out_format == "sarif":
-        kept = [
-            SarifRow(rule_id=row.smell, uri=folder.relative(row.script) if row.script else row.detection.file,
-                     line=row.detection.line, score=row.score, detector_code=row.detection.raw_smell,
-                     security=not row.detection.non_security)
-            for row in rows if row.keep
-        ]
-        chunks: Iterable[str] = (json.dumps(to_sarif(kept, threshold=threshold), indent=2, ensure_ascii=False) + "\n",)
+        options = sarif or SarifOptions(base=folder.root)
+        log = to_sarif(sarif_rows(rows, folder, options), threshold=threshold)
+        chunks: Iterable[str] = (json.dumps(log, indent=2, ensure_ascii=False) + "\n",)
     elif out_format == "jsonl":
         chunks = (json.dumps(r, ensure_ascii=False) + "\n" for r in iter_output_rows(parsed, rows))
     else:

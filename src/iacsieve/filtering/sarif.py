@@ -1,8 +1,10 @@
 """SARIF 2.1.0 for the warnings the filter keeps, so they load into code-scanning UIs.
 
 Rule ids are canonical smell names (the detector's own code for smells outside the taxonomy); each
-result points at the script (URI relative to `--scripts`) and the flagged line. No script text is
-written: the message names the smell and the model's score only.
+rule carries the taxonomy's name, help text and CWE tags (`iacsieve.smells.smell_info`). Each result
+points at the script (URI relative to the base `iacsieve.filtering.uri_base` chooses) and the flagged
+line. Security smells are warnings; code-quality smells, when included at all, are notes. No script
+text is written: the message names the smell and the model's score only.
 """
 
 from __future__ import annotations
@@ -12,23 +14,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from iacsieve import __version__
+from iacsieve.smells import smell_info
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "iacsieve"
-
-# Human names of the canonical smells, for the rules' descriptions.
-RULE_NAMES: dict[str, str] = {
-    "hard_coded_secret": "Hard-coded secret",
-    "suspicious_comment": "Suspicious comment",
-    "use_of_http": "Use of HTTP without SSL/TLS",
-    "weak_crypto": "Use of weak cryptography algorithms",
-    "admin_by_default": "Admin by default",
-    "empty_password": "Empty password",
-    "unrestricted_ip": "Unrestricted IP address binding",
-    "no_integrity_check": "No integrity check",
-    "missing_default_case": "Missing default in case statement",
-}
+CWE_URI = "https://cwe.mitre.org/data/definitions/{}.html"
 
 
 @dataclass(frozen=True)
@@ -36,7 +27,7 @@ class SarifRow:
     """One kept warning, as SARIF needs it."""
 
     rule_id: str  # canonical smell (or the detector's code when outside the taxonomy)
-    uri: str  # script path relative to the scripts folder, POSIX separators
+    uri: str | None  # script path relative to the URI base, POSIX separators; None: no location
     line: int
     score: float | None  # None: passed through unscored
     detector_code: str
@@ -48,16 +39,7 @@ def to_sarif(rows: Sequence[SarifRow], *, threshold: float | None = None) -> dic
     rule_ids = list(dict.fromkeys(r.rule_id for r in rows))
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     security = {r.rule_id: r.security for r in rows}
-    rules = [
-        {
-            "id": rule_id,
-            "name": _camel(rule_id),
-            "shortDescription": {"text": RULE_NAMES.get(rule_id, rule_id)},
-            "defaultConfiguration": {"level": _level(security[rule_id])},
-            "properties": {"tags": ["security"] if security[rule_id] else ["maintainability"]},
-        }
-        for rule_id in rule_ids
-    ]
+    rules = [_rule(rule_id, security[rule_id]) for rule_id in rule_ids]
     results = [_result(row, index[row.rule_id], threshold) for row in rows]
     run = {
         "tool": {"driver": {"name": TOOL_NAME, "version": __version__, "rules": rules}},
@@ -67,8 +49,28 @@ def to_sarif(rows: Sequence[SarifRow], *, threshold: float | None = None) -> dic
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
+def _rule(rule_id: str, security: bool) -> dict:
+    info = smell_info(rule_id)
+    cwe = [f"CWE-{n}" for n in info.cwe]
+    help_text = info.help + (f" ({', '.join(cwe)})" if cwe else "")
+    links = "".join(f" [{c}]({CWE_URI.format(n)})" for c, n in zip(cwe, info.cwe))
+    rule = {
+        "id": rule_id,
+        "name": _camel(rule_id),
+        "shortDescription": {"text": info.name},
+        "fullDescription": {"text": info.help},
+        "help": {"text": help_text, "markdown": f"**{info.name}**. {info.help}{links}"},
+        "defaultConfiguration": {"level": _level(security)},
+        "properties": {"tags": (["security"] + [f"external/cwe/cwe-{n}" for n in info.cwe]) if security
+                       else ["maintainability"]},
+    }
+    if info.cwe:
+        rule["helpUri"] = CWE_URI.format(info.cwe[0])
+    return rule
+
+
 def _result(row: SarifRow, rule_index: int, threshold: float | None) -> dict:
-    name = RULE_NAMES.get(row.rule_id, row.rule_id)
+    name = smell_info(row.rule_id).name
     if row.score is None:
         reported = "" if row.detector_code == name else f"reported by the detector as {row.detector_code}; "
         text = f"{name} ({reported}not scored by the filter)."
@@ -78,17 +80,18 @@ def _result(row: SarifRow, rule_index: int, threshold: float | None) -> dict:
     properties: dict = {"detectorCode": row.detector_code}
     if row.score is not None:
         properties["score"] = round(float(row.score), 6)
+    locations = [] if row.uri is None else [{
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri_reference(row.uri), "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": int(row.line)},
+        }
+    }]
     return {
         "ruleId": row.rule_id,
         "ruleIndex": rule_index,
         "level": _level(row.security),
         "message": {"text": text},
-        "locations": [{
-            "physicalLocation": {
-                "artifactLocation": {"uri": uri_reference(row.uri), "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": int(row.line)},
-            }
-        }],
+        "locations": locations,
         "properties": properties,
     }
 

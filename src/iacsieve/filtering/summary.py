@@ -66,6 +66,10 @@ def format_summary(summary: dict) -> str:
     lines.append(f"  {'smell':<{width}} {'in':>6} {'scored':>6} {'kept':>6} {'dropped':>7} {'missing':>7}")
     for smell, c in summary["by_smell"].items():
         lines.append(f"  {smell:<{width}} {c['in']:>6} {c['scored']:>6} {c['kept']:>6} {c['dropped']:>7} {c['missing']:>7}")
+    if "sarif_results" in summary:
+        left_out = (f"; {summary['sarif_left_out']} kept code-quality notes left out (--sarif-all adds them)"
+                    if summary["sarif_left_out"] else "")
+        lines.append(f"  SARIF: {summary['sarif_results']} results{left_out}; URIs relative to {summary['uri_base']}")
     if summary.get("lines_cut"):
         lines.append(f"  cut: {summary['lines_cut']} model inputs had a script line longer than "
                      f"{summary['max_line_chars']} characters, cut to that length before scoring "
