@@ -167,3 +167,19 @@ def test_refuses_garbage_and_missing_model(tmp_path, records):
 def test_needs_both_labels(tmp_path, records):
     with pytest.raises(IacsieveError, match="both labels"):
         classical.fit(config(), [r for r in records if r.label == 1], [], tmp_path / "m")
+
+
+def test_a_saved_model_is_the_same_bytes_run_to_run(tmp_path, prepared_small):
+    """skops names objects by id(), which differs per process; the saved file is canonicalised so an
+    unchanged run's directory hashes the same for DVC (and the canonical file still loads)."""
+    import hashlib
+    import subprocess
+    import sys
+
+    code = ("import sys; from iacsieve.steps.train import train; from iacsieve.run_config import TrainConfig; "
+            "train(TrainConfig(family='classical'), sys.argv[1], sys.argv[2])")
+    digests = []
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-c", code, str(prepared_small), str(tmp_path / name)], check=True)
+        digests.append(hashlib.md5((tmp_path / name / "model" / "model.skops").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]

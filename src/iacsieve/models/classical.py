@@ -316,11 +316,47 @@ def save(pipeline, settings: Settings, model_dir: str | Path) -> None:
     if untrusted:  # our own pipeline must always be loadable by our own loader
         tmp.unlink()
         raise IacsieveError(f"classical: refusing to save types outside the allow-list: {sorted(untrusted)}")
+    canonical_skops(tmp)
     tmp.replace(model_dir / MODEL_FILE)
     atomic_write_json(model_dir / META_FILE, {
         "kind": KIND, "family": FAMILY, "use_context": settings.use_context,
         "format": "skops", "file": MODEL_FILE, "options": settings.options, "C": settings.C, "seed": settings.seed,
     })
+
+
+def canonical_skops(path: Path) -> None:
+    """Rewrite a skops dump so the same model gives the same bytes (DVC hashes run dirs; a rerun of
+    an unchanged run must not look changed). skops names objects and array files by `id()`, which
+    differs run to run: renumber them in schema order, and write the zip in name order with a fixed
+    timestamp. Only identities change (skops uses them to rebuild shared references), not content."""
+    import json
+
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+        arrays = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
+    ids: dict[int, int] = {}
+
+    def renumber(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("__id__"), int):
+                node["__id__"] = ids.setdefault(node["__id__"], len(ids) + 1)
+            if isinstance(node.get("file"), str) and node["file"].endswith(".npy"):
+                old = int(node["file"][:-4])
+                node["file"] = f"{ids.setdefault(old, len(ids) + 1)}.npy"
+            for value in node.values():
+                renumber(value)
+        elif isinstance(node, list):
+            for value in node:
+                renumber(value)
+
+    renumber(schema)
+    renamed = {f"{ids[int(name[:-4])]}.npy": data for name, data in arrays.items()}
+    entries = {"schema.json": json.dumps(schema, indent=2).encode(), **renamed}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, entries[name])
 
 
 # The types a classical model holds beyond what skops itself trusts (sklearn estimators, numpy and

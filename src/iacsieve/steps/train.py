@@ -44,7 +44,7 @@ def _labelled(records: list[WarningRecord], where: str) -> list[WarningRecord]:
     return records
 
 
-TIMING_KEYS: tuple[str, ...] = ("wall_time_s", "samples_per_s")
+TIMING_KEYS: tuple[str, ...] = ("wall_time_s", "train_loop_s", "samples_per_s")
 
 
 def train(config: TrainConfig, prepared_dir: str | Path, run_dir: str | Path, *, name: str | None = None,
@@ -75,6 +75,7 @@ def train(config: TrainConfig, prepared_dir: str | Path, run_dir: str | Path, *,
         train_log.setdefault("best_epoch", None)
         train_log.setdefault("device", "cpu")
         measured = {"wall_time_s": round(fit_seconds, 3),  # model load/build + training + saving
+                    "train_loop_s": train_log.get("train_loop_s"),
                     "samples_per_s": train_log.get("samples_per_s") or (
                         round(len(train_records) / fit_seconds, 3) if fit_seconds > 0 else None)}
         for key in TIMING_KEYS:
