@@ -111,6 +111,9 @@ def test_repro_produces_every_stage_output(repo):
                      if line[3:].startswith(("results/", "models/", "reports/")) and not line.endswith(".gitignore"))
     # Models, run dirs and images stay out of git (DVC cache); metrics and plot data go to git.
     assert not [p for p in (repo / "models" / "experiments").rglob("*") if "best" in p.name]
+    # what DVC hashes names no temp dir (a rerun of the same run must give the same bytes)
+    hashed = [p for root in ("models", "results") for p in (repo / root).rglob("*.json*") if p.is_file()]
+    assert hashed and not [p for p in hashed if ".tmp-" in p.read_text(errors="replace")]
     assert "wall_time" not in (repo / "results/selection/stage1/selection.json").read_text()
     assert outputs == sorted(["reports/metrics.json", "reports/ablation/ablation.md", "reports/ablation/ablation.json", *(f"reports/plots/{p}.csv" for p in ("pr_curve", "seed_spread", "threshold_sweep")),
                               *(f"results/selection/stage{n}/metrics.json" for n in range(1, 5))])

@@ -67,7 +67,7 @@ def sweep_threshold(
         "step": float(step),
         "tie_rule": "highest F1, then nearest 0.5, then lower threshold",
         "n": int(labels.size),
-        "val_scores": str(val_scores),
+        "val_scores": Path(val_scores).name,  # the file name: a path could be a temp dir (DVC hashes this file)
         "curve": curve,
     }
     atomic_write_json(out_file, result)
