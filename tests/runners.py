@@ -6,6 +6,7 @@ pipeline under kfp.local and finds each stage's selection and champion in its pi
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import yaml
@@ -34,6 +35,7 @@ PARAMS = {
                "weight_decays": [0.25, 4]},
     "stage3": {},
     "stage4": {"seeds": [1, 2]},
+    "human": {"train": "override", "validation": "merged"},  # as params.yaml: no labels, no change
     "cluster": {"image": "example.org/iacsieve:test", "parallelism": 2, "retry": {"num_retries": 0}},
 }
 
@@ -57,12 +59,18 @@ def make_setup(root: Path) -> dict:
     return {"root": root, "params": params, "raw": trim_raw(root / "raw")}
 
 
-def dvc_chain(setup: dict) -> dict:
-    """The four stages through DVC's entry points, in a project root of their own."""
-    root = setup["root"] / "dvc"
+EXAMPLE_LABELS = REPO / "tests" / "fixtures" / "human-example"  # a committed example of reviewers' labels
+
+
+def dvc_chain(setup: dict, name: str = "dvc", human: Path | None = None) -> dict:
+    """The four stages through DVC's entry points, in a project root of their own; `human`: a labels
+    store (default none) applied by dvc.yaml's training-data step."""
+    root = setup["root"] / name
     params = load_params(setup["params"])
     prepare(setup["raw"], root / params.data.prepared)
-    (root / "data" / "human").mkdir(parents=True)  # dvc.yaml's training-data stage, no reviewers' labels yet
+    (root / "data" / "human").mkdir(parents=True)
+    if human is not None:
+        shutil.copytree(human, root / "data" / "human", dirs_exist_ok=True)
     build_training_data(root / params.data.prepared, root / "data" / "human", root / params.data.training, params.human)
     out = {}
     for stage in (1, 2, 3, 4):
@@ -78,11 +86,12 @@ def dvc_chain(setup: dict) -> dict:
     return out
 
 
-def kfp_all_stages(setup: dict, name: str = "kfp", **runner) -> dict:
+def kfp_all_stages(setup: dict, name: str = "kfp", human: Path | None = None, **runner) -> dict:
     """The all-stages pipeline under kfp.local; each stage's selection found by its `stage` field."""
     pipeline_root = setup["root"] / name
-    outputs = run_local("all", StageInputs(str(setup["raw"])), params_path=setup["params"], profile="local",
-                        pipeline_root=pipeline_root, **runner)
+    inputs = StageInputs(str(setup["raw"]), human_uri=str(human) if human is not None else None)
+    outputs = run_local("all", inputs, params_path=setup["params"], profile="local", pipeline_root=pipeline_root,
+                        **runner)
     selections = {}
     for path in pipeline_root.rglob(layout.SELECTION_FILE):
         selection = json.loads(path.read_text())

@@ -20,7 +20,7 @@ from kfp import dsl
 
 from iacsieve import layout
 from iacsieve.cli.app import main
-from runners import CHAMPION_KEYS, PARAMS, comparable_run, kfp_all_stages, make_setup
+from runners import CHAMPION_KEYS, EXAMPLE_LABELS, PARAMS, comparable_run, kfp_all_stages, make_setup
 from runners import dvc_chain as run_dvc_chain
 from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
@@ -73,6 +73,19 @@ def test_both_runners_freeze_the_same_champion(dvc_chain, kfp_run, stage):
                                   load_scorer(kfp_run["champions"][f"stage{stage}"]).predict_proba(records))
     if stage == 4:
         assert load_champion(kfp_run["outputs"]["champion"])["run"] == ours["run"]
+
+
+@pytest.mark.slow
+def test_both_runners_apply_the_reviewers_labels(setup):
+    """With a labels store, DVC's training-data step and the pipeline's training-data task give the
+    same training data, so the same champion, which says it was chosen on merged validation."""
+    ours = run_dvc_chain(setup, "dvc-human", human=EXAMPLE_LABELS)
+    theirs = kfp_all_stages(setup, "kfp-human", human=EXAMPLE_LABELS)
+    for stage in (1, 2, 3, 4):
+        assert comparable_run(ours[stage]["selection"]["selected"]) == comparable_run(theirs["selections"][stage]["selected"])
+    mine, kfp = load_champion(ours[4]["champion"]), load_champion(theirs["champions"]["stage4"])
+    assert {k: mine[k] for k in CHAMPION_KEYS} == {k: kfp[k] for k in CHAMPION_KEYS}
+    assert mine["validation"] == "merged"
 
 
 @pytest.mark.slow

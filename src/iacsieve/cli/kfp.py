@@ -182,6 +182,8 @@ def _input_args(p: argparse.ArgumentParser, *, data_default: str | None) -> None
                         + (f" (default: {data_default})" if data_default else ""))
     p.add_argument("--selection-uri", help="stage 3: stage 2's select task `selection` artifact")
     p.add_argument("--champion-uri", help="stage 4: stage 3's freeze task `card` (or `champion`) artifact")
+    p.add_argument("--human-uri", help="your reviewers' labels store (data/human, pushed where pods read it): "
+                                        "applied before training as params.yaml's `human:` says, as `dvc repro` does")
     p.add_argument("--data-md5", default=None,
                    help="the data's DVC md5: the prepare task refuses data that differs (default for submit: "
                         "data.dvc's, when it exists; '' = no check)")
@@ -198,7 +200,8 @@ def _inputs(args: argparse.Namespace, *, local: bool):
         from iacsieve.data.identity import data_md5_from_dvc_file
 
         md5 = data_md5_from_dvc_file("data.dvc")
-    return StageInputs(norm(args.data_uri), norm(args.selection_uri), norm(args.champion_uri), data_md5=md5 or None)
+    return StageInputs(norm(args.data_uri), norm(args.selection_uri), norm(args.champion_uri), data_md5=md5 or None,
+                       human_uri=norm(args.human_uri))
 
 
 def _compile(args: argparse.Namespace) -> int:

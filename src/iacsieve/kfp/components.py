@@ -24,6 +24,7 @@ class StepComponents:
 
     image: str
     prepare: dsl.base_component.BaseComponent
+    training_data: dsl.base_component.BaseComponent
     resolve: dsl.base_component.BaseComponent
     train: dsl.base_component.BaseComponent
     threshold_sweep: dsl.base_component.BaseComponent
@@ -41,6 +42,7 @@ def build_components(image: str = DEFAULT_IMAGE) -> StepComponents:
     return StepComponents(  # field order = the order of components/<step>/ (make kfp-specs)
         image=image,
         prepare=make(steps.prepare),
+        training_data=make(steps.training_data),
         resolve=make(steps.resolve),
         train=make(steps.train),
         threshold_sweep=make(steps.threshold_sweep),

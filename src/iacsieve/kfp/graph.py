@@ -41,19 +41,22 @@ def stage_inputs(stage: "int | str") -> list[str]:
 
 
 def build_pipeline(stage: "int | str", params_path: "str | Path" = "params.yaml", profile: "str | None" = None, *,
-                   image: "str | None" = None, cluster: "bool | None" = None):
+                   image: "str | None" = None, cluster: "bool | None" = None, human: bool = False):
     """A stage's pipeline, or the whole method's (`stage="all"`): a KFP GraphComponent to compile,
     submit, or call under kfp.local.
 
     `cluster` adds the GPU, CPU/memory, node selector, tolerations and /dev/shm settings to train
     tasks; by default it is on for every profile but `local` (kfp.local ignores them anyway).
+    `human`: runs train and select on the prepared data with your reviewers' labels applied (the
+    labels store by the `human_uri` parameter; params.yaml's `human:` block says how), as DVC's
+    training-data stage does; without it, on the prepared data (no labels: the same data).
     """
     settings = compile_settings(params_path, profile, image=image)
     on_cluster = settings.profile != "local" if cluster is None else cluster
     components = build_components(settings.image)
     if stage == ALL:
-        return _all_stages(settings, components, on_cluster)
-    return _one_stage(int(stage), settings, components, on_cluster)
+        return _all_stages(settings, components, on_cluster, human)
+    return _one_stage(int(stage), settings, components, on_cluster, human)
 
 
 def _stage_tasks(s: StageSettings, c: StepComponents, prepared, base, on_cluster: bool, prefix: str = "") -> dict:
@@ -102,14 +105,24 @@ def _stage_tasks(s: StageSettings, c: StepComponents, prepared, base, on_cluster
     return outputs
 
 
-def _prepared(c: StepComponents, data_uri: str, data_md5: str, settings: CompileSettings, on_cluster: bool):
-    """The raw data by URI, prepared; `data_md5` (data.dvc's, "" for none) is checked before a row is read."""
+def _prepared(c: StepComponents, data_uri: str, data_md5: str, human_uri: "str | None", settings: CompileSettings,
+              on_cluster: bool):
+    """The raw data by URI, prepared (`data_md5`, data.dvc's or "" for none, is checked before a row
+    is read), with the reviewers' labels at `human_uri` applied when it is given."""
     raw = dsl.importer(artifact_uri=data_uri, artifact_class=dsl.Dataset, reimport=False)
     raw.set_display_name("raw-data")
     prepare = c.prepare(raw=raw.output, expected_md5=data_md5).set_display_name("prepare")
     if on_cluster:
         configure_task(prepare, settings.cluster.pods, "light")
-    return prepare.outputs["prepared"]
+    if human_uri is None:
+        return prepare.outputs["prepared"]
+    labels = dsl.importer(artifact_uri=human_uri, artifact_class=dsl.Dataset, reimport=False)
+    labels.set_display_name("human-labels")
+    training = c.training_data(prepared=prepare.outputs["prepared"], human=labels.output,
+                               settings_json=settings.human_json).set_display_name("training-data")
+    if on_cluster:
+        configure_task(training, settings.cluster.pods, "light")
+    return training.outputs["training"]
 
 
 def _returned(outputs: dict):
@@ -118,12 +131,12 @@ def _returned(outputs: dict):
     return StageOutputs(selection=outputs["selection"])
 
 
-def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster: bool):
+def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool):
     s = settings.stages[n]
     plan = s.plan
 
-    def body(data_uri: str, data_md5: str, base_uri: "str | None" = None):
-        prepared = _prepared(c, data_uri, data_md5, settings, on_cluster)
+    def body(data_uri: str, data_md5: str, human_uri: str, base_uri: "str | None" = None):
+        prepared = _prepared(c, data_uri, data_md5, human_uri if human else None, settings, on_cluster)
         base = None
         if base_uri is not None:
             base = dsl.importer(artifact_uri=base_uri, artifact_class=dsl.Artifact, reimport=False)
@@ -133,24 +146,25 @@ def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster:
 
     returns = FrozenOutputs if plan.freezes else StageOutputs
     # One signature per kind of stage: KFP reads a pipeline's parameters and outputs from its function.
+    # `human_uri` is read only by a pipeline built with human=True.
     if plan.builds_on == "winner":
-        def func(data_uri: str, selection_uri: str, data_md5: str = "") -> returns:
-            return body(data_uri, data_md5, selection_uri)
+        def func(data_uri: str, selection_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
+            return body(data_uri, data_md5, human_uri, selection_uri)
     elif plan.builds_on == "champion":
-        def func(data_uri: str, champion_uri: str, data_md5: str = "") -> returns:
-            return body(data_uri, data_md5, champion_uri)
+        def func(data_uri: str, champion_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
+            return body(data_uri, data_md5, human_uri, champion_uri)
     else:
-        def func(data_uri: str, data_md5: str = "") -> returns:
-            return body(data_uri, data_md5)
+        def func(data_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
+            return body(data_uri, data_md5, human_uri)
     func.__name__ = f"stage{n}"
     description = (f"iacsieve stage {n} ({settings.profile} profile): {plan.purpose}; {s.runs} runs, "
                    f"decision rule {plan.decision_rule}, selection {plan.selection_mode}")
     return dsl.pipeline(name=pipeline_name(n), description=description)(func)
 
 
-def _all_stages(settings: CompileSettings, c: StepComponents, on_cluster: bool):
-    def all_stages(data_uri: str, data_md5: str = "") -> FrozenOutputs:
-        prepared = _prepared(c, data_uri, data_md5, settings, on_cluster)
+def _all_stages(settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool):
+    def all_stages(data_uri: str, data_md5: str = "", human_uri: str = "") -> FrozenOutputs:
+        prepared = _prepared(c, data_uri, data_md5, human_uri if human else None, settings, on_cluster)
         outputs: dict[int, dict] = {}
         for n in STAGES:
             plan = settings.stages[n].plan

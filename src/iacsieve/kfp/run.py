@@ -36,6 +36,7 @@ class StageInputs:
     selection_uri: str | None = None  # stage 3: the stage-2 select task's `selection`
     champion_uri: str | None = None  # stage 4: the stage-3 freeze task's `card` (or `champion`)
     data_md5: str | None = None  # data.dvc's md5: the prepare task refuses data that differs
+    human_uri: str | None = None  # your reviewers' labels store (data/human): applied before training
 
     def arguments(self, stage: int | str) -> dict[str, str]:
         """The pipeline arguments the plan says `stage` needs; a missing one is a user error naming the flag."""
@@ -49,14 +50,18 @@ class StageInputs:
             args[name] = value
         if self.data_md5:
             args["data_md5"] = self.data_md5
+        if self.human_uri:
+            args["human_uri"] = self.human_uri
         return args
 
 
 def compile_stage(stage: int | str, out_file: str | Path, params_path: str | Path = "params.yaml",
-                  profile: str | None = None, *, image: str | None = None, cluster: bool | None = None) -> Path:
-    """Write the stage's pipeline YAML (atomically: a half-written spec is never left behind)."""
+                  profile: str | None = None, *, image: str | None = None, cluster: bool | None = None,
+                  human: bool = False) -> Path:
+    """Write the stage's pipeline YAML (atomically: a half-written spec is never left behind);
+    `human`: with the training-data task that applies the reviewers' labels (`human_uri`)."""
     check_cluster_image(params_path, profile, image)
-    pipeline = build_pipeline(stage, params_path, profile, image=image, cluster=cluster)
+    pipeline = build_pipeline(stage, params_path, profile, image=image, cluster=cluster, human=human)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         tmp_file = Path(tmp) / "pipeline.yaml"
         compiler.Compiler().compile(pipeline, str(tmp_file))
@@ -111,7 +116,8 @@ def submit_stage(stage: int | str, inputs: StageInputs, *, host: str | None, par
     check_cluster_image(params_path, profile, image)  # before any connection to the server
     client = client or make_client(host, namespace=namespace, **auth)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
-        package = compile_stage(stage, Path(tmp) / f"{pipeline_name(stage)}.yaml", params_path, profile, image=image)
+        package = compile_stage(stage, Path(tmp) / f"{pipeline_name(stage)}.yaml", params_path, profile, image=image,
+                                human=bool(inputs.human_uri))
         with kfp_errors(host or "the default KFP server"):
             result = client.create_run_from_pipeline_package(
                 str(package), arguments=arguments, run_name=run_name, experiment_name=experiment,
@@ -146,7 +152,8 @@ def run_local(stage: int | str, inputs: StageInputs, *, params_path: str | Path 
     else:
         raise IacsieveError(f"runner {runner!r}: expected subprocess or docker")
     with context as (task_runner, task_image):
-        pipeline = build_pipeline(stage, params_path, profile, image=task_image, cluster=False)
+        pipeline = build_pipeline(stage, params_path, profile, image=task_image, cluster=False,
+                                  human=bool(inputs.human_uri))
         local.init(runner=task_runner, pipeline_root=str(root), enable_caching=enable_caching)
         with _quiet_on_all_cores(stage, verbose):
             task = pipeline(**arguments)

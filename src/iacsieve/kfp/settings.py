@@ -8,7 +8,7 @@ build on nothing) or override points (stages that build on the previous stage's 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from iacsieve.layout import PARAMS_FILE
@@ -40,6 +40,7 @@ class CompileSettings:
     image: str
     stages: dict[int, StageSettings]
     cluster: ClusterParams
+    human_json: str  # params.yaml's `human:` block, for the training-data task (when human labels are given)
 
 
 def stage_settings(params: Params, stage: int) -> StageSettings:
@@ -58,4 +59,5 @@ def compile_settings(params_path: str | Path = PARAMS_FILE, profile: str | None 
                      image: str | None = None) -> CompileSettings:
     params = load_params(params_path, profile=profile)
     return CompileSettings(profile=params.profile, image=image or params.cluster.image,
-                           stages={n: stage_settings(params, n) for n in STAGES}, cluster=params.cluster)
+                           stages={n: stage_settings(params, n) for n in STAGES}, cluster=params.cluster,
+                           human_json=json.dumps(asdict(params.human), sort_keys=True))

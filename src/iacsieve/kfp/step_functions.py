@@ -24,6 +24,18 @@ def prepare(raw: Input[Dataset], prepared: Output[Dataset], expected_md5: str = 
     prepared.metadata["rows"] = {split: stats[split]["combined"]["total"] for split in ("train", "val", "test")}
 
 
+def training_data(prepared: Input[Dataset], human: Input[Dataset], settings_json: str, training: Output[Dataset]):
+    """The data every run reads: prepared data with your reviewers' labels applied, as params.yaml's
+    `human:` block says (`iacsieve.data.human.build_training_data`, what DVC's training-data stage runs)."""
+    import json
+
+    from iacsieve.data.human import HumanSettings, build_training_data
+
+    report = build_training_data(prepared.path, human.path, training.path,
+                                 HumanSettings.from_dict(json.loads(settings_json), source="settings_json"))
+    training.metadata.update({k: report[k] for k in ("labels", "validation", "train_relabelled", "val_rows")})
+
+
 def resolve(base: Input[Artifact], stage: int, point_json: str) -> str:
     """One grid point's run settings on top of the previous stage's winner/champion
     (`iacsieve.method.grid.resolve_from_base`); the JSON is the train task's only setting input."""
