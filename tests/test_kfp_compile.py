@@ -174,7 +174,7 @@ def test_each_stage_follows_the_plan(compiled, stage):
     assert ("sweep" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "sweep")
     assert ("champion" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "champion")
     assert ("freeze" in tasks) == plan.freezes
-    expected = {"data_uri", "data_md5"} | ({"selection_uri"} if plan.builds_on == "winner" else set()) | (
+    expected = {"data_uri", "data_md5", "human_uri"} | ({"selection_uri"} if plan.builds_on == "winner" else set()) | (
         {"champion_uri"} if plan.builds_on == "champion" else set())
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == expected
     outputs = set(spec["root"]["outputDefinitions"]["artifacts"])
@@ -184,7 +184,7 @@ def test_each_stage_follows_the_plan(compiled, stage):
 def test_all_stages_chain_in_graph(compiled):
     spec, _ = compiled["all", "cluster"]
     params = spec["root"]["inputDefinitions"]["parameters"]
-    assert set(params) == {"data_uri", "data_md5"} and params["data_md5"]["isOptional"]
+    assert set(params) == {"data_uri", "data_md5", "human_uri"} and params["data_md5"]["isOptional"]
     assert len(loops(spec)) == 4
     raw_tasks = spec["root"]["dag"]["tasks"]
     tasks = named(raw_tasks)
@@ -253,3 +253,20 @@ def test_help_documents_auth(capsys):
     text = capsys.readouterr().out
     for needle in ("KF_PIPELINES_SA_TOKEN_PATH", "--token", "--cookies", "kubeconfig", "port-forward"):
         assert needle in text.replace("~/.kube/config", "kubeconfig ~/.kube/config")
+
+
+def test_reviewers_labels_feed_every_train_task(tmp_path):
+    """With --human-uri the pipeline applies the labels store (the `human_uri` parameter) before any
+    train task reads the data, as DVC's training-data stage does; without it, no such task."""
+    path = compile_stage("all", tmp_path / "h.yaml", PARAMS, "cluster", human=True)
+    spec = next(yaml.safe_load_all(path.read_text()))
+    root = spec["root"]["dag"]["tasks"]
+    tasks = named(root)
+    assert tasks["human-labels"]["inputs"]["parameters"]["uri"]["componentInputParameter"] == "human_uri"
+    assert producer(root, tasks["training-data"]["inputs"]["artifacts"]["prepared"]["taskOutputArtifact"]) == "prepare"
+    for loop in loops(spec).values():
+        fed = {producer(root, a["taskOutputArtifact"]) for a in loop["inputs"].get("artifacts", {}).values()
+               if "taskOutputArtifact" in a}
+        assert "training-data" in fed and "prepare" not in fed
+    plain = next(yaml.safe_load_all(compile_stage("all", tmp_path / "p.yaml", PARAMS, "cluster").read_text()))
+    assert "training-data" not in named(plain["root"]["dag"]["tasks"])

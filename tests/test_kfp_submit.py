@@ -122,7 +122,7 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
     train_pod = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
     assert train_pod["nodeSelector"]["labels"] == load_params(PARAMS).cluster.pods.node_selector
     assert spec["pipelineInfo"]["name"] == "iacsieve-stage4"
-    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "champion_uri", "data_md5"}
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "champion_uri", "data_md5", "human_uri"}
     # the cluster profile (submit's default): its grid, a GPU per train task
     grid = load_params(PARAMS, profile="cluster").stage(4).grid_points()
     loop = next(t for t in spec["root"]["dag"]["tasks"].values() if "parameterIterator" in t)

@@ -9,7 +9,7 @@ from kfp.components import load_component_from_file
 from iacsieve.kfp.specs import write_specs
 
 REPO = Path(__file__).resolve().parents[2]
-STEPS = {"prepare", "resolve", "train", "threshold-sweep", "evaluate", "select", "freeze"}
+STEPS = {"prepare", "training-data", "resolve", "train", "threshold-sweep", "evaluate", "select", "freeze"}
 PIPELINES = {"stage1", "stage2", "stage3", "stage4", "all-stages"}
 
 
