@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from iacsieve.errors import ConfigError
+from iacsieve.errors import ConfigError, IacsieveError
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,22 @@ def _coerce(key: str, value: Any, type_name: Any, where: str) -> Any:
             raise bad
         return dict(value)
     return value
+
+
+def read_run_settings(path, *, hint: str = "") -> dict[str, Any]:
+    """A run's settings file (`config_used.yaml`, or one given to `iacsieve train --config`) as a
+    mapping; a missing file, bad YAML or a non-mapping is one line naming the file."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise IacsieveError(f"{path}: not found" + (f"; {hint}" if hint else ""))
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise IacsieveError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(values, dict):
+        raise ConfigError("<root>", "expected a mapping of run settings", source=path)
+    return values

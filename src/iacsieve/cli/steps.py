@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 
 from iacsieve import layout
-from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.errors import ConfigError
 from iacsieve.overlap import refuse_overlap
-from iacsieve.run_config import TrainConfig
+from iacsieve.run_config import TrainConfig, read_run_settings
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -73,16 +73,7 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
     where = "flags"
     if args.config:
         where = str(args.config)
-        path = Path(args.config)
-        if not path.is_file():
-            raise IacsieveError(f"{path}: run config not found")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise IacsieveError(f"{path}: invalid YAML: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError("<root>", "expected a mapping of run settings", source=path)
-        values.update(loaded)
+        values.update(read_run_settings(args.config, hint="give a run config (e.g. a run's config_used.yaml)"))
     for flag, field, _kind, _text in _TRAIN_FLAGS:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import yaml
 
 from iacsieve.atomic import atomic_write_json
 from iacsieve.layout import EVAL_FILE, EVAL_SETS, SUMMARY_FILE, TECHS, TEST_SETS
 from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
 from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.run_config import read_run_settings
 from iacsieve.steps.freeze import load_champion
 from iacsieve.steps.metrics import bootstrap_f1_ci, compute_metrics, load_scores, predict, read_json_object, score_arrays
 from iacsieve.steps.threshold import SWEEP_FILE
@@ -110,13 +110,8 @@ def evaluate(
 
 
 def _read_config(path: Path) -> dict:
-    if not path.is_file():
-        raise IacsieveError(f"{path}: not found; is the run complete?")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise IacsieveError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(config, dict) or "family" not in config:
+    config = read_run_settings(path, hint="is the run complete?")
+    if "family" not in config:
         raise ConfigError("family", "missing (expected a mapping of run settings)", source=path)
     return config
 
