@@ -154,3 +154,15 @@ def test_identical_seeds_are_not_compared_with_the_published_spread(tree):
     assert "Over 3 seeds" not in text and "0.720 ± 0.000 (our champion" not in text
     assert "| CodeT5+ 220M, five seeds (mean) | 0.727 ± 0.056 | 0.720 (our champion; its 3 seeds gave the same " \
            "results: no spread to compare) |" in text
+
+
+def test_bench_prints_the_champion_and_its_sets(tree, tmp_path):
+    """`make bench`'s champion section reads the same report data (per set F1, interval, FP/TP)."""
+    from iacsieve.reporting.bench import champion_card, format_bench
+
+    data = collect_report(tree / "results", tree / "champion", ablation=tmp_path / "none.md")
+    card = champion_card(data)
+    text = format_bench({"profile": "local", "timings": {}, "champion": card, "published": PUBLISHED,
+                         "operating_points": None, "learning_curve": None})
+    assert f"== champion {card['run']}" in text and "combined" in text and "3 seeds" in text
+    assert card["sets"]["val"]["f1"] == 0.84

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from iacsieve.method.params import load_params
 from iacsieve.errors import IacsieveError
-from iacsieve.reporting.report import PUBLISHED, TEST_SETS, champion_metrics, collect_report
+from iacsieve.reporting.report import PUBLISHED, TEST_SETS, champion_sets, collect_report, seed_spread
 from iacsieve import layout
 from iacsieve.method.dvc import current_run_names
 
@@ -57,7 +57,7 @@ def bench(results: str | Path = "results", champion: str | Path = "models/champi
     params = load_params(params_file)
     data = collect_report(results, champion, params=params)
     out = {"profile": params.profile, "timings": stage_timings(params, results),
-           "champion": champion_metrics(data) if data.champion else None, "published": PUBLISHED,
+           "champion": champion_card(data) if data.champion else None, "published": PUBLISHED,
            "operating_points": data.tradeoff, "learning_curve": data.learning_curve}
     if filter_bench and data.champion is not None:
         try:
@@ -75,8 +75,21 @@ def bench(results: str | Path = "results", champion: str | Path = "models/champi
     return out
 
 
+def champion_card(data) -> dict:
+    """The champion as the bench prints it: name, threshold, metrics per set, seed spread."""
+    card = data.champion
+    out = {"run": card.get("run"), "family": card.get("family"), "threshold": card.get("threshold"),
+           "sets": champion_sets(data)}
+    stage4 = data.stages.get(4, [])
+    if len(stage4) > 1:
+        spread = seed_spread(stage4)
+        out["seeds"] = {"n": spread["n"], "val_f1_mean": spread["val_f1"][0], "val_f1_std": spread["val_f1"][1],
+                        "test_f1_mean": spread["test_f1_combined"][0], "test_f1_std": spread["test_f1_combined"][1]}
+    return out
+
+
 def format_bench(result: dict) -> str:
-    lines = [f"== local pipeline timings (profile {result['profile']}; seconds per run, from timing.json) =="]
+    lines = [f"== local pipeline timings (profile {result['profile']}; seconds per run, from reports/timings) =="]
     grand = 0.0
     for stage, t in result["timings"].items():
         grand += t["total_s"]
@@ -93,11 +106,13 @@ def format_bench(result: dict) -> str:
     lines.append(f"== champion {champ['run']} ({champ['family']}), threshold {champ['threshold']:.2f} ==")
     lines.append(f"{'set':<10}{'F1':>7}  {'95% CI':<16}{'FP red.':>8}{'TP ret.':>8}")
     for name in ("val", *TEST_SETS):
-        m = champ.get(name)
+        m = champ["sets"].get(name)
         if not m:
             continue
-        ci = f"[{m['f1_ci95_lo']:.3f}, {m['f1_ci95_hi']:.3f}]" if m.get("f1_ci95_lo") is not None else "—"
-        lines.append(f"{name:<10}{m['f1']:>7.3f}  {ci:<16}{m['fp_reduction']:>8.3f}{m['tp_retention']:>8.3f}")
+        interval = m.get("f1_ci95") or {}
+        ci = f"[{interval['lo']:.3f}, {interval['hi']:.3f}]" if interval.get("lo") is not None else "—"
+        fp, tp = m.get("fp_reduction"), m.get("tp_retention")
+        lines.append(f"{name:<10}{m['f1']:>7.3f}  {ci:<16}" + (f"{fp:>8.3f}{tp:>8.3f}" if fp is not None else ""))
     seeds = champ.get("seeds")
     if seeds:
         lines.append(f"stage 4, {seeds['n']} seeds: val F1 {seeds['val_f1_mean']:.3f} ± {seeds['val_f1_std']:.3f}, "

@@ -5,7 +5,7 @@ the detections, resolve and read the scripts, build inputs, score in batches, wr
 `repeats` times and the median wall time gives warnings/s. Also reports what the champion does to the
 fixture: the share of the covered (scored) warnings it drops, overall and per smell.
 
-    python -m iacsieve.bench_filter --model models/champion [--fixture tests/fixtures/glitch-puppet]
+    python -m iacsieve.reporting.bench_filter --model models/champion [--fixture tests/fixtures/glitch-puppet]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from iacsieve.errors import IacsieveError
 from iacsieve.filtering import filter_detections
 from iacsieve.models import load_scorer
 
-DEFAULT_FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "glitch-puppet"
+DEFAULT_FIXTURE = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "glitch-puppet"  # the repo root
 DETECTIONS_FILE = "glitch-puppet.csv"
 SCRIPTS_DIR = "scripts"
 SCALE_ROWS = 400_000  # rows of the large-input run: peak memory must stay under MEMORY_BUDGET_MB
@@ -126,7 +126,7 @@ def format_scale(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m iacsieve.bench_filter", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m iacsieve.reporting.bench_filter", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, metavar="DIR", help="model dir (repeatable)")
     parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE), help="fixture folder (default: %(default)s)")
