@@ -47,6 +47,9 @@ CLUSTER_CHAMPION_DIR = "models/cluster-champion"
 CLUSTER_REPORTS_DIR = "reports/cluster-champion"
 ORIGIN_FILE = "origin.json"         # inside a pulled champion: where it came from (source URI, run id)
 
+# ------------------------------------------------------------------ decision rules (where a threshold comes from)
+RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")  # 0.5; the run's sweep; a champion's
+
 # ------------------------------------------------------------------ defaults (params.yaml may override)
 SWEEP_START, SWEEP_STOP, SWEEP_STEP = 0.30, 0.70, 0.01
 BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED = 1000, 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from iacsieve.errors import DataError, IacsieveError
@@ -87,3 +88,20 @@ def read_json_object(path: str | os.PathLike, *, what: str = "JSON file", hint: 
     if not isinstance(value, dict):
         raise IacsieveError(f"{path}: expected a JSON object ({what}), got {type(value).__name__}")
     return value
+
+
+def csv_rows(reader) -> Iterator[tuple[int, list[str] | None, Exception | None]]:
+    """(line number, cells, None) per row of a `csv.reader`, or (line number, None, the error) for a row
+    the csv module cannot parse (a bare carriage return...), so each caller decides: stop or collect."""
+    import csv
+
+    while True:
+        line_no = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line_no, None, exc
+            continue
+        yield line_no, cells, None

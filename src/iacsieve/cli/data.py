@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from iacsieve import layout
 from iacsieve.data.records import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
 from iacsieve.limits import add_limit_flags, limits_from_args
 
@@ -15,8 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="validate + normalise raw splits into data/prepared/",
                        description="Validate every raw row, normalise smell names, and write "
                                    "train/val/test (combined and per tech) plus stats.json.")
-    p.add_argument("--raw", default="data/raw", help="raw data folder, <tech>/<tech>_<split>.jsonl (default: %(default)s)")
-    p.add_argument("--out", default="data/prepared", help="output folder (default: %(default)s)")
+    p.add_argument("--raw", default=layout.RAW_DIR, help="raw data folder, <tech>/<tech>_<split>.jsonl (default: %(default)s)")
+    p.add_argument("--out", default=layout.PREPARED_DIR, help="output folder (default: %(default)s)")
     p.add_argument("--skip-invalid", action="store_true", help="drop malformed rows (and report how many) instead of failing")
     p.add_argument("--expect-md5", metavar="MD5",
                    help="refuse raw data whose DVC md5 differs (e.g. data.dvc's: `iacsieve data md5 --dvc-file data.dvc`)")
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = dsub.add_parser("stats", help="counts per split x tech x label",
                         description="Print TP/FP counts per split and tech for a raw folder or JSONL files.")
     s.add_argument("paths", nargs="*", help="JSONL files (default: the raw folder's splits)")
-    s.add_argument("--raw", default="data/raw", help="raw data folder (default: %(default)s)")
+    s.add_argument("--raw", default=layout.RAW_DIR, help="raw data folder (default: %(default)s)")
     s.add_argument("--json", action="store_true", help="print the full stats as JSON")
     s.add_argument("--skip-invalid", action="store_true", help="drop malformed rows instead of failing")
     add_limit_flags(s, "max_file_bytes", "max_rows")

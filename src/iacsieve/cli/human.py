@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from iacsieve import layout
 from iacsieve.data.records import TECHS
 from iacsieve.filtering import ON_MISSING
 from iacsieve.filtering.detections import FORMATS
@@ -49,10 +50,10 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detections", metavar="FILE", help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)")
     p.add_argument("--scripts", metavar="DIR", help="folder holding the scanned scripts")
     p.add_argument("--from-train", action="store_true", help="audit the LLM labels of the training split instead")
-    p.add_argument("--data", default="data/prepared", help="prepared data for --from-train (default: %(default)s)")
+    p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data for --from-train (default: %(default)s)")
     p.add_argument("--budget", type=int, required=True, metavar="N", help="how many warnings to put on the sheet")
     p.add_argument("--out", required=True, metavar="FILE", help="the sheet to write (CSV, atomically)")
-    p.add_argument("--human", default="data/human", metavar="DIR", help="labels store; its warnings are left out "
+    p.add_argument("--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store; its warnings are left out "
                                                                         "(default: %(default)s)")
     p.add_argument("--tech", choices=TECHS, default=None, help="technology of every script (default: from extensions)")
     p.add_argument("--threshold", type=float, default=None, help="uncertainty around this score (default: the champion's)")
@@ -95,8 +96,8 @@ def _register_labels(sub: argparse._SubParsersAction) -> None:
     a.add_argument("sheet", help="the filled sheet (CSV)")
     a.add_argument("--reviewer", required=True, metavar="NAME", help="who labelled it")
     a.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="review date (default: today, UTC)")
-    a.add_argument("--human", default="data/human", metavar="DIR", help="labels store (default: %(default)s)")
-    a.add_argument("--raw", default="data/raw", metavar="DIR", help="raw data, to refuse test rows (default: %(default)s)")
+    a.add_argument("--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)")
+    a.add_argument("--raw", default=layout.RAW_DIR, metavar="DIR", help="raw data, to refuse test rows (default: %(default)s)")
     a.add_argument("--skip-invalid", action="store_true", help="record the valid rows and list the invalid ones")
     a.add_argument("--no-dvc", action="store_true", help="do not run `dvc add` on the store")
     a.set_defaults(func=_labels_add)
@@ -104,8 +105,8 @@ def _register_labels(sub: argparse._SubParsersAction) -> None:
     s = lsub.add_parser("stats", help="counts per tech x smell, disagreements, LLM-vs-human agreement",
                         description="Counts of human labels per tech x smell, reviewer disagreements, and agreement "
                                     "with the LLM label (Cohen's kappa) on warnings that have both.")
-    s.add_argument("--human", default="data/human", metavar="DIR", help="labels store (default: %(default)s)")
-    s.add_argument("--raw", default="data/raw", metavar="DIR", help="raw data with the LLM labels (default: %(default)s)")
+    s.add_argument("--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)")
+    s.add_argument("--raw", default=layout.RAW_DIR, metavar="DIR", help="raw data with the LLM labels (default: %(default)s)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=_labels_stats)
 
@@ -113,8 +114,8 @@ def _register_labels(sub: argparse._SubParsersAction) -> None:
                          description="Write the prepared layout with human labels applied: train labels overridden "
                                      "(--train), validation per --validation, test copied unchanged, plus human.json. "
                                      "With no human labels the splits are byte-identical to --prepared.")
-    ap.add_argument("--prepared", default="data/prepared", help="prepared data (default: %(default)s)")
-    ap.add_argument("--human", default="data/human", metavar="DIR", help="labels store (default: %(default)s)")
+    ap.add_argument("--prepared", default=layout.PREPARED_DIR, help="prepared data (default: %(default)s)")
+    ap.add_argument("--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)")
     ap.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
     ap.add_argument("--train", default="override", help="off | override | add (default: %(default)s)")
     ap.add_argument("--validation", default="llm", help="llm | human | merged (default: %(default)s)")
@@ -170,8 +171,8 @@ def _register_experiment(sub: argparse._SubParsersAction) -> None:
                     "classical model trains on the LLM-labelled train split plus those n rows, F1 is measured on "
                     "the held-out fold. n = 0 is the LLM-only champion. Reuses test rows: never a headline figure, "
                     "and nothing here is selected, frozen or shipped.")
-    lc.add_argument("--data", default="data/prepared", help="prepared data (default: %(default)s)")
-    lc.add_argument("--champion", default="models/champion", help="the LLM-only champion, the n = 0 point; 'none' "
+    lc.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data (default: %(default)s)")
+    lc.add_argument("--champion", default=layout.CHAMPION_DIR, help="the LLM-only champion, the n = 0 point; 'none' "
                                                                   "trains a classical model instead (default: %(default)s)")
     lc.add_argument("--out", default="reports/learning_curve", help="output folder (default: %(default)s)")
     lc.add_argument("--sizes", default="0,25,50,100", help="numbers of human labels, comma-separated; the whole pool "

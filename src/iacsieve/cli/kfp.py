@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _stage_args(r, default_profile="local")
     r.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
                    help="where tasks run (default: %(default)s); docker: --image defaults to iacsieve:<version>")
-    _input_args(r, data_default="data/raw")
+    _input_args(r, data_default=layout.RAW_DIR)
     r.add_argument("--pipeline-root", default="kfp-local", help="where task outputs go (default: %(default)s)")
     r.add_argument("--cache", action="store_true", help="reuse outputs of identical tasks from earlier local runs")
     r.add_argument("--champion-out", help="also copy the run's champion (stages 3-4) into this folder, e.g. a "
@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "four, cluster profile) into the repo's components/ and pipelines/ "
                                      "(what `make kfp-specs` runs; a test fails when they are stale).")
     sp.add_argument("--root", default=".", help="repository root (default: %(default)s)")
-    sp.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    sp.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
     sp.set_defaults(func=_specs)
 
     p = ksub.add_parser("pull-champion", help="bring a run's champion home: models/cluster-champion, dvc add-ed",
@@ -137,7 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "that URI: the --data-uri every run then reads, so the data's identity "
                                     "travels with it.")
     d.add_argument("--to", required=True, metavar="ROOT", help="bucket prefix, e.g. s3://BUCKET/iacsieve/data")
-    d.add_argument("--raw", default="data/raw", help="the data folder (default: %(default)s)")
+    d.add_argument("--raw", default=layout.RAW_DIR, help="the data folder (default: %(default)s)")
     d.add_argument("--dvc-file", default="data.dvc", help="the .dvc file naming its md5 (default: %(default)s)")
     d.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
                    help="S3 endpoint (MinIO etc.; default: $AWS_ENDPOINT_URL)")
@@ -172,7 +172,7 @@ def _stage_args(p: argparse.ArgumentParser, *, default_profile: str) -> None:
     p.add_argument("--profile", default=default_profile,
                    help="params.yaml grids: `local` (the top-level ones dvc repro runs) or a name under "
                         "`profiles:` (default: %(default)s)")
-    p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    p.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
     p.add_argument("--image", help="component image (default: params.yaml cluster.image)")
 
 

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _params_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    p.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
 
 
 # ----------------------------------------------------------------------------- stage-run
@@ -133,7 +133,7 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--results", default="results", help="results root (default: %(default)s)")
     p.add_argument("--champion", default=str(CHAMPION_DIR), help="final champion folder (default: %(default)s)")
     p.add_argument("--out", default=str(REPORT_FILE), help="report file (default: %(default)s)")
-    p.add_argument("--metrics", default="reports/metrics.json",
+    p.add_argument("--metrics", default=layout.REPORT_METRICS,
                    help="champion metrics JSON for DVC (default: %(default)s; '' to skip)")
     p.add_argument("--prefix", default="", help="only runs whose name starts with this prefix")
     p.add_argument("--selection", help="a pulled stage-4 selection.json: the seed table of a cluster champion")
@@ -171,7 +171,7 @@ def _register_plots(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--results", default="results", help="results root (default: %(default)s)")
     p.add_argument("--champion", default=str(CHAMPION_DIR), help="final champion folder (default: %(default)s)")
     p.add_argument("--out", default=str(PLOTS_DIR), help="output folder (default: %(default)s)")
-    p.add_argument("--data", default="data/prepared",
+    p.add_argument("--data", default=layout.PREPARED_DIR,
                    help="prepared data, scored with the champion when its run dir is not here (default: %(default)s)")
     p.add_argument("--selection", help="stage-4 selection.json for the seed plot (default: the results root's)")
     _cluster_arg(p)

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "report val F1 at 0.5 and k-fold CV F1 on train, and write ablation.json + ablation.md. "
                     "Test data is never read.",
     )
-    p.add_argument("--data", default="data/prepared", help="prepared data folder (default: %(default)s)")
+    p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data folder (default: %(default)s)")
     p.add_argument("--out", default="reports/ablation", help="output folder for ablation.json/.md (default: %(default)s)")
     p.add_argument("--cv-folds", type=int, default=5, help="folds of CV on train; 0 turns CV off (default: %(default)s)")
     p.add_argument("--seed", type=int, default=42, help="random_state of the models and of the folds (default: %(default)s)")

@@ -129,8 +129,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / SWEEP_FILE
-    refuse_overlap(out, {"RUN_DIR/val_scores.jsonl": run_dir / "val_scores.jsonl"}, inside_ok=True)
-    result = sweep_threshold(run_dir / "val_scores.jsonl", out, start=args.start, stop=args.stop, step=args.step)
+    refuse_overlap(out, {f"RUN_DIR/{layout.VAL_SCORES}": run_dir / layout.VAL_SCORES}, inside_ok=True)
+    result = sweep_threshold(run_dir / layout.VAL_SCORES, out, start=args.start, stop=args.stop, step=args.step)
     print(f"best threshold {result['best_threshold']:.2f} (val F1 {result['best_f1']:.4f}) "
           f"over {len(result['curve'])} thresholds -> {out}")
     return 0
@@ -152,7 +152,7 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
                "      --champion models/stage3-champion/champion.json")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `iacsieve train`")
     p.add_argument("--results", required=True, metavar="DIR", help="folder to write the evaluation into")
-    p.add_argument("--rule", choices=("argmax", "threshold", "frozen"), default="argmax",
+    p.add_argument("--rule", choices=layout.RULES, default="argmax",
                    help="decision rule (default: %(default)s)")
     p.add_argument("--sweep", metavar="FILE", help="sweep file for --rule threshold "
                                                    "(default: RUN_DIR/threshold_sweep_results.json)")

@@ -18,7 +18,7 @@ from iacsieve.atomic import atomic_write_text
 from iacsieve.data.records import LABELS, TECHS
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
-from iacsieve.reading import read_regular_text
+from iacsieve.reading import csv_rows, read_regular_text
 from iacsieve.data.human import HumanLabel, key_id, warning_key
 from iacsieve.smells import canonical_smell
 
@@ -95,14 +95,9 @@ def read_sheet(path: str | Path, *, reviewer: str, date: str, test_keys: frozens
     problems: list[str] = []
     seen: dict[str, int] = {}
     not_reviewed = 0
-    while True:
-        line_no = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(str(DataError(path, line_no, "<row>", f"expected a CSV row ({exc})")))
+    for line_no, cells, error in csv_rows(reader):
+        if error is not None:
+            problems.append(str(DataError(path, line_no, "<row>", f"expected a CSV row ({error})")))
             continue
         if not any(c.strip() for c in cells):
             continue

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import DEFAULT, FLAGS, Limits, shorten
-from iacsieve.reading import decode_json_line, read_regular_bytes
+from iacsieve.reading import csv_rows, decode_json_line, read_regular_bytes
 from iacsieve.smells import canonical_smell, is_non_security
 
 FORMATS: tuple[str, ...] = ("glitch", "replication", "jsonl")
@@ -163,14 +163,9 @@ def _parse_replication(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[
     if missing:
         raise DataError(path, 1, "<header>", f"missing column(s) {', '.join(missing)}")
     rows = []
-    while True:
-        row_no = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise DataError(path, row_no, "<csv>", str(exc)) from None
+    for row_no, fields, error in csv_rows(reader):
+        if error is not None:
+            raise DataError(path, row_no, "<csv>", str(error)) from None
         if not any(f.strip() for f in fields):
             continue
         ctx.count_row(row_no)

@@ -17,19 +17,6 @@ from iacsieve.errors import IacsieveError
 RUN_REF_FILE = "run_ref.json"  # {"run", "uri"}: which Model artifact a scores/evaluation artifact belongs to
 
 
-def read_base(artifact_path: str | Path) -> dict:
-    """What a stage builds on: a select task's `selection` (its winner.json) or a freeze task's
-    `card`/`champion` (its champion.json)."""
-    from iacsieve.steps.freeze import load_champion
-    from iacsieve.steps.metrics import read_json_object
-
-    folder = Path(artifact_path)
-    if (folder / layout.CHAMPION_FILE).is_file():
-        return load_champion(folder)
-    return read_json_object(folder / layout.WINNER_FILE,
-                            hint="give a select task's `selection` or a freeze task's `card`/`champion`")
-
-
 def champion_file(artifact_path: str | Path) -> Path:
     return Path(artifact_path) / layout.CHAMPION_FILE
 

@@ -41,8 +41,7 @@ def resolve(base: Input[Artifact], stage: int, point_json: str) -> str:
     (`iacsieve.method.grid.resolve_from_base`); the JSON is the train task's only setting input."""
     import json
 
-    from iacsieve.kfp.runtime import read_base
-    from iacsieve.method.grid import resolve_from_base
+    from iacsieve.method.grid import read_base, resolve_from_base
 
     return json.dumps(resolve_from_base(stage, json.loads(point_json), read_base(base.path)).to_dict(), sort_keys=True)
 

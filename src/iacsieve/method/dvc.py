@@ -17,12 +17,12 @@ from pathlib import Path
 from iacsieve import layout
 from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
-from iacsieve.method.grid import resolve_run_config, run_name, stage_runs
+from iacsieve.method.grid import read_base, resolve_run_config, run_name, stage_runs
 from iacsieve.method.params import Params
 from iacsieve.method.plan import PLAN, StagePlan, stage_plan  # noqa: F401 (stage_plan: used by tests too)
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
-from iacsieve.steps.freeze import freeze, load_champion
+from iacsieve.steps.freeze import freeze
 from iacsieve.steps.metrics import headline, read_json_object
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.threshold import sweep_threshold
@@ -44,8 +44,7 @@ def load_base(plan: StagePlan, root: str | Path = ".") -> dict | None:
     path = base_file(plan, root)
     if path is None:
         return None
-    hint = f"run stage {plan.previous} first (dvc repro)"
-    return load_champion(path) if plan.builds_on == "champion" else read_json_object(path, hint=hint)
+    return read_base(path, hint=f"run stage {plan.previous} first (dvc repro)")
 
 
 def run_one(params: Params, stage: int, config: TrainConfig, run_dir: str | Path, results_dir: str | Path, *,

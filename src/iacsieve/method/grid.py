@@ -6,12 +6,28 @@ A run's settings are resolved BEFORE it is named, so every run directory reads
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from iacsieve import layout
 
 from iacsieve.errors import ConfigError
 from iacsieve.method.params import Params
 from iacsieve.method.plan import stage_plan
 from iacsieve.run_config import TrainConfig
+
+
+def read_base(path: str | Path, *, hint: str = "give a select task's `selection` or a freeze task's "
+                                            "`card`/`champion`") -> dict:
+    """What a stage builds on, for both runners: a selection's winner.json or a champion.json, given as
+    the file or the folder holding it (a DVC output or a KFP artifact)."""
+    from iacsieve.steps.freeze import load_champion
+    from iacsieve.steps.metrics import read_json_object
+
+    path = Path(path)
+    if path.name == layout.CHAMPION_FILE or (path / layout.CHAMPION_FILE).is_file():
+        return load_champion(path)
+    return read_json_object(path if path.suffix == ".json" else path / layout.WINNER_FILE, hint=hint)
 
 
 def base_config(base: dict | None, *, stage: int) -> dict:

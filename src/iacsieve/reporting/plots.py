@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
+from iacsieve import layout
 from iacsieve.atomic import atomic_write_text  # noqa: E402
 from iacsieve.errors import IacsieveError  # noqa: E402
 from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays  # noqa: E402
@@ -138,7 +139,7 @@ def champion_scores(champion: Path, card: dict, data: str | Path) -> dict[str, l
     Scoring checks first that `data` is the data the champion was frozen on (champion.json's data_md5).
     """
     run_dir = Path(card["run_dir"])
-    files = {"val": run_dir / "val_scores.jsonl", "test": run_dir / "test_scores.jsonl"}
+    files = {"val": run_dir / layout.VAL_SCORES, "test": run_dir / layout.TEST_SCORES}
     if all(path.is_file() for path in files.values()):
         return {split: load_scores(path) for split, path in files.items()}
     from iacsieve.data.records import load_prepared
@@ -168,7 +169,7 @@ def _sweep(card: dict, stage3_champion: str | Path, val_rows: list[dict]) -> tup
         if (run_dir / SWEEP_FILE).is_file():
             return _read(run_dir / SWEEP_FILE), "Threshold sweep (stage-3 champion, validation)"
     with tempfile.TemporaryDirectory(prefix="iacsieve-sweep-") as tmp:
-        scores = Path(tmp) / "val_scores.jsonl"
+        scores = Path(tmp) / layout.VAL_SCORES
         scores.write_text("".join(json.dumps(row) + "\n" for row in val_rows), encoding="utf-8")
         sweep = sweep_threshold(scores, Path(tmp) / SWEEP_FILE)
     return sweep, f"Threshold sweep (champion's val scores; its frozen threshold {card['threshold']:.2f})"

@@ -335,7 +335,7 @@ def _tradeoff(card: dict | None) -> list[dict] | None:
     from iacsieve.steps.operating_point import tradeoff_for_run
 
     run_dir = Path((card or {}).get("run_dir") or "")
-    if not card or not (run_dir / "val_scores.jsonl").is_file() or not (run_dir / "test_scores.jsonl").is_file():
+    if not card or not (run_dir / layout.VAL_SCORES).is_file() or not (run_dir / layout.TEST_SCORES).is_file():
         return None
     return tradeoff_for_run(run_dir, float(card["threshold"]))
 

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 
+from iacsieve import layout
 from iacsieve.atomic import atomic_write_json
 from iacsieve.layout import EVAL_FILE, EVAL_SETS, SUMMARY_FILE, TECHS, TEST_SETS
 from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
@@ -23,7 +24,7 @@ from iacsieve.steps.threshold import SWEEP_FILE
 
 log = logging.getLogger(__name__)
 
-RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")
+RULES = layout.RULES
 
 
 def resolve_threshold(run_dir: Path, rule: str, sweep_file: str | Path | None = None,
@@ -75,8 +76,8 @@ def evaluate(
         raise IacsieveError(f"{run_dir}: run directory not found")
     config = _read_config(run_dir / "config_used.yaml")
     train_log = read_json_object(run_dir / "train_log.json", hint="is the run complete?")
-    val_rows = load_scores(run_dir / "val_scores.jsonl")
-    test_rows = load_scores(run_dir / "test_scores.jsonl")
+    val_rows = load_scores(run_dir / layout.VAL_SCORES)
+    test_rows = load_scores(run_dir / layout.TEST_SCORES)
     threshold, source = resolve_threshold(run_dir, rule, sweep_file, champion_file)
 
     by_set = {"val": val_rows, "combined": test_rows}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from iacsieve import layout
 from iacsieve.atomic import atomic_write_json
 from iacsieve.errors import IacsieveError
 from iacsieve.steps.metrics import compute_metrics, load_scores, read_json_object, score_arrays
@@ -41,7 +42,7 @@ def score_curve(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np
 
 def write_val_curve(champion_dir: str | Path, run_dir: str | Path) -> Path:
     """`<champion_dir>/val_curve.json` from the run's `val_scores.jsonl` (freeze calls this)."""
-    labels, scores, _ = score_arrays(load_scores(Path(run_dir) / "val_scores.jsonl"))
+    labels, scores, _ = score_arrays(load_scores(Path(run_dir) / layout.VAL_SCORES))
     curve = {"source": "validation", "n": int(labels.size), "n_real": int(labels.sum()),
              "n_false_alarm": int(labels.size - labels.sum()), "rule": "keep when score >= threshold",
              "points": score_curve(labels, scores)}
@@ -122,4 +123,4 @@ def tradeoff_markdown(rows: list[dict]) -> str:
 def tradeoff_for_run(run_dir: str | Path, frozen: float) -> list[dict]:
     """`tradeoff_table` over a run directory's val/test score files (the report calls this for the champion)."""
     run_dir = Path(run_dir)
-    return tradeoff_table(load_scores(run_dir / "val_scores.jsonl"), load_scores(run_dir / "test_scores.jsonl"), frozen)
+    return tradeoff_table(load_scores(run_dir / layout.VAL_SCORES), load_scores(run_dir / layout.TEST_SCORES), frozen)
