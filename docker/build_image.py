@@ -64,8 +64,11 @@ def source_hash() -> str:
     """What the image is built from that can change: pyproject.toml, README.md, the Dockerfile and src/."""
     digest = hashlib.sha256()
     files = [REPO / "pyproject.toml", REPO / "README.md", DOCKERFILE]
-    files += sorted(p for p in (REPO / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                    and ".egg-info" not in str(p))
+    files += sorted(
+        p
+        for p in (REPO / "src").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)
+    )
     for path in files:
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -83,10 +86,14 @@ def find_engine(preferred: str | None = None) -> str:
         if subprocess.run([name, "info"], capture_output=True).returncode == 0:
             return name
     if present:
-        raise BuildError(f"{' and '.join(present)} present but not answering (`{present[0]} info` fails: "
-                         "is the daemon running, containers.conf set? docker/install-engine.sh)")
+        raise BuildError(
+            f"{' and '.join(present)} present but not answering (`{present[0]} info` fails: "
+            "is the daemon running, containers.conf set? docker/install-engine.sh)"
+        )
     wanted = preferred or "podman or docker"
-    raise BuildError(f"no container engine: {wanted} is not on PATH (on Debian, as root: docker/install-engine.sh)")
+    raise BuildError(
+        f"no container engine: {wanted} is not on PATH (on Debian, as root: docker/install-engine.sh)"
+    )
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -96,8 +103,11 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 def image_label(engine: str, image: str, label: str) -> str | None:
     """A label of a local image, or None when the image is not there."""
-    result = subprocess.run([engine, "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [engine, "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image],
+        capture_output=True,
+        text=True,
+    )
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -107,11 +117,13 @@ def image_exists(engine: str, image: str) -> bool:
 
 # ----------------------------------------------------------------------------- the local base
 
+
 def apt_mirror(suite: str) -> str:
     """The Debian mirror apt is configured with for `suite` (deb822 .sources or one-line .list files)."""
     sources = Path("/etc/apt/sources.list.d")
-    files = [Path("/etc/apt/sources.list")] + (sorted(sources.glob("*.list")) + sorted(sources.glob("*.sources"))
-                                                if sources.is_dir() else [])
+    files = [Path("/etc/apt/sources.list")] + (
+        sorted(sources.glob("*.list")) + sorted(sources.glob("*.sources")) if sources.is_dir() else []
+    )
     for path in files:
         if not path.is_file():
             continue
@@ -119,15 +131,20 @@ def apt_mirror(suite: str) -> str:
         if path.suffix == ".sources":
             for stanza in re.split(r"\n\s*\n", text):
                 fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.M))
-                if "deb" in fields.get("Types", "").split() and suite in fields.get("Suites", "").split() \
-                        and fields.get("Enabled", "yes").lower() != "no":
+                if (
+                    "deb" in fields.get("Types", "").split()
+                    and suite in fields.get("Suites", "").split()
+                    and fields.get("Enabled", "yes").lower() != "no"
+                ):
                     return fields["URIs"].split()[0]
         else:
             for line in text.splitlines():
                 m = re.match(r"^\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+(\S+)", line)
                 if m and m.group(2) == suite:
                     return m.group(1)
-    raise BuildError(f"no apt source for Debian {suite!r} in /etc/apt/sources.list{{,.d/}}: pass --mirror URL")
+    raise BuildError(
+        f"no apt source for Debian {suite!r} in /etc/apt/sources.list{{,.d/}}: pass --mirror URL"
+    )
 
 
 def make_local_base(engine: str, suite: str, mirror: str | None, rebuild: bool) -> str:
@@ -139,19 +156,33 @@ def make_local_base(engine: str, suite: str, mirror: str | None, rebuild: bool) 
     if os.geteuid() != 0:
         raise BuildError("debootstrap needs root: run `make image-local` as root, or give --base-image")
     if not shutil.which("debootstrap"):
-        raise BuildError("debootstrap is not installed (apt-get install debootstrap, or docker/install-engine.sh)")
+        raise BuildError(
+            "debootstrap is not installed (apt-get install debootstrap, or docker/install-engine.sh)"
+        )
     mirror = mirror or apt_mirror(suite)
     started = time.monotonic()
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rootfs-", dir=CACHE) as rootfs:
-        run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", suite, rootfs, mirror],
-            stdout=subprocess.DEVNULL)
+        run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(BASE_PACKAGES)}",
+                suite,
+                rootfs,
+                mirror,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):  # downloaded .debs and indexes
             for p in (Path(rootfs) / junk).glob("*"):
                 if p.is_file():
                     p.unlink()
-        importer = subprocess.Popen([engine, "import", "--change", "CMD [\"/bin/bash\"]", "-", tag],
-                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        importer = subprocess.Popen(
+            [engine, "import", "--change", 'CMD ["/bin/bash"]', "-", tag],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+        )
         with tarfile.open(fileobj=importer.stdin, mode="w|") as tar:
             tar.add(rootfs, arcname=".")
         importer.stdin.close()
@@ -163,10 +194,23 @@ def make_local_base(engine: str, suite: str, mirror: str | None, rebuild: bool) 
 
 # ----------------------------------------------------------------------------- the wheelhouse
 
+
 def image_python(engine: str, image: str) -> str:
-    out = subprocess.run([engine, "run", "--rm", "--network", "none", image, "python3", "-c",
-                          "import sys; print('%d.%d' % sys.version_info[:2])"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            engine,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            image,
+            "python3",
+            "-c",
+            "import sys; print('%d.%d' % sys.version_info[:2])",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         raise BuildError(f"{image}: cannot run python3 in it: {out.stderr.strip().splitlines()[-1:]}")
     return out.stdout.strip()
@@ -178,11 +222,17 @@ def make_wheelhouse(python: str, dest: Path, target_python: str) -> Path:
     Made again only when the requirements change (a stamp holds their hash). The host's pip
     configuration decides which torch build lands here (on this kind of machine: the CPU one).
     """
-    here = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    here = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if here != target_python:
-        raise BuildError(f"{python} is Python {here} but the base image has {target_python}: "
-                         f"give --python with a {target_python} interpreter (wheels are per Python version)")
+        raise BuildError(
+            f"{python} is Python {here} but the base image has {target_python}: "
+            f"give --python with a {target_python} interpreter (wheels are per Python version)"
+        )
     requirements = runtime_requirements() + list(BUILD_REQUIREMENTS)
     key = hashlib.sha256("\n".join(requirements + [here]).encode()).hexdigest()[:16]
     stamp = dest / f".complete-{key}"
@@ -193,19 +243,44 @@ def make_wheelhouse(python: str, dest: Path, target_python: str) -> Path:
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     started = time.monotonic()
-    run([python, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--wheel-dir", str(dest), *requirements])
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--wheel-dir",
+            str(dest),
+            *requirements,
+        ]
+    )
     stamp.touch()
     size = sum(p.stat().st_size for p in dest.glob("*.whl")) / 2**20
-    log(f"wheelhouse {dest}: {len(list(dest.glob('*.whl')))} wheels, {size:.0f} MiB in {time.monotonic() - started:.0f} s")
+    log(
+        f"wheelhouse {dest}: {len(list(dest.glob('*.whl')))} wheels, {size:.0f} MiB in {time.monotonic() - started:.0f} s"
+    )
     return dest
 
 
 # ----------------------------------------------------------------------------- the build
 
+
 def build(engine: str, tag: str, base_image: str | None, wheelhouse: Path | None, extra: list[str]) -> None:
     """`<engine> build` of docker/Dockerfile; with a wheelhouse: offline (no index, no network)."""
-    cmd = [engine, "build", "-f", str(DOCKERFILE), "-t", tag, "--label", f"{HASH_LABEL}={source_hash()}",
-           "--label", f"org.opencontainers.image.version={package_version()}"]
+    cmd = [
+        engine,
+        "build",
+        "-f",
+        str(DOCKERFILE),
+        "-t",
+        tag,
+        "--label",
+        f"{HASH_LABEL}={source_hash()}",
+        "--label",
+        f"org.opencontainers.image.version={package_version()}",
+    ]
     if engine == "podman":  # BuildKit finds <Dockerfile>.dockerignore by itself; buildah needs it named
         cmd += ["--ignorefile", str(IGNOREFILE)]
     if base_image:
@@ -217,36 +292,62 @@ def build(engine: str, tag: str, base_image: str | None, wheelhouse: Path | None
     started = time.monotonic()
     run(cmd + extra + [str(REPO)], env=env)
     log(f"built {tag} in {time.monotonic() - started:.0f} s")
-    if previous and previous != image_id(engine, tag):  # the replaced build, now untagged (layers it shares stay)
+    if previous and previous != image_id(
+        engine, tag
+    ):  # the replaced build, now untagged (layers it shares stay)
         subprocess.run([engine, "rmi", previous], capture_output=True)
 
 
 def image_id(engine: str, image: str) -> str | None:
-    result = subprocess.run([engine, "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True)
+    result = subprocess.run(
+        [engine, "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True
+    )
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="docker/build_image.py", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--local", action="store_true",
-                        help="no registry: debootstrap base + host-made CPU wheelhouse, offline build")
-    parser.add_argument("--engine", choices=("podman", "docker"), help="default: podman if present, else docker")
+        prog="docker/build_image.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="no registry: debootstrap base + host-made CPU wheelhouse, offline build",
+    )
+    parser.add_argument(
+        "--engine", choices=("podman", "docker"), help="default: podman if present, else docker"
+    )
     parser.add_argument("--tag", default=None, help="image tag (default: iacsieve:<package version>)")
-    parser.add_argument("--base-image", help="BASE_IMAGE build argument (default: the Dockerfile's CUDA base; "
-                                             "--local: the debootstrapped localhost/iacsieve-base:<suite>)")
-    parser.add_argument("--suite", default="bookworm", help="--local: Debian suite of the base (default: %(default)s)")
+    parser.add_argument(
+        "--base-image",
+        help="BASE_IMAGE build argument (default: the Dockerfile's CUDA base; "
+        "--local: the debootstrapped localhost/iacsieve-base:<suite>)",
+    )
+    parser.add_argument(
+        "--suite", default="bookworm", help="--local: Debian suite of the base (default: %(default)s)"
+    )
     parser.add_argument("--mirror", help="--local: Debian mirror (default: the one apt is configured with)")
     parser.add_argument("--rebuild-base", action="store_true", help="--local: debootstrap the base again")
-    parser.add_argument("--wheelhouse", type=Path,
-                        help="--local: where to make the wheelhouse (default: build/image/wheelhouse); "
-                             "otherwise: an existing wheelhouse to build from offline (air-gapped)")
-    parser.add_argument("--python", default=sys.executable,
-                        help="--local: interpreter whose pip makes the wheelhouse (default: this one)")
+    parser.add_argument(
+        "--wheelhouse",
+        type=Path,
+        help="--local: where to make the wheelhouse (default: build/image/wheelhouse); "
+        "otherwise: an existing wheelhouse to build from offline (air-gapped)",
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="--local: interpreter whose pip makes the wheelhouse (default: this one)",
+    )
     parser.add_argument("--print-tag", action="store_true", help="print the default tag and exit")
-    parser.add_argument("--print-source-hash", action="store_true",
-                        help=f"print the hash the image is labelled with ({HASH_LABEL}) and exit")
+    parser.add_argument(
+        "--print-source-hash",
+        action="store_true",
+        help=f"print the hash the image is labelled with ({HASH_LABEL}) and exit",
+    )
     parser.add_argument("engine_args", nargs="*", help="extra arguments for `<engine> build` (after --)")
     args = parser.parse_args(argv)
     if args.print_tag or args.print_source_hash:
@@ -259,10 +360,13 @@ def main(argv: list[str] | None = None) -> int:
         base, wheelhouse = args.base_image, args.wheelhouse
         if args.local:
             base = base or make_local_base(engine, args.suite, args.mirror, args.rebuild_base)
-            wheelhouse = make_wheelhouse(args.python, (wheelhouse or CACHE / "wheelhouse").resolve(),
-                                         image_python(engine, base))
+            wheelhouse = make_wheelhouse(
+                args.python, (wheelhouse or CACHE / "wheelhouse").resolve(), image_python(engine, base)
+            )
         elif wheelhouse and not any(wheelhouse.glob("*.whl")):
-            raise BuildError(f"{wheelhouse}: no wheels in it (make one with --local, or pip wheel --wheel-dir)")
+            raise BuildError(
+                f"{wheelhouse}: no wheels in it (make one with --local, or pip wheel --wheel-dir)"
+            )
         build(engine, tag, base, wheelhouse, args.engine_args)
         log(f"{tag} ready in {time.monotonic() - started:.0f} s (label {HASH_LABEL}={source_hash()})")
     except BuildError as exc:
@@ -270,7 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except subprocess.CalledProcessError as exc:
         hint = "" if args.local else " (no registry reachable? `make image-local` builds without one)"
-        print(f"build_image: error: `{' '.join(map(str, exc.cmd[:3]))} ...` exited {exc.returncode}{hint}", file=sys.stderr)
+        print(
+            f"build_image: error: `{' '.join(map(str, exc.cmd[:3]))} ...` exited {exc.returncode}{hint}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -44,8 +44,11 @@ def pytest_configure(config) -> None:
 def pytest_terminal_summary(terminalreporter) -> None:
     staged = staged_text("params.yaml")
     if staged is not None and staged != (REPO / "params.yaml").read_bytes():
-        terminalreporter.write_line("note: params.yaml differs from the version staged in git; tests used the staged "
-                                    "one (`git add params.yaml` to test your edit)", yellow=True)
+        terminalreporter.write_line(
+            "note: params.yaml differs from the version staged in git; tests used the staged "
+            "one (`git add params.yaml` to test your edit)",
+            yellow=True,
+        )
 
 
 def pytest_sessionstart(session) -> None:
@@ -70,13 +73,19 @@ def prepared_small(prepared_full: Path, tmp_path_factory) -> Path:
     data, both labels and every tech in each split (same layout as `iacsieve prepare` writes)."""
     out = tmp_path_factory.mktemp("small") / "prepared"
     for split, n in SMALL_SIZES.items():
-        lines = [l for l in (prepared_full / split / "combined.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
+        lines = [
+            ln
+            for ln in (prepared_full / split / "combined.jsonl").read_text(encoding="utf-8").splitlines()
+            if ln.strip()
+        ]
         rows = _trim(lines, n)
         (out / split).mkdir(parents=True)
-        (out / split / "combined.jsonl").write_text("".join(l + "\n" for l in rows), encoding="utf-8")
+        (out / split / "combined.jsonl").write_text("".join(ln + "\n" for ln in rows), encoding="utf-8")
         for tech in TECHS:
-            tech_rows = [l for l in rows if json.loads(l)["tech"] == tech]
-            (out / split / f"{tech}.jsonl").write_text("".join(l + "\n" for l in tech_rows), encoding="utf-8")
+            tech_rows = [ln for ln in rows if json.loads(ln)["tech"] == tech]
+            (out / split / f"{tech}.jsonl").write_text(
+                "".join(ln + "\n" for ln in tech_rows), encoding="utf-8"
+            )
     return out
 
 
@@ -92,8 +101,14 @@ def one_torch_thread():
 
 
 CHAMPION_THRESHOLD = 0.5
-CHAMPION_KEYS = {"threshold_source": "argmax", "run": "classical_test", "config": {"family": "classical"},
-                 "data_md5": "0" * 32, "val_f1": 0.0, "test": {}}
+CHAMPION_KEYS = {
+    "threshold_source": "argmax",
+    "run": "classical_test",
+    "config": {"family": "classical"},
+    "data_md5": "0" * 32,
+    "val_f1": 0.0,
+    "test": {},
+}
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +119,11 @@ def champion(tmp_path_factory, prepared_small) -> Path:
     champion_dir = root / "champion"
     shutil.copytree(run_dir / "model", champion_dir)
     meta = json.loads((champion_dir / "model_meta.json").read_text())
-    info = {**CHAMPION_KEYS, "threshold": CHAMPION_THRESHOLD, "family": "classical", "use_context": meta["use_context"]}
+    info = {
+        **CHAMPION_KEYS,
+        "threshold": CHAMPION_THRESHOLD,
+        "family": "classical",
+        "use_context": meta["use_context"],
+    }
     (champion_dir / "champion.json").write_text(json.dumps(info))
     return champion_dir

@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from iacsieve import layout
-from iacsieve.data.records import TECHS, prepare
 from iacsieve.data.human import build_training_data
+from iacsieve.data.records import TECHS, prepare
 from iacsieve.kfp import StageInputs, run_local
 from iacsieve.method import dvc
 from iacsieve.method.params import load_params
@@ -29,10 +29,20 @@ PARAMS = {
     "threshold_sweep": {"start": 0.3, "stop": 0.7, "step": 0.02},
     "evaluation": {"bootstrap_samples": 20, "bootstrap_seed": 0},
     "families": {"classical": {"options": {}}},
-    "stage1": {"families": ["classical"], "learning_rates": [0.0005], "batch_sizes": [16], "epochs": [1],
-               "weight_decays": [0, 10]},
-    "stage2": {"families": ["classical"], "learning_rates": [0.0005], "batch_sizes": [16], "epochs": [1],
-               "weight_decays": [0.25, 4]},
+    "stage1": {
+        "families": ["classical"],
+        "learning_rates": [0.0005],
+        "batch_sizes": [16],
+        "epochs": [1],
+        "weight_decays": [0, 10],
+    },
+    "stage2": {
+        "families": ["classical"],
+        "learning_rates": [0.0005],
+        "batch_sizes": [16],
+        "epochs": [1],
+        "weight_decays": [0.25, 4],
+    },
     "stage3": {},
     "stage4": {"seeds": [1, 2]},
     "human": {"train": "override", "validation": "merged"},  # as params.yaml: no labels, no change
@@ -44,7 +54,11 @@ def trim_raw(out: Path) -> Path:
     """16 train / 8 val / 8 test rows per tech, half TP / half FP where the file has them."""
     for tech in TECHS:
         for split, n in ROWS.items():
-            rows = [json.loads(l) for l in (RAW / tech / f"{tech}_{split}.jsonl").read_text().splitlines() if l.strip()]
+            rows = [
+                json.loads(ln)
+                for ln in (RAW / tech / f"{tech}_{split}.jsonl").read_text().splitlines()
+                if ln.strip()
+            ]
             tp = [r for r in rows if r["label"] == "TP"][: n // 2]
             fp = [r for r in rows if r["label"] == "FP"][: n - len(tp)]
             (out / tech).mkdir(parents=True, exist_ok=True)
@@ -71,7 +85,9 @@ def dvc_chain(setup: dict, name: str = "dvc", human: Path | None = None) -> dict
     (root / "data" / "human").mkdir(parents=True)
     if human is not None:
         shutil.copytree(human, root / "data" / "human", dirs_exist_ok=True)
-    build_training_data(root / params.data.prepared, root / "data" / "human", root / params.data.training, params.human)
+    build_training_data(
+        root / params.data.prepared, root / "data" / "human", root / params.data.training, params.human
+    )
     out = {}
     for stage in (1, 2, 3, 4):
         if dvc.stage_plan(stage).builds_on == "nothing":  # dvc.yaml's matrix: one call per grid point
@@ -90,14 +106,18 @@ def kfp_all_stages(setup: dict, name: str = "kfp", human: Path | None = None, **
     """The all-stages pipeline under kfp.local; each stage's selection found by its `stage` field."""
     pipeline_root = setup["root"] / name
     inputs = StageInputs(str(setup["raw"]), human_uri=str(human) if human is not None else None)
-    outputs = run_local("all", inputs, params_path=setup["params"], profile="local", pipeline_root=pipeline_root,
-                        **runner)
+    outputs = run_local(
+        "all", inputs, params_path=setup["params"], profile="local", pipeline_root=pipeline_root, **runner
+    )
     selections = {}
     for path in pipeline_root.rglob(layout.SELECTION_FILE):
         selection = json.loads(path.read_text())
         selections[int(selection["stage"].removeprefix("stage"))] = selection
-    cards = {load_champion(p)["stage"]: p.parent for p in pipeline_root.rglob(layout.CHAMPION_FILE)
-             if p.parent.name == "champion"}
+    cards = {
+        load_champion(p)["stage"]: p.parent
+        for p in pipeline_root.rglob(layout.CHAMPION_FILE)
+        if p.parent.name == "champion"
+    }
     return {"outputs": outputs, "selections": selections, "champions": cards}
 
 
@@ -106,4 +126,15 @@ def comparable_run(row: dict) -> dict:
     return {k: row[k] for k in ("run", "family", "config", "threshold", "val_f1", "test")}
 
 
-CHAMPION_KEYS = ("run", "family", "config", "threshold", "val_f1", "test", "data_md5", "smells", "stage", "validation")
+CHAMPION_KEYS = (
+    "run",
+    "family",
+    "config",
+    "threshold",
+    "val_f1",
+    "test",
+    "data_md5",
+    "smells",
+    "stage",
+    "validation",
+)

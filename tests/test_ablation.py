@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.reporting.ablation import BASE, DEFAULT_VARIANTS, Variant, run_ablation
 from iacsieve.atomic import atomic_write_jsonl
 from iacsieve.cli.app import main
 from iacsieve.data.records import prepared_path
 from iacsieve.errors import IacsieveError
+from iacsieve.reporting.ablation import BASE, DEFAULT_VARIANTS, Variant, run_ablation
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_classical import make_records  # noqa: E402  (the same trimmed hand-made warnings)
+from test_classical import make_records
 
 
 @pytest.fixture()
@@ -28,8 +28,11 @@ def prepared(tmp_path) -> Path:
 
 
 def test_ablation_writes_its_table(prepared, tmp_path):
-    variants = (DEFAULT_VARIANTS[0], Variant("no_reviewer_features", "reviewer features", True, {"reviewer_features": False}),
-                Variant("with_context", "context window", False, use_context=True))
+    variants = (
+        DEFAULT_VARIANTS[0],
+        Variant("no_reviewer_features", "reviewer features", True, {"reviewer_features": False}),
+        Variant("with_context", "context window", False, use_context=True),
+    )
     rows = run_ablation(prepared, tmp_path / "out", variants, cv_folds=2, timings_file=tmp_path / "t.json")
     assert [r["variant"] for r in rows] == [BASE, "no_reviewer_features", "with_context"]
     assert rows[0]["delta_val_f1"] == 0.0 and rows[0]["delta_cv_f1"] == 0.0
@@ -41,8 +44,9 @@ def test_ablation_writes_its_table(prepared, tmp_path):
     table = (tmp_path / "out" / "ablation.md").read_text()
     assert "| variant | idea | defaults | val F1 | Δ val | CV F1 | Δ CV |" in table
     # git-tracked outputs hold no timing (they must not change run to run); fit times go beside
-    assert "fit_s" not in json.dumps(saved) and set(json.loads((tmp_path / "t.json").read_text())["fit_s"]) == {
-        BASE, "no_reviewer_features", "with_context"}
+    assert "fit_s" not in json.dumps(saved) and set(
+        json.loads((tmp_path / "t.json").read_text())["fit_s"]
+    ) == {BASE, "no_reviewer_features", "with_context"}
     assert "| no_reviewer_features | reviewer features | kept |" in table
     assert "| with_context | context window | dropped |" in table
 
@@ -51,14 +55,30 @@ def test_default_variants_are_distinct_and_valid():
     from iacsieve.models.classical import resolve_options
     from iacsieve.run_config import TrainConfig
 
-    assert DEFAULT_VARIANTS[0].name == BASE and len({v.name for v in DEFAULT_VARIANTS}) == len(DEFAULT_VARIANTS)
+    assert DEFAULT_VARIANTS[0].name == BASE and len({v.name for v in DEFAULT_VARIANTS}) == len(
+        DEFAULT_VARIANTS
+    )
     for v in DEFAULT_VARIANTS:
         resolve_options(TrainConfig(family="classical", options=dict(v.options), use_context=v.use_context))
 
 
 def test_cli_ablate_without_cv(prepared, tmp_path, capsys):
-    assert main(["ablate", "--data", str(prepared), "--out", str(tmp_path / "cli"), "--cv-folds", "0",
-                 "--timings", str(tmp_path / "timings.json")]) == 0
+    assert (
+        main(
+            [
+                "ablate",
+                "--data",
+                str(prepared),
+                "--out",
+                str(tmp_path / "cli"),
+                "--cv-folds",
+                "0",
+                "--timings",
+                str(tmp_path / "timings.json"),
+            ]
+        )
+        == 0
+    )
     assert "defaults" in capsys.readouterr().out
     rows = json.loads((tmp_path / "cli" / "ablation.json").read_text())["variants"]
     assert len(rows) == len(DEFAULT_VARIANTS) and all(r["cv_f1"] is None for r in rows)

@@ -10,8 +10,7 @@ import pytest
 
 from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.models import META_FILE, load_scorer
-from iacsieve.models import classical
+from iacsieve.models import META_FILE, classical, load_scorer
 from iacsieve.run_config import TrainConfig
 
 CONTEXT = "# File: f.pp\n# Target line: 2\n\n   1: class x {\n>>> 2: {line}\n   3: }"
@@ -32,8 +31,18 @@ def make_records(n_per_kind: int = 4) -> list[WarningRecord]:
             ("weak_crypto", f'$h{i} = md5("${{password}}")', 1),
             ("weak_crypto", f"shell: md5sum /tmp/file{i}.iso", 0),
         ]
-    return [WarningRecord(smell=s, tech="puppet", file=f"f{k}.pp", line=k + 1, content=c, label=y,
-                          with_context=CONTEXT.replace("{line}", c)) for k, (s, c, y) in enumerate(rows)]
+    return [
+        WarningRecord(
+            smell=s,
+            tech="puppet",
+            file=f"f{k}.pp",
+            line=k + 1,
+            content=c,
+            label=y,
+            with_context=CONTEXT.replace("{line}", c),
+        )
+        for k, (s, c, y) in enumerate(rows)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +75,26 @@ def test_same_seed_same_scores(tmp_path, records):
     a = classical.fit(config(seed=7), records, [], tmp_path / "a")
     b = classical.fit(config(seed=7), records, [], tmp_path / "b")
     assert a["epochs"][0]["val_f1"] is None and b["epochs"][0]["val_f1"] is None
-    assert np.array_equal(classical.load(tmp_path / "a").predict_proba(records),
-                          classical.load(tmp_path / "b").predict_proba(records))
+    assert np.array_equal(
+        classical.load(tmp_path / "a").predict_proba(records),
+        classical.load(tmp_path / "b").predict_proba(records),
+    )
 
 
 def test_every_option_saves_types_inside_the_allow_list(tmp_path, records):
-    opts = {"word_ngram_max": 2, "normalise": "replace", "bagging": 2, "label_smoothing": 0.1,
-            "class_weight": "none", "C": 2, "char_analyzer": "char", "context_ngram_max": 1,
-            "noise_handling": "reweight", "noise_folds": 2, "hash_bits": 10}
+    opts = {
+        "word_ngram_max": 2,
+        "normalise": "replace",
+        "bagging": 2,
+        "label_smoothing": 0.1,
+        "class_weight": "none",
+        "C": 2,
+        "char_analyzer": "char",
+        "context_ngram_max": 1,
+        "noise_handling": "reweight",
+        "noise_folds": 2,
+        "hash_bits": 10,
+    }
     classical.fit(config(use_context=True, options=opts), records, records, tmp_path / "m")
     scorer = classical.load(tmp_path / "m")
     assert scorer.use_context is True
@@ -87,13 +108,19 @@ def test_hashing_model_is_a_few_arrays_and_vocabulary_still_works(tmp_path, reco
     classical.fit(config(options={"vectorizer": "vocabulary", "min_df": 2}), records, [], tmp_path / "v")
     hashed = classical.load(tmp_path / "h").pipeline
     char = hashed.named_steps["features"].transformer_list[0][1].named_steps["tfidf"]
-    assert char.named_steps["counts"].n_features == 2 ** 12 and not hasattr(char.named_steps["counts"], "vocabulary_")
-    assert hashed.named_steps["clf"].coef_.shape[1] == 2 ** 12 + 35 + 4  # char view + reviewer + definition columns
+    assert char.named_steps["counts"].n_features == 2**12 and not hasattr(
+        char.named_steps["counts"], "vocabulary_"
+    )
+    assert (
+        hashed.named_steps["clf"].coef_.shape[1] == 2**12 + 35 + 4
+    )  # char view + reviewer + definition columns
     with zipfile.ZipFile(tmp_path / "h" / classical.MODEL_FILE) as z:
         schema = z.read("schema.json")
     assert b"vocabulary_" not in schema
     vocab = classical.load(tmp_path / "v")
-    assert hasattr(vocab.pipeline.named_steps["features"].transformer_list[0][1].named_steps["tfidf"], "vocabulary_")
+    assert hasattr(
+        vocab.pipeline.named_steps["features"].transformer_list[0][1].named_steps["tfidf"], "vocabulary_"
+    )
     labels = np.array([r.label for r in records])
     for scores in (classical.load(tmp_path / "h").predict_proba(records), vocab.predict_proba(records)):
         assert scores[labels == 1].mean() > scores[labels == 0].mean()
@@ -102,17 +129,23 @@ def test_hashing_model_is_a_few_arrays_and_vocabulary_still_works(tmp_path, reco
 def test_noise_pruning_drops_rows_the_out_of_fold_model_contradicts(records):
     flipped = [r.label if i != 0 else 1 - r.label for i, r in enumerate(records)]  # one mislabelled row
     texts = [record_text(r) for r in records]
-    settings = classical.resolve_options(config(options={"noise_handling": "prune", "noise_threshold": 0.5, "noise_folds": 3}))
+    settings = classical.resolve_options(
+        config(options={"noise_handling": "prune", "noise_threshold": 0.5, "noise_folds": 3})
+    )
     agreement = classical.label_agreement(settings, texts, np.array(flipped))
     assert agreement.shape == (len(records),) and ((agreement >= 0) & (agreement <= 1)).all()
     assert agreement[0] < 0.5 < np.median(agreement)  # the flipped row is the one the rest disagrees with
     pruned = classical.fit_pipeline(settings, texts, flipped)
     plain = classical.fit_pipeline(classical.resolve_options(config()), texts, flipped)
-    assert classical.positive_proba(pruned, texts[:1]) > classical.positive_proba(plain, texts[:1])  # the slip is ignored
+    assert classical.positive_proba(pruned, texts[:1]) > classical.positive_proba(
+        plain, texts[:1]
+    )  # the slip is ignored
     again = classical.fit_pipeline(settings, texts, flipped)
     assert np.array_equal(classical.positive_proba(pruned, texts), classical.positive_proba(again, texts))
     reweighted = classical.resolve_options(config(options={"noise_handling": "reweight", "noise_folds": 3}))
-    assert classical.positive_proba(classical.fit_pipeline(reweighted, texts, flipped), texts).shape == (len(records),)
+    assert classical.positive_proba(classical.fit_pipeline(reweighted, texts, flipped), texts).shape == (
+        len(records),
+    )
 
 
 def test_generic_knobs_map_to_C():
@@ -121,19 +154,22 @@ def test_generic_knobs_map_to_C():
     assert classical.resolve_options(config(weight_decay=0.5, options={"C": 3})).C == 3.0
 
 
-@pytest.mark.parametrize("options, key", [
-    ({"bogus": 1}, "options.bogus"),
-    ({"normalise": "sometimes"}, "options.normalise"),
-    ({"reviewer_features": "yes"}, "options.reviewer_features"),
-    ({"char_ngram_min": 4, "char_ngram_max": 3}, "options.char_ngram_max"),
-    ({"label_smoothing": 0.7}, "options.label_smoothing"),
-    ({"C": True}, "options.C"),
-    ({"min_df": 2}, "options.min_df"),  # hashing keeps every n-gram
-    ({"hash_bits": 30}, "options.hash_bits"),
-    ({"vectorizer": "tfidf"}, "options.vectorizer"),
-    ({"noise_handling": "drop"}, "options.noise_handling"),
-    ({"noise_threshold": 1.0}, "options.noise_threshold"),
-])
+@pytest.mark.parametrize(
+    "options, key",
+    [
+        ({"bogus": 1}, "options.bogus"),
+        ({"normalise": "sometimes"}, "options.normalise"),
+        ({"reviewer_features": "yes"}, "options.reviewer_features"),
+        ({"char_ngram_min": 4, "char_ngram_max": 3}, "options.char_ngram_max"),
+        ({"label_smoothing": 0.7}, "options.label_smoothing"),
+        ({"C": True}, "options.C"),
+        ({"min_df": 2}, "options.min_df"),  # hashing keeps every n-gram
+        ({"hash_bits": 30}, "options.hash_bits"),
+        ({"vectorizer": "tfidf"}, "options.vectorizer"),
+        ({"noise_handling": "drop"}, "options.noise_handling"),
+        ({"noise_threshold": 1.0}, "options.noise_threshold"),
+    ],
+)
 def test_bad_options_name_their_key(options, key):
     with pytest.raises(ConfigError) as err:
         classical.resolve_options(config(options=options))
@@ -176,8 +212,10 @@ def test_a_saved_model_is_the_same_bytes_run_to_run(tmp_path, prepared_small):
     import subprocess
     import sys
 
-    code = ("import sys; from iacsieve.steps.train import train; from iacsieve.run_config import TrainConfig; "
-            "train(TrainConfig(family='classical'), sys.argv[1], sys.argv[2])")
+    code = (
+        "import sys; from iacsieve.steps.train import train; from iacsieve.run_config import TrainConfig; "
+        "train(TrainConfig(family='classical'), sys.argv[1], sys.argv[2])"
+    )
     digests = []
     for name in ("a", "b"):
         subprocess.run([sys.executable, "-c", code, str(prepared_small), str(tmp_path / name)], check=True)

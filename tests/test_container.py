@@ -26,15 +26,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from runners import CHAMPION_KEYS, comparable_run, dvc_chain, kfp_all_stages, make_setup
 
 from iacsieve import __version__
 from iacsieve.cli.app import main
 from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
-from iacsieve.steps.freeze import load_champion
 from iacsieve.image import DEFAULT_IMAGE, check_image
 from iacsieve.models import load_scorer
-from runners import CHAMPION_KEYS, comparable_run, dvc_chain, kfp_all_stages, make_setup
+from iacsieve.steps.freeze import load_champion
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "docker" / "build_image.py"
@@ -51,7 +51,10 @@ def _build_script():
 def _engine() -> str | None:
     """podman or docker, if present and answering."""
     for name in ("podman", "docker"):
-        if shutil.which(name) and subprocess.run([name, "info"], capture_output=True, timeout=60).returncode == 0:
+        if (
+            shutil.which(name)
+            and subprocess.run([name, "info"], capture_output=True, timeout=60).returncode == 0
+        ):
             return name
     return None
 
@@ -60,8 +63,10 @@ ENGINE = _engine()
 # .ci/run sets IACSIEVE_CONTAINER_TESTS=require: there a missing engine or base fails instead of skipping.
 REQUIRED = os.environ.get("IACSIEVE_CONTAINER_TESTS") == "require"
 needs_engine = pytest.mark.skipif(
-    ENGINE is None and not REQUIRED, reason="no container engine (podman or docker) answers here: the image is not built or run; "
-                           "as root on Debian, docker/install-engine.sh installs podman (.ci/run does)")
+    ENGINE is None and not REQUIRED,
+    reason="no container engine (podman or docker) answers here: the image is not built or run; "
+    "as root on Debian, docker/install-engine.sh installs podman (.ci/run does)",
+)
 
 
 @pytest.fixture(scope="session")
@@ -73,9 +78,14 @@ def image() -> str:
     tag = script.default_tag()
     if script.image_label(ENGINE, tag, script.HASH_LABEL) != script.source_hash():
         started = time.monotonic()
-        result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--local", "--engine", ENGINE,
-                                 "--python", sys.executable], capture_output=True, text=True)
-        if result.returncode == 2 and not REQUIRED:  # this machine cannot build it (e.g. not root for debootstrap)
+        result = subprocess.run(
+            [sys.executable, str(BUILD_SCRIPT), "--local", "--engine", ENGINE, "--python", sys.executable],
+            capture_output=True,
+            text=True,
+        )
+        if (
+            result.returncode == 2 and not REQUIRED
+        ):  # this machine cannot build it (e.g. not root for debootstrap)
             pytest.skip(f"cannot build the image here: {result.stderr.strip().splitlines()[-1]}")
         assert result.returncode == 0, f"image build failed:\n{result.stderr[-4000:]}"
         print(f"built {tag} in {time.monotonic() - started:.0f} s")
@@ -107,11 +117,15 @@ def in_containers(setup, image) -> dict:
 @pytest.mark.slow
 @needs_engine
 def test_the_image_runs_its_cli(image):
-    out = subprocess.run([ENGINE, "run", "--rm", image, "iacsieve", "--version"], capture_output=True, text=True)
+    out = subprocess.run(
+        [ENGINE, "run", "--rm", image, "iacsieve", "--version"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and out.stdout.strip() == f"iacsieve {__version__}"
     # runtime needs only: the driver-side tools are not in the image
     probe = "import importlib.util as u; print([m for m in ('dvc', 'matplotlib', 'kfp.kubernetes', 'docker', 'pytest') if u.find_spec(m.split('.')[0]) and u.find_spec(m)])"
-    out = subprocess.run([ENGINE, "run", "--rm", image, "python3", "-c", probe], capture_output=True, text=True)
+    out = subprocess.run(
+        [ENGINE, "run", "--rm", image, "python3", "-c", probe], capture_output=True, text=True
+    )
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
 
 
@@ -144,11 +158,13 @@ def test_containers_freeze_the_champion_dvc_freezes(in_containers, in_process, s
     box, here = load_champion(box_dir), load_champion(here_dir)
     assert {k: box[k] for k in CHAMPION_KEYS} == {k: here[k] for k in CHAMPION_KEYS}
     records = load_prepared(in_process["prepared"], "test")  # the same run trained in the image and here
-    np.testing.assert_array_equal(load_scorer(box_dir).predict_proba(records),
-                                  load_scorer(here_dir).predict_proba(records))
+    np.testing.assert_array_equal(
+        load_scorer(box_dir).predict_proba(records), load_scorer(here_dir).predict_proba(records)
+    )
 
 
 # ----------------------------------------------------------------------------- fast: no engine needed
+
 
 def _dockerfile_instructions() -> list[tuple[str, str]]:
     text = (REPO / "docker" / "Dockerfile").read_text(encoding="utf-8")
@@ -175,7 +191,9 @@ def test_dockerfile_installs_the_pins_before_the_code_on_a_cuda_torch_base():
     instructions = _dockerfile_instructions()
     args = dict(value.split("=", 1) for op, value in instructions if op == "ARG" and "=" in value)
     base = args.get("BASE_IMAGE", "")
-    assert base.startswith("docker.io/pytorch/pytorch:") and "cuda" in base  # fully qualified: podman has no default registry
+    assert (
+        base.startswith("docker.io/pytorch/pytorch:") and "cuda" in base
+    )  # fully qualified: podman has no default registry
     assert base.split(":")[1].split("-")[0] == pins["torch"]  # the base's torch is the pinned torch
     ops = [(op, value) for op, value in instructions]
     copy_src = next(i for i, (op, v) in enumerate(ops) if op == "COPY" and v.split()[0] == "src")
@@ -202,16 +220,33 @@ def test_driver_tools_are_an_extra_and_this_venv_holds_every_pin():
         assert installed == version, f"{name}: installed {installed}, pyproject.toml pins {version}"
 
 
-@pytest.mark.parametrize("ref", ["ghcr.io/OWNER/iacsieve:TAG", "ghcr.io/owner/iacsieve:TAG", "ghcr.io/OWNER/iacsieve:0.1.0",
-                                 "ghcr.io/owner/iacsieve:latest", "ghcr.io/owner/iacsieve", "ghcr.io/Owner/iacsieve:0.1.0",
-                                 "registry:5000/iacsieve", ""])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "ghcr.io/OWNER/iacsieve:TAG",
+        "ghcr.io/owner/iacsieve:TAG",
+        "ghcr.io/OWNER/iacsieve:0.1.0",
+        "ghcr.io/owner/iacsieve:latest",
+        "ghcr.io/owner/iacsieve",
+        "ghcr.io/Owner/iacsieve:0.1.0",
+        "registry:5000/iacsieve",
+        "",
+    ],
+)
 def test_placeholder_images_are_refused(ref):
     with pytest.raises(IacsieveError, match="image"):
         check_image(ref)
 
 
-@pytest.mark.parametrize("ref", [DEFAULT_IMAGE, "registry:5000/team/iacsieve:0.1.0", "ghcr.io/acme/iacsieve:3f2c1ab",
-                                 "ghcr.io/acme/iacsieve@sha256:" + "0" * 64])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        DEFAULT_IMAGE,
+        "registry:5000/team/iacsieve:0.1.0",
+        "ghcr.io/acme/iacsieve:3f2c1ab",
+        "ghcr.io/acme/iacsieve@sha256:" + "0" * 64,
+    ],
+)
 def test_real_images_pass(ref):
     assert check_image(ref) == ref
 
@@ -223,9 +258,21 @@ def test_the_default_image_is_the_package_version():
 @pytest.mark.parametrize("command", ["compile", "submit"])
 def test_compile_and_submit_refuse_a_placeholder_in_one_line(command, tmp_path, capsys):
     out = tmp_path / "spec.yaml"
-    args = ["kfp", command, "--stage", "1", "--params", str(REPO / "params.yaml"),
-            "--image", "ghcr.io/OWNER/iacsieve:TAG"]
-    args += ["-o", str(out)] if command == "compile" else ["--data-uri", "gs://b/raw", "--host", "http://127.0.0.1:9"]
+    args = [
+        "kfp",
+        command,
+        "--stage",
+        "1",
+        "--params",
+        str(REPO / "params.yaml"),
+        "--image",
+        "ghcr.io/OWNER/iacsieve:TAG",
+    ]
+    args += (
+        ["-o", str(out)]
+        if command == "compile"
+        else ["--data-uri", "gs://b/raw", "--host", "http://127.0.0.1:9"]
+    )
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "OWNER" in err and "--image" in err and "Traceback" not in err
@@ -234,14 +281,21 @@ def test_compile_and_submit_refuse_a_placeholder_in_one_line(command, tmp_path, 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["cluster"]["image"] = "ghcr.io/acme/iacsieve:latest"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    assert main(["kfp", "compile", "--stage", "1", "--params", str(tmp_path / "params.yaml"), "-o", str(out)]) == 2
+    assert (
+        main(["kfp", "compile", "--stage", "1", "--params", str(tmp_path / "params.yaml"), "-o", str(out)])
+        == 2
+    )
     assert "cluster.image" in capsys.readouterr().err and not out.exists()
 
 
 def test_make_image_without_an_engine_says_so_in_one_line(tmp_path):
     bare = tmp_path / "bin"
     bare.mkdir()
-    result = subprocess.run([sys.executable, str(BUILD_SCRIPT)], capture_output=True, text=True,
-                            env={**os.environ, "PATH": str(bare)})
+    result = subprocess.run(
+        [sys.executable, str(BUILD_SCRIPT)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(bare)},
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "no container engine" in result.stderr

@@ -7,15 +7,28 @@ import pytest
 
 from iacsieve.cli.app import main
 from iacsieve.data.records import (
-    build_input_text, context_body, load_jsonl, load_prepared, parse_row, prepare, render_context,
+    build_input_text,
+    context_body,
+    load_jsonl,
+    load_prepared,
+    parse_row,
+    prepare,
+    render_context,
 )
 from iacsieve.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"
 
-GOOD = {"smell": "hard_coded_secret", "file": "a.pp", "line": 3, "content": "$password = 'x'",
-        "label": "TP", "with_context": "", "detection_span": [1, 5]}
+GOOD = {
+    "smell": "hard_coded_secret",
+    "file": "a.pp",
+    "line": 3,
+    "content": "$password = 'x'",
+    "label": "TP",
+    "with_context": "",
+    "detection_span": [1, 5],
+}
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
@@ -30,17 +43,20 @@ def prepared(tmp_path_factory):
     return out, stats
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("smell", None, "missing required field"),
-    ("smell", "not_a_smell", "unknown smell name"),
-    ("file", "", "non-empty string"),
-    ("line", 0, "integer >= 1"),
-    ("line", "7", "integer >= 1"),
-    ("line", True, "integer >= 1"),
-    ("content", 12, "must be a string"),
-    ("label", "tp?", "'TP' or 'FP'"),
-    ("label", None, "missing required field"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("smell", None, "missing required field"),
+        ("smell", "not_a_smell", "unknown smell name"),
+        ("file", "", "non-empty string"),
+        ("line", 0, "integer >= 1"),
+        ("line", "7", "integer >= 1"),
+        ("line", True, "integer >= 1"),
+        ("content", 12, "must be a string"),
+        ("label", "tp?", "'TP' or 'FP'"),
+        ("label", None, "missing required field"),
+    ],
+)
 def test_each_bad_field_names_file_line_and_field(tmp_path, field, value, message):
     bad = dict(GOOD)
     if value is None:
@@ -89,7 +105,11 @@ def test_stats_match_the_published_counts(prepared):
     # only four smells, with one spelling across splits
     for split in ("train", "val", "test"):
         assert set(stats[split]["combined"]["by_smell"]) == {
-            "hard_coded_secret", "suspicious_comment", "use_of_http", "weak_crypto"}
+            "hard_coded_secret",
+            "suspicious_comment",
+            "use_of_http",
+            "weak_crypto",
+        }
 
 
 def test_prepared_files_round_trip(prepared):
@@ -102,7 +122,9 @@ def test_prepared_files_round_trip(prepared):
 
 def test_context_formats_of_train_and_test_normalise_alike():
     train_style = "# Puppet file: a.pp\n\nclass x {\n14:   password => 'p',\n}\n"
-    test_style = "# File: a.pp\n# Target line: 14\n\n     13: class x {\n>>>  14:     password => 'p',\n     15: }"
+    test_style = (
+        "# File: a.pp\n# Target line: 14\n\n     13: class x {\n>>>  14:     password => 'p',\n     15: }"
+    )
     assert context_body(train_style) == context_body(test_style) == "class x {\n>>> password => 'p',\n}"
     rendered = render_context(["class x {", "  password => 'p',", "}"], 2, file="a.pp")
     assert context_body(rendered) == "class x {\n>>> password => 'p',\n}"
@@ -118,7 +140,9 @@ def test_every_dataset_context_has_one_target(prepared):
 
 
 def test_input_text_is_one_function_for_every_family():
-    text = build_input_text("hard_coded_secret", "  password: x  ", "# File: f\n>>>   1: password: x", use_context=True)
+    text = build_input_text(
+        "hard_coded_secret", "  password: x  ", "# File: f\n>>>   1: password: x", use_context=True
+    )
     assert text.startswith("smell: hard coded secret\nline: password: x\ncontext:\n")
     assert "# File" not in text
     assert "context" not in build_input_text("hard_coded_secret", "password: x", "ctx")

@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 
 from iacsieve.cli.app import main
-from iacsieve.data.records import prepare
 from iacsieve.data.identity import (
-    data_md5_from_dvc_file, data_uri, dvc_remote_url, fetch_from_dvc_remote, folder_md5, push_data,
+    data_md5_from_dvc_file,
+    data_uri,
+    dvc_remote_url,
+    fetch_from_dvc_remote,
+    folder_md5,
+    push_data,
 )
+from iacsieve.data.records import prepare
 from iacsieve.errors import IacsieveError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,8 +102,9 @@ def test_fetch_from_the_dvc_remote_rebuilds_the_tracked_folder(tmp_path):
     remote = dvc_remote_url(REPO)
     out = fetch_from_dvc_remote(remote, md5, tmp_path / "raw")
     assert folder_md5(out) == md5
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jsonl")) == \
-        sorted(p.relative_to(RAW).as_posix() for p in RAW.rglob("*.jsonl"))
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jsonl")) == sorted(
+        p.relative_to(RAW).as_posix() for p in RAW.rglob("*.jsonl")
+    )
 
 
 def test_fetch_refuses_a_corrupt_remote_object(tmp_path):
@@ -117,10 +123,36 @@ def test_fetch_refuses_a_corrupt_remote_object(tmp_path):
 def test_cli_push_data_prints_the_content_addressed_uri(raw_copy, tmp_path, capsys):
     md5 = data_md5_from_dvc_file(REPO / "data.dvc")
     bucket = tmp_path / "bucket"
-    assert main(["kfp", "push-data", "--to", str(bucket), "--raw", str(raw_copy),
-                 "--dvc-file", str(REPO / "data.dvc")]) == 0
+    assert (
+        main(
+            [
+                "kfp",
+                "push-data",
+                "--to",
+                str(bucket),
+                "--raw",
+                str(raw_copy),
+                "--dvc-file",
+                str(REPO / "data.dvc"),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == f"{bucket}/{md5}"
     (raw_copy / "chef" / "chef_train.jsonl").write_text("", encoding="utf-8")
-    assert main(["kfp", "push-data", "--to", str(bucket), "--raw", str(raw_copy),
-                 "--dvc-file", str(REPO / "data.dvc")]) == 2
+    assert (
+        main(
+            [
+                "kfp",
+                "push-data",
+                "--to",
+                str(bucket),
+                "--raw",
+                str(raw_copy),
+                "--dvc-file",
+                str(REPO / "data.dvc"),
+            ]
+        )
+        == 2
+    )
     assert "differs from data.dvc's" in capsys.readouterr().err

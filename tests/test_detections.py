@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.filtering.detections import detect_format, read_detections
 from iacsieve.errors import DataError, IacsieveError
+from iacsieve.filtering.detections import detect_format, read_detections
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
 GLITCH_CSV = FIXTURE / "glitch-puppet.csv"
 
 
 def raw_lines() -> list[str]:
-    return [l for l in GLITCH_CSV.read_text(encoding="utf-8").split("\n") if l]
+    return [ln for ln in GLITCH_CSV.read_text(encoding="utf-8").split("\n") if ln]
 
 
 def test_glitch_csv_reads_every_row_with_snippets_verbatim():
@@ -24,7 +24,12 @@ def test_glitch_csv_reads_every_row_with_snippets_verbatim():
     assert len(parsed.rows) == len(lines) == 977
     for det, line in zip(parsed.rows, lines):
         path, number, code, snippet = line.split(",", 3)  # GLITCH does not quote: the rest is the snippet
-        assert (det.file, det.line, det.raw_smell, det.values["snippet"]) == (path, int(number), code, snippet)
+        assert (det.file, det.line, det.raw_smell, det.values["snippet"]) == (
+            path,
+            int(number),
+            code,
+            snippet,
+        )
     with_commas = [d for d in parsed.rows if "," in d.values["snippet"]]
     assert len(with_commas) > 50  # the fixture's snippets hold commas and quotes; none may be split
     assert any('"' in d.values["snippet"] for d in with_commas)
@@ -42,21 +47,33 @@ def test_glitch_codes_map_to_canonical_smells_and_non_security_is_flagged():
 
 def test_replication_csv_with_older_names(tmp_path):
     path = tmp_path / "rep.csv"
-    path.write_text('PATH,LINE,ERROR\r\na/x.pp,3,hardcoded-secret\r\n"b,c.pp",7,use of http\r\n\r\nd.pp,1,design_avoid_comments\r\n')
+    path.write_text(
+        'PATH,LINE,ERROR\r\na/x.pp,3,hardcoded-secret\r\n"b,c.pp",7,use of http\r\n\r\nd.pp,1,design_avoid_comments\r\n'
+    )
     parsed = read_detections(path)
     assert parsed.format == "replication" and parsed.columns == ("PATH", "LINE", "ERROR")
     assert [(d.file, d.line, d.smell) for d in parsed.rows] == [
-        ("a/x.pp", 3, "hard_coded_secret"), ("b,c.pp", 7, "use_of_http"), ("d.pp", 1, None)]
+        ("a/x.pp", 3, "hard_coded_secret"),
+        ("b,c.pp", 7, "use_of_http"),
+        ("d.pp", 1, None),
+    ]
     assert parsed.rows[1].row_no == 3 and parsed.rows[2].row_no == 5
 
 
 def test_jsonl_keeps_extra_keys(tmp_path):
     path = tmp_path / "d.jsonl"
-    path.write_text(json.dumps({"file": "x.pp", "line": 2, "smell": "sec_susp_comm", "id": 9}) + "\n\n"
-                    + json.dumps({"file": "y.pp", "line": "4", "smell": "Use of HTTP without SSL/TLS"}) + "\n")
+    path.write_text(
+        json.dumps({"file": "x.pp", "line": 2, "smell": "sec_susp_comm", "id": 9})
+        + "\n\n"
+        + json.dumps({"file": "y.pp", "line": "4", "smell": "Use of HTTP without SSL/TLS"})
+        + "\n"
+    )
     parsed = read_detections(path)
     assert parsed.format == "jsonl" and parsed.columns == ("file", "line", "smell", "id")
-    assert [(d.smell, d.line, d.row_no) for d in parsed.rows] == [("suspicious_comment", 2, 1), ("use_of_http", 4, 3)]
+    assert [(d.smell, d.line, d.row_no) for d in parsed.rows] == [
+        ("suspicious_comment", 2, 1),
+        ("use_of_http", 4, 3),
+    ]
     assert parsed.rows[0].values["id"] == 9
 
 
@@ -67,12 +84,15 @@ def test_empty_file_is_an_empty_glitch_report(tmp_path):
     assert parsed.format == "glitch" and parsed.rows == ()
 
 
-@pytest.mark.parametrize("text", [
-    "hello world\n",
-    "a,b,c\n1,2,3\n",
-    '{"file": "x.pp"}\n',
-    "x.pp,notanumber,sec_https,http://x\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hello world\n",
+        "a,b,c\n1,2,3\n",
+        '{"file": "x.pp"}\n',
+        "x.pp,notanumber,sec_https,http://x\n",
+    ],
+)
 def test_unknown_format_is_one_clear_error(tmp_path, text):
     path = tmp_path / "d.txt"
     path.write_text(text)
@@ -81,15 +101,26 @@ def test_unknown_format_is_one_clear_error(tmp_path, text):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("name,text,match", [
-    ("g.csv", "x.pp,3,sec_https,http://a\nx.pp,0,sec_https,http://a\n", r"g.csv:2: field 'line'"),
-    ("g.csv", "x.pp,3,sec_https,http://a\nx.pp,3\n", r"g.csv:2: field '<row>'"),
-    ("r.csv", "PATH,LINE,ERROR\nx.pp,abc,sec_https\n", r"r.csv:2: field 'LINE'"),
-    ("r.csv", "PATH,LINE,ERROR\nx.pp,3\n", r"r.csv:2: field '<row>'"),
-    ("j.jsonl", '{"file":"x.pp","line":1,"smell":"sec_https"}\n{"file":"x.pp","smell":"sec_https"}\n', r"j.jsonl:2: field 'line'"),
-    ("j.jsonl", '{"file":"x.pp","line":1,"smell":"sec_https"}\nnot json\n', r"j.jsonl:2: field '<json>'"),
-    ("j.jsonl", '{"file":"x.pp","line":1,"smell":"sec_https"}\n{"file":"","line":1,"smell":"x"}\n', r"j.jsonl:2: field 'file'"),
-])
+@pytest.mark.parametrize(
+    "name,text,match",
+    [
+        ("g.csv", "x.pp,3,sec_https,http://a\nx.pp,0,sec_https,http://a\n", r"g.csv:2: field 'line'"),
+        ("g.csv", "x.pp,3,sec_https,http://a\nx.pp,3\n", r"g.csv:2: field '<row>'"),
+        ("r.csv", "PATH,LINE,ERROR\nx.pp,abc,sec_https\n", r"r.csv:2: field 'LINE'"),
+        ("r.csv", "PATH,LINE,ERROR\nx.pp,3\n", r"r.csv:2: field '<row>'"),
+        (
+            "j.jsonl",
+            '{"file":"x.pp","line":1,"smell":"sec_https"}\n{"file":"x.pp","smell":"sec_https"}\n',
+            r"j.jsonl:2: field 'line'",
+        ),
+        ("j.jsonl", '{"file":"x.pp","line":1,"smell":"sec_https"}\nnot json\n', r"j.jsonl:2: field '<json>'"),
+        (
+            "j.jsonl",
+            '{"file":"x.pp","line":1,"smell":"sec_https"}\n{"file":"","line":1,"smell":"x"}\n',
+            r"j.jsonl:2: field 'file'",
+        ),
+    ],
+)
 def test_bad_rows_name_file_row_and_field(tmp_path, name, text, match):
     path = tmp_path / name
     path.write_text(text)

@@ -32,7 +32,9 @@ def _run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1"}
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -56,9 +58,12 @@ def _params(path: Path, mutate) -> None:
 
 
 def _trim_params(p: dict) -> None:
-    p["stage1"].update(families=["classical"], learning_rates=[0.0005], batch_sizes=[16], epochs=[1],
-                       weight_decays=[0, 0.5])
-    p["stage2"].update(families=["classical"], learning_rates=[0.001], batch_sizes=[16], epochs=[1], weight_decays=[0])
+    p["stage1"].update(
+        families=["classical"], learning_rates=[0.0005], batch_sizes=[16], epochs=[1], weight_decays=[0, 0.5]
+    )
+    p["stage2"].update(
+        families=["classical"], learning_rates=[0.001], batch_sizes=[16], epochs=[1], weight_decays=[0]
+    )
     p["stage4"].update(seeds=[1, 2])
     p["evaluation"]["bootstrap_samples"] = 50
     p["threshold_sweep"]["step"] = 0.05
@@ -75,8 +80,9 @@ def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dvc-repo")
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):  # as staged: a user's working edits stay out
         shutil.copy(repo_copy(name), root / name)
-    shutil.copytree(REPO / "src" / "iacsieve", root / "src" / "iacsieve",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # stage deps; the code run is the installed one
+    shutil.copytree(
+        REPO / "src" / "iacsieve", root / "src" / "iacsieve", ignore=shutil.ignore_patterns("__pycache__")
+    )  # stage deps; the code run is the installed one
     _trim_raw(REPO / "data" / "raw", root / "data" / "raw")
     (root / "data" / "human").mkdir()
     (root / "data" / "human" / "labels.jsonl").write_text("")  # no reviewers' labels yet
@@ -91,11 +97,21 @@ def repo(tmp_path_factory) -> Path:
 
 
 def test_repro_produces_every_stage_output(repo):
-    for path in ("models/champion/champion.json", "models/champions/stage3/champion.json",
-                 "reports/summary.md", "reports/metrics.json",
-                 *(f"results/selection/stage{n}/{f}" for n in (1, 2, 3, 4)
-                   for f in ("selection.json", "winner.json", "ranking.csv", "ranking.md", "metrics.json")),
-                 *(f"reports/plots/{p}.png" for p in ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread"))):
+    for path in (
+        "models/champion/champion.json",
+        "models/champions/stage3/champion.json",
+        "reports/summary.md",
+        "reports/metrics.json",
+        *(
+            f"results/selection/stage{n}/{f}"
+            for n in (1, 2, 3, 4)
+            for f in ("selection.json", "winner.json", "ranking.csv", "ranking.md", "metrics.json")
+        ),
+        *(
+            f"reports/plots/{p}.png"
+            for p in ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
+        ),
+    ):
         assert (repo / path).is_file(), path
     stage3 = json.loads((repo / "models/champions/stage3/champion.json").read_text())
     final = json.loads((repo / "models/champion/champion.json").read_text())
@@ -107,16 +123,26 @@ def test_repro_produces_every_stage_output(repo):
     assert "## Stage 4 — seeds" in report and "Mean ± std over 2 seeds" in report
     assert "Data and pipelines are up to date" in _run(["dvc", "status"], repo).stdout
     untracked = _run(["git", "status", "--porcelain", "--untracked-files=all"], repo).stdout
-    outputs = sorted(line[3:] for line in untracked.splitlines()
-                     if line[3:].startswith(("results/", "models/", "reports/")) and not line.endswith(".gitignore"))
+    outputs = sorted(
+        line[3:]
+        for line in untracked.splitlines()
+        if line[3:].startswith(("results/", "models/", "reports/")) and not line.endswith(".gitignore")
+    )
     # Models, run dirs and images stay out of git (DVC cache); metrics and plot data go to git.
     assert not [p for p in (repo / "models" / "experiments").rglob("*") if "best" in p.name]
     # what DVC hashes names no temp dir (a rerun of the same run must give the same bytes)
     hashed = [p for root in ("models", "results") for p in (repo / root).rglob("*.json*") if p.is_file()]
     assert hashed and not [p for p in hashed if ".tmp-" in p.read_text(errors="replace")]
     assert "wall_time" not in (repo / "results/selection/stage1/selection.json").read_text()
-    assert outputs == sorted(["reports/metrics.json", "reports/ablation/ablation.md", "reports/ablation/ablation.json", *(f"reports/plots/{p}.csv" for p in ("pr_curve", "seed_spread", "threshold_sweep")),
-                              *(f"results/selection/stage{n}/metrics.json" for n in range(1, 5))])
+    assert outputs == sorted(
+        [
+            "reports/metrics.json",
+            "reports/ablation/ablation.md",
+            "reports/ablation/ablation.json",
+            *(f"reports/plots/{p}.csv" for p in ("pr_curve", "seed_spread", "threshold_sweep")),
+            *(f"results/selection/stage{n}/metrics.json" for n in range(1, 5)),
+        ]
+    )
 
 
 def test_metrics_show_fits_a_terminal(repo):
@@ -151,16 +177,23 @@ def test_one_changed_value_reruns_only_its_run(repo):
     _run(["dvc", "repro"], repo)
     assert kept.stat().st_mtime_ns == before  # the untouched run was not retrained
     selection = json.loads((repo / "results/selection/stage1/selection.json").read_text())
-    assert sorted(r["run"] for r in selection["runs"]) == ["classical_lr0.0005_bs16_ep1_wd0",
-                                                           "classical_lr0.0005_bs16_ep1_wd0.001"]
-    assert (repo / "results/stage1/classical_lr0.0005_bs16_ep1_wd0.5").is_dir()  # stale dir: ignored by select
+    assert sorted(r["run"] for r in selection["runs"]) == [
+        "classical_lr0.0005_bs16_ep1_wd0",
+        "classical_lr0.0005_bs16_ep1_wd0.001",
+    ]
+    assert (
+        repo / "results/stage1/classical_lr0.0005_bs16_ep1_wd0.5"
+    ).is_dir()  # stale dir: ignored by select
 
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-qm", "second"], repo)
     new_metrics = json.loads((repo / S1).read_text())
     diff = json.loads(_run(["dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"], repo).stdout)
-    changed = {k for k, v in _flat(new_metrics).items()
-               if isinstance(v, (int, float)) and _flat(old_metrics).get(k) != v}
+    changed = {
+        k
+        for k, v in _flat(new_metrics).items()
+        if isinstance(v, (int, float)) and _flat(old_metrics).get(k) != v
+    }
     assert changed, "the changed run should move the stage-1 spread"
     for key in changed:
         entry = diff[S1][key]
@@ -184,7 +217,9 @@ def test_broken_params_key_fails_with_key_path(repo):
         proc = _run(["dvc", "repro", "--force", "-s", "stage1@classical-0.0005-16-1-0"], repo, check=False)
         assert proc.returncode != 0
         assert "params.yaml: defaults.max_lenght: unknown key" in proc.stdout + proc.stderr
-        _params(repo / "params.yaml", lambda p: p["stage1"].update(learnig_rates=p["stage1"]["learning_rates"]))
+        _params(
+            repo / "params.yaml", lambda p: p["stage1"].update(learnig_rates=p["stage1"]["learning_rates"])
+        )
         proc = _run(["iacsieve", "params"], repo, check=False)
         assert proc.returncode == 2 and "params.yaml: stage1.learnig_rates: unknown key" in proc.stderr
     finally:
@@ -211,17 +246,30 @@ def test_killed_repro_resumes_with_only_unfinished_runs(repo):
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         # As launched from a terminal: default Ctrl-C handling even if this test runs with SIGINT
         # ignored (a background job of a non-interactive shell inherits SIG_IGN).
-        proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))
+        proc = subprocess.Popen(
+            ["dvc", "repro"],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
+        )
         deadline = time.monotonic() + 120
 
         def finished_and_training() -> tuple[list[str], list[str]]:
             """New runs recorded in dvc.lock (DVC records each as it ends) / new runs training now."""
             lock = (repo / "dvc.lock").read_text()
             done = [wd for wd in new if stage[wd] in lock]
-            busy = [wd for wd in new if wd not in done and any(
-                p.name.startswith(f".classical_lr0.0005_bs16_ep1_wd{wd}.tmp-") for p in experiments.iterdir())]
+            busy = [
+                wd
+                for wd in new
+                if wd not in done
+                and any(
+                    p.name.startswith(f".classical_lr0.0005_bs16_ep1_wd{wd}.tmp-")
+                    for p in experiments.iterdir()
+                )
+            ]
             return done, busy
 
         done, busy = [], []

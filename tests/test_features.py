@@ -7,13 +7,27 @@ import pytest
 
 from iacsieve.data.records import build_input_text
 from iacsieve.models.features import (
-    DEFINITION_NAMES, FEATURE_NAMES, context_texts, definition_features, definition_line_features, head_and_normalised_texts, head_texts, line_features, normalise_line,
-    parse_input_text, reviewer_features, split_assignment,
+    DEFINITION_NAMES,
+    FEATURE_NAMES,
+    context_texts,
+    definition_features,
+    definition_line_features,
+    head_and_normalised_texts,
+    head_texts,
+    line_features,
+    normalise_line,
+    parse_input_text,
+    reviewer_features,
+    split_assignment,
 )
 
 
 def on(smell: str, line: str) -> set[str]:
-    return {name for name, value in zip(FEATURE_NAMES, line_features(smell, line)) if value and not name.endswith("length")}
+    return {
+        name
+        for name, value in zip(FEATURE_NAMES, line_features(smell, line))
+        if value and not name.endswith("length")
+    }
 
 
 SECRET = "hard_coded_secret"
@@ -45,10 +59,18 @@ def test_http_localhost_example_internal_and_xml_namespace():
     assert "http.localhost" in on("use_of_http", "proxy_pass http://127.0.0.1:9000;")
     assert "http.example_host" in on("use_of_http", "homepage => 'http://www.example.com/',")
     assert "http.internal_host" in on("use_of_http", "mirror: http://10.0.0.5/repo")
-    assert "http.xml_namespace" in on("use_of_http", '<beans xmlns="http://www.springframework.org/schema/beans">')
+    assert "http.xml_namespace" in on(
+        "use_of_http", '<beans xmlns="http://www.springframework.org/schema/beans">'
+    )
     assert "http.xml_namespace" in on("use_of_http", 'pcdm: "http://pcdm.org/models#"')
     real = on("use_of_http", "source 'http://downloads.vendor.com/pkg.tar.gz'")
-    assert not real & {"http.localhost", "http.example_host", "http.internal_host", "http.xml_namespace", "http.no_url"}
+    assert not real & {
+        "http.localhost",
+        "http.example_host",
+        "http.internal_host",
+        "http.xml_namespace",
+        "http.no_url",
+    }
     assert "http.no_url" in on("use_of_http", "server => 'www.test.com',")
 
 
@@ -74,25 +96,38 @@ def test_comment_licence_todo_security():
 def test_features_are_zero_for_other_smells_and_matrix_shape():
     assert on("admin_by_default", "password: 'hunter2'") == set()  # a smell no feature covers
     assert "secret.value_literal" not in on("use_of_http", "password: 'hunter2'")
-    texts = [build_input_text(SECRET, "password: 'x1'"), build_input_text("use_of_http", "url: http://localhost/")]
+    texts = [
+        build_input_text(SECRET, "password: 'x1'"),
+        build_input_text("use_of_http", "url: http://localhost/"),
+    ]
     matrix = reviewer_features(texts)
     assert matrix.shape == (2, len(FEATURE_NAMES)) and matrix.dtype == np.float64
     assert reviewer_features([]).shape == (0, len(FEATURE_NAMES))
 
 
 def test_parse_and_views_of_the_input_text():
-    text = build_input_text(SECRET, "  password: 'x'  ", "# File: f\n# Target line: 3\n\n   2: a\n>>> 3: password: 'x'",
-                            use_context=True)
+    text = build_input_text(
+        SECRET,
+        "  password: 'x'  ",
+        "# File: f\n# Target line: 3\n\n   2: a\n>>> 3: password: 'x'",
+        use_context=True,
+    )
     assert parse_input_text(text) == (SECRET, "password: 'x'")
     assert head_texts([text]) == ["smell: hard coded secret\nline: password: 'x'"]
     assert "password: 'x'" in context_texts([text])[0] and context_texts([head_texts([text])[0]]) == [""]
     assert head_and_normalised_texts([text])[0].endswith("shape: password:  STR ")
 
 
-@pytest.mark.parametrize("line, key, value", [
-    ("password: 'x'", "password", "'x'"), ("$pw => 'y',", "$pw", "'y'"), ("pw = z", "pw", "z"),
-    ('user "deploy"', "user", '"deploy"'), ("- user: admin", "user", "admin"),
-])
+@pytest.mark.parametrize(
+    "line, key, value",
+    [
+        ("password: 'x'", "password", "'x'"),
+        ("$pw => 'y',", "$pw", "'y'"),
+        ("pw = z", "pw", "z"),
+        ('user "deploy"', "user", '"deploy"'),
+        ("- user: admin", "user", "admin"),
+    ],
+)
 def test_split_assignment(line, key, value):
     assert split_assignment(line) == (key, value)
 
@@ -122,6 +157,9 @@ def test_definition_features_follow_the_smell_definitions():
     assert defined("use_of_http", "url: http://localhost.evil.org/x") == {"def.http_not_whitelisted"}
     assert defined("use_of_http", "source 'http://mirror.vendor.org/a.tgz'") == {"def.http_not_whitelisted"}
     assert defined("suspicious_comment", "# TODO user: 'x' http://a.org") == set()
-    texts = [build_input_text("hard_coded_secret", "db_user: 'deploy'"), build_input_text("use_of_http", "http://a.org")]
+    texts = [
+        build_input_text("hard_coded_secret", "db_user: 'deploy'"),
+        build_input_text("use_of_http", "http://a.org"),
+    ]
     assert definition_features(texts).tolist() == [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
     assert definition_features([]).shape == (0, len(DEFINITION_NAMES))

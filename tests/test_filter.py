@@ -13,7 +13,6 @@ import pytest
 import iacsieve.filtering.apply as filter_module
 from iacsieve.cli.app import main
 from iacsieve.data.records import render_context
-from iacsieve.filtering.detections import read_detections
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering import DATASET_SMELLS, filter_detections, read_champion
 from iacsieve.models import load_scorer
@@ -22,6 +21,8 @@ from iacsieve.smells import canonical_smell, is_non_security
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
 GLITCH_CSV = FIXTURE / "glitch-puppet.csv"
 SCRIPTS = FIXTURE / "scripts"
+
+
 @pytest.fixture(scope="session")
 def glitch_run(champion, tmp_path_factory):
     """The fixture through the filter once (CSV out), with the model's inputs recorded."""
@@ -70,14 +71,20 @@ def covered(code: str) -> bool:
 
 
 def glitch_rows() -> list[list[str]]:
-    return [l.split(",", 3) for l in GLITCH_CSV.read_text(encoding="utf-8").split("\n") if l]
+    return [ln.split(",", 3) for ln in GLITCH_CSV.read_text(encoding="utf-8").split("\n") if ln]
 
 
 def to_replication(path: Path) -> Path:
     """The fixture in the replication package's form: header PATH,LINE,ERROR, older smell names."""
-    older = {"sec_hard_secr": "hardcoded-secret", "sec_hard_pass": "hardcoded-password",
-             "sec_hard_user": "hardcoded-username", "sec_https": "use of http", "sec_susp_comm": "suspicious comment",
-             "sec_weak_crypt": "weak cryptography algorithms", "sec_def_admin": "admin-by-default"}
+    older = {
+        "sec_hard_secr": "hardcoded-secret",
+        "sec_hard_pass": "hardcoded-password",
+        "sec_hard_user": "hardcoded-username",
+        "sec_https": "use of http",
+        "sec_susp_comm": "suspicious comment",
+        "sec_weak_crypt": "weak cryptography algorithms",
+        "sec_def_admin": "admin-by-default",
+    }
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["PATH", "LINE", "ERROR"])
@@ -88,7 +95,9 @@ def to_replication(path: Path) -> Path:
 
 
 def to_jsonl(path: Path) -> Path:
-    path.write_text("".join(json.dumps({"file": p, "line": int(l), "smell": c}) + "\n" for p, l, c, _ in glitch_rows()))
+    path.write_text(
+        "".join(json.dumps({"file": p, "line": int(ln), "smell": c}) + "\n" for p, ln, c, _ in glitch_rows())
+    )
     return path
 
 
@@ -98,6 +107,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str]:
 
 
 # ----------------------------------------------------------------------------- the real fixture
+
 
 def test_glitch_csv_every_row_in_order_with_smell_score_keep(glitch_run):
     summary, rows, _ = glitch_run
@@ -117,8 +127,16 @@ def test_glitch_csv_every_row_in_order_with_smell_score_keep(glitch_run):
     assert summary["kept"] == kept and summary["dropped"] == len(rows) - kept
     assert summary["scored"] == sum(covered(c) for _, _, c, _ in source)
     assert summary["passed_through"] == len(rows) - summary["scored"]
-    assert 0 < summary["dropped"] < summary["scored"], "the champion should keep some covered warnings and drop some"
-    assert summary["by_smell"]["design_avoid_comments"] == {"in": 362, "scored": 0, "kept": 362, "dropped": 0, "missing": 0}
+    assert 0 < summary["dropped"] < summary["scored"], (
+        "the champion should keep some covered warnings and drop some"
+    )
+    assert summary["by_smell"]["design_avoid_comments"] == {
+        "in": 362,
+        "scored": 0,
+        "kept": 362,
+        "dropped": 0,
+        "missing": 0,
+    }
     assert summary["covered_smells"] == sorted(DATASET_SMELLS) and summary["covered_smells_recorded"] is False
 
 
@@ -126,7 +144,7 @@ def test_duplicates_are_scored_once(glitch_run):
     summary, rows, calls = glitch_run
     assert len(calls) == 1  # one model call for the whole file; the scorer batches inside
     records = calls[0]
-    distinct = {(Path(p).name, int(l), canonical_smell(c)) for p, l, c, _ in glitch_rows() if covered(c)}
+    distinct = {(Path(p).name, int(ln), canonical_smell(c)) for p, ln, c, _ in glitch_rows() if covered(c)}
     assert len(records) == summary["model_inputs"] == len(distinct) < summary["scored"]
     assert {(r.file, r.line, r.smell) for r in records} == distinct
     # GLITCH flags line 68 as empty, hard-coded password and secret: the two secrets share one score
@@ -137,7 +155,9 @@ def test_duplicates_are_scored_once(glitch_run):
 
 def test_model_input_is_the_scripts_line(glitch_run):
     *_, calls = glitch_run
-    record = next(r for r in calls[0] if r.file == "Icinga@puppet-icinga2-manifests-object-apiuser.pp" and r.line == 68)
+    record = next(
+        r for r in calls[0] if r.file == "Icinga@puppet-icinga2-manifests-object-apiuser.pp" and r.line == 68
+    )
     script = (SCRIPTS / record.file).read_text().split("\n")
     assert record.content == script[67].strip() and record.tech == "puppet" and record.label is None
 
@@ -148,13 +168,15 @@ def test_other_input_formats_give_the_same_verdicts(glitch_run, cached_scorer, c
     detections = convert(tmp_path / ("d.jsonl" if convert is to_jsonl else "d.csv"))
     out = tmp_path / "out.jsonl"
     summary = filter_detections(champion, detections, SCRIPTS, out)
-    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    rows = [json.loads(ln) for ln in out.read_text().splitlines()]
     assert summary["format"] == ("jsonl" if convert is to_jsonl else "replication")
     assert len(rows) == len(reference) == summary["warnings_in"]
     for row, ref in zip(rows, reference):
         assert row["smell"] == ref["smell"]
         assert row["keep"] == (ref["keep"] == "true")
-        assert (row["score"] is None) == (ref["score"] == "") and (row["score"] is None or abs(row["score"] - float(ref["score"])) < 1e-6)
+        assert (row["score"] is None) == (ref["score"] == "") and (
+            row["score"] is None or abs(row["score"] - float(ref["score"])) < 1e-6
+        )
     if convert is to_jsonl:
         assert rows[0]["input_smell"] == "sec_empty_pass" and rows[0]["smell"] == "empty_password"
     else:
@@ -172,7 +194,8 @@ def test_threshold_override_and_bare_model_dir(cached_scorer, champion, tmp_path
         filter_detections(bare, GLITCH_CSV, SCRIPTS, out)
     summary = filter_detections(bare, GLITCH_CSV, SCRIPTS, out, threshold=1.0, fmt="jsonl")
     assert summary["kept"] == summary["passed_through"] + sum(
-        json.loads(l)["score"] == 1.0 for l in out.read_text().splitlines())
+        json.loads(ln)["score"] == 1.0 for ln in out.read_text().splitlines()
+    )
 
 
 def test_recorded_smells_narrow_what_is_scored(cached_scorer, champion, tmp_path):
@@ -198,7 +221,9 @@ def test_context_champion_gets_the_rendered_window(monkeypatch, champion, tmp_pa
 
     monkeypatch.setattr(filter_module, "load_scorer", lambda model_dir: ContextScorer())
     detections = tmp_path / "d.jsonl"
-    detections.write_text(json.dumps({"file": "Yelp@puppet-cron-manifests-d.pp", "line": 3, "smell": "sec_https"}) + "\n")
+    detections.write_text(
+        json.dumps({"file": "Yelp@puppet-cron-manifests-d.pp", "line": 3, "smell": "sec_https"}) + "\n"
+    )
     filter_detections(champion, detections, SCRIPTS, tmp_path / "o.csv", batch_size=7)
     lines = (SCRIPTS / "Yelp@puppet-cron-manifests-d.pp").read_text().split("\n")
     assert seen[0].with_context == render_context(lines, 3, file="Yelp@puppet-cron-manifests-d.pp")
@@ -213,8 +238,19 @@ def test_cli_help_has_an_example(capsys):
 
 def test_cli_end_to_end_and_tech(capsys, cached_scorer, champion, tmp_path):
     out = tmp_path / "kept.csv"
-    rc, err = run_cli(capsys, "--model", str(champion), "--detections", str(GLITCH_CSV), "--scripts", str(FIXTURE),
-                      "--out", str(out), "--batch-size", "16")
+    rc, err = run_cli(
+        capsys,
+        "--model",
+        str(champion),
+        "--detections",
+        str(GLITCH_CSV),
+        "--scripts",
+        str(FIXTURE),
+        "--out",
+        str(out),
+        "--batch-size",
+        "16",
+    )
     assert rc == 0 and "977 warnings in" in err and "hard_coded_secret" in err and "Traceback" not in err
     assert len(read_csv(out)) == 977  # paths relative to the fixture dir also resolve
     renamed = tmp_path / "scripts"
@@ -222,14 +258,36 @@ def test_cli_end_to_end_and_tech(capsys, cached_scorer, champion, tmp_path):
     (renamed / "x.txt").write_text("a\nurl => 'http://example.org'\n")
     detections = tmp_path / "d.jsonl"
     detections.write_text(json.dumps({"file": "x.txt", "line": 2, "smell": "sec_https"}) + "\n")
-    rc, err = run_cli(capsys, "--model", str(champion), "--detections", str(detections), "--scripts", str(renamed), "--out", str(out))
+    rc, err = run_cli(
+        capsys,
+        "--model",
+        str(champion),
+        "--detections",
+        str(detections),
+        "--scripts",
+        str(renamed),
+        "--out",
+        str(out),
+    )
     assert rc == 2 and "pass --tech" in err
-    rc, err = run_cli(capsys, "--model", str(champion), "--detections", str(detections), "--scripts", str(renamed),
-                      "--out", str(out), "--tech", "chef")
+    rc, err = run_cli(
+        capsys,
+        "--model",
+        str(champion),
+        "--detections",
+        str(detections),
+        "--scripts",
+        str(renamed),
+        "--out",
+        str(out),
+        "--tech",
+        "chef",
+    )
     assert rc == 0 and read_csv(out)[0]["score"] != ""
 
 
 # ----------------------------------------------------------------------------- bad and hostile input
+
 
 @pytest.fixture()
 def hostile(tmp_path):
@@ -253,19 +311,33 @@ BAD_ROWS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_ROWS))
-def test_bad_rows_exit_2_with_one_line_or_are_counted(capsys, monkeypatch, cached_scorer, champion, hostile, tmp_path,
-                                                     case):
+def test_bad_rows_exit_2_with_one_line_or_are_counted(
+    capsys, monkeypatch, cached_scorer, champion, hostile, tmp_path, case
+):
     scripts, outside = hostile
     path, line, message, reason = BAD_ROWS[case]
     path = str(outside) if path is None else path
     detections = tmp_path / "d.csv"
-    detections.write_text(f"good.pp,2,sec_hard_secr,$password:'hunter2'\n{path},{line},sec_hard_pass,$password:'x'\n")
+    detections.write_text(
+        f"good.pp,2,sec_hard_secr,$password:'hunter2'\n{path},{line},sec_hard_pass,$password:'x'\n"
+    )
     reads: list[Path] = []
     real_read = filter_module.ScriptFolder._read
-    monkeypatch.setattr(filter_module.ScriptFolder, "_read", lambda self, p: reads.append(p) or real_read(self, p))
+    monkeypatch.setattr(
+        filter_module.ScriptFolder, "_read", lambda self, p: reads.append(p) or real_read(self, p)
+    )
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
-    args = ["--model", str(champion), "--detections", str(detections), "--scripts", str(scripts), "--out", str(out)]
+    args = [
+        "--model",
+        str(champion),
+        "--detections",
+        str(detections),
+        "--scripts",
+        str(scripts),
+        "--out",
+        str(out),
+    ]
 
     rc, err = run_cli(capsys, *args)
     assert rc == 2 and err.count("\n") == 1 and message in err and "d.csv:2" in err and "Traceback" not in err
@@ -274,23 +346,41 @@ def test_bad_rows_exit_2_with_one_line_or_are_counted(capsys, monkeypatch, cache
 
     for action, keep in (("keep", "true"), ("drop", "false")):
         rc, err = run_cli(capsys, *args, "--on-missing", action)
-        assert rc == 0 and f"missing: 1 rows {'kept' if action == 'keep' else 'dropped'}" in err and reason in err
+        assert (
+            rc == 0
+            and f"missing: 1 rows {'kept' if action == 'keep' else 'dropped'}" in err
+            and reason in err
+        )
         rows = read_csv(out)
-        assert len(rows) == 2 and rows[1]["keep"] == keep and rows[1]["score"] == "" and rows[0]["score"] != ""
+        assert (
+            len(rows) == 2 and rows[1]["keep"] == keep and rows[1]["score"] == "" and rows[0]["score"] != ""
+        )
     assert "TOP-SECRET-OUTSIDE" not in out.read_text()
     assert outside.resolve() not in [Path(p).resolve() for p in reads]
 
 
-@pytest.mark.parametrize("setup,message", [
-    (lambda d: None, "detections file not found"),
-    (lambda d: d.write_text("<xml>not a detector report</xml>\n"), "unknown detections format"),
-    (lambda d: d.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00"), "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "setup,message",
+    [
+        (lambda d: None, "detections file not found"),
+        (lambda d: d.write_text("<xml>not a detector report</xml>\n"), "unknown detections format"),
+        (lambda d: d.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00"), "not UTF-8"),
+    ],
+)
 def test_unreadable_detections_exit_2(capsys, champion, tmp_path, setup, message):
     detections = tmp_path / "d.csv"
     setup(detections)
-    rc, err = run_cli(capsys, "--model", str(champion), "--detections", str(detections), "--scripts", str(SCRIPTS),
-                      "--out", str(tmp_path / "o.csv"))
+    rc, err = run_cli(
+        capsys,
+        "--model",
+        str(champion),
+        "--detections",
+        str(detections),
+        "--scripts",
+        str(SCRIPTS),
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
     assert rc == 2 and err.count("\n") == 1 and message in err
     assert not (tmp_path / "o.csv").exists()
 
@@ -306,11 +396,15 @@ def test_missing_model_or_scripts_dir_exit_2(capsys, champion, tmp_path):
 def test_absolute_path_inside_scripts_resolves(champion, hostile, tmp_path):
     scripts, _ = hostile
     detections = tmp_path / "d.jsonl"
-    detections.write_text(json.dumps({"file": str(scripts / "good.pp"), "line": 2, "smell": "hard_coded_secret"}) + "\n")
+    detections.write_text(
+        json.dumps({"file": str(scripts / "good.pp"), "line": 2, "smell": "hard_coded_secret"}) + "\n"
+    )
     summary = filter_detections(champion, detections, scripts, tmp_path / "o.sarif")
     log = json.loads((tmp_path / "o.sarif").read_text())
     assert summary["scored"] == 1
-    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]]
+    uris = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]
+    ]
     assert uris in ([], ["good.pp"])
 
 
@@ -330,11 +424,15 @@ def test_benchmark_loads_once_and_reports_rate_and_drop_share(monkeypatch, champ
     summary, *_ = glitch_run
     loads: list = []
     monkeypatch.setattr(bench, "load_scorer", lambda d: loads.append(d) or _load_cached(d))
-    monkeypatch.setattr(filter_module, "load_scorer", lambda d: pytest.fail("the benchmark must reuse its scorer"))
+    monkeypatch.setattr(
+        filter_module, "load_scorer", lambda d: pytest.fail("the benchmark must reuse its scorer")
+    )
     result = bench.run_filter_benchmark(champion, FIXTURE, repeats=2)
     assert len(loads) == 1 and len(result["wall_s"]) == 2 and result["warnings"] == 977
     assert result["warnings_per_s"] == pytest.approx(977 / result["median_wall_s"], rel=0.01)
-    assert result["dropped_share_of_covered"] == pytest.approx(summary["dropped_scored"] / summary["scored"], abs=1e-4)
+    assert result["dropped_share_of_covered"] == pytest.approx(
+        summary["dropped_scored"] / summary["scored"], abs=1e-4
+    )
     assert set(result["dropped_share_by_smell"]) <= set(DATASET_SMELLS)
 
 

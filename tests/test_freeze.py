@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_evaluate import make_run
 
 import iacsieve.steps.freeze as freeze_mod
 from iacsieve.errors import IacsieveError
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import data_md5, freeze, load_champion
 from iacsieve.steps.selection import select_runs
-from test_evaluate import make_run
 
 
 def prepared(root: Path) -> Path:
@@ -22,8 +22,17 @@ def prepared(root: Path) -> Path:
     for split in ("train", "val", "test"):
         (data / split).mkdir(parents=True)
         for s in ("combined", "ansible", "chef", "puppet"):
-            rows = [{"smell": smell, "tech": "chef", "file": f"{split}.rb", "line": 3, "content": "x", "label": "TP"}
-                    for smell in ("use_of_http", "weak_cryptography_algorithms")]
+            rows = [
+                {
+                    "smell": smell,
+                    "tech": "chef",
+                    "file": f"{split}.rb",
+                    "line": 3,
+                    "content": "x",
+                    "label": "TP",
+                }
+                for smell in ("use_of_http", "weak_cryptography_algorithms")
+            ]
             (data / split / f"{s}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return data
 
@@ -93,8 +102,10 @@ def test_interrupted_freeze_keeps_previous_champion(tmp_path, monkeypatch):
     assert sorted(p.name for p in champion_dir.parent.iterdir()) == ["champion"]  # no temp dir left
 
 
-@pytest.mark.parametrize("pickle_name", ["model.pkl", "clf.joblib", "pytorch_model.bin", "sub/training_args.bin",
-                                         "x.pickle", "optimizer.pt"])
+@pytest.mark.parametrize(
+    "pickle_name",
+    ["model.pkl", "clf.joblib", "pytorch_model.bin", "sub/training_args.bin", "x.pickle", "optimizer.pt"],
+)
 def test_pickle_files_are_refused(tmp_path, pickle_name):
     data = prepared(tmp_path)
     selection, run = selected_run(tmp_path)

@@ -26,35 +26,85 @@ from iacsieve.data.records import load_jsonl
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.filtering import read_champion
 from iacsieve.filtering.detections import FORMATS, read_detections
+from iacsieve.models import read_meta
 from iacsieve.steps.freeze import load_champion
 from iacsieve.steps.metrics import load_scores
-from iacsieve.models import read_meta
 
 # Hypothesis keeps caches in .hypothesis/; tests never write into the working tree (tests/worktree.py).
 _HOME = tempfile.mkdtemp(prefix="iacsieve-hypothesis-")
 atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 set_hypothesis_home_dir(_HOME)
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # Pieces hostile input is made of: separators, quotes, bare CR, NUL, BOM, huge and non-ASCII numbers,
 # deep nesting, the field names the readers look for, and valid-looking fragments.
 HOSTILE = [
-    ",", "\n", "\r", "\r\n", '"', "'", "\x00", "\ufeff", "\u2028", "{", "}", "[", "]", ":", "\\",
-    "9" * 5000, "-1", "0", "²", "١٢", "1e999", "NaN", "Infinity", "null", "true", "[" * 3000, "{\"a\":" * 2000,
-    "PATH,LINE,ERROR\n", "file", "line", "smell", "label", "TP", "FP", "content", "tech", "puppet",
-    "hard_coded_secret", "sec_hard_secr", "x.pp", "../../etc/passwd", "/dev/zero", "a/" * 300,
+    ",",
+    "\n",
+    "\r",
+    "\r\n",
+    '"',
+    "'",
+    "\x00",
+    "\ufeff",
+    "\u2028",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    "\\",
+    "9" * 5000,
+    "-1",
+    "0",
+    "²",
+    "١٢",
+    "1e999",
+    "NaN",
+    "Infinity",
+    "null",
+    "true",
+    "[" * 3000,
+    '{"a":' * 2000,
+    "PATH,LINE,ERROR\n",
+    "file",
+    "line",
+    "smell",
+    "label",
+    "TP",
+    "FP",
+    "content",
+    "tech",
+    "puppet",
+    "hard_coded_secret",
+    "sec_hard_secr",
+    "x.pp",
+    "../../etc/passwd",
+    "/dev/zero",
+    "a/" * 300,
     '{"file": "x.pp", "line": 1, "smell": "hard_coded_secret"}',
     '{"smell": "hard_coded_secret", "file": "a.pp", "line": 3, "content": "x", "label": "TP", "tech": "puppet"}',
     '{"kind": "classical", "family": "classical", "use_context": false}',
-    '{"label": 1, "score": 0.5}', "x.pp,1,sec_hard_secr,$password = 'x'",
+    '{"label": 1, "score": 0.5}',
+    "x.pp,1,sec_hard_secr,$password = 'x'",
 ]
 hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=20)), max_size=30).map("".join)
-hostile_bytes = st.one_of(hostile_text.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=200))
+hostile_bytes = st.one_of(
+    hostile_text.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=200)
+)
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=10)),
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-    max_leaves=12)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 def assert_one_line_naming(exc: IacsieveError, path: Path) -> None:
@@ -93,17 +143,32 @@ def test_detections_reader(data, fmt):
 @FUZZ
 @given(data=hostile_bytes)
 def test_labelled_data_and_scores_readers(data):
-    check_readers("puppet_train.jsonl", data, load_jsonl,
-                  lambda path: load_jsonl(path, tech="puppet", skip_invalid=True), load_scores)
+    check_readers(
+        "puppet_train.jsonl",
+        data,
+        load_jsonl,
+        lambda path: load_jsonl(path, tech="puppet", skip_invalid=True),
+        load_scores,
+    )
 
 
 @FUZZ
-@given(meta=st.one_of(hostile_bytes, json_values.map(lambda v: json.dumps(v).encode()),
-                      st.dictionaries(st.sampled_from(["kind", "family", "use_context", "smells", "max_length"]),
-                                      json_values).map(lambda v: json.dumps(v).encode())),
-       champion=st.one_of(st.none(), hostile_bytes,
-                          st.dictionaries(st.sampled_from(["threshold", "smells", "use_context", "family", "test",
-                                                           "config"]), json_values).map(lambda v: json.dumps(v).encode())))
+@given(
+    meta=st.one_of(
+        hostile_bytes,
+        json_values.map(lambda v: json.dumps(v).encode()),
+        st.dictionaries(
+            st.sampled_from(["kind", "family", "use_context", "smells", "max_length"]), json_values
+        ).map(lambda v: json.dumps(v).encode()),
+    ),
+    champion=st.one_of(
+        st.none(),
+        hostile_bytes,
+        st.dictionaries(
+            st.sampled_from(["threshold", "smells", "use_context", "family", "test", "config"]), json_values
+        ).map(lambda v: json.dumps(v).encode()),
+    ),
+)
 def test_model_metadata_and_champion_readers(meta, champion):
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp)
@@ -125,17 +190,42 @@ def test_model_metadata_and_champion_readers(meta, champion):
                 assert_one_line_naming(exc, model_dir / "champion.json")
 
 
-SHEET_PIECES = ["key,tech,smell,file,line,code,label,note\n", ",", "\n", "\r", '"', "TP", "FP", "maybe", "puppet",
-                "hard_coded_secret", "a.pp", "a.pp:1:hard_coded_secret", "1", "9" * 5000, "\u00b2", "\x00"]
-LABEL_ROW = ('{"key": "a.pp:1:hard_coded_secret", "tech": "puppet", "smell": "hard_coded_secret", "file": "a.pp", '
-             '"line": 1, "content": "x", "label": "TP", "reviewer": "r", "date": "2026-01-01"')
+SHEET_PIECES = [
+    "key,tech,smell,file,line,code,label,note\n",
+    ",",
+    "\n",
+    "\r",
+    '"',
+    "TP",
+    "FP",
+    "maybe",
+    "puppet",
+    "hard_coded_secret",
+    "a.pp",
+    "a.pp:1:hard_coded_secret",
+    "1",
+    "9" * 5000,
+    "\u00b2",
+    "\x00",
+]
+LABEL_ROW = (
+    '{"key": "a.pp:1:hard_coded_secret", "tech": "puppet", "smell": "hard_coded_secret", "file": "a.pp", '
+    '"line": 1, "content": "x", "label": "TP", "reviewer": "r", "date": "2026-01-01"'
+)
 
 
 @FUZZ
-@given(sheet=st.one_of(hostile_bytes, st.lists(st.sampled_from(SHEET_PIECES), max_size=40).map(lambda p: "".join(p).encode())),
-       labels=st.one_of(hostile_bytes, st.tuples(st.sampled_from(["label", "line", "score", "smell", "file", "key"]),
-                                                  json_values).map(lambda kv: (LABEL_ROW + f', "{kv[0]}": '
-                                                                               + json.dumps(kv[1]) + "}").encode())))
+@given(
+    sheet=st.one_of(
+        hostile_bytes, st.lists(st.sampled_from(SHEET_PIECES), max_size=40).map(lambda p: "".join(p).encode())
+    ),
+    labels=st.one_of(
+        hostile_bytes,
+        st.tuples(st.sampled_from(["label", "line", "score", "smell", "file", "key"]), json_values).map(
+            lambda kv: (LABEL_ROW + f', "{kv[0]}": ' + json.dumps(kv[1]) + "}").encode()
+        ),
+    ),
+)
 @example(sheet=b"\r\x00", labels=b"")  # a bare CR in the header once escaped as a csv.Error traceback
 def test_human_label_readers(sheet, labels):
     from iacsieve.data.human import load_human_labels
@@ -145,12 +235,37 @@ def test_human_label_readers(sheet, labels):
     check_readers("labels.jsonl", labels, lambda path: load_human_labels(path.parent))
 
 
-YAML_PIECES = ["profile: ", "local", "stage1:", "  ", "- ", "[", "{", "}", "]", ": ", "\n", "&a ", "*a", "!!python/object ",
-               "9" * 5000, "[" * 3000, "\t", "'", '"', "defaults:\n  max_length: ", "x"]
+YAML_PIECES = [
+    "profile: ",
+    "local",
+    "stage1:",
+    "  ",
+    "- ",
+    "[",
+    "{",
+    "}",
+    "]",
+    ": ",
+    "\n",
+    "&a ",
+    "*a",
+    "!!python/object ",
+    "9" * 5000,
+    "[" * 3000,
+    "\t",
+    "'",
+    '"',
+    "defaults:\n  max_length: ",
+    "x",
+]
 
 
 @FUZZ
-@given(data=st.one_of(hostile_bytes, st.lists(st.sampled_from(YAML_PIECES), max_size=30).map(lambda p: "".join(p).encode())))
+@given(
+    data=st.one_of(
+        hostile_bytes, st.lists(st.sampled_from(YAML_PIECES), max_size=30).map(lambda p: "".join(p).encode())
+    )
+)
 def test_params_reader(data):
     from iacsieve.method.params import load_params
 

@@ -65,12 +65,15 @@ def digest(folder: Path) -> str:
 @pytest.fixture()
 def no_model(monkeypatch):
     """Fail loudly if the model would load: these errors must come first."""
+
     def refuse(model_dir):
         raise AssertionError("the model was loaded before the arguments were checked")
+
     monkeypatch.setattr(apply_module, "load_scorer", refuse)
 
 
 # ----------------------------------------------------------------------------- 1. inputs are never outputs
+
 
 @pytest.mark.parametrize("where", ["parent", "same", "dot", "inside", "symlink"])
 def test_prepare_never_deletes_its_raw_data(tmp_path, monkeypatch, capsys, where):
@@ -78,7 +81,13 @@ def test_prepare_never_deletes_its_raw_data(tmp_path, monkeypatch, capsys, where
     before = digest(tmp_path / "data")
     (tmp_path / "link").symlink_to(raw)
     monkeypatch.chdir(tmp_path)
-    out = {"parent": "data", "same": "data/raw", "dot": ".", "inside": "data/raw/prepared", "symlink": "link"}[where]
+    out = {
+        "parent": "data",
+        "same": "data/raw",
+        "dot": ".",
+        "inside": "data/raw/prepared",
+        "symlink": "link",
+    }[where]
     code, err = run(capsys, "prepare", "--raw", "data/raw", "--out", out)
     assert_one_line(code, err, f"--out {out}", "--raw data/raw")
     assert digest(tmp_path / "data") == before
@@ -91,8 +100,12 @@ def test_filter_never_overwrites_its_detections(tmp_path, capsys, champion, no_m
     read = []
     monkeypatch.setattr(apply_module, "read_detections", lambda *a, **k: read.append(a))
     base = ["filter", "--model", str(champion), "--detections", str(detections), "--scripts", str(SCRIPTS)]
-    for out, needle in ((detections, "is the input --detections"), (tmp_path / "hardlink.csv", "is the input"),
-                        (tmp_path / "." / "x.csv", "is the input"), (champion / "out.csv", "inside the input --model")):
+    for out, needle in (
+        (detections, "is the input --detections"),
+        (tmp_path / "hardlink.csv", "is the input"),
+        (tmp_path / "." / "x.csv", "is the input"),
+        (champion / "out.csv", "inside the input --model"),
+    ):
         code, err = run(capsys, *base, "--out", str(out))
         assert_one_line(code, err, needle)
     assert detections.read_bytes() == GLITCH_CSV.read_bytes() and not read  # refused before reading anything
@@ -103,8 +116,20 @@ def test_filter_never_writes_over_a_script(tmp_path, capsys, champion, no_model)
     scripts.mkdir()
     (scripts / "x.pp").write_text("$password = 'x'\n")
     (tmp_path / "d.csv").write_text("x.pp,1,sec_hard_secr,x\n")
-    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(tmp_path / "d.csv"), "--scripts",
-                    str(scripts), "--out", str(scripts / "x.pp"), "--format", "csv")
+    code, err = run(
+        capsys,
+        "filter",
+        "--model",
+        str(champion),
+        "--detections",
+        str(tmp_path / "d.csv"),
+        "--scripts",
+        str(scripts),
+        "--out",
+        str(scripts / "x.pp"),
+        "--format",
+        "csv",
+    )
     assert_one_line(code, err, "existing IaC script")
     assert (scripts / "x.pp").read_text() == "$password = 'x'\n"
 
@@ -116,10 +141,12 @@ def test_other_commands_refuse_to_overwrite_their_inputs(tmp_path, capsys, prepa
     selection = tmp_path / "sel" / "selection.json"
     selection.parent.mkdir()
     selection.write_text("{}")
-    for args in (["train", "--family", "classical", "--data", str(data), "--out", str(prepared_small / "run")],
-                 ["ablate", "--data", str(data), "--out", str(data / "ablation")],
-                 ["freeze", str(selection), "--out", str(selection.parent), "--data", str(data)],
-                 ["evaluate", str(tmp_path / "run"), "--results", str(tmp_path)]):
+    for args in (
+        ["train", "--family", "classical", "--data", str(data), "--out", str(prepared_small / "run")],
+        ["ablate", "--data", str(data), "--out", str(data / "ablation")],
+        ["freeze", str(selection), "--out", str(selection.parent), "--data", str(data)],
+        ["evaluate", str(tmp_path / "run"), "--results", str(tmp_path)],
+    ):
         code, err = run(capsys, *args)
         assert_one_line(code, err, "--")
     assert digest(prepared_small) == before and selection.read_text() == "{}"
@@ -127,12 +154,23 @@ def test_other_commands_refuse_to_overwrite_their_inputs(tmp_path, capsys, prepa
 
 # ----------------------------------------------------------------------------- 2. limits
 
+
 def test_a_very_long_path_is_refused_at_once(tmp_path, capsys, champion, no_model):
     detections = tmp_path / "d.csv"
     detections.write_text("a/" * 500_000 + "x.pp,1,sec_hard_secr,$password = 'x'\n")
     start = time.perf_counter()
-    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(detections),
-                    "--scripts", str(SCRIPTS), "--out", str(tmp_path / "o.csv"))
+    code, err = run(
+        capsys,
+        "filter",
+        "--model",
+        str(champion),
+        "--detections",
+        str(detections),
+        "--scripts",
+        str(SCRIPTS),
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
     assert_one_line(code, err, "d.csv:1: field 'path'", "--max-path-length")
     assert time.perf_counter() - start < 5
 
@@ -166,17 +204,43 @@ def test_a_long_script_line_is_cut_before_the_model_and_said(tmp_path, capsys, c
             return real.predict_proba(records, batch_size=batch_size)
 
     monkeypatch.setattr(apply_module, "load_scorer", lambda model_dir: Recording())
-    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(detections), "--scripts",
-                    str(scripts), "--out", str(tmp_path / "o.csv"), "--max-line-length", "200")
+    code, err = run(
+        capsys,
+        "filter",
+        "--model",
+        str(champion),
+        "--detections",
+        str(detections),
+        "--scripts",
+        str(scripts),
+        "--out",
+        str(tmp_path / "o.csv"),
+        "--max-line-length",
+        "200",
+    )
     assert code == 0 and "cut: 1 model inputs" in err and "--max-line-length" in err
     assert len(seen) == 1 and len(seen[0].content) <= 200
 
 
-@pytest.mark.parametrize("flag,value,needle", [("--max-file-size", "1K", "larger than 1024 bytes"),
-                                               ("--max-rows", "10", "more than 10 rows")])
+@pytest.mark.parametrize(
+    "flag,value,needle",
+    [("--max-file-size", "1K", "larger than 1024 bytes"), ("--max-rows", "10", "more than 10 rows")],
+)
 def test_file_size_and_row_limits(tmp_path, capsys, champion, no_model, flag, value, needle):
-    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(GLITCH_CSV),
-                    "--scripts", str(SCRIPTS), "--out", str(tmp_path / "o.csv"), flag, value)
+    code, err = run(
+        capsys,
+        "filter",
+        "--model",
+        str(champion),
+        "--detections",
+        str(GLITCH_CSV),
+        "--scripts",
+        str(SCRIPTS),
+        "--out",
+        str(tmp_path / "o.csv"),
+        flag,
+        value,
+    )
     assert_one_line(code, err, needle, flag)
     raw = make_raw(tmp_path / "raw", {("chef", "train"): [dict(ROW, line=n) for n in range(1, 13)]})
     code, err = run(capsys, "prepare", "--raw", str(raw), "--out", str(tmp_path / "p"), flag, value)
@@ -196,7 +260,7 @@ def _within(seconds: float, call):
 def _outcome(call):
     try:
         return call()
-    except BaseException as exc:  # noqa: BLE001 - handed back to the test
+    except BaseException as exc:
         return exc
 
 
@@ -236,10 +300,16 @@ HOSTILE_DETECTIONS = {
     "superscript_digit": (GOOD_GLITCH + "x.pp,\u00b2,sec_hard_secr,x\n", "d.csv:2: field 'line'"),
     "arabic_digit": (GOOD_GLITCH + "x.pp,\u0661,sec_hard_secr,x\n", "d.csv:2: field 'line'"),
     "cr_in_quoted_csv": ("PATH,LINE,ERROR\nx.pp,1\r,hardcoded-secret\n", "d.csv:2: field '<csv>'"),
-    "nested_jsonl": ('{"file": "x.pp", "line": 1, "smell": "x"}\n{"file": ' + "[" * 100_000 + "\n",
-                     "d.csv:2: field '<json>'"),
-    "jsonl_long_int": ('{"file": "x.pp", "line": 1, "smell": "x"}\n{"file": "x.pp", "smell": "x", "line": '
-                       + "9" * 5000 + "}\n", "d.csv:2: field '<json>'"),
+    "nested_jsonl": (
+        '{"file": "x.pp", "line": 1, "smell": "x"}\n{"file": ' + "[" * 100_000 + "\n",
+        "d.csv:2: field '<json>'",
+    ),
+    "jsonl_long_int": (
+        '{"file": "x.pp", "line": 1, "smell": "x"}\n{"file": "x.pp", "smell": "x", "line": '
+        + "9" * 5000
+        + "}\n",
+        "d.csv:2: field '<json>'",
+    ),
 }
 
 
@@ -247,8 +317,18 @@ HOSTILE_DETECTIONS = {
 def test_hostile_detections_are_one_line_exit_2(tmp_path, capsys, champion, no_model, case):
     text, needle = HOSTILE_DETECTIONS[case]
     (tmp_path / "d.csv").write_text(text, newline="")
-    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(tmp_path / "d.csv"),
-                    "--scripts", str(SCRIPTS), "--out", str(tmp_path / "o.csv"))
+    code, err = run(
+        capsys,
+        "filter",
+        "--model",
+        str(champion),
+        "--detections",
+        str(tmp_path / "d.csv"),
+        "--scripts",
+        str(SCRIPTS),
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
     assert_one_line(code, err, needle)
 
 
@@ -258,27 +338,45 @@ def test_a_bare_carriage_return_in_a_glitch_snippet_is_kept(tmp_path):
     assert parsed.format == "glitch" and parsed.rows[0].values["snippet"] == "a\rb"
 
 
-@pytest.mark.parametrize("name,content,needle", [
-    ("model_meta.json", b"\xff\xfe garbage", "model_meta.json: model metadata is not UTF-8"),
-    ("model_meta.json", b"[1, 2]", "model_meta.json: expected a JSON object"),
-    ("model_meta.json", b'{"kind": "classical", "family": "classical", "use_context": "yes"}', "key 'use_context'"),
-    ("model_meta.json", b'{"kind": "classical"}', "key 'family': missing"),
-    ("champion.json", b"[1]", "champion.json: expected a JSON object"),
-    ("champion.json", b'{"threshold": "high"}', "champion.json: missing key"),
-    ("champion.json", b'{"a": ' * 100_000, "champion.json: unreadable JSON: nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "name,content,needle",
+    [
+        ("model_meta.json", b"\xff\xfe garbage", "model_meta.json: model metadata is not UTF-8"),
+        ("model_meta.json", b"[1, 2]", "model_meta.json: expected a JSON object"),
+        (
+            "model_meta.json",
+            b'{"kind": "classical", "family": "classical", "use_context": "yes"}',
+            "key 'use_context'",
+        ),
+        ("model_meta.json", b'{"kind": "classical"}', "key 'family': missing"),
+        ("champion.json", b"[1]", "champion.json: expected a JSON object"),
+        ("champion.json", b'{"threshold": "high"}', "champion.json: missing key"),
+        ("champion.json", b'{"a": ' * 100_000, "champion.json: unreadable JSON: nested too deeply"),
+    ],
+)
 def test_bad_model_metadata_is_one_line_exit_2(tmp_path, capsys, champion, no_model, name, content, needle):
     model = tmp_path / "model"
     model.mkdir()
     for f in champion.iterdir():
         (model / f.name).write_bytes(f.read_bytes())
     (model / name).write_bytes(content)
-    code, err = run(capsys, "filter", "--model", str(model), "--detections", str(GLITCH_CSV),
-                    "--scripts", str(SCRIPTS), "--out", str(tmp_path / "o.csv"))
+    code, err = run(
+        capsys,
+        "filter",
+        "--model",
+        str(model),
+        "--detections",
+        str(GLITCH_CSV),
+        "--scripts",
+        str(SCRIPTS),
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
     assert_one_line(code, err, needle)
 
 
 # ----------------------------------------------------------------------------- 4. output hygiene
+
 
 def test_outputs_respect_the_umask_and_keep_an_existing_mode(tmp_path):
     old = os.umask(0o077)
@@ -309,7 +407,9 @@ def test_sigterm_cleans_up_temp_files_like_ctrl_c(tmp_path):
     raw = make_raw(tmp_path / "raw")
     out = tmp_path / "out" / "prepared"
     out.parent.mkdir()
-    process = subprocess.Popen([sys.executable, "-c", SLOW_PREPARE, str(raw), str(out)], stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_PREPARE, str(raw), str(out)], stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 60
         while not any(p.name.startswith(".combined.jsonl.tmp-") for p in out.parent.rglob("*")):
@@ -327,19 +427,39 @@ def test_sigterm_cleans_up_temp_files_like_ctrl_c(tmp_path):
 def test_arguments_are_checked_before_the_model_loads(tmp_path, capsys, champion, no_model, problem):
     (tmp_path / "file").write_text("")
     scripts = tmp_path / "nope" if problem == "scripts" else SCRIPTS
-    out = {"scripts": tmp_path / "o.csv", "extension": tmp_path / "kept.txt", "folder": tmp_path / "file" / "o.csv"}
-    code, err = run(capsys, "filter", "--model", str(champion), "--detections", str(GLITCH_CSV),
-                    "--scripts", str(scripts), "--out", str(out[problem]))
-    needle = {"scripts": "scripts folder not found", "extension": "unknown output extension",
-              "folder": "is not a folder"}[problem]
+    out = {
+        "scripts": tmp_path / "o.csv",
+        "extension": tmp_path / "kept.txt",
+        "folder": tmp_path / "file" / "o.csv",
+    }
+    code, err = run(
+        capsys,
+        "filter",
+        "--model",
+        str(champion),
+        "--detections",
+        str(GLITCH_CSV),
+        "--scripts",
+        str(scripts),
+        "--out",
+        str(out[problem]),
+    )
+    needle = {
+        "scripts": "scripts folder not found",
+        "extension": "unknown output extension",
+        "folder": "is not a folder",
+    }[problem]
     assert_one_line(code, err, needle)
     assert not (tmp_path / "kept.txt").exists()
 
 
 # ----------------------------------------------------------------------------- 5. prepare's data checks
 
+
 def test_prepare_reports_duplicates_and_empty_splits(tmp_path, capsys):
-    raw = make_raw(tmp_path / "raw", {("chef", "train"): [dict(ROW, file="t.pp")] * 3, ("puppet", "test"): []})
+    raw = make_raw(
+        tmp_path / "raw", {("chef", "train"): [dict(ROW, file="t.pp")] * 3, ("puppet", "test"): []}
+    )
     code = main(["prepare", "--raw", str(raw), "--out", str(tmp_path / "p")])
     captured = capsys.readouterr()
     assert code == 0

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from worktree import repo_copy
 
 from iacsieve.cli.app import main
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.kfp import StageInputs, compile_stage
 from iacsieve.method.grid import stage_runs
 from iacsieve.method.params import load_params, read_yaml
 from iacsieve.method.plan import stage_plan
-from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.kfp import StageInputs, compile_stage
-from worktree import repo_copy
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
@@ -83,7 +83,10 @@ def test_fan_out_is_the_grid_of_resolved_settings(compiled, stage, profile):
         assert train["retryPolicy"]["backoffFactor"] == retry.backoff_factor
     if stage_plan(stage).builds_on == "nothing":  # every run's settings known at compile time
         assert items == [c.to_dict() for _, c in stage_runs(params, stage)]
-        assert train["inputs"]["parameters"]["config_json"]["componentInputParameter"] == loop["parameterIterator"]["itemInput"]
+        assert (
+            train["inputs"]["parameters"]["config_json"]["componentInputParameter"]
+            == loop["parameterIterator"]["itemInput"]
+        )
     else:  # resolved at run time from the previous stage's output
         assert items == params.stage(stage).grid_points()
         ref = train["inputs"]["parameters"]["config_json"]["taskOutputParameter"]
@@ -93,8 +96,11 @@ def test_fan_out_is_the_grid_of_resolved_settings(compiled, stage, profile):
 def test_train_tasks_ignore_unrelated_params_edits(tmp_path):
     """Editing a key no run uses (here: the cluster grid of stage 2, the bootstrap) leaves stage 1's
     train tasks' inputs unchanged, so a cluster's cache keeps every finished GPU run."""
+
     def train_inputs(params_file: Path) -> dict:
-        spec = next(yaml.safe_load_all(compile_stage(1, tmp_path / "s.yaml", params_file, "cluster").read_text()))
+        spec = next(
+            yaml.safe_load_all(compile_stage(1, tmp_path / "s.yaml", params_file, "cluster").read_text())
+        )
         loop, tasks = only_loop(spec)
         return {"items": loop["parameterIterator"]["items"]["raw"], "train": tasks["train"]["inputs"]}
 
@@ -120,19 +126,27 @@ def test_cluster_profile_gives_train_a_gpu_and_pod_settings(compiled):
         resources = spec["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]
         assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
         assert int(resources["accelerator"]["resourceCount"]) == res.gpu
-        assert resources["cpuRequest"] == float(res.cpu_request) and resources["cpuLimit"] == float(res.cpu_limit)
+        assert resources["cpuRequest"] == float(res.cpu_request) and resources["cpuLimit"] == float(
+            res.cpu_limit
+        )
         assert resources["memoryRequest"] == pytest.approx(16 * 1.073741824)  # 16Gi in GB, as KFP writes it
         train_pod = platform["deploymentSpec"]["executors"]["exec-train"]
         assert train_pod["nodeSelector"]["labels"] == params.cluster.pods.node_selector
         assert train_pod["tolerations"] == [dict(t) for t in params.cluster.pods.tolerations]
-        assert train_pod["emptyDirMounts"] == [{"medium": "Memory", "mountPath": "/dev/shm",
-                                                "sizeLimit": res.shm_size, "volumeName": "dshm"}]
-        others = [e for n, e in spec["deploymentSpec"]["executors"].items()
-                  if not n.startswith("exec-train") and "container" in e]
+        assert train_pod["emptyDirMounts"] == [
+            {"medium": "Memory", "mountPath": "/dev/shm", "sizeLimit": res.shm_size, "volumeName": "dshm"}
+        ]
+        others = [
+            e
+            for n, e in spec["deploymentSpec"]["executors"].items()
+            if not n.startswith("exec-train") and "container" in e
+        ]
         assert others and all("accelerator" not in e["container"].get("resources", {}) for e in others)
         # every task asks for CPU and memory (quota'd namespaces reject pods that do not)
         assert all(e["container"]["resources"]["cpuRequest"] == 0.5 for e in others)
-        assert all(e["container"]["resources"]["memoryLimit"] == pytest.approx(4 * 1.073741824) for e in others)
+        assert all(
+            e["container"]["resources"]["memoryLimit"] == pytest.approx(4 * 1.073741824) for e in others
+        )
         assert light.cpu_request == "500m"
 
 
@@ -149,7 +163,9 @@ def test_weights_travel_only_to_freeze(compiled):
     for component in ("threshold-sweep", "evaluate", "select", "resolve"):
         artifacts = executor_inputs(spec, component).get("artifacts", {})
         assert all(a["artifactType"]["schemaTitle"] != "system.Model" for a in artifacts.values()), component
-    assert executor_inputs(spec, "freeze")["artifacts"]["run"]["artifactType"]["schemaTitle"] == "system.Model"
+    assert (
+        executor_inputs(spec, "freeze")["artifacts"]["run"]["artifactType"]["schemaTitle"] == "system.Model"
+    )
     assert not executor_inputs(spec, "freeze")["artifacts"]["run"].get("isArtifactList")
     raw_tasks = spec["root"]["dag"]["tasks"]
     tasks = named(raw_tasks)
@@ -174,8 +190,11 @@ def test_each_stage_follows_the_plan(compiled, stage):
     assert ("sweep" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "sweep")
     assert ("champion" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "champion")
     assert ("freeze" in tasks) == plan.freezes
-    expected = {"data_uri", "data_md5", "human_uri"} | ({"selection_uri"} if plan.builds_on == "winner" else set()) | (
-        {"champion_uri"} if plan.builds_on == "champion" else set())
+    expected = (
+        {"data_uri", "data_md5", "human_uri"}
+        | ({"selection_uri"} if plan.builds_on == "winner" else set())
+        | ({"champion_uri"} if plan.builds_on == "champion" else set())
+    )
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == expected
     outputs = set(spec["root"]["outputDefinitions"]["artifacts"])
     assert outputs == ({"selection", "champion", "card"} if plan.freezes else {"selection"})
@@ -188,10 +207,19 @@ def test_all_stages_chain_in_graph(compiled):
     assert len(loops(spec)) == 4
     raw_tasks = spec["root"]["dag"]["tasks"]
     tasks = named(raw_tasks)
-    by_stage = {n: next(l for l in loops(spec).values() if f"s{n}-train" in loop_tasks(spec, l)) for n in (1, 2, 3, 4)}
+    by_stage = {
+        n: next(ln for ln in loops(spec).values() if f"s{n}-train" in loop_tasks(spec, ln))
+        for n in (1, 2, 3, 4)
+    }
     # stage 3 builds on stage 2's selection, stage 4 on stage 3's champion card: wired, not pasted
-    fed = {n: {producer(raw_tasks, a["taskOutputArtifact"]) for a in by_stage[n]["inputs"].get("artifacts", {}).values()
-               if "taskOutputArtifact" in a} for n in (1, 2, 3, 4)}
+    fed = {
+        n: {
+            producer(raw_tasks, a["taskOutputArtifact"])
+            for a in by_stage[n]["inputs"].get("artifacts", {}).values()
+            if "taskOutputArtifact" in a
+        }
+        for n in (1, 2, 3, 4)
+    }
     assert fed[3] >= {"s2-select"} and fed[4] >= {"s3-freeze"}
     assert "s2-select" not in fed[1] | fed[2]
     assert spec["root"]["outputDefinitions"]["artifacts"].keys() == {"selection", "champion", "card"}
@@ -201,22 +229,36 @@ def test_all_stages_chain_in_graph(compiled):
 def test_components_run_in_the_project_image_without_installs(compiled, tmp_path):
     image = load_params(PARAMS).cluster.image
     spec, _ = compiled[1, "cluster"]
-    executors = {n: e["container"] for n, e in spec["deploymentSpec"]["executors"].items() if "container" in e}
+    executors = {
+        n: e["container"] for n, e in spec["deploymentSpec"]["executors"].items() if "container" in e
+    }
     assert {"exec-prepare", "exec-train", "exec-evaluate", "exec-select"} <= set(executors)
     for container in executors.values():
         assert container["image"] == image
         assert "pip install" not in " ".join(container["command"])
     # every task is cached unless a run says otherwise
-    assert all(t["cachingOptions"]["enableCache"] for t in spec["root"]["dag"]["tasks"].values() if "cachingOptions" in t)
+    assert all(
+        t["cachingOptions"]["enableCache"]
+        for t in spec["root"]["dag"]["tasks"].values()
+        if "cachingOptions" in t
+    )
     other = compile_stage(3, tmp_path / "s3.yaml", PARAMS, "cluster", image="registry.example/iacsieve:abc")
-    images = {e["container"]["image"] for e in yaml.safe_load_all(other.read_text()).__next__()["deploymentSpec"]["executors"].values()
-              if "container" in e}
+    images = {
+        e["container"]["image"]
+        for e in yaml.safe_load_all(other.read_text()).__next__()["deploymentSpec"]["executors"].values()
+        if "container" in e
+    }
     assert images == {"registry.example/iacsieve:abc"}
 
 
 def test_cli_compile_writes_the_yaml(tmp_path, capsys):
     out = tmp_path / "p.yaml"
-    assert main(["kfp", "compile", "--stage", "2", "--profile", "local", "--params", str(PARAMS), "-o", str(out)]) == 0
+    assert (
+        main(
+            ["kfp", "compile", "--stage", "2", "--profile", "local", "--params", str(PARAMS), "-o", str(out)]
+        )
+        == 0
+    )
     spec = next(yaml.safe_load_all(out.read_text()))
     assert spec["pipelineInfo"]["name"] == "iacsieve-stage2"
     assert str(out) in capsys.readouterr().out
@@ -227,7 +269,23 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     mapping = read_yaml(PARAMS)
     mapping["stage1"]["familys"] = mapping["stage1"].pop("families")
     bad.write_text(yaml.safe_dump(mapping))
-    assert main(["kfp", "compile", "--stage", "1", "--profile", "local", "--params", str(bad), "-o", str(tmp_path / "x.yaml")]) == 2
+    assert (
+        main(
+            [
+                "kfp",
+                "compile",
+                "--stage",
+                "1",
+                "--profile",
+                "local",
+                "--params",
+                str(bad),
+                "-o",
+                str(tmp_path / "x.yaml"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "stage1.familys" in err and "Traceback" not in err
     assert not (tmp_path / "x.yaml").exists()
@@ -243,8 +301,10 @@ def test_stage_inputs_name_the_missing_flag():
         StageInputs("gs://b/raw").arguments(3)
     with pytest.raises(IacsieveError, match="--champion-uri"):
         StageInputs("gs://b/raw", selection_uri="gs://b/sel").arguments(4)
-    assert StageInputs("gs://b/raw", champion_uri="gs://b/c").arguments(4) == {"data_uri": "gs://b/raw",
-                                                                               "champion_uri": "gs://b/c"}
+    assert StageInputs("gs://b/raw", champion_uri="gs://b/c").arguments(4) == {
+        "data_uri": "gs://b/raw",
+        "champion_uri": "gs://b/c",
+    }
 
 
 def test_help_documents_auth(capsys):
@@ -263,10 +323,16 @@ def test_reviewers_labels_feed_every_train_task(tmp_path):
     root = spec["root"]["dag"]["tasks"]
     tasks = named(root)
     assert tasks["human-labels"]["inputs"]["parameters"]["uri"]["componentInputParameter"] == "human_uri"
-    assert producer(root, tasks["training-data"]["inputs"]["artifacts"]["prepared"]["taskOutputArtifact"]) == "prepare"
+    assert (
+        producer(root, tasks["training-data"]["inputs"]["artifacts"]["prepared"]["taskOutputArtifact"])
+        == "prepare"
+    )
     for loop in loops(spec).values():
-        fed = {producer(root, a["taskOutputArtifact"]) for a in loop["inputs"].get("artifacts", {}).values()
-               if "taskOutputArtifact" in a}
+        fed = {
+            producer(root, a["taskOutputArtifact"])
+            for a in loop["inputs"].get("artifacts", {}).values()
+            if "taskOutputArtifact" in a
+        }
         assert "training-data" in fed and "prepare" not in fed
     plain = next(yaml.safe_load_all(compile_stage("all", tmp_path / "p.yaml", PARAMS, "cluster").read_text()))
     assert "training-data" not in named(plain["root"]["dag"]["tasks"])

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import yaml
 from kfp import dsl
+from runners import CHAMPION_KEYS, EXAMPLE_LABELS, PARAMS, comparable_run, kfp_all_stages, make_setup
+from runners import dvc_chain as run_dvc_chain
 
 from iacsieve import layout
 from iacsieve.cli.app import main
-from runners import CHAMPION_KEYS, EXAMPLE_LABELS, PARAMS, comparable_run, kfp_all_stages, make_setup
-from runners import dvc_chain as run_dvc_chain
 from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.kfp import pull_champion
@@ -35,6 +35,7 @@ from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import data_md5, freeze, load_champion
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.train import train
+
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> dict:
@@ -65,12 +66,17 @@ def test_both_runners_select_the_same(dvc_chain, kfp_run, stage):
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", [3, 4])
 def test_both_runners_freeze_the_same_champion(dvc_chain, kfp_run, stage):
-    ours, theirs = load_champion(dvc_chain[stage]["champion"]), load_champion(kfp_run["champions"][f"stage{stage}"])
+    ours, theirs = (
+        load_champion(dvc_chain[stage]["champion"]),
+        load_champion(kfp_run["champions"][f"stage{stage}"]),
+    )
     assert {k: ours[k] for k in CHAMPION_KEYS} == {k: theirs[k] for k in CHAMPION_KEYS}
     assert ours["data_md5"] == data_md5(dvc_chain["prepared"])
     records = load_prepared(dvc_chain["prepared"], "test")  # the same run trained twice: the same model
-    np.testing.assert_array_equal(load_scorer(dvc_chain[stage]["champion"]).predict_proba(records),
-                                  load_scorer(kfp_run["champions"][f"stage{stage}"]).predict_proba(records))
+    np.testing.assert_array_equal(
+        load_scorer(dvc_chain[stage]["champion"]).predict_proba(records),
+        load_scorer(kfp_run["champions"][f"stage{stage}"]).predict_proba(records),
+    )
     if stage == 4:
         assert load_champion(kfp_run["outputs"]["champion"])["run"] == ours["run"]
 
@@ -82,7 +88,9 @@ def test_both_runners_apply_the_reviewers_labels(setup):
     ours = run_dvc_chain(setup, "dvc-human", human=EXAMPLE_LABELS)
     theirs = kfp_all_stages(setup, "kfp-human", human=EXAMPLE_LABELS)
     for stage in (1, 2, 3, 4):
-        assert comparable_run(ours[stage]["selection"]["selected"]) == comparable_run(theirs["selections"][stage]["selected"])
+        assert comparable_run(ours[stage]["selection"]["selected"]) == comparable_run(
+            theirs["selections"][stage]["selected"]
+        )
     mine, kfp = load_champion(ours[4]["champion"]), load_champion(theirs["champions"]["stage4"])
     assert {k: mine[k] for k in CHAMPION_KEYS} == {k: kfp[k] for k in CHAMPION_KEYS}
     assert mine["validation"] == "merged"
@@ -98,8 +106,9 @@ def test_frozen_threshold_flows_from_stage3_to_stage4(dvc_chain):
     assert {r["threshold"] for r in stage4["runs"]} == {stage3["threshold"]}
     assert all(r["threshold_source"].startswith("frozen:") for r in stage4["runs"])
     for row in stage4["runs"]:  # stage 4 re-seeds the stage-3 settings and nothing else
-        assert {k: v for k, v in row["config"].items() if k != "seed"} == \
-               {k: v for k, v in stage3["config"].items() if k != "seed"}
+        assert {k: v for k, v in row["config"].items() if k != "seed"} == {
+            k: v for k, v in stage3["config"].items() if k != "seed"
+        }
         assert row["run"] == f"{stage3['run']}_seed{row['config']['seed']}"
 
 
@@ -112,8 +121,12 @@ def test_a_losing_rerun_leaves_what_later_stages_read_unchanged(dvc_chain, setup
     winner = layout.selection_dir(2, root) / layout.WINNER_FILE
     before = {p.name: p.read_bytes() for p in layout.selection_dir(2, root).iterdir()}
     loser = next(r for r in dvc_chain[2]["selection"]["runs"] if not r["selected"])
-    dvc.stage_run(params, 2, {k: loser["config"][k] for k in ("family", "learning_rate", "batch_size", "epochs",
-                                                             "weight_decay")}, root=root)
+    dvc.stage_run(
+        params,
+        2,
+        {k: loser["config"][k] for k in ("family", "learning_rate", "batch_size", "epochs", "weight_decay")},
+        root=root,
+    )
     dvc.select_stage(params, 2, root=root)
     assert {p.name: p.read_bytes() for p in layout.selection_dir(2, root).iterdir()} == before
     assert json.loads(winner.read_text())["config"] == dvc_chain[2]["selection"]["selected"]["config"]
@@ -121,6 +134,7 @@ def test_a_losing_rerun_leaves_what_later_stages_read_unchanged(dvc_chain, setup
 
 
 # ----------------------------------------------------------------------------- fast: bodies + pull
+
 
 @pytest.fixture(scope="module")
 def one_run(prepared_small, tmp_path_factory) -> dict:
@@ -144,13 +158,21 @@ def test_evaluate_component_reads_scores_and_logs_the_headline_metrics(one_run, 
     metrics = dsl.Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata={})
     evaluation = dsl.Artifact(name="evaluation", uri=str(tmp_path / "evaluation"), metadata={})
     build_components("example.org/iacsieve:test").evaluate.python_func(
-        scores=dsl.Artifact(name="scores", uri=str(scores), metadata={}), rule="argmax", bootstrap_samples=20,
-        bootstrap_seed=0, evaluation=evaluation, metrics=metrics)
+        scores=dsl.Artifact(name="scores", uri=str(scores), metadata={}),
+        rule="argmax",
+        bootstrap_samples=20,
+        bootstrap_seed=0,
+        evaluation=evaluation,
+        metrics=metrics,
+    )
     summary = json.loads((tmp_path / "evaluation" / "summary.json").read_text())
     assert summary["run"] == one_run["run_dir"].name
     assert metrics.metadata == headline_metrics(summary)
     assert metrics.metadata["test_f1"] == summary["test"]["combined"]["f1"]
-    assert summary["val"] == json.loads((one_run["champion"].parent / "results" / "summary.json").read_text())["val"]
+    assert (
+        summary["val"]
+        == json.loads((one_run["champion"].parent / "results" / "summary.json").read_text())["val"]
+    )
     assert json.loads((tmp_path / "evaluation" / RUN_REF_FILE).read_text())["uri"] == "gs://bucket/run"
 
 
@@ -173,22 +195,39 @@ def test_pull_champion_is_checked_and_atomic(one_run, tmp_path):
 
 # ----------------------------------------------------------------------------- output and workers
 
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "iacsieve", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "iacsieve", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.mark.slow
 def test_run_local_prints_one_line_per_task_and_a_summary(setup, tmp_path):
-    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "local", "--params", str(setup["params"]),
-                "--data-uri", str(setup["raw"]), "--pipeline-root", str(tmp_path / "kfp"), cwd=tmp_path)
+    proc = _cli(
+        "kfp",
+        "run-local",
+        "--stage",
+        "1",
+        "--profile",
+        "local",
+        "--params",
+        str(setup["params"]),
+        "--data-uri",
+        str(setup["raw"]),
+        "--pipeline-root",
+        str(tmp_path / "kfp"),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = (proc.stdout + proc.stderr).splitlines()
     output = proc.stdout + proc.stderr
     assert len(lines) <= 30 and proc.stderr == "", output
     tasks = [line.split()[:2] for line in lines if line.startswith("ok ")]
     points = len(load_params(setup["params"]).stage(1).grid_points())
-    assert sorted(t[1] for t in tasks) == sorted(["importer", "prepare", "select"] + ["train", "evaluate"] * points), output
+    assert sorted(t[1] for t in tasks) == sorted(
+        ["importer", "prepare", "select"] + ["train", "evaluate"] * points
+    ), output
     trained = [line for line in lines if line.split()[1:2] == ["train"]]
     assert all("training classical_" in line for line in trained)
     assert lines[-2].startswith("stage 1 finished in ") and lines[-1].startswith("  selection: ")
@@ -199,16 +238,32 @@ def test_run_local_failure_is_its_task_line_and_one_error(setup, tmp_path):
     bad = tmp_path / "raw"
     shutil.copytree(setup["raw"], bad)
     rows = (bad / "chef" / "chef_val.jsonl").read_text().splitlines()
-    rows[1] = rows[1].replace('"label": "FP"', '"label": "maybe"').replace('"label": "TP"', '"label": "maybe"')
+    rows[1] = (
+        rows[1].replace('"label": "FP"', '"label": "maybe"').replace('"label": "TP"', '"label": "maybe"')
+    )
     (bad / "chef" / "chef_val.jsonl").write_text("\n".join(rows) + "\n")
-    proc = _cli("kfp", "run-local", "--stage", "1", "--profile", "local", "--params", str(setup["params"]),
-                "--data-uri", str(bad), "--pipeline-root", str(tmp_path / "kfp"), cwd=tmp_path)
+    proc = _cli(
+        "kfp",
+        "run-local",
+        "--stage",
+        "1",
+        "--profile",
+        "local",
+        "--params",
+        str(setup["params"]),
+        "--data-uri",
+        str(bad),
+        "--pipeline-root",
+        str(tmp_path / "kfp"),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert proc.stdout.splitlines()[-1].split()[:2] == ["FAILED", "prepare"]
     assert "chef_val.jsonl:2: field 'label'" in proc.stdout
     assert proc.stderr.splitlines() == [
         f"iacsieve: error: stage 1: task prepare failed: DataError: {bad}/chef/chef_val.jsonl:2: field 'label': "
-        "must be 'TP' or 'FP', got 'maybe'"]
+        "must be 'TP' or 'FP', got 'maybe'"
+    ]
 
 
 def test_core_workers_runs_one_task_per_core_with_one_thread_each(monkeypatch):
@@ -228,7 +283,9 @@ def test_core_workers_runs_one_task_per_core_with_one_thread_each(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
     base = orchestrator.ParallelExecutor
     with core_workers(5) as workers:
-        orchestrator.ParallelExecutor().execute_parallel_tasks(parallelism_limit=2)  # the spec's (cluster) limit
+        orchestrator.ParallelExecutor().execute_parallel_tasks(
+            parallelism_limit=2
+        )  # the spec's (cluster) limit
     assert workers == 5 and seen == {"limit": 5, "cap": 5, "omp": "1"}
     assert orchestrator.ParallelExecutor is base and os.environ["OMP_NUM_THREADS"] == "7"
 

@@ -12,8 +12,16 @@ from iacsieve.kfp.pods import configure_task
 from iacsieve.method.cluster import parse_pod_settings
 
 CLUSTER = {
-    "resources": {"train": {"gpu": 2, "memory_limit": "48Gi"}, "light": {"cpu_request": "250m", "memory_request": "1Gi"}},
-    "retry": {"num_retries": 3, "backoff_duration": "30s", "backoff_factor": 2, "backoff_max_duration": "10m"},
+    "resources": {
+        "train": {"gpu": 2, "memory_limit": "48Gi"},
+        "light": {"cpu_request": "250m", "memory_request": "1Gi"},
+    },
+    "retry": {
+        "num_retries": 3,
+        "backoff_duration": "30s",
+        "backoff_factor": 2,
+        "backoff_max_duration": "10m",
+    },
     "weights": {"pvc": "hf-weights", "mount_path": "/weights", "sub_path": "cache"},
     "credentials": {"secret": "iacsieve-s3"},
     "node_selector": {"nvidia.com/gpu.present": "true"},
@@ -52,31 +60,50 @@ def _container(spec: dict, executor: str) -> dict:
 def test_every_task_requests_resources_and_retries_with_backoff(tmp_path):
     spec, _ = _compile(tmp_path, CLUSTER)
     train, light = _container(spec, "exec-fit")["resources"], _container(spec, "exec-summarise")["resources"]
-    assert (train["accelerator"]["resourceType"], train["accelerator"]["resourceCount"]) == ("nvidia.com/gpu", "2")
+    assert (train["accelerator"]["resourceType"], train["accelerator"]["resourceCount"]) == (
+        "nvidia.com/gpu",
+        "2",
+    )
     assert (train["resourceMemoryLimit"], train["resourceCpuRequest"]) == ("48Gi", "4")
-    assert (light["resourceCpuRequest"], light["resourceCpuLimit"], light["resourceMemoryRequest"],
-            light["resourceMemoryLimit"]) == ("250m", "2", "1Gi", "4Gi")
+    assert (
+        light["resourceCpuRequest"],
+        light["resourceCpuLimit"],
+        light["resourceMemoryRequest"],
+        light["resourceMemoryLimit"],
+    ) == ("250m", "2", "1Gi", "4Gi")
     assert "accelerator" not in light
     for task in ("fit", "summarise"):
         policy = spec["root"]["dag"]["tasks"][task]["retryPolicy"]
-        assert policy == {"maxRetryCount": 3, "backoffDuration": "30s", "backoffFactor": 2.0,
-                          "backoffMaxDuration": "600s"}
+        assert policy == {
+            "maxRetryCount": 3,
+            "backoffDuration": "30s",
+            "backoffFactor": 2.0,
+            "backoffMaxDuration": "600s",
+        }
 
 
 def test_train_pods_mount_the_weights_pvc_offline(tmp_path):
     spec, executors = _compile(tmp_path, CLUSTER)
     train = executors["exec-fit"]
     (mount,) = train["pvcMount"]
-    assert (mount["pvcNameParameter"]["runtimeValue"]["constant"], mount["mountPath"], mount["subPath"]) == \
-        ("hf-weights", "/weights", "cache")
+    assert (mount["pvcNameParameter"]["runtimeValue"]["constant"], mount["mountPath"], mount["subPath"]) == (
+        "hf-weights",
+        "/weights",
+        "cache",
+    )
     env = {e["name"]: e["value"] for e in _container(spec, "exec-fit")["env"]}
     assert env == {"HF_HOME": "/weights/huggingface", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     assert train["nodeSelector"]["labels"] == {"nvidia.com/gpu.present": "true"}
     assert train["tolerations"][0]["key"] == "nvidia.com/gpu"
-    assert train["emptyDirMounts"] == [{"medium": "Memory", "mountPath": "/dev/shm", "sizeLimit": "8Gi",
-                                        "volumeName": "dshm"}]
+    assert train["emptyDirMounts"] == [
+        {"medium": "Memory", "mountPath": "/dev/shm", "sizeLimit": "8Gi", "volumeName": "dshm"}
+    ]
     light = executors["exec-summarise"]
-    assert "pvcMount" not in light and "nodeSelector" not in light and "env" not in _container(spec, "exec-summarise")
+    assert (
+        "pvcMount" not in light
+        and "nodeSelector" not in light
+        and "env" not in _container(spec, "exec-summarise")
+    )
 
 
 def test_object_store_secret_reaches_every_task_as_env(tmp_path):
@@ -85,7 +112,9 @@ def test_object_store_secret_reaches_every_task_as_env(tmp_path):
         (secret,) = executors[name]["secretAsEnv"]
         assert secret["secretNameParameter"]["runtimeValue"]["constant"] == "iacsieve-s3"
         assert {m["secretKey"]: m["envVar"] for m in secret["keyToEnv"]} == {
-            "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}
+            "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
+        }
 
 
 def test_without_a_volume_weights_come_from_the_hub(tmp_path):
@@ -96,14 +125,17 @@ def test_without_a_volume_weights_come_from_the_hub(tmp_path):
     assert "secretAsEnv" not in executors.get("exec-summarise", {})
 
 
-@pytest.mark.parametrize("cluster, key", [
-    ({"resources": {"light": {"cpu_request": "lots"}}}, "cluster.resources.light.cpu_request"),
-    ({"resources": {"gpu-big": {}}}, "cluster.resources.gpu-big"),
-    ({"retry": {"backoff_duration": "1 minute"}}, "cluster.retry.backoff_duration"),
-    ({"retry": {"num_retries": "two"}}, "cluster.retry.num_retries"),
-    ({"weights": {"pvc": "hf", "mount_path": "models"}}, "cluster.weights.mount_path"),
-    ({"weights": {"pvcs": "hf"}}, "cluster.weights.pvcs"),
-])
+@pytest.mark.parametrize(
+    "cluster, key",
+    [
+        ({"resources": {"light": {"cpu_request": "lots"}}}, "cluster.resources.light.cpu_request"),
+        ({"resources": {"gpu-big": {}}}, "cluster.resources.gpu-big"),
+        ({"retry": {"backoff_duration": "1 minute"}}, "cluster.retry.backoff_duration"),
+        ({"retry": {"num_retries": "two"}}, "cluster.retry.num_retries"),
+        ({"weights": {"pvc": "hf", "mount_path": "models"}}, "cluster.weights.mount_path"),
+        ({"weights": {"pvcs": "hf"}}, "cluster.weights.pvcs"),
+    ],
+)
 def test_bad_cluster_keys_are_named(cluster, key):
     with pytest.raises(ConfigError, match=f"params.yaml: {key}: "):
         parse_pod_settings(cluster)

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
+from worktree import repo_copy
 
 from iacsieve.cli.app import main
 from iacsieve.method.params import load_params
-from worktree import repo_copy
 
 PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
 
@@ -36,9 +36,15 @@ class FakeKfp:
                 url = urlparse(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                fake.calls.append({"method": method, "path": url.path, "query": parse_qs(url.query),
-                                   "body": json.loads(raw) if raw else None,
-                                   "authorization": self.headers.get("Authorization")})
+                fake.calls.append(
+                    {
+                        "method": method,
+                        "path": url.path,
+                        "query": parse_qs(url.query),
+                        "body": json.loads(raw) if raw else None,
+                        "authorization": self.headers.get("Authorization"),
+                    }
+                )
                 status, body = fake.route(method, url.path, fake.calls[-1]["body"])
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -69,12 +75,20 @@ class FakeKfp:
             return 200, {"experiment_id": "exp-1", "display_name": body["display_name"]}
         if path == "/apis/v2beta1/runs" and method == "POST":
             if self.fail_runs:
-                return 500, {"error": "pipeline spec rejected", "code": 13, "message": "pipeline spec rejected"}
-            return 200, {"run_id": "run-123", "display_name": body["display_name"], "experiment_id": "exp-1",
-                         "state": "PENDING"}
+                return 500, {
+                    "error": "pipeline spec rejected",
+                    "code": 13,
+                    "message": "pipeline spec rejected",
+                }
+            return 200, {
+                "run_id": "run-123",
+                "display_name": body["display_name"],
+                "experiment_id": "exp-1",
+                "state": "PENDING",
+            }
         return 404, {"error": f"no route {method} {path}"}
 
-    def __enter__(self) -> "FakeKfp":
+    def __enter__(self) -> FakeKfp:
         self.thread.start()
         return self
 
@@ -90,23 +104,51 @@ class FakeKfp:
 def _isolated_home(tmp_path, monkeypatch):
     """kfp.Client reads ~/.config/kfp/context.json and auth env vars: keep the user's out of the test."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    for name in ("KF_PIPELINES_SA_TOKEN_PATH", "KF_PIPELINES_ENDPOINT", "KFP_TOKEN", "KUBECONFIG",
-                 "KUBERNETES_SERVICE_HOST",
-                 "KF_PIPELINES_DEFAULT_EXPERIMENT_NAME", "KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME"):
+    for name in (
+        "KF_PIPELINES_SA_TOKEN_PATH",
+        "KF_PIPELINES_ENDPOINT",
+        "KFP_TOKEN",
+        "KUBECONFIG",
+        "KUBERNETES_SERVICE_HOST",
+        "KF_PIPELINES_DEFAULT_EXPERIMENT_NAME",
+        "KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
 def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
     with FakeKfp() as kfp:
-        code = main(["kfp", "submit", "--stage", "4", "--host", kfp.host, "--params", str(PARAMS),
-                     "--experiment", "iacsieve-test", "--token", "secret-token", "--run-name", "stage4-try",
-                     "--data-uri", "gs://bucket/iacsieve/raw", "--champion-uri", "gs://bucket/s3/champion"])
+        code = main(
+            [
+                "kfp",
+                "submit",
+                "--stage",
+                "4",
+                "--host",
+                kfp.host,
+                "--params",
+                str(PARAMS),
+                "--experiment",
+                "iacsieve-test",
+                "--token",
+                "secret-token",
+                "--run-name",
+                "stage4-try",
+                "--data-uri",
+                "gs://bucket/iacsieve/raw",
+                "--champion-uri",
+                "gs://bucket/s3/champion",
+            ]
+        )
     assert code == 0
     assert "run-123" in capsys.readouterr().out
 
     assert [(c["method"], c["path"]) for c in kfp.calls] == [
-        ("GET", "/apis/v2beta1/healthz"), ("GET", "/apis/v2beta1/experiments"),
-        ("POST", "/apis/v2beta1/experiments"), ("POST", "/apis/v2beta1/runs")]
+        ("GET", "/apis/v2beta1/healthz"),
+        ("GET", "/apis/v2beta1/experiments"),
+        ("POST", "/apis/v2beta1/experiments"),
+        ("POST", "/apis/v2beta1/runs"),
+    ]
     [experiment] = kfp.posts("/apis/v2beta1/experiments")
     assert experiment["body"]["display_name"] == "iacsieve-test"
     [run] = kfp.posts("/apis/v2beta1/runs")
@@ -114,21 +156,32 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
     assert body["display_name"] == "stage4-try" and body["experiment_id"] == "exp-1"
     from iacsieve.data.identity import data_md5_from_dvc_file
 
-    assert body["runtime_config"]["parameters"] == {"data_uri": "gs://bucket/iacsieve/raw",
-                                                    "champion_uri": "gs://bucket/s3/champion",
-                                                    "data_md5": data_md5_from_dvc_file(repo_copy("data.dvc"))}
+    assert body["runtime_config"]["parameters"] == {
+        "data_uri": "gs://bucket/iacsieve/raw",
+        "champion_uri": "gs://bucket/s3/champion",
+        "data_md5": data_md5_from_dvc_file(repo_copy("data.dvc")),
+    }
     # the compiled YAML's two documents travel together: the pipeline spec and the Kubernetes platform spec
     spec, platform = body["pipeline_spec"]["pipeline_spec"], body["pipeline_spec"]["platform_spec"]
     train_pod = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
     assert train_pod["nodeSelector"]["labels"] == load_params(PARAMS).cluster.pods.node_selector
     assert spec["pipelineInfo"]["name"] == "iacsieve-stage4"
-    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_uri", "champion_uri", "data_md5", "human_uri"}
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {
+        "data_uri",
+        "champion_uri",
+        "data_md5",
+        "human_uri",
+    }
     # the cluster profile (submit's default): its grid, a GPU per train task
     grid = load_params(PARAMS, profile="cluster").stage(4).grid_points()
     loop = next(t for t in spec["root"]["dag"]["tasks"].values() if "parameterIterator" in t)
     assert [json.loads(p) for p in json.loads(loop["parameterIterator"]["items"]["raw"])] == grid
-    assert spec["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]["accelerator"]["resourceType"] \
+    assert (
+        spec["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]["accelerator"][
+            "resourceType"
+        ]
         == "nvidia.com/gpu"
+    )
     # the token reached every call
     assert {c["authorization"] for c in kfp.calls} == {"Bearer secret-token"}
 
@@ -136,8 +189,27 @@ def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
 def test_submit_all_stages_in_one_run():
     """`--stage all`: the four stages chained in one pipeline, which needs nothing but the data."""
     with FakeKfp() as kfp:
-        assert main(["kfp", "submit", "--stage", "all", "--host", kfp.host, "--params", str(PARAMS),
-                     "--data-uri", "s3://b/raw/0123", "--data-md5", "0123", "--image", "example.org/iacsieve:1"]) == 0
+        assert (
+            main(
+                [
+                    "kfp",
+                    "submit",
+                    "--stage",
+                    "all",
+                    "--host",
+                    kfp.host,
+                    "--params",
+                    str(PARAMS),
+                    "--data-uri",
+                    "s3://b/raw/0123",
+                    "--data-md5",
+                    "0123",
+                    "--image",
+                    "example.org/iacsieve:1",
+                ]
+            )
+            == 0
+        )
     [run] = kfp.posts("/apis/v2beta1/runs")
     spec = run["body"]["pipeline_spec"]["pipeline_spec"]
     assert spec["pipelineInfo"]["name"] == "iacsieve-all-stages"
@@ -148,30 +220,84 @@ def test_submit_all_stages_in_one_run():
 
 def test_submit_takes_the_namespace_and_caching_switch():
     with FakeKfp() as kfp:
-        assert main(["kfp", "submit", "--stage", "1", "--host", kfp.host, "--params", str(PARAMS),
-                     "--namespace", "team-a", "--no-cache", "--data-uri", "s3://b/raw", "--data-md5", ""]) == 0
+        assert (
+            main(
+                [
+                    "kfp",
+                    "submit",
+                    "--stage",
+                    "1",
+                    "--host",
+                    kfp.host,
+                    "--params",
+                    str(PARAMS),
+                    "--namespace",
+                    "team-a",
+                    "--no-cache",
+                    "--data-uri",
+                    "s3://b/raw",
+                    "--data-md5",
+                    "",
+                ]
+            )
+            == 0
+        )
     [experiment] = kfp.posts("/apis/v2beta1/experiments")
     assert experiment["body"]["namespace"] == "team-a"
     [run] = kfp.posts("/apis/v2beta1/runs")
     spec = run["body"]["pipeline_spec"]["pipeline_spec"]
     assert run["body"]["runtime_config"]["parameters"] == {"data_uri": "s3://b/raw"}
     # --no-cache turns caching off in the submitted spec, task by task
-    cached = [t["cachingOptions"].get("enableCache", False) for t in spec["root"]["dag"]["tasks"].values()
-              if "cachingOptions" in t]
+    cached = [
+        t["cachingOptions"].get("enableCache", False)
+        for t in spec["root"]["dag"]["tasks"].values()
+        if "cachingOptions" in t
+    ]
     assert cached and not any(cached)
 
 
 def test_submit_errors_are_one_line(capsys):
     with FakeKfp(fail_runs=True) as kfp:
-        code = main(["kfp", "submit", "--stage", "1", "--host", kfp.host, "--params", str(PARAMS),
-                     "--data-uri", "s3://b/raw"])
+        code = main(
+            [
+                "kfp",
+                "submit",
+                "--stage",
+                "1",
+                "--host",
+                kfp.host,
+                "--params",
+                str(PARAMS),
+                "--data-uri",
+                "s3://b/raw",
+            ]
+        )
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("iacsieve: error: KFP at") and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (
+        err.startswith("iacsieve: error: KFP at")
+        and "Traceback" not in err
+        and len(err.strip().splitlines()) == 1
+    )
     # a stage-3 run without the stage-2 selection never reaches the server
     with FakeKfp() as kfp:
-        assert main(["kfp", "submit", "--stage", "3", "--host", kfp.host, "--params", str(PARAMS),
-                     "--data-uri", "s3://b/raw"]) == 2
+        assert (
+            main(
+                [
+                    "kfp",
+                    "submit",
+                    "--stage",
+                    "3",
+                    "--host",
+                    kfp.host,
+                    "--params",
+                    str(PARAMS),
+                    "--data-uri",
+                    "s3://b/raw",
+                ]
+            )
+            == 2
+        )
     assert kfp.calls == []
     assert "--selection-uri" in capsys.readouterr().err
 
@@ -179,11 +305,31 @@ def test_submit_errors_are_one_line(capsys):
 def test_unreachable_host_is_one_line_naming_it_exit_2(tmp_path):
     """The real CLI process: no urllib3 retry warnings, no kfp FutureWarning, no traceback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KF_", "KFP_", "KUBE"))}
-    proc = subprocess.run([sys.executable, "-m", "iacsieve", "kfp", "submit", "--stage", "1",
-                           "--host", "http://127.0.0.1:9", "--params", str(PARAMS), "--data-uri", "s3://b/raw"],
-                          capture_output=True, text=True, env={**env, "HOME": str(tmp_path)}, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "iacsieve",
+            "kfp",
+            "submit",
+            "--stage",
+            "1",
+            "--host",
+            "http://127.0.0.1:9",
+            "--params",
+            str(PARAMS),
+            "--data-uri",
+            "s3://b/raw",
+        ],
+        capture_output=True,
+        text=True,
+        env={**env, "HOME": str(tmp_path)},
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.splitlines() == ["iacsieve: error: KFP at http://127.0.0.1:9: cannot connect (Connection refused)"]
+    assert proc.stderr.splitlines() == [
+        "iacsieve: error: KFP at http://127.0.0.1:9: cannot connect (Connection refused)"
+    ]
 
 
 def test_without_host_submit_uses_the_kubeconfig_context_as_its_help_says(tmp_path, capsys):
@@ -192,15 +338,30 @@ def test_without_host_submit_uses_the_kubeconfig_context_as_its_help_says(tmp_pa
     assert err.startswith("iacsieve: error: no KFP server: pass --host") and len(err.splitlines()) == 1
     with FakeKfp() as kfp:
         (tmp_path / ".kube").mkdir()
-        (tmp_path / ".kube" / "config").write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "lab",
-            "clusters": [{"name": "lab", "cluster": {"server": kfp.host}}],
-            "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "me"}}],
-            "users": [{"name": "me", "user": {"token": "kube-token"}}]}))
-        assert main(["kfp", "submit", "--stage", "1", "--params", str(PARAMS), "--data-uri", "s3://b/raw"]) == 0
+        (tmp_path / ".kube" / "config").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "lab",
+                    "clusters": [{"name": "lab", "cluster": {"server": kfp.host}}],
+                    "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "me"}}],
+                    "users": [{"name": "me", "user": {"token": "kube-token"}}],
+                }
+            )
+        )
+        assert (
+            main(["kfp", "submit", "--stage", "1", "--params", str(PARAMS), "--data-uri", "s3://b/raw"]) == 0
+        )
     assert "run-123" in capsys.readouterr().out
     # the kubeconfig's server and its user's token carried the run
-    assert kfp.posts("/apis/v2beta1/runs") and {c["authorization"] for c in kfp.calls} == {"Bearer kube-token"}
-    help_text = subprocess.run([sys.executable, "-m", "iacsieve", "kfp", "submit", "--help"], capture_output=True,
-                               text=True, check=True).stdout
+    assert kfp.posts("/apis/v2beta1/runs") and {c["authorization"] for c in kfp.calls} == {
+        "Bearer kube-token"
+    }
+    help_text = subprocess.run(
+        [sys.executable, "-m", "iacsieve", "kfp", "submit", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "~/.kube/config" in " ".join(help_text.split())

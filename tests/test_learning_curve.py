@@ -4,8 +4,8 @@ import json
 
 import iacsieve.reporting.learning_curve as lc
 from iacsieve.cli.app import main
-from iacsieve.data.records import load_prepared
 from iacsieve.data.human import record_key
+from iacsieve.data.records import load_prepared
 from iacsieve.steps.metrics import compute_metrics
 
 
@@ -19,8 +19,27 @@ def test_learning_curve_cross_fits_and_writes_the_figure(prepared_small, tmp_pat
 
     monkeypatch.setattr(lc, "_fit_scores", recording)
     out = tmp_path / "lc"
-    assert main(["experiment", "learning-curve", "--data", str(prepared_small), "--champion", "none",
-                 "--out", str(out), "--sizes", "0,4", "--folds", "2", "--repeats", "1"]) == 0
+    assert (
+        main(
+            [
+                "experiment",
+                "learning-curve",
+                "--data",
+                str(prepared_small),
+                "--champion",
+                "none",
+                "--out",
+                str(out),
+                "--sizes",
+                "0,4",
+                "--folds",
+                "2",
+                "--repeats",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "not a headline figure" in capsys.readouterr().out
     test = load_prepared(prepared_small, "test")
     test_labels = {record_key(r): r.label for r in test}
@@ -39,7 +58,9 @@ def test_learning_curve_cross_fits_and_writes_the_figure(prepared_small, tmp_pat
     zero = [p for p in result["points"] if p["n_labels"] == 0]
     assert len({p["f1"] for p in zero}) == 1  # the same LLM-only point for both strategies
     labels = [r.label for r in test]
-    scores = real(lc._base(None)[0], load_prepared(prepared_small, "train"), load_prepared(prepared_small, "val"), test)
+    scores = real(
+        lc._base(None)[0], load_prepared(prepared_small, "train"), load_prepared(prepared_small, "val"), test
+    )
     assert zero[0]["f1"] == compute_metrics(labels, scores, 0.5)["f1"]
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "reuses the human-labelled test split" in (out / "learning_curve.md").read_text()

@@ -80,7 +80,7 @@ def test_bootstrap_ci_is_deterministic_and_brackets_f1():
     lo, hi = bootstrap_f1_ci(labels, preds, samples=500, seed=3)
     assert (lo, hi) == bootstrap_f1_ci(labels, preds, samples=500, seed=3)
     assert (lo, hi) != bootstrap_f1_ci(labels, preds, samples=500, seed=4)
-    assert lo < f1 < hi and 0.0 <= lo and hi <= 1.0
+    assert lo < f1 < hi and lo >= 0.0 and hi <= 1.0
     # Larger samples of the same classifier give a narrower interval.
     lo2, hi2 = bootstrap_f1_ci(np.tile(labels, 10), np.tile(preds, 10), samples=500, seed=3)
     assert hi2 - lo2 < hi - lo
@@ -93,7 +93,9 @@ def test_bootstrap_of_perfect_predictions_is_one():
 
 def test_load_scores_names_file_line_and_field(tmp_path):
     path = tmp_path / "val_scores.jsonl"
-    path.write_text(json.dumps({"label": 1, "score": 0.4}) + "\n" + json.dumps({"label": "TP", "score": 0.4}) + "\n")
+    path.write_text(
+        json.dumps({"label": 1, "score": 0.4}) + "\n" + json.dumps({"label": "TP", "score": 0.4}) + "\n"
+    )
     with pytest.raises(DataError, match=r"val_scores.jsonl:2: field 'label'"):
         load_scores(path)
     path.write_text(json.dumps({"label": 1, "score": 1.5}) + "\n")

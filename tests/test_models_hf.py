@@ -14,8 +14,7 @@ import torch
 
 from iacsieve.data.records import load_prepared, record_text
 from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.models import FAMILIES, get_family, load_scorer, read_meta
-from iacsieve.models import hf, tiny
+from iacsieve.models import FAMILIES, get_family, hf, load_scorer, read_meta, tiny
 from iacsieve.models.encoders import loading, tokens, training
 from iacsieve.run_config import TrainConfig
 
@@ -26,7 +25,14 @@ SMALL = {"hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "num_layers
 
 
 def small_config(family: str, **overrides) -> TrainConfig:
-    values = dict(family=family, epochs=1, batch_size=8, learning_rate=1e-3, max_length=64, fp16=False)
+    values = {
+        "family": family,
+        "epochs": 1,
+        "batch_size": 8,
+        "learning_rate": 1e-3,
+        "max_length": 64,
+        "fp16": False,
+    }
     if get_family(family).kind == "tiny":
         values["options"] = dict(SMALL)
     values.update(overrides)
@@ -57,7 +63,9 @@ def saved_pretrained(tmp_path_factory, small_records):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", PRETRAINED)
-def test_every_pretrained_family_loads_from_a_local_dir_and_trains(family, saved_pretrained, small_records, tmp_path):
+def test_every_pretrained_family_loads_from_a_local_dir_and_trains(
+    family, saved_pretrained, small_records, tmp_path
+):
     spec = get_family(family)
     config = small_config(family, name_or_path=str(saved_pretrained[spec.arch]))
     train, val = small_records
@@ -69,7 +77,9 @@ def test_every_pretrained_family_loads_from_a_local_dir_and_trains(family, saved
     assert (tmp_path / "model" / "model.safetensors").is_file()
     assert not list(tmp_path.glob(".checkpoints-*"))  # the scratch checkpoints are gone
     scorer = load_scorer(tmp_path / "model")
-    expected_class = "T5ForSequenceClassification" if spec.arch == "t5" else "RobertaForSequenceClassification"
+    expected_class = (
+        "T5ForSequenceClassification" if spec.arch == "t5" else "RobertaForSequenceClassification"
+    )
     assert type(scorer.model).__name__ == expected_class
     scores = scorer.predict_proba(val)
     assert scores.shape == (len(val),) and np.all((scores >= 0) & (scores <= 1))
@@ -85,9 +95,13 @@ def test_large_family_turns_gradient_checkpointing_on(tmp_path):
 
 def test_bad_scheduler_and_warmup_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="scheduler"):
-        training.training_arguments(small_config("codebert", scheduler="bogus"), get_family("codebert"), tmp_path)
+        training.training_arguments(
+            small_config("codebert", scheduler="bogus"), get_family("codebert"), tmp_path
+        )
     with pytest.raises(ConfigError, match="warmup_ratio"):
-        training.training_arguments(small_config("codebert", warmup_ratio=1.5), get_family("codebert"), tmp_path)
+        training.training_arguments(
+            small_config("codebert", warmup_ratio=1.5), get_family("codebert"), tmp_path
+        )
 
 
 def test_roberta_max_length_beyond_its_positions_is_a_config_error(saved_pretrained, small_records, tmp_path):
@@ -155,14 +169,22 @@ def test_tiny_options_reject_unknown_keys_and_bad_sizes():
         tiny.tiny_options(small_config("tiny-roberta", options={"hiden_size": 32}))
     with pytest.raises(ConfigError, match="options.num_heads"):
         tiny.tiny_options(small_config("tiny-t5", options={"hidden_size": 30, "num_heads": 4}))
-    assert tiny.tiny_options(TrainConfig(family="tiny-t5"))["hidden_size"] == tiny.DEFAULT_OPTIONS["hidden_size"]
+    assert (
+        tiny.tiny_options(TrainConfig(family="tiny-t5"))["hidden_size"] == tiny.DEFAULT_OPTIONS["hidden_size"]
+    )
 
 
 def test_tiny_tokenizers_have_the_architectures_special_tokens(small_records):
     texts = [record_text(r) for r in small_records[0]]
     rob = tiny.train_tokenizer(texts, "roberta", vocab_size=300, min_frequency=2, max_length=64)
     t5 = tiny.train_tokenizer(texts, "t5", vocab_size=300, min_frequency=2, max_length=64)
-    assert (rob.bos_token_id, rob.pad_token_id, rob.eos_token_id, rob.unk_token_id, rob.mask_token_id) == (0, 1, 2, 3, 4)
+    assert (rob.bos_token_id, rob.pad_token_id, rob.eos_token_id, rob.unk_token_id, rob.mask_token_id) == (
+        0,
+        1,
+        2,
+        3,
+        4,
+    )
     assert (t5.pad_token_id, t5.eos_token_id, t5.unk_token_id) == (0, 1, 2)
     assert rob("a b")["input_ids"][0] == 0 and rob("a b")["input_ids"][-1] == 2
     assert t5("a b")["input_ids"][-1] == 1 and 0 not in t5("a b")["input_ids"]

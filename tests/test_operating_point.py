@@ -9,11 +9,17 @@ import pytest
 
 from iacsieve.cli.app import main
 from iacsieve.errors import IacsieveError
+from iacsieve.run_config import TrainConfig
 from iacsieve.steps.freeze import freeze
 from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
-from iacsieve.steps.operating_point import (CURVE_FILE, choose_threshold, load_val_curve, score_curve, tradeoff_markdown,
-                                      tradeoff_table, write_val_curve)
-from iacsieve.run_config import TrainConfig
+from iacsieve.steps.operating_point import (
+    CURVE_FILE,
+    choose_threshold,
+    load_val_curve,
+    score_curve,
+    tradeoff_markdown,
+    tradeoff_table,
+)
 from iacsieve.steps.train import train
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
@@ -65,9 +71,23 @@ def frozen_champion(prepared_small, tmp_path_factory):
     root = tmp_path_factory.mktemp("op")
     run_dir = train(TrainConfig(family="classical"), prepared_small, root / "run")
     selection = root / "selection.json"
-    selection.write_text(json.dumps({"mode": "best", "selected": {
-        "run": "r", "family": "classical", "run_dir": str(run_dir), "config": {"family": "classical"},
-        "threshold": 0.5, "threshold_source": "argmax", "val_f1": 0.5, "test": {}}}))
+    selection.write_text(
+        json.dumps(
+            {
+                "mode": "best",
+                "selected": {
+                    "run": "r",
+                    "family": "classical",
+                    "run_dir": str(run_dir),
+                    "config": {"family": "classical"},
+                    "threshold": 0.5,
+                    "threshold_source": "argmax",
+                    "val_f1": 0.5,
+                    "test": {},
+                },
+            }
+        )
+    )
     return freeze(selection, root / "champion", prepared_small), run_dir
 
 
@@ -81,14 +101,32 @@ def test_freeze_stores_the_validation_curve(frozen_champion):
 def test_filter_min_retention_picks_on_val_and_says_so(frozen_champion, tmp_path, capsys):
     champion, run_dir = frozen_champion
     out = tmp_path / "kept.jsonl"
-    assert main(["filter", "--model", str(champion), "--detections", str(FIXTURE / "glitch-puppet.csv"),
-                 "--scripts", str(FIXTURE / "scripts"), "--out", str(out), "--min-retention", "0.95"]) == 0
+    assert (
+        main(
+            [
+                "filter",
+                "--model",
+                str(champion),
+                "--detections",
+                str(FIXTURE / "glitch-puppet.csv"),
+                "--scripts",
+                str(FIXTURE / "scripts"),
+                "--out",
+                str(out),
+                "--min-retention",
+                "0.95",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     choice = choose_threshold(load_val_curve(champion), min_retention=0.95)
     labels, scores, _ = score_arrays(load_scores(run_dir / "val_scores.jsonl"))
     assert compute_metrics(labels, scores, choice["threshold"])["tp_retention"] >= 0.95
-    assert f"operating point (val TP retention >= 0.95, on {labels.size} validation warnings): threshold " \
-           f"{choice['threshold']:.4g}" in err
+    assert (
+        f"operating point (val TP retention >= 0.95, on {labels.size} validation warnings): threshold "
+        f"{choice['threshold']:.4g}" in err
+    )
     assert "(operating point: val TP retention >= 0.95)" in err
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     scored = [r for r in rows if r["score"] is not None]
@@ -100,8 +138,24 @@ def test_filter_operating_point_needs_the_curve(frozen_champion, tmp_path, capsy
     old = tmp_path / "old-champion"
     shutil.copytree(champion, old)
     (old / CURVE_FILE).unlink()
-    assert main(["filter", "--model", str(old), "--detections", str(FIXTURE / "glitch-puppet.csv"),
-                 "--scripts", str(FIXTURE / "scripts"), "--out", str(tmp_path / "k.csv"), "--max-fp-rate", "0.2"]) == 2
+    assert (
+        main(
+            [
+                "filter",
+                "--model",
+                str(old),
+                "--detections",
+                str(FIXTURE / "glitch-puppet.csv"),
+                "--scripts",
+                str(FIXTURE / "scripts"),
+                "--out",
+                str(tmp_path / "k.csv"),
+                "--max-fp-rate",
+                "0.2",
+            ]
+        )
+        == 2
+    )
     assert "val_curve.json: not found" in capsys.readouterr().err
 
 
@@ -122,12 +176,26 @@ def test_report_shows_operating_points_and_the_learning_curve(frozen_champion, t
 
     champion, _ = frozen_champion
     curve = tmp_path / "learning_curve.json"
-    curve.write_text(json.dumps({
-        "caveat": CAVEAT, "folds": 5, "test_rows": 172, "pool_size": 137, "threshold": 0.45,
-        "zero_point": "LLM-only champion", "repeats_random": 2,
-        "points": [{"strategy": "random", "n_labels": n, "f1": f, "f1_fold_std": 0.05} for n, f in ((0, 0.7), (25, 0.8))]}))
-    text = render_report(collect_report(tmp_path / "results", champion, ablation=tmp_path / "none.md",
-                                        learning_curve=curve))
+    curve.write_text(
+        json.dumps(
+            {
+                "caveat": CAVEAT,
+                "folds": 5,
+                "test_rows": 172,
+                "pool_size": 137,
+                "threshold": 0.45,
+                "zero_point": "LLM-only champion",
+                "repeats_random": 2,
+                "points": [
+                    {"strategy": "random", "n_labels": n, "f1": f, "f1_fold_std": 0.05}
+                    for n, f in ((0, 0.7), (25, 0.8))
+                ],
+            }
+        )
+    )
+    text = render_report(
+        collect_report(tmp_path / "results", champion, ablation=tmp_path / "none.md", learning_curve=curve)
+    )
     assert "### Operating points" in text and "| val TP retention >= 0.95 |" in text
     assert CAVEAT in text and "| 25 | 0.800 ± 0.050 |" in text
     assert "![learning curve](learning_curve/learning_curve.png)" in text

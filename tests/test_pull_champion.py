@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.steps.metrics import HEADLINE_KEYS
-
+from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze
-from iacsieve.run_config import TrainConfig
+from iacsieve.steps.metrics import HEADLINE_KEYS
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.train import train
 
@@ -46,8 +45,14 @@ def _make_cluster_outputs(root: Path, prepared: Path) -> tuple[Path, Path]:
 
 
 def _run(args: list[str], cwd: Path, *, ok: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     if ok:
         assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout}\n{done.stderr}"
@@ -70,11 +75,18 @@ def _keys(obj, prefix: str = "") -> set[str]:
 
 def test_pull_champion_into_a_fresh_clone(clone, prepared_small, tmp_path):
     champion, selection = _make_cluster_outputs(tmp_path / "bucket", prepared_small)
-    out = _run(["iacsieve", "kfp", "pull-champion", str(champion), "--selection-uri", str(selection)], clone).stdout
-    assert "git add dvc.yaml models/.gitignore models/cluster-champion.dvc reports/cluster-champion/metrics.json" in out
+    out = _run(
+        ["iacsieve", "kfp", "pull-champion", str(champion), "--selection-uri", str(selection)], clone
+    ).stdout
+    assert (
+        "git add dvc.yaml models/.gitignore models/cluster-champion.dvc reports/cluster-champion/metrics.json"
+        in out
+    )
     # the first pull lists its metrics in dvc.yaml (comments kept), so `dvc metrics show|diff` see both champions
     dvc_yaml = (clone / "dvc.yaml").read_text()
-    assert "metrics:\n- reports/cluster-champion/metrics.json" in dvc_yaml and "# The local pipeline" in dvc_yaml
+    assert (
+        "metrics:\n- reports/cluster-champion/metrics.json" in dvc_yaml and "# The local pipeline" in dvc_yaml
+    )
 
     # versioned by DVC (its own .dvc file, git-ignored folder), metrics and selection in git
     assert (clone / "models/cluster-champion.dvc").is_file()
@@ -89,11 +101,23 @@ def test_pull_champion_into_a_fresh_clone(clone, prepared_small, tmp_path):
     status = _run(["dvc", "status", "models/cluster-champion.dvc"], clone).stdout
     assert "up to date" in status
     assert "cluster-champion" not in _run(["dvc", "status"], clone).stdout
-    _run(["git", "add", "dvc.yaml", "models/.gitignore", "models/cluster-champion.dvc", "reports/cluster-champion"], clone)
+    _run(
+        [
+            "git",
+            "add",
+            "dvc.yaml",
+            "models/.gitignore",
+            "models/cluster-champion.dvc",
+            "reports/cluster-champion",
+        ],
+        clone,
+    )
     _run(["git", "commit", "-qm", "cluster champion"], clone)
 
     # a later cluster run's champion: `dvc metrics diff` shows how it moved
-    other, other_selection = _make_cluster_outputs(tmp_path / "bucket2", _drop_train_rows(prepared_small, tmp_path))
+    other, other_selection = _make_cluster_outputs(
+        tmp_path / "bucket2", _drop_train_rows(prepared_small, tmp_path)
+    )
     _run(["iacsieve", "kfp", "pull-champion", str(other), "--selection-uri", str(other_selection)], clone)
     diff = json.loads(_run(["dvc", "metrics", "diff", "--json"], clone).stdout or "{}")
     moved = diff.get("reports/cluster-champion/metrics.json", {})
@@ -106,8 +130,21 @@ def test_filter_report_and_plots_on_the_pulled_champion(clone, prepared_small, t
     champion, selection = _make_cluster_outputs(tmp_path / "bucket", prepared_small)
     _run(["iacsieve", "kfp", "pull-champion", str(champion), "--selection-uri", str(selection)], clone)
     kept = tmp_path / "kept.csv"
-    _run(["iacsieve", "filter", "--model", "models/cluster-champion", "--detections",
-          str(FIXTURE / "glitch-puppet.csv"), "--scripts", str(FIXTURE / "scripts"), "--out", str(kept)], clone)
+    _run(
+        [
+            "iacsieve",
+            "filter",
+            "--model",
+            "models/cluster-champion",
+            "--detections",
+            str(FIXTURE / "glitch-puppet.csv"),
+            "--scripts",
+            str(FIXTURE / "scripts"),
+            "--out",
+            str(kept),
+        ],
+        clone,
+    )
     rows = kept.read_text().splitlines()
     assert len(rows) > 1 and "keep" in rows[0]
 
@@ -124,12 +161,16 @@ def test_filter_report_and_plots_on_the_pulled_champion(clone, prepared_small, t
 
 def test_pull_refuses_freeze4s_output_and_other_data(clone, prepared_small, tmp_path):
     champion, _ = _make_cluster_outputs(tmp_path / "bucket", prepared_small)
-    done = _run(["iacsieve", "kfp", "pull-champion", str(champion), "--out", "models/champion"], clone, ok=False)
+    done = _run(
+        ["iacsieve", "kfp", "pull-champion", str(champion), "--out", "models/champion"], clone, ok=False
+    )
     assert done.returncode == 2 and "output of DVC stage 'freeze@4'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (clone / "models/champion").exists()
     _run(["iacsieve", "kfp", "pull-champion", str(champion), "--no-dvc-add"], clone)
     done = _run(["iacsieve", "plots", "--cluster"], clone, ok=False)  # no run dirs, no prepared data here
-    assert done.returncode == 2 and "data/prepared" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (
+        done.returncode == 2 and "data/prepared" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    )
     other = tmp_path / "other"
     shutil.copytree(prepared_small, other)
     (other / "val" / "combined.jsonl").write_text("", encoding="utf-8")

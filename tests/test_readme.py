@@ -58,86 +58,125 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "make test": Target("test"),
     "make repro": Target("repro"),
     # using the tools
-    ". .venv/bin/activate": CoveredBy("tests/test_readme.py::test_readme_commands_run_in_a_fresh_clone",
-                                 "this test runs every command with .venv/bin first on PATH, which is all activate does"),
+    ". .venv/bin/activate": CoveredBy(
+        "tests/test_readme.py::test_readme_commands_run_in_a_fresh_clone",
+        "this test runs every command with .venv/bin first on PATH, which is all activate does",
+    ),
     "iacsieve --help": Runs(),
     # Data
     "iacsieve prepare": Runs(),
     "iacsieve data stats": Runs(),
-    "dvc remote add -d -f storage s3://my-bucket/iacsieve && dvc push":
-        External("needs an S3 bucket and its credentials"),
+    "dvc remote add -d -f storage s3://my-bucket/iacsieve && dvc push": External(
+        "needs an S3 bucket and its credentials"
+    ),
     # The pipeline
     "iacsieve params": Runs(),
     "iacsieve params --profile cluster": Runs(),
     "dvc exp run -S 'stage2.weight_decays=[0,0.01]'": CoveredBy(
         "tests/test_dvc_pipeline.py::test_one_changed_value_reruns_only_its_run",
         "a grid value changed in params.yaml reruns only its runs in a real `dvc repro`; `exp run -S` sets the value "
-        "and runs that same repro"),
+        "and runs that same repro",
+    ),
     "dvc metrics diff HEAD~1": Runs(),
     "dvc plots diff HEAD~1": Runs(),
     "make bench": Target("bench"),
     # Filter a detector's output
     "glitch lint --tech puppet --csv repo/ glitch.csv": External(
-        "GLITCH is a separate tool, not a dependency", "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep"),
+        "GLITCH is a separate tool, not a dependency",
+        "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
+    ),
     "iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv": CoveredBy(
-        "tests/test_filter.py::test_cli_end_to_end_and_tech", "the CLI on GLITCH's recorded output with a trained champion"),
+        "tests/test_filter.py::test_cli_end_to_end_and_tech",
+        "the CLI on GLITCH's recorded output with a trained champion",
+    ),
     "iacsieve filter ... --out kept.sarif": CoveredBy(
-        "tests/test_sarif.py::test_default_sarif_holds_only_the_kept_security_smells", "SARIF output of the same run"),
+        "tests/test_sarif.py::test_default_sarif_holds_only_the_kept_security_smells",
+        "SARIF output of the same run",
+    ),
     "python3 -m venv ~/.venvs/glitch && ~/.venvs/glitch/bin/pip install git+https://github.com/sr-lab/GLITCH": External(
-        "installs GLITCH from its repository; this machine reaches package registries only"),
+        "installs GLITCH from its repository; this machine reaches package registries only"
+    ),
     "glitch lint --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
         "GLITCH is a separate tool; its recorded output on these scripts is tests/fixtures/glitch-puppet/glitch-puppet.csv",
-        "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep"),
+        "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
+    ),
     "iacsieve filter --model models/champion --detections tests/fixtures/glitch-puppet/glitch-puppet.csv "
     "--scripts tests/fixtures/glitch-puppet/scripts --out kept.sarif": CoveredBy(
         "tests/test_sarif.py::test_readme_sarif_example_on_the_bundled_fixture",
-        "this very command (parsed from README.md) with a trained champion, from the repository root"),
+        "this very command (parsed from README.md) with a trained champion, from the repository root",
+    ),
     # Teach it your policy
-    "iacsieve review --model models/champion --detections glitch.csv --scripts repo/ --budget 50 --out sheet.csv":
-        CoveredBy("tests/test_review.py::test_review_picks_the_documented_rows", "the review queue on a hand-made example"),
-    "iacsieve review --model models/champion --from-train --budget 50 --out audit.csv":
-        CoveredBy("tests/test_review.py::test_review_cli_needs_a_source", "the CLI's sources, --from-train among them"),
+    "iacsieve review --model models/champion --detections glitch.csv --scripts repo/ --budget 50 --out sheet.csv": CoveredBy(
+        "tests/test_review.py::test_review_picks_the_documented_rows",
+        "the review queue on a hand-made example",
+    ),
+    "iacsieve review --model models/champion --from-train --budget 50 --out audit.csv": CoveredBy(
+        "tests/test_review.py::test_review_cli_needs_a_source", "the CLI's sources, --from-train among them"
+    ),
     "iacsieve labels add sheet.csv --reviewer alice": CoveredBy(
-        "tests/test_labels.py::test_two_reviewers_disagreement_is_kept_and_reported", "filled sheets recorded by the CLI"),
-    "iacsieve labels stats": CoveredBy("tests/test_labels.py::test_stats_kappa_against_llm_labels",
-                                       "counts and Cohen's kappa on a labels store"),
+        "tests/test_labels.py::test_two_reviewers_disagreement_is_kept_and_reported",
+        "filled sheets recorded by the CLI",
+    ),
+    "iacsieve labels stats": CoveredBy(
+        "tests/test_labels.py::test_stats_kappa_against_llm_labels",
+        "counts and Cohen's kappa on a labels store",
+    ),
     'git add data/human.dvc && git commit -m "labels: alice" && dvc push': CoveredBy(
         "tests/test_labels.py::test_labels_add_updates_data_human_dvc_in_a_dvc_repo",
-        "`labels add` updates data/human.dvc in a DVC repo; committing and pushing it are plain git/DVC"),
+        "`labels add` updates data/human.dvc in a DVC repo; committing and pushing it are plain git/DVC",
+    ),
     # Cluster
     'pip install ".[cluster]"': External("installs the cloud-storage extras from the package index"),
     "IMAGE=ghcr.io/acme/iacsieve:0.1.0": External("a shell variable naming your registry"),
     "make image && docker tag iacsieve:0.1.0 $IMAGE && docker push $IMAGE": External(
         "needs the CUDA base from a registry and a registry to push to; the same build offline: make image-local",
-        "tests/test_container.py::test_the_image_runs_its_cli"),
-    "dvc remote add -d -f storage s3://BUCKET/iacsieve/dvc && dvc push data.dvc":
-        External("needs an S3 bucket and its credentials"),
+        "tests/test_container.py::test_the_image_runs_its_cli",
+    ),
+    "dvc remote add -d -f storage s3://BUCKET/iacsieve/dvc && dvc push data.dvc": External(
+        "needs an S3 bucket and its credentials"
+    ),
     "DATA=$(iacsieve kfp push-data --to s3://BUCKET/iacsieve/data)": External(
-        "needs an S3 bucket", "tests/test_data_identity.py::test_cli_push_data_prints_the_content_addressed_uri"),
-    'iacsieve kfp submit --stage all --host https://KFP_HOST/pipeline --image $IMAGE --data-uri "$DATA"': CoveredBy("tests/test_kfp_submit.py::test_submit_all_stages_in_one_run",
-                                    "submit against a loopback KFP REST server"),
+        "needs an S3 bucket",
+        "tests/test_data_identity.py::test_cli_push_data_prints_the_content_addressed_uri",
+    ),
+    'iacsieve kfp submit --stage all --host https://KFP_HOST/pipeline --image $IMAGE --data-uri "$DATA"': CoveredBy(
+        "tests/test_kfp_submit.py::test_submit_all_stages_in_one_run",
+        "submit against a loopback KFP REST server",
+    ),
     'iacsieve kfp submit --stage 3 --host … --data-uri "$DATA" --from-run <stage-2 run id>': CoveredBy(
         "tests/test_kfp_from_run.py::test_submit_from_run_sends_the_earlier_runs_selection",
-        "--from-run against a loopback KFP REST server"),
+        "--from-run against a loopback KFP REST server",
+    ),
     'iacsieve kfp submit --stage 4 --host … --data-uri "$DATA" --from-run <stage-3 run id>': CoveredBy(
-        "tests/test_kfp_from_run.py::test_stage_inputs_pick_what_each_stage_needs", "stage 4 takes the champion"),
+        "tests/test_kfp_from_run.py::test_stage_inputs_pick_what_each_stage_needs",
+        "stage 4 takes the champion",
+    ),
     "iacsieve kfp pull-champion --host … --from-run <stage-4 run id>": CoveredBy(
         "tests/test_kfp_from_run.py::test_resolves_selection_and_champion_through_the_api",
-        "the champion's URI through the KFP API; the pull itself: tests/test_pull_champion.py"),
+        "the champion's URI through the KFP API; the pull itself: tests/test_pull_champion.py",
+    ),
     'git add models/.gitignore models/cluster-champion.dvc reports/cluster-champion && git commit -m "cluster champion" '
-    '&& dvc push': CoveredBy("tests/test_pull_champion.py::test_pull_champion_into_a_fresh_clone",
-                             "pull-champion into a fresh clone, then these git commands and `dvc metrics diff`"),
-    "iacsieve report --cluster": CoveredBy("tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
-                                           "on a pulled champion in a fresh clone"),
-    "iacsieve plots --cluster": CoveredBy("tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
-                                          "on a pulled champion in a fresh clone"),
+    "&& dvc push": CoveredBy(
+        "tests/test_pull_champion.py::test_pull_champion_into_a_fresh_clone",
+        "pull-champion into a fresh clone, then these git commands and `dvc metrics diff`",
+    ),
+    "iacsieve report --cluster": CoveredBy(
+        "tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
+        "on a pulled champion in a fresh clone",
+    ),
+    "iacsieve plots --cluster": CoveredBy(
+        "tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
+        "on a pulled champion in a fresh clone",
+    ),
     "iacsieve filter --model models/cluster-champion --detections glitch.csv --scripts repo/ --out kept.csv": CoveredBy(
         "tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
-        "on a pulled champion in a fresh clone"),
+        "on a pulled champion in a fresh clone",
+    ),
 }
 
 
 # ----------------------------------------------------------------------------- reading the README
+
 
 def strip_comment(line: str) -> str:
     """`line` without a shell comment (a `#` after whitespace, outside quotes)."""
@@ -175,8 +214,10 @@ RUNS = [c for c in COMMANDS if isinstance(README_COMMANDS.get(c), Runs)]
 
 def test_every_readme_command_is_mapped():
     unmapped = [c for c in COMMANDS if c not in README_COMMANDS]
-    assert not unmapped, ("README.md commands with no entry in tests/test_readme.py README_COMMANDS "
-                          f"(say how each is exercised): {unmapped}")
+    assert not unmapped, (
+        "README.md commands with no entry in tests/test_readme.py README_COMMANDS "
+        f"(say how each is exercised): {unmapped}"
+    )
 
 
 def test_the_map_has_no_stale_entries():
@@ -188,21 +229,33 @@ def test_what_the_map_points_to_exists():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     for command, check in README_COMMANDS.items():
         if isinstance(check, Target):
-            assert command == f"make {check.name}" and re.search(rf"^{re.escape(check.name)}:", makefile, re.M), command
-        nodes = [check.node] if isinstance(check, CoveredBy) else [check.test] if isinstance(check, External) and check.test else []
+            assert command == f"make {check.name}" and re.search(
+                rf"^{re.escape(check.name)}:", makefile, re.M
+            ), command
+        nodes = (
+            [check.node]
+            if isinstance(check, CoveredBy)
+            else [check.test]
+            if isinstance(check, External) and check.test
+            else []
+        )
         for node in nodes:
             path, _, name = node.partition("::")
-            assert re.search(rf"^def {re.escape(name)}\(", (REPO / path).read_text(encoding="utf-8"), re.M), \
+            assert re.search(rf"^def {re.escape(name)}\(", (REPO / path).read_text(encoding="utf-8"), re.M), (
                 f"{command}: {node} does not exist"
+            )
 
 
 def test_readme_parsing():
-    text = ("```bash\nfoo --a 'x # y'   # a comment\n# only a comment\nbar \\\n    --b 1  # two lines\n```\n"
-            "```\nnot bash\n```\n```bash\nbaz\n```\n")
+    text = (
+        "```bash\nfoo --a 'x # y'   # a comment\n# only a comment\nbar \\\n    --b 1  # two lines\n```\n"
+        "```\nnot bash\n```\n```bash\nbaz\n```\n"
+    )
     assert readme_commands(text) == ["foo --a 'x # y'", "bar --b 1", "baz"]
 
 
 # ----------------------------------------------------------------------------- running them
+
 
 def _git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
@@ -233,8 +286,15 @@ def ran(clone) -> dict[str, subprocess.CompletedProcess]:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1"}
     results = {"<status before>": _git("status", "--porcelain", cwd=clone)}
     for command in RUNS:
-        results[command] = subprocess.run(command, shell=True, cwd=clone, env=env, capture_output=True, text=True,
-                                          timeout=README_COMMANDS[command].timeout_s)
+        results[command] = subprocess.run(
+            command,
+            shell=True,
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=README_COMMANDS[command].timeout_s,
+        )
     results["<status after>"] = _git("status", "--porcelain", cwd=clone)
     return results
 
@@ -242,7 +302,9 @@ def ran(clone) -> dict[str, subprocess.CompletedProcess]:
 @pytest.mark.parametrize("command", RUNS)
 def test_readme_commands_run_in_a_fresh_clone(ran, command):
     proc = ran[command]
-    assert proc.returncode == 0, f"{command}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    assert proc.returncode == 0, (
+        f"{command}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    )
 
 
 def test_readme_commands_leave_git_status_as_it_was(ran):

@@ -17,11 +17,17 @@ from worktree import REPO
 
 import iacsieve.filtering.apply as filter_module
 from iacsieve.cli.app import main
-from iacsieve.errors import IacsieveError
 from iacsieve.filtering import filter_detections
 from iacsieve.filtering.uri_base import repository_root
 from iacsieve.models import load_scorer
-from iacsieve.smells import CANONICAL_SMELLS, CODE_QUALITY_INFO, SMELL_INFO, TAXONOMY, is_non_security, smell_info
+from iacsieve.smells import (
+    CANONICAL_SMELLS,
+    CODE_QUALITY_INFO,
+    SMELL_INFO,
+    TAXONOMY,
+    is_non_security,
+    smell_info,
+)
 
 LEVELS = {"none", "note", "warning", "error"}
 
@@ -43,13 +49,23 @@ def assert_valid_sarif(log: dict) -> dict:
         for location in result["locations"]:
             physical = location["physicalLocation"]
             uri = physical["artifactLocation"]["uri"]
-            assert uri and not uri.startswith("/") and ":" not in uri.split("/")[0] and ".." not in uri.split("/")
-            assert physical["artifactLocation"]["uriBaseId"] == "%SRCROOT%" and physical["region"]["startLine"] >= 1
+            assert (
+                uri
+                and not uri.startswith("/")
+                and ":" not in uri.split("/")[0]
+                and ".." not in uri.split("/")
+            )
+            assert (
+                physical["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+                and physical["region"]["startLine"] >= 1
+            )
     return run
 
 
 def uris(run: dict) -> list[str]:
-    return [loc["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"] for loc in r["locations"]]
+    return [
+        loc["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"] for loc in r["locations"]
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +81,15 @@ def fixture_runs(champion, scorer, tmp_path_factory):
     def run(name: str, **options) -> tuple[dict, dict | list]:
         summary = filter_detections(champion, GLITCH_CSV, SCRIPTS, out / name, scorer=scorer, **options)
         text = (out / name).read_text(encoding="utf-8")
-        return summary, json.loads(text) if name.endswith(".sarif") else [json.loads(l) for l in text.splitlines()]
+        return summary, json.loads(text) if name.endswith(".sarif") else [
+            json.loads(ln) for ln in text.splitlines()
+        ]
 
-    return {"verdicts": run("all.jsonl")[1], "default": run("kept.sarif", uri_base=FIXTURE),
-            "all": run("all.sarif", uri_base=FIXTURE, sarif_all=True)}
+    return {
+        "verdicts": run("all.jsonl")[1],
+        "default": run("kept.sarif", uri_base=FIXTURE),
+        "all": run("all.sarif", uri_base=FIXTURE, sarif_all=True),
+    }
 
 
 def test_default_sarif_holds_only_the_kept_security_smells(fixture_runs):
@@ -78,7 +99,9 @@ def test_default_sarif_holds_only_the_kept_security_smells(fixture_runs):
     security = [r for r in kept if not is_non_security(r["code"])]
     assert 0 < len(security) < len(kept)  # the fixture has kept code-quality notes to leave out
     assert len(run["results"]) == len(security) == summary["sarif_results"]
-    assert summary["sarif_left_out"] == len(kept) - len(security) and summary["uri_base"] == str(FIXTURE.resolve())
+    assert summary["sarif_left_out"] == len(kept) - len(security) and summary["uri_base"] == str(
+        FIXTURE.resolve()
+    )
     for result, ref in zip(run["results"], security):
         assert result["ruleId"] == ref["smell"] and result["level"] == "warning"
         (location,) = result["locations"]
@@ -104,14 +127,19 @@ def test_sarif_all_adds_the_kept_code_quality_smells_as_notes(fixture_runs):
 
 def test_every_rule_has_help_text_from_the_taxonomy(fixture_runs):
     rules = assert_valid_sarif(fixture_runs["all"][1])["tool"]["driver"]["rules"]
-    assert {r["id"] for r in rules} & set(CANONICAL_SMELLS) and {r["id"] for r in rules} & set(CODE_QUALITY_INFO)
+    assert {r["id"] for r in rules} & set(CANONICAL_SMELLS) and {r["id"] for r in rules} & set(
+        CODE_QUALITY_INFO
+    )
     for rule in rules:
         info = SMELL_INFO.get(rule["id"]) or CODE_QUALITY_INFO[rule["id"]]
         assert rule["shortDescription"]["text"] == info.name and rule["fullDescription"]["text"] == info.help
         assert rule["help"]["text"].startswith(info.help) and info.name in rule["help"]["markdown"]
         if rule["id"] in SMELL_INFO:
             assert rule["properties"]["tags"] == ["security", *(f"external/cwe/cwe-{n}" for n in info.cwe)]
-            assert rule["helpUri"].endswith(f"/{info.cwe[0]}.html") and f"CWE-{info.cwe[0]}" in rule["help"]["text"]
+            assert (
+                rule["helpUri"].endswith(f"/{info.cwe[0]}.html")
+                and f"CWE-{info.cwe[0]}" in rule["help"]["text"]
+            )
         else:
             assert rule["properties"]["tags"] == ["maintainability"] and "helpUri" not in rule
 
@@ -137,8 +165,14 @@ def repo_tree(tmp_path):
         (repo / ".git").mkdir()
     (scripts / "web.pp").write_text("# TODO fix\nclass web {\n  $url = 'http://example.org/pkg.tgz'\n}\n")
     detections = tmp_path / "d.jsonl"
-    rows = [("web.pp", 3, "sec_https"), ("web.pp", 1, "sec_susp_comm"), ("web.pp", 1, "design_avoid_comments")]
-    detections.write_text("".join(json.dumps({"file": f, "line": l, "smell": s}) + "\n" for f, l, s in rows))
+    rows = [
+        ("web.pp", 3, "sec_https"),
+        ("web.pp", 1, "sec_susp_comm"),
+        ("web.pp", 1, "design_avoid_comments"),
+    ]
+    detections.write_text(
+        "".join(json.dumps({"file": f, "line": ln, "smell": s}) + "\n" for f, ln, s in rows)
+    )
     return repo, scripts, detections
 
 
@@ -147,7 +181,9 @@ def test_uris_are_relative_to_the_git_repository_holding_the_scripts(champion, s
     out = tmp_path / "o.sarif"
 
     def sarif_uris(folder: Path, **options) -> list[str]:
-        summary = filter_detections(champion, detections, folder, out, threshold=0.0, scorer=scorer, **options)
+        summary = filter_detections(
+            champion, detections, folder, out, threshold=0.0, scorer=scorer, **options
+        )
         run = assert_valid_sarif(json.loads(out.read_text()))
         assert len(run["results"]) == summary["sarif_results"]
         return uris(run)
@@ -170,7 +206,9 @@ def test_uris_are_relative_to_the_git_repository_holding_the_scripts(champion, s
     assert sarif_uris(loose) == ["web.pp"] * 2
 
 
-def test_a_missing_script_kept_in_sarif_points_under_the_base_or_nowhere(champion, scorer, repo_tree, tmp_path):
+def test_a_missing_script_kept_in_sarif_points_under_the_base_or_nowhere(
+    champion, scorer, repo_tree, tmp_path
+):
     repo, scripts, _ = repo_tree
     detections = tmp_path / "gone.csv"
     detections.write_text("gone.pp,4,sec_https,x\n../outside.pp,1,sec_https,x\n")
@@ -181,28 +219,51 @@ def test_a_missing_script_kept_in_sarif_points_under_the_base_or_nowhere(champio
     assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "infra/puppet/gone.pp"
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--uri-base", "{other}"], "does not contain --scripts"),
-    (["--uri-base", "{repo}/nope"], "not a folder"),
-    (["--uri-base", "{repo}", "--format", "csv"], "apply to SARIF output only"),
-    (["--sarif-all", "--format", "jsonl"], "apply to SARIF output only"),
-])
-def test_bad_sarif_options_exit_2_with_one_line(capsys, monkeypatch, champion, repo_tree, tmp_path, args, message):
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--uri-base", "{other}"], "does not contain --scripts"),
+        (["--uri-base", "{repo}/nope"], "not a folder"),
+        (["--uri-base", "{repo}", "--format", "csv"], "apply to SARIF output only"),
+        (["--sarif-all", "--format", "jsonl"], "apply to SARIF output only"),
+    ],
+)
+def test_bad_sarif_options_exit_2_with_one_line(
+    capsys, monkeypatch, champion, repo_tree, tmp_path, args, message
+):
     repo, scripts, detections = repo_tree
     (tmp_path / "other").mkdir()
     monkeypatch.setattr(filter_module, "load_scorer", lambda d: pytest.fail("the model must not load"))
     out = tmp_path / "o.sarif"
-    rc = main(["filter", "--model", str(champion), "--detections", str(detections), "--scripts", str(scripts),
-               "--out", str(out), *(a.format(repo=repo, other=tmp_path / "other") for a in args)])
+    rc = main(
+        [
+            "filter",
+            "--model",
+            str(champion),
+            "--detections",
+            str(detections),
+            "--scripts",
+            str(scripts),
+            "--out",
+            str(out),
+            *(a.format(repo=repo, other=tmp_path / "other") for a in args),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and message in err and not out.exists()
 
 
-def test_readme_sarif_example_on_the_bundled_fixture(capsys, monkeypatch, champion, scorer, fixture_runs, tmp_path):
+def test_readme_sarif_example_on_the_bundled_fixture(
+    capsys, monkeypatch, champion, scorer, fixture_runs, tmp_path
+):
     """README's detector -> filter -> SARIF example, as written there (only --model and --out moved to temp)."""
-    (command,) = [c for c in COMMANDS if c.startswith("iacsieve filter") and "tests/fixtures/glitch-puppet" in c]
-    args = [{"models/champion": str(champion), "kept.sarif": str(tmp_path / "kept.sarif")}.get(a, a)
-            for a in shlex.split(command)[1:]]
+    (command,) = [
+        c for c in COMMANDS if c.startswith("iacsieve filter") and "tests/fixtures/glitch-puppet" in c
+    ]
+    args = [
+        {"models/champion": str(champion), "kept.sarif": str(tmp_path / "kept.sarif")}.get(a, a)
+        for a in shlex.split(command)[1:]
+    ]
     monkeypatch.chdir(REPO)
     monkeypatch.setattr(filter_module, "load_scorer", lambda d: scorer)
     assert main(args) == 0

@@ -7,23 +7,38 @@ import json
 from pathlib import Path
 
 import pytest
+from test_evaluate import make_run
 
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.selection import select_runs
-from test_evaluate import make_run
 
 
-def write_summary(root: Path, run: str, val_f1: float, test_f1: float, *, fp_red: float = 0.5,
-                  cost: int = 100) -> Path:
+def write_summary(
+    root: Path, run: str, val_f1: float, test_f1: float, *, fp_red: float = 0.5, cost: int = 100
+) -> Path:
     """A results dir holding only what select reads (summary.json)."""
     res = root / run
     res.mkdir(parents=True)
-    test = {s: {"f1": test_f1, "fp_reduction": 0.5, "tp_retention": 0.9} for s in ("combined", "ansible", "chef", "puppet")}
-    (res / "summary.json").write_text(json.dumps({
-        "run": run, "family": "classical", "run_dir": f"runs/{run}", "config": {"family": "classical"},
-        "threshold": 0.5, "threshold_source": "argmax", "samples_seen": cost,
-        "val": {"f1": val_f1, "fp_reduction": fp_red, "tp_retention": 0.8}, "test": test}))
+    test = {
+        s: {"f1": test_f1, "fp_reduction": 0.5, "tp_retention": 0.9}
+        for s in ("combined", "ansible", "chef", "puppet")
+    }
+    (res / "summary.json").write_text(
+        json.dumps(
+            {
+                "run": run,
+                "family": "classical",
+                "run_dir": f"runs/{run}",
+                "config": {"family": "classical"},
+                "threshold": 0.5,
+                "threshold_source": "argmax",
+                "samples_seen": cost,
+                "val": {"f1": val_f1, "fp_reduction": fp_red, "tp_retention": 0.8},
+                "test": test,
+            }
+        )
+    )
     return res
 
 
@@ -42,8 +57,11 @@ def test_choice_follows_val_even_when_test_strongly_disagrees(tmp_path):
 
 
 def test_swapping_test_metrics_does_not_change_choice(tmp_path):
-    dirs = [write_summary(tmp_path, "a", 0.80, 0.10), write_summary(tmp_path, "b", 0.70, 0.95),
-            write_summary(tmp_path, "c", 0.60, 0.99)]
+    dirs = [
+        write_summary(tmp_path, "a", 0.80, 0.10),
+        write_summary(tmp_path, "b", 0.70, 0.95),
+        write_summary(tmp_path, "c", 0.60, 0.99),
+    ]
     first = select_runs(dirs, tmp_path / "s1")["selected"]["run"]
     for d, test_f1 in zip(dirs, (0.99, 0.10, 0.50)):
         s = json.loads((d / "summary.json").read_text())
@@ -68,16 +86,25 @@ def test_median_of_even_count_is_the_lower_one(tmp_path):
 
 def test_ties_on_val_f1_go_to_fp_reduction_then_training_cost_then_name(tmp_path):
     """Deterministic: no wall time anywhere (the same runs always give the same choice)."""
-    dirs = [write_summary(tmp_path, "a-costly", 0.8, 0.5, fp_red=0.6, cost=990),
-            write_summary(tmp_path, "z-cheap", 0.8, 0.5, fp_red=0.6, cost=50),
-            write_summary(tmp_path, "b-cheap", 0.8, 0.5, fp_red=0.6, cost=50),
-            write_summary(tmp_path, "lowfp", 0.8, 0.9, fp_red=0.4, cost=1)]
+    dirs = [
+        write_summary(tmp_path, "a-costly", 0.8, 0.5, fp_red=0.6, cost=990),
+        write_summary(tmp_path, "z-cheap", 0.8, 0.5, fp_red=0.6, cost=50),
+        write_summary(tmp_path, "b-cheap", 0.8, 0.5, fp_red=0.6, cost=50),
+        write_summary(tmp_path, "lowfp", 0.8, 0.9, fp_red=0.4, cost=1),
+    ]
     sel = select_runs(dirs, tmp_path / "sel")
     assert [r["run"] for r in sel["runs"]] == ["b-cheap", "z-cheap", "a-costly", "lowfp"]
     assert "wall_time_s" not in (tmp_path / "sel" / "selection.json").read_text()
     winner = json.loads((tmp_path / "sel" / "winner.json").read_text())
-    assert winner["run"] == "b-cheap" and set(winner) == {"stage", "run", "family", "config", "threshold",
-                                                          "threshold_source", "val_f1"}
+    assert winner["run"] == "b-cheap" and set(winner) == {
+        "stage",
+        "run",
+        "family",
+        "config",
+        "threshold",
+        "threshold_source",
+        "val_f1",
+    }
 
 
 def test_ranking_files_have_one_row_per_run(tmp_path):
@@ -89,7 +116,15 @@ def test_ranking_files_have_one_row_per_run(tmp_path):
     md = (tmp_path / "sel" / "ranking.md").read_text()
     table = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| #")]
     assert len(table) == 3 and "**selected**" in table[0] and "| b |" in table[0]
-    for column in ("val F1", "test F1 combined", "test F1 puppet", "FP reduction", "TP retention", "training cost", "threshold"):
+    for column in (
+        "val F1",
+        "test F1 combined",
+        "test F1 puppet",
+        "FP reduction",
+        "TP retention",
+        "training cost",
+        "threshold",
+    ):
         assert column in md
     assert json.loads((tmp_path / "sel" / "selection.json").read_text())["stage"] == "1"
 

@@ -12,8 +12,22 @@ from iacsieve.steps.threshold import best_point, sweep_threshold, threshold_grid
 
 
 def write_scores(path, labels, scores):
-    path.write_text("".join(json.dumps({"file": f"f{i}.pp", "line": i + 1, "smell": "use_of_http", "tech": "puppet",
-                                        "label": l, "score": s}) + "\n" for i, (l, s) in enumerate(zip(labels, scores))))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "file": f"f{i}.pp",
+                    "line": i + 1,
+                    "smell": "use_of_http",
+                    "tech": "puppet",
+                    "label": ln,
+                    "score": s,
+                }
+            )
+            + "\n"
+            for i, (ln, s) in enumerate(zip(labels, scores))
+        )
+    )
     return path
 
 
@@ -30,8 +44,15 @@ def test_grid_step_and_stop_off_grid():
     assert threshold_grid(0.5, 0.5, 0.01) == [0.5]
 
 
-@pytest.mark.parametrize("start,stop,step,key", [(0.7, 0.3, 0.01, "start"), (0.3, 0.7, 0.0, "step"),
-                                                 (0.3, 0.7, -0.01, "step"), (-0.1, 0.7, 0.01, "start")])
+@pytest.mark.parametrize(
+    "start,stop,step,key",
+    [
+        (0.7, 0.3, 0.01, "start"),
+        (0.3, 0.7, 0.0, "step"),
+        (0.3, 0.7, -0.01, "step"),
+        (-0.1, 0.7, 0.01, "start"),
+    ],
+)
 def test_bad_ranges_are_config_errors(start, stop, step, key):
     with pytest.raises(ConfigError, match=f"threshold.{key}"):
         threshold_grid(start, stop, step)
@@ -67,11 +88,20 @@ def test_equidistant_tie_goes_to_lower_threshold():
 def test_sweep_file_holds_the_full_curve(tmp_path):
     labels = [1, 0, 1, 0, 1, 1, 0, 0, 1, 0]
     raw = [0.31, 0.33, 0.45, 0.52, 0.55, 0.61, 0.64, 0.2, 0.9, 0.69]
-    result = sweep_threshold(write_scores(tmp_path / "val.jsonl", labels, raw), tmp_path / "out" / "sweep.json",
-                             start=0.3, stop=0.7, step=0.02)
+    result = sweep_threshold(
+        write_scores(tmp_path / "val.jsonl", labels, raw),
+        tmp_path / "out" / "sweep.json",
+        start=0.3,
+        stop=0.7,
+        step=0.02,
+    )
     on_disk = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert on_disk == result
-    assert len(result["curve"]) == 21 and (result["start"], result["stop"], result["step"]) == (0.3, 0.7, 0.02)
+    assert len(result["curve"]) == 21 and (result["start"], result["stop"], result["step"]) == (
+        0.3,
+        0.7,
+        0.02,
+    )
     for point in result["curve"]:
         assert point["f1"] == compute_metrics(labels, raw, point["threshold"])["f1"]
     assert result["best_f1"] == max(p["f1"] for p in result["curve"])

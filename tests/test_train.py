@@ -21,8 +21,15 @@ SMALL = {"hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "num_layers
 
 
 def small_config(family: str = "tiny-roberta", **overrides) -> TrainConfig:
-    values = dict(family=family, epochs=1, batch_size=8, learning_rate=1e-3, max_length=64, fp16=False,
-                  options=dict(SMALL))
+    values = {
+        "family": family,
+        "epochs": 1,
+        "batch_size": 8,
+        "learning_rate": 1e-3,
+        "max_length": 64,
+        "fp16": False,
+        "options": dict(SMALL),
+    }
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -32,8 +39,10 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def scores_of(run_dir: Path) -> tuple[list[float], list[float]]:
-    return ([r["score"] for r in read_jsonl(run_dir / "val_scores.jsonl")],
-            [r["score"] for r in read_jsonl(run_dir / "test_scores.jsonl")])
+    return (
+        [r["score"] for r in read_jsonl(run_dir / "val_scores.jsonl")],
+        [r["score"] for r in read_jsonl(run_dir / "test_scores.jsonl")],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +52,22 @@ def roberta_run(prepared_small, tmp_path_factory) -> Path:
 
 def test_run_dir_holds_config_model_scores_and_log(roberta_run, prepared_small):
     assert sorted(p.name for p in roberta_run.iterdir()) == [
-        "config_used.yaml", "model", "test_scores.jsonl", "train_log.json", "val_scores.jsonl"]
-    assert TrainConfig.from_dict(yaml.safe_load((roberta_run / "config_used.yaml").read_text())) == small_config()
+        "config_used.yaml",
+        "model",
+        "test_scores.jsonl",
+        "train_log.json",
+        "val_scores.jsonl",
+    ]
+    assert (
+        TrainConfig.from_dict(yaml.safe_load((roberta_run / "config_used.yaml").read_text()))
+        == small_config()
+    )
     for split, name in (("val", "val_scores.jsonl"), ("test", "test_scores.jsonl")):
         records = load_prepared(prepared_small, split)
         rows = read_jsonl(roberta_run / name)
         assert [(r["file"], r["line"], r["smell"], r["tech"], r["label"]) for r in rows] == [
-            (r.file, r.line, r.smell, r.tech, r.label) for r in records]  # the split's order
+            (r.file, r.line, r.smell, r.tech, r.label) for r in records
+        ]  # the split's order
         assert all(0.0 <= r["score"] <= 1.0 for r in rows)
     log = json.loads((roberta_run / "train_log.json").read_text())
     assert [set(e) for e in log["epochs"]] == [{"epoch", "loss", "val_f1"}]

@@ -24,7 +24,11 @@ def test_snapshot_sees_added_removed_and_changed_files_but_not_caches(tmp_path):
     for cache in ("__pycache__", ".pytest_cache", ".dvc/tmp"):
         (tmp_path / cache).mkdir(parents=True)
         (tmp_path / cache / "f").write_text("cache")
-    assert changes(before, snapshot(tmp_path)) == ["A dvc_plots/index.html", "D models/old.bin", "M params.yaml"]
+    assert changes(before, snapshot(tmp_path)) == [
+        "A dvc_plots/index.html",
+        "D models/old.bin",
+        "M params.yaml",
+    ]
 
 
 def test_repo_copy_is_the_staged_file_not_the_working_one(tmp_path):
@@ -46,16 +50,25 @@ def _pytest_in(project: Path, test_body: str) -> subprocess.CompletedProcess:
     (project / "conftest.py").write_text(
         "from pathlib import Path\nfrom worktree import WorktreeGuard\n\n"
         "def pytest_configure(config):\n"
-        "    config.pluginmanager.register(WorktreeGuard(Path(__file__).parent), 'guard')\n")
+        "    config.pluginmanager.register(WorktreeGuard(Path(__file__).parent), 'guard')\n"
+    )
     (project / "test_it.py").write_text("from pathlib import Path\n\ndef test_it():\n" + test_body)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_guard_fails_a_session_that_writes_into_the_tree(tmp_path):
     (tmp_path / "params.yaml").write_text("a: 1\n")
-    clean = _pytest_in(tmp_path, "    assert Path(__file__).with_name('params.yaml').read_text() == 'a: 1\\n'\n")
+    clean = _pytest_in(
+        tmp_path, "    assert Path(__file__).with_name('params.yaml').read_text() == 'a: 1\\n'\n"
+    )
     assert clean.returncode == 0, clean.stdout
     dirty = _pytest_in(tmp_path, "    Path(__file__).with_name('params.yaml').write_text('a: 2\\n')\n")
     assert dirty.returncode == 1, dirty.stdout

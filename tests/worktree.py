@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Caches and tool state that running tests (or the interpreter) legitimately touch.
 # Caches, not working files: the venv, tool caches, and build/ (make image-local's git-ignored wheelhouse,
 # which the container test fills on its first run).
-SKIP_DIRS = frozenset({".git", ".venv", ".pytest_cache", "__pycache__", ".mypy_cache", ".ruff_cache", "build"})
+SKIP_DIRS = frozenset(
+    {".git", ".venv", ".pytest_cache", "__pycache__", ".mypy_cache", ".ruff_cache", "build"}
+)
 SKIP_PATHS = frozenset({".dvc/tmp"})
 
 _copies: dict[tuple[Path, str], Path] = {}
@@ -57,8 +59,13 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     state: dict[str, tuple[int, int]] = {}
     for current, dirs, files in os.walk(root):
         rel_dir = os.path.relpath(current, root)
-        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")
-                   and os.path.normpath(os.path.join(rel_dir, d)) not in SKIP_PATHS]
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in SKIP_DIRS
+            and not d.endswith(".egg-info")
+            and os.path.normpath(os.path.join(rel_dir, d)) not in SKIP_PATHS
+        ]
         for name in files:
             path = os.path.join(current, name)
             try:
@@ -98,6 +105,8 @@ class WorktreeGuard:
                 reporter.write_line(line)
             if len(changed) > 50:
                 reporter.write_line(f"... and {len(changed) - 50} more")
-            reporter.write_line("Tests must work on copies (tests/worktree.py: repo_copy, tmp_path). If you edited "
-                                "these files yourself while the tests ran, run them again.")
+            reporter.write_line(
+                "Tests must work on copies (tests/worktree.py: repo_copy, tmp_path). If you edited "
+                "these files yourself while the tests ran, run them again."
+            )
         session.exitstatus = 1

@@ -68,7 +68,9 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 def atomic_write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> Path:
     """Write one JSON object per line."""
-    return atomic_write_chunks(path, (json.dumps(r, ensure_ascii=False, default=_jsonable) + "\n" for r in rows))
+    return atomic_write_chunks(
+        path, (json.dumps(r, ensure_ascii=False, default=_jsonable) + "\n" for r in rows)
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -32,12 +32,16 @@ def check_image(ref: str) -> str:
         raise IacsieveError(f"image {ref!r}: empty or contains white space")
     found = [p for p in PLACEHOLDERS if re.search(rf"(?<![A-Za-z0-9]){p}(?![A-Za-z0-9])", ref)]
     if found:
-        raise IacsieveError(f"image {ref}: replace the placeholder {' and '.join(found)} with your registry path "
-                            f"and a version tag (build it: make image; docker/README.md)")
+        raise IacsieveError(
+            f"image {ref}: replace the placeholder {' and '.join(found)} with your registry path "
+            f"and a version tag (build it: make image; docker/README.md)"
+        )
     repository, tag, digest = split_image(ref)
     if repository != repository.lower():
         raise IacsieveError(f"image {ref}: the repository name must be lower case")
     if digest is None and tag in (None, "latest"):
-        raise IacsieveError(f"image {ref}: name a version or commit tag, not {'latest' if tag else 'no tag (latest)'} "
-                            f"(KFP caches tasks by image name), e.g. {repository}:{__version__}")
+        raise IacsieveError(
+            f"image {ref}: name a version or commit tag, not {'latest' if tag else 'no tag (latest)'} "
+            f"(KFP caches tasks by image name), e.g. {repository}:{__version__}"
+        )
     return ref

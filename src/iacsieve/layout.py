@@ -13,9 +13,9 @@ from pathlib import Path
 PARAMS_FILE = "params.yaml"
 RAW_DIR = "data/raw"
 PREPARED_DIR = "data/prepared"
-HUMAN_DIR = "data/human"            # people's labels (DVC-tracked, `iacsieve labels add`)
-TRAINING_DIR = "data/training"      # prepared + human labels applied: what every run trains and selects on
-HUMAN_REPORT = "human.json"         # what `labels apply` applied, incl. which labels validation holds
+HUMAN_DIR = "data/human"  # people's labels (DVC-tracked, `iacsieve labels add`)
+TRAINING_DIR = "data/training"  # prepared + human labels applied: what every run trains and selects on
+HUMAN_REPORT = "human.json"  # what `labels apply` applied, incl. which labels validation holds
 TECHS: tuple[str, ...] = ("ansible", "chef", "puppet")
 TEST_SETS: tuple[str, ...] = ("combined", *TECHS)
 EVAL_SETS: tuple[str, ...] = ("val", *TEST_SETS)
@@ -33,19 +33,19 @@ SCORE_FILES: tuple[str, ...] = (CONFIG_FILE, VAL_SCORES, TEST_SCORES, TRAIN_LOG)
 # ------------------------------------------------------------------ evaluation, selection, champion
 EVAL_FILE = "evaluation_metadata.json"
 SUMMARY_FILE = "summary.json"
-SELECTION_FILE = "selection.json"   # the whole ranking (report, freeze)
-WINNER_FILE = "winner.json"         # the chosen run's settings: all that the next stage reads
+SELECTION_FILE = "selection.json"  # the whole ranking (report, freeze)
+WINNER_FILE = "winner.json"  # the chosen run's settings: all that the next stage reads
 RANKING_CSV = "ranking.csv"
 RANKING_MD = "ranking.md"
-METRICS_FILE = "metrics.json"       # a stage's headline metrics (DVC metrics, git-tracked)
+METRICS_FILE = "metrics.json"  # a stage's headline metrics (DVC metrics, git-tracked)
 CHAMPION_FILE = "champion.json"
-CHAMPION_DIR = "models/champion"    # freeze@4's output: `dvc repro` writes it
+CHAMPION_DIR = "models/champion"  # freeze@4's output: `dvc repro` writes it
 # A champion pulled from a cluster run: its own DVC-tracked folder (`dvc add`, never freeze@4's), its
 # small files (metrics.json in the shape of reports/metrics.json, the stage-4 selection, report, plots)
 # in git beside it.
 CLUSTER_CHAMPION_DIR = "models/cluster-champion"
 CLUSTER_REPORTS_DIR = "reports/cluster-champion"
-ORIGIN_FILE = "origin.json"         # inside a pulled champion: where it came from (source URI, run id)
+ORIGIN_FILE = "origin.json"  # inside a pulled champion: where it came from (source URI, run id)
 
 # ------------------------------------------------------------------ decision rules (where a threshold comes from)
 RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")  # 0.5; the run's sweep; a champion's

@@ -31,16 +31,20 @@ class Limits:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise IacsieveError(f"{FLAGS[name]} must be a positive integer, got {value!r}")
 
-
     def check_rows(self, path: object, line_no: int, rows: int) -> None:
         """IacsieveError when a file's `rows`-th row (at `line_no`) is past `max_rows`."""
         if rows > self.max_rows:
-            raise IacsieveError(f"{path}:{line_no}: more than {self.max_rows} rows; raise the limit with "
-                                f"{FLAGS['max_rows']}")
+            raise IacsieveError(
+                f"{path}:{line_no}: more than {self.max_rows} rows; raise the limit with {FLAGS['max_rows']}"
+            )
 
 
-FLAGS: dict[str, str] = {"max_file_bytes": "--max-file-size", "max_rows": "--max-rows",
-                         "max_path_chars": "--max-path-length", "max_line_chars": "--max-line-length"}
+FLAGS: dict[str, str] = {
+    "max_file_bytes": "--max-file-size",
+    "max_rows": "--max-rows",
+    "max_path_chars": "--max-path-length",
+    "max_line_chars": "--max-line-length",
+}
 DEFAULT = Limits()
 # A JSON/metadata file (model_meta.json, champion.json, a step's summary) is small; this is generous.
 MAX_JSON_FILE_BYTES = 64 * MiB
@@ -67,13 +71,22 @@ def add_limit_flags(parser: argparse.ArgumentParser, *names: str) -> None:
         "max_file_bytes": ("SIZE", parse_size, "largest file read (detections, data, a script), e.g. 2G"),
         "max_rows": ("N", positive_int, "most rows read from a detections or data file"),
         "max_path_chars": ("N", positive_int, "longest script path in a detections row, in characters"),
-        "max_line_chars": ("N", positive_int, "script lines longer than this are cut before scoring "
-                                             "(and counted in the summary)"),
+        "max_line_chars": (
+            "N",
+            positive_int,
+            "script lines longer than this are cut before scoring (and counted in the summary)",
+        ),
     }
     for name in names:
         metavar, kind, text = helps[name]
-        parser.add_argument(FLAGS[name], dest=name, type=kind, default=getattr(DEFAULT, name), metavar=metavar,
-                            help=f"{text} (default: {_human(name, getattr(DEFAULT, name))})")
+        parser.add_argument(
+            FLAGS[name],
+            dest=name,
+            type=kind,
+            default=getattr(DEFAULT, name),
+            metavar=metavar,
+            help=f"{text} (default: {_human(name, getattr(DEFAULT, name))})",
+        )
 
 
 def limits_from_args(args: argparse.Namespace) -> Limits:

@@ -10,7 +10,9 @@ from typing import Any
 
 from iacsieve.errors import IacsieveError
 
-MINIO_DEFAULT_ENDPOINT = "http://localhost:9000"  # `kubectl port-forward -n kubeflow svc/minio-service 9000:9000`
+MINIO_DEFAULT_ENDPOINT = (
+    "http://localhost:9000"  # `kubectl port-forward -n kubeflow svc/minio-service 9000:9000`
+)
 
 
 def open_uri(uri: str, endpoint_url: str | None = None) -> tuple[Any, str]:
@@ -19,15 +21,17 @@ def open_uri(uri: str, endpoint_url: str | None = None) -> tuple[Any, str]:
 
     options: dict[str, Any] = {}
     if uri.startswith("minio://"):
-        uri = "s3://" + uri[len("minio://"):]
+        uri = "s3://" + uri[len("minio://") :]
         options["client_kwargs"] = {"endpoint_url": endpoint_url or MINIO_DEFAULT_ENDPOINT}
     elif endpoint_url and uri.startswith("s3://"):
         options["client_kwargs"] = {"endpoint_url": endpoint_url}
     try:
         return fsspec.core.url_to_fs(uri, **options)
     except (ImportError, ValueError) as exc:
-        raise IacsieveError(f"{uri}: cannot open ({exc}); `pip install .[cluster]` brings the backends "
-                            f"(s3fs for s3:// and minio://, gcsfs for gs://), or copy it locally and pass its path") from None
+        raise IacsieveError(
+            f"{uri}: cannot open ({exc}); `pip install .[cluster]` brings the backends "
+            f"(s3fs for s3:// and minio://, gcsfs for gs://), or copy it locally and pass its path"
+        ) from None
 
 
 def uri_of(uri: str, path: str) -> str:

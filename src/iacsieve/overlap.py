@@ -14,8 +14,13 @@ from pathlib import Path
 from iacsieve.errors import IacsieveError
 
 
-def refuse_overlap(out: str | os.PathLike, inputs: Mapping[str, str | os.PathLike | None], *,
-                   out_flag: str = "--out", inside_ok: bool = False) -> None:
+def refuse_overlap(
+    out: str | os.PathLike,
+    inputs: Mapping[str, str | os.PathLike | None],
+    *,
+    out_flag: str = "--out",
+    inside_ok: bool = False,
+) -> None:
     """IacsieveError when `out` is, contains, or (unless `inside_ok`) lies inside one of `inputs`.
 
     `inputs` maps a flag name (for the message) to a path; None entries are skipped. `inside_ok`
@@ -29,10 +34,14 @@ def refuse_overlap(out: str | os.PathLike, inputs: Mapping[str, str | os.PathLik
         if _same(out_real, in_real):
             raise IacsieveError(f"{out_flag} {out} is the input {flag} {given}; refusing to overwrite it")
         if _within(in_real, out_real):
-            raise IacsieveError(f"{out_flag} {out} contains the input {flag} {given}; writing it would delete "
-                                f"the input, choose another folder")
+            raise IacsieveError(
+                f"{out_flag} {out} contains the input {flag} {given}; writing it would delete "
+                f"the input, choose another folder"
+            )
         if not inside_ok and _within(out_real, in_real):
-            raise IacsieveError(f"{out_flag} {out} lies inside the input {flag} {given}; choose a folder outside it")
+            raise IacsieveError(
+                f"{out_flag} {out} lies inside the input {flag} {given}; choose a folder outside it"
+            )
 
 
 def _real(path: str | os.PathLike) -> Path:

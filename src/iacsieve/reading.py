@@ -17,8 +17,9 @@ from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import FLAGS, MAX_JSON_FILE_BYTES
 
 
-def read_regular_bytes(path: str | os.PathLike, *, max_bytes: int, what: str = "file",
-                       limit_flag: str = FLAGS["max_file_bytes"]) -> bytes:
+def read_regular_bytes(
+    path: str | os.PathLike, *, max_bytes: int, what: str = "file", limit_flag: str = FLAGS["max_file_bytes"]
+) -> bytes:
     """The bytes of a regular file of at most `max_bytes`; IacsieveError otherwise."""
     path = Path(path)
     try:
@@ -33,7 +34,9 @@ def read_regular_bytes(path: str | os.PathLike, *, max_bytes: int, what: str = "
         if stat.S_ISDIR(info.st_mode):
             raise IacsieveError(f"{path}: is a directory, expected a {what}")
         raise IacsieveError(f"{path}: not a regular file (a FIFO, device or socket); refused as {what}")
-    too_big = IacsieveError(f"{path}: {what} is larger than {max_bytes} bytes; raise the limit with {limit_flag}")
+    too_big = IacsieveError(
+        f"{path}: {what} is larger than {max_bytes} bytes; raise the limit with {limit_flag}"
+    )
     with os.fdopen(fd, "rb") as handle:
         if info.st_size > max_bytes:
             raise too_big
@@ -48,8 +51,9 @@ def read_regular_bytes(path: str | os.PathLike, *, max_bytes: int, what: str = "
     return data
 
 
-def read_regular_text(path: str | os.PathLike, *, max_bytes: int, what: str = "file",
-                      encoding: str = "utf-8") -> str:
+def read_regular_text(
+    path: str | os.PathLike, *, max_bytes: int, what: str = "file", encoding: str = "utf-8"
+) -> str:
     """`read_regular_bytes` decoded; a decoding error names the byte offset."""
     data = read_regular_bytes(path, max_bytes=max_bytes, what=what)
     try:
@@ -70,8 +74,9 @@ def decode_json_line(raw: str, *, path: object, line_no: int) -> object:
         raise DataError(path, line_no, "<json>", "invalid JSON (nested too deeply)") from None
 
 
-def read_json_object(path: str | os.PathLike, *, what: str = "JSON file", hint: str = "",
-                     max_bytes: int = MAX_JSON_FILE_BYTES) -> dict:
+def read_json_object(
+    path: str | os.PathLike, *, what: str = "JSON file", hint: str = "", max_bytes: int = MAX_JSON_FILE_BYTES
+) -> dict:
     """A JSON object file (metadata, a step's artifact); errors name the file and, for bad JSON, the line."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
@@ -80,7 +85,9 @@ def read_json_object(path: str | os.PathLike, *, what: str = "JSON file", hint: 
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(path, exc.lineno, "<json>", f"unreadable {what}: {exc.msg} at column {exc.colno}") from None
+        raise DataError(
+            path, exc.lineno, "<json>", f"unreadable {what}: {exc.msg} at column {exc.colno}"
+        ) from None
     except ValueError as exc:
         raise IacsieveError(f"{path}: unreadable {what}: {str(exc).splitlines()[0][:120]}") from None
     except RecursionError:

@@ -33,22 +33,28 @@ class TrainConfig:
         """`<family>_lr<lr>_bs<bs>_ep<ep>_wd<wd>[_seed<s>]`, the contract in DESIGN.md (values as
         `format_value` spells them, which is how dvc.yaml spells a validated grid value)."""
         f = format_value
-        name = (f"{self.family}_lr{f(self.learning_rate)}_bs{f(self.batch_size)}_ep{f(self.epochs)}"
-                f"_wd{f(self.weight_decay)}")
+        name = (
+            f"{self.family}_lr{f(self.learning_rate)}_bs{f(self.batch_size)}_ep{f(self.epochs)}"
+            f"_wd{f(self.weight_decay)}"
+        )
         return f"{name}_seed{f(self.seed)}" if with_seed else name
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], *, where: str = "config") -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any], *, where: str = "config") -> TrainConfig:
         """Build from a mapping; unknown keys and wrong types are ConfigErrors naming the key path."""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise ConfigError(f"{where}.{unknown[0]}", f"unknown key (known: {', '.join(known)})", source=where.split('.')[0])
+            raise ConfigError(
+                f"{where}.{unknown[0]}",
+                f"unknown key (known: {', '.join(known)})",
+                source=where.split(".")[0],
+            )
         if "family" not in values:
-            raise ConfigError(f"{where}.family", "missing required key", source=where.split('.')[0])
+            raise ConfigError(f"{where}.family", "missing required key", source=where.split(".")[0])
         clean: dict[str, Any] = {}
         for key, value in values.items():
             clean[key] = _coerce(key, value, known[key].type, where)
@@ -64,7 +70,7 @@ def format_value(value: Any) -> str:
 
 def _coerce(key: str, value: Any, type_name: Any, where: str) -> Any:
     type_name = str(type_name)
-    bad = ConfigError(f"{where}.{key}", f"expected {type_name}, got {value!r}", source=where.split('.')[0])
+    bad = ConfigError(f"{where}.{key}", f"expected {type_name}, got {value!r}", source=where.split(".")[0])
     if type_name == "bool":
         if not isinstance(value, bool):
             raise bad

@@ -22,11 +22,19 @@ REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
 # The module each stage's command runs (the CLI layer only parses flags, and is left out).
-ENTRY = {"stage1": "iacsieve.method.dvc", "stage2": "iacsieve.method.dvc", "stage3": "iacsieve.method.dvc",
-         "stage4": "iacsieve.method.dvc", "select": "iacsieve.method.dvc", "freeze": "iacsieve.method.dvc",
-         "prepare": "iacsieve.data.records", "training-data": "iacsieve.data.human",
-         "ablate": "iacsieve.reporting.ablation", "report": "iacsieve.reporting.report",
-         "plots": "iacsieve.reporting.plots"}
+ENTRY = {
+    "stage1": "iacsieve.method.dvc",
+    "stage2": "iacsieve.method.dvc",
+    "stage3": "iacsieve.method.dvc",
+    "stage4": "iacsieve.method.dvc",
+    "select": "iacsieve.method.dvc",
+    "freeze": "iacsieve.method.dvc",
+    "prepare": "iacsieve.data.records",
+    "training-data": "iacsieve.data.human",
+    "ablate": "iacsieve.reporting.ablation",
+    "report": "iacsieve.reporting.report",
+    "plots": "iacsieve.reporting.plots",
+}
 DYNAMIC_PACKAGES = {"iacsieve.models"}  # the family registry imports its modules by name
 
 
@@ -74,8 +82,10 @@ def test_code_deps_are_the_import_closure(name):
         files = set(dep.rglob("*.py")) if dep.is_dir() else {dep}
         assert files, f"dvc.yaml {name}: dep {dep.relative_to(REPO)} does not exist"
         unused = files - closure
-        assert not unused, f"dvc.yaml {name}: {dep.relative_to(REPO)} holds modules the stage never imports: " \
-                           f"{sorted(str(u.relative_to(REPO)) for u in unused)}"
+        assert not unused, (
+            f"dvc.yaml {name}: {dep.relative_to(REPO)} holds modules the stage never imports: "
+            f"{sorted(str(u.relative_to(REPO)) for u in unused)}"
+        )
         covered |= files
     missing = closure - covered
     assert not missing, f"dvc.yaml {name}: missing deps {sorted(str(m.relative_to(REPO)) for m in missing)}"

@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
     )
     try:
         with sigterm_as_interrupt():
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"iacsieve: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, always
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        print("iacsieve: interrupted; finished artifacts are kept, partial ones were discarded", file=sys.stderr)
+        print(
+            "iacsieve: interrupted; finished artifacts are kept, partial ones were discarded", file=sys.stderr
+        )
         return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
 
 

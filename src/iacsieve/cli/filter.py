@@ -31,43 +31,104 @@ tags, URIs relative to the git repository holding --scripts (or --uri-base). Exi
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "filter", help="drop a detector's false alarms with a frozen champion",
+        "filter",
+        help="drop a detector's false alarms with a frozen champion",
         description="Score each warning of a detector's output with a frozen champion model and mark the ones "
-                    "it judges false alarms (score below the champion's threshold). Needs only the model "
-                    "directory: no repo, DVC or params.yaml. A summary goes to stderr.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "it judges false alarms (score below the champion's threshold). Needs only the model "
+        "directory: no repo, DVC or params.yaml. A summary goes to stderr.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", required=True, metavar="DIR",
-                   help="champion directory (model files, model_meta.json, champion.json): models/champion "
-                        "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s)")
-    p.add_argument("--detections", required=True, metavar="FILE", help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)")
-    p.add_argument("--scripts", required=True, metavar="DIR", help="folder holding the scanned scripts; no file outside it is read")
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="DIR",
+        help="champion directory (model files, model_meta.json, champion.json): models/champion "
+        "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s)",
+    )
+    p.add_argument(
+        "--detections",
+        required=True,
+        metavar="FILE",
+        help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)",
+    )
+    p.add_argument(
+        "--scripts",
+        required=True,
+        metavar="DIR",
+        help="folder holding the scanned scripts; no file outside it is read",
+    )
     p.add_argument("--out", required=True, metavar="FILE", help="output file, written atomically")
-    p.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
-                   help="output format (default: from --out's suffix: .csv, .jsonl, .sarif; another suffix is refused)")
-    p.add_argument("--input-format", choices=FORMATS, default=None, help="force the detections format (default: detected)")
-    p.add_argument("--tech", choices=TECHS, default=None,
-                   help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)")
+    p.add_argument(
+        "--format",
+        choices=OUTPUT_FORMATS,
+        default=None,
+        help="output format (default: from --out's suffix: .csv, .jsonl, .sarif; another suffix is refused)",
+    )
+    p.add_argument(
+        "--input-format",
+        choices=FORMATS,
+        default=None,
+        help="force the detections format (default: detected)",
+    )
+    p.add_argument(
+        "--tech",
+        choices=TECHS,
+        default=None,
+        help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)",
+    )
     point = p.add_mutually_exclusive_group()
-    point.add_argument("--threshold", type=float, default=None, metavar="X",
-                       help="keep warnings scoring >= X (default: the champion's frozen threshold)")
-    point.add_argument("--min-retention", type=float, default=None, metavar="R",
-                       help="operating point: the highest threshold that keeps at least R of the real smells on "
-                            "the champion's validation data (e.g. 0.95), read from its val_curve.json; no retraining")
-    point.add_argument("--max-fp-rate", type=float, default=None, metavar="F",
-                       help="operating point: the lowest threshold that keeps at most F of the false alarms on "
-                            "the champion's validation data (e.g. 0.2)")
-    p.add_argument("--on-missing", choices=ON_MISSING, default="error",
-                   help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
-                        "(error, default), or keep / drop the row and count it in the summary")
-    p.add_argument("--sarif-all", action="store_true",
-                   help="SARIF: also hold the kept design/implementation (code-quality) smells, as notes "
-                        "(default: security smells only)")
-    p.add_argument("--uri-base", default=None, metavar="DIR",
-                   help="SARIF: make script URIs relative to DIR, which must contain --scripts (default: the "
-                        "nearest folder at or above --scripts with a .git entry, i.e. the repository a "
-                        "code-scanning UI shows; else --scripts)")
-    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="warnings scored per model batch (default: %(default)s)")
+    point.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="X",
+        help="keep warnings scoring >= X (default: the champion's frozen threshold)",
+    )
+    point.add_argument(
+        "--min-retention",
+        type=float,
+        default=None,
+        metavar="R",
+        help="operating point: the highest threshold that keeps at least R of the real smells on "
+        "the champion's validation data (e.g. 0.95), read from its val_curve.json; no retraining",
+    )
+    point.add_argument(
+        "--max-fp-rate",
+        type=float,
+        default=None,
+        metavar="F",
+        help="operating point: the lowest threshold that keeps at most F of the false alarms on "
+        "the champion's validation data (e.g. 0.2)",
+    )
+    p.add_argument(
+        "--on-missing",
+        choices=ON_MISSING,
+        default="error",
+        help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
+        "(error, default), or keep / drop the row and count it in the summary",
+    )
+    p.add_argument(
+        "--sarif-all",
+        action="store_true",
+        help="SARIF: also hold the kept design/implementation (code-quality) smells, as notes "
+        "(default: security smells only)",
+    )
+    p.add_argument(
+        "--uri-base",
+        default=None,
+        metavar="DIR",
+        help="SARIF: make script URIs relative to DIR, which must contain --scripts (default: the "
+        "nearest folder at or above --scripts with a .git entry, i.e. the repository a "
+        "code-scanning UI shows; else --scripts)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        metavar="N",
+        help="warnings scored per model batch (default: %(default)s)",
+    )
     add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
     p.set_defaults(func=_filter)
 
@@ -75,15 +136,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _filter(args: argparse.Namespace) -> int:
     threshold, source = args.threshold, None
     if args.min_retention is not None or args.max_fp_rate is not None:
-        choice = choose_threshold(load_val_curve(args.model), min_retention=args.min_retention,
-                                  max_fp_rate=args.max_fp_rate)
+        choice = choose_threshold(
+            load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate
+        )
         threshold, source = choice["threshold"], f"operating point: {choice['rule']}"
         print(describe_choice(choice, read_champion(args.model).threshold), file=sys.stderr)
     summary = filter_detections(
-        args.model, args.detections, args.scripts, args.out, fmt=args.format, tech=args.tech,
-        threshold=threshold, on_missing=args.on_missing, batch_size=args.batch_size,
-        detections_format=args.input_format, limits=limits_from_args(args),
-        sarif_all=args.sarif_all, uri_base=args.uri_base,
+        args.model,
+        args.detections,
+        args.scripts,
+        args.out,
+        fmt=args.format,
+        tech=args.tech,
+        threshold=threshold,
+        on_missing=args.on_missing,
+        batch_size=args.batch_size,
+        detections_format=args.input_format,
+        limits=limits_from_args(args),
+        sarif_all=args.sarif_all,
+        uri_base=args.uri_base,
     )
     if source is not None:
         summary["threshold_source"] = source

@@ -38,27 +38,57 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # ----------------------------------------------------------------------------- review
 
+
 def _register_review(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "review", help="pick the warnings worth a person's label, as a sheet to fill",
+        "review",
+        help="pick the warnings worth a person's label, as a sheet to fill",
         description="Write a review sheet (CSV) of the N warnings whose labels would teach the champion most: "
-                    "those scored nearest its threshold, spread over tech x smell, duplicates collapsed, warnings "
-                    "already in data/human left out. With --from-train: a label audit of the training rows where "
-                    "the champion and the LLM label disagree most.",
-        epilog=REVIEW_EXAMPLE, formatter_class=_RAW)
+        "those scored nearest its threshold, spread over tech x smell, duplicates collapsed, warnings "
+        "already in data/human left out. With --from-train: a label audit of the training rows where "
+        "the champion and the LLM label disagree most.",
+        epilog=REVIEW_EXAMPLE,
+        formatter_class=_RAW,
+    )
     p.add_argument("--model", required=True, metavar="DIR", help="champion directory, e.g. models/champion")
-    p.add_argument("--detections", metavar="FILE", help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)")
+    p.add_argument(
+        "--detections",
+        metavar="FILE",
+        help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)",
+    )
     p.add_argument("--scripts", metavar="DIR", help="folder holding the scanned scripts")
-    p.add_argument("--from-train", action="store_true", help="audit the LLM labels of the training split instead")
-    p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data for --from-train (default: %(default)s)")
-    p.add_argument("--budget", type=int, required=True, metavar="N", help="how many warnings to put on the sheet")
+    p.add_argument(
+        "--from-train", action="store_true", help="audit the LLM labels of the training split instead"
+    )
+    p.add_argument(
+        "--data", default=layout.PREPARED_DIR, help="prepared data for --from-train (default: %(default)s)"
+    )
+    p.add_argument(
+        "--budget", type=int, required=True, metavar="N", help="how many warnings to put on the sheet"
+    )
     p.add_argument("--out", required=True, metavar="FILE", help="the sheet to write (CSV, atomically)")
-    p.add_argument("--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store; its warnings are left out "
-                                                                        "(default: %(default)s)")
-    p.add_argument("--tech", choices=TECHS, default=None, help="technology of every script (default: from extensions)")
-    p.add_argument("--threshold", type=float, default=None, help="uncertainty around this score (default: the champion's)")
+    p.add_argument(
+        "--human",
+        default=layout.HUMAN_DIR,
+        metavar="DIR",
+        help="labels store; its warnings are left out (default: %(default)s)",
+    )
+    p.add_argument(
+        "--tech", choices=TECHS, default=None, help="technology of every script (default: from extensions)"
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="uncertainty around this score (default: the champion's)",
+    )
     p.add_argument("--input-format", choices=FORMATS, default=None, help="force the detections format")
-    p.add_argument("--on-missing", choices=ON_MISSING, default="error", help="a warning whose script is missing (as filter)")
+    p.add_argument(
+        "--on-missing",
+        choices=ON_MISSING,
+        default="error",
+        help="a warning whose script is missing (as filter)",
+    )
     p.set_defaults(func=_review)
 
 
@@ -72,55 +102,103 @@ def _review(args: argparse.Namespace) -> int:
         summary = review_train(args.model, args.data, args.budget, args.out, human_dir=args.human)
     else:
         if not (args.detections and args.scripts):
-            raise IacsieveError("give --detections FILE and --scripts DIR (or --from-train for a label audit)")
-        summary = review_detections(args.model, args.detections, args.scripts, args.budget, args.out, tech=args.tech,
-                                    threshold=args.threshold, human_dir=args.human, on_missing=args.on_missing,
-                                    detections_format=args.input_format)
+            raise IacsieveError(
+                "give --detections FILE and --scripts DIR (or --from-train for a label audit)"
+            )
+        summary = review_detections(
+            args.model,
+            args.detections,
+            args.scripts,
+            args.budget,
+            args.out,
+            tech=args.tech,
+            threshold=args.threshold,
+            human_dir=args.human,
+            on_missing=args.on_missing,
+            detections_format=args.input_format,
+        )
     print(format_review(summary))
     return 0
 
 
 # ----------------------------------------------------------------------------- labels
 
+
 def _register_labels(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("labels", help="human labels as versioned data (data/human)",
-                       description="Record, count and apply human labels.", epilog=LABELS_EXAMPLE, formatter_class=_RAW)
+    p = sub.add_parser(
+        "labels",
+        help="human labels as versioned data (data/human)",
+        description="Record, count and apply human labels.",
+        epilog=LABELS_EXAMPLE,
+        formatter_class=_RAW,
+    )
     lsub = p.add_subparsers(dest="labels_command", metavar="<subcommand>", required=True)
 
-    a = lsub.add_parser("add", help="validate a filled review sheet and merge it into data/human",
-                        description="Validate every row of a filled sheet (one line per bad row: file:line, field, "
-                                    "what was expected) and, only if all are valid (or --skip-invalid), merge them into "
-                                    "data/human: one record per warning and reviewer, dated. Another reviewer's "
-                                    "different verdict is kept and reported as a disagreement. Rows on test-split "
-                                    "warnings are refused. Inside a DVC repo, data/human.dvc is updated.")
+    a = lsub.add_parser(
+        "add",
+        help="validate a filled review sheet and merge it into data/human",
+        description="Validate every row of a filled sheet (one line per bad row: file:line, field, "
+        "what was expected) and, only if all are valid (or --skip-invalid), merge them into "
+        "data/human: one record per warning and reviewer, dated. Another reviewer's "
+        "different verdict is kept and reported as a disagreement. Rows on test-split "
+        "warnings are refused. Inside a DVC repo, data/human.dvc is updated.",
+    )
     a.add_argument("sheet", help="the filled sheet (CSV)")
     a.add_argument("--reviewer", required=True, metavar="NAME", help="who labelled it")
     a.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="review date (default: today, UTC)")
-    a.add_argument("--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)")
-    a.add_argument("--raw", default=layout.RAW_DIR, metavar="DIR", help="raw data, to refuse test rows (default: %(default)s)")
-    a.add_argument("--skip-invalid", action="store_true", help="record the valid rows and list the invalid ones")
+    a.add_argument(
+        "--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)"
+    )
+    a.add_argument(
+        "--raw",
+        default=layout.RAW_DIR,
+        metavar="DIR",
+        help="raw data, to refuse test rows (default: %(default)s)",
+    )
+    a.add_argument(
+        "--skip-invalid", action="store_true", help="record the valid rows and list the invalid ones"
+    )
     a.add_argument("--no-dvc", action="store_true", help="do not run `dvc add` on the store")
     a.set_defaults(func=_labels_add)
 
-    s = lsub.add_parser("stats", help="counts per tech x smell, disagreements, LLM-vs-human agreement",
-                        description="Counts of human labels per tech x smell, reviewer disagreements, and agreement "
-                                    "with the LLM label (Cohen's kappa) on warnings that have both.")
-    s.add_argument("--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)")
-    s.add_argument("--raw", default=layout.RAW_DIR, metavar="DIR", help="raw data with the LLM labels (default: %(default)s)")
+    s = lsub.add_parser(
+        "stats",
+        help="counts per tech x smell, disagreements, LLM-vs-human agreement",
+        description="Counts of human labels per tech x smell, reviewer disagreements, and agreement "
+        "with the LLM label (Cohen's kappa) on warnings that have both.",
+    )
+    s.add_argument(
+        "--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)"
+    )
+    s.add_argument(
+        "--raw",
+        default=layout.RAW_DIR,
+        metavar="DIR",
+        help="raw data with the LLM labels (default: %(default)s)",
+    )
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=_labels_stats)
 
-    ap = lsub.add_parser("apply", help="the data training reads: prepared splits with human labels applied",
-                         description="Write the prepared layout with human labels applied: train labels overridden "
-                                     "(--train), validation per --validation, test copied unchanged, plus human.json. "
-                                     "With no human labels the splits are byte-identical to --prepared.")
+    ap = lsub.add_parser(
+        "apply",
+        help="the data training reads: prepared splits with human labels applied",
+        description="Write the prepared layout with human labels applied: train labels overridden "
+        "(--train), validation per --validation, test copied unchanged, plus human.json. "
+        "With no human labels the splits are byte-identical to --prepared.",
+    )
     ap.add_argument("--prepared", default=layout.PREPARED_DIR, help="prepared data (default: %(default)s)")
-    ap.add_argument("--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)")
+    ap.add_argument(
+        "--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)"
+    )
     ap.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
     ap.add_argument("--train", default="override", help="off | override | add (default: %(default)s)")
     ap.add_argument("--validation", default="llm", help="llm | human | merged (default: %(default)s)")
-    ap.add_argument("--val-fraction", type=float, default=0.5, help="share of new warnings held out for validation")
-    ap.add_argument("--min-val-rows", type=int, default=30, help="validation=human refuses fewer rows than this")
+    ap.add_argument(
+        "--val-fraction", type=float, default=0.5, help="share of new warnings held out for validation"
+    )
+    ap.add_argument(
+        "--min-val-rows", type=int, default=30, help="validation=human refuses fewer rows than this"
+    )
     ap.set_defaults(func=_labels_apply)
 
 
@@ -128,8 +206,15 @@ def _labels_add(args: argparse.Namespace) -> int:
     from iacsieve.data.labels import SheetError, add_labels, format_add
 
     try:
-        result = add_labels(args.sheet, args.reviewer, human_dir=args.human, raw_dir=args.raw,
-                            skip_invalid=args.skip_invalid, date=args.date, dvc_track=not args.no_dvc)
+        result = add_labels(
+            args.sheet,
+            args.reviewer,
+            human_dir=args.human,
+            raw_dir=args.raw,
+            skip_invalid=args.skip_invalid,
+            date=args.date,
+            dvc_track=not args.no_dvc,
+        )
     except SheetError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -149,37 +234,62 @@ def _labels_stats(args: argparse.Namespace) -> int:
 def _labels_apply(args: argparse.Namespace) -> int:
     from iacsieve.data.human import HumanSettings, build_training_data
 
-    settings = HumanSettings.from_dict({"dir": args.human, "train": args.train, "validation": args.validation,
-                                        "val_fraction": args.val_fraction, "min_val_rows": args.min_val_rows},
-                                       source="labels apply")
+    settings = HumanSettings.from_dict(
+        {
+            "dir": args.human,
+            "train": args.train,
+            "validation": args.validation,
+            "val_fraction": args.val_fraction,
+            "min_val_rows": args.min_val_rows,
+        },
+        source="labels apply",
+    )
     report = build_training_data(args.prepared, args.human, args.out, settings)
-    print(f"{args.out}: {report['labels']} human label(s); train relabelled {report['train_relabelled']} "
-          f"(+{report['train_added']} added), validation '{report['validation']}' with {report['val_rows']} rows "
-          f"({report['val_human_rows']} human-labelled)" + (f"; disputed {len(report['disputed'])}" if report["disputed"] else ""))
+    print(
+        f"{args.out}: {report['labels']} human label(s); train relabelled {report['train_relabelled']} "
+        f"(+{report['train_added']} added), validation '{report['validation']}' with {report['val_rows']} rows "
+        f"({report['val_human_rows']} human-labelled)"
+        + (f"; disputed {len(report['disputed'])}" if report["disputed"] else "")
+    )
     return 0
 
 
 # ----------------------------------------------------------------------------- experiment
 
+
 def _register_experiment(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="report-only experiments (never feed a champion)")
     esub = p.add_subparsers(dest="experiment_command", metavar="<experiment>", required=True)
     lc = esub.add_parser(
-        "learning-curve", help="F1 vs number of human labels (cross-fitted on the test split; report only)",
+        "learning-curve",
+        help="F1 vs number of human labels (cross-fitted on the test split; report only)",
         description="How much does a person's hour buy? k-fold cross-fitting over the human-labelled test split: "
-                    "n reviews come from k-1 folds (random, or picked by the review queue's rule), a throwaway "
-                    "classical model trains on the LLM-labelled train split plus those n rows, F1 is measured on "
-                    "the held-out fold. n = 0 is the LLM-only champion. Reuses test rows: never a headline figure, "
-                    "and nothing here is selected, frozen or shipped.")
+        "n reviews come from k-1 folds (random, or picked by the review queue's rule), a throwaway "
+        "classical model trains on the LLM-labelled train split plus those n rows, F1 is measured on "
+        "the held-out fold. n = 0 is the LLM-only champion. Reuses test rows: never a headline figure, "
+        "and nothing here is selected, frozen or shipped.",
+    )
     lc.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data (default: %(default)s)")
-    lc.add_argument("--champion", default=layout.CHAMPION_DIR, help="the LLM-only champion, the n = 0 point; 'none' "
-                                                                  "trains a classical model instead (default: %(default)s)")
+    lc.add_argument(
+        "--champion",
+        default=layout.CHAMPION_DIR,
+        help="the LLM-only champion, the n = 0 point; 'none' "
+        "trains a classical model instead (default: %(default)s)",
+    )
     lc.add_argument("--out", default="reports/learning_curve", help="output folder (default: %(default)s)")
-    lc.add_argument("--sizes", default="0,25,50,100", help="numbers of human labels, comma-separated; the whole pool "
-                                                           "is always added (default: %(default)s)")
+    lc.add_argument(
+        "--sizes",
+        default="0,25,50,100",
+        help="numbers of human labels, comma-separated; the whole pool "
+        "is always added (default: %(default)s)",
+    )
     lc.add_argument("--folds", type=int, default=5, help="k (default: %(default)s)")
-    lc.add_argument("--repeats", type=int, default=2, help="random draws per fold and size (default: %(default)s)")
-    lc.add_argument("--strategies", default="random,uncertainty", help="random and/or uncertainty (default: %(default)s)")
+    lc.add_argument(
+        "--repeats", type=int, default=2, help="random draws per fold and size (default: %(default)s)"
+    )
+    lc.add_argument(
+        "--strategies", default="random,uncertainty", help="random and/or uncertainty (default: %(default)s)"
+    )
     lc.add_argument("--seed", type=int, default=0, help="folds and draws (default: %(default)s)")
     lc.set_defaults(func=_learning_curve)
 
@@ -192,9 +302,16 @@ def _learning_curve(args: argparse.Namespace) -> int:
         sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     except ValueError:
         raise IacsieveError(f"--sizes must be comma-separated integers, got {args.sizes!r}") from None
-    result = learning_curve(args.data, args.out, champion_dir=None if args.champion == "none" else args.champion,
-                            sizes=sizes, folds=args.folds, seed=args.seed, repeats=args.repeats,
-                            strategies=[s.strip() for s in args.strategies.split(",") if s.strip()])
+    result = learning_curve(
+        args.data,
+        args.out,
+        champion_dir=None if args.champion == "none" else args.champion,
+        sizes=sizes,
+        folds=args.folds,
+        seed=args.seed,
+        repeats=args.repeats,
+        strategies=[s.strip() for s in args.strategies.split(",") if s.strip()],
+    )
     print(result["caveat"])
     for p in result["points"]:
         print(f"  {p['strategy']:<12} n={p['n_labels']:>4}  F1 {p['f1']:.3f} ± {p['f1_fold_std']:.3f}")

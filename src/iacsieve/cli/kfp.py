@@ -43,123 +43,219 @@ RUNNER_HELP = """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    kfp = sub.add_parser("kfp", help="compile / submit / run-local the stages as Kubeflow Pipelines",
-                         description="The four training stages as Kubeflow Pipelines v2: one pipeline per "
-                                     "stage, built from params.yaml (a profile's grids), one train task per "
-                                     "grid point in parallel.")
+    kfp = sub.add_parser(
+        "kfp",
+        help="compile / submit / run-local the stages as Kubeflow Pipelines",
+        description="The four training stages as Kubeflow Pipelines v2: one pipeline per "
+        "stage, built from params.yaml (a profile's grids), one train task per "
+        "grid point in parallel.",
+    )
     ksub = kfp.add_subparsers(dest="kfp_command", metavar="<subcommand>", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
 
-    c = ksub.add_parser("compile", help="write a stage's pipeline YAML", formatter_class=fmt,
-                        description="Compile stage N's pipeline (IR YAML) for upload in the KFP UI or `kfp`.")
+    c = ksub.add_parser(
+        "compile",
+        help="write a stage's pipeline YAML",
+        formatter_class=fmt,
+        description="Compile stage N's pipeline (IR YAML) for upload in the KFP UI or `kfp`.",
+    )
     _stage_args(c, default_profile="cluster")
     c.add_argument("-o", "--output", help="output file (default: iacsieve-stage<N>-<profile>.yaml)")
-    c.add_argument("--no-cluster-resources", dest="cluster", action="store_false", default=None,
-                   help="leave out GPU/CPU/memory, node selector, tolerations and /dev/shm on train tasks "
-                        "(default: added for every profile but `local`)")
+    c.add_argument(
+        "--no-cluster-resources",
+        dest="cluster",
+        action="store_false",
+        default=None,
+        help="leave out GPU/CPU/memory, node selector, tolerations and /dev/shm on train tasks "
+        "(default: added for every profile but `local`)",
+    )
     c.set_defaults(func=_compile)
 
-    s = ksub.add_parser("submit", help="submit a stage's run to a KFP cluster", formatter_class=fmt,
-                        description="Compile stage N and create a run on a Kubeflow Pipelines (v2) server.",
-                        epilog=STAGE_INPUTS_HELP + "\n" + AUTH_HELP)
+    s = ksub.add_parser(
+        "submit",
+        help="submit a stage's run to a KFP cluster",
+        formatter_class=fmt,
+        description="Compile stage N and create a run on a Kubeflow Pipelines (v2) server.",
+        epilog=STAGE_INPUTS_HELP + "\n" + AUTH_HELP,
+    )
     _stage_args(s, default_profile="cluster")
     _input_args(s, data_default=None)
-    s.add_argument("--from-run", metavar="RUN_ID",
-                   help="stages 2-4: take the selection / champion from this earlier run (through the KFP API) "
-                        "instead of --selection-uri / --champion-uri")
-    s.add_argument("--experiment", default="iacsieve", help="experiment name (created if missing; default: %(default)s)")
+    s.add_argument(
+        "--from-run",
+        metavar="RUN_ID",
+        help="stages 2-4: take the selection / champion from this earlier run (through the KFP API) "
+        "instead of --selection-uri / --champion-uri",
+    )
+    s.add_argument(
+        "--experiment", default="iacsieve", help="experiment name (created if missing; default: %(default)s)"
+    )
     s.add_argument("--run-name", help="run name (default: pipeline name + time)")
-    s.add_argument("--pipeline-root", help="where artifacts go (default: the server's, e.g. minio://mlpipeline/v2/artifacts)")
-    s.add_argument("--no-cache", dest="enable_caching", action="store_false", default=None,
-                   help="re-run every task (default: caching on, as compiled)")
+    s.add_argument(
+        "--pipeline-root",
+        help="where artifacts go (default: the server's, e.g. minio://mlpipeline/v2/artifacts)",
+    )
+    s.add_argument(
+        "--no-cache",
+        dest="enable_caching",
+        action="store_false",
+        default=None,
+        help="re-run every task (default: caching on, as compiled)",
+    )
     _connection_args(s)
     s.set_defaults(func=_submit)
 
-    r = ksub.add_parser("run-local", help="run a stage here with kfp.local (no cluster)",
-                        formatter_class=fmt, epilog=STAGE_INPUTS_HELP + RUNNER_HELP,
-                        description="Run stage N's pipeline on this machine with kfp.local: each task as a "
-                                    "subprocess of this venv, as many at once as there are CPU cores (one "
-                                    "thread each), or (--runner docker) in a container of the component image. "
-                                    "GPU and pod settings are ignored. Prints one line per finished task (for a "
-                                    "failed one, the error it ended with) and where the outputs are; -v shows "
-                                    "kfp.local's full logs.")
+    r = ksub.add_parser(
+        "run-local",
+        help="run a stage here with kfp.local (no cluster)",
+        formatter_class=fmt,
+        epilog=STAGE_INPUTS_HELP + RUNNER_HELP,
+        description="Run stage N's pipeline on this machine with kfp.local: each task as a "
+        "subprocess of this venv, as many at once as there are CPU cores (one "
+        "thread each), or (--runner docker) in a container of the component image. "
+        "GPU and pod settings are ignored. Prints one line per finished task (for a "
+        "failed one, the error it ended with) and where the outputs are; -v shows "
+        "kfp.local's full logs.",
+    )
     _stage_args(r, default_profile="local")
-    r.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
-                   help="where tasks run (default: %(default)s); docker: --image defaults to iacsieve:<version>")
+    r.add_argument(
+        "--runner",
+        choices=("subprocess", "docker"),
+        default="subprocess",
+        help="where tasks run (default: %(default)s); docker: --image defaults to iacsieve:<version>",
+    )
     _input_args(r, data_default=layout.RAW_DIR)
-    r.add_argument("--pipeline-root", default="kfp-local", help="where task outputs go (default: %(default)s)")
-    r.add_argument("--cache", action="store_true", help="reuse outputs of identical tasks from earlier local runs")
-    r.add_argument("--champion-out", help="also copy the run's champion (stages 3-4) into this folder, e.g. a "
-                                          "scratch dir (to version it: `iacsieve kfp pull-champion PATH`)")
-    r.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                   help="kfp.local's full output: executor inputs and every task's log (same as `iacsieve -v`)")
+    r.add_argument(
+        "--pipeline-root", default="kfp-local", help="where task outputs go (default: %(default)s)"
+    )
+    r.add_argument(
+        "--cache", action="store_true", help="reuse outputs of identical tasks from earlier local runs"
+    )
+    r.add_argument(
+        "--champion-out",
+        help="also copy the run's champion (stages 3-4) into this folder, e.g. a "
+        "scratch dir (to version it: `iacsieve kfp pull-champion PATH`)",
+    )
+    r.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="kfp.local's full output: executor inputs and every task's log (same as `iacsieve -v`)",
+    )
     r.set_defaults(func=_run_local)
 
-    sp = ksub.add_parser("specs", help="regenerate components/*/component.yaml and pipelines/*.yaml",
-                         description="Compile every step component and every pipeline (stages 1-4 and all "
-                                     "four, cluster profile) into the repo's components/ and pipelines/ "
-                                     "(what `make kfp-specs` runs; a test fails when they are stale).")
+    sp = ksub.add_parser(
+        "specs",
+        help="regenerate components/*/component.yaml and pipelines/*.yaml",
+        description="Compile every step component and every pipeline (stages 1-4 and all "
+        "four, cluster profile) into the repo's components/ and pipelines/ "
+        "(what `make kfp-specs` runs; a test fails when they are stale).",
+    )
     sp.add_argument("--root", default=".", help="repository root (default: %(default)s)")
     sp.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
     sp.set_defaults(func=_specs)
 
-    p = ksub.add_parser("pull-champion", help="bring a run's champion home: models/cluster-champion, dvc add-ed",
-                        formatter_class=fmt,
-                        description="Fetch a finished run's champion (the freeze task's `champion` output artifact) "
-                                    "into its own DVC-tracked folder (checked, swapped in atomically, `dvc add`-ed; "
-                                    "never freeze4's models/champion), and write its metrics JSON (the shape of "
-                                    "reports/metrics.json) for git and `dvc metrics diff`.",
-                        epilog="SOURCE: the artifact's URI from the KFP UI (run -> freeze -> Output artifacts -> "
-                               "champion), e.g.\n  minio://mlpipeline/v2/artifacts/iacsieve-stage4/<run-id>/freeze/"
-                               "<id>/champion\n  gs://BUCKET/..., s3://BUCKET/..., or a local path (run-local output); "
-                               "or --from-run RUN_ID.\nRemote URIs need the fsspec backend (`pip install .[cluster]`: "
-                               "s3fs for s3:// and minio://, gcsfs for gs://)\nand its usual credentials (AWS_* / "
-                               "GOOGLE_APPLICATION_CREDENTIALS). For the in-cluster MinIO:\n  kubectl port-forward -n "
-                               "kubeflow svc/minio-service 9000:9000\nThen: git add models/cluster-champion.dvc "
-                               "models/.gitignore reports/cluster-champion && git commit && dvc push\n\n" + AUTH_HELP)
-    p.add_argument("source", metavar="SOURCE", nargs="?", help="URI or path of the freeze task's `champion` artifact")
-    p.add_argument("--from-run", metavar="RUN_ID", help="take the champion (and selection) of this run through the KFP API")
+    p = ksub.add_parser(
+        "pull-champion",
+        help="bring a run's champion home: models/cluster-champion, dvc add-ed",
+        formatter_class=fmt,
+        description="Fetch a finished run's champion (the freeze task's `champion` output artifact) "
+        "into its own DVC-tracked folder (checked, swapped in atomically, `dvc add`-ed; "
+        "never freeze4's models/champion), and write its metrics JSON (the shape of "
+        "reports/metrics.json) for git and `dvc metrics diff`.",
+        epilog="SOURCE: the artifact's URI from the KFP UI (run -> freeze -> Output artifacts -> "
+        "champion), e.g.\n  minio://mlpipeline/v2/artifacts/iacsieve-stage4/<run-id>/freeze/"
+        "<id>/champion\n  gs://BUCKET/..., s3://BUCKET/..., or a local path (run-local output); "
+        "or --from-run RUN_ID.\nRemote URIs need the fsspec backend (`pip install .[cluster]`: "
+        "s3fs for s3:// and minio://, gcsfs for gs://)\nand its usual credentials (AWS_* / "
+        "GOOGLE_APPLICATION_CREDENTIALS). For the in-cluster MinIO:\n  kubectl port-forward -n "
+        "kubeflow svc/minio-service 9000:9000\nThen: git add models/cluster-champion.dvc "
+        "models/.gitignore reports/cluster-champion && git commit && dvc push\n\n" + AUTH_HELP,
+    )
+    p.add_argument(
+        "source", metavar="SOURCE", nargs="?", help="URI or path of the freeze task's `champion` artifact"
+    )
+    p.add_argument(
+        "--from-run",
+        metavar="RUN_ID",
+        help="take the champion (and selection) of this run through the KFP API",
+    )
     p.add_argument("--selection-uri", help="also keep the run's `selection` (stage-4 seeds) for report/plots")
-    p.add_argument("--out", default=str(Path(layout.CLUSTER_CHAMPION_DIR)), help="destination folder (default: %(default)s)")
-    p.add_argument("--reports", default=str(Path(layout.CLUSTER_REPORTS_DIR)),
-                   help="where metrics.json (+ selection.json) go, git-tracked (default: %(default)s)")
-    p.add_argument("--no-dvc-add", dest="track", action="store_false", help="copy only; do not `dvc add` the folder")
-    p.add_argument("--pipeline-root", help="with --from-run on a backend that lists no task outputs: the run's pipeline "
-                                           "root (default: the run's own, else minio://mlpipeline/v2/artifacts)")
-    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
-                   help="S3 endpoint for s3:// / minio:// (default: $AWS_ENDPOINT_URL; minio:// else http://localhost:9000)")
+    p.add_argument(
+        "--out",
+        default=str(Path(layout.CLUSTER_CHAMPION_DIR)),
+        help="destination folder (default: %(default)s)",
+    )
+    p.add_argument(
+        "--reports",
+        default=str(Path(layout.CLUSTER_REPORTS_DIR)),
+        help="where metrics.json (+ selection.json) go, git-tracked (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-dvc-add", dest="track", action="store_false", help="copy only; do not `dvc add` the folder"
+    )
+    p.add_argument(
+        "--pipeline-root",
+        help="with --from-run on a backend that lists no task outputs: the run's pipeline "
+        "root (default: the run's own, else minio://mlpipeline/v2/artifacts)",
+    )
+    p.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL"),
+        help="S3 endpoint for s3:// / minio:// (default: $AWS_ENDPOINT_URL; minio:// else http://localhost:9000)",
+    )
     _connection_args(p)
     p.set_defaults(func=_pull)
 
-    d = ksub.add_parser("push-data", help="upload data/raw under its DVC md5, for the cluster to read",
-                        description="Upload the raw data folder to <ROOT>/<md5>/ (md5: data.dvc's, checked against "
-                                    "the folder first; nothing re-sent when a complete copy is there) and print "
-                                    "that URI: the --data-uri every run then reads, so the data's identity "
-                                    "travels with it.")
-    d.add_argument("--to", required=True, metavar="ROOT", help="bucket prefix, e.g. s3://BUCKET/iacsieve/data")
+    d = ksub.add_parser(
+        "push-data",
+        help="upload data/raw under its DVC md5, for the cluster to read",
+        description="Upload the raw data folder to <ROOT>/<md5>/ (md5: data.dvc's, checked against "
+        "the folder first; nothing re-sent when a complete copy is there) and print "
+        "that URI: the --data-uri every run then reads, so the data's identity "
+        "travels with it.",
+    )
+    d.add_argument(
+        "--to", required=True, metavar="ROOT", help="bucket prefix, e.g. s3://BUCKET/iacsieve/data"
+    )
     d.add_argument("--raw", default=layout.RAW_DIR, help="the data folder (default: %(default)s)")
-    d.add_argument("--dvc-file", default="data.dvc", help="the .dvc file naming its md5 (default: %(default)s)")
-    d.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
-                   help="S3 endpoint (MinIO etc.; default: $AWS_ENDPOINT_URL)")
+    d.add_argument(
+        "--dvc-file", default="data.dvc", help="the .dvc file naming its md5 (default: %(default)s)"
+    )
+    d.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL"),
+        help="S3 endpoint (MinIO etc.; default: $AWS_ENDPOINT_URL)",
+    )
     d.set_defaults(func=_push_data)
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default=os.environ.get("KF_PIPELINES_ENDPOINT"),
-                   help="KFP API endpoint, e.g. https://kubeflow.example.org/pipeline (default: "
-                        "$KF_PIPELINES_ENDPOINT; without either: the in-cluster ml-pipeline service inside a pod, "
-                        "else the current context of ~/.kube/config or $KUBECONFIG, else an error)")
+    p.add_argument(
+        "--host",
+        default=os.environ.get("KF_PIPELINES_ENDPOINT"),
+        help="KFP API endpoint, e.g. https://kubeflow.example.org/pipeline (default: "
+        "$KF_PIPELINES_ENDPOINT; without either: the in-cluster ml-pipeline service inside a pod, "
+        "else the current context of ~/.kube/config or $KUBECONFIG, else an error)",
+    )
     p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
     p.add_argument("--token", default=os.environ.get("KFP_TOKEN"), help="bearer token (default: $KFP_TOKEN)")
-    p.add_argument("--sa-token-path", help="service-account token file (default: $KF_PIPELINES_SA_TOKEN_PATH)")
+    p.add_argument(
+        "--sa-token-path", help="service-account token file (default: $KF_PIPELINES_SA_TOKEN_PATH)"
+    )
     p.add_argument("--cookies", help="session cookie string, e.g. 'authservice_session=...'")
 
 
 def _client(args: argparse.Namespace):
     from iacsieve.kfp import make_client
 
-    return make_client(args.host, namespace=args.namespace, token=args.token, cookies=args.cookies,
-                       sa_token_path=args.sa_token_path)
+    return make_client(
+        args.host,
+        namespace=args.namespace,
+        token=args.token,
+        cookies=args.cookies,
+        sa_token_path=args.sa_token_path,
+    )
 
 
 def _stage_arg(text: str) -> int | str:
@@ -167,26 +263,44 @@ def _stage_arg(text: str) -> int | str:
 
 
 def _stage_args(p: argparse.ArgumentParser, *, default_profile: str) -> None:
-    p.add_argument("--stage", required=True, type=_stage_arg, choices=(1, 2, 3, 4, "all"),
-                   help="which stage's pipeline, or `all`: the four stages chained in one pipeline")
-    p.add_argument("--profile", default=default_profile,
-                   help="params.yaml grids: `local` (the top-level ones dvc repro runs) or a name under "
-                        "`profiles:` (default: %(default)s)")
+    p.add_argument(
+        "--stage",
+        required=True,
+        type=_stage_arg,
+        choices=(1, 2, 3, 4, "all"),
+        help="which stage's pipeline, or `all`: the four stages chained in one pipeline",
+    )
+    p.add_argument(
+        "--profile",
+        default=default_profile,
+        help="params.yaml grids: `local` (the top-level ones dvc repro runs) or a name under "
+        "`profiles:` (default: %(default)s)",
+    )
     p.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
     p.add_argument("--image", help="component image (default: params.yaml cluster.image)")
 
 
 def _input_args(p: argparse.ArgumentParser, *, data_default: str | None) -> None:
-    p.add_argument("--data-uri", default=data_default, required=data_default is None,
-                   help="the raw data folder (<tech>/<tech>_<split>.jsonl): a bucket URI on a cluster"
-                        + (f" (default: {data_default})" if data_default else ""))
+    p.add_argument(
+        "--data-uri",
+        default=data_default,
+        required=data_default is None,
+        help="the raw data folder (<tech>/<tech>_<split>.jsonl): a bucket URI on a cluster"
+        + (f" (default: {data_default})" if data_default else ""),
+    )
     p.add_argument("--selection-uri", help="stage 3: stage 2's select task `selection` artifact")
     p.add_argument("--champion-uri", help="stage 4: stage 3's freeze task `card` (or `champion`) artifact")
-    p.add_argument("--human-uri", help="your reviewers' labels store (data/human, pushed where pods read it): "
-                                        "applied before training as params.yaml's `human:` says, as `dvc repro` does")
-    p.add_argument("--data-md5", default=None,
-                   help="the data's DVC md5: the prepare task refuses data that differs (default for submit: "
-                        "data.dvc's, when it exists; '' = no check)")
+    p.add_argument(
+        "--human-uri",
+        help="your reviewers' labels store (data/human, pushed where pods read it): "
+        "applied before training as params.yaml's `human:` says, as `dvc repro` does",
+    )
+    p.add_argument(
+        "--data-md5",
+        default=None,
+        help="the data's DVC md5: the prepare task refuses data that differs (default for submit: "
+        "data.dvc's, when it exists; '' = no check)",
+    )
 
 
 def _inputs(args: argparse.Namespace, *, local: bool):
@@ -200,8 +314,13 @@ def _inputs(args: argparse.Namespace, *, local: bool):
         from iacsieve.data.identity import data_md5_from_dvc_file
 
         md5 = data_md5_from_dvc_file("data.dvc")
-    return StageInputs(norm(args.data_uri), norm(args.selection_uri), norm(args.champion_uri), data_md5=md5 or None,
-                       human_uri=norm(args.human_uri))
+    return StageInputs(
+        norm(args.data_uri),
+        norm(args.selection_uri),
+        norm(args.champion_uri),
+        data_md5=md5 or None,
+        human_uri=norm(args.human_uri),
+    )
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -216,7 +335,6 @@ def _compile(args: argparse.Namespace) -> int:
 def _submit(args: argparse.Namespace) -> int:
     from iacsieve.kfp import submit_stage
     from iacsieve.kfp.from_run import stage_inputs_from_run
-
     from iacsieve.kfp.run import check_cluster_image
 
     inputs = _inputs(args, local=False)
@@ -228,13 +346,30 @@ def _submit(args: argparse.Namespace) -> int:
         logging.getLogger("urllib3.connectionpool").addFilter(_errors_only)
     client = _client(args)
     if args.from_run:
-        inputs = dataclasses.replace(inputs, **stage_inputs_from_run(
-            client, args.from_run, args.stage, pipeline_root=args.pipeline_root,
-            endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))
-    run_id = submit_stage(args.stage, inputs, host=args.host, params_path=args.params,
-                          profile=args.profile, image=args.image, experiment=args.experiment,
-                          namespace=args.namespace, run_name=args.run_name, pipeline_root=args.pipeline_root,
-                          enable_caching=args.enable_caching, client=client)
+        inputs = dataclasses.replace(
+            inputs,
+            **stage_inputs_from_run(
+                client,
+                args.from_run,
+                args.stage,
+                pipeline_root=args.pipeline_root,
+                endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+            ),
+        )
+    run_id = submit_stage(
+        args.stage,
+        inputs,
+        host=args.host,
+        params_path=args.params,
+        profile=args.profile,
+        image=args.image,
+        experiment=args.experiment,
+        namespace=args.namespace,
+        run_name=args.run_name,
+        pipeline_root=args.pipeline_root,
+        enable_caching=args.enable_caching,
+        client=client,
+    )
     where = f" ({args.host.rstrip('/')}/#/runs/details/{run_id})" if args.host else ""
     print(f"submitted stage {args.stage}: run {run_id}{where}")
     return 0
@@ -248,10 +383,20 @@ def _run_local(args: argparse.Namespace) -> int:
     from iacsieve.kfp import pull_champion, run_local
 
     started = time.monotonic()
-    outputs = run_local(args.stage, _inputs(args, local=True), params_path=args.params, profile=args.profile,
-                        pipeline_root=args.pipeline_root, enable_caching=args.cache, verbose=args.verbose,
-                        runner=args.runner, image=args.image)
-    print(f"stage {args.stage} finished in {time.monotonic() - started:.0f}s; outputs (next stage's --*-uri):")
+    outputs = run_local(
+        args.stage,
+        _inputs(args, local=True),
+        params_path=args.params,
+        profile=args.profile,
+        pipeline_root=args.pipeline_root,
+        enable_caching=args.cache,
+        verbose=args.verbose,
+        runner=args.runner,
+        image=args.image,
+    )
+    print(
+        f"stage {args.stage} finished in {time.monotonic() - started:.0f}s; outputs (next stage's --*-uri):"
+    )
     for name, path in outputs.items():
         print(f"  {name}: {path}")
     if args.champion_out and "champion" in outputs:
@@ -275,32 +420,53 @@ def _pull(args: argparse.Namespace) -> int:
 
     source, selection, origin = args.source, args.selection_uri, {}
     if args.from_run:
-        found = resolve_run_outputs(_client(args), args.from_run, pipeline_root=args.pipeline_root,
-                                    endpoint_url=args.endpoint_url)
+        found = resolve_run_outputs(
+            _client(args), args.from_run, pipeline_root=args.pipeline_root, endpoint_url=args.endpoint_url
+        )
         if "champion" not in found:
             raise IacsieveError(f"run {args.from_run}: no champion (only stages 3-4 freeze one)")
-        source, selection, origin = source or found["champion"], selection or found.get("selection"), {"run_id": args.from_run}
+        source, selection, origin = (
+            source or found["champion"],
+            selection or found.get("selection"),
+            {"run_id": args.from_run},
+        )
     if not source:
-        raise IacsieveError("pull-champion needs SOURCE (the champion artifact's URI or path) or --from-run RUN_ID")
+        raise IacsieveError(
+            "pull-champion needs SOURCE (the champion artifact's URI or path) or --from-run RUN_ID"
+        )
     if "://" not in source:  # a local path: the destination may not be, hold or lie inside it
         from iacsieve.overlap import refuse_overlap
 
         refuse_overlap(args.out, {"SOURCE": source})
-    written = home_champion(source, args.out, reports=args.reports, selection_source=selection,
-                            endpoint_url=args.endpoint_url, origin=origin, track=args.track)
+    written = home_champion(
+        source,
+        args.out,
+        reports=args.reports,
+        selection_source=selection,
+        endpoint_url=args.endpoint_url,
+        origin=origin,
+        track=args.track,
+    )
     champion = json.loads((Path(args.out) / "champion.json").read_text(encoding="utf-8"))
-    print(f"champion {champion['run']} (threshold {champion['threshold']:.2f}, val F1 {champion['val_f1']:.4f}) -> {args.out}")
+    print(
+        f"champion {champion['run']} (threshold {champion['threshold']:.2f}, val F1 {champion['val_f1']:.4f}) -> {args.out}"
+    )
     if "dvc_file" not in written:
         print(f"{args.out}: copied, not DVC-tracked" + (" (outside this DVC project)" if not written else ""))
         return 0
-    print("version it: git add " + " ".join(sorted({str(p) for p in written.values()} | {str(Path(args.out).parent / ".gitignore")}))
-          + " && git commit -m 'cluster champion' && dvc push")
+    print(
+        "version it: git add "
+        + " ".join(sorted({str(p) for p in written.values()} | {str(Path(args.out).parent / ".gitignore")}))
+        + " && git commit -m 'cluster champion' && dvc push"
+    )
     return 0
 
 
 def _push_data(args: argparse.Namespace) -> int:
     from iacsieve.data.identity import data_md5_from_dvc_file, push_data
 
-    uri = push_data(args.raw, args.to, expected_md5=data_md5_from_dvc_file(args.dvc_file), endpoint_url=args.endpoint_url)
+    uri = push_data(
+        args.raw, args.to, expected_md5=data_md5_from_dvc_file(args.dvc_file), endpoint_url=args.endpoint_url
+    )
     print(uri)
     return 0

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from iacsieve import layout
 from iacsieve.method.plan import PLAN, STAGES
+from iacsieve.overlap import refuse_overlap
 
 FREEZING_STAGES: tuple[int, ...] = tuple(n for n, plan in PLAN.items() if plan.freezes)
-from iacsieve.overlap import refuse_overlap
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -34,20 +34,23 @@ def _params_arg(p: argparse.ArgumentParser) -> None:
 
 # ----------------------------------------------------------------------------- stage-run
 
+
 def _register_stage_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "stage-run", help="train, sweep and evaluate a stage's run(s) (what dvc.yaml calls)",
+        "stage-run",
+        help="train, sweep and evaluate a stage's run(s) (what dvc.yaml calls)",
         formatter_class=_RAW,
         description="Run a stage as the stage plan (iacsieve.method.plan) says. Stages whose grid names\n"
-                    "every value (1, 2) run ONE grid point, given by flags (dvc.yaml's matrix passes them);\n"
-                    "stages that build on the previous stage (3: its winner, 4: its champion) run their\n"
-                    "whole grid. Run settings: params.yaml defaults < families.<family> < the point, or the\n"
-                    "previous winner's/champion's settings < the point. Each run directory\n"
-                    "(models/experiments/stageN/<run>) and results directory is published atomically.",
+        "every value (1, 2) run ONE grid point, given by flags (dvc.yaml's matrix passes them);\n"
+        "stages that build on the previous stage (3: its winner, 4: its champion) run their\n"
+        "whole grid. Run settings: params.yaml defaults < families.<family> < the point, or the\n"
+        "previous winner's/champion's settings < the point. Each run directory\n"
+        "(models/experiments/stageN/<run>) and results directory is published atomically.",
         epilog="examples (what dvc.yaml runs):\n"
-               "  iacsieve stage-run --stage 1 --family classical --learning-rate 0.001 --batch-size 16 \\\n"
-               "      --epochs 10 --weight-decay 0\n"
-               "  iacsieve stage-run --stage 3")
+        "  iacsieve stage-run --stage 1 --family classical --learning-rate 0.001 --batch-size 16 \\\n"
+        "      --epochs 10 --weight-decay 0\n"
+        "  iacsieve stage-run --stage 3",
+    )
     p.add_argument("--stage", type=int, choices=STAGES, required=True, help="stage number")
     p.add_argument("--family", help="model family (stages 1-2)")
     p.add_argument("--learning-rate", type=float, help="learning rate")
@@ -60,30 +63,42 @@ def _register_stage_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _root_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", default=".", help="project root that holds models/, results/ (default: %(default)s)")
+    p.add_argument(
+        "--root", default=".", help="project root that holds models/, results/ (default: %(default)s)"
+    )
 
 
 def _stage_run(args: argparse.Namespace) -> int:
     from iacsieve.method.dvc import stage_run
     from iacsieve.method.params import load_params
 
-    point = {key: value for key, value in (
-        ("family", args.family), ("learning_rate", args.learning_rate), ("batch_size", args.batch_size),
-        ("epochs", args.epochs), ("weight_decay", args.weight_decay),
-    ) if value is not None}
+    point = {
+        key: value
+        for key, value in (
+            ("family", args.family),
+            ("learning_rate", args.learning_rate),
+            ("batch_size", args.batch_size),
+            ("epochs", args.epochs),
+            ("weight_decay", args.weight_decay),
+        )
+        if value is not None
+    }
     stage_run(load_params(args.params), args.stage, point, root=args.root)
     return 0
 
 
 # ----------------------------------------------------------------------------- stage-select / stage-freeze
 
+
 def _register_stage_select(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "stage-select", help="select a stage's winner among its current grid's runs",
+        "stage-select",
+        help="select a stage's winner among its current grid's runs",
         description="Rank the runs of the stage's CURRENT grid (results of runs removed from the grid are "
-                    "ignored) by validation F1 and write results/selection/stageN/: selection.json (the "
-                    "ranking), winner.json (the chosen run's settings, all the next stage reads), "
-                    "ranking.csv, ranking.md and metrics.json. The plan says best run or median seed.")
+        "ignored) by validation F1 and write results/selection/stageN/: selection.json (the "
+        "ranking), winner.json (the chosen run's settings, all the next stage reads), "
+        "ranking.csv, ranking.md and metrics.json. The plan says best run or median seed.",
+    )
     p.add_argument("--stage", type=int, choices=STAGES, required=True, help="stage number")
     _root_arg(p)
     _params_arg(p)
@@ -96,18 +111,28 @@ def _stage_select(args: argparse.Namespace) -> int:
 
     selection = select_stage(load_params(args.params), args.stage, root=args.root)
     chosen = selection["selected"]
-    print(f"stage {args.stage}: selected {chosen['run']} ({chosen['family']}, {selection['mode']} of "
-          f"{len(selection['runs'])}): val F1 {chosen['val_f1']:.3f}, threshold {chosen['threshold']:.2f}")
+    print(
+        f"stage {args.stage}: selected {chosen['run']} ({chosen['family']}, {selection['mode']} of "
+        f"{len(selection['runs'])}): val F1 {chosen['val_f1']:.3f}, threshold {chosen['threshold']:.2f}"
+    )
     return 0
 
 
 def _register_stage_freeze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "stage-freeze", help="freeze a stage's selected run as that stage's champion",
+        "stage-freeze",
+        help="freeze a stage's selected run as that stage's champion",
         description="Copy the stage's selected run (results/selection/stageN/selection.json) into its "
-                    "champion folder with champion.json (stage 3: models/champions/stage3, stage 4: "
-                    "models/champion), atomically.")
-    p.add_argument("--stage", type=int, choices=FREEZING_STAGES, required=True, help="stage number (those the plan freezes)")
+        "champion folder with champion.json (stage 3: models/champions/stage3, stage 4: "
+        "models/champion), atomically.",
+    )
+    p.add_argument(
+        "--stage",
+        type=int,
+        choices=FREEZING_STAGES,
+        required=True,
+        help="stage number (those the plan freezes)",
+    )
     _root_arg(p)
     _params_arg(p)
     p.set_defaults(func=_stage_freeze)
@@ -117,26 +142,38 @@ def _stage_freeze(args: argparse.Namespace) -> int:
     from iacsieve.method.dvc import freeze_stage
     from iacsieve.method.params import load_params
 
-    print(f"stage {args.stage}: champion in {freeze_stage(load_params(args.params), args.stage, root=args.root)}")
+    print(
+        f"stage {args.stage}: champion in {freeze_stage(load_params(args.params), args.stage, root=args.root)}"
+    )
     return 0
 
 
 # ----------------------------------------------------------------------------- report / plots
 
+
 def _register_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "report", help="write reports/summary.md: every stage's runs, the champion, published figures",
+        "report",
+        help="write reports/summary.md: every stage's runs, the champion, published figures",
         description="Write a Markdown report: one table per stage of every run (val F1, test F1 per set, "
-                    "FP reduction, wall time), the champion with 95%% bootstrap intervals, the stage-4 "
-                    "mean +- std over seeds, the published figures beside ours, and the ablation table "
-                    "if reports/ablation/ablation.md exists. Also writes the champion's DVC metrics file.")
+        "FP reduction, wall time), the champion with 95%% bootstrap intervals, the stage-4 "
+        "mean +- std over seeds, the published figures beside ours, and the ablation table "
+        "if reports/ablation/ablation.md exists. Also writes the champion's DVC metrics file.",
+    )
     p.add_argument("--results", default="results", help="results root (default: %(default)s)")
-    p.add_argument("--champion", default=str(CHAMPION_DIR), help="final champion folder (default: %(default)s)")
+    p.add_argument(
+        "--champion", default=str(CHAMPION_DIR), help="final champion folder (default: %(default)s)"
+    )
     p.add_argument("--out", default=str(REPORT_FILE), help="report file (default: %(default)s)")
-    p.add_argument("--metrics", default=layout.REPORT_METRICS,
-                   help="champion metrics JSON for DVC (default: %(default)s; '' to skip)")
+    p.add_argument(
+        "--metrics",
+        default=layout.REPORT_METRICS,
+        help="champion metrics JSON for DVC (default: %(default)s; '' to skip)",
+    )
     p.add_argument("--prefix", default="", help="only runs whose name starts with this prefix")
-    p.add_argument("--selection", help="a pulled stage-4 selection.json: the seed table of a cluster champion")
+    p.add_argument(
+        "--selection", help="a pulled stage-4 selection.json: the seed table of a cluster champion"
+    )
     _cluster_arg(p)
     _params_arg(p)
     p.set_defaults(func=_report)
@@ -148,50 +185,85 @@ def _report(args: argparse.Namespace) -> int:
 
     params = load_params(args.params) if Path(args.params).is_file() else None
     if args.cluster:
-        args.champion, args.out, args.selection = str(Path(layout.CLUSTER_CHAMPION_DIR)), str(Path(layout.CLUSTER_REPORTS_DIR) / "summary.md"), \
-            args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
+        args.champion, args.out, args.selection = (
+            str(Path(layout.CLUSTER_CHAMPION_DIR)),
+            str(Path(layout.CLUSTER_REPORTS_DIR) / "summary.md"),
+            args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json"),
+        )
         args.metrics = ""  # pull-champion wrote it; the report only reads
-    refuse_overlap(args.out, {"--results": args.results, "--champion": args.champion, "--params": args.params},
-                   inside_ok=True)
+    refuse_overlap(
+        args.out,
+        {"--results": args.results, "--champion": args.champion, "--params": args.params},
+        inside_ok=True,
+    )
     if args.metrics:
-        refuse_overlap(args.metrics, {"--results": args.results, "--champion": args.champion}, out_flag="--metrics",
-                       inside_ok=True)
-    path = write_report(args.results, args.champion, args.out, prefix=args.prefix, params=params,
-                        metrics_file=args.metrics or None, selection=args.selection)
+        refuse_overlap(
+            args.metrics,
+            {"--results": args.results, "--champion": args.champion},
+            out_flag="--metrics",
+            inside_ok=True,
+        )
+    path = write_report(
+        args.results,
+        args.champion,
+        args.out,
+        prefix=args.prefix,
+        params=params,
+        metrics_file=args.metrics or None,
+        selection=args.selection,
+    )
     print(f"report: {path}")
     return 0
 
 
 def _register_plots(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "plots", help="render the champion's plots to PNG (offline, matplotlib)",
+        "plots",
+        help="render the champion's plots to PNG (offline, matplotlib)",
         description="Render PNGs: the stage-3 threshold sweep (F1 vs threshold, chosen one marked), the "
-                    "champion's precision-recall curves on val and test, its confusion matrix, and the "
-                    "stage-4 spread over seeds. Also writes the plot data (CSV/JSON) for `dvc plots`.")
+        "champion's precision-recall curves on val and test, its confusion matrix, and the "
+        "stage-4 spread over seeds. Also writes the plot data (CSV/JSON) for `dvc plots`.",
+    )
     p.add_argument("--results", default="results", help="results root (default: %(default)s)")
-    p.add_argument("--champion", default=str(CHAMPION_DIR), help="final champion folder (default: %(default)s)")
+    p.add_argument(
+        "--champion", default=str(CHAMPION_DIR), help="final champion folder (default: %(default)s)"
+    )
     p.add_argument("--out", default=str(PLOTS_DIR), help="output folder (default: %(default)s)")
-    p.add_argument("--data", default=layout.PREPARED_DIR,
-                   help="prepared data, scored with the champion when its run dir is not here (default: %(default)s)")
-    p.add_argument("--selection", help="stage-4 selection.json for the seed plot (default: the results root's)")
+    p.add_argument(
+        "--data",
+        default=layout.PREPARED_DIR,
+        help="prepared data, scored with the champion when its run dir is not here (default: %(default)s)",
+    )
+    p.add_argument(
+        "--selection", help="stage-4 selection.json for the seed plot (default: the results root's)"
+    )
     _cluster_arg(p)
     p.set_defaults(func=_plots)
 
 
 def _cluster_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cluster", action="store_true",
-                   help=f"describe the champion pulled from a cluster ({Path(layout.CLUSTER_CHAMPION_DIR)}; output and inputs "
-                        f"under {Path(layout.CLUSTER_REPORTS_DIR)}/) instead of this repo's")
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help=f"describe the champion pulled from a cluster ({Path(layout.CLUSTER_CHAMPION_DIR)}; output and inputs "
+        f"under {Path(layout.CLUSTER_REPORTS_DIR)}/) instead of this repo's",
+    )
 
 
 def _plots(args: argparse.Namespace) -> int:
     from iacsieve.reporting.plots import render_plots
 
     if args.cluster:
-        args.champion, args.out = str(Path(layout.CLUSTER_CHAMPION_DIR)), str(Path(layout.CLUSTER_REPORTS_DIR) / "plots")
+        args.champion, args.out = (
+            str(Path(layout.CLUSTER_CHAMPION_DIR)),
+            str(Path(layout.CLUSTER_REPORTS_DIR) / "plots"),
+        )
         args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
-    refuse_overlap(args.out, {"--results": args.results, "--champion": args.champion, "--data": args.data},
-                   inside_ok=True)
+    refuse_overlap(
+        args.out,
+        {"--results": args.results, "--champion": args.champion, "--data": args.data},
+        inside_ok=True,
+    )
     written = render_plots(args.results, args.champion, args.out, data=args.data, selection=args.selection)
     print(f"plots: {len(written)} files in {args.out}")
     return 0
@@ -199,11 +271,15 @@ def _plots(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- params / where
 
+
 def _register_params(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("params", help="check params.yaml and show each stage's runs",
-                       description="Validate params.yaml (a typo names its key path) and print each stage's "
-                                   "run count for a profile: `local` (the top-level grids dvc repro runs) or "
-                                   "a name under `profiles:` (KFP's, e.g. cluster). `make repro` runs it first.")
+    p = sub.add_parser(
+        "params",
+        help="check params.yaml and show each stage's runs",
+        description="Validate params.yaml (a typo names its key path) and print each stage's "
+        "run count for a profile: `local` (the top-level grids dvc repro runs) or "
+        "a name under `profiles:` (KFP's, e.g. cluster). `make repro` runs it first.",
+    )
     _params_arg(p)
     p.add_argument("--profile", help="profile to show (default: local, the grids dvc repro runs)")
     p.set_defaults(func=_params_check)
@@ -219,9 +295,14 @@ def _params_check(args: argparse.Namespace) -> int:
 
 
 def _register_where(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("where", help="print where the champion, report, metrics and plots are",
-                       description="Print the paths `make repro` produced (and whether each exists).")
-    p.add_argument("--champion", default=str(CHAMPION_DIR), help="final champion folder (default: %(default)s)")
+    p = sub.add_parser(
+        "where",
+        help="print where the champion, report, metrics and plots are",
+        description="Print the paths `make repro` produced (and whether each exists).",
+    )
+    p.add_argument(
+        "--champion", default=str(CHAMPION_DIR), help="final champion folder (default: %(default)s)"
+    )
     p.set_defaults(func=_where)
 
 
@@ -229,15 +310,22 @@ def _where(args: argparse.Namespace) -> int:
     import json
 
     champion = Path(args.champion)
-    rows = [("champion", champion), ("report", REPORT_FILE), ("metrics", Path("reports/metrics.json")),
-            ("plots", PLOTS_DIR), ("stage selections", Path("results/selection"))]
+    rows = [
+        ("champion", champion),
+        ("report", REPORT_FILE),
+        ("metrics", Path("reports/metrics.json")),
+        ("plots", PLOTS_DIR),
+        ("stage selections", Path("results/selection")),
+    ]
     for label, path in rows:
         print(f"{label + ':':<18}{path}{'' if path.exists() else '  (missing: run make repro)'}")
     card = champion / "champion.json"
     if card.is_file():
         data = json.loads(card.read_text(encoding="utf-8"))
         test = data.get("test", {})
-        print(f"champion {data.get('run')} ({data.get('family')}), threshold {data.get('threshold'):.2f}: "
-              f"val F1 {data.get('val_f1', 0):.3f}, test F1 {test.get('combined', {}).get('f1', 0):.3f}")
+        print(
+            f"champion {data.get('run')} ({data.get('family')}), threshold {data.get('threshold'):.2f}: "
+            f"val F1 {data.get('val_f1', 0):.3f}, test F1 {test.get('combined', {}).get('f1', 0):.3f}"
+        )
         print(f"filter with: iacsieve filter --model {champion} --detections FILE --scripts DIR --out FILE")
     return 0

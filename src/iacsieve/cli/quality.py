@@ -10,29 +10,43 @@ from iacsieve import layout
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "ablate", help="ablation table of the classical family's ideas (val + CV on train; no test)",
+        "ablate",
+        help="ablation table of the classical family's ideas (val + CV on train; no test)",
         description="Train the classical defaults and one variant per idea (feature hashing vs a vocabulary, "
-                    "smell-definition and reviewer features, line shape, LLM label-noise pruning, context window, "
-                    "word n-grams, L2 strength, class weights, label smoothing) on train; "
-                    "report val F1 at 0.5 and k-fold CV F1 on train, and write ablation.json + ablation.md. "
-                    "Test data is never read.",
+        "smell-definition and reviewer features, line shape, LLM label-noise pruning, context window, "
+        "word n-grams, L2 strength, class weights, label smoothing) on train; "
+        "report val F1 at 0.5 and k-fold CV F1 on train, and write ablation.json + ablation.md. "
+        "Test data is never read.",
     )
     p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data folder (default: %(default)s)")
-    p.add_argument("--out", default="reports/ablation", help="output folder for ablation.json/.md (default: %(default)s)")
-    p.add_argument("--cv-folds", type=int, default=5, help="folds of CV on train; 0 turns CV off (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=42, help="random_state of the models and of the folds (default: %(default)s)")
-    p.add_argument("--timings", default=str(Path(layout.TIMINGS_DIR) / "ablation.json"),
-                   help="where the fit times go (default: %(default)s; git-ignored: they change run to run)")
+    p.add_argument(
+        "--out", default="reports/ablation", help="output folder for ablation.json/.md (default: %(default)s)"
+    )
+    p.add_argument(
+        "--cv-folds", type=int, default=5, help="folds of CV on train; 0 turns CV off (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="random_state of the models and of the folds (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timings",
+        default=str(Path(layout.TIMINGS_DIR) / "ablation.json"),
+        help="where the fit times go (default: %(default)s; git-ignored: they change run to run)",
+    )
     p.set_defaults(func=_ablate)
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from iacsieve.reporting.ablation import run_ablation
     from iacsieve.overlap import refuse_overlap
+    from iacsieve.reporting.ablation import run_ablation
 
     refuse_overlap(args.out, {"--data": args.data})
-    rows = run_ablation(args.data, args.out, cv_folds=args.cv_folds, seed=args.seed,
-                        timings_file=args.timings)
+    rows = run_ablation(
+        args.data, args.out, cv_folds=args.cv_folds, seed=args.seed, timings_file=args.timings
+    )
     for row in rows:
         cv = "" if row["cv_f1"] is None else f"  cv {row['cv_f1']:.4f} ({row['delta_cv_f1']:+.4f})"
         print(f"{row['variant']:<22} val {row['val_f1']:.4f} ({row['delta_val_f1']:+.4f}){cv}")

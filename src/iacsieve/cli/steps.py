@@ -16,7 +16,12 @@ _RAW = argparse.RawDescriptionHelpFormatter
 
 # CLI flag -> TrainConfig field (flags left out keep the --config file's value, else the default).
 _TRAIN_FLAGS: tuple[tuple[str, str, type, str], ...] = (
-    ("--family", "family", str, "model family, e.g. tiny-roberta, tiny-t5, classical, codebert, codet5p-220m"),
+    (
+        "--family",
+        "family",
+        str,
+        "model family, e.g. tiny-roberta, tiny-t5, classical, codebert, codet5p-220m",
+    ),
     ("--lr", "learning_rate", float, "learning rate"),
     ("--batch-size", "batch_size", int, "per-device batch size"),
     ("--epochs", "epochs", int, "maximum epochs (early stopping may stop sooner)"),
@@ -26,7 +31,12 @@ _TRAIN_FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--scheduler", "scheduler", str, "LR scheduler (e.g. linear, cosine, constant)"),
     ("--seed", "seed", int, "random seed"),
     ("--max-length", "max_length", int, "max input tokens"),
-    ("--early-stopping-patience", "early_stopping_patience", int, "epochs without val F1 gain before stopping"),
+    (
+        "--early-stopping-patience",
+        "early_stopping_patience",
+        int,
+        "epochs without val F1 gain before stopping",
+    ),
     ("--early-stopping-threshold", "early_stopping_threshold", float, "smallest val F1 gain that counts"),
     ("--name-or-path", "name_or_path", str, "local directory (or hub id) of a pretrained family's weights"),
 )
@@ -42,26 +52,43 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # ----------------------------------------------------------------------------- train
 
+
 def _register_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "train", help="train one run (a model family + hyperparameters)", formatter_class=_RAW,
+        "train",
+        help="train one run (a model family + hyperparameters)",
+        formatter_class=_RAW,
         description="Train one run and write its run directory: config_used.yaml, model/, val_scores.jsonl,\n"
-                    "test_scores.jsonl and train_log.json. Settings come from --config (a YAML mapping of\n"
-                    "TrainConfig fields, e.g. a previous run's config_used.yaml) and/or flags; flags win.",
+        "test_scores.jsonl and train_log.json. Settings come from --config (a YAML mapping of\n"
+        "TrainConfig fields, e.g. a previous run's config_used.yaml) and/or flags; flags win.",
         epilog="examples:\n"
-               "  iacsieve train --family tiny-roberta --lr 5e-4 --batch-size 16 --epochs 3 --out runs/tiny\n"
-               "  iacsieve train --family classical --option char_ngram_max=5 --out runs/classical\n"
-               "  iacsieve train --config models/experiments/stage1/x/config_used.yaml --seed 7 --out runs/x_seed7\n"
-               "  iacsieve train --family codebert --name-or-path /models/codebert-base --out runs/codebert")
+        "  iacsieve train --family tiny-roberta --lr 5e-4 --batch-size 16 --epochs 3 --out runs/tiny\n"
+        "  iacsieve train --family classical --option char_ngram_max=5 --out runs/classical\n"
+        "  iacsieve train --config models/experiments/stage1/x/config_used.yaml --seed 7 --out runs/x_seed7\n"
+        "  iacsieve train --family codebert --name-or-path /models/codebert-base --out runs/codebert",
+    )
     p.add_argument("--config", metavar="YAML", help="run settings file (TrainConfig fields)")
     for flag, _field, kind, text in _TRAIN_FLAGS:
         p.add_argument(flag, type=kind, default=None, help=text)
-    p.add_argument("--use-context", action=argparse.BooleanOptionalAction, default=None,
-                   help="feed the lines around the warning to the model (default: no)")
-    p.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=None,
-                   help="mixed precision; honoured only where CUDA is present (default: yes)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="family-specific option (value parsed as YAML); repeatable")
+    p.add_argument(
+        "--use-context",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="feed the lines around the warning to the model (default: no)",
+    )
+    p.add_argument(
+        "--fp16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mixed precision; honoured only where CUDA is present (default: yes)",
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="family-specific option (value parsed as YAML); repeatable",
+    )
     p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data folder (default: %(default)s)")
     p.add_argument("--out", help="run directory to write (default: models/experiments/adhoc/<run name>)")
     p.set_defaults(func=_train)
@@ -73,7 +100,9 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
     where = "flags"
     if args.config:
         where = str(args.config)
-        values.update(read_run_settings(args.config, hint="give a run config (e.g. a run's config_used.yaml)"))
+        values.update(
+            read_run_settings(args.config, hint="give a run config (e.g. a run's config_used.yaml)")
+        )
     for flag, field, _kind, _text in _TRAIN_FLAGS:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
@@ -90,7 +119,9 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
             options[key] = yaml.safe_load(raw)
         values["options"] = options
     if "family" not in values:
-        raise ConfigError("family", "missing: give --family or a --config file with 'family'", source="command line")
+        raise ConfigError(
+            "family", "missing: give --family or a --config file with 'family'", source="command line"
+        )
     return TrainConfig.from_dict(values, where=where)
 
 
@@ -107,19 +138,32 @@ def _train(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- sweep-threshold
 
+
 def _register_sweep(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "sweep-threshold", help="best decision threshold on a run's validation scores", formatter_class=_RAW,
+        "sweep-threshold",
+        help="best decision threshold on a run's validation scores",
+        formatter_class=_RAW,
         description="F1 on RUN_DIR/val_scores.jsonl at every threshold from --start to --stop (inclusive) in\n"
-                    "--step steps; picks the best (ties: nearest 0.5, then the lower). Writes the full curve\n"
-                    "to threshold_sweep_results.json. Test scores are never read.",
+        "--step steps; picks the best (ties: nearest 0.5, then the lower). Writes the full curve\n"
+        "to threshold_sweep_results.json. Test scores are never read.",
         epilog="examples:\n"
-               "  iacsieve sweep-threshold models/experiments/stage3/tiny-roberta_lr0.0005_bs16_ep3_wd0\n"
-               "  iacsieve sweep-threshold runs/x --start 0.2 --stop 0.8 --step 0.05 --out /tmp/sweep.json")
+        "  iacsieve sweep-threshold models/experiments/stage3/tiny-roberta_lr0.0005_bs16_ep3_wd0\n"
+        "  iacsieve sweep-threshold runs/x --start 0.2 --stop 0.8 --step 0.05 --out /tmp/sweep.json",
+    )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding val_scores.jsonl")
-    p.add_argument("--start", type=float, default=layout.SWEEP_START, help="lowest threshold (default: %(default)s)")
-    p.add_argument("--stop", type=float, default=layout.SWEEP_STOP, help="highest threshold, inclusive (default: %(default)s)")
-    p.add_argument("--step", type=float, default=layout.SWEEP_STEP, help="step between thresholds (default: %(default)s)")
+    p.add_argument(
+        "--start", type=float, default=layout.SWEEP_START, help="lowest threshold (default: %(default)s)"
+    )
+    p.add_argument(
+        "--stop",
+        type=float,
+        default=layout.SWEEP_STOP,
+        help="highest threshold, inclusive (default: %(default)s)",
+    )
+    p.add_argument(
+        "--step", type=float, default=layout.SWEEP_STEP, help="step between thresholds (default: %(default)s)"
+    )
     p.add_argument("--out", help="output JSON (default: RUN_DIR/threshold_sweep_results.json)")
     p.set_defaults(func=_sweep)
 
@@ -130,66 +174,108 @@ def _sweep(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / SWEEP_FILE
     refuse_overlap(out, {f"RUN_DIR/{layout.VAL_SCORES}": run_dir / layout.VAL_SCORES}, inside_ok=True)
-    result = sweep_threshold(run_dir / layout.VAL_SCORES, out, start=args.start, stop=args.stop, step=args.step)
-    print(f"best threshold {result['best_threshold']:.2f} (val F1 {result['best_f1']:.4f}) "
-          f"over {len(result['curve'])} thresholds -> {out}")
+    result = sweep_threshold(
+        run_dir / layout.VAL_SCORES, out, start=args.start, stop=args.stop, step=args.step
+    )
+    print(
+        f"best threshold {result['best_threshold']:.2f} (val F1 {result['best_f1']:.4f}) "
+        f"over {len(result['curve'])} thresholds -> {out}"
+    )
     return 0
 
 
 # ----------------------------------------------------------------------------- evaluate
 
+
 def _register_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "evaluate", help="metrics of a run on val and each test set under a decision rule", formatter_class=_RAW,
+        "evaluate",
+        help="metrics of a run on val and each test set under a decision rule",
+        formatter_class=_RAW,
         description="Writes RESULTS/<set>/evaluation_metadata.json for val, combined, ansible, chef and puppet\n"
-                    "(precision, recall, F1 + bootstrap 95% interval, accuracy, confusion matrix, per-smell\n"
-                    "metrics, FP reduction, TP retention, threshold and its source) and RESULTS/summary.json.\n"
-                    "Rules: argmax = threshold 0.5; threshold = the run's sweep; frozen = a champion's threshold.",
+        "(precision, recall, F1 + bootstrap 95% interval, accuracy, confusion matrix, per-smell\n"
+        "metrics, FP reduction, TP retention, threshold and its source) and RESULTS/summary.json.\n"
+        "Rules: argmax = threshold 0.5; threshold = the run's sweep; frozen = a champion's threshold.",
         epilog="examples:\n"
-               "  iacsieve evaluate runs/x --results results/stage1/x --rule argmax\n"
-               "  iacsieve evaluate runs/x --results results/stage3/x --rule threshold\n"
-               "  iacsieve evaluate runs/x_seed7 --results results/stage4/x_seed7 --rule frozen \\\n"
-               "      --champion models/stage3-champion/champion.json")
+        "  iacsieve evaluate runs/x --results results/stage1/x --rule argmax\n"
+        "  iacsieve evaluate runs/x --results results/stage3/x --rule threshold\n"
+        "  iacsieve evaluate runs/x_seed7 --results results/stage4/x_seed7 --rule frozen \\\n"
+        "      --champion models/stage3-champion/champion.json",
+    )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `iacsieve train`")
     p.add_argument("--results", required=True, metavar="DIR", help="folder to write the evaluation into")
-    p.add_argument("--rule", choices=layout.RULES, default="argmax",
-                   help="decision rule (default: %(default)s)")
-    p.add_argument("--sweep", metavar="FILE", help="sweep file for --rule threshold "
-                                                   "(default: RUN_DIR/threshold_sweep_results.json)")
+    p.add_argument(
+        "--rule", choices=layout.RULES, default="argmax", help="decision rule (default: %(default)s)"
+    )
+    p.add_argument(
+        "--sweep",
+        metavar="FILE",
+        help="sweep file for --rule threshold (default: RUN_DIR/threshold_sweep_results.json)",
+    )
     p.add_argument("--champion", metavar="FILE", help="champion.json (or its folder) for --rule frozen")
-    p.add_argument("--bootstrap-samples", type=int, default=layout.BOOTSTRAP_SAMPLES, help="bootstrap resamples (default: %(default)s)")
-    p.add_argument("--bootstrap-seed", type=int, default=layout.BOOTSTRAP_SEED, help="bootstrap seed (default: %(default)s)")
+    p.add_argument(
+        "--bootstrap-samples",
+        type=int,
+        default=layout.BOOTSTRAP_SAMPLES,
+        help="bootstrap resamples (default: %(default)s)",
+    )
+    p.add_argument(
+        "--bootstrap-seed",
+        type=int,
+        default=layout.BOOTSTRAP_SEED,
+        help="bootstrap seed (default: %(default)s)",
+    )
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from iacsieve.steps.evaluate import evaluate
 
-    refuse_overlap(args.results, {"RUN_DIR": args.run_dir, "--sweep": args.sweep, "--champion": args.champion},
-                   out_flag="--results")
-    s = evaluate(args.run_dir, args.results, rule=args.rule, sweep_file=args.sweep, champion_file=args.champion,
-                 bootstrap_samples=args.bootstrap_samples, bootstrap_seed=args.bootstrap_seed)
+    refuse_overlap(
+        args.results,
+        {"RUN_DIR": args.run_dir, "--sweep": args.sweep, "--champion": args.champion},
+        out_flag="--results",
+    )
+    s = evaluate(
+        args.run_dir,
+        args.results,
+        rule=args.rule,
+        sweep_file=args.sweep,
+        champion_file=args.champion,
+        bootstrap_samples=args.bootstrap_samples,
+        bootstrap_seed=args.bootstrap_seed,
+    )
     tests = ", ".join(f"{name} {m['f1']:.4f}" for name, m in s["test"].items())
-    print(f"{s['run']}: threshold {s['threshold']:.2f} ({s['threshold_source']}); val F1 {s['val']['f1']:.4f}; "
-          f"test F1 {tests} -> {args.results}")
+    print(
+        f"{s['run']}: threshold {s['threshold']:.2f} ({s['threshold_source']}); val F1 {s['val']['f1']:.4f}; "
+        f"test F1 {tests} -> {args.results}"
+    )
     return 0
 
 
 # ----------------------------------------------------------------------------- select
 
+
 def _register_select(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "select", help="choose a run by validation F1 (best or median across seeds)", formatter_class=_RAW,
+        "select",
+        help="choose a run by validation F1 (best or median across seeds)",
+        formatter_class=_RAW,
         description="Ranks evaluated runs by validation F1 (then val FP reduction, then training cost = rows x epochs) and picks\n"
-                    "the best (--mode best) or the run with the median val F1 (--mode median, lower median for\n"
-                    "an even count). Test metrics are reported, never used to choose. Writes selection.json,\n"
-                    "ranking.csv and ranking.md into --out.",
+        "the best (--mode best) or the run with the median val F1 (--mode median, lower median for\n"
+        "an even count). Test metrics are reported, never used to choose. Writes selection.json,\n"
+        "ranking.csv and ranking.md into --out.",
         epilog="examples:\n"
-               "  iacsieve select results/stage1/* --out results/stage1/_selection --mode best\n"
-               "  iacsieve select results/stage4/*_seed* --out results/stage4/_selection --mode median --stage 4")
-    p.add_argument("results_dirs", nargs="+", metavar="RESULTS_DIR", help="folders written by `iacsieve evaluate`")
+        "  iacsieve select results/stage1/* --out results/stage1/_selection --mode best\n"
+        "  iacsieve select results/stage4/*_seed* --out results/stage4/_selection --mode median --stage 4",
+    )
+    p.add_argument(
+        "results_dirs", nargs="+", metavar="RESULTS_DIR", help="folders written by `iacsieve evaluate`"
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for selection.json and the ranking")
-    p.add_argument("--mode", choices=("best", "median"), default="best", help="selection rule (default: %(default)s)")
+    p.add_argument(
+        "--mode", choices=("best", "median"), default="best", help="selection rule (default: %(default)s)"
+    )
     p.add_argument("--stage", help="stage label recorded in selection.json (and the champion)")
     p.set_defaults(func=_select)
 
@@ -197,30 +283,42 @@ def _register_select(sub: argparse._SubParsersAction) -> None:
 def _select(args: argparse.Namespace) -> int:
     from iacsieve.steps.selection import select_runs
 
-    for results_dir in args.results_dirs:  # a glob such as results/stage1/* may also match --out itself: skipped
+    for (
+        results_dir
+    ) in args.results_dirs:  # a glob such as results/stage1/* may also match --out itself: skipped
         if Path(results_dir).resolve() != Path(args.out).resolve():
             refuse_overlap(args.out, {"RESULTS_DIR": results_dir}, inside_ok=True)
     sel = select_runs(args.results_dirs, args.out, mode=args.mode, stage=args.stage)
     chosen = sel["selected"]
-    print(f"selected {chosen['run']} ({args.mode}, val F1 {chosen['val_f1']:.4f}) of {len(sel['runs'])} runs "
-          f"-> {Path(args.out) / 'selection.json'}")
+    print(
+        f"selected {chosen['run']} ({args.mode}, val F1 {chosen['val_f1']:.4f}) of {len(sel['runs'])} runs "
+        f"-> {Path(args.out) / 'selection.json'}"
+    )
     return 0
 
 
 # ----------------------------------------------------------------------------- freeze
 
+
 def _register_freeze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "freeze", help="copy the selected run to the champion folder, atomically", formatter_class=_RAW,
+        "freeze",
+        help="copy the selected run to the champion folder, atomically",
+        formatter_class=_RAW,
         description="Copies the selected run's model into --out together with champion.json (threshold and its\n"
-                    "source, family, run, config, data md5, val F1, test metrics). The previous champion stays\n"
-                    "in place until the new one is complete. Models holding pickle files are refused.",
+        "source, family, run, config, data md5, val F1, test metrics). The previous champion stays\n"
+        "in place until the new one is complete. Models holding pickle files are refused.",
         epilog="examples:\n"
-               "  iacsieve freeze results/stage3/_selection/selection.json --out models/champion\n"
-               "  iacsieve freeze sel/selection.json --out /tmp/champion --data data/prepared")
+        "  iacsieve freeze results/stage3/_selection/selection.json --out models/champion\n"
+        "  iacsieve freeze sel/selection.json --out /tmp/champion --data data/prepared",
+    )
     p.add_argument("selection", metavar="SELECTION", help="selection.json written by `iacsieve select`")
     p.add_argument("--out", default=layout.CHAMPION_DIR, help="champion folder (default: %(default)s)")
-    p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data, hashed into data_md5 (default: %(default)s)")
+    p.add_argument(
+        "--data",
+        default=layout.PREPARED_DIR,
+        help="prepared data, hashed into data_md5 (default: %(default)s)",
+    )
     p.set_defaults(func=_freeze)
 
 
@@ -230,6 +328,8 @@ def _freeze(args: argparse.Namespace) -> int:
     refuse_overlap(args.out, {"SELECTION": args.selection, "--data": args.data})
     out = freeze(args.selection, args.out, data_dir=args.data)
     champion = load_champion(out)
-    print(f"froze {champion['run']} (threshold {champion['threshold']:.2f} from {champion['threshold_source']}, "
-          f"val F1 {champion['val_f1']:.4f}) -> {out}")
+    print(
+        f"froze {champion['run']} (threshold {champion['threshold']:.2f} from {champion['threshold_source']}, "
+        f"val F1 {champion['val_f1']:.4f}) -> {out}"
+    )
     return 0

@@ -26,8 +26,18 @@ from pathlib import Path, PurePosixPath
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
-from iacsieve.data.records import (LABELS, SPLITS, TECHS, WarningRecord, compute_stats, load_prepared, load_raw_split,
-                           prepared_path, split_problems, warning_counts)
+from iacsieve.data.records import (
+    LABELS,
+    SPLITS,
+    TECHS,
+    WarningRecord,
+    compute_stats,
+    load_prepared,
+    load_raw_split,
+    prepared_path,
+    split_problems,
+    warning_counts,
+)
 from iacsieve.errors import ConfigError, DataError, IacsieveError
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.limits import shorten
@@ -44,6 +54,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 # ----------------------------------------------------------------------------- warning identity
+
 
 def script_name(file: str) -> str:
     """A script path flattened the way the dataset names scripts (`owner@repo-path-to-file.pp`).
@@ -79,12 +90,15 @@ def split_keys(records: Iterable[WarningRecord]) -> frozenset[str]:
 def test_split_keys(raw_dir: str | Path = "data/raw") -> frozenset[str]:
     """Keys of the human-oracle test split: these warnings never enter data/human or training."""
     if not Path(raw_dir).is_dir():
-        raise IacsieveError(f"{raw_dir}: raw data not found, so the test split cannot be checked; "
-                            f"run `dvc pull data.dvc` first (or pass --raw)")
+        raise IacsieveError(
+            f"{raw_dir}: raw data not found, so the test split cannot be checked; "
+            f"run `dvc pull data.dvc` first (or pass --raw)"
+        )
     return split_keys(load_raw_split(raw_dir, "test")[0])
 
 
 # ----------------------------------------------------------------------------- the store
+
 
 @dataclass(frozen=True)
 class HumanLabel:
@@ -111,9 +125,16 @@ class HumanLabel:
 
     def record(self) -> WarningRecord:
         """The warning as training data, labelled by this reviewer."""
-        return WarningRecord(smell=self.smell, tech=self.tech, file=script_name(self.file), line=self.line,
-                             content=self.content, label=self.label, with_context=self.with_context,
-                             source=f"human:{self.reviewer}")
+        return WarningRecord(
+            smell=self.smell,
+            tech=self.tech,
+            file=script_name(self.file),
+            line=self.line,
+            content=self.content,
+            label=self.label,
+            with_context=self.with_context,
+            source=f"human:{self.reviewer}",
+        )
 
 
 def parse_label_row(row: object, *, path: object, line_no: int) -> HumanLabel:
@@ -126,7 +147,9 @@ def parse_label_row(row: object, *, path: object, line_no: int) -> HumanLabel:
     if not isinstance(row["label"], str) or row["label"] not in LABELS:
         raise DataError(path, line_no, "label", f"must be 'TP' or 'FP', got {shorten(row['label'])}")
     if row["tech"] not in TECHS:
-        raise DataError(path, line_no, "tech", f"must be one of {', '.join(TECHS)}, got {shorten(row['tech'])}")
+        raise DataError(
+            path, line_no, "tech", f"must be one of {', '.join(TECHS)}, got {shorten(row['tech'])}"
+        )
     line = row["line"]
     if isinstance(line, bool) or not isinstance(line, int) or line < 1:
         raise DataError(path, line_no, "line", f"must be an integer >= 1, got {shorten(line)}")
@@ -137,15 +160,31 @@ def parse_label_row(row: object, *, path: object, line_no: int) -> HumanLabel:
     if smell is None:
         raise DataError(path, line_no, "smell", f"unknown smell name {shorten(row['smell'])}")
     if row["key"] != warning_key(row["file"], line, smell):
-        raise DataError(path, line_no, "key", f"expected {warning_key(row['file'], line, smell)!r}, got {shorten(row['key'])}")
+        raise DataError(
+            path,
+            line_no,
+            "key",
+            f"expected {warning_key(row['file'], line, smell)!r}, got {shorten(row['key'])}",
+        )
     score = row.get("score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1):
+    if score is not None and (
+        isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1
+    ):
         raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {shorten(score)}")
     return HumanLabel(
-        key=row["key"], tech=row["tech"], smell=smell, file=str(row["file"]), line=line, content=str(row["content"]),
-        label=LABELS[row["label"]], reviewer=str(row["reviewer"]), date=str(row["date"]),
-        with_context=str(row.get("with_context") or ""), note=str(row.get("note") or ""),
-        origin=str(row.get("origin") or ""), score=None if score is None else float(score),
+        key=row["key"],
+        tech=row["tech"],
+        smell=smell,
+        file=str(row["file"]),
+        line=line,
+        content=str(row["content"]),
+        label=LABELS[row["label"]],
+        reviewer=str(row["reviewer"]),
+        date=str(row["date"]),
+        with_context=str(row.get("with_context") or ""),
+        note=str(row.get("note") or ""),
+        origin=str(row.get("origin") or ""),
+        score=None if score is None else float(score),
     )
 
 
@@ -187,8 +226,10 @@ def refuse_test_rows(labels: Iterable[HumanLabel], test_keys: frozenset[str], wh
     """Raise if any label is on a test-split warning (the test split must stay an untouched oracle)."""
     leaked = sorted({h.key for h in labels if h.key in test_keys})
     if leaked:
-        raise IacsieveError(f"{where}: {len(leaked)} human label(s) on warnings of the test split (e.g. {leaked[0]}); "
-                            f"test rows never enter data/human or training: remove them")
+        raise IacsieveError(
+            f"{where}: {len(leaked)} human label(s) on warnings of the test split (e.g. {leaked[0]}); "
+            f"test rows never enter data/human or training: remove them"
+        )
 
 
 @dataclass
@@ -257,6 +298,7 @@ def resolve_labels(labels: Iterable[HumanLabel]) -> tuple[dict[str, HumanLabel],
 
 # ----------------------------------------------------------------------------- the pipeline side
 
+
 @dataclass(frozen=True)
 class HumanSettings:
     """The `human:` block of params.yaml: what human labels do in the pipeline.
@@ -278,22 +320,39 @@ class HumanSettings:
     min_val_rows: int = 30
 
     @classmethod
-    def from_dict(cls, block: Mapping | None, *, source: object = "params.yaml") -> "HumanSettings":
+    def from_dict(cls, block: Mapping | None, *, source: object = "params.yaml") -> HumanSettings:
         block = dict(block or {})
         known = {"dir", "train", "validation", "val_fraction", "min_val_rows"}
         for key in sorted(set(block) - known):
-            raise ConfigError(f"human.{key}", f"unknown key (known: {', '.join(sorted(known))})", source=source)
+            raise ConfigError(
+                f"human.{key}", f"unknown key (known: {', '.join(sorted(known))})", source=source
+            )
         settings = cls(**block)
         if settings.train not in TRAIN_MODES:
-            raise ConfigError("human.train", f"must be one of {', '.join(TRAIN_MODES)}, got {settings.train!r}", source=source)
+            raise ConfigError(
+                "human.train",
+                f"must be one of {', '.join(TRAIN_MODES)}, got {settings.train!r}",
+                source=source,
+            )
         if settings.validation not in VALIDATION_MODES:
-            raise ConfigError("human.validation", f"must be one of {', '.join(VALIDATION_MODES)}, "
-                                                  f"got {settings.validation!r}", source=source)
+            raise ConfigError(
+                "human.validation",
+                f"must be one of {', '.join(VALIDATION_MODES)}, got {settings.validation!r}",
+                source=source,
+            )
         fraction = settings.val_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
-            raise ConfigError("human.val_fraction", f"must be a number in [0, 1], got {fraction!r}", source=source)
-        if isinstance(settings.min_val_rows, bool) or not isinstance(settings.min_val_rows, int) or settings.min_val_rows < 1:
-            raise ConfigError("human.min_val_rows", f"must be an integer >= 1, got {settings.min_val_rows!r}", source=source)
+            raise ConfigError(
+                "human.val_fraction", f"must be a number in [0, 1], got {fraction!r}", source=source
+            )
+        if (
+            isinstance(settings.min_val_rows, bool)
+            or not isinstance(settings.min_val_rows, int)
+            or settings.min_val_rows < 1
+        ):
+            raise ConfigError(
+                "human.min_val_rows", f"must be an integer >= 1, got {settings.min_val_rows!r}", source=source
+            )
         return settings
 
 
@@ -312,9 +371,14 @@ def assign_split(key: str, train_keys: frozenset[str], val_keys: frozenset[str],
     return "val" if held_out_for_validation(key, val_fraction) else "train"
 
 
-def apply_human_labels(train_records: Sequence[WarningRecord], human: Mapping[str, HumanLabel], *,
-                       mode: str = "override", val_keys: frozenset[str] = frozenset(),
-                       val_fraction: float = 0.5) -> list[WarningRecord]:
+def apply_human_labels(
+    train_records: Sequence[WarningRecord],
+    human: Mapping[str, HumanLabel],
+    *,
+    mode: str = "override",
+    val_keys: frozenset[str] = frozenset(),
+    val_fraction: float = 0.5,
+) -> list[WarningRecord]:
     """Train records with each human-labelled warning's LLM label replaced by the human one.
 
     `human`: resolved labels (`resolve_labels`). Order is kept; a replaced row's `source` becomes
@@ -331,14 +395,23 @@ def apply_human_labels(train_records: Sequence[WarningRecord], human: Mapping[st
         out.append(record if h is None else replace(record, label=h.label, source=f"human:{h.reviewer}"))
     if mode == "add":
         train_keys = split_keys(train_records)
-        out += [h.record() for key, h in sorted(human.items())
-                if key not in train_keys and assign_split(key, train_keys, val_keys, val_fraction) == "train"]
+        out += [
+            h.record()
+            for key, h in sorted(human.items())
+            if key not in train_keys and assign_split(key, train_keys, val_keys, val_fraction) == "train"
+        ]
     return out
 
 
-def human_validation_split(val_records: Sequence[WarningRecord], human: Mapping[str, HumanLabel], *,
-                           mode: str = "human", train_keys: frozenset[str] = frozenset(),
-                           val_fraction: float = 0.5, min_rows: int = 1) -> list[WarningRecord]:
+def human_validation_split(
+    val_records: Sequence[WarningRecord],
+    human: Mapping[str, HumanLabel],
+    *,
+    mode: str = "human",
+    train_keys: frozenset[str] = frozenset(),
+    val_fraction: float = 0.5,
+    min_rows: int = 1,
+) -> list[WarningRecord]:
     """The validation rows that threshold sweep and selection read.
 
     `llm`: `val_records` unchanged. `merged`: validation rows with human labels overriding the LLM's,
@@ -358,17 +431,28 @@ def human_validation_split(val_records: Sequence[WarningRecord], human: Mapping[
         elif mode == "merged":
             relabelled.append(record)
     val_keys = split_keys(val_records)
-    extra = [h.record() for key, h in sorted(human.items())
-             if key not in val_keys and assign_split(key, train_keys, val_keys, val_fraction) == "val"]
+    extra = [
+        h.record()
+        for key, h in sorted(human.items())
+        if key not in val_keys and assign_split(key, train_keys, val_keys, val_fraction) == "val"
+    ]
     rows = relabelled + extra
     if mode == "human" and len(rows) < min_rows:
-        raise IacsieveError(f"human validation split has {len(rows)} rows, fewer than human.min_val_rows={min_rows}: "
-                            f"label more warnings (iacsieve review) or use human.validation: merged")
+        raise IacsieveError(
+            f"human validation split has {len(rows)} rows, fewer than human.min_val_rows={min_rows}: "
+            f"label more warnings (iacsieve review) or use human.validation: merged"
+        )
     return rows
 
 
-def build_training_data(prepared_dir: str | Path, human_dir: str | Path, out_dir: str | Path,
-                        settings: HumanSettings = HumanSettings(), *, raw_dir: str | Path | None = None) -> dict:
+def build_training_data(
+    prepared_dir: str | Path,
+    human_dir: str | Path,
+    out_dir: str | Path,
+    settings: HumanSettings = HumanSettings(),
+    *,
+    raw_dir: str | Path | None = None,
+) -> dict:
     """The data every training run reads: `prepared_dir` with human labels applied, as `out_dir`.
 
     Writes `<out_dir>/<split>/<set>.jsonl` (the prepared layout: train with human overrides, val per
@@ -378,14 +462,23 @@ def build_training_data(prepared_dir: str | Path, human_dir: str | Path, out_dir
     """
     prepared = {split: load_prepared(prepared_dir, split) for split in SPLITS}
     labels = load_human_labels(human_dir)
-    test_keys = split_keys(prepared["test"]) | (test_split_keys(raw_dir) if raw_dir is not None else frozenset())
+    test_keys = split_keys(prepared["test"]) | (
+        test_split_keys(raw_dir) if raw_dir is not None else frozenset()
+    )
     refuse_test_rows(labels, test_keys, human_dir)
     human, disputed = resolve_labels(labels)
     train_keys, val_keys = split_keys(prepared["train"]), split_keys(prepared["val"])
-    train = apply_human_labels(prepared["train"], human, mode=settings.train, val_keys=val_keys,
-                               val_fraction=settings.val_fraction)
-    val = human_validation_split(prepared["val"], human, mode=settings.validation, train_keys=train_keys,
-                                 val_fraction=settings.val_fraction, min_rows=settings.min_val_rows)
+    train = apply_human_labels(
+        prepared["train"], human, mode=settings.train, val_keys=val_keys, val_fraction=settings.val_fraction
+    )
+    val = human_validation_split(
+        prepared["val"],
+        human,
+        mode=settings.validation,
+        train_keys=train_keys,
+        val_fraction=settings.val_fraction,
+        min_rows=settings.min_val_rows,
+    )
     splits = {"train": train, "val": val, "test": prepared["test"]}
     report = {
         "train_mode": settings.train,
@@ -393,7 +486,9 @@ def build_training_data(prepared_dir: str | Path, human_dir: str | Path, out_dir
         "labels": len(labels),
         "warnings": len(human) + len(disputed),
         "disputed": disputed,
-        "train_relabelled": sum(r.source is not None and r.source.startswith("human:") for r in train[:len(prepared["train"])]),
+        "train_relabelled": sum(
+            r.source is not None and r.source.startswith("human:") for r in train[: len(prepared["train"])]
+        ),
         "train_added": len(train) - len(prepared["train"]),
         "val_rows": len(val),
         "val_human_rows": sum(r.source is not None and r.source.startswith("human:") for r in val),
@@ -403,7 +498,9 @@ def build_training_data(prepared_dir: str | Path, human_dir: str | Path, out_dir
         for split, records in splits.items():
             atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))
             for tech in TECHS:
-                atomic_write_jsonl(prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech))
+                atomic_write_jsonl(
+                    prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech)
+                )
         atomic_write_json(Path(tmp) / "stats.json", _stats(prepared_dir, splits))
         atomic_write_json(Path(tmp) / REPORT_FILE, report)
     return report
@@ -425,5 +522,11 @@ def _stats(prepared_dir: str | Path, splits: dict[str, list[WarningRecord]]) -> 
 def _flips(before: Sequence[WarningRecord], after: Sequence[WarningRecord]) -> int:
     """Rows whose label a human changed (relabels that agree with the LLM are not flips)."""
     old = {record_key(r): r.label for r in before}
-    return sum(1 for r in after if r.source and r.source.startswith("human:") and record_key(r) in old
-               and old[record_key(r)] != r.label)
+    return sum(
+        1
+        for r in after
+        if r.source
+        and r.source.startswith("human:")
+        and record_key(r) in old
+        and old[record_key(r)] != r.label
+    )

@@ -71,8 +71,10 @@ def folder_listing(folder: str | Path) -> list[dict[str, str]]:
     if not folder.is_dir():
         raise IacsieveError(f"{folder}: not a directory")
     files = (p for p in folder.rglob("*") if p.is_file())
-    return sorted(({"md5": file_md5(p), "relpath": p.relative_to(folder).as_posix()} for p in files),
-                  key=lambda entry: entry["relpath"])
+    return sorted(
+        ({"md5": file_md5(p), "relpath": p.relative_to(folder).as_posix()} for p in files),
+        key=lambda entry: entry["relpath"],
+    )
 
 
 def listing_md5(listing: list[dict[str, str]]) -> str:
@@ -90,8 +92,10 @@ def check_data_md5(folder: str | Path, expected: str) -> str:
     want = normalize_md5(expected, source="expected md5")
     got = folder_md5(folder)
     if got != want:
-        raise IacsieveError(f"{folder}: data md5 {got} differs from the expected {want} (data.dvc); "
-                            f"`dvc pull data.dvc` here, or push the data this commit tracks")
+        raise IacsieveError(
+            f"{folder}: data md5 {got} differs from the expected {want} (data.dvc); "
+            f"`dvc pull data.dvc` here, or push the data this commit tracks"
+        )
     return got
 
 
@@ -100,8 +104,9 @@ def data_uri(root: str, md5: str) -> str:
     return f"{root.rstrip('/')}/{normalize_md5(md5)}"
 
 
-def push_data(folder: str | Path, root: str, *, expected_md5: str | None = None,
-              endpoint_url: str | None = None) -> str:
+def push_data(
+    folder: str | Path, root: str, *, expected_md5: str | None = None, endpoint_url: str | None = None
+) -> str:
     """Upload `folder` to `<root>/<md5>/` (skipped when a complete copy is already there); returns that URI.
 
     With `expected_md5` (data.dvc's), local data that differs is refused before anything is written.
@@ -111,8 +116,10 @@ def push_data(folder: str | Path, root: str, *, expected_md5: str | None = None,
     listing = folder_listing(folder)
     md5 = listing_md5(listing)
     if expected_md5 is not None and md5 != normalize_md5(expected_md5, source="expected md5"):
-        raise IacsieveError(f"{folder}: data md5 {md5} differs from data.dvc's {normalize_md5(expected_md5)}; "
-                            f"`dvc pull data.dvc` (or `dvc add {folder}` to track the new data) first")
+        raise IacsieveError(
+            f"{folder}: data md5 {md5} differs from data.dvc's {normalize_md5(expected_md5)}; "
+            f"`dvc pull data.dvc` (or `dvc add {folder}` to track the new data) first"
+        )
     target = data_uri(root, md5)
     fs, path = open_uri(target, endpoint_url)
     if _has_copy(fs, path, folder, listing):
@@ -129,7 +136,9 @@ def push_data(folder: str | Path, root: str, *, expected_md5: str | None = None,
 def _has_copy(fs, path: str, folder: str | Path, listing: list[dict[str, str]]) -> bool:
     """Whether `path` holds exactly the listed files, each with its local size (cheap: no download)."""
     try:
-        found = {posixpath.relpath(p, path): info.get("size") for p, info in fs.find(path, detail=True).items()}
+        found = {
+            posixpath.relpath(p, path): info.get("size") for p, info in fs.find(path, detail=True).items()
+        }
     except FileNotFoundError:
         return False
     return found == {e["relpath"]: (Path(folder) / e["relpath"]).stat().st_size for e in listing}
@@ -140,7 +149,9 @@ def remote_file_path(remote: str, md5: str) -> str:
     return f"{remote.rstrip('/')}/files/md5/{md5[:2]}/{md5[2:]}"
 
 
-def fetch_from_dvc_remote(remote: str, md5: str, dest: str | Path, *, endpoint_url: str | None = None) -> Path:
+def fetch_from_dvc_remote(
+    remote: str, md5: str, dest: str | Path, *, endpoint_url: str | None = None
+) -> Path:
     """Rebuild the DVC-tracked folder `md5` from a DVC remote (path or URI) into `dest`, atomically.
 
     Reads the `.dir` listing, then each file, checking every md5, so a pod gets exactly the data
@@ -160,13 +171,17 @@ def fetch_from_dvc_remote(remote: str, md5: str, dest: str | Path, *, endpoint_u
         for entry in listing:
             relpath = posixpath.normpath(entry["relpath"])
             if relpath.startswith("../") or posixpath.isabs(relpath):
-                raise IacsieveError(f"{listing_uri}: refusing relpath {entry['relpath']!r} outside the folder")
+                raise IacsieveError(
+                    f"{listing_uri}: refusing relpath {entry['relpath']!r} outside the folder"
+                )
             local = Path(tmp) / relpath
             local.parent.mkdir(parents=True, exist_ok=True)
             fs.get_file(remote_file_path(root, entry["md5"]), str(local))
             if file_md5(local) != entry["md5"]:
-                raise IacsieveError(f"{remote_file_path(remote, entry['md5'])}: content does not hash to "
-                                    f"{entry['md5']} (corrupt remote object)")
+                raise IacsieveError(
+                    f"{remote_file_path(remote, entry['md5'])}: content does not hash to "
+                    f"{entry['md5']} (corrupt remote object)"
+                )
     log.info("fetched data %s (%d files) from %s", md5, len(listing), remote)
     return Path(dest)
 
@@ -179,7 +194,9 @@ def dvc_remote_url(repo: str | Path = ".", name: str | None = None) -> str:
         remotes = dvc_repo.config.get("remote", {})
         name = name or dvc_repo.config.get("core", {}).get("remote")
         if not name or name not in remotes:
-            raise IacsieveError(f"{repo}: no DVC remote {name!r} (known: {', '.join(remotes) or 'none'}); "
-                                f"`dvc remote add -d NAME URL`")
+            raise IacsieveError(
+                f"{repo}: no DVC remote {name!r} (known: {', '.join(remotes) or 'none'}); "
+                f"`dvc remote add -d NAME URL`"
+            )
         url = remotes[name]["url"]
     return url

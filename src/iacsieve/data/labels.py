@@ -12,11 +12,20 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from iacsieve.data.human import (
+    HUMAN_DIR,
+    check_date,
+    check_reviewer,
+    load_human_labels,
+    merge_labels,
+    record_key,
+    resolve_labels,
+    save_human_labels,
+    test_split_keys,
+)
 from iacsieve.data.records import load_raw_split
-from iacsieve.errors import IacsieveError
-from iacsieve.data.human import (HUMAN_DIR, check_date, check_reviewer, load_human_labels, merge_labels, record_key,
-                    resolve_labels, save_human_labels, test_split_keys)
 from iacsieve.data.sheet import read_sheet
+from iacsieve.errors import IacsieveError
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +35,26 @@ class SheetError(IacsieveError):
 
     def __init__(self, path: object, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(f"{path}: {len(problems)} invalid row(s); nothing was written "
-                         f"(fix them, or pass --skip-invalid to record the valid rows)")
+        super().__init__(
+            f"{path}: {len(problems)} invalid row(s); nothing was written "
+            f"(fix them, or pass --skip-invalid to record the valid rows)"
+        )
 
 
 def today() -> str:
-    return dt.datetime.now(dt.timezone.utc).date().isoformat()
+    return dt.datetime.now(dt.UTC).date().isoformat()
 
 
-def add_labels(sheet: str | Path, reviewer: str, *, human_dir: str | Path = HUMAN_DIR, raw_dir: str | Path = "data/raw",
-               skip_invalid: bool = False, date: str | None = None, dvc_track: bool = True) -> dict:
+def add_labels(
+    sheet: str | Path,
+    reviewer: str,
+    *,
+    human_dir: str | Path = HUMAN_DIR,
+    raw_dir: str | Path = "data/raw",
+    skip_invalid: bool = False,
+    date: str | None = None,
+    dvc_track: bool = True,
+) -> dict:
     """Validate `sheet` and merge its labelled rows into `human_dir`; returns what changed."""
     reviewer = check_reviewer(reviewer)
     date = check_date(date or today())
@@ -48,15 +67,25 @@ def add_labels(sheet: str | Path, reviewer: str, *, human_dir: str | Path = HUMA
         save_human_labels(human_dir, merged.labels)
     tracked = _dvc_add(human_dir) if changed and dvc_track else None
     return {
-        "sheet": str(sheet), "reviewer": reviewer, "date": date, "store": str(Path(human_dir)),
-        "rows_labelled": len(reading.labels), "not_reviewed": reading.not_reviewed,
-        "skipped_invalid": len(reading.problems), "problems": reading.problems,
+        "sheet": str(sheet),
+        "reviewer": reviewer,
+        "date": date,
+        "store": str(Path(human_dir)),
+        "rows_labelled": len(reading.labels),
+        "not_reviewed": reading.not_reviewed,
+        "skipped_invalid": len(reading.problems),
+        "problems": reading.problems,
         "added": [h.key for h in merged.added],
-        "relabelled": [(new.key, "TP" if old.label else "FP", "TP" if new.label else "FP") for old, new in merged.relabelled],
+        "relabelled": [
+            (new.key, "TP" if old.label else "FP", "TP" if new.label else "FP")
+            for old, new in merged.relabelled
+        ],
         "updated": [h.key for h in merged.updated],
         "unchanged": merged.unchanged,
         "disagreements": merged.disagreements,
-        "total": len(merged.labels), "written": changed, "dvc": tracked,
+        "total": len(merged.labels),
+        "written": changed,
+        "dvc": tracked,
     }
 
 
@@ -81,13 +110,17 @@ def _dvc_add(human_dir: str | Path) -> str | None:
 
 def format_add(result: dict) -> str:
     """What `labels add` prints: counts, then every relabel and disagreement by warning."""
-    lines = [f"{result['sheet']}: {result['rows_labelled']} labelled row(s) by {result['reviewer']} ({result['date']}); "
-             f"{result['not_reviewed']} not reviewed" +
-             (f"; {result['skipped_invalid']} invalid skipped" if result["skipped_invalid"] else "")]
+    lines = [
+        f"{result['sheet']}: {result['rows_labelled']} labelled row(s) by {result['reviewer']} ({result['date']}); "
+        f"{result['not_reviewed']} not reviewed"
+        + (f"; {result['skipped_invalid']} invalid skipped" if result["skipped_invalid"] else "")
+    ]
     lines += [f"  skipped: {p}" for p in result["problems"]]
-    lines.append(f"{result['store']}: added {len(result['added'])}, relabelled {len(result['relabelled'])}, "
-                 f"note updated {len(result['updated'])}, unchanged {result['unchanged']}; "
-                 f"{result['total']} record(s) in all")
+    lines.append(
+        f"{result['store']}: added {len(result['added'])}, relabelled {len(result['relabelled'])}, "
+        f"note updated {len(result['updated'])}, unchanged {result['unchanged']}; "
+        f"{result['total']} record(s) in all"
+    )
     lines += [f"  relabelled {key}: {old} -> {new}" for key, old, new in result["relabelled"]]
     for key, verdicts in result["disagreements"]:
         lines.append(f"  disagreement {key}: " + ", ".join(f"{r} {v}" for r, v in verdicts))
@@ -103,19 +136,25 @@ def label_stats(human_dir: str | Path = HUMAN_DIR, raw_dir: str | Path | None = 
     labels = load_human_labels(human_dir)
     resolved, disputed = resolve_labels(labels)
     cells: dict[str, Counter] = {}
-    for key, h in resolved.items():
+    for h in resolved.values():
         cells.setdefault(f"{h.tech}/{h.smell}", Counter())["TP" if h.label else "FP"] += 1
     first = {h.key: h for h in reversed(labels)}
     for key in disputed:
         cells.setdefault(f"{first[key].tech}/{first[key].smell}", Counter())["disputed"] += 1
     out: dict = {
-        "records": len(labels), "warnings": len(resolved) + len(disputed), "disputed": disputed,
+        "records": len(labels),
+        "warnings": len(resolved) + len(disputed),
+        "disputed": disputed,
         "reviewers": dict(sorted(Counter(h.reviewer for h in labels).items())),
-        "by_tech_smell": {k: {"TP": c["TP"], "FP": c["FP"], "disputed": c["disputed"]} for k, c in sorted(cells.items())},
+        "by_tech_smell": {
+            k: {"TP": c["TP"], "FP": c["FP"], "disputed": c["disputed"]} for k, c in sorted(cells.items())
+        },
         "agreement": None,
     }
     if raw_dir is not None and Path(raw_dir).is_dir():
-        llm = {record_key(r): r.label for split in ("train", "val") for r in load_raw_split(raw_dir, split)[0]}
+        llm = {
+            record_key(r): r.label for split in ("train", "val") for r in load_raw_split(raw_dir, split)[0]
+        }
         pairs = [(llm[k], h.label) for k, h in resolved.items() if k in llm]
         out["agreement"] = agreement(pairs)
     return out
@@ -132,15 +171,23 @@ def agreement(pairs: list[tuple[int, int]]) -> dict:
     kappa = None
     if len(set(llm) | set(human)) > 1:
         value = float(cohen_kappa_score(llm, human))
-        kappa = None if value != value else value  # NaN when one rater uses a single label and agreement is perfect
-    return {"n": len(pairs), "agree": agree, "kappa": kappa,
-            "llm_tp_human_fp": sum(a == 1 and b == 0 for a, b in pairs),
-            "llm_fp_human_tp": sum(a == 0 and b == 1 for a, b in pairs)}
+        kappa = (
+            None if value != value else value
+        )  # NaN when one rater uses a single label and agreement is perfect
+    return {
+        "n": len(pairs),
+        "agree": agree,
+        "kappa": kappa,
+        "llm_tp_human_fp": sum(a == 1 and b == 0 for a, b in pairs),
+        "llm_fp_human_tp": sum(a == 0 and b == 1 for a, b in pairs),
+    }
 
 
 def format_stats(stats: dict) -> str:
-    lines = [f"{stats['records']} record(s) on {stats['warnings']} warning(s) by "
-             + (", ".join(f"{r} ({n})" for r, n in stats["reviewers"].items()) or "nobody yet")]
+    lines = [
+        f"{stats['records']} record(s) on {stats['warnings']} warning(s) by "
+        + (", ".join(f"{r} ({n})" for r, n in stats["reviewers"].items()) or "nobody yet")
+    ]
     if stats["by_tech_smell"]:
         width = max(len(k) for k in stats["by_tech_smell"])
         lines.append(f"  {'tech/smell':<{width}} {'TP':>5} {'FP':>5} {'disputed':>9}")
@@ -155,6 +202,8 @@ def format_stats(stats: dict) -> str:
         lines.append("LLM vs human: no warning has both labels yet")
     else:
         kappa = "undefined" if a["kappa"] is None else f"{a['kappa']:.3f}"
-        lines.append(f"LLM vs human on {a['n']} warning(s) with both labels: agree {a['agree']:.3f}, Cohen's kappa {kappa} "
-                     f"(LLM TP / human FP: {a['llm_tp_human_fp']}, LLM FP / human TP: {a['llm_fp_human_tp']})")
+        lines.append(
+            f"LLM vs human on {a['n']} warning(s) with both labels: agree {a['agree']:.3f}, Cohen's kappa {kappa} "
+            f"(LLM TP / human FP: {a['llm_tp_human_fp']}, LLM FP / human TP: {a['llm_fp_human_tp']})"
+        )
     return "\n".join(lines)

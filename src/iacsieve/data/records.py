@@ -47,6 +47,7 @@ class WarningRecord:
 
 # ----------------------------------------------------------------------------- validation
 
+
 def parse_row(row: object, *, path: object, line_no: int, tech: str | None = None) -> WarningRecord:
     """Validate one decoded JSON row and return its record; raise DataError naming the field."""
     if not isinstance(row, dict):
@@ -81,13 +82,20 @@ def parse_row(row: object, *, path: object, line_no: int, tech: str | None = Non
         raise DataError(path, line_no, "tech", f"must be one of {', '.join(TECHS)}, got {shorten(row_tech)}")
     source = row.get("source")
     return WarningRecord(
-        smell=smell, tech=row_tech, file=file, line=line, content=content,
-        label=LABELS[label_raw], with_context=context, source=source if isinstance(source, str) else None,
+        smell=smell,
+        tech=row_tech,
+        file=file,
+        line=line,
+        content=content,
+        label=LABELS[label_raw],
+        with_context=context,
+        source=source if isinstance(source, str) else None,
     )
 
 
-def load_jsonl(path: str | Path, *, tech: str | None = None, skip_invalid: bool = False,
-               limits: Limits = DEFAULT) -> tuple[list[WarningRecord], int]:
+def load_jsonl(
+    path: str | Path, *, tech: str | None = None, skip_invalid: bool = False, limits: Limits = DEFAULT
+) -> tuple[list[WarningRecord], int]:
     """Read a labelled JSONL file. Returns (records, number of invalid rows skipped).
 
     Without `skip_invalid` the first bad row raises a DataError (file, line, field). Only a regular
@@ -113,14 +121,19 @@ def load_jsonl(path: str | Path, *, tech: str | None = None, skip_invalid: bool 
     return records, skipped
 
 
-def load_raw_split(raw_dir: str | Path, split: str, *, skip_invalid: bool = False,
-                   limits: Limits = DEFAULT) -> tuple[list[WarningRecord], int]:
+def load_raw_split(
+    raw_dir: str | Path, split: str, *, skip_invalid: bool = False, limits: Limits = DEFAULT
+) -> tuple[list[WarningRecord], int]:
     """All techs of one split from the raw layout `<raw_dir>/<tech>/<tech>_<split>.jsonl`."""
     records: list[WarningRecord] = []
     skipped = 0
     for tech in TECHS:
-        recs, bad = load_jsonl(Path(raw_dir) / tech / f"{tech}_{split}.jsonl", tech=tech, skip_invalid=skip_invalid,
-                               limits=limits)
+        recs, bad = load_jsonl(
+            Path(raw_dir) / tech / f"{tech}_{split}.jsonl",
+            tech=tech,
+            skip_invalid=skip_invalid,
+            limits=limits,
+        )
         records += recs
         skipped += bad
     return records, skipped
@@ -158,8 +171,8 @@ def context_body(with_context: str, target: int | None = None) -> str:
     Header, blank lines, line numbers and indentation are dropped; the target line is prefixed
     with ">>> ". This removes a train/test format difference a model could otherwise latch onto.
     """
-    raw = [l for l in with_context.splitlines() if l.strip() and not _CONTEXT_HEADER.match(l.strip())]
-    marked = any(l.startswith(">>>") for l in raw)
+    raw = [ln for ln in with_context.splitlines() if ln.strip() and not _CONTEXT_HEADER.match(ln.strip())]
+    marked = any(ln.startswith(">>>") for ln in raw)
     out = []
     for line in raw:
         match = _NUMBERED.match(line)
@@ -186,10 +199,13 @@ def build_input_text(
 
 def record_text(record: WarningRecord, *, use_context: bool = False) -> str:
     """`build_input_text` for a record."""
-    return build_input_text(record.smell, record.content, record.with_context, use_context=use_context, line=record.line)
+    return build_input_text(
+        record.smell, record.content, record.with_context, use_context=use_context, line=record.line
+    )
 
 
 # ----------------------------------------------------------------------------- prepare + stats
+
 
 def compute_stats(splits: dict[str, list[WarningRecord]]) -> dict:
     """Counts per split × tech × label × smell (and totals), for `stats.json`."""
@@ -204,8 +220,10 @@ def compute_stats(splits: dict[str, list[WarningRecord]]) -> dict:
                 "TP": labels.get("TP", 0),
                 "FP": labels.get("FP", 0),
                 "by_smell": {
-                    smell: {"TP": sum(r.label == 1 for r in recs if r.smell == smell),
-                            "FP": sum(r.label == 0 for r in recs if r.smell == smell)}
+                    smell: {
+                        "TP": sum(r.label == 1 for r in recs if r.smell == smell),
+                        "FP": sum(r.label == 0 for r in recs if r.smell == smell),
+                    }
                     for smell in sorted({r.smell for r in recs})
                 },
             }
@@ -222,11 +240,19 @@ def split_problems(splits: dict[str, list[WarningRecord]]) -> dict:
     """Duplicates within a split, warnings shared by two splits (leakage), and empty splits / sets."""
     keys = {split: Counter(warning_key(r) for r in records) for split, records in splits.items()}
     names = list(splits)
-    overlap = {f"{a}&{b}": sorted(keys[a].keys() & keys[b].keys())
-               for i, a in enumerate(names) for b in names[i + 1:]}
+    overlap = {
+        f"{a}&{b}": sorted(keys[a].keys() & keys[b].keys())
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    }
     empty = [split for split in names if not splits[split]]
-    empty += [f"{split}/{tech}" for split in names if splits[split] for tech in TECHS
-              if not any(r.tech == tech for r in splits[split])]
+    empty += [
+        f"{split}/{tech}"
+        for split in names
+        if splits[split]
+        for tech in TECHS
+        if not any(r.tech == tech for r in splits[split])
+    ]
     return {
         "duplicate_rows": {split: sum(n - 1 for n in counts.values()) for split, counts in keys.items()},
         "overlap": overlap,
@@ -245,8 +271,15 @@ def warning_counts(problems: dict) -> dict:
     }
 
 
-def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = False, allow_overlap: bool = False,
-            expected_md5: str | None = None, limits: Limits = DEFAULT) -> dict:
+def prepare(
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    skip_invalid: bool = False,
+    allow_overlap: bool = False,
+    expected_md5: str | None = None,
+    limits: Limits = DEFAULT,
+) -> dict:
     """Validate + normalise the raw splits into `out_dir` (combined and per tech) and stats.json.
 
     `out_dir` may not be, hold or lie inside `raw_dir` (it is replaced whole). The whole directory is
@@ -263,14 +296,18 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = Fa
     splits: dict[str, list[WarningRecord]] = {}
     skipped: dict[str, int] = {}
     for split in SPLITS:
-        splits[split], skipped[split] = load_raw_split(raw_dir, split, skip_invalid=skip_invalid, limits=limits)
+        splits[split], skipped[split] = load_raw_split(
+            raw_dir, split, skip_invalid=skip_invalid, limits=limits
+        )
     problems = split_problems(splits)
     shared = {pair: keys for pair, keys in problems["overlap"].items() if keys}
     if shared and not allow_overlap:
         pair, keys = next(iter(shared.items()))
         tech, file, line, smell = keys[0]
-        raise IacsieveError(f"{raw_dir}: {len(keys)} warnings are in both {pair.replace('&', ' and ')} (leakage), "
-                            f"e.g. {tech} {file}:{line} {smell}; fix the splits or pass --allow-overlap")
+        raise IacsieveError(
+            f"{raw_dir}: {len(keys)} warnings are in both {pair.replace('&', ' and ')} (leakage), "
+            f"e.g. {tech} {file}:{line} {smell}; fix the splits or pass --allow-overlap"
+        )
     stats = compute_stats(splits)
     stats["skipped_invalid_rows"] = skipped
     stats["warnings"] = warning_counts(problems)
@@ -278,6 +315,8 @@ def prepare(raw_dir: str | Path, out_dir: str | Path, *, skip_invalid: bool = Fa
         for split, records in splits.items():
             atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))
             for tech in TECHS:
-                atomic_write_jsonl(prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech))
+                atomic_write_jsonl(
+                    prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech)
+                )
         atomic_write_json(Path(tmp) / "stats.json", stats)
     return stats

@@ -15,15 +15,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_text
+from iacsieve.data.human import HumanLabel, key_id, warning_key
 from iacsieve.data.records import LABELS, TECHS
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.reading import csv_rows, read_regular_text
-from iacsieve.data.human import HumanLabel, key_id, warning_key
 from iacsieve.smells import canonical_smell
 
-SHEET_COLUMNS: tuple[str, ...] = ("id", "tech", "smell", "file", "line", "code", "context", "score", "similar",
-                                  "llm_label", "label", "note")
+SHEET_COLUMNS: tuple[str, ...] = (
+    "id",
+    "tech",
+    "smell",
+    "file",
+    "line",
+    "code",
+    "context",
+    "score",
+    "similar",
+    "llm_label",
+    "label",
+    "note",
+)
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "tech", "smell", "file", "line", "code", "label")
 
 
@@ -55,8 +67,22 @@ def write_sheet(path: str | Path, rows: list[SheetRow]) -> Path:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(SHEET_COLUMNS)
     for row in rows:
-        writer.writerow([key_id(row.key), row.tech, row.smell, row.file, row.line, row.code, row.context,
-                         "" if row.score is None else f"{row.score:.4f}", row.similar, row.llm_label, "", ""])
+        writer.writerow(
+            [
+                key_id(row.key),
+                row.tech,
+                row.smell,
+                row.file,
+                row.line,
+                row.code,
+                row.context,
+                "" if row.score is None else f"{row.score:.4f}",
+                row.similar,
+                row.llm_label,
+                "",
+                "",
+            ]
+        )
     try:
         return atomic_write_text(path, buffer.getvalue())
     except OSError as exc:
@@ -72,14 +98,18 @@ class SheetReading:
     not_reviewed: int
 
 
-def read_sheet(path: str | Path, *, reviewer: str, date: str, test_keys: frozenset[str] = frozenset()) -> SheetReading:
+def read_sheet(
+    path: str | Path, *, reviewer: str, date: str, test_keys: frozenset[str] = frozenset()
+) -> SheetReading:
     """Validate a filled sheet. Each bad row gives one `file:line: field 'x': expected ...` problem.
 
     A row with an empty `label` is not reviewed (skipped, counted). A row on a test-split warning is a
     problem (the test split is the human oracle; its rows never enter data/human).
     """
     path = Path(path)
-    text = read_regular_text(path, max_bytes=DEFAULT_LIMITS.max_file_bytes, what="sheet", encoding="utf-8-sig")
+    text = read_regular_text(
+        path, max_bytes=DEFAULT_LIMITS.max_file_bytes, what="sheet", encoding="utf-8-sig"
+    )
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader, None)
@@ -111,11 +141,29 @@ def read_sheet(path: str | Path, *, reviewer: str, date: str, test_keys: frozens
             not_reviewed += 1
             continue
         if label.key in test_keys:
-            problems.append(str(DataError(path, line_no, "file", f"expected a warning outside the test split; "
-                                          f"{label.key} is a test (human-oracle) row and never enters data/human")))
+            problems.append(
+                str(
+                    DataError(
+                        path,
+                        line_no,
+                        "file",
+                        f"expected a warning outside the test split; "
+                        f"{label.key} is a test (human-oracle) row and never enters data/human",
+                    )
+                )
+            )
             continue
         if label.key in seen:
-            problems.append(str(DataError(path, line_no, "id", f"expected each warning once; same warning as line {seen[label.key]}")))
+            problems.append(
+                str(
+                    DataError(
+                        path,
+                        line_no,
+                        "id",
+                        f"expected each warning once; same warning as line {seen[label.key]}",
+                    )
+                )
+            )
             continue
         seen[label.key] = line_no
         labels.append(label)
@@ -130,8 +178,12 @@ def _parse_row(row: dict, *, path: Path, line_no: int, reviewer: str, date: str)
     if not raw_label:
         return None
     if raw_label not in LABELS:
-        raise DataError(path, line_no, "label", f"expected TP (real smell) or FP (false alarm), or empty for not "
-                                                f"reviewed; got {cell('label')!r}")
+        raise DataError(
+            path,
+            line_no,
+            "label",
+            f"expected TP (real smell) or FP (false alarm), or empty for not reviewed; got {cell('label')!r}",
+        )
     tech = cell("tech")
     if tech not in TECHS:
         raise DataError(path, line_no, "tech", f"expected one of {', '.join(TECHS)}, got {tech!r}")
@@ -149,7 +201,9 @@ def _parse_row(row: dict, *, path: Path, line_no: int, reviewer: str, date: str)
         raise DataError(path, line_no, "line", f"expected an integer >= 1, got {cell('line')!r}")
     key = warning_key(file, line, smell)
     if cell("id") != key_id(key):
-        raise DataError(path, line_no, "id", f"expected {key_id(key)} for {key} (were file, line or smell edited?)")
+        raise DataError(
+            path, line_no, "id", f"expected {key_id(key)} for {key} (were file, line or smell edited?)"
+        )
     code = (row.get("code") or "").strip()
     if not code:
         raise DataError(path, line_no, "code", "expected the flagged code line, got an empty cell")
@@ -158,7 +212,21 @@ def _parse_row(row: dict, *, path: Path, line_no: int, reviewer: str, date: str)
         try:
             score = float(cell("score"))
         except ValueError:
-            raise DataError(path, line_no, "score", f"expected a number or empty, got {cell('score')!r}") from None
-    return HumanLabel(key=key, tech=tech, smell=smell, file=file, line=line, content=code, label=LABELS[raw_label],
-                      reviewer=reviewer, date=date, with_context=row.get("context") or "", note=cell("note"),
-                      origin="train" if cell("llm_label") else "detections", score=score)
+            raise DataError(
+                path, line_no, "score", f"expected a number or empty, got {cell('score')!r}"
+            ) from None
+    return HumanLabel(
+        key=key,
+        tech=tech,
+        smell=smell,
+        file=file,
+        line=line,
+        content=code,
+        label=LABELS[raw_label],
+        reviewer=reviewer,
+        date=date,
+        with_context=row.get("context") or "",
+        note=cell("note"),
+        origin="train" if cell("llm_label") else "detections",
+        score=score,
+    )

@@ -10,5 +10,13 @@ from iacsieve.filtering.champion import DATASET_SMELLS, Champion, read_champion
 from iacsieve.filtering.output import OUTPUT_FORMATS, output_format
 from iacsieve.filtering.summary import format_summary
 
-__all__ = ["DATASET_SMELLS", "ON_MISSING", "OUTPUT_FORMATS", "Champion", "filter_detections", "format_summary",
-           "output_format", "read_champion"]
+__all__ = [
+    "DATASET_SMELLS",
+    "ON_MISSING",
+    "OUTPUT_FORMATS",
+    "Champion",
+    "filter_detections",
+    "format_summary",
+    "output_format",
+    "read_champion",
+]

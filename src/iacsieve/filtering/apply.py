@@ -19,10 +19,6 @@ import numpy as np
 
 from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.errors import IacsieveError
-from iacsieve.limits import DEFAULT, Limits
-from iacsieve.steps.metrics import predict
-from iacsieve.overlap import refuse_overlap
-from iacsieve.models import Scorer, load_scorer
 from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion
 from iacsieve.filtering.detections import DetectionSet, read_detections
 from iacsieve.filtering.output import SarifOptions, in_sarif, output_format, write_output
@@ -30,6 +26,10 @@ from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
 from iacsieve.filtering.summary import summarise
 from iacsieve.filtering.uri_base import resolve_uri_base
 from iacsieve.filtering.verdicts import FilteredRow
+from iacsieve.limits import DEFAULT, Limits
+from iacsieve.models import Scorer, load_scorer
+from iacsieve.overlap import refuse_overlap
+from iacsieve.steps.metrics import predict
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
 
@@ -72,14 +72,18 @@ def filter_detections(
     if batch_size < 1:
         raise IacsieveError(f"--batch-size must be >= 1, got {batch_size}")
     if out_format != "sarif" and (sarif_all or uri_base is not None):
-        raise IacsieveError(f"--sarif-all and --uri-base apply to SARIF output only; --out {out} is {out_format}")
+        raise IacsieveError(
+            f"--sarif-all and --uri-base apply to SARIF output only; --out {out} is {out_format}"
+        )
     check_output_path(out)
     refuse_overlap(out, {"--detections": detections, "--model": model_dir})
     refuse_overlap(out, {"--scripts": scripts_dir}, inside_ok=True)  # writing beside the scripts is fine...
     if infer_tech(str(out)) is not None and Path(out).exists():  # ...but never over one of them
         raise IacsieveError(f"--out {out} is an existing IaC script; refusing to overwrite it")
     folder = ScriptFolder(scripts_dir, limits)
-    sarif = SarifOptions(resolve_uri_base(scripts_dir, uri_base), sarif_all) if out_format == "sarif" else None
+    sarif = (
+        SarifOptions(resolve_uri_base(scripts_dir, uri_base), sarif_all) if out_format == "sarif" else None
+    )
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
@@ -94,9 +98,13 @@ def filter_detections(
         try:
             scores = np.asarray(scorer.predict_proba(inputs, batch_size=batch_size), dtype=float).reshape(-1)
         except ValueError as exc:  # e.g. a model saved by an incompatible iacsieve version
-            raise IacsieveError(f"{model_dir}: the model cannot score these warnings: {exc}".splitlines()[0]) from None
+            raise IacsieveError(
+                f"{model_dir}: the model cannot score these warnings: {exc}".splitlines()[0]
+            ) from None
         if scores.shape[0] != len(inputs):
-            raise IacsieveError(f"{model_dir}: the model returned {scores.shape[0]} scores for {len(inputs)} inputs")
+            raise IacsieveError(
+                f"{model_dir}: the model returned {scores.shape[0]} scores for {len(inputs)} inputs"
+            )
         keeps = predict(scores, cut)
         for row in rows:
             if row.status == "scored":
@@ -104,13 +112,28 @@ def filter_detections(
                 row.score, row.keep = float(scores[i]), bool(keeps[i])
 
     write_output(out, out_format, parsed, rows, folder, cut, sarif)
-    summary = summarise(parsed, rows, problems, champion, cut, "--threshold" if threshold is not None else "champion",
-                        len(inputs), out, out_format, on_missing, use_context)
+    summary = summarise(
+        parsed,
+        rows,
+        problems,
+        champion,
+        cut,
+        "--threshold" if threshold is not None else "champion",
+        len(inputs),
+        out,
+        out_format,
+        on_missing,
+        use_context,
+    )
     summary.update(lines_cut=cut_lines, max_line_chars=limits.max_line_chars)
     if sarif is not None:
         in_log = sum(in_sarif(row, sarif.include_all) for row in rows)
-        summary.update(sarif_results=in_log, sarif_left_out=summary["kept"] - in_log, sarif_all=sarif.include_all,
-                       uri_base=str(sarif.base))
+        summary.update(
+            sarif_results=in_log,
+            sarif_left_out=summary["kept"] - in_log,
+            sarif_all=sarif.include_all,
+            uri_base=str(sarif.base),
+        )
     return summary
 
 
@@ -120,7 +143,9 @@ def check_output_path(out: str | Path) -> None:
     if out.is_dir():
         raise IacsieveError(f"{out}: is a directory; --out needs a file name")
     if out.exists() and not out.is_file():
-        raise IacsieveError(f"{out}: not a regular file; --out needs a plain file (it is replaced atomically)")
+        raise IacsieveError(
+            f"{out}: not a regular file; --out needs a plain file (it is replaced atomically)"
+        )
     folder = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
     if folder is None or not folder.is_dir():
         raise IacsieveError(f"{out}: {folder} is not a folder; cannot write --out there")
@@ -137,15 +162,18 @@ def _load(model_dir: Path):
         raise IacsieveError(f"{model_dir}: cannot load the model: {exc}".splitlines()[0]) from None
 
 
-def _resolve_rows(parsed: DetectionSet, folder: ScriptFolder, champion: Champion,
-                  on_missing: str) -> tuple[list[FilteredRow], list[str]]:
+def _resolve_rows(
+    parsed: DetectionSet, folder: ScriptFolder, champion: Champion, on_missing: str
+) -> tuple[list[FilteredRow], list[str]]:
     """Classify each row (to score / pass through / missing); every row's script must resolve safely."""
     rows: list[FilteredRow] = []
     problems: list[str] = []
     for det in parsed.rows:
         smell = det.smell
         covered = smell is not None and smell in champion.covered and not det.non_security
-        row = FilteredRow(detection=det, smell=det.display_smell, status="scored" if covered else "pass_through")
+        row = FilteredRow(
+            detection=det, smell=det.display_smell, status="scored" if covered else "pass_through"
+        )
         try:
             row.script = folder.resolve(det.file)
             folder.line(row.script, det.line)
@@ -164,8 +192,9 @@ def _dedup_key(row: FilteredRow) -> tuple[Path, int, str]:
     return (row.script, row.detection.line, row.smell)
 
 
-def _model_inputs(rows: list[FilteredRow], folder: ScriptFolder, tech: str | None, use_context: bool,
-                  parsed: DetectionSet) -> tuple[list[WarningRecord], dict, int]:
+def _model_inputs(
+    rows: list[FilteredRow], folder: ScriptFolder, tech: str | None, use_context: bool, parsed: DetectionSet
+) -> tuple[list[WarningRecord], dict, int]:
     """One WarningRecord per distinct (script, line, smell) to score, where each row's score sits, and
     how many of those inputs had their flagged line cut to `--max-line-length`."""
     inputs: list[WarningRecord] = []
@@ -180,14 +209,22 @@ def _model_inputs(rows: list[FilteredRow], folder: ScriptFolder, tech: str | Non
         det = row.detection
         row_tech = tech or infer_tech(det.file)
         if row_tech is None:
-            raise IacsieveError(f"{parsed.path}:{det.row_no}: cannot infer the technology of {det.file!r} from its "
-                                f"extension (.pp puppet, .rb chef, .yml/.yaml ansible); pass --tech")
+            raise IacsieveError(
+                f"{parsed.path}:{det.row_no}: cannot infer the technology of {det.file!r} from its "
+                f"extension (.pp puppet, .rb chef, .yml/.yaml ansible); pass --tech"
+            )
         text, lines = folder.line(row.script, det.line)
         name = row.script.name
         slots[key] = len(inputs)
         cut_lines += folder.was_cut(row.script, det.line)
-        inputs.append(WarningRecord(
-            smell=row.smell, tech=row_tech, file=name, line=det.line, content=text.strip(),
-            with_context=render_context(lines, det.line, file=name) if use_context else "",
-        ))
+        inputs.append(
+            WarningRecord(
+                smell=row.smell,
+                tech=row_tech,
+                file=name,
+                line=det.line,
+                content=text.strip(),
+                with_context=render_context(lines, det.line, file=name) if use_context else "",
+            )
+        )
     return inputs, slots, cut_lines

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iacsieve.errors import IacsieveError
+from iacsieve.limits import shorten
 from iacsieve.models import read_meta
 from iacsieve.reading import read_json_object
-from iacsieve.limits import shorten
 from iacsieve.smells import canonical_smell
 
 CHAMPION_FILE = "champion.json"
@@ -49,7 +49,9 @@ def read_champion(model_dir: str | Path) -> Champion:
         covered, recorded = frozenset(DATASET_SMELLS), False
     else:
         if not isinstance(smells, list) or not all(isinstance(s, str) and canonical_smell(s) for s in smells):
-            raise IacsieveError(f"{model_dir}: key 'smells': must be a list of known smell names, got {shorten(smells)}")
+            raise IacsieveError(
+                f"{model_dir}: key 'smells': must be a list of known smell names, got {shorten(smells)}"
+            )
         covered, recorded = frozenset(canonical_smell(s) for s in smells), True
     return Champion(
         model_dir=model_dir,

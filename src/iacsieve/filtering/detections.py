@@ -104,7 +104,7 @@ class _Context:
 
 def detect_format(text: str, *, path: object = "<detections>") -> str:
     """Tell the three formats apart from the first non-empty line; an empty file reads as GLITCH's."""
-    first = next((l.rstrip("\r\n") for l in io.StringIO(text) if l.strip()), None)
+    first = next((ln.rstrip("\r\n") for ln in io.StringIO(text) if ln.strip()), None)
     if first is None:
         return "glitch"  # GLITCH writes an empty CSV when it finds nothing
     stripped = first.strip()
@@ -129,6 +129,7 @@ def detect_format(text: str, *, path: object = "<detections>") -> str:
 
 # ----------------------------------------------------------------------------- parsers
 
+
 def _parse_glitch(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detection]]:
     rows = []
     for row_no, raw in enumerate(_physical_lines(text), start=1):
@@ -139,8 +140,12 @@ def _parse_glitch(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detec
         # (a carriage return or a quote inside a field is kept as it is).
         fields = raw.split(",", 3)
         if len(fields) < 4:
-            raise DataError(ctx.path, row_no, "<row>",
-                            f"expected 4 columns ({','.join(GLITCH_COLUMNS)}), got {len(fields)}")
+            raise DataError(
+                ctx.path,
+                row_no,
+                "<row>",
+                f"expected 4 columns ({','.join(GLITCH_COLUMNS)}), got {len(fields)}",
+            )
         file, line, code, snippet = fields
         values = dict(zip(GLITCH_COLUMNS, (file, line, code, snippet)))
         rows.append(_detection(ctx, row_no, file, line, code, values, ("path", "line", "code")))
@@ -172,9 +177,9 @@ def _parse_replication(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[
         if len(fields) != len(columns):
             raise DataError(path, row_no, "<row>", f"expected {len(columns)} columns, got {len(fields)}")
         values = dict(zip(columns, fields))
-        get = lambda key: fields[index[key]]  # noqa: E731
         names = tuple(columns[index[k]] for k in REPLICATION_KEYS)
-        rows.append(_detection(ctx, row_no, get("PATH"), get("LINE"), get("ERROR"), values, names))
+        path_, line, error_ = (fields[index[k]] for k in ("PATH", "LINE", "ERROR"))
+        rows.append(_detection(ctx, row_no, path_, line, error_, values, names))
     return columns, rows
 
 
@@ -197,28 +202,43 @@ def _parse_jsonl(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detect
     return tuple(columns), rows
 
 
-def _detection(ctx: _Context, row_no: int, file: object, line: object, smell: object, values: dict,
-               names: tuple[str, str, str]) -> Detection:
+def _detection(
+    ctx: _Context,
+    row_no: int,
+    file: object,
+    line: object,
+    smell: object,
+    values: dict,
+    names: tuple[str, str, str],
+) -> Detection:
     """Validate the three fields the filter relies on; `names` are their column names, for errors."""
     path = ctx.path
     if not isinstance(file, str) or not file.strip():
         raise DataError(path, row_no, names[0], "must be a non-empty path")
     if len(file) > ctx.limits.max_path_chars:
-        raise DataError(path, row_no, names[0], f"path is {len(file)} characters long, over the limit of "
-                                                f"{ctx.limits.max_path_chars}; raise it with {FLAGS['max_path_chars']}")
+        raise DataError(
+            path,
+            row_no,
+            names[0],
+            f"path is {len(file)} characters long, over the limit of "
+            f"{ctx.limits.max_path_chars}; raise it with {FLAGS['max_path_chars']}",
+        )
     if "\x00" in file:
         raise DataError(path, row_no, names[0], "path contains a NUL byte")
     if isinstance(line, bool) or not (isinstance(line, int) or (isinstance(line, str) and _is_int(line))):
         raise DataError(path, row_no, names[1], f"must be an integer >= 1, got {shorten(line)}")
     line_no = int(line)
     if not 1 <= line_no <= MAX_LINE_NUMBER:
-        raise DataError(path, row_no, names[1], f"must be an integer from 1 to {MAX_LINE_NUMBER}, got {shorten(line)}")
+        raise DataError(
+            path, row_no, names[1], f"must be an integer from 1 to {MAX_LINE_NUMBER}, got {shorten(line)}"
+        )
     if not isinstance(smell, str) or not smell.strip():
         raise DataError(path, row_no, names[2], "must be a non-empty smell name")
     return Detection(row_no=row_no, file=file.strip(), line=line_no, raw_smell=smell.strip(), values=values)
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def _read_text(path: Path, max_bytes: int) -> str:
     data = read_regular_bytes(path, max_bytes=max_bytes, what="detections file")

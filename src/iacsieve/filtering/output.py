@@ -20,8 +20,13 @@ from iacsieve.filtering.verdicts import FilteredRow
 
 OUTPUT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sarif")
 ADDED_COLUMNS: tuple[str, ...] = ("smell", "score", "keep")
-SUFFIXES: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".sarif": "sarif",
-                            ".sarif.json": "sarif"}
+SUFFIXES: dict[str, str] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".sarif": "sarif",
+    ".sarif.json": "sarif",
+}
 
 
 def output_format(out: str | Path, fmt: str | None = None) -> str:
@@ -35,8 +40,10 @@ def output_format(out: str | Path, fmt: str | None = None) -> str:
     for suffix, found in SUFFIXES.items():
         if name.endswith(suffix):
             return found
-    raise IacsieveError(f"{out}: unknown output extension; use {', '.join(SUFFIXES)} or pass --format "
-                        f"({'|'.join(OUTPUT_FORMATS)})")
+    raise IacsieveError(
+        f"{out}: unknown output extension; use {', '.join(SUFFIXES)} or pass --format "
+        f"({'|'.join(OUTPUT_FORMATS)})"
+    )
 
 
 def _output_columns(parsed: DetectionSet) -> tuple[list[str], dict[str, str]]:
@@ -55,7 +62,9 @@ def iter_output_rows(parsed: DetectionSet, rows: Iterable[FilteredRow]) -> Itera
     _, rename = _output_columns(parsed)
     for row in rows:
         values = {rename.get(k, k): v for k, v in row.detection.values.items()}
-        values.update(smell=row.smell, score=None if row.score is None else round(row.score, 6), keep=row.keep)
+        values.update(
+            smell=row.smell, score=None if row.score is None else round(row.score, 6), keep=row.keep
+        )
         yield values
 
 
@@ -75,17 +84,30 @@ def in_sarif(row: FilteredRow, include_all: bool) -> bool:
 def sarif_rows(rows: Iterable[FilteredRow], folder: ScriptFolder, options: SarifOptions) -> list[SarifRow]:
     """The kept warnings a SARIF log holds, with URIs relative to `options.base`."""
     return [
-        SarifRow(rule_id=row.smell,
-                 uri=relative_uri_path(row.script, options.base) if row.script
-                 else unresolved_uri_path(row.detection.file, folder.root, options.base),
-                 line=row.detection.line, score=row.score, detector_code=row.detection.raw_smell,
-                 security=not row.detection.non_security)
-        for row in rows if in_sarif(row, options.include_all)
+        SarifRow(
+            rule_id=row.smell,
+            uri=relative_uri_path(row.script, options.base)
+            if row.script
+            else unresolved_uri_path(row.detection.file, folder.root, options.base),
+            line=row.detection.line,
+            score=row.score,
+            detector_code=row.detection.raw_smell,
+            security=not row.detection.non_security,
+        )
+        for row in rows
+        if in_sarif(row, options.include_all)
     ]
 
 
-def write_output(out: str | Path, out_format: str, parsed: DetectionSet, rows: list[FilteredRow],
-                 folder: ScriptFolder, threshold: float, sarif: SarifOptions | None = None) -> None:
+def write_output(
+    out: str | Path,
+    out_format: str,
+    parsed: DetectionSet,
+    rows: list[FilteredRow],
+    folder: ScriptFolder,
+    threshold: float,
+    sarif: SarifOptions | None = None,
+) -> None:
     """Write `out` atomically; `sarif` (default: URIs relative to --scripts, security smells only) for SARIF."""
     if out_format == "sarif":
         options = sarif or SarifOptions(base=folder.root)

@@ -26,15 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+from iacsieve.data.human import HUMAN_DIR, load_human_labels
 from iacsieve.data.records import WarningRecord, load_prepared, record_text, render_context
+from iacsieve.data.sheet import SheetRow, write_sheet
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.apply import _load, _model_inputs, _resolve_rows
 from iacsieve.filtering.champion import read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.scripts import ScriptFolder
-from iacsieve.data.human import HUMAN_DIR, load_human_labels
 from iacsieve.run_config import TrainConfig
-from iacsieve.data.sheet import SheetRow, write_sheet
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,16 @@ def pick_for_review(candidates: Sequence[Candidate], budget: int) -> list[Candid
     picked: list[Candidate] = []
     depth = 0
     while len(picked) < budget and any(depth < len(m) for m in strata.values()):
-        picked += sorted((m[depth] for m in strata.values() if depth < len(m)), key=order)[: budget - len(picked)]
+        picked += sorted((m[depth] for m in strata.values() if depth < len(m)), key=order)[
+            : budget - len(picked)
+        ]
         depth += 1
     return picked
 
 
-def _without_labelled(candidates: list[Candidate], human_dir: str | Path | None) -> tuple[list[Candidate], int]:
+def _without_labelled(
+    candidates: list[Candidate], human_dir: str | Path | None
+) -> tuple[list[Candidate], int]:
     if human_dir is None:
         return candidates, 0
     labelled = {h.key for h in load_human_labels(human_dir)}
@@ -97,24 +101,43 @@ def _without_labelled(candidates: list[Candidate], human_dir: str | Path | None)
     return kept, len(candidates) - len(kept)
 
 
-def _finish(candidates: list[Candidate], budget: int, out: str | Path, human_dir: str | Path | None,
-            summary: dict) -> dict:
+def _finish(
+    candidates: list[Candidate], budget: int, out: str | Path, human_dir: str | Path | None, summary: dict
+) -> dict:
     candidates, already = _without_labelled(candidates, human_dir)
     collapsed = collapse_duplicates(candidates)
     picked = pick_for_review(collapsed, budget)
     write_sheet(out, [c.row for c in picked])
     strata = sorted({(c.row.tech, c.row.smell) for c in picked})
-    summary.update(already_labelled=already, candidates=len(collapsed), picked=len(picked), out=str(out),
-                   strata={f"{t}/{s}": sum(c.row.tech == t and c.row.smell == s for c in picked) for t, s in strata},
-                   priority_range=[min((c.priority for c in picked), default=None),
-                                   max((c.priority for c in picked), default=None)])
+    summary.update(
+        already_labelled=already,
+        candidates=len(collapsed),
+        picked=len(picked),
+        out=str(out),
+        strata={f"{t}/{s}": sum(c.row.tech == t and c.row.smell == s for c in picked) for t, s in strata},
+        priority_range=[
+            min((c.priority for c in picked), default=None),
+            max((c.priority for c in picked), default=None),
+        ],
+    )
     return summary
 
 
-def review_detections(model_dir: str | Path, detections: str | Path, scripts_dir: str | Path, budget: int,
-                      out: str | Path, *, tech: str | None = None, threshold: float | None = None,
-                      human_dir: str | Path | None = HUMAN_DIR, on_missing: str = "error",
-                      detections_format: str | None = None, batch_size: int = 64, scorer=None) -> dict:
+def review_detections(
+    model_dir: str | Path,
+    detections: str | Path,
+    scripts_dir: str | Path,
+    budget: int,
+    out: str | Path,
+    *,
+    tech: str | None = None,
+    threshold: float | None = None,
+    human_dir: str | Path | None = HUMAN_DIR,
+    on_missing: str = "error",
+    detections_format: str | None = None,
+    batch_size: int = 64,
+    scorer=None,
+) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet."""
     _check_budget(budget)
     parsed = read_detections(detections, detections_format)
@@ -136,17 +159,38 @@ def review_detections(model_dir: str | Path, detections: str | Path, scripts_dir
     for i, record in enumerate(inputs):
         row = firsts[i]
         _, lines = folder.line(row.script, record.line)
-        sheet_row = SheetRow(tech=record.tech, smell=record.smell, file=folder.relative(row.script), line=record.line,
-                             code=record.content, context=render_context(lines, record.line, file=record.file),
-                             score=float(scores[i]))
+        sheet_row = SheetRow(
+            tech=record.tech,
+            smell=record.smell,
+            file=folder.relative(row.script),
+            line=record.line,
+            code=record.content,
+            context=render_context(lines, record.line, file=record.file),
+            score=float(scores[i]),
+        )
         candidates.append(Candidate(sheet_row, abs(float(scores[i]) - cut)))
-    summary = {"source": "detections", "detections": str(detections), "model": str(model_dir), "threshold": cut,
-               "warnings_in": len(rows), "scored_inputs": len(inputs), "missing": len(problems)}
+    summary = {
+        "source": "detections",
+        "detections": str(detections),
+        "model": str(model_dir),
+        "threshold": cut,
+        "warnings_in": len(rows),
+        "scored_inputs": len(inputs),
+        "missing": len(problems),
+    }
     return _finish(candidates, budget, out, human_dir, summary)
 
 
-def review_train(model_dir: str | Path, prepared_dir: str | Path, budget: int, out: str | Path, *,
-                 human_dir: str | Path | None = HUMAN_DIR, batch_size: int = 64, scorer=None) -> dict:
+def review_train(
+    model_dir: str | Path,
+    prepared_dir: str | Path,
+    budget: int,
+    out: str | Path,
+    *,
+    human_dir: str | Path | None = HUMAN_DIR,
+    batch_size: int = 64,
+    scorer=None,
+) -> dict:
     """A label audit: training rows where the model's score and the LLM's label disagree most.
 
     A classical champion's rows are scored out-of-fold (k-fold CV of its own config, the family's
@@ -162,21 +206,42 @@ def review_train(model_dir: str | Path, prepared_dir: str | Path, budget: int, o
         from iacsieve.models import classical
 
         settings = classical.resolve_options(TrainConfig.from_dict(config))
-        agree = classical.label_agreement(settings, [record_text(r, use_context=settings.use_context) for r in records],
-                                          labels)
-        scores, how = np.where(labels == 1, agree, 1.0 - agree), f"out-of-fold ({settings.options['noise_folds']}-fold CV)"
+        agree = classical.label_agreement(
+            settings, [record_text(r, use_context=settings.use_context) for r in records], labels
+        )
+        scores, how = (
+            np.where(labels == 1, agree, 1.0 - agree),
+            f"out-of-fold ({settings.options['noise_folds']}-fold CV)",
+        )
     else:
         scorer = scorer if scorer is not None else _load(champion.model_dir)
         scores, how = _scores(scorer, records, batch_size, model_dir), "in-sample (the champion's own scores)"
     candidates = [
-        Candidate(SheetRow(tech=r.tech, smell=r.smell, file=r.file, line=r.line, code=r.content.strip(),
-                           context=r.with_context, score=float(s), llm_label="TP" if r.label else "FP", origin="train"),
-                  -abs(float(s) - r.label))
+        Candidate(
+            SheetRow(
+                tech=r.tech,
+                smell=r.smell,
+                file=r.file,
+                line=r.line,
+                code=r.content.strip(),
+                context=r.with_context,
+                score=float(s),
+                llm_label="TP" if r.label else "FP",
+                origin="train",
+            ),
+            -abs(float(s) - r.label),
+        )
         for r, s in zip(records, scores)
     ]
     cut = champion.threshold if champion.threshold is not None else 0.5
-    summary = {"source": "train", "data": str(prepared_dir), "model": str(model_dir), "rows": len(records),
-               "scoring": how, "llm_disagreements": int(sum((s >= cut) != bool(l) for l, s in zip(labels, scores)))}
+    summary = {
+        "source": "train",
+        "data": str(prepared_dir),
+        "model": str(model_dir),
+        "rows": len(records),
+        "scoring": how,
+        "llm_disagreements": int(sum((s >= cut) != bool(ln) for ln, s in zip(labels, scores))),
+    }
     return _finish(candidates, budget, out, human_dir, summary)
 
 
@@ -185,30 +250,48 @@ def _scores(scorer, records: Sequence[WarningRecord], batch_size: int, model_dir
         return np.zeros(0)
     scores = np.asarray(scorer.predict_proba(list(records), batch_size=batch_size), dtype=float).reshape(-1)
     if scores.shape[0] != len(records):
-        raise IacsieveError(f"{model_dir}: the model returned {scores.shape[0]} scores for {len(records)} inputs")
+        raise IacsieveError(
+            f"{model_dir}: the model returned {scores.shape[0]} scores for {len(records)} inputs"
+        )
     return scores
 
 
 def format_review(summary: dict) -> str:
-    head = (f"{summary['out']}: {summary['picked']} warning(s) to review from {summary['candidates']} candidates "
-            f"({summary['source']}; {summary['already_labelled']} already labelled left out)")
+    head = (
+        f"{summary['out']}: {summary['picked']} warning(s) to review from {summary['candidates']} candidates "
+        f"({summary['source']}; {summary['already_labelled']} already labelled left out)"
+    )
     lines = [head]
     if summary["source"] == "detections":
-        lines.append(f"  model {summary['model']}, threshold {summary['threshold']:.4g}: picked the warnings scored "
-                     f"nearest it, spread over tech x smell")
+        lines.append(
+            f"  model {summary['model']}, threshold {summary['threshold']:.4g}: picked the warnings scored "
+            f"nearest it, spread over tech x smell"
+        )
     else:
-        lines.append(f"  model {summary['model']}, scores {summary['scoring']}: picked the train rows whose score is "
-                     f"farthest from the LLM label ({summary['llm_disagreements']} of {summary['rows']} disagree at "
-                     f"the threshold)")
+        lines.append(
+            f"  model {summary['model']}, scores {summary['scoring']}: picked the train rows whose score is "
+            f"farthest from the LLM label ({summary['llm_disagreements']} of {summary['rows']} disagree at "
+            f"the threshold)"
+        )
     lines += [f"  {k}: {n}" for k, n in summary["strata"].items()]
-    lines.append("next: fill `label` (TP = real smell, FP = false alarm) and `note`, then "
-                 "`iacsieve labels add SHEET --reviewer NAME`")
+    lines.append(
+        "next: fill `label` (TP = real smell, FP = false alarm) and `note`, then "
+        "`iacsieve labels add SHEET --reviewer NAME`"
+    )
     return "\n".join(lines)
 
 
 def candidate_for_record(record: WarningRecord, score: float, threshold: float) -> Candidate:
     """A dataset row as a review candidate (uncertainty priority): the learning-curve experiment's picker."""
-    return Candidate(SheetRow(tech=record.tech, smell=record.smell, file=record.file, line=record.line,
-                              code=record.content.strip(), context=record.with_context, score=score),
-                     abs(score - threshold))
-
+    return Candidate(
+        SheetRow(
+            tech=record.tech,
+            smell=record.smell,
+            file=record.file,
+            line=record.line,
+            code=record.content.strip(),
+            context=record.with_context,
+            score=score,
+        ),
+        abs(score - threshold),
+    )

@@ -61,8 +61,11 @@ def _rule(rule_id: str, security: bool) -> dict:
         "fullDescription": {"text": info.help},
         "help": {"text": help_text, "markdown": f"**{info.name}**. {info.help}{links}"},
         "defaultConfiguration": {"level": _level(security)},
-        "properties": {"tags": (["security"] + [f"external/cwe/cwe-{n}" for n in info.cwe]) if security
-                       else ["maintainability"]},
+        "properties": {
+            "tags": (["security"] + [f"external/cwe/cwe-{n}" for n in info.cwe])
+            if security
+            else ["maintainability"]
+        },
     }
     if info.cwe:
         rule["helpUri"] = CWE_URI.format(info.cwe[0])
@@ -80,12 +83,18 @@ def _result(row: SarifRow, rule_index: int, threshold: float | None) -> dict:
     properties: dict = {"detectorCode": row.detector_code}
     if row.score is not None:
         properties["score"] = round(float(row.score), 6)
-    locations = [] if row.uri is None else [{
-        "physicalLocation": {
-            "artifactLocation": {"uri": uri_reference(row.uri), "uriBaseId": "%SRCROOT%"},
-            "region": {"startLine": int(row.line)},
-        }
-    }]
+    locations = (
+        []
+        if row.uri is None
+        else [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri_reference(row.uri), "uriBaseId": "%SRCROOT%"},
+                    "region": {"startLine": int(row.line)},
+                }
+            }
+        ]
+    )
     return {
         "ruleId": row.rule_id,
         "ruleIndex": rule_index,

@@ -70,8 +70,9 @@ class ScriptFolder:
         if isinstance(lines, ScriptProblem):
             raise lines
         if line > len(lines):
-            raise ScriptProblem("line_past_end", f"line {line} is past the end of {self.relative(path)} "
-                                                 f"({len(lines)} lines)")
+            raise ScriptProblem(
+                "line_past_end", f"line {line} is past the end of {self.relative(path)} ({len(lines)} lines)"
+            )
         return lines[line - 1], lines
 
     def was_cut(self, path: Path, line: int) -> bool:
@@ -90,13 +91,19 @@ class ScriptFolder:
         for candidate in candidates:
             real = Path(os.path.realpath(candidate))
             if not self._inside(real):
-                raise ScriptProblem("outside_scripts", f"path {raw!r} resolves outside --scripts {self.given}; refused")
+                raise ScriptProblem(
+                    "outside_scripts", f"path {raw!r} resolves outside --scripts {self.given}; refused"
+                )
             try:
                 mode = os.stat(real).st_mode
             except OSError:
-                raise ScriptProblem("not_found", f"script {raw!r} not found under --scripts {self.given}") from None
+                raise ScriptProblem(
+                    "not_found", f"script {raw!r} not found under --scripts {self.given}"
+                ) from None
             if not stat.S_ISREG(mode):
-                raise ScriptProblem("not_found", f"script {raw!r} is not a regular file under --scripts {self.given}")
+                raise ScriptProblem(
+                    "not_found", f"script {raw!r} is not a regular file under --scripts {self.given}"
+                )
             return real
         if given.is_absolute() and not self._inside(Path(os.path.realpath(given))):
             raise ScriptProblem("outside_scripts", f"path {raw!r} is outside --scripts {self.given}; refused")

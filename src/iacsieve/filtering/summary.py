@@ -12,9 +12,19 @@ from iacsieve.filtering.verdicts import FilteredRow
 MAX_LISTED_PROBLEMS = 20  # missing rows listed one by one in the summary, then counted
 
 
-def summarise(parsed: DetectionSet, rows: list[FilteredRow], problems: list[str], champion: Champion,
-             threshold: float, threshold_source: str, model_inputs: int, out: str | Path, out_format: str,
-             on_missing: str, use_context: bool) -> dict:
+def summarise(
+    parsed: DetectionSet,
+    rows: list[FilteredRow],
+    problems: list[str],
+    champion: Champion,
+    threshold: float,
+    threshold_source: str,
+    model_inputs: int,
+    out: str | Path,
+    out_format: str,
+    on_missing: str,
+    use_context: bool,
+) -> dict:
     by_smell: dict[str, Counter] = {}
     for row in rows:
         counts = by_smell.setdefault(row.smell, Counter())
@@ -46,8 +56,10 @@ def summarise(parsed: DetectionSet, rows: list[FilteredRow], problems: list[str]
         "missing_by_reason": dict(sorted(missing_reasons.items())),
         "on_missing": on_missing,
         "missing_rows": problems[:MAX_LISTED_PROBLEMS],
-        "by_smell": {smell: {k: c[k] for k in ("in", "scored", "kept", "dropped", "missing")}
-                     for smell, c in sorted(by_smell.items())},
+        "by_smell": {
+            smell: {k: c[k] for k in ("in", "scored", "kept", "dropped", "missing")}
+            for smell, c in sorted(by_smell.items())
+        },
     }
 
 
@@ -65,19 +77,30 @@ def format_summary(summary: dict) -> str:
     width = max([len("smell")] + [len(s) for s in summary["by_smell"]])
     lines.append(f"  {'smell':<{width}} {'in':>6} {'scored':>6} {'kept':>6} {'dropped':>7} {'missing':>7}")
     for smell, c in summary["by_smell"].items():
-        lines.append(f"  {smell:<{width}} {c['in']:>6} {c['scored']:>6} {c['kept']:>6} {c['dropped']:>7} {c['missing']:>7}")
+        lines.append(
+            f"  {smell:<{width}} {c['in']:>6} {c['scored']:>6} {c['kept']:>6} {c['dropped']:>7} {c['missing']:>7}"
+        )
     if "sarif_results" in summary:
-        left_out = (f"; {summary['sarif_left_out']} kept code-quality notes left out (--sarif-all adds them)"
-                    if summary["sarif_left_out"] else "")
-        lines.append(f"  SARIF: {summary['sarif_results']} results{left_out}; URIs relative to {summary['uri_base']}")
+        left_out = (
+            f"; {summary['sarif_left_out']} kept code-quality notes left out (--sarif-all adds them)"
+            if summary["sarif_left_out"]
+            else ""
+        )
+        lines.append(
+            f"  SARIF: {summary['sarif_results']} results{left_out}; URIs relative to {summary['uri_base']}"
+        )
     if summary.get("lines_cut"):
-        lines.append(f"  cut: {summary['lines_cut']} model inputs had a script line longer than "
-                     f"{summary['max_line_chars']} characters, cut to that length before scoring "
-                     f"(raise with --max-line-length)")
+        lines.append(
+            f"  cut: {summary['lines_cut']} model inputs had a script line longer than "
+            f"{summary['max_line_chars']} characters, cut to that length before scoring "
+            f"(raise with --max-line-length)"
+        )
     if summary["missing"]:
         reasons = ", ".join(f"{k} {v}" for k, v in summary["missing_by_reason"].items())
         action = "kept" if summary["on_missing"] == "keep" else "dropped"
-        lines.append(f"  missing: {summary['missing']} rows {action} (--on-missing {summary['on_missing']}): {reasons}")
+        lines.append(
+            f"  missing: {summary['missing']} rows {action} (--on-missing {summary['on_missing']}): {reasons}"
+        )
         lines += [f"    {p}" for p in summary["missing_rows"]]
         if summary["missing"] > len(summary["missing_rows"]):
             lines.append(f"    ... and {summary['missing'] - len(summary['missing_rows'])} more")

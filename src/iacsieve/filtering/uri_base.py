@@ -34,8 +34,10 @@ def resolve_uri_base(scripts_dir: str | Path, uri_base: str | Path | None = None
     if not base.is_dir():
         raise IacsieveError(f"--uri-base {uri_base}: not a folder")
     if base != scripts and base not in scripts.parents:
-        raise IacsieveError(f"--uri-base {uri_base} does not contain --scripts {scripts_dir}; URIs relative to it "
-                            f"would leave it (give a folder at or above --scripts)")
+        raise IacsieveError(
+            f"--uri-base {uri_base} does not contain --scripts {scripts_dir}; URIs relative to it "
+            f"would leave it (give a folder at or above --scripts)"
+        )
     return base
 
 

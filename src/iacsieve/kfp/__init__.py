@@ -12,8 +12,14 @@ start-up, a circular import.
 from importlib import import_module
 
 _EXPORTS = {
-    "StageInputs": "run", "compile_stage": "run", "make_client": "run", "run_local": "run", "submit_stage": "run",
-    "pull_champion": "pull", "build_pipeline": "graph", "pipeline_name": "graph",
+    "StageInputs": "run",
+    "compile_stage": "run",
+    "make_client": "run",
+    "run_local": "run",
+    "submit_stage": "run",
+    "pull_champion": "pull",
+    "build_pipeline": "graph",
+    "pipeline_name": "graph",
 }
 __all__ = sorted(_EXPORTS)
 

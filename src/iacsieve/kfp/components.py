@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from kfp import dsl
 
-from iacsieve.kfp import step_functions as steps
 from iacsieve.image import DEFAULT_IMAGE
+from iacsieve.kfp import step_functions as steps
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class StepComponents:
 @functools.lru_cache(maxsize=8)
 def build_components(image: str = DEFAULT_IMAGE) -> StepComponents:
     """Wrap every step function as a lightweight component whose base image is `image`."""
+
     def make(func):
         return dsl.component(func, base_image=image, install_kfp_package=False)
 

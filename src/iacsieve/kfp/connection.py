@@ -37,8 +37,10 @@ def kfp_target(host: str | None) -> str:
     configs = kubeconfig_files()
     if configs:
         return f"the ml-pipeline service through the API server of {configs[0]}'s current context"
-    raise IacsieveError("no KFP server: pass --host URL (or set $KF_PIPELINES_ENDPOINT); without it submit uses "
-                        "the in-cluster service inside a pod, else ~/.kube/config ($KUBECONFIG), and there is neither")
+    raise IacsieveError(
+        "no KFP server: pass --host URL (or set $KF_PIPELINES_ENDPOINT); without it submit uses "
+        "the in-cluster service inside a pod, else ~/.kube/config ($KUBECONFIG), and there is neither"
+    )
 
 
 def describe(exc: BaseException) -> str:

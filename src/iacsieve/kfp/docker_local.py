@@ -45,11 +45,15 @@ def docker_api() -> Iterator[Any]:
             yield client
         return
     if os.environ.get("DOCKER_HOST"):
-        raise IacsieveError(f"no Docker API at DOCKER_HOST={os.environ['DOCKER_HOST']} (is the engine running?)")
+        raise IacsieveError(
+            f"no Docker API at DOCKER_HOST={os.environ['DOCKER_HOST']} (is the engine running?)"
+        )
     podman = shutil.which("podman")
     if podman is None:
-        raise IacsieveError("no container engine: no Docker API at the default socket and no podman "
-                            "(install podman, or start dockerd and set DOCKER_HOST)")
+        raise IacsieveError(
+            "no container engine: no Docker API at the default socket and no podman "
+            "(install podman, or start dockerd and set DOCKER_HOST)"
+        )
     with _podman_service(podman) as host, _env("DOCKER_HOST", host):
         client = _connect(docker)
         if client is None:
@@ -73,8 +77,11 @@ def _podman_service(podman: str) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="iacsieve-podman-") as tmp:
         sock, errors = Path(tmp) / "podman.sock", Path(tmp) / "service.log"
         with errors.open("wb") as err:
-            proc = subprocess.Popen([podman, "system", "service", "--time=0", f"unix://{sock}"],
-                                    stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(
+                [podman, "system", "service", "--time=0", f"unix://{sock}"],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         try:
             deadline = time.monotonic() + SERVICE_START_S
             while not sock.exists():
@@ -116,8 +123,10 @@ def local_image_name(client: Any, image: str) -> str:
         try:
             tags = client.images.pull(image).tags
         except docker.errors.DockerException as exc:
-            raise IacsieveError(f"image {image}: not on this engine and not pullable "
-                                f"({str(exc).splitlines()[0][:200]}); build it: make image-local") from None
+            raise IacsieveError(
+                f"image {image}: not on this engine and not pullable "
+                f"({str(exc).splitlines()[0][:200]}); build it: make image-local"
+            ) from None
     for name in (image, f"localhost/{image}", f"docker.io/library/{image}"):
         if name in tags:
             return name
@@ -142,7 +151,9 @@ def input_mounts(paths: Iterable[str], pipeline_root: Path) -> list[Any]:
     return mounts
 
 
-def run_task_container(client: Any, image: str, command: list[str], volumes: dict[str, Any], **run_args: Any) -> int:
+def run_task_container(
+    client: Any, image: str, command: list[str], volumes: dict[str, Any], **run_args: Any
+) -> int:
     """One task's container: its logs printed as they come, its exit code returned, then removed."""
     import docker
 
@@ -171,7 +182,13 @@ def docker_runner(image: str, inputs: Iterable[str], pipeline_root: Path) -> Ite
     pipeline_root.mkdir(parents=True, exist_ok=True)
     with docker_api() as client:
         name = local_image_name(client, image)
-        runner = local.DockerRunner(mounts=input_mounts(inputs, pipeline_root), user=f"{os.getuid()}:{os.getgid()}")
-        log.info("kfp.local DockerRunner: image %s via %s", name, os.environ.get("DOCKER_HOST", "the default socket"))
+        runner = local.DockerRunner(
+            mounts=input_mounts(inputs, pipeline_root), user=f"{os.getuid()}:{os.getgid()}"
+        )
+        log.info(
+            "kfp.local DockerRunner: image %s via %s",
+            name,
+            os.environ.get("DOCKER_HOST", "the default socket"),
+        )
         with mock.patch.object(docker_task_handler, "run_docker_container", run_task_container):
             yield runner, name

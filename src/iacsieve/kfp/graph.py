@@ -22,9 +22,18 @@ from iacsieve.kfp.settings import CompileSettings, StageSettings, compile_settin
 from iacsieve.method.plan import FINAL_STAGE, STAGES, stage_plan
 
 ALL = "all"
-StageOutputs = NamedTuple("StageOutputs", [("selection", dsl.Artifact)])
-FrozenOutputs = NamedTuple("FrozenOutputs", [("selection", dsl.Artifact), ("champion", dsl.Model),
-                                             ("card", dsl.Artifact)])
+
+
+class StageOutputs(NamedTuple):
+    selection: dsl.Artifact
+
+
+class FrozenOutputs(NamedTuple):
+    selection: dsl.Artifact
+    champion: dsl.Model
+    card: dsl.Artifact
+
+
 # What a stage's pipeline takes from an earlier stage, by what the plan says it builds on.
 BASE_INPUTS: dict[str, str] = {"winner": "selection_uri", "champion": "champion_uri"}
 
@@ -40,8 +49,15 @@ def stage_inputs(stage: "int | str") -> list[str]:
     return ["data_uri"] + ([BASE_INPUTS[builds_on]] if builds_on in BASE_INPUTS else [])
 
 
-def build_pipeline(stage: "int | str", params_path: "str | Path" = "params.yaml", profile: "str | None" = None, *,
-                   image: "str | None" = None, cluster: "bool | None" = None, human: bool = False):
+def build_pipeline(
+    stage: "int | str",
+    params_path: "str | Path" = "params.yaml",
+    profile: "str | None" = None,
+    *,
+    image: "str | None" = None,
+    cluster: "bool | None" = None,
+    human: bool = False,
+):
     """A stage's pipeline, or the whole method's (`stage="all"`): a KFP GraphComponent to compile,
     submit, or call under kfp.local.
 
@@ -59,7 +75,9 @@ def build_pipeline(stage: "int | str", params_path: "str | Path" = "params.yaml"
     return _one_stage(int(stage), settings, components, on_cluster, human)
 
 
-def _stage_tasks(s: StageSettings, c: StepComponents, prepared, base, on_cluster: bool, prefix: str = "") -> dict:
+def _stage_tasks(
+    s: StageSettings, c: StepComponents, prepared, base, on_cluster: bool, prefix: str = ""
+) -> dict:
     """One stage's tasks inside an enclosing pipeline; returns its outputs (selection [, champion, card]).
 
     Display names are the step names (`train`, `select`, ...: KFP's task names in a one-stage
@@ -81,32 +99,47 @@ def _stage_tasks(s: StageSettings, c: StepComponents, prepared, base, on_cluster
         on_pod(train, "train")
         rule_inputs = {}
         if plan.sweeps:
-            sweep = c.threshold_sweep(scores=train.outputs["scores"], start=s.sweep.start, stop=s.sweep.stop,
-                                      step=s.sweep.step).set_display_name(f"{prefix}threshold-sweep")
+            sweep = c.threshold_sweep(
+                scores=train.outputs["scores"], start=s.sweep.start, stop=s.sweep.stop, step=s.sweep.step
+            ).set_display_name(f"{prefix}threshold-sweep")
             on_pod(sweep, "light")
             rule_inputs["sweep"] = sweep.outputs["sweep"]
         if plan.evaluate_consumes == "champion":
             rule_inputs["champion"] = base
-        evaluation = c.evaluate(scores=train.outputs["scores"], rule=plan.decision_rule,
-                                bootstrap_samples=s.bootstrap_samples, bootstrap_seed=s.bootstrap_seed,
-                                **rule_inputs).set_display_name(f"{prefix}evaluate")
+        evaluation = c.evaluate(
+            scores=train.outputs["scores"],
+            rule=plan.decision_rule,
+            bootstrap_samples=s.bootstrap_samples,
+            bootstrap_seed=s.bootstrap_seed,
+            **rule_inputs,
+        ).set_display_name(f"{prefix}evaluate")
         on_pod(evaluation, "light")
-    selected = c.select(evaluations=dsl.Collected(evaluation.outputs["evaluation"]), mode=plan.selection_mode,
-                        stage=f"stage{n}").set_display_name(f"{prefix}select")
+    selected = c.select(
+        evaluations=dsl.Collected(evaluation.outputs["evaluation"]),
+        mode=plan.selection_mode,
+        stage=f"stage{n}",
+    ).set_display_name(f"{prefix}select")
     on_pod(selected, "light")
     outputs = {"selection": selected.outputs["selection"]}
     if plan.freezes:
         run = dsl.importer(artifact_uri=selected.outputs["run_uri"], artifact_class=dsl.Model, reimport=False)
         run.set_display_name(f"{prefix}chosen-run")
-        frozen = c.freeze(selection=selected.outputs["selection"], run=run.output,
-                          data=prepared).set_display_name(f"{prefix}freeze")
+        frozen = c.freeze(
+            selection=selected.outputs["selection"], run=run.output, data=prepared
+        ).set_display_name(f"{prefix}freeze")
         on_pod(frozen, "light")
         outputs.update(champion=frozen.outputs["champion"], card=frozen.outputs["card"])
     return outputs
 
 
-def _prepared(c: StepComponents, data_uri: str, data_md5: str, human_uri: "str | None", settings: CompileSettings,
-              on_cluster: bool):
+def _prepared(
+    c: StepComponents,
+    data_uri: str,
+    data_md5: str,
+    human_uri: "str | None",
+    settings: CompileSettings,
+    on_cluster: bool,
+):
     """The raw data by URI, prepared (`data_md5`, data.dvc's or "" for none, is checked before a row
     is read), with the reviewers' labels at `human_uri` applied when it is given."""
     raw = dsl.importer(artifact_uri=data_uri, artifact_class=dsl.Dataset, reimport=False)
@@ -118,8 +151,9 @@ def _prepared(c: StepComponents, data_uri: str, data_md5: str, human_uri: "str |
         return prepare.outputs["prepared"]
     labels = dsl.importer(artifact_uri=human_uri, artifact_class=dsl.Dataset, reimport=False)
     labels.set_display_name("human-labels")
-    training = c.training_data(prepared=prepare.outputs["prepared"], human=labels.output,
-                               settings_json=settings.human_json).set_display_name("training-data")
+    training = c.training_data(
+        prepared=prepare.outputs["prepared"], human=labels.output, settings_json=settings.human_json
+    ).set_display_name("training-data")
     if on_cluster:
         configure_task(training, settings.cluster.pods, "light")
     return training.outputs["training"]
@@ -127,7 +161,9 @@ def _prepared(c: StepComponents, data_uri: str, data_md5: str, human_uri: "str |
 
 def _returned(outputs: dict):
     if "champion" in outputs:
-        return FrozenOutputs(selection=outputs["selection"], champion=outputs["champion"], card=outputs["card"])
+        return FrozenOutputs(
+            selection=outputs["selection"], champion=outputs["champion"], card=outputs["card"]
+        )
     return StageOutputs(selection=outputs["selection"])
 
 
@@ -148,17 +184,23 @@ def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster:
     # One signature per kind of stage: KFP reads a pipeline's parameters and outputs from its function.
     # `human_uri` is read only by a pipeline built with human=True.
     if plan.builds_on == "winner":
+
         def func(data_uri: str, selection_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
             return body(data_uri, data_md5, human_uri, selection_uri)
     elif plan.builds_on == "champion":
+
         def func(data_uri: str, champion_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
             return body(data_uri, data_md5, human_uri, champion_uri)
     else:
+
         def func(data_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
             return body(data_uri, data_md5, human_uri)
+
     func.__name__ = f"stage{n}"
-    description = (f"iacsieve stage {n} ({settings.profile} profile): {plan.purpose}; {s.runs} runs, "
-                   f"decision rule {plan.decision_rule}, selection {plan.selection_mode}")
+    description = (
+        f"iacsieve stage {n} ({settings.profile} profile): {plan.purpose}; {s.runs} runs, "
+        f"decision rule {plan.decision_rule}, selection {plan.selection_mode}"
+    )
     return dsl.pipeline(name=pipeline_name(n), description=description)(func)
 
 
@@ -177,5 +219,7 @@ def _all_stages(settings: CompileSettings, c: StepComponents, on_cluster: bool, 
         return _returned(outputs[FINAL_STAGE])
 
     sizes = ", ".join(f"stage {n}: {s.runs} runs" for n, s in settings.stages.items())
-    return dsl.pipeline(name=pipeline_name(ALL),
-                        description=f"iacsieve, the whole method ({settings.profile} profile): {sizes}")(all_stages)
+    return dsl.pipeline(
+        name=pipeline_name(ALL),
+        description=f"iacsieve, the whole method ({settings.profile} profile): {sizes}",
+    )(all_stages)

@@ -55,7 +55,7 @@ def core_workers(workers: int | None = None) -> Iterator[int]:
             return super().execute_parallel_tasks(*args, **kwargs)
 
     saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update({name: "1" for name in THREAD_VARIABLES})
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     orchestrator.ParallelExecutor = CoreExecutor
     log.debug("kfp.local: up to %d tasks at once, one thread each", workers)
     try:

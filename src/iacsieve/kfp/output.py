@@ -29,7 +29,12 @@ STARTED = re.compile(r"Executing task '([^']+)'")
 FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
 EXECUTOR_LINE = re.compile(r"^\s*\[KFP Executor [^\]]*\]: (.*)$")
 # kfp's own executor chatter, not the component's log
-BOILERPLATE = ("Looking for component", "Loading KFP component", "Got executor_input", "Wrote executor output")
+BOILERPLATE = (
+    "Looking for component",
+    "Loading KFP component",
+    "Got executor_input",
+    "Wrote executor output",
+)
 DETAIL_WIDTH = 100
 FAILED_LOG_LINES = 40
 UNEXPLAINED_LINES = 10
@@ -47,7 +52,9 @@ class _Task:
     name: str
     started: float = field(default_factory=time.monotonic)
     log: list[str] = field(default_factory=list)  # the component's own log lines (no executor chatter)
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=FAILED_LOG_LINES))  # every line, for a failure
+    tail: deque[str] = field(
+        default_factory=lambda: deque(maxlen=FAILED_LOG_LINES)
+    )  # every line, for a failure
 
 
 class TaskLines(io.TextIOBase):
@@ -98,8 +105,11 @@ class TaskLines(io.TextIOBase):
         if not ok:
             detail = reason or "no exception reported; its last lines:"
             self.failed.append((task.name, reason))
-        self.out.write(f"{'ok' if ok else 'FAILED':<6} {task.name:<16} {time.monotonic() - task.started:6.1f}s"
-                       f"  {detail}".rstrip() + "\n")
+        self.out.write(
+            f"{'ok' if ok else 'FAILED':<6} {task.name:<16} {time.monotonic() - task.started:6.1f}s"
+            f"  {detail}".rstrip()
+            + "\n"
+        )
         if not ok and reason is None:  # e.g. killed: show what it said last
             for line in list(task.tail)[-UNEXPLAINED_LINES:]:
                 self.out.write(f"       | {line}\n")

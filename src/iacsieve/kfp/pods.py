@@ -16,6 +16,7 @@ from typing import Any
 
 from iacsieve.method.cluster import KINDS, SHM_VOLUME, PodSettings
 
+
 def configure_task(task: Any, settings: PodSettings, kind: str) -> Any:
     """Apply `settings` for a task of `kind` ("train" or "light"); returns the task for chaining."""
     from kfp import kubernetes
@@ -28,12 +29,17 @@ def configure_task(task: Any, settings: PodSettings, kind: str) -> Any:
     if r.gpu > 0:
         task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(r.gpu)
     if r.shm_size:  # PyTorch's DataLoader workers share tensors through /dev/shm (64 MiB by default)
-        kubernetes.empty_dir_mount(task, volume_name=SHM_VOLUME, mount_path="/dev/shm", medium="Memory",
-                                   size_limit=r.shm_size)
+        kubernetes.empty_dir_mount(
+            task, volume_name=SHM_VOLUME, mount_path="/dev/shm", medium="Memory", size_limit=r.shm_size
+        )
     retry = settings.retry
     if retry.num_retries > 0:
-        task.set_retry(num_retries=retry.num_retries, backoff_duration=retry.backoff_duration,
-                       backoff_factor=retry.backoff_factor, backoff_max_duration=retry.backoff_max_duration)
+        task.set_retry(
+            num_retries=retry.num_retries,
+            backoff_duration=retry.backoff_duration,
+            backoff_factor=retry.backoff_factor,
+            backoff_max_duration=retry.backoff_max_duration,
+        )
     if kind == "train":
         for key, value in settings.node_selector.items():
             kubernetes.add_node_selector(task, label_key=key, label_value=value)
@@ -41,12 +47,15 @@ def configure_task(task: Any, settings: PodSettings, kind: str) -> Any:
             kubernetes.add_toleration(task, **toleration)
         weights = settings.weights
         if weights.pvc:
-            kubernetes.mount_pvc(task, pvc_name=weights.pvc, mount_path=weights.mount_path, sub_path=weights.sub_path)
+            kubernetes.mount_pvc(
+                task, pvc_name=weights.pvc, mount_path=weights.mount_path, sub_path=weights.sub_path
+            )
             task.set_env_variable("HF_HOME", weights.home)
             if weights.offline:
                 task.set_env_variable("HF_HUB_OFFLINE", "1")
                 task.set_env_variable("TRANSFORMERS_OFFLINE", "1")
     if settings.credentials.secret:
-        kubernetes.use_secret_as_env(task, secret_name=settings.credentials.secret,
-                                     secret_key_to_env=dict(settings.credentials.env))
+        kubernetes.use_secret_as_env(
+            task, secret_name=settings.credentials.secret, secret_key_to_env=dict(settings.credentials.env)
+        )
     return task

@@ -18,21 +18,27 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve import layout
+from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
-from iacsieve.steps.freeze import load_champion, pickle_files
-from iacsieve.steps.metrics import read_json_object
 from iacsieve.models import read_meta
 from iacsieve.object_store import open_uri
+from iacsieve.steps.freeze import load_champion, pickle_files
+from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.selection import SELECTION_FILE
 
-NOT_A_FOLDER = "not a directory; give a task's output artifact (a folder: freeze `champion`, select `selection`)"
+NOT_A_FOLDER = (
+    "not a directory; give a task's output artifact (a folder: freeze `champion`, select `selection`)"
+)
 
 
-
-def pull_champion(source: str, dest: str | Path = Path(layout.CLUSTER_CHAMPION_DIR), *, endpoint_url: str | None = None,
-                  origin: dict | None = None) -> dict:
+def pull_champion(
+    source: str,
+    dest: str | Path = Path(layout.CLUSTER_CHAMPION_DIR),
+    *,
+    endpoint_url: str | None = None,
+    origin: dict | None = None,
+) -> dict:
     """Copy the champion at `source` into `dest` atomically; returns its champion.json.
 
     `origin` (e.g. the run id) is written beside it as origin.json, with the source URI.
@@ -49,9 +55,17 @@ def pull_champion(source: str, dest: str | Path = Path(layout.CLUSTER_CHAMPION_D
     return champion
 
 
-def home_champion(source: str, dest: str | Path = Path(layout.CLUSTER_CHAMPION_DIR), *, reports: str | Path = Path(layout.CLUSTER_REPORTS_DIR),
-                  selection_source: str | None = None, endpoint_url: str | None = None,
-                  origin: dict | None = None, repo: str | Path = ".", track: bool = True) -> dict[str, Path]:
+def home_champion(
+    source: str,
+    dest: str | Path = Path(layout.CLUSTER_CHAMPION_DIR),
+    *,
+    reports: str | Path = Path(layout.CLUSTER_REPORTS_DIR),
+    selection_source: str | None = None,
+    endpoint_url: str | None = None,
+    origin: dict | None = None,
+    repo: str | Path = ".",
+    track: bool = True,
+) -> dict[str, Path]:
     """Pull the champion into `dest`, write `<reports>/metrics.json` (+ selection.json), `dvc add` `dest`.
 
     Returns the files to commit to git: the .dvc file and the metrics (and selection) JSON; none when
@@ -60,7 +74,9 @@ def home_champion(source: str, dest: str | Path = Path(layout.CLUSTER_CHAMPION_D
     from iacsieve.reporting.report import pulled_champion_metrics
 
     dest, reports = Path(dest), Path(reports)
-    if not inside_dvc_repo(dest, repo):  # e.g. a scratch copy: nothing to version, nothing written in the repo
+    if not inside_dvc_repo(
+        dest, repo
+    ):  # e.g. a scratch copy: nothing to version, nothing written in the repo
         pull_champion(source, dest, endpoint_url=endpoint_url, origin=origin)
         return {}
     refuse_stage_output(dest, repo)
@@ -73,7 +89,9 @@ def home_champion(source: str, dest: str | Path = Path(layout.CLUSTER_CHAMPION_D
     written: dict[str, Path] = {}
     if selection is not None:
         written["selection"] = atomic_write_json(reports / SELECTION_FILE, selection)
-    written["metrics"] = atomic_write_json(reports / "metrics.json", pulled_champion_metrics(champion, selection))
+    written["metrics"] = atomic_write_json(
+        reports / "metrics.json", pulled_champion_metrics(champion, selection)
+    )
     if track:
         written["dvc_file"] = dvc_add(dest, repo)
         if register_metrics(Path(repo) / "dvc.yaml", reports / "metrics.json"):
@@ -124,8 +142,10 @@ def refuse_stage_output(dest: Path, repo: str | Path = ".") -> None:
         for out in stage.outs:
             path = Path(out.fs_path).resolve()
             if target == path or path in target.parents or target in path.parents:
-                raise IacsieveError(f"{dest}: output of DVC stage {stage.addressing!r}; the next `dvc repro` "
-                                    f"would overwrite it: pull to its own folder (default {Path(layout.CLUSTER_CHAMPION_DIR)})")
+                raise IacsieveError(
+                    f"{dest}: output of DVC stage {stage.addressing!r}; the next `dvc repro` "
+                    f"would overwrite it: pull to its own folder (default {Path(layout.CLUSTER_CHAMPION_DIR)})"
+                )
 
 
 def dvc_add(path: Path, repo: str | Path = ".") -> Path:

@@ -18,11 +18,11 @@ from kfp import compiler
 
 from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import IacsieveError
-from iacsieve.kfp.graph import build_pipeline, pipeline_name, stage_inputs
+from iacsieve.image import DEFAULT_IMAGE, check_image
 from iacsieve.kfp.connection import kfp_errors, kfp_target
+from iacsieve.kfp.graph import build_pipeline, pipeline_name, stage_inputs
 from iacsieve.kfp.local_workers import core_workers
 from iacsieve.kfp.output import plain, task_lines
-from iacsieve.image import DEFAULT_IMAGE, check_image
 from iacsieve.method.params import load_params
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,10 @@ class StageInputs:
             value = getattr(self, name)
             if not value:
                 flag = "--" + name.replace("_", "-")
-                raise IacsieveError(f"stage {stage} needs {flag}: the previous stage's "
-                                    f"{'select task `selection`' if name == 'selection_uri' else 'freeze task `card`'}")
+                raise IacsieveError(
+                    f"stage {stage} needs {flag}: the previous stage's "
+                    f"{'select task `selection`' if name == 'selection_uri' else 'freeze task `card`'}"
+                )
             args[name] = value
         if self.data_md5:
             args["data_md5"] = self.data_md5
@@ -55,9 +57,16 @@ class StageInputs:
         return args
 
 
-def compile_stage(stage: int | str, out_file: str | Path, params_path: str | Path = "params.yaml",
-                  profile: str | None = None, *, image: str | None = None, cluster: bool | None = None,
-                  human: bool = False) -> Path:
+def compile_stage(
+    stage: int | str,
+    out_file: str | Path,
+    params_path: str | Path = "params.yaml",
+    profile: str | None = None,
+    *,
+    image: str | None = None,
+    cluster: bool | None = None,
+    human: bool = False,
+) -> Path:
     """Write the stage's pipeline YAML (atomically: a half-written spec is never left behind);
     `human`: with the training-data task that applies the reviewers' labels (`human_uri`)."""
     check_cluster_image(params_path, profile, image)
@@ -77,8 +86,14 @@ def check_cluster_image(params_path: str | Path, profile: str | None, image: str
         raise IacsieveError(f"{'--image' if image else f'{params_path}: cluster.image'}: {exc}") from None
 
 
-def make_client(host: str | None, *, namespace: str | None = None, token: str | None = None,
-                cookies: str | None = None, sa_token_path: str | None = None):
+def make_client(
+    host: str | None,
+    *,
+    namespace: str | None = None,
+    token: str | None = None,
+    cookies: str | None = None,
+    sa_token_path: str | None = None,
+):
     """A `kfp.Client`, authenticated the usual ways (see `iacsieve kfp submit --help`).
 
     Order: an explicit token; a service-account token file (`--sa-token-path` or
@@ -94,8 +109,12 @@ def make_client(host: str | None, *, namespace: str | None = None, token: str | 
         from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
 
         credentials = ServiceAccountTokenVolumeCredentials(path=sa_path)
-    kwargs: dict[str, Any] = {"host": host, "existing_token": token or None, "cookies": cookies or None,
-                              "credentials": credentials}
+    kwargs: dict[str, Any] = {
+        "host": host,
+        "existing_token": token or None,
+        "cookies": cookies or None,
+        "credentials": credentials,
+    }
     if namespace:
         kwargs["namespace"] = namespace
     with kfp_errors(kfp_target(host)), warnings.catch_warnings():
@@ -104,10 +123,22 @@ def make_client(host: str | None, *, namespace: str | None = None, token: str | 
         return kfp.Client(**kwargs)
 
 
-def submit_stage(stage: int | str, inputs: StageInputs, *, host: str | None, params_path: str | Path = "params.yaml",
-                 profile: str | None = "cluster", image: str | None = None, experiment: str = "iacsieve",
-                 namespace: str | None = None, run_name: str | None = None, pipeline_root: str | None = None,
-                 enable_caching: bool | None = None, client: Any = None, **auth: str | None) -> str:
+def submit_stage(
+    stage: int | str,
+    inputs: StageInputs,
+    *,
+    host: str | None,
+    params_path: str | Path = "params.yaml",
+    profile: str | None = "cluster",
+    image: str | None = None,
+    experiment: str = "iacsieve",
+    namespace: str | None = None,
+    run_name: str | None = None,
+    pipeline_root: str | None = None,
+    enable_caching: bool | None = None,
+    client: Any = None,
+    **auth: str | None,
+) -> str:
     """Compile the stage and create a run on a KFP cluster; returns the run id.
 
     Caching follows the compiled spec (on) unless `enable_caching` says otherwise.
@@ -116,20 +147,40 @@ def submit_stage(stage: int | str, inputs: StageInputs, *, host: str | None, par
     check_cluster_image(params_path, profile, image)  # before any connection to the server
     client = client or make_client(host, namespace=namespace, **auth)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
-        package = compile_stage(stage, Path(tmp) / f"{pipeline_name(stage)}.yaml", params_path, profile, image=image,
-                                human=bool(inputs.human_uri))
+        package = compile_stage(
+            stage,
+            Path(tmp) / f"{pipeline_name(stage)}.yaml",
+            params_path,
+            profile,
+            image=image,
+            human=bool(inputs.human_uri),
+        )
         with kfp_errors(host or "the default KFP server"):
             result = client.create_run_from_pipeline_package(
-                str(package), arguments=arguments, run_name=run_name, experiment_name=experiment,
-                namespace=namespace, pipeline_root=pipeline_root, enable_caching=enable_caching)
+                str(package),
+                arguments=arguments,
+                run_name=run_name,
+                experiment_name=experiment,
+                namespace=namespace,
+                pipeline_root=pipeline_root,
+                enable_caching=enable_caching,
+            )
     log.info("submitted %s: run %s", pipeline_name(stage), result.run_id)
     return result.run_id
 
 
-def run_local(stage: int | str, inputs: StageInputs, *, params_path: str | Path = "params.yaml",
-              profile: str | None = "local", pipeline_root: str | Path = "kfp-local",
-              enable_caching: bool = False, verbose: bool = False, runner: str = "subprocess",
-              image: str | None = None) -> dict[str, str]:
+def run_local(
+    stage: int | str,
+    inputs: StageInputs,
+    *,
+    params_path: str | Path = "params.yaml",
+    profile: str | None = "local",
+    pipeline_root: str | Path = "kfp-local",
+    enable_caching: bool = False,
+    verbose: bool = False,
+    runner: str = "subprocess",
+    image: str | None = None,
+) -> dict[str, str]:
     """Run the stage's pipeline on this machine with kfp.local.
 
     runner "subprocess": one subprocess of this venv per task. "docker": one container of `image`
@@ -152,8 +203,9 @@ def run_local(stage: int | str, inputs: StageInputs, *, params_path: str | Path 
     else:
         raise IacsieveError(f"runner {runner!r}: expected subprocess or docker")
     with context as (task_runner, task_image):
-        pipeline = build_pipeline(stage, params_path, profile, image=task_image, cluster=False,
-                                  human=bool(inputs.human_uri))
+        pipeline = build_pipeline(
+            stage, params_path, profile, image=task_image, cluster=False, human=bool(inputs.human_uri)
+        )
         local.init(runner=task_runner, pipeline_root=str(root), enable_caching=enable_caching)
         with _quiet_on_all_cores(stage, verbose):
             task = pipeline(**arguments)
@@ -166,11 +218,15 @@ def _quiet_on_all_cores(stage: int, verbose: bool) -> Iterator[None]:
     with task_lines(verbose) as lines, core_workers():
         try:
             yield
-        except RuntimeError as exc:  # kfp.local: "Pipeline '...' finished with status FAILURE. Inner task failed: ..."
+        except (
+            RuntimeError
+        ) as exc:  # kfp.local: "Pipeline '...' finished with status FAILURE. Inner task failed: ..."
             if lines and lines.failed:
                 name, reason = lines.failed[0]
-                raise IacsieveError(f"stage {stage}: task {name} failed" + (f": {reason}" if reason else
-                                                                              " (its last lines are above)")) from None
+                raise IacsieveError(
+                    f"stage {stage}: task {name} failed"
+                    + (f": {reason}" if reason else " (its last lines are above)")
+                ) from None
             raise IacsieveError(f"kfp.local: {plain(str(exc))}") from None
 
 
@@ -181,7 +237,11 @@ def _import_kfp_local():
     repo root on sys.path (`python -m pytest`, `python -m iacsieve`), the image recipe folder
     `docker/` imports as an empty namespace package and kfp.local fails on `docker.DockerClient`.
     """
-    shadowing = [p for p in sys.path if (Path(p or ".") / "docker").is_dir() and not (Path(p or ".") / "docker" / "__init__.py").exists()]
+    shadowing = [
+        p
+        for p in sys.path
+        if (Path(p or ".") / "docker").is_dir() and not (Path(p or ".") / "docker" / "__init__.py").exists()
+    ]
     stale = sys.modules.get("docker")
     if stale is not None and getattr(stale, "__file__", None) is None:
         del sys.modules["docker"]

@@ -23,7 +23,7 @@ class StageSettings:
 
     plan: StagePlan
     configs: list[str]  # resolved run settings (JSON), for stages that build on nothing
-    points: list[str]   # grid points (JSON) to resolve at run time, for the others
+    points: list[str]  # grid points (JSON) to resolve at run time, for the others
     sweep: SweepParams
     bootstrap_samples: int
     bootstrap_seed: int
@@ -50,14 +50,25 @@ def stage_settings(params: Params, stage: int) -> StageSettings:
         configs, points = [as_json(c.to_dict()) for _, c in stage_runs(params, stage)], []
     else:
         configs, points = [], [as_json(p) for p in params.stage(stage).grid_points()]
-    return StageSettings(plan=plan, configs=configs, points=points, sweep=params.threshold_sweep,
-                         bootstrap_samples=params.evaluation.bootstrap_samples,
-                         bootstrap_seed=params.evaluation.bootstrap_seed, cluster=params.cluster)
+    return StageSettings(
+        plan=plan,
+        configs=configs,
+        points=points,
+        sweep=params.threshold_sweep,
+        bootstrap_samples=params.evaluation.bootstrap_samples,
+        bootstrap_seed=params.evaluation.bootstrap_seed,
+        cluster=params.cluster,
+    )
 
 
-def compile_settings(params_path: str | Path = PARAMS_FILE, profile: str | None = None,
-                     image: str | None = None) -> CompileSettings:
+def compile_settings(
+    params_path: str | Path = PARAMS_FILE, profile: str | None = None, image: str | None = None
+) -> CompileSettings:
     params = load_params(params_path, profile=profile)
-    return CompileSettings(profile=params.profile, image=image or params.cluster.image,
-                           stages={n: stage_settings(params, n) for n in STAGES}, cluster=params.cluster,
-                           human_json=json.dumps(asdict(params.human), sort_keys=True))
+    return CompileSettings(
+        profile=params.profile,
+        image=image or params.cluster.image,
+        stages={n: stage_settings(params, n) for n in STAGES},
+        cluster=params.cluster,
+        human_json=json.dumps(asdict(params.human), sort_keys=True),
+    )

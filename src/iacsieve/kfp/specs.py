@@ -28,8 +28,13 @@ def step_dir_name(field: str) -> str:
     return field.replace("_", "-")
 
 
-def write_specs(root: str | Path = ".", params_path: str | Path = PARAMS_FILE, *,
-                image: str = SPEC_IMAGE, profile: str = SPEC_PROFILE) -> list[Path]:
+def write_specs(
+    root: str | Path = ".",
+    params_path: str | Path = PARAMS_FILE,
+    *,
+    image: str = SPEC_IMAGE,
+    profile: str = SPEC_PROFILE,
+) -> list[Path]:
     """Compile every component and pipeline spec under `root`; returns the files written."""
     from kfp import compiler
 
@@ -40,11 +45,14 @@ def write_specs(root: str | Path = ".", params_path: str | Path = PARAMS_FILE, *
     components = build_components(image)
     targets: list[tuple[object, Path]] = [
         (getattr(components, f.name), root / "components" / step_dir_name(f.name) / "component.yaml")
-        for f in fields(StepComponents) if f.name != "image"
+        for f in fields(StepComponents)
+        if f.name != "image"
     ]
     for stage in (*STAGES, ALL):
         name = "all-stages" if stage == ALL else f"stage{stage}"
-        targets.append((build_pipeline(stage, params_path, profile, image=image), root / "pipelines" / f"{name}.yaml"))
+        targets.append(
+            (build_pipeline(stage, params_path, profile, image=image), root / "pipelines" / f"{name}.yaml")
+        )
     written = []
     with tempfile.TemporaryDirectory(prefix="iacsieve-specs-") as tmp:
         for i, (component, path) in enumerate(targets):

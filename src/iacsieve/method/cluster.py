@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from iacsieve.errors import ConfigError
 
@@ -18,7 +19,10 @@ POD_KEYS: tuple[str, ...] = ("resources", "retry", "weights", "credentials", "no
 SHM_VOLUME = "dshm"
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")  # a Kubernetes resource quantity
 _DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(s|m|h)$")  # what KFP's retry backoff accepts, e.g. 30s, 5m, 1h
-_DEFAULT_CREDENTIAL_KEYS = {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}
+_DEFAULT_CREDENTIAL_KEYS = {
+    "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
+}
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,9 @@ class Resources:
 
 
 DEFAULT_RESOURCES: dict[str, Resources] = {
-    "train": Resources(cpu_request="4", cpu_limit="8", memory_request="16Gi", memory_limit="32Gi", gpu=1, shm_size="8Gi"),
+    "train": Resources(
+        cpu_request="4", cpu_limit="8", memory_request="16Gi", memory_limit="32Gi", gpu=1, shm_size="8Gi"
+    ),
     "light": Resources(cpu_request="500m", cpu_limit="2", memory_request="2Gi", memory_limit="4Gi"),
 }
 
@@ -69,7 +75,9 @@ class Credentials:
     """A Kubernetes secret whose keys become environment variables (e.g. for s3fs in a task)."""
 
     secret: str = ""  # "" = none: tasks read buckets only through KFP's launcher
-    env: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_CREDENTIAL_KEYS))  # secret key -> env var
+    env: dict[str, str] = field(
+        default_factory=lambda: dict(_DEFAULT_CREDENTIAL_KEYS)
+    )  # secret key -> env var
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class PodSettings:
 
 # ----------------------------------------------------------------------------- params.yaml's cluster: keys
 
+
 def parse_pod_settings(cluster: Mapping[str, Any] | None, *, source: object = "params.yaml") -> PodSettings:
     """`PodSettings` from params.yaml's `cluster:` mapping (only the pod keys; others are ignored here).
 
@@ -97,14 +106,19 @@ def parse_pod_settings(cluster: Mapping[str, Any] | None, *, source: object = "p
     raw_resources = _mapping(cluster.get("resources"), "cluster.resources", source)
     for kind, block in raw_resources.items():
         if kind not in KINDS:
-            raise ConfigError(f"cluster.resources.{kind}", f"unknown kind (known: {', '.join(KINDS)})", source)
+            raise ConfigError(
+                f"cluster.resources.{kind}", f"unknown kind (known: {', '.join(KINDS)})", source
+            )
         resources[kind] = _block(Resources, block, f"cluster.resources.{kind}", source, base=resources[kind])
     settings = PodSettings(
         resources=resources,
         retry=_block(Retry, cluster.get("retry"), "cluster.retry", source),
         weights=_block(Weights, cluster.get("weights"), "cluster.weights", source),
         credentials=_block(Credentials, cluster.get("credentials"), "cluster.credentials", source),
-        node_selector={str(k): str(v) for k, v in _mapping(cluster.get("node_selector"), "cluster.node_selector", source).items()},
+        node_selector={
+            str(k): str(v)
+            for k, v in _mapping(cluster.get("node_selector"), "cluster.node_selector", source).items()
+        },
         tolerations=tuple(dict(t) for t in cluster.get("tolerations") or ()),
     )
     _check(settings, source)
@@ -159,18 +173,35 @@ def _typed(value: Any, like: Any, key: str, source: object) -> Any:
 
 def _check(s: PodSettings, source: object) -> None:
     for kind, r in s.resources.items():
-        for name in ("cpu_request", "cpu_limit", "memory_request", "memory_limit", *(("shm_size",) if r.shm_size else ())):
+        for name in (
+            "cpu_request",
+            "cpu_limit",
+            "memory_request",
+            "memory_limit",
+            *(("shm_size",) if r.shm_size else ()),
+        ):
             if not _QUANTITY.match(getattr(r, name)):
-                raise ConfigError(f"cluster.resources.{kind}.{name}",
-                                  f"not a Kubernetes quantity (e.g. 500m, 2, 4Gi): {getattr(r, name)!r}", source)
+                raise ConfigError(
+                    f"cluster.resources.{kind}.{name}",
+                    f"not a Kubernetes quantity (e.g. 500m, 2, 4Gi): {getattr(r, name)!r}",
+                    source,
+                )
         if r.gpu < 0:
             raise ConfigError(f"cluster.resources.{kind}.gpu", f"must be >= 0, got {r.gpu}", source)
     if s.retry.num_retries < 0:
         raise ConfigError("cluster.retry.num_retries", f"must be >= 0, got {s.retry.num_retries}", source)
     for name in ("backoff_duration", "backoff_max_duration"):
         if not _DURATION.match(getattr(s.retry, name)):
-            raise ConfigError(f"cluster.retry.{name}", f"not a duration (e.g. 30s, 5m, 1h): {getattr(s.retry, name)!r}", source)
+            raise ConfigError(
+                f"cluster.retry.{name}",
+                f"not a duration (e.g. 30s, 5m, 1h): {getattr(s.retry, name)!r}",
+                source,
+            )
     if s.retry.backoff_factor < 1:
-        raise ConfigError("cluster.retry.backoff_factor", f"must be >= 1, got {s.retry.backoff_factor}", source)
+        raise ConfigError(
+            "cluster.retry.backoff_factor", f"must be >= 1, got {s.retry.backoff_factor}", source
+        )
     if s.weights.pvc and not posixpath.isabs(s.weights.mount_path):
-        raise ConfigError("cluster.weights.mount_path", f"must be an absolute path, got {s.weights.mount_path!r}", source)
+        raise ConfigError(
+            "cluster.weights.mount_path", f"must be an absolute path, got {s.weights.mount_path!r}", source
+        )

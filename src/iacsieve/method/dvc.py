@@ -19,7 +19,7 @@ from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
 from iacsieve.method.grid import read_base, resolve_run_config, run_name, stage_runs
 from iacsieve.method.params import Params
-from iacsieve.method.plan import PLAN, StagePlan, stage_plan  # noqa: F401 (stage_plan: used by tests too)
+from iacsieve.method.plan import PLAN, StagePlan, stage_plan
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze
@@ -47,9 +47,17 @@ def load_base(plan: StagePlan, root: str | Path = ".") -> dict | None:
     return read_base(path, hint=f"run stage {plan.previous} first (dvc repro)")
 
 
-def run_one(params: Params, stage: int, config: TrainConfig, run_dir: str | Path, results_dir: str | Path, *,
-            prepared: str | Path | None = None, champion_file: str | Path | None = None,
-            timings_file: str | Path | None = None) -> dict:
+def run_one(
+    params: Params,
+    stage: int,
+    config: TrainConfig,
+    run_dir: str | Path,
+    results_dir: str | Path,
+    *,
+    prepared: str | Path | None = None,
+    champion_file: str | Path | None = None,
+    timings_file: str | Path | None = None,
+) -> dict:
     """Train one run, sweep its threshold if the plan says so, evaluate it under the plan's rule."""
     plan = stage_plan(stage)
     run_dir, results_dir = Path(run_dir), Path(results_dir)
@@ -62,16 +70,25 @@ def run_one(params: Params, stage: int, config: TrainConfig, run_dir: str | Path
     t1 = time.perf_counter()
     with atomic_directory(results_dir) as tmp_results:
         summary = evaluate(
-            run_dir, tmp_results, rule=plan.decision_rule,
+            run_dir,
+            tmp_results,
+            rule=plan.decision_rule,
             sweep_file=run_dir / layout.SWEEP_FILE if plan.evaluate_consumes == "sweep" else None,
             champion_file=champion_file if plan.evaluate_consumes == "champion" else None,
             bootstrap_samples=params.evaluation.bootstrap_samples,
             bootstrap_seed=params.evaluation.bootstrap_seed,
         )
     if timings_file is not None:
-        atomic_write_json(timings_file, {"stage": stage, "run": run_dir.name, "family": config.family,
-                                         "train_and_sweep_s": round(t1 - t0, 3),
-                                         "evaluate_s": round(time.perf_counter() - t1, 3)})
+        atomic_write_json(
+            timings_file,
+            {
+                "stage": stage,
+                "run": run_dir.name,
+                "family": config.family,
+                "train_and_sweep_s": round(t1 - t0, 3),
+                "evaluate_s": round(time.perf_counter() - t1, 3),
+            },
+        )
     return summary
 
 
@@ -82,26 +99,39 @@ def stage_run(params: Params, stage: int, point: dict | None = None, *, root: st
     base = load_base(plan, root)
     if plan.builds_on == "nothing":
         if not point:
-            raise IacsieveError(f"stage {stage} runs one grid point: give its values (--family, --learning-rate, ...)")
+            raise IacsieveError(
+                f"stage {stage} runs one grid point: give its values (--family, --learning-rate, ...)"
+            )
         config = resolve_run_config(params, stage, point, base)
         runs = [(run_name(stage, config), config)]
     else:
         if point:
-            raise IacsieveError(f"stage {stage} runs its whole grid (it builds on the stage-{plan.previous} "
-                                f"{plan.builds_on}); give no grid values")
+            raise IacsieveError(
+                f"stage {stage} runs its whole grid (it builds on the stage-{plan.previous} "
+                f"{plan.builds_on}); give no grid values"
+            )
         runs = stage_runs(params, stage, base)
     champion = base_file(plan, root) if plan.evaluate_consumes == "champion" else None
     summaries = []
     for i, (name, config) in enumerate(runs, start=1):
         print(f"stage {stage}: run {i}/{len(runs)}: {name}", flush=True)
-        summary = run_one(params, stage, config, layout.experiments_dir(stage, root) / name,
-                          layout.results_dir(stage, root) / name, prepared=Path(root) / params.data.training,
-                          champion_file=champion,
-                          timings_file=layout.timings_file(stage, name, root))
+        summary = run_one(
+            params,
+            stage,
+            config,
+            layout.experiments_dir(stage, root) / name,
+            layout.results_dir(stage, root) / name,
+            prepared=Path(root) / params.data.training,
+            champion_file=champion,
+            timings_file=layout.timings_file(stage, name, root),
+        )
         test = summary["test"]
-        print(f"  threshold {summary['threshold']:.2f}, val F1 {summary['val']['f1']:.3f}, test F1 "
-              f"{test['combined']['f1']:.3f} (ansible {test['ansible']['f1']:.3f}, chef {test['chef']['f1']:.3f}, "
-              f"puppet {test['puppet']['f1']:.3f})", flush=True)
+        print(
+            f"  threshold {summary['threshold']:.2f}, val F1 {summary['val']['f1']:.3f}, test F1 "
+            f"{test['combined']['f1']:.3f} (ansible {test['ansible']['f1']:.3f}, chef {test['chef']['f1']:.3f}, "
+            f"puppet {test['puppet']['f1']:.3f})",
+            flush=True,
+        )
         summaries.append(summary)
     return summaries
 
@@ -118,7 +148,9 @@ def select_stage(params: Params, stage: int, *, root: str | Path = ".") -> dict:
     dirs = [layout.results_dir(stage, root) / name for name in current_run_names(params, stage, root)]
     missing = [d for d in dirs if not (d / layout.SUMMARY_FILE).is_file()]
     if missing:
-        raise IacsieveError(f"{missing[0] / layout.SUMMARY_FILE}: not found; stage {stage} has unfinished runs")
+        raise IacsieveError(
+            f"{missing[0] / layout.SUMMARY_FILE}: not found; stage {stage} has unfinished runs"
+        )
     out_dir = layout.selection_dir(stage, root)
     selection = select_runs(dirs, out_dir, mode=plan.selection_mode, stage=f"stage{stage}")
     atomic_write_json(out_dir / layout.METRICS_FILE, stage_metrics(stage, selection))
@@ -129,10 +161,15 @@ def freeze_stage(params: Params, stage: int, *, root: str | Path = ".") -> Path:
     """DVC's `iacsieve stage-freeze`: freeze the stage's selected run (stages whose plan freezes)."""
     plan = stage_plan(stage)
     if not plan.freezes:
-        raise IacsieveError(f"stage {stage} does not freeze a champion (the plan freezes stages "
-                            f"{', '.join(str(n) for n, p in PLAN.items() if p.freezes)})")
-    return freeze(layout.selection_dir(stage, root) / layout.SELECTION_FILE, layout.stage_champion_dir(stage, root),
-                  Path(root) / params.data.training)
+        raise IacsieveError(
+            f"stage {stage} does not freeze a champion (the plan freezes stages "
+            f"{', '.join(str(n) for n, p in PLAN.items() if p.freezes)})"
+        )
+    return freeze(
+        layout.selection_dir(stage, root) / layout.SELECTION_FILE,
+        layout.stage_champion_dir(stage, root),
+        Path(root) / params.data.training,
+    )
 
 
 def stage_metrics(stage: int, selection: dict) -> dict:

@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from iacsieve import layout
-
 from iacsieve.errors import ConfigError
 from iacsieve.method.params import Params
 from iacsieve.method.plan import stage_plan
 from iacsieve.run_config import TrainConfig
 
 
-def read_base(path: str | Path, *, hint: str = "give a select task's `selection` or a freeze task's "
-                                            "`card`/`champion`") -> dict:
+def read_base(
+    path: str | Path, *, hint: str = "give a select task's `selection` or a freeze task's `card`/`champion`"
+) -> dict:
     """What a stage builds on, for both runners: a selection's winner.json or a champion.json, given as
     the file or the folder holding it (a DVC output or a KFP artifact)."""
     from iacsieve.steps.freeze import load_champion
@@ -35,12 +35,15 @@ def base_config(base: dict | None, *, stage: int) -> dict:
     config = base.get("config") if isinstance(base, dict) else None
     if not isinstance(config, dict):
         plan = stage_plan(stage)
-        raise ConfigError(f"stage{stage}", f"needs the stage-{plan.previous} {plan.builds_on} (its `config`)",
-                          source="plan")
+        raise ConfigError(
+            f"stage{stage}", f"needs the stage-{plan.previous} {plan.builds_on} (its `config`)", source="plan"
+        )
     return config
 
 
-def resolve_run_config(params: Params, stage: int, point: dict[str, Any], base: dict | None = None) -> TrainConfig:
+def resolve_run_config(
+    params: Params, stage: int, point: dict[str, Any], base: dict | None = None
+) -> TrainConfig:
     """The TrainConfig of one grid point: defaults < families.<family> < point for stages that
     build on nothing; the previous winner's/champion's config < point otherwise."""
     if stage_plan(stage).builds_on != "nothing":

@@ -20,11 +20,21 @@ from typing import Any
 
 import yaml
 
-from iacsieve.errors import ConfigError
 from iacsieve.data.human import HumanSettings
+from iacsieve.errors import ConfigError
 from iacsieve.image import DEFAULT_IMAGE
+from iacsieve.layout import (
+    BOOTSTRAP_SAMPLES,
+    BOOTSTRAP_SEED,
+    PARAMS_FILE,
+    PREPARED_DIR,
+    RAW_DIR,
+    SWEEP_START,
+    SWEEP_STEP,
+    SWEEP_STOP,
+    TRAINING_DIR,
+)
 from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_pod_settings
-from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, PARAMS_FILE, PREPARED_DIR, RAW_DIR, TRAINING_DIR, SWEEP_START, SWEEP_STEP, SWEEP_STOP
 from iacsieve.method.plan import STAGES, stage_plan
 from iacsieve.models import FAMILIES
 from iacsieve.run_config import TrainConfig, format_value
@@ -40,12 +50,15 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$|^[-+]?(?:\d[\d_]*)\.[\d_]*$|^[-+]?\.\d[\d_]*$"),
+    re.compile(
+        r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$|^[-+]?(?:\d[\d_]*)\.[\d_]*$|^[-+]?\.\d[\d_]*$"
+    ),
     list("-+0123456789."),
 )
 
 
 # ----------------------------------------------------------------------------- typed blocks
+
 
 class _Mapping:
     """`block["key"]` works like `block.key` (for callers that treat a block as a dict)."""
@@ -139,11 +152,14 @@ class Params(_Mapping):
 
     def stage(self, n: int) -> StageParams:
         if n not in self.stages:
-            raise ConfigError(f"stage{n}", f"no such stage (stages: {', '.join(map(str, STAGES))})", source=self.source)
+            raise ConfigError(
+                f"stage{n}", f"no such stage (stages: {', '.join(map(str, STAGES))})", source=self.source
+            )
         return self.stages[n]
 
 
 # ----------------------------------------------------------------------------- loading
+
 
 def load_params(path: str | Path = PARAMS_FILE, profile: str | None = None) -> Params:
     """Read and validate params.yaml with one profile's grids: `local`/None = the top-level
@@ -163,7 +179,7 @@ def read_yaml(path: str | Path) -> dict:
         raise ConfigError("<file>", "not found", source=path)
     text = read_regular_text(path, max_bytes=MAX_JSON_FILE_BYTES, what="YAML file")
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "<yaml>"
@@ -180,12 +196,24 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
-TOP_KEYS = ("data", "defaults", "threshold_sweep", "evaluation", "families", "human",
-            "stage1", "stage2", "stage3", "stage4", "cluster", PROFILES_KEY)
+TOP_KEYS = (
+    "data",
+    "defaults",
+    "threshold_sweep",
+    "evaluation",
+    "families",
+    "human",
+    "stage1",
+    "stage2",
+    "stage3",
+    "stage4",
+    "cluster",
+    PROFILES_KEY,
+)
 PROFILE_KEYS = ("stage1", "stage2", "stage3", "stage4", "defaults")
 _HINTS = {
     "profile": "DVC runs the top-level grids; other profiles are for KFP (`iacsieve kfp ... --profile cluster`) "
-               "or `dvc exp run -S` of the top-level lists",
+    "or `dvc exp run -S` of the top-level lists",
 }
 
 
@@ -198,7 +226,9 @@ def parse_params(raw: dict, *, profile: str | None = None, source: str = PARAMS_
     v.keys(raw, "", TOP_KEYS, required=tuple(f"stage{n}" for n in STAGES))
     profiles = v.mapping(raw.get(PROFILES_KEY, {}), PROFILES_KEY)
     if LOCAL in profiles:
-        raise v.error(f"{PROFILES_KEY}.{LOCAL}", "the local profile is the top-level stage1..4 blocks; remove this copy")
+        raise v.error(
+            f"{PROFILES_KEY}.{LOCAL}", "the local profile is the top-level stage1..4 blocks; remove this copy"
+        )
     for name, block in profiles.items():
         block = v.mapping(block, f"{PROFILES_KEY}.{name}")
         v.keys(block, f"{PROFILES_KEY}.{name}", PROFILE_KEYS, required=tuple(f"stage{n}" for n in STAGES))
@@ -214,7 +244,9 @@ def parse_params(raw: dict, *, profile: str | None = None, source: str = PARAMS_
 
     defaults = _parse_defaults(v, raw.get("defaults", {}), "defaults")
     if active != LOCAL:
-        defaults.update(_parse_defaults(v, profiles[active].get("defaults", {}), f"{PROFILES_KEY}.{active}.defaults"))
+        defaults.update(
+            _parse_defaults(v, profiles[active].get("defaults", {}), f"{PROFILES_KEY}.{active}.defaults")
+        )
 
     families = v.mapping(raw.get("families", {}), "families")
     for name, overrides in families.items():
@@ -276,7 +308,7 @@ class _Validator:
         self.keys(value, path, tuple(specs))
         clean = {}
         for key, item in value.items():
-            kind = {"int": int, "float": float, "str": str}.get(str(specs[key].type), None)
+            kind = {"int": int, "float": float, "str": str}.get(str(specs[key].type))
             clean[key] = self.scalar(item, f"{path}.{key}", kind) if kind else item
         return cls(**clean)
 
@@ -297,7 +329,9 @@ def _parse_defaults(v: _Validator, value: Any, path: str) -> dict:
 def _parse_sweep(v: _Validator, value: Any) -> SweepParams:
     sweep = v.block(SweepParams, value, "threshold_sweep")
     if not 0.0 <= sweep.start <= sweep.stop <= 1.0:
-        raise v.error("threshold_sweep.start", f"need 0 <= start <= stop <= 1, got {sweep.start}..{sweep.stop}")
+        raise v.error(
+            "threshold_sweep.start", f"need 0 <= start <= stop <= 1, got {sweep.start}..{sweep.stop}"
+        )
     if sweep.step <= 0:
         raise v.error("threshold_sweep.step", f"must be > 0, got {sweep.step}")
     return sweep
@@ -312,7 +346,12 @@ def _parse_cluster(v: _Validator, value: Any) -> ClusterParams:
 
 
 _LIST_TYPES: dict[str, type] = {
-    "families": str, "learning_rates": float, "batch_sizes": int, "epochs": int, "weight_decays": float, "seeds": int,
+    "families": str,
+    "learning_rates": float,
+    "batch_sizes": int,
+    "epochs": int,
+    "weight_decays": float,
+    "seeds": int,
 }
 _MOVED = {
     "decision_rule": "the decision rule is part of the method (iacsieve.method.plan), not a setting",
@@ -344,8 +383,11 @@ def _parse_stage(v: _Validator, value: Any, n: int, path: str) -> StageParams:
 
 def _grid_value(v: _Validator, item: Any, key: str, n: int, path: str) -> Any:
     if item == "best":
-        inherit = ("stage 3 inherits every stage-2 winner value: list only overrides" if n == 3 else
-                   "name the value (run directories are named by real values)")
+        inherit = (
+            "stage 3 inherits every stage-2 winner value: list only overrides"
+            if n == 3
+            else "name the value (run directories are named by real values)"
+        )
         raise v.error(path, f"'best' is not a grid value: {inherit}")
     kind = _LIST_TYPES[key]
     checked = v.scalar(item, path, kind)
@@ -358,5 +400,8 @@ def _grid_value(v: _Validator, item: Any, key: str, n: int, path: str) -> Any:
     if key == "weight_decays" and checked < 0:
         raise v.error(path, f"must be >= 0, got {item}")
     if str(item) != format_value(item):  # dvc.yaml spells run dirs with str(); the library with format_value
-        raise v.error(path, f"write {item!r} as {format_value(item)} (run directories are named by the value as written)")
+        raise v.error(
+            path,
+            f"write {item!r} as {format_value(item)} (run directories are named by the value as written)",
+        )
     return item

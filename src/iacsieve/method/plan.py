@@ -39,7 +39,7 @@ class StagePlan:
     purpose: str
     decision_rule: Rule
     builds_on: BuildsOn
-    lists: dict[str, str]          # grid lists this stage's params block may hold
+    lists: dict[str, str]  # grid lists this stage's params block may hold
     required_lists: tuple[str, ...]
     selection_mode: SelectionMode
     freezes: bool
@@ -62,14 +62,47 @@ class StagePlan:
 
 
 PLAN: dict[int, StagePlan] = {
-    1: StagePlan(1, "broad candidates: which model family?", "argmax", "nothing",
-                 RUN_LISTS, tuple(RUN_LISTS), "best", freezes=False),
-    2: StagePlan(2, "focused tuning: learning rates, batch sizes, weight decay", "argmax", "nothing",
-                 RUN_LISTS, tuple(RUN_LISTS), "best", freezes=False),
-    3: StagePlan(3, "final sweep: the stage-2 winner + a validation-F1 threshold", "threshold", "winner",
-                 {k: v for k, v in RUN_LISTS.items() if k != "families"}, (), "best", freezes=True),
-    4: StagePlan(4, "multi-seed stability at the frozen stage-3 threshold", "frozen", "champion",
-                 SEED_LISTS, ("seeds",), "median", freezes=True, seed_in_run_name=True),
+    1: StagePlan(
+        1,
+        "broad candidates: which model family?",
+        "argmax",
+        "nothing",
+        RUN_LISTS,
+        tuple(RUN_LISTS),
+        "best",
+        freezes=False,
+    ),
+    2: StagePlan(
+        2,
+        "focused tuning: learning rates, batch sizes, weight decay",
+        "argmax",
+        "nothing",
+        RUN_LISTS,
+        tuple(RUN_LISTS),
+        "best",
+        freezes=False,
+    ),
+    3: StagePlan(
+        3,
+        "final sweep: the stage-2 winner + a validation-F1 threshold",
+        "threshold",
+        "winner",
+        {k: v for k, v in RUN_LISTS.items() if k != "families"},
+        (),
+        "best",
+        freezes=True,
+    ),
+    4: StagePlan(
+        4,
+        "multi-seed stability at the frozen stage-3 threshold",
+        "frozen",
+        "champion",
+        SEED_LISTS,
+        ("seeds",),
+        "median",
+        freezes=True,
+        seed_in_run_name=True,
+    ),
 }
 STAGES: tuple[int, ...] = tuple(PLAN)
 FINAL_STAGE = STAGES[-1]
@@ -79,5 +112,7 @@ def stage_plan(number: int) -> StagePlan:
     from iacsieve.errors import ConfigError
 
     if number not in PLAN:
-        raise ConfigError("stage", f"no stage {number!r} (stages: {', '.join(map(str, STAGES))})", source="plan")
+        raise ConfigError(
+            "stage", f"no stage {number!r} (stages: {', '.join(map(str, STAGES))})", source="plan"
+        )
     return PLAN[number]

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import importlib
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -76,8 +77,14 @@ def family_module(kind: str):
 
 
 # Keys of model_meta.json the loaders and the filter rely on, with the JSON type each must have.
-META_TYPES: dict[str, tuple[type, ...]] = {"kind": (str,), "family": (str,), "use_context": (bool,),
-                                           "max_length": (int,), "arch": (str, type(None)), "smells": (list,)}
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "kind": (str,),
+    "family": (str,),
+    "use_context": (bool,),
+    "max_length": (int,),
+    "arch": (str, type(None)),
+    "smells": (list,),
+}
 
 
 def read_meta(model_dir: str | Path) -> dict:
@@ -92,8 +99,12 @@ def read_meta(model_dir: str | Path) -> dict:
     for key, types in META_TYPES.items():
         value = meta.get(key)
         if key in meta and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
-            names = " or ".join("null" if t is type(None) else {str: "a string", bool: "true/false", int: "an integer",
-                                                                 list: "a list"}[t] for t in types)
+            names = " or ".join(
+                "null"
+                if t is type(None)
+                else {str: "a string", bool: "true/false", int: "an integer", list: "a list"}[t]
+                for t in types
+            )
             raise IacsieveError(f"{path}: key '{key}': must be {names}, got {shorten(value)}")
     return meta
 
@@ -110,7 +121,9 @@ def check_model_files(model_dir: str | Path) -> None:
         except OSError as exc:
             raise IacsieveError(f"{path}: unreadable model file: {exc.strerror or exc}") from None
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            raise IacsieveError(f"{path}: not a regular file (a FIFO, device or socket); refusing to load the model")
+            raise IacsieveError(
+                f"{path}: not a regular file (a FIFO, device or socket); refusing to load the model"
+            )
 
 
 def load_scorer(model_dir: str | Path) -> Scorer:

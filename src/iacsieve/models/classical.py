@@ -25,17 +25,18 @@ from __future__ import annotations
 import logging
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from iacsieve.atomic import atomic_write_json
 from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.run_config import TrainConfig
 from iacsieve.models import META_FILE
+from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +51,38 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "char_ngram_min": (2, int, "shortest character n-gram"),
     "char_ngram_max": (5, int, "longest character n-gram"),
     "char_analyzer": ("char_wb", ("char", "char_wb"), "character analyzer of the line view"),
-    "vectorizer": ("hashing", ("hashing", "vocabulary"),
-                   "n-gram counts by feature hashing (a saved model is a few arrays) or a learned vocabulary"),
+    "vectorizer": (
+        "hashing",
+        ("hashing", "vocabulary"),
+        "n-gram counts by feature hashing (a saved model is a few arrays) or a learned vocabulary",
+    ),
     "hash_bits": (18, int, "hashing: 2**hash_bits columns per n-gram view (more: no val gain, slower fit)"),
     "word_ngram_max": (0, int, "word n-grams 1..n of the line as another view (0: off)"),
     "context_ngram_max": (2, int, "word n-grams of the context window when use_context (1..n)"),
     "context_weight": (0.5, (int, float), "weight of the context view in the union"),
-    "normalise": ("append", ("none", "replace", "append"), "abstract quotes/variables/interpolation in the line"),
+    "normalise": (
+        "append",
+        ("none", "replace", "append"),
+        "abstract quotes/variables/interpolation in the line",
+    ),
     "reviewer_features": (True, bool, "add iacsieve.features reviewer columns"),
-    "definition_features": (True, bool, "add iacsieve.features definition columns (GLITCH / Seven Sins smell definitions)"),
+    "definition_features": (
+        True,
+        bool,
+        "add iacsieve.features definition columns (GLITCH / Seven Sins smell definitions)",
+    ),
     "reviewer_weight": (1.0, (int, float), "weight of the reviewer columns in the union"),
     "class_weight": ("balanced", ("balanced", "none"), "re-weight classes in the loss"),
-    "label_smoothing": (0.0, (int, float), "soft labels: each row also counts with the other label at this weight"),
-    "noise_handling": ("none", ("none", "prune", "reweight"),
-                       "LLM label noise: drop or down-weight train rows the out-of-fold model disagrees with"),
+    "label_smoothing": (
+        0.0,
+        (int, float),
+        "soft labels: each row also counts with the other label at this weight",
+    ),
+    "noise_handling": (
+        "none",
+        ("none", "prune", "reweight"),
+        "LLM label noise: drop or down-weight train rows the out-of-fold model disagrees with",
+    ),
     "noise_threshold": (0.1, (int, float), "prune: drop rows whose out-of-fold P(own label) is below this"),
     "noise_folds": (5, int, "folds of the out-of-fold scoring for noise_handling"),
     "bagging": (0, int, "bag this many models on bootstrap draws of train (0: one model)"),
@@ -89,7 +108,9 @@ def resolve_options(config: TrainConfig) -> Settings:
     raw = dict(config.options or {})
     unknown = sorted(set(raw) - set(OPTIONS))
     if unknown:
-        raise ConfigError(f"options.{unknown[0]}", f"unknown option of the classical family (known: {', '.join(OPTIONS)})")
+        raise ConfigError(
+            f"options.{unknown[0]}", f"unknown option of the classical family (known: {', '.join(OPTIONS)})"
+        )
     opts: dict[str, Any] = {}
     for key, (default, allowed, _help) in OPTIONS.items():
         value = raw.get(key, default)
@@ -99,7 +120,9 @@ def resolve_options(config: TrainConfig) -> Settings:
         elif allowed is bool:
             if not isinstance(value, bool):
                 raise ConfigError(f"options.{key}", f"expected true or false, got {value!r}")
-        elif isinstance(value, bool) or not isinstance(value, allowed):  # bool is an int: refuse it for numbers
+        elif isinstance(value, bool) or not isinstance(
+            value, allowed
+        ):  # bool is an int: refuse it for numbers
             kind = allowed.__name__ if isinstance(allowed, type) else " or ".join(a.__name__ for a in allowed)
             raise ConfigError(f"options.{key}", f"expected {kind}, got {value!r}")
         opts[key] = value
@@ -132,11 +155,16 @@ def _check_ranges(opts: dict[str, Any]) -> None:
     need(opts["bagging"] >= 0, "bagging", "must be >= 0")
     need(0 < opts["bagging_fraction"] <= 1, "bagging_fraction", "must be in (0, 1]")
     need(opts["min_df"] >= 1, "min_df", "must be >= 1")
-    need(opts["vectorizer"] == "vocabulary" or opts["min_df"] == 1, "min_df", "needs vectorizer: vocabulary when > 1")
+    need(
+        opts["vectorizer"] == "vocabulary" or opts["min_df"] == 1,
+        "min_df",
+        "needs vectorizer: vocabulary when > 1",
+    )
     need(8 <= opts["hash_bits"] <= 24, "hash_bits", "must be in [8, 24]")
 
 
 # ----------------------------------------------------------------------------- the pipeline
+
 
 def _ngram_tfidf(o: dict[str, Any], **ngrams: Any):
     """Sublinear TF-IDF of one n-gram view: hashed counts + idf, or a learned vocabulary.
@@ -150,12 +178,25 @@ def _ngram_tfidf(o: dict[str, Any], **ngrams: Any):
     from sklearn.pipeline import Pipeline
 
     if o["vectorizer"] == "vocabulary":
-        return TfidfVectorizer(sublinear_tf=True, min_df=o["min_df"], lowercase=True, dtype=np.float64, **ngrams)
-    return Pipeline([
-        ("counts", HashingVectorizer(n_features=2 ** o["hash_bits"], alternate_sign=False, norm=None,
-                                     lowercase=True, dtype=np.float64, **ngrams)),
-        ("idf", TfidfTransformer(sublinear_tf=True)),
-    ])
+        return TfidfVectorizer(
+            sublinear_tf=True, min_df=o["min_df"], lowercase=True, dtype=np.float64, **ngrams
+        )
+    return Pipeline(
+        [
+            (
+                "counts",
+                HashingVectorizer(
+                    n_features=2 ** o["hash_bits"],
+                    alternate_sign=False,
+                    norm=None,
+                    lowercase=True,
+                    dtype=np.float64,
+                    **ngrams,
+                ),
+            ),
+            ("idf", TfidfTransformer(sublinear_tf=True)),
+        ]
+    )
 
 
 def build_pipeline(settings: Settings):
@@ -168,28 +209,71 @@ def build_pipeline(settings: Settings):
     from iacsieve.models import features
 
     o = settings.options
-    line_view = {"none": features.head_texts, "replace": features.normalised_head_texts,
-                 "append": features.head_and_normalised_texts}[o["normalise"]]
+    line_view = {
+        "none": features.head_texts,
+        "replace": features.normalised_head_texts,
+        "append": features.head_and_normalised_texts,
+    }[o["normalise"]]
     views: list[tuple[str, Any]] = [
-        ("char", Pipeline([
-            ("select", FunctionTransformer(line_view)),
-            ("tfidf", _ngram_tfidf(o, analyzer=o["char_analyzer"], ngram_range=(o["char_ngram_min"], o["char_ngram_max"]))),
-        ])),
+        (
+            "char",
+            Pipeline(
+                [
+                    ("select", FunctionTransformer(line_view)),
+                    (
+                        "tfidf",
+                        _ngram_tfidf(
+                            o,
+                            analyzer=o["char_analyzer"],
+                            ngram_range=(o["char_ngram_min"], o["char_ngram_max"]),
+                        ),
+                    ),
+                ]
+            ),
+        ),
     ]
     weights: dict[str, float] = {"char": 1.0}
     if o["word_ngram_max"]:
-        views.append(("word", Pipeline([
-            ("select", FunctionTransformer(line_view)),
-            ("tfidf", _ngram_tfidf(o, analyzer="word", token_pattern=r"[A-Za-z_][A-Za-z0-9_]+|\S",
-                                   ngram_range=(1, o["word_ngram_max"]))),
-        ])))
+        views.append(
+            (
+                "word",
+                Pipeline(
+                    [
+                        ("select", FunctionTransformer(line_view)),
+                        (
+                            "tfidf",
+                            _ngram_tfidf(
+                                o,
+                                analyzer="word",
+                                token_pattern=r"[A-Za-z_][A-Za-z0-9_]+|\S",
+                                ngram_range=(1, o["word_ngram_max"]),
+                            ),
+                        ),
+                    ]
+                ),
+            )
+        )
         weights["word"] = 1.0
     if settings.use_context and o["context_weight"] > 0:
-        views.append(("context", Pipeline([
-            ("select", FunctionTransformer(features.context_texts)),
-            ("tfidf", _ngram_tfidf(o, analyzer="word", token_pattern=r"[A-Za-z_][A-Za-z0-9_]+",
-                                   ngram_range=(1, o["context_ngram_max"]))),
-        ])))
+        views.append(
+            (
+                "context",
+                Pipeline(
+                    [
+                        ("select", FunctionTransformer(features.context_texts)),
+                        (
+                            "tfidf",
+                            _ngram_tfidf(
+                                o,
+                                analyzer="word",
+                                token_pattern=r"[A-Za-z_][A-Za-z0-9_]+",
+                                ngram_range=(1, o["context_ngram_max"]),
+                            ),
+                        ),
+                    ]
+                ),
+            )
+        )
         weights["context"] = float(o["context_weight"])
     if o["reviewer_features"] and o["reviewer_weight"] > 0:
         views.append(("reviewer", FunctionTransformer(features.reviewer_features)))
@@ -198,12 +282,22 @@ def build_pipeline(settings: Settings):
         views.append(("definition", FunctionTransformer(features.definition_features)))
         weights["definition"] = float(o["reviewer_weight"])
     classifier: Any = LogisticRegression(
-        C=settings.C, class_weight=None if o["class_weight"] == "none" else "balanced",
-        solver="liblinear", dual=True, max_iter=5000, random_state=settings.seed,  # dual: 20x faster here (n_features >> n_samples)
+        C=settings.C,
+        class_weight=None if o["class_weight"] == "none" else "balanced",
+        solver="liblinear",
+        dual=True,
+        max_iter=5000,
+        random_state=settings.seed,  # dual: 20x faster here (n_features >> n_samples)
     )
     if o["bagging"]:
-        classifier = BaggingClassifier(classifier, n_estimators=o["bagging"], max_samples=float(o["bagging_fraction"]),
-                                       bootstrap=True, random_state=settings.seed, n_jobs=None)
+        classifier = BaggingClassifier(
+            classifier,
+            n_estimators=o["bagging"],
+            max_samples=float(o["bagging_fraction"]),
+            bootstrap=True,
+            random_state=settings.seed,
+            n_jobs=None,
+        )
     return Pipeline([("features", FeatureUnion(views, transformer_weights=weights)), ("clf", classifier)])
 
 
@@ -251,7 +345,9 @@ def label_agreement(settings: Settings, texts: Sequence[str], labels: np.ndarray
     if np.bincount(labels, minlength=2).min() < folds:
         return np.ones(len(labels))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=settings.seed)
-    proba = cross_val_predict(build_pipeline(settings), list(texts), labels, cv=cv, method="predict_proba")[:, 1]
+    proba = cross_val_predict(build_pipeline(settings), list(texts), labels, cv=cv, method="predict_proba")[
+        :, 1
+    ]
     return np.where(labels == 1, proba, 1.0 - proba)
 
 
@@ -264,14 +360,22 @@ def positive_proba(pipeline, texts: Sequence[str]) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- fit / save / load
 
-def fit(config: TrainConfig, train_records: Sequence[WarningRecord], val_records: Sequence[WarningRecord],
-        model_dir: str | Path) -> dict:
+
+def fit(
+    config: TrainConfig,
+    train_records: Sequence[WarningRecord],
+    val_records: Sequence[WarningRecord],
+    model_dir: str | Path,
+) -> dict:
     """Train on `train_records`, report val F1 at 0.5, save to `model_dir`; return the train log."""
     from sklearn.metrics import f1_score
 
     settings = resolve_options(config)
-    log.info("classical: learning_rate, batch_size and epochs have no meaning for this family (ignored); "
-             "seed -> random_state, L2 C=%g", settings.C)
+    log.info(
+        "classical: learning_rate, batch_size and epochs have no meaning for this family (ignored); "
+        "seed -> random_state, L2 C=%g",
+        settings.C,
+    )
     labels = [r.label for r in train_records]
     if any(label is None for label in labels):
         raise IacsieveError("classical: every training record needs a label")
@@ -283,8 +387,12 @@ def fit(config: TrainConfig, train_records: Sequence[WarningRecord], val_records
     wall = time.perf_counter() - start
     val_f1 = None
     if val_records:
-        val_scores = positive_proba(pipeline, [record_text(r, use_context=settings.use_context) for r in val_records])
-        val_f1 = float(f1_score([r.label for r in val_records], (val_scores >= 0.5).astype(int), zero_division=0))
+        val_scores = positive_proba(
+            pipeline, [record_text(r, use_context=settings.use_context) for r in val_records]
+        )
+        val_f1 = float(
+            f1_score([r.label for r in val_records], (val_scores >= 0.5).astype(int), zero_division=0)
+        )
     save(pipeline, settings, model_dir)
     return {
         "epochs": [{"epoch": 1, "loss": None, "val_f1": val_f1}],
@@ -295,8 +403,10 @@ def fit(config: TrainConfig, train_records: Sequence[WarningRecord], val_records
         "epochs_run": 1,
         "n_train": len(texts),
         "device": "cpu",
-        "notes": ["classical family: learning_rate, batch_size and epochs are not used (convex solver, one fit); "
-                  f"seed -> random_state; C = {settings.C:g}"],
+        "notes": [
+            "classical family: learning_rate, batch_size and epochs are not used (convex solver, one fit); "
+            f"seed -> random_state; C = {settings.C:g}"
+        ],
         "options": settings.options,
         "C": settings.C,
     }
@@ -318,10 +428,19 @@ def save(pipeline, settings: Settings, model_dir: str | Path) -> None:
         raise IacsieveError(f"classical: refusing to save types outside the allow-list: {sorted(untrusted)}")
     canonical_skops(tmp)
     tmp.replace(model_dir / MODEL_FILE)
-    atomic_write_json(model_dir / META_FILE, {
-        "kind": KIND, "family": FAMILY, "use_context": settings.use_context,
-        "format": "skops", "file": MODEL_FILE, "options": settings.options, "C": settings.C, "seed": settings.seed,
-    })
+    atomic_write_json(
+        model_dir / META_FILE,
+        {
+            "kind": KIND,
+            "family": FAMILY,
+            "use_context": settings.use_context,
+            "format": "skops",
+            "file": MODEL_FILE,
+            "options": settings.options,
+            "C": settings.C,
+            "seed": settings.seed,
+        },
+    )
 
 
 def canonical_skops(path: Path) -> None:
@@ -363,14 +482,16 @@ def canonical_skops(path: Path) -> None:
 # scipy containers): exactly the six module-level view functions of `iacsieve.features` that its
 # FunctionTransformers reference. A dump naming anything else (another function of ours,
 # `os.system`, a foreign class) is refused before anything in it is loaded.
-ALLOWED_TYPES: frozenset[str] = frozenset({
-    "iacsieve.models.features.head_texts",
-    "iacsieve.models.features.normalised_head_texts",
-    "iacsieve.models.features.head_and_normalised_texts",
-    "iacsieve.models.features.context_texts",
-    "iacsieve.models.features.reviewer_features",
-    "iacsieve.models.features.definition_features",
-})
+ALLOWED_TYPES: frozenset[str] = frozenset(
+    {
+        "iacsieve.models.features.head_texts",
+        "iacsieve.models.features.normalised_head_texts",
+        "iacsieve.models.features.head_and_normalised_texts",
+        "iacsieve.models.features.context_texts",
+        "iacsieve.models.features.reviewer_features",
+        "iacsieve.models.features.definition_features",
+    }
+)
 
 
 @dataclass

@@ -60,53 +60,99 @@ def _unquote(value: str) -> str:
 
 # ----------------------------------------------------------------------------- the reviewer's questions
 
-_VAR_START = re.compile(r"^(?:\$|@|node\[|node\.|new_resource|params\[|ENV\[|vars?\.|item\b|lookup\(|hiera|scope\.|facts\[|::)")
+_VAR_START = re.compile(
+    r"^(?:\$|@|node\[|node\.|new_resource|params\[|ENV\[|vars?\.|item\b|lookup\(|hiera|scope\.|facts\[|::)"
+)
 _TEMPLATE = re.compile(r"\{\{|\$\{|#\{|<%|%\{")
-_LOOKUP = re.compile(r"\b(?:lookup|hiera|hiera_hash|vault|data_bag_item|encrypted_data_bag|getvar|ENV|secrets?\.|search)\b", re.I)
+_LOOKUP = re.compile(
+    r"\b(?:lookup|hiera|hiera_hash|vault|data_bag_item|encrypted_data_bag|getvar|ENV|secrets?\.|search)\b",
+    re.I,
+)
 _NULLISH = re.compile(r"^(?:undef|nil|none|null|~|true|false|yes|no|\{|\[|\(|\|)$", re.I)
 _PLACEHOLDER = re.compile(
     r"change[_-]?me|example|x{3,}|placeholder|dummy|your[_-]|<[^>]+>|\bfoo\b|\bbar\b|\btodo\b|\bsecret\b|\bpassword\b|\bredacted\b|\*{3,}",
     re.I,
 )
-_PATHISH = re.compile(r"^(?:/|~/|\./|[A-Za-z]:\\|puppet:///)|\.(?:pem|key|crt|pub|cert|p12|jks|keytab)\b", re.I)
+_PATHISH = re.compile(
+    r"^(?:/|~/|\./|[A-Za-z]:\\|puppet:///)|\.(?:pem|key|crt|pub|cert|p12|jks|keytab)\b", re.I
+)
 _KEY_PASSWORD = re.compile(r"pass|pwd", re.I)
 _KEY_SECRET = re.compile(r"secret|token|api[_-]?key|apikey|private|credential|auth", re.I)
 _KEY_USER = re.compile(r"user|login|owner|account|admin", re.I)
 _KEY_KEYISH = re.compile(r"key", re.I)
-_KEY_MATERIAL = re.compile(r"-----BEGIN|ssh-(?:rsa|dss|ed25519) AAAA|AAAA[A-Za-z0-9+/]{20,}|\b[0-9a-f]{32,}\b", re.I)
+_KEY_MATERIAL = re.compile(
+    r"-----BEGIN|ssh-(?:rsa|dss|ed25519) AAAA|AAAA[A-Za-z0-9+/]{20,}|\b[0-9a-f]{32,}\b", re.I
+)
 _TRAILING_COMMENT = re.compile(r"\s+#(?![{]).*$")
 
 _LOCALHOST = re.compile(r"localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\]", re.I)
-_EXAMPLE_HOST = re.compile(r"https?://[^/\s'\"]*(?:example\.(?:com|org|net)|test\.com|foo\.|\.test\b|\.invalid\b)", re.I)
-_INTERNAL_HOST = re.compile(
-    r"https?://(?:10\.\d+|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|[^/\s'\"]*\.(?:local|internal|lan|corp|localdomain)\b)", re.I
+_EXAMPLE_HOST = re.compile(
+    r"https?://[^/\s'\"]*(?:example\.(?:com|org|net)|test\.com|foo\.|\.test\b|\.invalid\b)", re.I
 )
-_XML_NAMESPACE = re.compile(r"xmlns|www\.w3\.org|schemas\.|purl\.org|\.xsd\b|\.dtd\b|https?://[^\s'\"]*#['\"]?\s*,?$", re.I)
+_INTERNAL_HOST = re.compile(
+    r"https?://(?:10\.\d+|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|[^/\s'\"]*\.(?:local|internal|lan|corp|localdomain)\b)",
+    re.I,
+)
+_XML_NAMESPACE = re.compile(
+    r"xmlns|www\.w3\.org|schemas\.|purl\.org|\.xsd\b|\.dtd\b|https?://[^\s'\"]*#['\"]?\s*,?$", re.I
+)
 _HTTP_URL = re.compile(r"http://", re.I)
 _TEMPLATE_HOST = re.compile(r"http://(?:\{\{|\$\{|#\{|%\{|\$[a-z_])", re.I)
 
 _WEAK_WORD = re.compile(r"md5|sha-?1\b|sha1|\bdes\b|3des|rc4|\bcrc32\b", re.I)
-_CHECKSUM = re.compile(r"md5sum|sha1sum|checksum|\.md5\b|\.sha1\b|digest_url|_md5_|md5_file|--md5|md5_?url", re.I)
+_CHECKSUM = re.compile(
+    r"md5sum|sha1sum|checksum|\.md5\b|\.sha1\b|digest_url|_md5_|md5_file|--md5|md5_?url", re.I
+)
 _HASH_CALL = re.compile(r"md5\(|sha1\(|Digest::(?:MD5|SHA1)|hexdigest|hashlib|password_hash|\$1\$", re.I)
 _PASSWORD_CTX = re.compile(r"pass|pwd|secret|auth", re.I)
 
-_LICENCE = re.compile(r"licen[cs]e|copyright|warrant|\bgnu\b|permissions? and|distributed|\(c\)|apache|spdx", re.I)
+_LICENCE = re.compile(
+    r"licen[cs]e|copyright|warrant|\bgnu\b|permissions? and|distributed|\(c\)|apache|spdx", re.I
+)
 _TODO = re.compile(r"\b(?:todo|fixme|hack|xxx|bug|workaround|kludge|temporary|temp fix)\b", re.I)
-_SECURITY_WORD = re.compile(r"passw|secret|secur|auth|ssl|tls|cert|insecure|vulnerab|crypt|token|root|sudo|firewall|iptables", re.I)
+_SECURITY_WORD = re.compile(
+    r"passw|secret|secur|auth|ssl|tls|cert|insecure|vulnerab|crypt|token|root|sudo|firewall|iptables", re.I
+)
 _COMMENT_START = re.compile(r"^\s*(?:#|//|/\*|\*|--|;)")
 _COMMENTED_CODE = re.compile(r"=>|=|\{|\}|\(|\)|::")
 _DOC_PARAM = re.compile(r"^\s*#\s*(?:\$|@param|\[|\*\s|-\s|[a-z_]+\s*[:-]\s)", re.I)
 
 FEATURE_NAMES: tuple[str, ...] = (
-    "secret.value_empty", "secret.value_variable", "secret.value_template", "secret.value_lookup",
-    "secret.value_nullish", "secret.value_number", "secret.value_placeholder", "secret.value_path",
-    "secret.value_url", "secret.key_password", "secret.key_secret", "secret.key_user", "secret.key_keyish",
-    "secret.value_literal", "secret.value_length", "secret.value_key_material", "secret.value_call",
-    "http.no_url", "http.localhost", "http.example_host", "http.internal_host", "http.xml_namespace",
+    "secret.value_empty",
+    "secret.value_variable",
+    "secret.value_template",
+    "secret.value_lookup",
+    "secret.value_nullish",
+    "secret.value_number",
+    "secret.value_placeholder",
+    "secret.value_path",
+    "secret.value_url",
+    "secret.key_password",
+    "secret.key_secret",
+    "secret.key_user",
+    "secret.key_keyish",
+    "secret.value_literal",
+    "secret.value_length",
+    "secret.value_key_material",
+    "secret.value_call",
+    "http.no_url",
+    "http.localhost",
+    "http.example_host",
+    "http.internal_host",
+    "http.xml_namespace",
     "http.template_host",
-    "crypto.no_weak_word", "crypto.checksum_name", "crypto.hash_call", "crypto.password_context",
-    "comment.licence", "comment.todo", "comment.security_word", "comment.todo_security",
-    "comment.not_a_comment", "comment.commented_code", "comment.doc_param", "comment.url",
+    "crypto.no_weak_word",
+    "crypto.checksum_name",
+    "crypto.hash_call",
+    "crypto.password_context",
+    "comment.licence",
+    "comment.todo",
+    "comment.security_word",
+    "comment.todo_security",
+    "comment.not_a_comment",
+    "comment.commented_code",
+    "comment.doc_param",
+    "comment.url",
 )
 
 
@@ -120,7 +166,8 @@ def line_features(smell: str, line: str) -> list[float]:
         is_empty = raw_value in {"''", '""'} or (raw_value == "" and bool(re.search(r"[:=]\s*,?$", line)))
         flags = {
             "secret.value_empty": is_empty,
-            "secret.value_variable": bool(_VAR_START.match(value)) or (raw_value == value and re.match(r"[a-z_]\w*(?:\.|\[)", value) is not None),
+            "secret.value_variable": bool(_VAR_START.match(value))
+            or (raw_value == value and re.match(r"[a-z_]\w*(?:\.|\[)", value) is not None),
             "secret.value_template": bool(_TEMPLATE.search(value)),
             "secret.value_lookup": bool(_LOOKUP.search(value)),
             "secret.value_nullish": bool(_NULLISH.match(value)) or value == "",
@@ -135,45 +182,66 @@ def line_features(smell: str, line: str) -> list[float]:
         }
         call = bool(re.match(r"^[A-Za-z_][\w.:]*\s*[( ]\s*['\"$@\w]", value)) and raw_value == value
         flags["secret.value_call"] = call
-        flags["secret.value_placeholder"] &= not (flags["secret.value_variable"] or flags["secret.value_template"] or call)
-        flags["secret.value_literal"] = bool(value) and not call and not any(
-            flags[k] for k in ("secret.value_empty", "secret.value_variable", "secret.value_template", "secret.value_lookup",
-                               "secret.value_nullish", "secret.value_number", "secret.value_placeholder",
-                               "secret.value_path", "secret.value_url")
+        flags["secret.value_placeholder"] &= not (
+            flags["secret.value_variable"] or flags["secret.value_template"] or call
+        )
+        flags["secret.value_literal"] = (
+            bool(value)
+            and not call
+            and not any(
+                flags[k]
+                for k in (
+                    "secret.value_empty",
+                    "secret.value_variable",
+                    "secret.value_template",
+                    "secret.value_lookup",
+                    "secret.value_nullish",
+                    "secret.value_number",
+                    "secret.value_placeholder",
+                    "secret.value_path",
+                    "secret.value_url",
+                )
+            )
         )
         out.update({k: float(v) for k, v in flags.items()})
         out["secret.value_key_material"] = float(bool(_KEY_MATERIAL.search(line)))
         out["secret.value_length"] = min(math.log1p(len(value)) / math.log1p(64), 1.0)
     elif smell == "use_of_http":
-        out.update({
-            "http.no_url": float(not _HTTP_URL.search(line)),
-            "http.localhost": float(bool(_LOCALHOST.search(line))),
-            "http.example_host": float(bool(_EXAMPLE_HOST.search(line))),
-            "http.internal_host": float(bool(_INTERNAL_HOST.search(line))),
-            "http.xml_namespace": float(bool(_XML_NAMESPACE.search(line))),
-            "http.template_host": float(bool(_TEMPLATE_HOST.search(line))),
-        })
+        out.update(
+            {
+                "http.no_url": float(not _HTTP_URL.search(line)),
+                "http.localhost": float(bool(_LOCALHOST.search(line))),
+                "http.example_host": float(bool(_EXAMPLE_HOST.search(line))),
+                "http.internal_host": float(bool(_INTERNAL_HOST.search(line))),
+                "http.xml_namespace": float(bool(_XML_NAMESPACE.search(line))),
+                "http.template_host": float(bool(_TEMPLATE_HOST.search(line))),
+            }
+        )
     elif smell == "weak_crypto":
-        out.update({
-            "crypto.no_weak_word": float(not _WEAK_WORD.search(line)),
-            "crypto.checksum_name": float(bool(_CHECKSUM.search(line))),
-            "crypto.hash_call": float(bool(_HASH_CALL.search(line))),
-            "crypto.password_context": float(bool(_PASSWORD_CTX.search(line))),
-        })
+        out.update(
+            {
+                "crypto.no_weak_word": float(not _WEAK_WORD.search(line)),
+                "crypto.checksum_name": float(bool(_CHECKSUM.search(line))),
+                "crypto.hash_call": float(bool(_HASH_CALL.search(line))),
+                "crypto.password_context": float(bool(_PASSWORD_CTX.search(line))),
+            }
+        )
     elif smell == "suspicious_comment":
         todo, security = bool(_TODO.search(line)), bool(_SECURITY_WORD.search(line))
         is_comment = bool(_COMMENT_START.match(line))
         body = _COMMENT_START.sub("", line, count=1)
-        out.update({
-            "comment.licence": float(bool(_LICENCE.search(line))),
-            "comment.todo": float(todo),
-            "comment.security_word": float(security),
-            "comment.todo_security": float(todo and security),
-            "comment.not_a_comment": float(not is_comment),
-            "comment.commented_code": float(is_comment and bool(_COMMENTED_CODE.search(body))),
-            "comment.doc_param": float(bool(_DOC_PARAM.match(line))),
-            "comment.url": float("://" in line),
-        })
+        out.update(
+            {
+                "comment.licence": float(bool(_LICENCE.search(line))),
+                "comment.todo": float(todo),
+                "comment.security_word": float(security),
+                "comment.todo_security": float(todo and security),
+                "comment.not_a_comment": float(not is_comment),
+                "comment.commented_code": float(is_comment and bool(_COMMENTED_CODE.search(body))),
+                "comment.doc_param": float(bool(_DOC_PARAM.match(line))),
+                "comment.url": float("://" in line),
+            }
+        )
     return [out[name] for name in FEATURE_NAMES]
 
 
@@ -201,7 +269,10 @@ _GLITCH_SECRET = re.compile(r"token|secret|ssh_key|auth|key|cert", re.I)
 _URL_HOST = re.compile(r"http://([^/\s'\":]*)", re.I)
 
 DEFINITION_NAMES: tuple[str, ...] = (
-    "def.secret_user_literal", "def.secret_password_literal", "def.secret_other_literal", "def.http_not_whitelisted",
+    "def.secret_user_literal",
+    "def.secret_password_literal",
+    "def.secret_other_literal",
+    "def.http_not_whitelisted",
 )
 
 
@@ -215,7 +286,9 @@ def definition_line_features(smell: str, line: str) -> list[float]:
             user, password = bool(_GLITCH_USER.search(key)), bool(_GLITCH_PASSWORD.search(key))
             out["def.secret_user_literal"] = float(user and not password)
             out["def.secret_password_literal"] = float(password)
-            out["def.secret_other_literal"] = float(not (user or password) and bool(_GLITCH_SECRET.search(key)))
+            out["def.secret_other_literal"] = float(
+                not (user or password) and bool(_GLITCH_SECRET.search(key))
+            )
     elif smell == "use_of_http":
         hosts = [h.lower() for h in _URL_HOST.findall(line)]
         out["def.http_not_whitelisted"] = float(any(h not in {"localhost", "127.0.0.1"} for h in hosts))
@@ -251,11 +324,14 @@ def normalise_texts(texts: Sequence[str]) -> list[str]:
 
     Module-level so that skops saves it by name (see `reviewer_features`).
     """
-    return [_CODE_LINE.sub(lambda m: "line: " + normalise_line(m.group("line")), text, count=1) for text in texts]
+    return [
+        _CODE_LINE.sub(lambda m: "line: " + normalise_line(m.group("line")), text, count=1) for text in texts
+    ]
 
 
 # ----------------------------------------------------------------------------- views of the input text
 # Module-level (saved by skops as references to these exact names; see the module docstring).
+
 
 def _head(text: str) -> str:
     return text.split("\ncontext:\n", 1)[0]

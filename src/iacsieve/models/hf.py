@@ -16,14 +16,23 @@ import numpy as np
 from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.errors import IacsieveError
 from iacsieve.models import get_family, read_meta
-from iacsieve.models.encoders.loading import first_line, load_pretrained, quiet_progress_bars, resolve_name_or_path
+from iacsieve.models.encoders.loading import (
+    first_line,
+    load_pretrained,
+    quiet_progress_bars,
+    resolve_name_or_path,
+)
 from iacsieve.models.encoders.tokens import encode_texts, model_arch, positive_probs
 from iacsieve.models.encoders.training import fit_encoder
 from iacsieve.run_config import TrainConfig
 
 
-def fit(config: TrainConfig, train_records: Sequence[WarningRecord], val_records: Sequence[WarningRecord],
-        model_dir: str | Path) -> dict:
+def fit(
+    config: TrainConfig,
+    train_records: Sequence[WarningRecord],
+    val_records: Sequence[WarningRecord],
+    model_dir: str | Path,
+) -> dict:
     """Fine-tune a pretrained encoder (family hub id or `name_or_path`) and save the best epoch."""
     from transformers import set_seed
 
@@ -31,8 +40,16 @@ def fit(config: TrainConfig, train_records: Sequence[WarningRecord], val_records
     name = resolve_name_or_path(config, spec)
     set_seed(config.seed)  # the fresh classification head is initialised at load time
     tokenizer, model = load_pretrained(name, spec)
-    return fit_encoder(config, model, tokenizer, train_records, val_records, model_dir,
-                       kind="hf", extra_meta={"name_or_path": name})
+    return fit_encoder(
+        config,
+        model,
+        tokenizer,
+        train_records,
+        val_records,
+        model_dir,
+        kind="hf",
+        extra_meta={"name_or_path": name},
+    )
 
 
 class EncoderScorer:
@@ -57,7 +74,7 @@ class EncoderScorer:
         out: list[np.ndarray] = []
         with torch.no_grad():
             for lo in range(0, len(texts), batch_size):
-                enc = encode_texts(self.tokenizer, texts[lo:lo + batch_size], self.max_length, self.arch)
+                enc = encode_texts(self.tokenizer, texts[lo : lo + batch_size], self.max_length, self.arch)
                 batch = collate([{k: v[i] for k, v in enc.items()} for i in range(len(enc["input_ids"]))])
                 logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
                 out.append(positive_probs(logits.float().cpu().numpy()))
@@ -75,7 +92,8 @@ def load(model_dir: str | Path) -> EncoderScorer:
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False, local_files_only=True)
         model = AutoModelForSequenceClassification.from_pretrained(
-            model_dir, trust_remote_code=False, local_files_only=True, use_safetensors=True)
+            model_dir, trust_remote_code=False, local_files_only=True, use_safetensors=True
+        )
     except (OSError, ValueError) as exc:
         raise IacsieveError(f"{model_dir}: cannot load the saved model: {first_line(exc)}") from None
     if torch.cuda.is_available():

@@ -14,11 +14,11 @@ import json
 import sys
 from pathlib import Path
 
-from iacsieve.method.params import load_params
-from iacsieve.errors import IacsieveError
-from iacsieve.reporting.report import PUBLISHED, TEST_SETS, champion_sets, collect_report, seed_spread
 from iacsieve import layout
+from iacsieve.errors import IacsieveError
 from iacsieve.method.dvc import current_run_names
+from iacsieve.method.params import load_params
+from iacsieve.reporting.report import PUBLISHED, TEST_SETS, champion_sets, collect_report, seed_spread
 
 
 def stage_run_dirs(params, stage: int) -> list[str]:
@@ -39,26 +39,43 @@ def stage_timings(params, results: str | Path = "results") -> dict[int, dict]:
             if path.is_file():
                 t = json.loads(path.read_text(encoding="utf-8"))
                 train_s = float(t.get("train_and_sweep_s", 0.0))
-                runs[name] = {"family": t.get("family"), "train_s": train_s,
-                              "total_s": round(train_s + float(t.get("evaluate_s", 0.0)), 3)}
+                runs[name] = {
+                    "family": t.get("family"),
+                    "train_s": train_s,
+                    "total_s": round(train_s + float(t.get("evaluate_s", 0.0)), 3),
+                }
         totals = [r["total_s"] for r in runs.values()]
         out[stage] = {
-            "runs": len(runs), "grid": len(stage_run_dirs(params, stage)),
-            "total_s": round(sum(totals), 1), "slowest_s": round(max(totals), 1) if totals else None,
-            "per_run": {n: {"family": r.get("family"), "train_s": r["train_s"], "total_s": r["total_s"]}
-                        for n, r in runs.items()},
+            "runs": len(runs),
+            "grid": len(stage_run_dirs(params, stage)),
+            "total_s": round(sum(totals), 1),
+            "slowest_s": round(max(totals), 1) if totals else None,
+            "per_run": {
+                n: {"family": r.get("family"), "train_s": r["train_s"], "total_s": r["total_s"]}
+                for n, r in runs.items()
+            },
         }
     return out
 
 
-def bench(results: str | Path = "results", champion: str | Path = "models/champion",
-          params_file: str | Path = "params.yaml", *, filter_bench: bool = True) -> dict:
+def bench(
+    results: str | Path = "results",
+    champion: str | Path = "models/champion",
+    params_file: str | Path = "params.yaml",
+    *,
+    filter_bench: bool = True,
+) -> dict:
     """Everything `make bench` prints, as one dict."""
     params = load_params(params_file)
     data = collect_report(results, champion, params=params)
-    out = {"profile": params.profile, "timings": stage_timings(params, results),
-           "champion": champion_card(data) if data.champion else None, "published": PUBLISHED,
-           "operating_points": data.tradeoff, "learning_curve": data.learning_curve}
+    out = {
+        "profile": params.profile,
+        "timings": stage_timings(params, results),
+        "champion": champion_card(data) if data.champion else None,
+        "published": PUBLISHED,
+        "operating_points": data.tradeoff,
+        "learning_curve": data.learning_curve,
+    }
     if filter_bench and data.champion is not None:
         try:
             module = importlib.import_module("iacsieve.reporting.bench_filter")
@@ -78,25 +95,40 @@ def bench(results: str | Path = "results", champion: str | Path = "models/champi
 def champion_card(data) -> dict:
     """The champion as the bench prints it: name, threshold, metrics per set, seed spread."""
     card = data.champion
-    out = {"run": card.get("run"), "family": card.get("family"), "threshold": card.get("threshold"),
-           "sets": champion_sets(data)}
+    out = {
+        "run": card.get("run"),
+        "family": card.get("family"),
+        "threshold": card.get("threshold"),
+        "sets": champion_sets(data),
+    }
     stage4 = data.stages.get(4, [])
     if len(stage4) > 1:
         spread = seed_spread(stage4)
-        out["seeds"] = {"n": spread["n"], "val_f1_mean": spread["val_f1"][0], "val_f1_std": spread["val_f1"][1],
-                        "test_f1_mean": spread["test_f1_combined"][0], "test_f1_std": spread["test_f1_combined"][1]}
+        out["seeds"] = {
+            "n": spread["n"],
+            "val_f1_mean": spread["val_f1"][0],
+            "val_f1_std": spread["val_f1"][1],
+            "test_f1_mean": spread["test_f1_combined"][0],
+            "test_f1_std": spread["test_f1_combined"][1],
+        }
     return out
 
 
 def format_bench(result: dict) -> str:
-    lines = [f"== local pipeline timings (profile {result['profile']}; seconds per run, from reports/timings) =="]
+    lines = [
+        f"== local pipeline timings (profile {result['profile']}; seconds per run, from reports/timings) =="
+    ]
     grand = 0.0
     for stage, t in result["timings"].items():
         grand += t["total_s"]
-        lines.append(f"stage {stage}: {t['runs']}/{t['grid']} runs, {t['total_s']:.1f}s in runs, "
-                     f"slowest {t['slowest_s'] if t['slowest_s'] is not None else '—'}s")
+        lines.append(
+            f"stage {stage}: {t['runs']}/{t['grid']} runs, {t['total_s']:.1f}s in runs, "
+            f"slowest {t['slowest_s'] if t['slowest_s'] is not None else '—'}s"
+        )
         for name, r in t["per_run"].items():
-            lines.append(f"    {name:<44} {r['family']:<13} train {r['train_s']:7.1f}s  total {r['total_s']:7.1f}s")
+            lines.append(
+                f"    {name:<44} {r['family']:<13} train {r['train_s']:7.1f}s  total {r['total_s']:7.1f}s"
+            )
     lines.append(f"all runs: {grand:.1f}s (plus DVC/process start-up, select, freeze, report, plots)")
     champ = result.get("champion")
     lines.append("")
@@ -112,46 +144,70 @@ def format_bench(result: dict) -> str:
         interval = m.get("f1_ci95") or {}
         ci = f"[{interval['lo']:.3f}, {interval['hi']:.3f}]" if interval.get("lo") is not None else "—"
         fp, tp = m.get("fp_reduction"), m.get("tp_retention")
-        lines.append(f"{name:<10}{m['f1']:>7.3f}  {ci:<16}" + (f"{fp:>8.3f}{tp:>8.3f}" if fp is not None else ""))
+        lines.append(
+            f"{name:<10}{m['f1']:>7.3f}  {ci:<16}" + (f"{fp:>8.3f}{tp:>8.3f}" if fp is not None else "")
+        )
     seeds = champ.get("seeds")
     if seeds:
-        lines.append(f"stage 4, {seeds['n']} seeds: val F1 {seeds['val_f1_mean']:.3f} ± {seeds['val_f1_std']:.3f}, "
-                     f"test F1 {seeds['test_f1_mean']:.3f} ± {seeds['test_f1_std']:.3f}")
+        lines.append(
+            f"stage 4, {seeds['n']} seeds: val F1 {seeds['val_f1_mean']:.3f} ± {seeds['val_f1_std']:.3f}, "
+            f"test F1 {seeds['test_f1_mean']:.3f} ± {seeds['test_f1_std']:.3f}"
+        )
     pub = result["published"]
     lines += ["", f"== published ({pub['source']}) =="]
     for model, f1 in pub["model_f1"].items():
         std = pub["model_f1_std"].get(model)
         lines.append(f"    {model:<42} test F1 {f1:.3f}" + (f" ± {std:.3f}" if std else ""))
-    lines.append("    GLITCH + published filter, end to end: " +
-                 ", ".join(f"{k} {v:.3f}" for k, v in pub["glitch_filtered_f1"].items()))
+    lines.append(
+        "    GLITCH + published filter, end to end: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in pub["glitch_filtered_f1"].items())
+    )
     for p in result.get("operating_points") or []:
-        lines.append(f"operating point {p['rule']:<26} threshold {p['threshold']:.3f}: val FP red. {p['val_fp_reduction']:.3f} "
-                     f"TP ret. {p['val_tp_retention']:.3f} | test FP red. {p['test_fp_reduction']:.3f} "
-                     f"TP ret. {p['test_tp_retention']:.3f}")
+        lines.append(
+            f"operating point {p['rule']:<26} threshold {p['threshold']:.3f}: val FP red. {p['val_fp_reduction']:.3f} "
+            f"TP ret. {p['val_tp_retention']:.3f} | test FP red. {p['test_fp_reduction']:.3f} "
+            f"TP ret. {p['test_tp_retention']:.3f}"
+        )
     curve = result.get("learning_curve")
     if curve:
-        lines += ["", "== learning curve (report only: cross-fitted on the human test split, not a headline) =="]
-        lines += [f"    {p['strategy']:<12} {p['n_labels']:>4} human labels: F1 {p['f1']:.3f} ± {p['f1_fold_std']:.3f}"
-                  for p in curve["points"]]
+        lines += [
+            "",
+            "== learning curve (report only: cross-fitted on the human test split, not a headline) ==",
+        ]
+        lines += [
+            f"    {p['strategy']:<12} {p['n_labels']:>4} human labels: F1 {p['f1']:.3f} ± {p['f1_fold_std']:.3f}"
+            for p in curve["points"]
+        ]
     f = result.get("filter")
     if f:
-        lines += ["", f"== filter on the GLITCH Puppet fixture: {f['warnings_per_s']:.1f} warnings/s "
-                      f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
-                      f"scored warnings =="]
+        lines += [
+            "",
+            f"== filter on the GLITCH Puppet fixture: {f['warnings_per_s']:.1f} warnings/s "
+            f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
+            f"scored warnings ==",
+        ]
     if result.get("filter_scale"):
         from iacsieve.reporting.bench_filter import format_scale
+
         lines.append(f"   {format_scale(result['filter_scale'])}")
     for e in result.get("filter_encoders") or []:
-        lines.append(f"   stage-1 {e['family']:<13} {e['warnings_per_s']:8.1f} warnings/s (median of {e['repeats']}, "
-                     f"load {e['load_s']:.2f}s, threshold 0.5), drops {e['dropped_scored']}/{e['scored']}")
+        lines.append(
+            f"   stage-1 {e['family']:<13} {e['warnings_per_s']:8.1f} warnings/s (median of {e['repeats']}, "
+            f"load {e['load_s']:.2f}s, threshold 0.5), drops {e['dropped_scored']}/{e['scored']}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m iacsieve.reporting.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m iacsieve.reporting.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--results", default="results", help="results root (default: %(default)s)")
-    parser.add_argument("--champion", default="models/champion", help="champion folder (default: %(default)s)")
+    parser.add_argument(
+        "--champion", default="models/champion", help="champion folder (default: %(default)s)"
+    )
     parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
     parser.add_argument("--no-filter", action="store_true", help="skip the filter throughput benchmark")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")

@@ -26,15 +26,22 @@ from iacsieve.errors import IacsieveError
 from iacsieve.filtering import filter_detections
 from iacsieve.models import load_scorer
 
-DEFAULT_FIXTURE = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "glitch-puppet"  # the repo root
+DEFAULT_FIXTURE = (
+    Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "glitch-puppet"
+)  # the repo root
 DETECTIONS_FILE = "glitch-puppet.csv"
 SCRIPTS_DIR = "scripts"
 SCALE_ROWS = 400_000  # rows of the large-input run: peak memory must stay under MEMORY_BUDGET_MB
 MEMORY_BUDGET_MB = 1024
 
 
-def run_filter_benchmark(model_dir: str | Path, fixture_dir: str | Path = DEFAULT_FIXTURE, repeats: int = 5,
-                         batch_size: int = 64, threshold: float | None = None) -> dict:
+def run_filter_benchmark(
+    model_dir: str | Path,
+    fixture_dir: str | Path = DEFAULT_FIXTURE,
+    repeats: int = 5,
+    batch_size: int = 64,
+    threshold: float | None = None,
+) -> dict:
     """Median warnings/s of `filter_detections` over `repeats` runs on the fixture (model loaded once).
 
     `threshold` is needed for a plain run's model dir (no champion.json); a champion uses its own.
@@ -44,7 +51,9 @@ def run_filter_benchmark(model_dir: str | Path, fixture_dir: str | Path = DEFAUL
     fixture_dir = Path(fixture_dir)
     detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
     if not detections.is_file() or not scripts.is_dir():
-        raise IacsieveError(f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)")
+        raise IacsieveError(
+            f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)"
+        )
     start = time.perf_counter()
     scorer = load_scorer(model_dir)
     load_s = time.perf_counter() - start
@@ -53,8 +62,15 @@ def run_filter_benchmark(model_dir: str | Path, fixture_dir: str | Path = DEFAUL
     with tempfile.TemporaryDirectory(prefix="iacsieve-bench-") as tmp:
         for i in range(repeats):
             start = time.perf_counter()
-            summary = filter_detections(model_dir, detections, scripts, Path(tmp) / f"out{i}.csv",
-                                        batch_size=batch_size, scorer=scorer, threshold=threshold)
+            summary = filter_detections(
+                model_dir,
+                detections,
+                scripts,
+                Path(tmp) / f"out{i}.csv",
+                batch_size=batch_size,
+                scorer=scorer,
+                threshold=threshold,
+            )
             walls.append(time.perf_counter() - start)
     median = statistics.median(walls)
     covered = {s: c for s, c in summary["by_smell"].items() if c["scored"]}
@@ -73,13 +89,21 @@ def run_filter_benchmark(model_dir: str | Path, fixture_dir: str | Path = DEFAUL
         "scored_per_s": round(summary["scored"] / median, 1),
         "scored": summary["scored"],
         "dropped_scored": summary["dropped_scored"],
-        "dropped_share_of_covered": round(summary["dropped_scored"] / summary["scored"], 4) if summary["scored"] else None,
-        "dropped_share_by_smell": {s: round(c["dropped"] / c["scored"], 4) for s, c in sorted(covered.items())},
+        "dropped_share_of_covered": round(summary["dropped_scored"] / summary["scored"], 4)
+        if summary["scored"]
+        else None,
+        "dropped_share_by_smell": {
+            s: round(c["dropped"] / c["scored"], 4) for s, c in sorted(covered.items())
+        },
     }
 
 
-def run_scale_benchmark(model_dir: str | Path, rows: int = SCALE_ROWS, fixture_dir: str | Path = DEFAULT_FIXTURE,
-                        threshold: float | None = None) -> dict:
+def run_scale_benchmark(
+    model_dir: str | Path,
+    rows: int = SCALE_ROWS,
+    fixture_dir: str | Path = DEFAULT_FIXTURE,
+    threshold: float | None = None,
+) -> dict:
     """`iacsieve filter` as a user runs it (a fresh process) on `rows` valid rows: wall time and peak memory.
 
     The rows cycle through the fixture's GLITCH rows, so every row is valid and resolves; the model
@@ -90,14 +114,26 @@ def run_scale_benchmark(model_dir: str | Path, rows: int = SCALE_ROWS, fixture_d
     source = fixture_dir / DETECTIONS_FILE
     if not source.is_file():
         raise IacsieveError(f"{fixture_dir}: no {DETECTIONS_FILE} fixture here (run from a checkout)")
-    lines = [l for l in source.read_text(encoding="utf-8").splitlines() if l.strip()]
+    lines = [ln for ln in source.read_text(encoding="utf-8").splitlines() if ln.strip()]
     with tempfile.TemporaryDirectory(prefix="iacsieve-scale-") as tmp:
         detections, out = Path(tmp) / "detections.csv", Path(tmp) / "kept.csv"
         with detections.open("w", encoding="utf-8") as handle:
             for line in itertools.islice(itertools.cycle(lines), rows):
                 handle.write(line + "\n")
-        command = [sys.executable, "-m", "iacsieve", "filter", "--model", str(model_dir), "--detections",
-                   str(detections), "--scripts", str(fixture_dir / SCRIPTS_DIR), "--out", str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "iacsieve",
+            "filter",
+            "--model",
+            str(model_dir),
+            "--detections",
+            str(detections),
+            "--scripts",
+            str(fixture_dir / SCRIPTS_DIR),
+            "--out",
+            str(out),
+        ]
         if threshold is not None:
             command += ["--threshold", str(threshold)]
         start = time.perf_counter()
@@ -112,34 +148,61 @@ def run_scale_benchmark(model_dir: str | Path, rows: int = SCALE_ROWS, fixture_d
         with out.open(encoding="utf-8", newline="") as handle:
             written = sum(1 for _ in csv.DictReader(handle))
     peak_mb = usage.ru_maxrss / 1024
-    return {"model": str(model_dir), "rows": rows, "rows_out": written, "wall_s": round(wall, 2),
-            "rows_per_s": round(rows / wall, 1), "peak_rss_mb": round(peak_mb, 1),
-            "memory_budget_mb": MEMORY_BUDGET_MB, "within_budget": peak_mb < MEMORY_BUDGET_MB}
+    return {
+        "model": str(model_dir),
+        "rows": rows,
+        "rows_out": written,
+        "wall_s": round(wall, 2),
+        "rows_per_s": round(rows / wall, 1),
+        "peak_rss_mb": round(peak_mb, 1),
+        "memory_budget_mb": MEMORY_BUDGET_MB,
+        "within_budget": peak_mb < MEMORY_BUDGET_MB,
+    }
 
 
 def format_scale(result: dict) -> str:
     """One line for the scale run."""
     verdict = "under" if result["within_budget"] else "OVER"
-    return (f"filter at scale: {result['rows']} rows in {result['wall_s']:.1f}s = {result['rows_per_s']:.0f} rows/s "
-            f"(fresh process incl. model load), peak RSS {result['peak_rss_mb']:.0f} MB ({verdict} the "
-            f"{result['memory_budget_mb']} MB budget)")
+    return (
+        f"filter at scale: {result['rows']} rows in {result['wall_s']:.1f}s = {result['rows_per_s']:.0f} rows/s "
+        f"(fresh process incl. model load), peak RSS {result['peak_rss_mb']:.0f} MB ({verdict} the "
+        f"{result['memory_budget_mb']} MB budget)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m iacsieve.reporting.bench_filter", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", required=True, metavar="DIR", help="model dir (repeatable)")
-    parser.add_argument("--fixture", default=str(DEFAULT_FIXTURE), help="fixture folder (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per model; the median counts (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=64, help="scoring batch size (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m iacsieve.reporting.bench_filter",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model", action="append", required=True, metavar="DIR", help="model dir (repeatable)"
+    )
+    parser.add_argument(
+        "--fixture", default=str(DEFAULT_FIXTURE), help="fixture folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="runs per model; the median counts (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="scoring batch size (default: %(default)s)"
+    )
     parser.add_argument("--threshold", type=float, help="decision threshold for models without champion.json")
-    parser.add_argument("--scale-rows", type=int, default=0, metavar="N",
-                        help=f"also run `iacsieve filter` on N valid rows in a fresh process, for throughput and peak "
-                             f"memory (make bench uses {SCALE_ROWS}; default: off)")
+    parser.add_argument(
+        "--scale-rows",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"also run `iacsieve filter` on N valid rows in a fresh process, for throughput and peak "
+        f"memory (make bench uses {SCALE_ROWS}; default: off)",
+    )
     args = parser.parse_args(argv)
     try:
-        results = [run_filter_benchmark(m, args.fixture, args.repeats, args.batch_size, args.threshold)
-                   for m in args.model]
+        results = [
+            run_filter_benchmark(m, args.fixture, args.repeats, args.batch_size, args.threshold)
+            for m in args.model
+        ]
         if args.scale_rows:
             for r, m in zip(results, args.model):
                 r["scale"] = run_scale_benchmark(m, args.scale_rows, args.fixture, args.threshold)
@@ -147,9 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"iacsieve: error: {exc}", file=sys.stderr)
         return exc.exit_code
     for r in results:
-        print(f"{r['family']:<14} {r['warnings_per_s']:>9.1f} warnings/s (median of {r['repeats']}, "
-              f"model load {r['load_s']:.2f}s once), drops {r['dropped_scored']}/{r['scored']} "
-              f"({100 * (r['dropped_share_of_covered'] or 0):.1f}%) of the covered warnings", file=sys.stderr)
+        print(
+            f"{r['family']:<14} {r['warnings_per_s']:>9.1f} warnings/s (median of {r['repeats']}, "
+            f"model load {r['load_s']:.2f}s once), drops {r['dropped_scored']}/{r['scored']} "
+            f"({100 * (r['dropped_share_of_covered'] or 0):.1f}%) of the covered warnings",
+            file=sys.stderr,
+        )
         if "scale" in r:
             print("  " + format_scale(r["scale"]), file=sys.stderr)
     print(json.dumps(results, indent=2))

@@ -26,22 +26,24 @@ from pathlib import Path
 import numpy as np
 
 from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.data.human import HumanLabel, apply_human_labels, record_key
 from iacsieve.data.records import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
-from iacsieve.data.human import HumanLabel, apply_human_labels, record_key
-from iacsieve.steps.metrics import compute_metrics
-from iacsieve.models import family_module, load_scorer
 from iacsieve.filtering.review import candidate_for_record, pick_for_review
+from iacsieve.models import family_module, load_scorer
 from iacsieve.run_config import TrainConfig
+from iacsieve.steps.metrics import compute_metrics
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZES: tuple[int, ...] = (0, 25, 50, 100)
 STRATEGIES: tuple[str, ...] = ("random", "uncertainty")
-CAVEAT = ("Report-only experiment, not a headline figure: it reuses the human-labelled test split. Reviews come "
-          "from k-1 folds and F1 from the held-out fold, so no model is scored on a row it saw, but the same rows "
-          "serve as simulated reviews and as the yardstick. The models are throwaway (classical family); none is "
-          "selected, frozen or shipped.")
+CAVEAT = (
+    "Report-only experiment, not a headline figure: it reuses the human-labelled test split. Reviews come "
+    "from k-1 folds and F1 from the held-out fold, so no model is scored on a row it saw, but the same rows "
+    "serve as simulated reviews and as the yardstick. The models are throwaway (classical family); none is "
+    "selected, frozen or shipped."
+)
 
 
 def _base(champion_dir: str | Path | None) -> tuple[TrainConfig, float, object | None]:
@@ -61,16 +63,23 @@ def _base(champion_dir: str | Path | None) -> tuple[TrainConfig, float, object |
     return TrainConfig.from_dict(card["config"]), float(card["threshold"]), load_scorer(champion_dir)
 
 
-def _fit_scores(config: TrainConfig, train: list[WarningRecord], val: list[WarningRecord],
-                score: list[WarningRecord]) -> np.ndarray:
+def _fit_scores(
+    config: TrainConfig, train: list[WarningRecord], val: list[WarningRecord], score: list[WarningRecord]
+) -> np.ndarray:
     module = family_module("classical")
     with tempfile.TemporaryDirectory(prefix="iacsieve-lc-") as tmp:
         module.fit(config, train, val, Path(tmp) / "model")
         return np.asarray(module.load(Path(tmp) / "model").predict_proba(score), dtype=float)
 
 
-def pick_reviews(pool: Sequence[WarningRecord], pool_scores: np.ndarray, n: int, strategy: str, threshold: float,
-                 rng: np.random.Generator) -> list[WarningRecord]:
+def pick_reviews(
+    pool: Sequence[WarningRecord],
+    pool_scores: np.ndarray,
+    n: int,
+    strategy: str,
+    threshold: float,
+    rng: np.random.Generator,
+) -> list[WarningRecord]:
     """The n pool rows a reviewer labels first under a strategy (random draw, or the review queue's rule)."""
     if n == 0:
         return []
@@ -78,14 +87,24 @@ def pick_reviews(pool: Sequence[WarningRecord], pool_scores: np.ndarray, n: int,
         return [pool[i] for i in rng.permutation(len(pool))[:n]]
     if strategy == "uncertainty":
         by_key = {record_key(r): r for r in pool}
-        picked = pick_for_review([candidate_for_record(r, float(s), threshold) for r, s in zip(pool, pool_scores)], n)
+        picked = pick_for_review(
+            [candidate_for_record(r, float(s), threshold) for r, s in zip(pool, pool_scores)], n
+        )
         return [by_key[c.row.key] for c in picked]
     raise IacsieveError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
 
 
-def learning_curve(prepared_dir: str | Path, out_dir: str | Path, *, champion_dir: str | Path | None = None,
-                   sizes: Sequence[int] = DEFAULT_SIZES, folds: int = 5, seed: int = 0, repeats: int = 2,
-                   strategies: Sequence[str] = STRATEGIES) -> dict:
+def learning_curve(
+    prepared_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    champion_dir: str | Path | None = None,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    folds: int = 5,
+    seed: int = 0,
+    repeats: int = 2,
+    strategies: Sequence[str] = STRATEGIES,
+) -> dict:
     """Run the experiment; write learning_curve.{json,csv,md,png} into `out_dir`; return the result."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -100,8 +119,11 @@ def learning_curve(prepared_dir: str | Path, out_dir: str | Path, *, champion_di
     test = load_prepared(prepared_dir, "test")
     config, threshold, champion = _base(champion_dir)
     labels = np.array([r.label for r in test], dtype=int)
-    zero = (np.asarray(champion.predict_proba(test), dtype=float) if champion is not None
-            else _fit_scores(config, train, val, test))
+    zero = (
+        np.asarray(champion.predict_proba(test), dtype=float)
+        if champion is not None
+        else _fit_scores(config, train, val, test)
+    )
     pool_size = len(test) - -(-len(test) // folds)  # the smallest k-1 folds
     grid = sorted({int(n) for n in sizes if 0 <= int(n) <= pool_size} | {0, pool_size})
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -123,47 +145,87 @@ def learning_curve(prepared_dir: str | Path, out_dir: str | Path, *, champion_di
                     if n == 0:
                         scores = zero[held_idx]
                     else:
-                        reviews = pick_reviews(pool, zero[pool_idx], min(n, len(pool)), strategy, threshold, rng)
+                        reviews = pick_reviews(
+                            pool, zero[pool_idx], min(n, len(pool)), strategy, threshold, rng
+                        )
                         human = {record_key(r): _as_human(r) for r in reviews}
-                        scores = _fit_scores(config, apply_human_labels(train, human, mode="add", val_fraction=0.0),
-                                             val, held)
+                        scores = _fit_scores(
+                            config, apply_human_labels(train, human, mode="add", val_fraction=0.0), val, held
+                        )
                         pooled[(strategy, n, rep)][held_idx] = scores
                         done += 1
-                        log.info("learning curve %d/%d: %s n=%d fold %d/%d", done, total, strategy, n, f + 1, folds)
+                        log.info(
+                            "learning curve %d/%d: %s n=%d fold %d/%d", done, total, strategy, n, f + 1, folds
+                        )
                     if n or rep == 0:  # the n = 0 point is the same model in every repeat
                         per_fold.setdefault((strategy, n), []).append(
-                            compute_metrics(labels[held_idx], scores, threshold)["f1"])
+                            compute_metrics(labels[held_idx], scores, threshold)["f1"]
+                        )
     points = []
     for strategy, reps in runs.items():
         for n in grid:
-            pooled_f1 = [compute_metrics(labels, pooled[(strategy, n, rep)], threshold)["f1"] for rep in range(reps)]
+            pooled_f1 = [
+                compute_metrics(labels, pooled[(strategy, n, rep)], threshold)["f1"] for rep in range(reps)
+            ]
             fold_f1 = per_fold[(strategy, n)]
-            points.append({"strategy": strategy, "n_labels": n, "f1": float(np.mean(pooled_f1)),
-                           "f1_fold_mean": float(np.mean(fold_f1)), "f1_fold_std": float(np.std(fold_f1, ddof=1)),
-                           "runs": reps})
-    result = {"caveat": CAVEAT, "folds": folds, "seed": seed, "repeats_random": repeats, "threshold": threshold,
-              "family": "classical", "config": config.to_dict(), "zero_point": "LLM-only champion" if champion else "LLM-only classical model",
-              "test_rows": len(test), "pool_size": pool_size, "points": points}
+            points.append(
+                {
+                    "strategy": strategy,
+                    "n_labels": n,
+                    "f1": float(np.mean(pooled_f1)),
+                    "f1_fold_mean": float(np.mean(fold_f1)),
+                    "f1_fold_std": float(np.std(fold_f1, ddof=1)),
+                    "runs": reps,
+                }
+            )
+    result = {
+        "caveat": CAVEAT,
+        "folds": folds,
+        "seed": seed,
+        "repeats_random": repeats,
+        "threshold": threshold,
+        "family": "classical",
+        "config": config.to_dict(),
+        "zero_point": "LLM-only champion" if champion else "LLM-only classical model",
+        "test_rows": len(test),
+        "pool_size": pool_size,
+        "points": points,
+    }
     write_outputs(result, out_dir)
     return result
 
 
 def _as_human(record: WarningRecord) -> HumanLabel:
     """A test row's oracle label as if a reviewer had given it (the experiment's simulated review)."""
-    return HumanLabel(key=record_key(record), tech=record.tech, smell=record.smell, file=record.file, line=record.line,
-                      content=record.content, label=int(record.label), reviewer="oracle", date="",
-                      with_context=record.with_context)
+    return HumanLabel(
+        key=record_key(record),
+        tech=record.tech,
+        smell=record.smell,
+        file=record.file,
+        line=record.line,
+        content=record.content,
+        label=int(record.label),
+        reviewer="oracle",
+        date="",
+        with_context=record.with_context,
+    )
 
 
 def markdown(result: dict, *, image: str = "learning_curve.png") -> str:
     """The experiment as a Markdown section (the caveat first); `image`: the PNG's path from the reader."""
-    lines = ["## How much does a person's hour buy? (learning curve)", "", f"> {result['caveat']}", "",
-             f"{result['folds']}-fold cross-fitting over the {result['test_rows']} human-labelled test rows "
-             f"(at most {result['pool_size']} reviews per fold), threshold {result['threshold']:.2f}; n = 0 is the "
-             f"{result['zero_point']}. F1 pools the held-out predictions of all folds"
-             f" (random draws: mean over {result['repeats_random']} repeats); ± = std of per-fold F1.", "",
-             "| human labels | " + " | ".join(f"F1 ({s})" for s in _strategies(result)) + " |",
-             "| ---: | " + " | ".join("---:" for _ in _strategies(result)) + " |"]
+    lines = [
+        "## How much does a person's hour buy? (learning curve)",
+        "",
+        f"> {result['caveat']}",
+        "",
+        f"{result['folds']}-fold cross-fitting over the {result['test_rows']} human-labelled test rows "
+        f"(at most {result['pool_size']} reviews per fold), threshold {result['threshold']:.2f}; n = 0 is the "
+        f"{result['zero_point']}. F1 pools the held-out predictions of all folds"
+        f" (random draws: mean over {result['repeats_random']} repeats); ± = std of per-fold F1.",
+        "",
+        "| human labels | " + " | ".join(f"F1 ({s})" for s in _strategies(result)) + " |",
+        "| ---: | " + " | ".join("---:" for _ in _strategies(result)) + " |",
+    ]
     by = {(p["strategy"], p["n_labels"]): p for p in result["points"]}
     for n in sorted({p["n_labels"] for p in result["points"]}):
         cells = [f"{by[(s, n)]['f1']:.3f} ± {by[(s, n)]['f1_fold_std']:.3f}" for s in _strategies(result)]
@@ -194,11 +256,19 @@ def write_outputs(result: dict, out_dir: str | Path) -> None:
         pts = [p for p in result["points"] if p["strategy"] == strategy]
         shift = (i - (len(strategies) - 1) / 2) * 1.5  # side by side, so the error bars stay readable
         x = [p["n_labels"] + shift for p in pts]
-        ax.errorbar(x, [p["f1"] for p in pts], yerr=[p["f1_fold_std"] for p in pts], marker="o", capsize=3,
-                    label=f"{strategy} reviews")
+        ax.errorbar(
+            x,
+            [p["f1"] for p in pts],
+            yerr=[p["f1_fold_std"] for p in pts],
+            marker="o",
+            capsize=3,
+            label=f"{strategy} reviews",
+        )
     ax.set_xlabel("human labels added to the LLM-labelled train split")
     ax.set_ylabel("F1 on held-out human labels")
-    ax.set_title("F1 vs human labels (cross-fitted on the test split;\nreport-only, not a headline figure)", fontsize=9)
+    ax.set_title(
+        "F1 vs human labels (cross-fitted on the test split;\nreport-only, not a headline figure)", fontsize=9
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     _save(fig, out_dir / "learning_curve.png")

@@ -16,15 +16,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import precision_recall_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import precision_recall_curve
 
 from iacsieve import layout
-from iacsieve.atomic import atomic_write_text  # noqa: E402
-from iacsieve.errors import IacsieveError  # noqa: E402
-from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays  # noqa: E402
-from iacsieve.steps.threshold import SWEEP_FILE  # noqa: E402
+from iacsieve.atomic import atomic_write_text
+from iacsieve.errors import IacsieveError
+from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
+from iacsieve.steps.threshold import SWEEP_FILE
 
 PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
 
@@ -55,8 +55,9 @@ def _csv(path: Path, rows: list[dict]) -> Path:
     return atomic_write_text(path, buffer.getvalue())
 
 
-def plot_threshold_sweep(sweep: dict, out: Path,
-                         title: str = "Threshold sweep (stage-3 champion, validation)") -> list[Path]:
+def plot_threshold_sweep(
+    sweep: dict, out: Path, title: str = "Threshold sweep (stage-3 champion, validation)"
+) -> list[Path]:
     """F1 / precision / recall vs threshold, the chosen threshold marked."""
     curve = sweep["curve"]
     x = [p["threshold"] for p in curve]
@@ -66,13 +67,23 @@ def plot_threshold_sweep(sweep: dict, out: Path,
     ax.plot(x, [p["recall"] for p in curve], label="recall", lw=1, alpha=0.7)
     best = sweep["best_threshold"]
     ax.axvline(best, color="k", ls="--", lw=1)
-    ax.scatter([best], [sweep["best_f1"]], color="k", zorder=3, label=f"chosen {best:.2f} (F1 {sweep['best_f1']:.3f})")
+    ax.scatter(
+        [best],
+        [sweep["best_f1"]],
+        color="k",
+        zorder=3,
+        label=f"chosen {best:.2f} (F1 {sweep['best_f1']:.3f})",
+    )
     ax.set(xlabel="threshold", ylabel="validation", title=title)
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
-    return [_save(fig, out / "threshold_sweep.png"),
-            _csv(out / "threshold_sweep.csv", [{k: p[k] for k in ("threshold", "f1", "precision", "recall")}
-                                               for p in curve])]
+    return [
+        _save(fig, out / "threshold_sweep.png"),
+        _csv(
+            out / "threshold_sweep.csv",
+            [{k: p[k] for k in ("threshold", "f1", "precision", "recall")} for p in curve],
+        ),
+    ]
 
 
 def plot_pr_curve(scores: dict[str, list[dict]], threshold: float, out: Path) -> list[Path]:
@@ -85,23 +96,39 @@ def plot_pr_curve(scores: dict[str, list[dict]], threshold: float, out: Path) ->
         ax.plot(recall, precision, label=split, lw=1.5)
         m = compute_metrics(labels, values, threshold)
         ax.scatter([m["recall"]], [m["precision"]], zorder=3, marker="o")
-        rows += [{"split": split, "recall": round(float(r), 6), "precision": round(float(p), 6)}
-                 for r, p in zip(recall, precision)]
-    ax.set(xlabel="recall (TP retention)", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
-           title=f"Champion precision-recall (dots: threshold {threshold:.2f})")
+        rows += [
+            {"split": split, "recall": round(float(r), 6), "precision": round(float(p), 6)}
+            for r, p in zip(recall, precision)
+        ]
+    ax.set(
+        xlabel="recall (TP retention)",
+        ylabel="precision",
+        xlim=(0, 1.02),
+        ylim=(0, 1.02),
+        title=f"Champion precision-recall (dots: threshold {threshold:.2f})",
+    )
     ax.legend(loc="lower left")
     ax.grid(alpha=0.3)
     return [_save(fig, out / "pr_curve.png"), _csv(out / "pr_curve.csv", rows)]
 
 
-def plot_confusion_matrix(labels: np.ndarray, values: np.ndarray, threshold: float, out: Path,
-                          title: str = "test (combined)") -> list[Path]:
+def plot_confusion_matrix(
+    labels: np.ndarray, values: np.ndarray, threshold: float, out: Path, title: str = "test (combined)"
+) -> list[Path]:
     cm = compute_metrics(labels, values, threshold)["confusion_matrix"]
     grid = np.array([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]])
     fig, ax = plt.subplots(figsize=(4, 3.6))
     ax.imshow(grid, cmap="Blues")
     for (i, j), v in np.ndenumerate(grid):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > grid.max() / 2 else "black", fontsize=14)
+        ax.text(
+            j,
+            i,
+            str(v),
+            ha="center",
+            va="center",
+            color="white" if v > grid.max() / 2 else "black",
+            fontsize=14,
+        )
     ax.set_xticks([0, 1], ["filtered (0)", "kept (1)"])
     ax.set_yticks([0, 1], ["false alarm (0)", "real smell (1)"])
     ax.set(xlabel="prediction", ylabel="label", title=f"Champion, {title}, threshold {threshold:.2f}")
@@ -128,7 +155,9 @@ def plot_seed_spread(selection: dict, out: Path) -> list[Path]:
     ax.set(ylabel="F1", title="Stage 4: spread over seeds (frozen threshold)")
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
-    rows = [{"run": n, "val_f1": v, "test_f1": t, "selected": n == chosen} for n, v, t in zip(names, val, test)]
+    rows = [
+        {"run": n, "val_f1": v, "test_f1": t, "selected": n == chosen} for n, v, t in zip(names, val, test)
+    ]
     return [_save(fig, out / "seed_spread.png"), _csv(out / "seed_spread.csv", rows)]
 
 
@@ -143,13 +172,15 @@ def champion_scores(champion: Path, card: dict, data: str | Path) -> dict[str, l
     if all(path.is_file() for path in files.values()):
         return {split: load_scores(path) for split, path in files.items()}
     from iacsieve.data.records import load_prepared
-    from iacsieve.steps.freeze import data_md5
     from iacsieve.models import load_scorer
+    from iacsieve.steps.freeze import data_md5
     from iacsieve.steps.train import score_rows
 
     if data_md5(data) != card["data_md5"]:
-        raise IacsieveError(f"{data}: not the data {champion} was frozen on (data_md5 {card['data_md5']}); "
-                            f"`dvc pull data.dvc && dvc repro prepare` at the champion's commit")
+        raise IacsieveError(
+            f"{data}: not the data {champion} was frozen on (data_md5 {card['data_md5']}); "
+            f"`dvc pull data.dvc && dvc repro prepare` at the champion's commit"
+        )
     scorer = load_scorer(champion)
     scores = {}
     for split in files:
@@ -165,7 +196,9 @@ def _sweep(card: dict, stage3_champion: str | Path, val_rows: list[dict]) -> tup
     from iacsieve.steps.threshold import sweep_threshold
 
     stage3_card = Path(stage3_champion) / "champion.json"
-    for run_dir in ([Path(_read(stage3_card)["run_dir"])] if stage3_card.is_file() else []) + [Path(card["run_dir"])]:
+    for run_dir in ([Path(_read(stage3_card)["run_dir"])] if stage3_card.is_file() else []) + [
+        Path(card["run_dir"])
+    ]:
         if (run_dir / SWEEP_FILE).is_file():
             return _read(run_dir / SWEEP_FILE), "Threshold sweep (stage-3 champion, validation)"
     with tempfile.TemporaryDirectory(prefix="iacsieve-sweep-") as tmp:
@@ -175,10 +208,15 @@ def _sweep(card: dict, stage3_champion: str | Path, val_rows: list[dict]) -> tup
     return sweep, f"Threshold sweep (champion's val scores; its frozen threshold {card['threshold']:.2f})"
 
 
-def render_plots(results: str | Path = "results", champion: str | Path = "models/champion",
-                 out: str | Path = "reports/plots", *,
-                 stage3_champion: str | Path = "models/champions/stage3", data: str | Path = "data/prepared",
-                 selection: str | Path | None = None) -> list[Path]:
+def render_plots(
+    results: str | Path = "results",
+    champion: str | Path = "models/champion",
+    out: str | Path = "reports/plots",
+    *,
+    stage3_champion: str | Path = "models/champions/stage3",
+    data: str | Path = "data/prepared",
+    selection: str | Path | None = None,
+) -> list[Path]:
     """Render every plot from the pipeline's outputs; returns the files written.
 
     Without local run dirs (a champion pulled from a cluster) the scores come from scoring `data`

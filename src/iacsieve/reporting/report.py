@@ -13,12 +13,12 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iacsieve.atomic import atomic_write_json, atomic_write_text
-from iacsieve.method.params import Params
-from iacsieve.errors import ConfigError
-from iacsieve.steps.metrics import headline
-from iacsieve.run_config import TrainConfig
 from iacsieve import layout
+from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.errors import ConfigError
+from iacsieve.method.params import Params
+from iacsieve.run_config import TrainConfig
+from iacsieve.steps.metrics import headline
 
 TEST_SETS: tuple[str, ...] = ("combined", "ansible", "chef", "puppet")
 ABLATION_FILE = Path("reports/ablation/ablation.md")
@@ -38,7 +38,11 @@ PUBLISHED: dict = {
     },
     "model_f1_std": {PUBLISHED_SEEDS: 0.056},
     # GLITCH alone, end to end on the oracle scripts: (precision, recall, F1)
-    "glitch": {"ansible": (0.741, 0.977, 0.843), "chef": (0.603, 0.731, 0.661), "puppet": (0.418, 0.938, 0.578)},
+    "glitch": {
+        "ansible": (0.741, 0.977, 0.843),
+        "chef": (0.603, 0.731, 0.661),
+        "puppet": (0.418, 0.938, 0.578),
+    },
     # GLITCH + the published filter, end to end: F1
     "glitch_filtered_f1": {"ansible": 0.878, "chef": 0.768, "puppet": 0.846, "macro": 0.831},
 }
@@ -93,25 +97,39 @@ def resolved_name(summary: dict, stage: int) -> str:
 def run_row(stage: int, summary: dict, selected: bool = False) -> RunRow:
     test = summary["test"]
     return RunRow(
-        stage=stage, name=str(summary.get("run")), resolved=resolved_name(summary, stage),
-        family=str(summary.get("family")), val_f1=float(summary["val"]["f1"]),
+        stage=stage,
+        name=str(summary.get("run")),
+        resolved=resolved_name(summary, stage),
+        family=str(summary.get("family")),
+        val_f1=float(summary["val"]["f1"]),
         test_f1={s: float(test[s]["f1"]) for s in TEST_SETS if s in test},
-        fp_reduction=float(test["combined"]["fp_reduction"]), tp_retention=float(test["combined"]["tp_retention"]),
-        threshold=float(summary.get("threshold", 0.5)), training_cost=summary.get("samples_seen"), selected=selected,
+        fp_reduction=float(test["combined"]["fp_reduction"]),
+        tp_retention=float(test["combined"]["tp_retention"]),
+        threshold=float(summary.get("threshold", 0.5)),
+        training_cost=summary.get("samples_seen"),
+        selected=selected,
     )
 
 
 def rows_from_selection(stage: int, selection: dict) -> list[RunRow]:
     """A stage's runs as its selection.json ranks them: all a cluster run hands back (no local run dirs)."""
     chosen = (selection.get("selected") or {}).get("run")
-    return [run_row(stage, {**row, "val": {"f1": row["val_f1"]}}, selected=row["run"] == chosen)
-            for row in selection.get("runs", [])]
+    return [
+        run_row(stage, {**row, "val": {"f1": row["val_f1"]}}, selected=row["run"] == chosen)
+        for row in selection.get("runs", [])
+    ]
 
 
-def collect_report(results: str | Path = "results", champion: str | Path = "models/champion", *,
-                   prefix: str = "", params: Params | None = None,
-                   ablation: str | Path = ABLATION_FILE, selection: str | Path | None = None,
-                   learning_curve: str | Path = LEARNING_CURVE_FILE) -> ReportData:
+def collect_report(
+    results: str | Path = "results",
+    champion: str | Path = "models/champion",
+    *,
+    prefix: str = "",
+    params: Params | None = None,
+    ablation: str | Path = ABLATION_FILE,
+    selection: str | Path | None = None,
+    learning_curve: str | Path = LEARNING_CURVE_FILE,
+) -> ReportData:
     """Gather the runs of each stage (the current grid's when `params` is given, else every run dir).
 
     A champion pulled from a cluster (it holds origin.json) is reported alone, never beside this
@@ -146,8 +164,9 @@ def collect_report(results: str | Path = "results", champion: str | Path = "mode
     return data
 
 
-def _read_champion(data: ReportData, results: Path, champion: str | Path, ablation: str | Path,
-                   learning_curve: str | Path) -> None:
+def _read_champion(
+    data: ReportData, results: Path, champion: str | Path, ablation: str | Path, learning_curve: str | Path
+) -> None:
     card = read_json(Path(champion) / "champion.json")
     data.champion_dir = str(champion)
     data.origin = read_json(Path(champion) / layout.ORIGIN_FILE)
@@ -185,20 +204,27 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 
 def _stage_table(rows: list[RunRow]) -> list[str]:
-    lines = ["| run | trained as | val F1 | test F1 | ansible | chef | puppet | FP reduction | TP retention "
-             "| threshold | training cost (rows x epochs) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| run | trained as | val F1 | test F1 | ansible | chef | puppet | FP reduction | TP retention "
+        "| threshold | training cost (rows x epochs) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in sorted(rows, key=lambda r: (-r.val_f1, r.name)):
         mark = " ★" if r.selected else ""
         lines.append(
             f"| {r.name}{mark} | {r.resolved} | {_f(r.val_f1)} | {_f(r.test_f1.get('combined'))} "
             f"| {_f(r.test_f1.get('ansible'))} | {_f(r.test_f1.get('chef'))} | {_f(r.test_f1.get('puppet'))} "
-            f"| {_f(r.fp_reduction)} | {_f(r.tp_retention)} | {_f(r.threshold, 2)} | {_f(r.training_cost, 0)} |")
+            f"| {_f(r.fp_reduction)} | {_f(r.tp_retention)} | {_f(r.threshold, 2)} | {_f(r.training_cost, 0)} |"
+        )
     return lines
 
 
-STAGE_TITLES = {1: "Stage 1 — model family", 2: "Stage 2 — tuning the stage-1 winner",
-                3: "Stage 3 — best configuration + threshold sweep", 4: "Stage 4 — seeds (frozen threshold)"}
+STAGE_TITLES = {
+    1: "Stage 1 — model family",
+    2: "Stage 2 — tuning the stage-1 winner",
+    3: "Stage 3 — best configuration + threshold sweep",
+    4: "Stage 4 — seeds (frozen threshold)",
+}
 
 
 def render_report(data: ReportData) -> str:
@@ -208,8 +234,11 @@ def render_report(data: ReportData) -> str:
         lines.append(f"Profile: `{data.profile}`. ")
     if data.prefix:
         lines.append(f"Runs filtered by name prefix `{data.prefix}`. ")
-    lines += ["Selection uses validation F1 only; test sets are the human-labelled oracle. "
-              "★ = the stage's selected run. FP reduction / TP retention on the combined test set.", ""]
+    lines += [
+        "Selection uses validation F1 only; test sets are the human-labelled oracle. "
+        "★ = the stage's selected run. FP reduction / TP retention on the combined test set.",
+        "",
+    ]
     lines += _headline_section(data)
     lines += _champion_section(data)
     lines += _tradeoff_section(data)
@@ -223,8 +252,11 @@ def render_report(data: ReportData) -> str:
         if stage == 4 and len(rows) > 1:
             spread = seed_spread(rows)
             cells = [f"val F1 {spread['val_f1'][0]:.3f} ± {spread['val_f1'][1]:.3f}"]
-            cells += [f"test F1 {s} {spread[f'test_f1_{s}'][0]:.3f} ± {spread[f'test_f1_{s}'][1]:.3f}"
-                      for s in TEST_SETS if f"test_f1_{s}" in spread]
+            cells += [
+                f"test F1 {s} {spread[f'test_f1_{s}'][0]:.3f} ± {spread[f'test_f1_{s}'][1]:.3f}"
+                for s in TEST_SETS
+                if f"test_f1_{s}" in spread
+            ]
             lines += [f"Mean ± std over {spread['n']} seeds: " + "; ".join(cells) + ".", ""]
             if not seeds_vary(rows):
                 lines += [_same_seeds_note(rows), ""]
@@ -234,15 +266,20 @@ def render_report(data: ReportData) -> str:
     if data.learning_curve:
         from iacsieve.reporting.learning_curve import markdown as learning_curve_markdown
 
-        lines += [learning_curve_markdown(data.learning_curve, image="learning_curve/learning_curve.png").strip(), ""]
+        lines += [
+            learning_curve_markdown(data.learning_curve, image="learning_curve/learning_curve.png").strip(),
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _same_seeds_note(rows: list[RunRow]) -> str:
     std = PUBLISHED["model_f1_std"][PUBLISHED_SEEDS]
-    return (f"The {len(rows)} seeds gave identical results: the {rows[0].family} family does not vary with its seed "
-            f"here, so its ± 0.000 says nothing about stability and is not comparable with the published ± {std:.3f} "
-            "of a fine-tuned transformer.")
+    return (
+        f"The {len(rows)} seeds gave identical results: the {rows[0].family} family does not vary with its seed "
+        f"here, so its ± 0.000 says nothing about stability and is not comparable with the published ± {std:.3f} "
+        "of a fine-tuned transformer."
+    )
 
 
 def seeds_vary(rows: list[RunRow]) -> bool:
@@ -278,32 +315,54 @@ def _headline_section(data: ReportData) -> list[str]:
     f1_ci = test.get("f1_ci95") or {}
     seeds = data.stages.get(4, [])
     spread = seed_spread(seeds)["test_f1_combined"] if len(seeds) > 1 else None
-    published_seeds = f"{PUBLISHED['model_f1'][PUBLISHED_SEEDS]:.3f} ± {PUBLISHED['model_f1_std'][PUBLISHED_SEEDS]:.3f}"
-    lines = ["## What the filter does (champion, combined test set)", "",
-             f"`models/champion` = {card.get('run')} ({card.get('family')}, threshold {card.get('threshold', 0.5):.2f}), "
-             "on the human-labelled test warnings:", "",
-             "| | ours | 95% CI | published (CodeT5+ 220M) |", "| --- | ---: | --- | --- |",
-             f"| F1 | **{_f(test.get('f1'))}** | {_ci((f1_ci['lo'], f1_ci['hi']) if 'lo' in f1_ci else None)} "
-             f"| {PUBLISHED['model_f1'][PUBLISHED_BEST]:.3f} best run; {published_seeds} "
-             "over five seeds |"]
+    published_seeds = (
+        f"{PUBLISHED['model_f1'][PUBLISHED_SEEDS]:.3f} ± {PUBLISHED['model_f1_std'][PUBLISHED_SEEDS]:.3f}"
+    )
+    lines = [
+        "## What the filter does (champion, combined test set)",
+        "",
+        f"`models/champion` = {card.get('run')} ({card.get('family')}, threshold {card.get('threshold', 0.5):.2f}), "
+        "on the human-labelled test warnings:",
+        "",
+        "| | ours | 95% CI | published (CodeT5+ 220M) |",
+        "| --- | ---: | --- | --- |",
+        f"| F1 | **{_f(test.get('f1'))}** | {_ci((f1_ci['lo'], f1_ci['hi']) if 'lo' in f1_ci else None)} "
+        f"| {PUBLISHED['model_f1'][PUBLISHED_BEST]:.3f} best run; {published_seeds} "
+        "over five seeds |",
+    ]
     if have_counts:
-        lines += [f"| FP reduction (false alarms removed) | {_f(test.get('fp_reduction'))} | "
-                  f"{_ci(proportion_ci(tn, tn + fp))} | not published |",
-                  f"| TP retention (real smells kept) | {_f(test.get('tp_retention'))} | "
-                  f"{_ci(proportion_ci(tp, tp + fn))} | not published |", ""]
-        lines += [f"**The filter drops {fn} of {tp + fn} real smells ({fn / (tp + fn):.0%}, TP retention "
-                  f"{_f(test.get('tp_retention'))})** while it removes {tn} of {tn + fp} false alarms. A dropped "
-                  "real smell is a security problem nobody is shown: where that costs more than reading false "
-                  "alarms, filter with a lower `--threshold` or review what it drops (rows with `keep` false).", ""]
+        lines += [
+            f"| FP reduction (false alarms removed) | {_f(test.get('fp_reduction'))} | "
+            f"{_ci(proportion_ci(tn, tn + fp))} | not published |",
+            f"| TP retention (real smells kept) | {_f(test.get('tp_retention'))} | "
+            f"{_ci(proportion_ci(tp, tp + fn))} | not published |",
+            "",
+        ]
+        lines += [
+            f"**The filter drops {fn} of {tp + fn} real smells ({fn / (tp + fn):.0%}, TP retention "
+            f"{_f(test.get('tp_retention'))})** while it removes {tn} of {tn + fp} false alarms. A dropped "
+            "real smell is a security problem nobody is shown: where that costs more than reading false "
+            "alarms, filter with a lower `--threshold` or review what it drops (rows with `keep` false).",
+            "",
+        ]
     else:
-        lines += [f"| FP reduction | {_f(test.get('fp_reduction'))} | — | not published |",
-                  f"| TP retention | {_f(test.get('tp_retention'))} | — | not published |", ""]
+        lines += [
+            f"| FP reduction | {_f(test.get('fp_reduction'))} | — | not published |",
+            f"| TP retention | {_f(test.get('tp_retention'))} | — | not published |",
+            "",
+        ]
     if spread is not None and seeds_vary(seeds):
-        lines += [f"Over {len(seeds)} seeds: test F1 {spread[0]:.3f} ± {spread[1]:.3f} (published: {published_seeds}).", ""]
+        lines += [
+            f"Over {len(seeds)} seeds: test F1 {spread[0]:.3f} ± {spread[1]:.3f} (published: {published_seeds}).",
+            "",
+        ]
     elif spread is not None:
         lines += [_same_seeds_note(seeds), ""]
-    lines += ["CIs: F1 by bootstrap over the test warnings; FP reduction and TP retention by the Wilson "
-              "interval of a proportion.", ""]
+    lines += [
+        "CIs: F1 by bootstrap over the test warnings; FP reduction and TP retention by the Wilson "
+        "interval of a proportion.",
+        "",
+    ]
     return lines
 
 
@@ -311,13 +370,17 @@ def _champion_section(data: ReportData) -> list[str]:
     card = data.champion
     if card is None:
         return ["## Champion", "", f"No champion yet in `{data.champion_dir}` (run `make repro`).", ""]
-    lines = ["## Champion", "",
-             f"`{data.champion_dir}` ({champion_origin(data)}): **{card.get('run')}** ({card.get('family')}), "
-             f"threshold {card.get('threshold', 0.5):.2f} ({card.get('threshold_source', '?')}), data md5 "
-             f"`{card.get('data_md5', '?')}`."
-             + (f" Chosen on **{card['validation']}** validation labels." if card.get("validation") else ""), "",
-             "| set | F1 | 95% CI | precision | recall | FP reduction | TP retention |",
-             "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "## Champion",
+        "",
+        f"`{data.champion_dir}` ({champion_origin(data)}): **{card.get('run')}** ({card.get('family')}), "
+        f"threshold {card.get('threshold', 0.5):.2f} ({card.get('threshold_source', '?')}), data md5 "
+        f"`{card.get('data_md5', '?')}`."
+        + (f" Chosen on **{card['validation']}** validation labels." if card.get("validation") else ""),
+        "",
+        "| set | F1 | 95% CI | precision | recall | FP reduction | TP retention |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
     sets = champion_sets(data)
     for name in ("val", *TEST_SETS):
         m = sets.get(name)
@@ -325,8 +388,10 @@ def _champion_section(data: ReportData) -> list[str]:
             continue
         ci = m.get("f1_ci95") or {}
         ci_text = f"[{ci['lo']:.3f}, {ci['hi']:.3f}]" if "lo" in ci else "—"
-        lines.append(f"| {name} | {_f(m.get('f1'))} | {ci_text} | {_f(m.get('precision'))} | {_f(m.get('recall'))} "
-                     f"| {_f(m.get('fp_reduction'))} | {_f(m.get('tp_retention'))} |")
+        lines.append(
+            f"| {name} | {_f(m.get('f1'))} | {ci_text} | {_f(m.get('precision'))} | {_f(m.get('recall'))} "
+            f"| {_f(m.get('fp_reduction'))} | {_f(m.get('tp_retention'))} |"
+        )
     return lines + [""]
 
 
@@ -335,7 +400,11 @@ def _tradeoff(card: dict | None) -> list[dict] | None:
     from iacsieve.steps.operating_point import tradeoff_for_run
 
     run_dir = Path((card or {}).get("run_dir") or "")
-    if not card or not (run_dir / layout.VAL_SCORES).is_file() or not (run_dir / layout.TEST_SCORES).is_file():
+    if (
+        not card
+        or not (run_dir / layout.VAL_SCORES).is_file()
+        or not (run_dir / layout.TEST_SCORES).is_file()
+    ):
         return None
     return tradeoff_for_run(run_dir, float(card["threshold"]))
 
@@ -345,10 +414,15 @@ def _tradeoff_section(data: ReportData) -> list[str]:
 
     if not data.tradeoff:
         return []
-    return ["### Operating points", "",
-            "Fewer lost real smells for more false alarms: each threshold is chosen on validation "
-            "(`iacsieve filter --min-retention R`); test columns show what it did on the human labels.", "",
-            tradeoff_markdown(data.tradeoff).strip(), ""]
+    return [
+        "### Operating points",
+        "",
+        "Fewer lost real smells for more false alarms: each threshold is chosen on validation "
+        "(`iacsieve filter --min-retention R`); test columns show what it did on the human labels.",
+        "",
+        tradeoff_markdown(data.tradeoff).strip(),
+        "",
+    ]
 
 
 def champion_origin(data: ReportData) -> str:
@@ -369,9 +443,17 @@ def champion_sets(data: ReportData) -> dict:
 
 
 def _published_section(data: ReportData) -> list[str]:
-    lines = ["## Published figures beside ours", "", f"Published: {PUBLISHED['source']}.", "",
-             "| model | published test F1 | ours |", "| --- | ---: | --- |"]
-    ours_best = max((r.test_f1.get("combined", 0.0) for rows in data.stages.values() for r in rows), default=None)
+    lines = [
+        "## Published figures beside ours",
+        "",
+        f"Published: {PUBLISHED['source']}.",
+        "",
+        "| model | published test F1 | ours |",
+        "| --- | ---: | --- |",
+    ]
+    ours_best = max(
+        (r.test_f1.get("combined", 0.0) for rows in data.stages.values() for r in rows), default=None
+    )
     stage4 = data.stages.get(4, [])
     ours_seeds = seed_spread(stage4)["test_f1_combined"] if len(stage4) > 1 else None
     champion_f1 = ((data.champion or {}).get("test") or {}).get("combined", {}).get("f1")
@@ -383,19 +465,27 @@ def _published_section(data: ReportData) -> list[str]:
         elif "five seeds" in model and ours_seeds:
             ours = f"{ours_seeds[0]:.3f} ± {ours_seeds[1]:.3f} (our champion, {len(stage4)} seeds)"
         elif "best single" in model and ours_best is not None:
-            ours = f"{ours_best:.3f} (our best run by test F1, for comparison only; selection never uses test)"
+            ours = (
+                f"{ours_best:.3f} (our best run by test F1, for comparison only; selection never uses test)"
+            )
         else:
             ours = "—"
         lines.append(f"| {model} | {pub} | {ours} |")
     lines.append(f"| **our champion** (selected on val) | | {_f(champion_f1)} |")
-    lines += ["", "Model-level F1 on each test set, with the end-to-end figures of the detector for context "
-              "(end to end = on the oracle scripts, including warnings the detector missed):", "",
-              "| tech | GLITCH alone P / R / F1 | GLITCH + published filter F1 | our champion F1 (model level) |",
-              "| --- | --- | ---: | ---: |"]
+    lines += [
+        "",
+        "Model-level F1 on each test set, with the end-to-end figures of the detector for context "
+        "(end to end = on the oracle scripts, including warnings the detector missed):",
+        "",
+        "| tech | GLITCH alone P / R / F1 | GLITCH + published filter F1 | our champion F1 (model level) |",
+        "| --- | --- | ---: | ---: |",
+    ]
     champ_test = (data.champion or {}).get("test") or {}
     for tech, (p, r, f1) in PUBLISHED["glitch"].items():
-        lines.append(f"| {tech} | {p:.3f} / {r:.3f} / {f1:.3f} | {PUBLISHED['glitch_filtered_f1'][tech]:.3f} "
-                     f"| {_f((champ_test.get(tech) or {}).get('f1'))} |")
+        lines.append(
+            f"| {tech} | {p:.3f} / {r:.3f} / {f1:.3f} | {PUBLISHED['glitch_filtered_f1'][tech]:.3f} "
+            f"| {_f((champ_test.get(tech) or {}).get('f1'))} |"
+        )
     return lines + [""]
 
 
@@ -418,14 +508,30 @@ def pulled_champion_metrics(champion: dict, selection: dict | None = None) -> di
     val F1 interval needs the run's scores, which stay on the cluster)."""
     stages = {4: rows_from_selection(4, selection)} if selection else {}
     row = next((r for r in (selection or {}).get("runs", []) if r.get("run") == champion.get("run")), None)
-    summary = {"val": {"f1": row["val_f1"], "fp_reduction": row.get("val_fp_reduction"),
-                       "tp_retention": row.get("val_tp_retention")}} if row else None
+    summary = (
+        {
+            "val": {
+                "f1": row["val_f1"],
+                "fp_reduction": row.get("val_fp_reduction"),
+                "tp_retention": row.get("val_tp_retention"),
+            }
+        }
+        if row
+        else None
+    )
     return champion_metrics(ReportData(champion=champion, champion_summary=summary, stages=stages))
 
 
-def write_report(results: str | Path = "results", champion: str | Path = "models/champion",
-                 out: str | Path = "reports/summary.md", *, prefix: str = "", params: Params | None = None,
-                 metrics_file: str | Path | None = None, selection: str | Path | None = None) -> Path:
+def write_report(
+    results: str | Path = "results",
+    champion: str | Path = "models/champion",
+    out: str | Path = "reports/summary.md",
+    *,
+    prefix: str = "",
+    params: Params | None = None,
+    metrics_file: str | Path | None = None,
+    selection: str | Path | None = None,
+) -> Path:
     """Collect, render and write the report (and the champion metrics JSON); returns the report path."""
     data = collect_report(results, champion, prefix=prefix, params=params, selection=selection)
     path = atomic_write_text(out, render_report(data))

@@ -11,15 +11,28 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-
 from iacsieve import layout
 from iacsieve.atomic import atomic_write_json
-from iacsieve.layout import EVAL_FILE, EVAL_SETS, SUMMARY_FILE, TECHS, TEST_SETS
-from iacsieve.layout import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
 from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.layout import (
+    BOOTSTRAP_SAMPLES,
+    BOOTSTRAP_SEED,
+    EVAL_FILE,
+    EVAL_SETS,
+    SUMMARY_FILE,
+    TECHS,
+    TEST_SETS,
+)
 from iacsieve.run_config import read_run_settings
 from iacsieve.steps.freeze import load_champion
-from iacsieve.steps.metrics import bootstrap_f1_ci, compute_metrics, load_scores, predict, read_json_object, score_arrays
+from iacsieve.steps.metrics import (
+    bootstrap_f1_ci,
+    compute_metrics,
+    load_scores,
+    predict,
+    read_json_object,
+    score_arrays,
+)
 from iacsieve.steps.threshold import SWEEP_FILE
 
 log = logging.getLogger(__name__)
@@ -27,8 +40,9 @@ log = logging.getLogger(__name__)
 RULES = layout.RULES
 
 
-def resolve_threshold(run_dir: Path, rule: str, sweep_file: str | Path | None = None,
-                      champion_file: str | Path | None = None) -> tuple[float, str]:
+def resolve_threshold(
+    run_dir: Path, rule: str, sweep_file: str | Path | None = None, champion_file: str | Path | None = None
+) -> tuple[float, str]:
     """(threshold, source) for a rule; the source says where the number came from."""
     if rule == "argmax":
         return 0.5, "argmax"
@@ -41,14 +55,23 @@ def resolve_threshold(run_dir: Path, rule: str, sweep_file: str | Path | None = 
         return float(value), f"sweep:{path}"
     if rule == "frozen":
         if champion_file is None:
-            raise ConfigError("champion_file", "rule 'frozen' needs a champion file (champion.json)", source="evaluate")
+            raise ConfigError(
+                "champion_file", "rule 'frozen' needs a champion file (champion.json)", source="evaluate"
+            )
         champion = load_champion(champion_file)
         return float(champion["threshold"]), f"frozen:{champion_file}"
-    raise ConfigError("rule", f"unknown decision rule {rule!r} (known: {', '.join(RULES)})", source="evaluate")
+    raise ConfigError(
+        "rule", f"unknown decision rule {rule!r} (known: {', '.join(RULES)})", source="evaluate"
+    )
 
 
-def evaluate_rows(rows: list[dict], threshold: float, *, bootstrap_samples: int = BOOTSTRAP_SAMPLES,
-                  bootstrap_seed: int = BOOTSTRAP_SEED) -> dict:
+def evaluate_rows(
+    rows: list[dict],
+    threshold: float,
+    *,
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
+    bootstrap_seed: int = BOOTSTRAP_SEED,
+) -> dict:
     """Metrics (with per-smell breakdown) of score rows at a threshold, plus a bootstrap F1 interval."""
     labels, scores, smells = score_arrays(rows)
     metrics = compute_metrics(labels, scores, threshold, smells=smells)
@@ -86,14 +109,22 @@ def evaluate(
         if not by_set[tech]:
             raise IacsieveError(f"{run_dir / 'test_scores.jsonl'}: no rows with tech {tech!r}")
 
-    header = {"run": train_log.get("run") or run_dir.name, "family": config["family"], "rule": rule,
-              "threshold": threshold, "threshold_source": source}
+    header = {
+        "run": train_log.get("run") or run_dir.name,
+        "family": config["family"],
+        "rule": rule,
+        "threshold": threshold,
+        "threshold_source": source,
+    }
     per_set: dict[str, dict] = {}
     for name in EVAL_SETS:
-        metrics = evaluate_rows(by_set[name], threshold, bootstrap_samples=bootstrap_samples,
-                                bootstrap_seed=bootstrap_seed)
+        metrics = evaluate_rows(
+            by_set[name], threshold, bootstrap_samples=bootstrap_samples, bootstrap_seed=bootstrap_seed
+        )
         per_set[name] = metrics
-        atomic_write_json(results_dir / name / EVAL_FILE, {**header, "set": name, "n": len(by_set[name]), **metrics})
+        atomic_write_json(
+            results_dir / name / EVAL_FILE, {**header, "set": name, "n": len(by_set[name]), **metrics}
+        )
 
     summary = {
         **header,
@@ -105,8 +136,14 @@ def evaluate(
         "samples_seen": training_cost(train_log),
     }
     atomic_write_json(results_dir / SUMMARY_FILE, summary)
-    log.info("%s (%s, threshold %.2f): val F1 %.4f, test F1 %.4f", run_dir.name, rule, threshold,
-             per_set["val"]["f1"], per_set["combined"]["f1"])
+    log.info(
+        "%s (%s, threshold %.2f): val F1 %.4f, test F1 %.4f",
+        run_dir.name,
+        rule,
+        threshold,
+        per_set["val"]["f1"],
+        per_set["combined"]["f1"],
+    )
     return summary
 
 
@@ -115,7 +152,6 @@ def _read_config(path: Path) -> dict:
     if "family" not in config:
         raise ConfigError("family", "missing (expected a mapping of run settings)", source=path)
     return config
-
 
 
 def training_cost(train_log: dict) -> int:

@@ -17,14 +17,23 @@ from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
-from iacsieve.steps.metrics import read_json_object
 from iacsieve.models import META_FILE
+from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.operating_point import write_val_curve
 
 log = logging.getLogger(__name__)
 
-REQUIRED_KEYS: tuple[str, ...] = ("threshold", "threshold_source", "family", "run", "config", "data_md5",
-                                  "val_f1", "test", "use_context")
+REQUIRED_KEYS: tuple[str, ...] = (
+    "threshold",
+    "threshold_source",
+    "family",
+    "run",
+    "config",
+    "data_md5",
+    "val_f1",
+    "test",
+    "use_context",
+)
 # Formats that unpickle (run code) on load: Python pickles, joblib, torch's .bin/.pt checkpoints.
 PICKLE_SUFFIXES: frozenset[str] = frozenset({".pkl", ".pickle", ".joblib", ".bin", ".pt", ".pth", ".ckpt"})
 
@@ -59,7 +68,9 @@ def trained_smells(data_dir: str | Path) -> list[str]:
 
 def pickle_files(model_dir: str | Path) -> list[Path]:
     """Files under `model_dir` in a format that executes code on load (by suffix)."""
-    return sorted(p for p in Path(model_dir).rglob("*") if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES)
+    return sorted(
+        p for p in Path(model_dir).rglob("*") if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES
+    )
 
 
 def copy_model(src: Path, dest: Path) -> None:
@@ -67,8 +78,13 @@ def copy_model(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, dirs_exist_ok=True)
 
 
-def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str | Path = "data/prepared", *,
-           run_dir: str | Path | None = None) -> Path:
+def freeze(
+    selection_file: str | Path,
+    champion_dir: str | Path,
+    data_dir: str | Path = "data/prepared",
+    *,
+    run_dir: str | Path | None = None,
+) -> Path:
     """Copy the selected run's model into `champion_dir` with `champion.json`; returns `champion_dir`.
 
     `run_dir`: where the selected run lives, if not at the selection's `run_dir` (a KFP freeze task
@@ -93,8 +109,10 @@ def freeze(selection_file: str | Path, champion_dir: str | Path, data_dir: str |
         raise IacsieveError(f"{meta_path}: not found; the selected run has no saved model")
     unsafe = pickle_files(model_dir)
     if unsafe:
-        raise IacsieveError(f"{unsafe[0]}: refusing to freeze a model with pickle files (they run code when "
-                            f"loaded); save torch weights as safetensors and sklearn models with skops")
+        raise IacsieveError(
+            f"{unsafe[0]}: refusing to freeze a model with pickle files (they run code when "
+            f"loaded); save torch weights as safetensors and sklearn models with skops"
+        )
     meta = read_json_object(meta_path)
     champion = {
         "threshold": float(selected["threshold"]),
@@ -137,9 +155,11 @@ def load_champion(champion: str | Path) -> dict:
         raise IacsieveError(f"{path}: 'threshold' must be a number in [0, 1], got {threshold!r}")
     if not isinstance(data["test"], dict) or not isinstance(data["config"], dict):
         raise IacsieveError(f"{path}: 'test' and 'config' must be JSON objects")
-    for key, kind, name in (("use_context", bool, "true or false"), ("family", str, "a string"),
-                            ("smells", list, "a list of smell names")):
+    for key, kind, name in (
+        ("use_context", bool, "true or false"),
+        ("family", str, "a string"),
+        ("smells", list, "a list of smell names"),
+    ):
         if key in data and not isinstance(data[key], kind):
             raise IacsieveError(f"{path}: '{key}' must be {name}, got {type(data[key]).__name__}")
     return data
-

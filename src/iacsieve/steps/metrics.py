@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from iacsieve import reading
-from iacsieve.layout import BOOTSTRAP_SAMPLES
 from iacsieve.errors import DataError, IacsieveError
+from iacsieve.layout import BOOTSTRAP_SAMPLES
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.limits import shorten
 
@@ -50,12 +50,16 @@ def compute_metrics(
         raise IacsieveError("cannot compute metrics over zero rows")
     if not np.isin(y_true, (0, 1)).all():
         raise IacsieveError("labels must be 0 (false alarm) or 1 (real smell)")
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # lazy: keeps the CLI start fast
+    from sklearn.metrics import (
+        confusion_matrix,
+        precision_recall_fscore_support,
+    )  # lazy: keeps the CLI start fast
 
     y_pred = predict(y_score, threshold)
     # One pass for both classes: class 1's recall is TP retention, class 0's recall is FP reduction.
-    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=[0, 1], average=None,
-                                                               zero_division=0)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=[0, 1], average=None, zero_division=0
+    )
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel())
     result = {
         "precision": float(precision[1]),
@@ -138,8 +142,12 @@ def load_scores(path: str | Path) -> list[dict]:
         label, score = row.get("label"), row.get("score")
         if isinstance(label, bool) or label not in (0, 1):
             raise DataError(path, line_no, "label", f"must be 0 or 1, got {shorten(label)}")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0 \
-                or not math.isfinite(score):
+        if (
+            isinstance(score, bool)
+            or not isinstance(score, (int, float))
+            or not 0.0 <= score <= 1.0
+            or not math.isfinite(score)
+        ):
             raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {shorten(score)}")
         rows.append(row)
     if not rows:
@@ -160,8 +168,15 @@ def score_arrays(rows: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, list[str
     return labels, scores, smells
 
 
-HEADLINE_KEYS: tuple[str, ...] = ("threshold", "val_f1", "test_f1", "test_f1_lo", "test_f1_hi", "fp_reduction",
-                                  "tp_retention")
+HEADLINE_KEYS: tuple[str, ...] = (
+    "threshold",
+    "val_f1",
+    "test_f1",
+    "test_f1_lo",
+    "test_f1_hi",
+    "fp_reduction",
+    "tp_retention",
+)
 
 
 def headline(threshold: float | None, val: dict | None, test_combined: dict | None) -> dict[str, float]:
@@ -170,7 +185,13 @@ def headline(threshold: float | None, val: dict | None, test_combined: dict | No
     tech and per smell: the report). One flat row each, so `dvc metrics show` fits a terminal."""
     val, test = val or {}, test_combined or {}
     ci = test.get("f1_ci95") or {}
-    values = {"threshold": threshold, "val_f1": val.get("f1"), "test_f1": test.get("f1"), "test_f1_lo": ci.get("lo"),
-              "test_f1_hi": ci.get("hi"), "fp_reduction": test.get("fp_reduction"),
-              "tp_retention": test.get("tp_retention")}
+    values = {
+        "threshold": threshold,
+        "val_f1": val.get("f1"),
+        "test_f1": test.get("f1"),
+        "test_f1_lo": ci.get("lo"),
+        "test_f1_hi": ci.get("hi"),
+        "fp_reduction": test.get("fp_reduction"),
+        "tp_retention": test.get("tp_retention"),
+    }
     return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

@@ -35,17 +35,29 @@ def score_curve(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np
     fpr, tpr, thresholds = roc_curve(y, s, drop_intermediate=False)
     points = []
     for f, t, thr in zip(fpr[1:], tpr[1:], thresholds[1:]):  # the first point (threshold inf) keeps nothing
-        points.append({"threshold": float(thr), "tp": int(round(t * n_real)), "fp": int(round(f * n_fa)),
-                       "tp_retention": float(t), "fp_reduction": float(1.0 - f)})
+        points.append(
+            {
+                "threshold": float(thr),
+                "tp": int(round(t * n_real)),
+                "fp": int(round(f * n_fa)),
+                "tp_retention": float(t),
+                "fp_reduction": float(1.0 - f),
+            }
+        )
     return points
 
 
 def write_val_curve(champion_dir: str | Path, run_dir: str | Path) -> Path:
     """`<champion_dir>/val_curve.json` from the run's `val_scores.jsonl` (freeze calls this)."""
     labels, scores, _ = score_arrays(load_scores(Path(run_dir) / layout.VAL_SCORES))
-    curve = {"source": "validation", "n": int(labels.size), "n_real": int(labels.sum()),
-             "n_false_alarm": int(labels.size - labels.sum()), "rule": "keep when score >= threshold",
-             "points": score_curve(labels, scores)}
+    curve = {
+        "source": "validation",
+        "n": int(labels.size),
+        "n_real": int(labels.sum()),
+        "n_false_alarm": int(labels.size - labels.sum()),
+        "rule": "keep when score >= threshold",
+        "points": score_curve(labels, scores),
+    }
     return atomic_write_json(Path(champion_dir) / CURVE_FILE, curve)
 
 
@@ -53,13 +65,23 @@ def load_val_curve(model_dir: str | Path) -> dict:
     path = Path(model_dir) / CURVE_FILE
     curve = read_json_object(path, hint="the champion predates operating points; re-freeze it (make repro)")
     points = curve.get("points")
-    if not isinstance(points, list) or not points or not all(
-            isinstance(p, dict) and all(k in p for k in ("threshold", "tp_retention", "fp_reduction")) for p in points):
-        raise IacsieveError(f"{path}: 'points' must be a non-empty list of {{threshold, tp_retention, fp_reduction}}")
+    if (
+        not isinstance(points, list)
+        or not points
+        or not all(
+            isinstance(p, dict) and all(k in p for k in ("threshold", "tp_retention", "fp_reduction"))
+            for p in points
+        )
+    ):
+        raise IacsieveError(
+            f"{path}: 'points' must be a non-empty list of {{threshold, tp_retention, fp_reduction}}"
+        )
     return curve
 
 
-def choose_threshold(curve: dict, *, min_retention: float | None = None, max_fp_rate: float | None = None) -> dict:
+def choose_threshold(
+    curve: dict, *, min_retention: float | None = None, max_fp_rate: float | None = None
+) -> dict:
     """The threshold meeting one validation target; returns it with its validation retention / FP reduction."""
     if (min_retention is None) == (max_fp_rate is None):
         raise IacsieveError("give exactly one of --min-retention and --max-fp-rate")
@@ -68,59 +90,88 @@ def choose_threshold(curve: dict, *, min_retention: float | None = None, max_fp_
         if not 0.0 < min_retention <= 1.0:
             raise IacsieveError(f"--min-retention must be in (0, 1], got {min_retention}")
         ok = [p for p in points if p["tp_retention"] >= min_retention - 1e-12]
-        best = max(ok, key=lambda p: (p["threshold"], p["fp_reduction"]))  # the last point keeps everything: never empty
+        best = max(
+            ok, key=lambda p: (p["threshold"], p["fp_reduction"])
+        )  # the last point keeps everything: never empty
         rule = f"val TP retention >= {min_retention:g}"
     else:
         if not 0.0 <= max_fp_rate < 1.0:
             raise IacsieveError(f"--max-fp-rate must be in [0, 1), got {max_fp_rate}")
         ok = [p for p in points if 1.0 - p["fp_reduction"] <= max_fp_rate + 1e-12]
         if not ok:
-            raise IacsieveError(f"no threshold keeps the validation FP rate <= {max_fp_rate:g} "
-                                f"(the top-scored validation warning is a false alarm)")
+            raise IacsieveError(
+                f"no threshold keeps the validation FP rate <= {max_fp_rate:g} "
+                f"(the top-scored validation warning is a false alarm)"
+            )
         best = min(ok, key=lambda p: (p["threshold"], -p["tp_retention"]))
         rule = f"val FP rate <= {max_fp_rate:g}"
-    return {"threshold": best["threshold"], "tp_retention": best["tp_retention"], "fp_reduction": best["fp_reduction"],
-            "rule": rule, "n": curve.get("n")}
+    return {
+        "threshold": best["threshold"],
+        "tp_retention": best["tp_retention"],
+        "fp_reduction": best["fp_reduction"],
+        "rule": rule,
+        "n": curve.get("n"),
+    }
 
 
 def describe_choice(choice: dict, frozen: float | None) -> str:
     """The line `iacsieve filter` prints about the operating point it chose."""
-    text = (f"operating point ({choice['rule']}, on {choice['n']} validation warnings): threshold "
-            f"{choice['threshold']:.4g}, val TP retention {choice['tp_retention']:.3f}, val FP reduction "
-            f"{choice['fp_reduction']:.3f}")
+    text = (
+        f"operating point ({choice['rule']}, on {choice['n']} validation warnings): threshold "
+        f"{choice['threshold']:.4g}, val TP retention {choice['tp_retention']:.3f}, val FP reduction "
+        f"{choice['fp_reduction']:.3f}"
+    )
     return text + (f" (the champion's own threshold: {frozen:.4g})" if frozen is not None else "")
 
 
-def tradeoff_table(val_rows: list[dict], test_rows: list[dict], frozen: float,
-                   targets: Sequence[float] = RETENTION_TARGETS) -> list[dict]:
+def tradeoff_table(
+    val_rows: list[dict], test_rows: list[dict], frozen: float, targets: Sequence[float] = RETENTION_TARGETS
+) -> list[dict]:
     """Rows (rule, threshold, FP reduction and TP retention on val and test): the frozen threshold, then
     the threshold each validation retention target picks. Thresholds come from val only."""
     val_labels, val_scores, _ = score_arrays(val_rows)
     test_labels, test_scores, _ = score_arrays(test_rows)
     curve = {"points": score_curve(val_labels, val_scores), "n": int(val_labels.size)}
     choices = [("frozen (best val F1)", frozen)]
-    choices += [(f"val TP retention >= {t:g}", choose_threshold(curve, min_retention=t)["threshold"]) for t in targets]
+    choices += [
+        (f"val TP retention >= {t:g}", choose_threshold(curve, min_retention=t)["threshold"]) for t in targets
+    ]
     rows = []
     for rule, threshold in choices:
         v = compute_metrics(val_labels, val_scores, threshold)
         t = compute_metrics(test_labels, test_scores, threshold)
-        rows.append({"rule": rule, "threshold": float(threshold),
-                     "val_fp_reduction": v["fp_reduction"], "val_tp_retention": v["tp_retention"], "val_f1": v["f1"],
-                     "test_fp_reduction": t["fp_reduction"], "test_tp_retention": t["tp_retention"], "test_f1": t["f1"]})
+        rows.append(
+            {
+                "rule": rule,
+                "threshold": float(threshold),
+                "val_fp_reduction": v["fp_reduction"],
+                "val_tp_retention": v["tp_retention"],
+                "val_f1": v["f1"],
+                "test_fp_reduction": t["fp_reduction"],
+                "test_tp_retention": t["tp_retention"],
+                "test_f1": t["f1"],
+            }
+        )
     return rows
 
 
 def tradeoff_markdown(rows: list[dict]) -> str:
-    lines = ["| operating point | threshold | FP reduction (val) | TP retention (val) | FP reduction (test) "
-             "| TP retention (test) | F1 (test) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| operating point | threshold | FP reduction (val) | TP retention (val) | FP reduction (test) "
+        "| TP retention (test) | F1 (test) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
-        lines.append(f"| {r['rule']} | {r['threshold']:.3f} | {r['val_fp_reduction']:.3f} | {r['val_tp_retention']:.3f} "
-                     f"| {r['test_fp_reduction']:.3f} | {r['test_tp_retention']:.3f} | {r['test_f1']:.3f} |")
+        lines.append(
+            f"| {r['rule']} | {r['threshold']:.3f} | {r['val_fp_reduction']:.3f} | {r['val_tp_retention']:.3f} "
+            f"| {r['test_fp_reduction']:.3f} | {r['test_tp_retention']:.3f} | {r['test_f1']:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def tradeoff_for_run(run_dir: str | Path, frozen: float) -> list[dict]:
     """`tradeoff_table` over a run directory's val/test score files (the report calls this for the champion)."""
     run_dir = Path(run_dir)
-    return tradeoff_table(load_scores(run_dir / layout.VAL_SCORES), load_scores(run_dir / layout.TEST_SCORES), frozen)
+    return tradeoff_table(
+        load_scores(run_dir / layout.VAL_SCORES), load_scores(run_dir / layout.TEST_SCORES), frozen
+    )

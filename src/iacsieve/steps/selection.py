@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_json, atomic_write_text
-from iacsieve.layout import RANKING_CSV, RANKING_MD, SELECTION_FILE, SUMMARY_FILE, TEST_SETS, WINNER_FILE
 from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.layout import RANKING_CSV, RANKING_MD, SELECTION_FILE, SUMMARY_FILE, TEST_SETS, WINNER_FILE
 from iacsieve.steps.metrics import read_json_object
 
 MODES: tuple[str, ...] = ("best", "median")
@@ -54,10 +54,17 @@ def rank_runs(rows: list[dict]) -> list[dict]:
     Training cost is the deterministic `samples_seen` (rows x epochs), not wall time, so the same
     runs always give the same choice.
     """
+
     def key(row: dict) -> tuple:
         cost = row.get("samples_seen")
-        return (-row["val_f1"], -row["val_fp_reduction"], cost if isinstance(cost, (int, float)) else math.inf,
-                row["run"], row["results_dir"])
+        return (
+            -row["val_f1"],
+            -row["val_fp_reduction"],
+            cost if isinstance(cost, (int, float)) else math.inf,
+            row["run"],
+            row["results_dir"],
+        )
+
     return sorted(rows, key=key)
 
 
@@ -72,12 +79,15 @@ def pick(ranked: list[dict], mode: str) -> dict:
     raise ConfigError("mode", f"unknown selection mode {mode!r} (known: {', '.join(MODES)})", source="select")
 
 
-def select_runs(results_dirs: list[str | Path], out_dir: str | Path, mode: str = "best", *,
-                stage: str | None = None) -> dict:
+def select_runs(
+    results_dirs: list[str | Path], out_dir: str | Path, mode: str = "best", *, stage: str | None = None
+) -> dict:
     """Rank evaluated runs by validation metrics, pick one; write selection.json (the ranking),
     winner.json (the chosen run's settings: what the next stage depends on) and ranking.csv/md."""
     if mode not in MODES:
-        raise ConfigError("mode", f"unknown selection mode {mode!r} (known: {', '.join(MODES)})", source="select")
+        raise ConfigError(
+            "mode", f"unknown selection mode {mode!r} (known: {', '.join(MODES)})", source="select"
+        )
     if not results_dirs:
         raise IacsieveError("no results directories to select from")
     ranked = rank_runs([read_summary(d) for d in results_dirs])
@@ -85,8 +95,22 @@ def select_runs(results_dirs: list[str | Path], out_dir: str | Path, mode: str =
     for rank, row in enumerate(ranked, start=1):
         row["rank"] = rank
         row["selected"] = row is chosen
-    selected = {k: chosen[k] for k in ("run", "family", "run_dir", "results_dir", "config", "use_context",
-                                       "threshold", "threshold_source", "val_f1", "test", "rank")}
+    selected = {
+        k: chosen[k]
+        for k in (
+            "run",
+            "family",
+            "run_dir",
+            "results_dir",
+            "config",
+            "use_context",
+            "threshold",
+            "threshold_source",
+            "val_f1",
+            "test",
+            "rank",
+        )
+    }
     selection = {"mode": mode, "stage": stage, "selected": selected, "runs": ranked}
     if mode == "median":
         selection["median_val_f1"] = chosen["val_f1"]
@@ -100,8 +124,11 @@ def select_runs(results_dirs: list[str | Path], out_dir: str | Path, mode: str =
 
 def _flat(row: dict) -> dict:
     flat = {
-        "rank": row["rank"], "run": row["run"], "family": row["family"],
-        "val_f1": row["val_f1"], "val_fp_reduction": row["val_fp_reduction"],
+        "rank": row["rank"],
+        "run": row["run"],
+        "family": row["family"],
+        "val_f1": row["val_f1"],
+        "val_fp_reduction": row["val_fp_reduction"],
         "val_tp_retention": row["val_tp_retention"],
     }
     for name in TEST_SETS:
@@ -109,9 +136,15 @@ def _flat(row: dict) -> dict:
     combined = row["test"].get("combined", {})
     flat["test_fp_reduction"] = combined.get("fp_reduction")
     flat["test_tp_retention"] = combined.get("tp_retention")
-    flat.update({"training_cost": row["samples_seen"], "threshold": row["threshold"],
-                 "threshold_source": row["threshold_source"], "selected": row["selected"],
-                 "results_dir": row["results_dir"]})
+    flat.update(
+        {
+            "training_cost": row["samples_seen"],
+            "threshold": row["threshold"],
+            "threshold_source": row["threshold_source"],
+            "selected": row["selected"],
+            "results_dir": row["results_dir"],
+        }
+    )
     return flat
 
 
@@ -127,18 +160,41 @@ def ranking_csv(ranked: list[dict]) -> str:
 
 def ranking_markdown(ranked: list[dict], mode: str) -> str:
     """A readable table of all runs; the chosen run is marked. Test columns are for reporting only."""
+
     def num(value: object, fmt: str = ".4f") -> str:
         return format(value, fmt) if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
 
-    head = ["#", "run", "family", "val F1", *(f"test F1 {s}" for s in TEST_SETS),
-            "FP reduction (test)", "TP retention (test)", "training cost (rows x epochs)", "threshold", ""]
-    lines = [f"Runs ranked by validation F1 (mode: {mode}); test metrics are reported, never used to choose.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = [
+        "#",
+        "run",
+        "family",
+        "val F1",
+        *(f"test F1 {s}" for s in TEST_SETS),
+        "FP reduction (test)",
+        "TP retention (test)",
+        "training cost (rows x epochs)",
+        "threshold",
+        "",
+    ]
+    lines = [
+        f"Runs ranked by validation F1 (mode: {mode}); test metrics are reported, never used to choose.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for row in ranked:
         flat = _flat(row)
-        cells = [str(flat["rank"]), flat["run"], flat["family"], num(flat["val_f1"]),
-                 *(num(flat[f"test_f1_{s}"]) for s in TEST_SETS),
-                 num(flat["test_fp_reduction"]), num(flat["test_tp_retention"]), num(flat["training_cost"], "d"),
-                 num(flat["threshold"], ".2f"), "**selected**" if flat["selected"] else ""]
+        cells = [
+            str(flat["rank"]),
+            flat["run"],
+            flat["family"],
+            num(flat["val_f1"]),
+            *(num(flat[f"test_f1_{s}"]) for s in TEST_SETS),
+            num(flat["test_fp_reduction"]),
+            num(flat["test_tp_retention"]),
+            num(flat["training_cost"], "d"),
+            num(flat["threshold"], ".2f"),
+            "**selected**" if flat["selected"] else "",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from iacsieve.atomic import atomic_write_json
 from iacsieve.errors import ConfigError
-from iacsieve.layout import SWEEP_FILE, SWEEP_START, SWEEP_STEP, SWEEP_STOP
+from iacsieve.layout import SWEEP_START, SWEEP_STEP, SWEEP_STOP
 from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,9 @@ _DECIMALS = 6  # thresholds are rounded to 1e-6: 0.30 + 7 * 0.01 is 0.37, not 0.
 _F1_TOLERANCE = 1e-12  # F1s equal up to float noise count as tied
 
 
-def threshold_grid(start: float = SWEEP_START, stop: float = SWEEP_STOP, step: float = SWEEP_STEP) -> list[float]:
+def threshold_grid(
+    start: float = SWEEP_START, stop: float = SWEEP_STOP, step: float = SWEEP_STEP
+) -> list[float]:
     """Thresholds start, start+step, ..., up to and including stop, built from integer steps."""
     for name, value in (("start", start), ("stop", stop), ("step", step)):
         if not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -27,8 +29,10 @@ def threshold_grid(start: float = SWEEP_START, stop: float = SWEEP_STOP, step: f
         raise ConfigError("threshold.step", f"must be > 0, got {step}", source="sweep")
     if start > stop:
         raise ConfigError("threshold.start", f"must be <= stop ({stop}), got {start}", source="sweep")
-    if not (0.0 <= start and stop <= 1.0):
-        raise ConfigError("threshold.start", f"range [{start}, {stop}] must lie within [0, 1]", source="sweep")
+    if not (start >= 0.0 and stop <= 1.0):
+        raise ConfigError(
+            "threshold.start", f"range [{start}, {stop}] must lie within [0, 1]", source="sweep"
+        )
     count = math.floor((stop - start) / step + 1e-9)  # +eps: (0.70 - 0.30) / 0.01 is 39.99999...
     return [round(start + i * step, _DECIMALS) for i in range(count + 1)]
 
@@ -57,7 +61,9 @@ def sweep_threshold(
     curve = []
     for threshold in grid:
         m = compute_metrics(labels, scores, threshold)
-        curve.append({"threshold": threshold, "f1": m["f1"], "precision": m["precision"], "recall": m["recall"]})
+        curve.append(
+            {"threshold": threshold, "f1": m["f1"], "precision": m["precision"], "recall": m["recall"]}
+        )
     best = best_point(curve)
     result = {
         "best_threshold": best["threshold"],
@@ -67,9 +73,13 @@ def sweep_threshold(
         "step": float(step),
         "tie_rule": "highest F1, then nearest 0.5, then lower threshold",
         "n": int(labels.size),
-        "val_scores": Path(val_scores).name,  # the file name: a path could be a temp dir (DVC hashes this file)
+        "val_scores": Path(
+            val_scores
+        ).name,  # the file name: a path could be a temp dir (DVC hashes this file)
         "curve": curve,
     }
     atomic_write_json(out_file, result)
-    log.info("threshold sweep over %d points: best %.2f (val F1 %.4f)", len(grid), best["threshold"], best["f1"])
+    log.info(
+        "threshold sweep over %d points: best %.2f (val F1 %.4f)", len(grid), best["threshold"], best["f1"]
+    )
     return result

@@ -25,13 +25,19 @@ from iacsieve.run_config import TrainConfig
 log = logging.getLogger(__name__)
 
 
-
 def score_rows(records: Sequence[WarningRecord], scores: np.ndarray) -> list[dict]:
     """One `{"file","line","smell","tech","label","score"}` row per record, in the split's order."""
     if len(records) != len(scores):
         raise IacsieveError(f"model returned {len(scores)} scores for {len(records)} records")
     return [
-        {"file": r.file, "line": r.line, "smell": r.smell, "tech": r.tech, "label": int(r.label), "score": float(s)}
+        {
+            "file": r.file,
+            "line": r.line,
+            "smell": r.smell,
+            "tech": r.tech,
+            "label": int(r.label),
+            "score": float(s),
+        }
         for r, s in zip(records, scores)
     ]
 
@@ -47,8 +53,14 @@ def _labelled(records: list[WarningRecord], where: str) -> list[WarningRecord]:
 TIMING_KEYS: tuple[str, ...] = ("wall_time_s", "train_loop_s", "samples_per_s")
 
 
-def train(config: TrainConfig, prepared_dir: str | Path, run_dir: str | Path, *, name: str | None = None,
-          timings: dict | None = None) -> Path:
+def train(
+    config: TrainConfig,
+    prepared_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    name: str | None = None,
+    timings: dict | None = None,
+) -> Path:
     """Train `config.family` on `prepared_dir` and write the run dir atomically; returns `run_dir`.
 
     Dispatches on the family's kind (`models/<kind>.py`: hf, tiny, classical). Scores are
@@ -61,7 +73,13 @@ def train(config: TrainConfig, prepared_dir: str | Path, run_dir: str | Path, *,
     val_records = _labelled(load_prepared(prepared_dir, "val"), f"{prepared_dir}/val")
     test_records = _labelled(load_prepared(prepared_dir, "test", "combined"), f"{prepared_dir}/test")
     run_dir = Path(run_dir)
-    log.info("training %s (%s) on %d rows -> %s", config.run_name(with_seed=True), spec.kind, len(train_records), run_dir)
+    log.info(
+        "training %s (%s) on %d rows -> %s",
+        config.run_name(with_seed=True),
+        spec.kind,
+        len(train_records),
+        run_dir,
+    )
     with atomic_directory(run_dir) as tmp:
         atomic_write_text(tmp / CONFIG_FILE, yaml.safe_dump(config.to_dict(), sort_keys=False))
         start = time.perf_counter()
@@ -74,10 +92,12 @@ def train(config: TrainConfig, prepared_dir: str | Path, run_dir: str | Path, *,
         train_log.setdefault("stopped_early", False)
         train_log.setdefault("best_epoch", None)
         train_log.setdefault("device", "cpu")
-        measured = {"wall_time_s": round(fit_seconds, 3),  # model load/build + training + saving
-                    "train_loop_s": train_log.get("train_loop_s"),
-                    "samples_per_s": train_log.get("samples_per_s") or (
-                        round(len(train_records) / fit_seconds, 3) if fit_seconds > 0 else None)}
+        measured = {
+            "wall_time_s": round(fit_seconds, 3),  # model load/build + training + saving
+            "train_loop_s": train_log.get("train_loop_s"),
+            "samples_per_s": train_log.get("samples_per_s")
+            or (round(len(train_records) / fit_seconds, 3) if fit_seconds > 0 else None),
+        }
         for key in TIMING_KEYS:
             train_log.pop(key, None)
         if timings is not None:

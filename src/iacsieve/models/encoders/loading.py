@@ -19,7 +19,9 @@ def resolve_name_or_path(config: TrainConfig, spec: FamilySpec) -> str:
     """The run's `name_or_path` wins over the family's hub id, so a cluster can point at local weights."""
     name = config.name_or_path or spec.name_or_path
     if not name:
-        raise ConfigError("name_or_path", f"family {spec.name!r} has no hub id; set name_or_path to a saved model dir")
+        raise ConfigError(
+            "name_or_path", f"family {spec.name!r} has no hub id; set name_or_path to a saved model dir"
+        )
     return name
 
 
@@ -56,7 +58,9 @@ def load_pretrained(name: str, spec: FamilySpec) -> tuple[Any, Any]:
     if _looks_like_path(name):
         path = Path(name).expanduser()
         if not (path / "config.json").is_file():
-            raise IacsieveError(f"{path}: no saved model here (config.json missing); {_how_to_provide(name, spec)}")
+            raise IacsieveError(
+                f"{path}: no saved model here (config.json missing); {_how_to_provide(name, spec)}"
+            )
         name = str(path)
 
     def _load(local_only: bool) -> tuple[Any, Any]:
@@ -69,11 +73,15 @@ def load_pretrained(name: str, spec: FamilySpec) -> tuple[Any, Any]:
         return _load(local_only=True)
     except (OSError, ValueError) as exc:
         if _looks_like_path(name) or _hub_offline():
-            raise IacsieveError(f"cannot load model {name!r}: {first_line(exc)}; {_how_to_provide(name, spec)}") from None
+            raise IacsieveError(
+                f"cannot load model {name!r}: {first_line(exc)}; {_how_to_provide(name, spec)}"
+            ) from None
     try:
         return _load(local_only=False)
     except (OSError, ValueError) as exc:
-        raise IacsieveError(f"cannot load model {name!r}: {first_line(exc)}; {_how_to_provide(name, spec)}") from None
+        raise IacsieveError(
+            f"cannot load model {name!r}: {first_line(exc)}; {_how_to_provide(name, spec)}"
+        ) from None
 
 
 def first_line(exc: BaseException) -> str:

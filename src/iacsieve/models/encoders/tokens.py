@@ -16,7 +16,9 @@ def model_arch(model: Any) -> str:
     return "t5" if model_type in {"t5", "mt5", "umt5"} else model_type
 
 
-def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int, arch: str) -> dict[str, list[list[int]]]:
+def encode_texts(
+    tokenizer: Any, texts: Sequence[str], max_length: int, arch: str
+) -> dict[str, list[list[int]]]:
     """Token ids + attention mask, truncated to `max_length`, unpadded (the collator pads per batch).
 
     Text never produces special tokens (`split_special_tokens`), so a script quoting `</s>` cannot
@@ -24,8 +26,12 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int, arch: st
     end in exactly one EOS, kept even when the text is truncated.
     """
     enc = tokenizer(
-        list(texts), truncation=True, max_length=max_length, split_special_tokens=True,
-        return_token_type_ids=False, return_attention_mask=False,
+        list(texts),
+        truncation=True,
+        max_length=max_length,
+        split_special_tokens=True,
+        return_token_type_ids=False,
+        return_attention_mask=False,
     )
     ids = [list(row) for row in enc["input_ids"]]
     if arch == "t5":

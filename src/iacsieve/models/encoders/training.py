@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 DECISION_THRESHOLD = 0.5  # argmax of two logits == P(TP) >= 0.5: the F1 the Trainer picks the best epoch by
 
 
-
 def device_name() -> str:
     import torch
 
@@ -81,14 +80,18 @@ def training_arguments(config: TrainConfig, spec: FamilySpec, output_dir: str | 
             dataloader_pin_memory=cuda,
         )
     except ValueError as exc:
-        raise ConfigError("scheduler" if "scheduler" in str(exc).lower() else "config", first_line(exc)) from None
+        raise ConfigError(
+            "scheduler" if "scheduler" in str(exc).lower() else "config", first_line(exc)
+        ) from None
 
 
 def check_max_length(config: TrainConfig, model: Any) -> None:
     """Absolute-position encoders (RoBERTa) cannot read past their position table: say so up front."""
     positions = getattr(model.config, "max_position_embeddings", None)
     if model_arch(model) == "roberta" and positions and config.max_length > positions - 2:
-        raise ConfigError("max_length", f"{config.family} reads at most {positions - 2} tokens, got {config.max_length}")
+        raise ConfigError(
+            "max_length", f"{config.family} reads at most {positions - 2} tokens, got {config.max_length}"
+        )
 
 
 def _val_f1(eval_pred: Any) -> dict[str, float]:
@@ -111,21 +114,33 @@ def _epoch_log_callback(total_epochs: int):
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             losses = [e["loss"] for e in state.log_history if "loss" in e]
             loss = f"{losses[-1]:.4f}" if losses else "n/a"
-            log.info("epoch %d/%d: loss %s, val_f1 %.4f", round(state.epoch or 0), total_epochs, loss,
-                     (metrics or {}).get("eval_f1", float("nan")))
+            log.info(
+                "epoch %d/%d: loss %s, val_f1 %.4f",
+                round(state.epoch or 0),
+                total_epochs,
+                loss,
+                (metrics or {}).get("eval_f1", float("nan")),
+            )
 
     return EpochLog()
 
 
-def _tokenised_dataset(tokenizer: Any, records: Sequence[WarningRecord], config: TrainConfig, arch: str) -> Any:
+def _tokenised_dataset(
+    tokenizer: Any, records: Sequence[WarningRecord], config: TrainConfig, arch: str
+) -> Any:
     from datasets import Dataset
 
-    data = Dataset.from_dict({
-        "text": [record_text(r, use_context=config.use_context) for r in records],
-        "label": [int(r.label) for r in records],
-    })
-    return data.map(lambda b: encode_texts(tokenizer, b["text"], config.max_length, arch),
-                    batched=True, remove_columns=["text"])
+    data = Dataset.from_dict(
+        {
+            "text": [record_text(r, use_context=config.use_context) for r in records],
+            "label": [int(r.label) for r in records],
+        }
+    )
+    return data.map(
+        lambda b: encode_texts(tokenizer, b["text"], config.max_length, arch),
+        batched=True,
+        remove_columns=["text"],
+    )
 
 
 def _epoch_rows(history: list[dict]) -> list[dict]:
@@ -133,7 +148,9 @@ def _epoch_rows(history: list[dict]) -> list[dict]:
     for entry in history:
         if "epoch" not in entry:
             continue
-        row = rows.setdefault(round(entry["epoch"]), {"epoch": round(entry["epoch"]), "loss": None, "val_f1": None})
+        row = rows.setdefault(
+            round(entry["epoch"]), {"epoch": round(entry["epoch"]), "loss": None, "val_f1": None}
+        )
         if "loss" in entry:
             row["loss"] = float(entry["loss"])
         if "eval_f1" in entry:
@@ -157,8 +174,7 @@ def fit_encoder(
     Checkpoints live in a scratch dir next to `model_dir` that is deleted afterwards; only the best
     model is written to `model_dir` (safetensors + tokenizer + model_meta.json).
     """
-    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
-    from transformers import DataCollatorWithPadding
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer
 
     spec = get_family(config.family)
     arch = model_arch(model)
@@ -170,8 +186,10 @@ def fit_encoder(
     val_data = _tokenised_dataset(tokenizer, val_records, config, arch)
     scratch = Path(tempfile.mkdtemp(prefix=".checkpoints-", dir=model_dir.parent))
     try:
-        stopper = EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
-                                        early_stopping_threshold=config.early_stopping_threshold)
+        stopper = EarlyStoppingCallback(
+            early_stopping_patience=config.early_stopping_patience,
+            early_stopping_threshold=config.early_stopping_threshold,
+        )
         trainer = Trainer(
             model=model,
             args=training_arguments(config, spec, scratch),
@@ -188,16 +206,31 @@ def fit_encoder(
         trainer.train()
         train_seconds = time.perf_counter() - start
         state = trainer.state
-        save_encoder(trainer.model, tokenizer, model_dir, {
-            "kind": kind, "family": config.family, "use_context": config.use_context,
-            "max_length": config.max_length, "arch": arch, **(extra_meta or {}),
-        })
+        save_encoder(
+            trainer.model,
+            tokenizer,
+            model_dir,
+            {
+                "kind": kind,
+                "family": config.family,
+                "use_context": config.use_context,
+                "max_length": config.max_length,
+                "arch": arch,
+                **(extra_meta or {}),
+            },
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
     epochs = _epoch_rows(state.log_history)
-    best_epoch = next((round(e["epoch"]) for e in state.log_history
-                       if "eval_f1" in e and e.get("step") == state.best_global_step), None)
+    best_epoch = next(
+        (
+            round(e["epoch"])
+            for e in state.log_history
+            if "eval_f1" in e and e.get("step") == state.best_global_step
+        ),
+        None,
+    )
     epochs_run = len(epochs)
     return {
         "epochs": epochs,
@@ -207,7 +240,9 @@ def fit_encoder(
         "stopped_early": epochs_run < config.epochs,
         "wall_time_s": round(train_seconds, 3),
         "train_loop_s": round(train_seconds, 3),
-        "samples_per_s": round(len(train_records) * epochs_run / train_seconds, 3) if train_seconds > 0 else None,
+        "samples_per_s": round(len(train_records) * epochs_run / train_seconds, 3)
+        if train_seconds > 0
+        else None,
         "device": device_name(),
         "n_train": len(train_records),
         "n_val": len(val_records),
