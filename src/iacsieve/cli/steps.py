@@ -169,7 +169,8 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from iacsieve.steps.threshold import SWEEP_FILE, sweep_threshold
+    from iacsieve.layout import SWEEP_FILE
+    from iacsieve.steps.threshold import sweep_threshold
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / SWEEP_FILE

@@ -23,8 +23,8 @@ from sklearn.metrics import precision_recall_curve
 from iacsieve import layout
 from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import IacsieveError
+from iacsieve.layout import SWEEP_FILE
 from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
-from iacsieve.steps.threshold import SWEEP_FILE
 
 PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
 

@@ -20,6 +20,7 @@ from iacsieve.layout import (
     EVAL_FILE,
     EVAL_SETS,
     SUMMARY_FILE,
+    SWEEP_FILE,
     TECHS,
     TEST_SETS,
 )
@@ -33,7 +34,6 @@ from iacsieve.steps.metrics import (
     read_json_object,
     score_arrays,
 )
-from iacsieve.steps.threshold import SWEEP_FILE
 
 log = logging.getLogger(__name__)
 
