@@ -19,7 +19,16 @@ from collections.abc import Iterator
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
 
-COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality", "human")
+COMMAND_GROUPS: tuple[str, ...] = (
+    "data",
+    "steps",
+    "pipeline",
+    "filter",
+    "explain",
+    "kfp",
+    "quality",
+    "human",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,8 @@ JSONL with file,line,smell; the format is detected. Paths in it resolve inside -
 (absolute inside it, relative to it, or a bare file name); a path leading outside is refused.
 --out may not be --detections or lie inside --model; only regular files are read.
 Output: every input row, in order, plus smell (canonical), score (empty where the model does not
-cover the smell) and keep (true/false). SARIF 2.1.0 holds only the kept security smells (--sarif-all
+cover the smell), keep (true/false) and reason (why: score vs threshold, the nearest labelled training
+warnings, for a classical champion its top features; --explain FILE.jsonl: all of it per row). SARIF 2.1.0 holds only the kept security smells (--sarif-all
 adds the kept design/implementation smells as notes), each rule with the taxonomy's help text and CWE
 tags, URIs relative to the git repository holding --scripts (or --uri-base). Exit 2 on bad input.
 """
@@ -123,6 +124,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "code-scanning UI shows; else --scripts)",
     )
     p.add_argument(
+        "--sarif-suppressed",
+        action="store_true",
+        help="SARIF: also hold the dropped warnings, each with a `suppressions` entry (kind external, "
+        "the reason as justification), for the tools that read suppressions",
+    )
+    p.add_argument(
+        "--explain",
+        default=None,
+        metavar="FILE.jsonl",
+        help="also write the full evidence per row (score, threshold and its source, margin, the nearest "
+        "labelled training warnings, top features) as JSONL (docs/explain.md)",
+    )
+    p.add_argument(
+        "--no-evidence",
+        action="store_true",
+        help="skip the evidence: no `reason` column, no evidence in SARIF (the fastest run)",
+    )
+    p.add_argument(
         "--batch-size",
         type=int,
         default=64,
@@ -155,6 +174,10 @@ def _filter(args: argparse.Namespace) -> int:
         limits=limits_from_args(args),
         sarif_all=args.sarif_all,
         uri_base=args.uri_base,
+        evidence=not args.no_evidence,
+        explain=args.explain,
+        sarif_suppressed=args.sarif_suppressed,
+        threshold_source=source,
     )
     if source is not None:
         summary["threshold_source"] = source

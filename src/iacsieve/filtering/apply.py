@@ -21,7 +21,8 @@ from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion
 from iacsieve.filtering.detections import DetectionSet, read_detections
-from iacsieve.filtering.output import SarifOptions, in_sarif, output_format, write_output
+from iacsieve.filtering.evidence import champion_index, explain_inputs, write_explain
+from iacsieve.filtering.output import SarifOptions, in_sarif, in_sarif_log, output_format, write_output
 from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
 from iacsieve.filtering.summary import summarise
 from iacsieve.filtering.uri_base import resolve_uri_base
@@ -49,6 +50,10 @@ def filter_detections(
     limits: Limits = DEFAULT,
     sarif_all: bool = False,
     uri_base: str | Path | None = None,
+    evidence: bool = True,
+    explain: str | Path | None = None,
+    sarif_suppressed: bool = False,
+    threshold_source: str | None = None,
 ) -> dict:
     """Filter a detector's warnings with a champion; write `out` atomically and return the summary.
 
@@ -59,6 +64,10 @@ def filter_detections(
     `sarif_all`: SARIF also holds the kept code-quality (design/implementation) smells, as notes.
     `uri_base`: the folder SARIF URIs are relative to (default: the git repository root holding `scripts_dir`,
     else `scripts_dir`).
+    `evidence`: compute why each warning was kept or dropped (`iacsieve.filtering.evidence`): a `reason`
+    column (CSV / JSONL), evidence in SARIF properties; `explain`: also write the full evidence per row
+    there (JSONL); `sarif_suppressed`: SARIF also holds the dropped warnings, as suppressed results.
+    `threshold_source`: how `threshold` was chosen, for the evidence (default: `--threshold` / frozen).
 
     Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
     """
@@ -71,23 +80,33 @@ def filter_detections(
         raise IacsieveError(f"--threshold must be in [0, 1], got {threshold}")
     if batch_size < 1:
         raise IacsieveError(f"--batch-size must be >= 1, got {batch_size}")
-    if out_format != "sarif" and (sarif_all or uri_base is not None):
+    if out_format != "sarif" and (sarif_all or uri_base is not None or sarif_suppressed):
         raise IacsieveError(
-            f"--sarif-all and --uri-base apply to SARIF output only; --out {out} is {out_format}"
+            f"--sarif-all, --sarif-suppressed and --uri-base apply to SARIF output only; --out {out} is {out_format}"
         )
+    if explain is not None and not evidence:
+        raise IacsieveError("--explain needs the evidence; drop --no-evidence")
     check_output_path(out)
+    if explain is not None:
+        check_output_path(explain)
+        refuse_overlap(explain, {"--out": out, "--detections": detections, "--model": model_dir})
     refuse_overlap(out, {"--detections": detections, "--model": model_dir})
     refuse_overlap(out, {"--scripts": scripts_dir}, inside_ok=True)  # writing beside the scripts is fine...
     if infer_tech(str(out)) is not None and Path(out).exists():  # ...but never over one of them
         raise IacsieveError(f"--out {out} is an existing IaC script; refusing to overwrite it")
     folder = ScriptFolder(scripts_dir, limits)
     sarif = (
-        SarifOptions(resolve_uri_base(scripts_dir, uri_base), sarif_all) if out_format == "sarif" else None
+        SarifOptions(resolve_uri_base(scripts_dir, uri_base), sarif_all, sarif_suppressed)
+        if out_format == "sarif"
+        else None
     )
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
         raise IacsieveError(f"{model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
+    index = champion_index(champion) if evidence else None  # an altered index is refused here
+    if threshold_source is None:
+        threshold_source = "--threshold" if threshold is not None else "frozen"
     parsed = read_detections(detections, detections_format, limits)
     rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
     scorer = scorer if scorer is not None else _load(champion.model_dir)
@@ -106,12 +125,17 @@ def filter_detections(
                 f"{model_dir}: the model returned {scores.shape[0]} scores for {len(inputs)} inputs"
             )
         keeps = predict(scores, cut)
+        explained = explain_inputs(index, scorer, inputs, scores, cut, threshold_source) if evidence else None
         for row in rows:
             if row.status == "scored":
                 i = slots[_dedup_key(row)]
                 row.score, row.keep = float(scores[i]), bool(keeps[i])
+                if explained is not None:
+                    row.evidence = explained[i]
 
-    write_output(out, out_format, parsed, rows, folder, cut, sarif)
+    write_output(out, out_format, parsed, rows, folder, cut, sarif, reason=evidence)
+    if explain is not None:
+        write_explain(explain, parsed, rows)
     summary = summarise(
         parsed,
         rows,
@@ -125,11 +149,14 @@ def filter_detections(
         on_missing,
         use_context,
     )
-    summary.update(lines_cut=cut_lines, max_line_chars=limits.max_line_chars)
+    summary.update(lines_cut=cut_lines, max_line_chars=limits.max_line_chars, evidence=evidence)
+    if explain is not None:
+        summary["explain"] = str(explain)
     if sarif is not None:
         in_log = sum(in_sarif(row, sarif.include_all) for row in rows)
         summary.update(
             sarif_results=in_log,
+            sarif_suppressed=sum(in_sarif_log(row, sarif) for row in rows) - in_log,
             sarif_left_out=summary["kept"] - in_log,
             sarif_all=sarif.include_all,
             uri_base=str(sarif.base),

@@ -13,6 +13,7 @@ from pathlib import Path
 from iacsieve.atomic import atomic_write_chunks
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.detections import DetectionSet
+from iacsieve.filtering.evidence import row_reason
 from iacsieve.filtering.sarif import SarifRow, to_sarif
 from iacsieve.filtering.scripts import ScriptFolder
 from iacsieve.filtering.uri_base import relative_uri_path, unresolved_uri_path
@@ -20,6 +21,7 @@ from iacsieve.filtering.verdicts import FilteredRow
 
 OUTPUT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sarif")
 ADDED_COLUMNS: tuple[str, ...] = ("smell", "score", "keep")
+REASON_COLUMN = "reason"  # with evidence: why the row was kept or dropped (iacsieve.filtering.evidence)
 SUFFIXES: dict[str, str] = {
     ".csv": "csv",
     ".jsonl": "jsonl",
@@ -46,10 +48,12 @@ def output_format(out: str | Path, fmt: str | None = None) -> str:
     )
 
 
-def _output_columns(parsed: DetectionSet) -> tuple[list[str], dict[str, str]]:
-    """Input columns (an input column named like an added one is kept as `input_<name>`) + smell, score, keep."""
-    rename = {c: f"input_{c}" for c in parsed.columns if c in ADDED_COLUMNS}
-    return [rename.get(c, c) for c in parsed.columns] + list(ADDED_COLUMNS), rename
+def _output_columns(parsed: DetectionSet, reason: bool = False) -> tuple[list[str], dict[str, str]]:
+    """Input columns (an input column named like an added one is kept as `input_<name>`) + smell, score,
+    keep (+ reason, with evidence)."""
+    added = [*ADDED_COLUMNS, REASON_COLUMN] if reason else list(ADDED_COLUMNS)
+    rename = {c: f"input_{c}" for c in parsed.columns if c in added}
+    return [rename.get(c, c) for c in parsed.columns] + added, rename
 
 
 def output_rows(parsed: DetectionSet, rows: list[FilteredRow]) -> list[dict]:
@@ -57,14 +61,18 @@ def output_rows(parsed: DetectionSet, rows: list[FilteredRow]) -> list[dict]:
     return list(iter_output_rows(parsed, rows))
 
 
-def iter_output_rows(parsed: DetectionSet, rows: Iterable[FilteredRow]) -> Iterator[dict]:
+def iter_output_rows(
+    parsed: DetectionSet, rows: Iterable[FilteredRow], reason: bool = False
+) -> Iterator[dict]:
     """`output_rows` one at a time (the writer streams them: a large input is never held twice)."""
-    _, rename = _output_columns(parsed)
+    _, rename = _output_columns(parsed, reason)
     for row in rows:
         values = {rename.get(k, k): v for k, v in row.detection.values.items()}
         values.update(
             smell=row.smell, score=None if row.score is None else round(row.score, 6), keep=row.keep
         )
+        if reason:
+            values[REASON_COLUMN] = row_reason(row)
         yield values
 
 
@@ -74,6 +82,7 @@ class SarifOptions:
 
     base: Path  # real path holding --scripts (see iacsieve.filtering.uri_base)
     include_all: bool = False
+    suppressed: bool = False  # --sarif-suppressed: dropped warnings too, as suppressed results
 
 
 def in_sarif(row: FilteredRow, include_all: bool) -> bool:
@@ -81,8 +90,15 @@ def in_sarif(row: FilteredRow, include_all: bool) -> bool:
     return row.keep and (include_all or not row.detection.non_security)
 
 
+def in_sarif_log(row: FilteredRow, options: SarifOptions) -> bool:
+    """`in_sarif`, or (with --sarif-suppressed) a dropped warning that would otherwise qualify."""
+    return in_sarif(row, options.include_all) or (
+        options.suppressed and not row.keep and (options.include_all or not row.detection.non_security)
+    )
+
+
 def sarif_rows(rows: Iterable[FilteredRow], folder: ScriptFolder, options: SarifOptions) -> list[SarifRow]:
-    """The kept warnings a SARIF log holds, with URIs relative to `options.base`."""
+    """The kept warnings a SARIF log holds (and the dropped ones, suppressed), URIs relative to `options.base`."""
     return [
         SarifRow(
             rule_id=row.smell,
@@ -93,9 +109,11 @@ def sarif_rows(rows: Iterable[FilteredRow], folder: ScriptFolder, options: Sarif
             score=row.score,
             detector_code=row.detection.raw_smell,
             security=not row.detection.non_security,
+            evidence=None if row.evidence is None else row.evidence.to_dict(),
+            suppression=None if row.keep else row_reason(row),
         )
         for row in rows
-        if in_sarif(row, options.include_all)
+        if in_sarif_log(row, options)
     ]
 
 
@@ -107,6 +125,7 @@ def write_output(
     folder: ScriptFolder,
     threshold: float,
     sarif: SarifOptions | None = None,
+    reason: bool = False,
 ) -> None:
     """Write `out` atomically; `sarif` (default: URIs relative to --scripts, security smells only) for SARIF."""
     if out_format == "sarif":
@@ -114,21 +133,23 @@ def write_output(
         log = to_sarif(sarif_rows(rows, folder, options), threshold=threshold)
         chunks: Iterable[str] = (json.dumps(log, indent=2, ensure_ascii=False) + "\n",)
     elif out_format == "jsonl":
-        chunks = (json.dumps(r, ensure_ascii=False) + "\n" for r in iter_output_rows(parsed, rows))
+        chunks = (json.dumps(r, ensure_ascii=False) + "\n" for r in iter_output_rows(parsed, rows, reason))
     else:
-        chunks = _csv_chunks(parsed, rows)
+        chunks = _csv_chunks(parsed, rows, reason=reason)
     try:
         atomic_write_chunks(out, chunks)
     except OSError as exc:
         raise IacsieveError(f"{out}: cannot write the output: {exc.strerror or exc}") from None
 
 
-def _csv_chunks(parsed: DetectionSet, rows: list[FilteredRow], per_chunk: int = 4096) -> Iterator[str]:
-    columns, _ = _output_columns(parsed)
+def _csv_chunks(
+    parsed: DetectionSet, rows: list[FilteredRow], per_chunk: int = 4096, reason: bool = False
+) -> Iterator[str]:
+    columns, _ = _output_columns(parsed, reason)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    for n, values in enumerate(iter_output_rows(parsed, rows), start=1):
+    for n, values in enumerate(iter_output_rows(parsed, rows, reason), start=1):
         writer.writerow({k: _csv_cell(values.get(k)) for k in columns})
         if n % per_chunk == 0:
             yield buffer.getvalue()

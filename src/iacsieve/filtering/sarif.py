@@ -32,6 +32,8 @@ class SarifRow:
     score: float | None  # None: passed through unscored
     detector_code: str
     security: bool = True
+    evidence: dict | None = None  # why it was kept or dropped (iacsieve.filtering.evidence), in properties
+    suppression: str | None = None  # dropped by the filter: the reason, as an external suppression
 
 
 def to_sarif(rows: Sequence[SarifRow], *, threshold: float | None = None) -> dict:
@@ -78,11 +80,15 @@ def _result(row: SarifRow, rule_index: int, threshold: float | None) -> dict:
         reported = "" if row.detector_code == name else f"reported by the detector as {row.detector_code}; "
         text = f"{name} ({reported}not scored by the filter)."
     else:
-        cut = "" if threshold is None else f" >= threshold {threshold:.2f}"
-        text = f"{name}: likely a real smell (filter score {row.score:.3f}{cut})."
+        kept = row.suppression is None
+        cut = "" if threshold is None else f" {'>=' if kept else '<'} threshold {threshold:.2f}"
+        verdict = "likely a real smell" if kept else "likely a false alarm, suppressed by the filter"
+        text = f"{name}: {verdict} (filter score {row.score:.3f}{cut})."
     properties: dict = {"detectorCode": row.detector_code}
     if row.score is not None:
         properties["score"] = round(float(row.score), 6)
+    if row.evidence is not None:
+        properties["evidence"] = row.evidence
     locations = (
         []
         if row.uri is None
@@ -95,7 +101,7 @@ def _result(row: SarifRow, rule_index: int, threshold: float | None) -> dict:
             }
         ]
     )
-    return {
+    result = {
         "ruleId": row.rule_id,
         "ruleIndex": rule_index,
         "level": _level(row.security),
@@ -103,6 +109,9 @@ def _result(row: SarifRow, rule_index: int, threshold: float | None) -> dict:
         "locations": locations,
         "properties": properties,
     }
+    if row.suppression is not None:
+        result["suppressions"] = [{"kind": "external", "justification": row.suppression}]
+    return result
 
 
 def uri_reference(relative_path: str) -> str:

@@ -508,6 +508,12 @@ class ClassicalScorer:
             return np.zeros(0, dtype=np.float64)
         return positive_proba(self.pipeline, [record_text(r, use_context=self.use_context) for r in records])
 
+    def top_features(self, records: Sequence[WarningRecord], n: int = 5) -> list[list[tuple[str, float]]]:
+        """Per record, the `n` features that moved its score most (`iacsieve.models.classical_explain`)."""
+        from iacsieve.models.classical_explain import top_features
+
+        return top_features(self.pipeline, [record_text(r, use_context=self.use_context) for r in records], n)
+
 
 def load(model_dir: str | Path) -> ClassicalScorer:
     """Load a saved classical model, refusing any type outside `ALLOWED_TYPES` (no code runs first)."""

@@ -18,6 +18,7 @@ from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
 from iacsieve.models import META_FILE
+from iacsieve.models.evidence_index import CARD_KEY, build_index, save_index
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.operating_point import write_val_curve
 
@@ -136,6 +137,8 @@ def freeze(
     with atomic_directory(champion_dir) as tmp:
         copy_model(model_dir, tmp)
         write_val_curve(tmp, run_dir)  # lets `filter --min-retention` pick an operating point
+        # the labelled training rows, searchable: the evidence `filter` shows for each decision
+        champion[CARD_KEY] = save_index(build_index(load_prepared(data_dir, "train")), tmp)
         atomic_write_json(tmp / CHAMPION_FILE, champion)
     log.info("froze %s (threshold %.2f) into %s", champion["run"], champion["threshold"], champion_dir)
     return champion_dir

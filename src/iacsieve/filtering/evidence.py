@@ -1,0 +1,229 @@
+"""Evidence for every filter decision: why a warning was kept or dropped, in words and in full.
+
+An auditor (or the engineer whose secret leaked) will ask "why did the tool drop this one?". Per
+scored warning the champion gives: its score, the threshold in force and where it came from, the
+margin; the k most alike labelled training warnings of the same smell (file:line in the training
+data, label, who labelled it, similarity; `iacsieve.models.evidence_index`, saved with the champion);
+and, for the classical family, the features that moved the score most. Evidence is computed once per
+distinct model input (the filter's dedup), so a 400k-row input costs the index only its distinct lines.
+
+Outputs: `reason` (one short line: the CSV/JSONL column, the SARIF suppression's justification, the
+review sheet's column) and `to_dict()` (the full evidence: `--explain FILE.jsonl`, SARIF properties).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from iacsieve.atomic import atomic_write_chunks
+from iacsieve.data.records import WarningRecord
+from iacsieve.errors import IacsieveError
+from iacsieve.filtering.champion import Champion
+from iacsieve.filtering.detections import DetectionSet
+from iacsieve.filtering.verdicts import FilteredRow
+from iacsieve.models.evidence_index import CARD_KEY, EvidenceIndex, index_text, load_index
+
+NEIGHBOURS = 3  # nearest labelled training warnings per decision
+FEATURES = 5  # classical family: the features that moved the score most
+REASON_FEATURES = 3  # ...of which the short reason names this many
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A labelled training warning alike to the one judged."""
+
+    file: str
+    line: int
+    tech: str
+    label: str  # TP (real smell) | FP (false alarm)
+    label_source: str  # "LLM (claude-...)" or "reviewer alice"
+    reviewed: bool
+    similarity: float
+    code: str
+    context: str = ""  # the training row's context window (shown by `iacsieve explain`, not serialised)
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "tech": self.tech,
+            "label": self.label,
+            "label_source": self.label_source,
+            "similarity": self.similarity,
+            "code": self.code,
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why one distinct model input was kept or dropped."""
+
+    score: float
+    threshold: float
+    threshold_source: str
+    neighbours: tuple[Neighbour, ...]
+    features: tuple[tuple[str, float], ...]  # (name, signed contribution to the logit); classical only
+    index: bool = True  # False: the champion was frozen without an evidence index
+
+    @property
+    def keep(self) -> bool:
+        return self.score >= self.threshold
+
+    @property
+    def margin(self) -> float:
+        return round(self.score - self.threshold, 6)
+
+    @property
+    def reason(self) -> str:
+        """One short line: the decision, then what the model leaned on."""
+        verdict = "kept" if self.keep else "dropped"
+        parts = [
+            f"{verdict}: score {self.score:.2f} {'>=' if self.keep else '<'} {self.threshold:.2f} "
+            f"({self.threshold_source})"
+        ]
+        if self.neighbours:
+            parts.append(neighbours_phrase(self.neighbours))
+        elif not self.index:
+            parts.append("no neighbours (champion frozen without an evidence index)")
+        if self.features:
+            parts.append(
+                "features: "
+                + ", ".join(f"{'+' if c > 0 else '-'}{name}" for name, c in self.features[:REASON_FEATURES])
+            )
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {
+            "score": round(self.score, 6),
+            "threshold": self.threshold,
+            "threshold_source": self.threshold_source,
+            "margin": self.margin,
+            "keep": self.keep,
+            "neighbours": [n.to_dict() for n in self.neighbours],
+            "top_features": [{"feature": name, "contribution": c} for name, c in self.features],
+            "reason": self.reason,
+        }
+
+
+def neighbours_phrase(neighbours: Sequence[Neighbour]) -> str:
+    """`like 3 reviewed false alarms: a.pp:12 (0.93), ...`, or each neighbour's label when they differ."""
+    cites = ", ".join(f"{n.file}:{n.line} ({n.similarity:.2f})" for n in neighbours)
+    labels = {n.label for n in neighbours}
+    if len(labels) == 1:
+        kind = "real smell" if labels == {"TP"} else "false alarm"
+        kind += "s" if len(neighbours) > 1 else ""
+        reviewed = sum(n.reviewed for n in neighbours)
+        if reviewed == len(neighbours):
+            by = "reviewed "
+        elif reviewed == 0:
+            by = "LLM-labelled "
+        else:
+            by = f"({reviewed} reviewed) "
+        return f"like {len(neighbours)} {by}{kind}: {cites}"
+    return "nearest: " + ", ".join(
+        f"{n.label} {n.file}:{n.line} ({n.similarity:.2f}, {n.label_source})" for n in neighbours
+    )
+
+
+def champion_index(champion: Champion) -> EvidenceIndex | None:
+    """The champion's evidence index, its files checked against champion.json (None: frozen without one)."""
+    card = champion.info.get(CARD_KEY)
+    if card is None:
+        return None
+    return load_index(champion.model_dir, card, where=str(champion.model_dir / "champion.json"))
+
+
+def explain_inputs(
+    index: EvidenceIndex | None,
+    scorer: object,
+    inputs: Sequence[WarningRecord],
+    scores: np.ndarray,
+    threshold: float,
+    threshold_source: str,
+    *,
+    k: int = NEIGHBOURS,
+) -> list[Evidence]:
+    """Evidence for each distinct model input (vectorised: one index search, one feature pass)."""
+    found: list[list[tuple[int, float]]] = [[] for _ in inputs]
+    if index is not None and inputs:
+        found = index.nearest([r.smell for r in inputs], [index_text(r.smell, r.content) for r in inputs], k)
+    explain_features = getattr(scorer, "top_features", None)
+    features = explain_features(inputs, FEATURES) if callable(explain_features) and inputs else None
+    out = []
+    for i, _record in enumerate(inputs):
+        neighbours = tuple(_neighbour(index, j, sim) for j, sim in found[i]) if index is not None else ()
+        out.append(
+            Evidence(
+                score=float(scores[i]),
+                threshold=float(threshold),
+                threshold_source=threshold_source,
+                neighbours=neighbours,
+                features=tuple(features[i]) if features is not None else (),
+                index=index is not None,
+            )
+        )
+    return out
+
+
+def _neighbour(index: EvidenceIndex, row: int, similarity: float) -> Neighbour:
+    w = index.rows[row]
+    return Neighbour(
+        file=w.file,
+        line=w.line,
+        tech=w.tech,
+        label="TP" if w.label == 1 else "FP",
+        label_source=w.label_source,
+        reviewed=w.reviewed,
+        similarity=similarity,
+        code=w.content,
+        context=w.with_context,
+    )
+
+
+def row_reason(row: FilteredRow) -> str:
+    """The `reason` of any output row: the evidence's, or why the row was not scored."""
+    if row.evidence is not None:
+        return row.evidence.reason
+    verdict = "kept" if row.keep else "dropped"
+    if row.status.startswith("missing:"):
+        return f"{verdict} unscored: script {row.status.split(':', 1)[1]} (--on-missing)"
+    if row.detection.non_security:
+        return "kept unscored: a code-quality smell (passed through)"
+    if row.status == "scored":
+        return f"{verdict}: score {row.score}" if row.score is not None else verdict
+    return f"kept unscored: the champion was not trained on {row.smell} (passed through)"
+
+
+def explain_lines(parsed: DetectionSet, rows: Sequence[FilteredRow]) -> Iterator[str]:
+    """`--explain` JSONL: one object per input row, in order (the evidence JSON cached per distinct input)."""
+    cache: dict[int, str] = {}
+    for row in rows:
+        det = row.detection
+        head = {
+            "row": det.row_no,
+            "file": det.file,
+            "line": det.line,
+            "smell": row.smell,
+            "status": row.status,
+        }
+        if row.evidence is None:
+            plain = {**head, "score": row.score, "keep": row.keep, "reason": row_reason(row)}
+            yield json.dumps(plain, ensure_ascii=False) + "\n"
+            continue
+        key = id(row.evidence)
+        if key not in cache:
+            cache[key] = json.dumps(row.evidence.to_dict(), ensure_ascii=False)[1:]
+        yield json.dumps(head, ensure_ascii=False)[:-1] + ", " + cache[key] + "\n"
+
+
+def write_explain(path: str | Path, parsed: DetectionSet, rows: Sequence[FilteredRow]) -> None:
+    """Write `--explain FILE.jsonl` atomically."""
+    try:
+        atomic_write_chunks(path, explain_lines(parsed, rows))
+    except OSError as exc:
+        raise IacsieveError(f"{path}: cannot write --explain: {exc.strerror or exc}") from None
