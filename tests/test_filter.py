@@ -113,7 +113,7 @@ def test_glitch_csv_every_row_in_order_with_smell_score_keep(glitch_run):
     summary, rows, _ = glitch_run
     source = glitch_rows()
     assert len(rows) == len(source) == summary["warnings_in"] == 977
-    assert list(rows[0]) == ["path", "line", "code", "snippet", "smell", "score", "keep"]
+    assert list(rows[0]) == ["path", "line", "code", "snippet", "smell", "score", "keep", "reason"]
     for row, (p, line, code, snippet) in zip(rows, source):
         assert (row["path"], row["line"], row["code"], row["snippet"]) == (p, line, code, snippet)
         if covered(code):
@@ -180,7 +180,7 @@ def test_other_input_formats_give_the_same_verdicts(glitch_run, cached_scorer, c
     if convert is to_jsonl:
         assert rows[0]["input_smell"] == "sec_empty_pass" and rows[0]["smell"] == "empty_password"
     else:
-        assert set(rows[0]) == {"PATH", "LINE", "ERROR", "smell", "score", "keep"}
+        assert set(rows[0]) == {"PATH", "LINE", "ERROR", "smell", "score", "keep", "reason"}
 
 
 def test_threshold_override_and_bare_model_dir(cached_scorer, champion, tmp_path):

@@ -12,8 +12,8 @@ similarity = cosine. Hashing leaves only integer and float arrays to save (no vo
 brute force within the same smell: one sparse product per batch of queries, exact and deterministic
 (ties go to the earlier training row).
 
-Saved without pickle: `vectors.npz` (a zip of .npy arrays with fixed timestamps, loaded with
-`allow_pickle=False`) and `rows.json` (sorted keys): the same rows give the same bytes. `save_index`
+Saved without pickle, beside the model files: `evidence_vectors.npz` (a zip of .npy arrays with fixed
+timestamps, loaded with `allow_pickle=False`) and `evidence_rows.json` (sorted keys): the same rows give the same bytes. `save_index`
 returns their SHA-256 for `champion.json`; `load_index` refuses a file whose hash differs.
 """
 
@@ -36,9 +36,8 @@ from iacsieve.atomic import atomic_write_bytes
 from iacsieve.data.records import WarningRecord, build_input_text
 from iacsieve.errors import IacsieveError
 
-INDEX_DIR = "evidence"  # inside the champion directory
-VECTORS_FILE = "vectors.npz"
-ROWS_FILE = "rows.json"
+VECTORS_FILE = "evidence_vectors.npz"  # beside the model files in the champion directory
+ROWS_FILE = "evidence_rows.json"
 CARD_KEY = "evidence_index"  # champion.json's key for `save_index`'s card
 FORMAT = 1
 HASH_BITS = 18
@@ -206,13 +205,13 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def save_index(index: EvidenceIndex, model_dir: str | Path) -> dict:
-    """Write the index into `<model_dir>/evidence/`; return its card for champion.json (file hashes)."""
-    folder = Path(model_dir) / INDEX_DIR
+    """Write the index into `model_dir`; return its card for champion.json (the files' SHA-256)."""
+    folder = Path(model_dir)
     matrix = index.matrix
     vectors = _npz_bytes(
         {
             "data": matrix.data.astype(np.float64),
-            "indices": matrix.indices.astype(np.int64),
+            "indices": matrix.indices.astype(np.int32),
             "indptr": matrix.indptr.astype(np.int64),
             "shape": np.asarray(matrix.shape, dtype=np.int64),
             "df_columns": index.df_columns,
@@ -227,7 +226,6 @@ def save_index(index: EvidenceIndex, model_dir: str | Path) -> dict:
     atomic_write_bytes(folder / ROWS_FILE, rows)
     return {
         "format": FORMAT,
-        "dir": INDEX_DIR,
         "rows": len(index.rows),
         "text": "smell + flagged line (build_input_text, no context)",
         "vectors": f"tf-idf of hashed char_wb {NGRAM_RANGE[0]}-{NGRAM_RANGE[1]}-grams (2**{HASH_BITS})",
@@ -246,7 +244,7 @@ def load_index(model_dir: str | Path, card: object, *, where: str = "champion.js
         raise IacsieveError(
             f"{where}: key '{CARD_KEY}.format': {card.get('format')!r} is not {FORMAT}; refreeze the champion"
         )
-    folder = Path(model_dir) / INDEX_DIR
+    folder = Path(model_dir)
     blobs = {
         name: _read_checked(folder / name, card["sha256"].get(name), where)
         for name in (VECTORS_FILE, ROWS_FILE)
@@ -260,7 +258,7 @@ def load_index(model_dir: str | Path, card: object, *, where: str = "champion.js
         rows = [IndexedWarning(**{key: row[key] for key in _ROW_KEYS}) for row in raw_rows]
         df_columns, df_counts = arrays["df_columns"], arrays["df_counts"]
     except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
-        raise IacsieveError(f"{folder}: not a readable evidence index: {exc}".splitlines()[0]) from None
+        raise IacsieveError(f"{folder / VECTORS_FILE}: not a readable evidence index: {exc}".splitlines()[0]) from None
     if shape != (len(rows), 2**HASH_BITS):
         raise IacsieveError(f"{folder / VECTORS_FILE}: shape {shape} does not match {len(rows)} rows")
     return EvidenceIndex(rows, matrix, df_columns, df_counts)
