@@ -2,7 +2,8 @@
 
 Columns: `id` (a hash of the warning key: an edited file/line/smell shows), `tech`, `smell`, `file`,
 `line`, `code` (the flagged line), `context` (numbered lines around it, the flagged one marked `>>>`),
-`score` (the model's P(real smell)), `similar` (other warnings with the same smell and code line,
+`score` (the model's P(real smell)), `reason` (why the model leaned that way: the threshold, the nearest
+labelled training warnings, top features; `iacsieve.filtering.evidence`), `similar` (other warnings with the same smell and code line,
 collapsed into this row), `llm_label` (label audits only), and the two a person fills: `label` (TP =
 real smell, FP = false alarm; empty = not reviewed) and `note`.
 """
@@ -31,6 +32,7 @@ SHEET_COLUMNS: tuple[str, ...] = (
     "code",
     "context",
     "score",
+    "reason",
     "similar",
     "llm_label",
     "label",
@@ -53,6 +55,7 @@ class SheetRow:
     similar: int = 0
     llm_label: str = ""
     origin: str = "detections"
+    reason: str = ""
 
     @property
     def key(self) -> str:
@@ -77,6 +80,7 @@ def write_sheet(path: str | Path, rows: list[SheetRow]) -> Path:
                 row.code,
                 row.context,
                 "" if row.score is None else f"{row.score:.4f}",
+                row.reason,
                 row.similar,
                 row.llm_label,
                 "",

@@ -33,6 +33,7 @@ from iacsieve.errors import IacsieveError
 from iacsieve.filtering.apply import _load, _model_inputs, _resolve_rows
 from iacsieve.filtering.champion import read_champion
 from iacsieve.filtering.detections import read_detections
+from iacsieve.filtering.evidence import champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder
 from iacsieve.run_config import TrainConfig
 
@@ -151,6 +152,8 @@ def review_detections(
     rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
     inputs, slots, _ = _model_inputs(rows, folder, tech, use_context, parsed)
     scores = _scores(scorer, inputs, batch_size, model_dir)
+    source = "--threshold" if threshold is not None else "frozen"
+    evidence = explain_inputs(champion_index(champion), scorer, inputs, scores, cut, source)
     firsts = {}
     for row in rows:
         if row.status == "scored":
@@ -167,6 +170,7 @@ def review_detections(
             code=record.content,
             context=render_context(lines, record.line, file=record.file),
             score=float(scores[i]),
+            reason=evidence[i].reason,
         )
         candidates.append(Candidate(sheet_row, abs(float(scores[i]) - cut)))
     summary = {

@@ -258,7 +258,9 @@ def load_index(model_dir: str | Path, card: object, *, where: str = "champion.js
         rows = [IndexedWarning(**{key: row[key] for key in _ROW_KEYS}) for row in raw_rows]
         df_columns, df_counts = arrays["df_columns"], arrays["df_counts"]
     except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
-        raise IacsieveError(f"{folder / VECTORS_FILE}: not a readable evidence index: {exc}".splitlines()[0]) from None
+        raise IacsieveError(
+            f"{folder / VECTORS_FILE}: not a readable evidence index: {exc}".splitlines()[0]
+        ) from None
     if shape != (len(rows), 2**HASH_BITS):
         raise IacsieveError(f"{folder / VECTORS_FILE}: shape {shape} does not match {len(rows)} rows")
     return EvidenceIndex(rows, matrix, df_columns, df_counts)
