@@ -18,8 +18,8 @@ import pytest
 from iacsieve.cli.app import main
 from iacsieve.data.records import WarningRecord, load_prepared, record_text
 from iacsieve.filtering import filter_detections
-from iacsieve.filtering.evidence import champion_index
 from iacsieve.filtering.champion import read_champion
+from iacsieve.filtering.evidence import champion_index
 from iacsieve.models import load_scorer
 from iacsieve.models.classical_explain import top_features
 from iacsieve.models.evidence_index import CARD_KEY, ROWS_FILE, VECTORS_FILE, index_text
