@@ -33,6 +33,7 @@ DETECTIONS_FILE = "glitch-puppet.csv"
 SCRIPTS_DIR = "scripts"
 SCALE_ROWS = 400_000  # rows of the large-input run: peak memory must stay under MEMORY_BUDGET_MB
 MEMORY_BUDGET_MB = 1024
+MAX_EVIDENCE_TIME_RATIO = 2.0  # the evidence (reason per row) may at most double the filter's time
 
 
 def run_filter_benchmark(
@@ -41,10 +42,12 @@ def run_filter_benchmark(
     repeats: int = 5,
     batch_size: int = 64,
     threshold: float | None = None,
+    evidence: bool = True,
 ) -> dict:
     """Median warnings/s of `filter_detections` over `repeats` runs on the fixture (model loaded once).
 
     `threshold` is needed for a plain run's model dir (no champion.json); a champion uses its own.
+    `evidence`: with the reason per row (the default filter) or without (`--no-evidence`).
     """
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
@@ -70,6 +73,7 @@ def run_filter_benchmark(
                 batch_size=batch_size,
                 scorer=scorer,
                 threshold=threshold,
+                evidence=evidence,
             )
             walls.append(time.perf_counter() - start)
     median = statistics.median(walls)
@@ -77,6 +81,7 @@ def run_filter_benchmark(
     return {
         "model": str(model_dir),
         "family": summary["family"],
+        "evidence": evidence,
         "threshold": summary["threshold"],
         "repeats": repeats,
         "batch_size": batch_size,
@@ -103,8 +108,11 @@ def run_scale_benchmark(
     rows: int = SCALE_ROWS,
     fixture_dir: str | Path = DEFAULT_FIXTURE,
     threshold: float | None = None,
+    evidence: bool = True,
 ) -> dict:
     """`iacsieve filter` as a user runs it (a fresh process) on `rows` valid rows: wall time and peak memory.
+
+    `evidence`: the default filter (a `reason` per row) or `--no-evidence`.
 
     The rows cycle through the fixture's GLITCH rows, so every row is valid and resolves; the model
     scores each distinct (script, line, smell) once, so the run measures what grows with the input:
@@ -136,6 +144,8 @@ def run_scale_benchmark(
         ]
         if threshold is not None:
             command += ["--threshold", str(threshold)]
+        if not evidence:
+            command.append("--no-evidence")
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
@@ -150,6 +160,7 @@ def run_scale_benchmark(
     peak_mb = usage.ru_maxrss / 1024
     return {
         "model": str(model_dir),
+        "evidence": evidence,
         "rows": rows,
         "rows_out": written,
         "wall_s": round(wall, 2),
@@ -160,11 +171,35 @@ def run_scale_benchmark(
     }
 
 
+def evidence_cost(with_evidence: dict, without: dict) -> dict:
+    """What the evidence costs on the scale run: time and peak memory, with over without."""
+    ratio = with_evidence["wall_s"] / without["wall_s"] if without["wall_s"] else None
+    return {
+        "time_ratio": None if ratio is None else round(ratio, 2),
+        "peak_rss_mb_extra": round(with_evidence["peak_rss_mb"] - without["peak_rss_mb"], 1),
+        "max_time_ratio": MAX_EVIDENCE_TIME_RATIO,
+        "within": ratio is not None and ratio <= MAX_EVIDENCE_TIME_RATIO,
+    }
+
+
+def format_evidence_cost(with_evidence: dict, without: dict) -> str:
+    """The with/without-evidence comparison `make bench` prints."""
+    cost = evidence_cost(with_evidence, without)
+    verdict = "within" if cost["within"] else "OVER"
+    return (
+        f"evidence at scale ({with_evidence['rows']} rows): with {with_evidence['rows_per_s']:.0f} rows/s, "
+        f"peak {with_evidence['peak_rss_mb']:.0f} MB; without (--no-evidence) {without['rows_per_s']:.0f} rows/s, "
+        f"peak {without['peak_rss_mb']:.0f} MB; time x{cost['time_ratio']} ({verdict} the "
+        f"x{MAX_EVIDENCE_TIME_RATIO:g} budget)"
+    )
+
+
 def format_scale(result: dict) -> str:
     """One line for the scale run."""
     verdict = "under" if result["within_budget"] else "OVER"
+    mode = "" if result.get("evidence", True) else " without evidence"
     return (
-        f"filter at scale: {result['rows']} rows in {result['wall_s']:.1f}s = {result['rows_per_s']:.0f} rows/s "
+        f"filter at scale{mode}: {result['rows']} rows in {result['wall_s']:.1f}s = {result['rows_per_s']:.0f} rows/s "
         f"(fresh process incl. model load), peak RSS {result['peak_rss_mb']:.0f} MB ({verdict} the "
         f"{result['memory_budget_mb']} MB budget)"
     )
@@ -206,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale_rows:
             for r, m in zip(results, args.model):
                 r["scale"] = run_scale_benchmark(m, args.scale_rows, args.fixture, args.threshold)
+                r["scale_no_evidence"] = run_scale_benchmark(
+                    m, args.scale_rows, args.fixture, args.threshold, evidence=False
+                )
     except IacsieveError as exc:
         print(f"iacsieve: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -218,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if "scale" in r:
             print("  " + format_scale(r["scale"]), file=sys.stderr)
+            print("  " + format_evidence_cost(r["scale"], r["scale_no_evidence"]), file=sys.stderr)
     print(json.dumps(results, indent=2))
     return 0
 
