@@ -26,7 +26,7 @@ import logging
 import time
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -502,17 +502,29 @@ class ClassicalScorer:
     use_context: bool
     family: str = FAMILY
 
+    _last: tuple[list[str], Any] | None = field(default=None, repr=False)  # the last scored texts' features
+
     def predict_proba(self, records: Sequence[WarningRecord], batch_size: int = 32) -> np.ndarray:
         """P(real smell) per record (batch_size is irrelevant here: one vectorised call)."""
         if not records:
             return np.zeros(0, dtype=np.float64)
-        return positive_proba(self.pipeline, [record_text(r, use_context=self.use_context) for r in records])
+        texts = [record_text(r, use_context=self.use_context) for r in records]
+        features = self.pipeline[:-1].transform(texts)
+        self._last = (texts, features)  # `top_features` of the same records reuses them
+        proba = self.pipeline[-1].predict_proba(features)
+        classes = list(self.pipeline.classes_)
+        return np.asarray(
+            proba[:, classes.index(1)] if 1 in classes else np.zeros(len(texts)), dtype=np.float64
+        )
 
     def top_features(self, records: Sequence[WarningRecord], n: int = 5) -> list[list[tuple[str, float]]]:
         """Per record, the `n` features that moved its score most (`iacsieve.models.classical_explain`)."""
         from iacsieve.models.classical_explain import top_features
 
-        return top_features(self.pipeline, [record_text(r, use_context=self.use_context) for r in records], n)
+        texts = [record_text(r, use_context=self.use_context) for r in records]
+        features = self._last[1] if self._last is not None and self._last[0] == texts else None
+        self._last = None  # held only from scoring to explaining
+        return top_features(self.pipeline, texts, n, features)
 
 
 def load(model_dir: str | Path) -> ClassicalScorer:

@@ -34,32 +34,27 @@ def linear_weights(classifier: Any, width: int) -> np.ndarray:
     return total / max(len(members), 1)
 
 
-def top_features(pipeline: Any, texts: Sequence[str], n: int = 5) -> list[list[tuple[str, float]]]:
-    """Per input text (`record_text`), up to `n` (name, signed contribution to the logit), largest |c| first."""
+def top_features(
+    pipeline: Any, texts: Sequence[str], n: int = 5, features: Any = None
+) -> list[list[tuple[str, float]]]:
+    """Per input text (`record_text`), up to `n` (name, signed contribution to the logit), largest |c| first.
+
+    `features`: the pipeline's feature matrix of `texts` when the caller has it (scoring just made it).
+    Vectorised: one matrix product for all contributions, one hashing pass per view to name them.
+    """
     if not texts or n < 1:
         return [[] for _ in texts]
     union, classifier = pipeline.named_steps["features"], pipeline.named_steps["clf"]
-    X = sparse.csr_matrix(union.transform(list(texts)))
-    weights = linear_weights(classifier, X.shape[1])
-    contributions = sparse.csr_matrix(X.multiply(weights.reshape(1, -1)))
-    views = _views(union, texts[0])
-    out = []
-    for i, text in enumerate(texts):
-        row = contributions.getrow(i)
-        order = np.lexsort((row.indices, -np.abs(row.data)))[:n]
-        named: dict[str, list[int]] = {}
-        for j in order:
-            if row.data[j] != 0:
-                named.setdefault(_view_of(views, int(row.indices[j]))[0], []).append(int(row.indices[j]))
-        names = {
-            col: name
-            for view, cols in named.items()
-            for col, name in _column_names(union, view, cols, text, views)
-        }
-        out.append(
-            [(names[int(row.indices[j])], round(float(row.data[j]), 6)) for j in order if row.data[j] != 0]
-        )
-    return out
+    X = sparse.csr_matrix(union.transform(list(texts)) if features is None else features)
+    contributions = sparse.csr_matrix(X.multiply(linear_weights(classifier, X.shape[1]).reshape(1, -1)))
+    picks: list[list[tuple[int, float]]] = []
+    for i in range(len(texts)):
+        lo, hi = contributions.indptr[i], contributions.indptr[i + 1]
+        values, columns = contributions.data[lo:hi], contributions.indices[lo:hi]
+        order = np.lexsort((columns, -np.abs(values)))[:n]
+        picks.append([(int(columns[j]), round(float(values[j]), 6)) for j in order if values[j] != 0])
+    names = _name_columns(union, _views(union, texts[0]), texts, picks)
+    return [[(names[i][c], v) for c, v in row] for i, row in enumerate(picks)]
 
 
 def _views(union: Any, text: str) -> list[tuple[str, int, int]]:
@@ -74,40 +69,50 @@ def _views(union: Any, text: str) -> list[tuple[str, int, int]]:
     return views
 
 
-def _view_of(views: list[tuple[str, int, int]], column: int) -> tuple[str, int]:
-    for name, start, width in views:
-        if start <= column < start + width:
-            return name, start
-    raise ValueError(f"column {column} is outside the feature union")
-
-
-def _column_names(
-    union: Any, view: str, columns: list[int], text: str, views: list[tuple[str, int, int]]
-) -> list[tuple[int, str]]:
+def _name_columns(
+    union: Any, views: list[tuple[str, int, int]], texts: Sequence[str], picks: list[list[tuple[int, float]]]
+) -> list[dict[int, str]]:
+    """Per row, a name for each picked column."""
     from iacsieve.models import features
 
-    start = next(s for name, s, _ in views if name == view)
-    if view in ("reviewer", "definition"):
-        names = features.FEATURE_NAMES if view == "reviewer" else features.DEFINITION_NAMES
-        return [(c, names[c - start]) for c in columns]
-    step = dict(union.transformer_list)[view]
-    view_text = step.named_steps["select"].transform([text])[0]
-    tfidf = step.named_steps["tfidf"]
-    label = VIEW_WORDS.get(view, view)
-    if hasattr(tfidf, "vocabulary_"):  # a learned vocabulary names its columns
-        vocabulary = tfidf.get_feature_names_out()
-        return [(c, f'{label} "{vocabulary[c - start]}"') for c in columns]
-    counts = tfidf.named_steps["counts"]
-    grams = sorted(set(counts.build_analyzer()(view_text)))
-    hashed = _hash_grams(counts, grams)
-    found: dict[int, list[str]] = {}
-    for gram, column in zip(grams, hashed):
-        found.setdefault(int(column) + start, []).append(gram)
-    return [(c, f"{label} " + " / ".join(f'"{g}"' for g in found.get(c, ["?"]))) for c in columns]
+    names: list[dict[int, str]] = [{} for _ in texts]
+    steps = dict(union.transformer_list)
+    for view, start, width in views:
+        wanted = {i: [c for c, _ in row if start <= c < start + width] for i, row in enumerate(picks)}
+        wanted = {i: cols for i, cols in wanted.items() if cols}
+        if not wanted:
+            continue
+        if view in ("reviewer", "definition"):
+            table = features.FEATURE_NAMES if view == "reviewer" else features.DEFINITION_NAMES
+            for i, cols in wanted.items():
+                names[i].update({c: table[c - start] for c in cols})
+            continue
+        label = VIEW_WORDS.get(view, view)
+        rows = sorted(wanted)
+        view_texts = steps[view].named_steps["select"].transform([texts[i] for i in rows])
+        tfidf = steps[view].named_steps["tfidf"]
+        if hasattr(tfidf, "vocabulary_"):  # a learned vocabulary names its columns
+            vocabulary = tfidf.get_feature_names_out()
+            for i in rows:
+                names[i].update({c: f'{label} "{vocabulary[c - start]}"' for c in wanted[i]})
+            continue
+        counts = tfidf.named_steps["counts"]
+        analyzer = counts.build_analyzer()
+        grams = {i: set(analyzer(t)) for i, t in zip(rows, view_texts)}
+        every = sorted(set().union(*grams.values()))
+        column_of = dict(zip(every, (int(c) + start for c in _hash_grams(counts, every))))
+        for i in rows:
+            found: dict[int, list[str]] = {}
+            for gram in sorted(grams[i]):
+                found.setdefault(column_of[gram], []).append(gram)
+            names[i].update(
+                {c: f"{label} " + " / ".join(f'"{g}"' for g in found.get(c, ["?"])) for c in wanted[i]}
+            )
+    return names
 
 
 def _hash_grams(counts: Any, grams: list[str]) -> np.ndarray:
-    """The column each n-gram hashes to, with the view's own hashing settings."""
+    """The column each n-gram hashes to, with the view's own hashing settings (one pass for all)."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
     if not grams:

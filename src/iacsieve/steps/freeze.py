@@ -1,7 +1,9 @@
 """Freeze the selected run as the champion filter: its model plus `champion.json`, swapped in atomically.
 
 Layout: `<champion_dir>/` IS a model directory (the run's `model/` content, with `model_meta.json`,
-loadable by `iacsieve.models.load_scorer(champion_dir)`) plus `champion.json`. An interrupted freeze
+loadable by `iacsieve.models.load_scorer(champion_dir)`) plus `champion.json`, `val_curve.json` and the
+evidence index of the training rows (`evidence_vectors.npz`, `evidence_rows.json`: what `filter` shows
+as the nearest labelled warnings; their SHA-256 in champion.json's `evidence_index`). An interrupted freeze
 leaves the previous champion untouched. Model files that would need code execution to load
 (pickles) are refused, so a champion copied from elsewhere is safe to open.
 """
