@@ -273,3 +273,31 @@ def test_an_altered_index_is_refused_with_exit_2(frozen, tmp_path, capsys):
     assert "altered" in capsys.readouterr().err
     # --no-evidence does not read the index: the scores alone stay available
     assert main(["filter", *args, *detections, "--out", str(tmp_path / "k.csv"), "--no-evidence"]) == 0
+
+
+def test_explain_by_file_line_smell(frozen, tmp_path, capsys):
+    """`--file --line --smell` (the detector's own code is fine) gives the page `--detections --row` gives."""
+    champion, _, _ = frozen
+    common = ["explain", "--model", str(champion), "--scripts", str(FIXTURE / "scripts"), "--width", "100"]
+    assert main([*common, "--detections", str(FIXTURE / "glitch-puppet.csv"), "--row", "13"]) == 0
+    by_row = capsys.readouterr().out
+    file, line, code = (FIXTURE / "glitch-puppet.csv").read_text().splitlines()[12].split(",")[:3]
+    assert main([*common, "--file", Path(file).name, "--line", line, "--smell", code]) == 0
+    assert capsys.readouterr().out == by_row and "Nearest labelled training warnings" in by_row
+    assert main([*common, "--file", Path(file).name, "--line", line, "--smell", "design_long_resource"]) == 2
+    assert "does not judge" in capsys.readouterr().err
+
+
+def test_evidence_cost_is_the_time_ratio_at_scale():
+    from iacsieve.reporting.bench_filter import evidence_cost, format_evidence_cost
+
+    run = {"rows": 400000, "wall_s": 30.0, "rows_per_s": 13333.3, "peak_rss_mb": 700.0}
+    slower = {**run, "wall_s": 45.0, "rows_per_s": 8888.9, "peak_rss_mb": 730.0}
+    assert evidence_cost(slower, run) == {
+        "time_ratio": 1.5,
+        "peak_rss_mb_extra": 30.0,
+        "max_time_ratio": 2.0,
+        "within": True,
+    }
+    assert not evidence_cost({**run, "wall_s": 61.0}, run)["within"]
+    assert "time x1.5 (within the x2 budget)" in format_evidence_cost(slower, run)

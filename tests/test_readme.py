@@ -1,4 +1,5 @@
-"""Every command in README.md's ```bash blocks is executed here or mapped to what exercises it.
+"""Every command in README.md's ```bash blocks (and in the docs pages of `DOC_PAGES`) is executed
+here or mapped to what exercises it.
 
 `README_COMMANDS` below is the one reviewed map, keyed by the command as written (comments and
 line continuations removed, spaces collapsed). A README command missing from it fails
@@ -172,6 +173,32 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
         "on a pulled champion in a fresh clone",
     ),
+    # docs/explain.md: why was this warning dropped?
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv "
+    "--explain why.jsonl": CoveredBy(
+        "tests/test_evidence.py::test_reason_column_and_explain_jsonl",
+        "the reason column and --explain on the bundled fixture with a frozen champion",
+    ),
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out all.sarif "
+    "--sarif-suppressed": CoveredBy(
+        "tests/test_evidence.py::test_sarif_with_suppressed_validates_against_the_sarif_schema",
+        "the same run, its SARIF validated against the OASIS SARIF 2.1.0 schema",
+    ),
+    "iacsieve explain --model models/champion --detections tests/fixtures/glitch-puppet/glitch-puppet.csv "
+    "--row 14 --scripts tests/fixtures/glitch-puppet/scripts": CoveredBy(
+        "tests/test_evidence.py::test_explain_on_the_puppet_fixture_shows_a_dropped_secrets_neighbours",
+        "`iacsieve explain --detections --row` on a dropped hard-coded secret of the fixture",
+    ),
+    "iacsieve explain --model models/champion --scripts repo/ --file manifests/init.pp --line 40 "
+    "--smell hard_coded_secret": CoveredBy(
+        "tests/test_evidence.py::test_explain_by_file_line_smell",
+        "--file/--line/--smell on the fixture's scripts",
+    ),
+    "python -m iacsieve.reporting.bench_filter --model models/champion --scale-rows 400000": CoveredBy(
+        "tests/test_filter.py::test_scale_benchmark_runs_the_cli_and_reports_peak_memory",
+        "the scale run (a fresh `iacsieve filter` process); the with/without comparison: "
+        "tests/test_evidence.py::test_evidence_cost_is_the_time_ratio_at_scale",
+    ),
 }
 
 
@@ -208,7 +235,11 @@ def readme_commands(text: str) -> list[str]:
     return commands
 
 
-COMMANDS = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
+# The pages whose ```bash commands this map covers (README first: its `Runs` go in its order).
+DOC_PAGES: tuple[str, ...] = ("README.md", "docs/explain.md")
+COMMANDS = list(
+    dict.fromkeys(c for page in DOC_PAGES for c in readme_commands((REPO / page).read_text(encoding="utf-8")))
+)
 RUNS = [c for c in COMMANDS if isinstance(README_COMMANDS.get(c), Runs)]
 
 

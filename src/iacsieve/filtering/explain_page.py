@@ -117,13 +117,15 @@ def _window(lines: list[str], target: int) -> list[str]:
 def _neighbour_window(neighbour: Neighbour) -> list[str]:
     """The training row's context around its flagged line (`>>` marks it), or the line alone."""
     body = context_body(neighbour.context, target=neighbour.line).splitlines() if neighbour.context else []
-    at = next((i for i, ln in enumerate(body) if ln.startswith(">>> ")), None)
+    plain = [ln[4:] if ln.startswith(">>> ") else ln for ln in body]
+    # the line holding the flagged code (context windows of the training data number lines unevenly)
+    at = next((i for i, ln in enumerate(plain) if ln.strip() == neighbour.code.strip()), None)
+    if at is None:
+        at = next((i for i, ln in enumerate(body) if ln.startswith(">>> ")), None)
     if at is None:
         return [f">>  {neighbour.code}"]
     return [
-        f">>  {ln[4:]}" if i == at else f"    {ln}"
-        for i, ln in enumerate(body)
-        if at - RADIUS <= i <= at + RADIUS
+        f"{'>>' if i == at else '  '}  {ln}" for i, ln in enumerate(plain) if at - RADIUS <= i <= at + RADIUS
     ]
 
 
