@@ -185,7 +185,7 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "the same run, its SARIF validated against the OASIS SARIF 2.1.0 schema",
     ),
     "iacsieve explain --model models/champion --detections tests/fixtures/glitch-puppet/glitch-puppet.csv "
-    "--row 14 --scripts tests/fixtures/glitch-puppet/scripts": CoveredBy(
+    "--row 170 --scripts tests/fixtures/glitch-puppet/scripts": CoveredBy(
         "tests/test_evidence.py::test_explain_on_the_puppet_fixture_shows_a_dropped_secrets_neighbours",
         "`iacsieve explain --detections --row` on a dropped hard-coded secret of the fixture",
     ),

@@ -126,7 +126,8 @@ def neighbours_phrase(neighbours: Sequence[Neighbour]) -> str:
             by = f"({reviewed} reviewed) "
         return f"like {len(neighbours)} {by}{kind}: {cites}"
     return "nearest: " + ", ".join(
-        f"{n.label} {n.file}:{n.line} ({n.similarity:.2f}, {n.label_source})" for n in neighbours
+        f"{n.label} {n.file}:{n.line} ({n.similarity:.2f}, {n.label_source.split(' (')[0]})"
+        for n in neighbours
     )
 
 
