@@ -301,3 +301,17 @@ def test_evidence_cost_is_the_time_ratio_at_scale():
     }
     assert not evidence_cost({**run, "wall_s": 61.0}, run)["within"]
     assert "time x1.5 (within the x2 budget)" in format_evidence_cost(slower, run)
+
+
+def test_review_sheet_has_the_reason(frozen, tmp_path):
+    from iacsieve.filtering.review import review_detections
+
+    champion, _, _ = frozen
+    out = tmp_path / "sheet.csv"
+    review_detections(champion, FIXTURE / "glitch-puppet.csv", FIXTURE / "scripts", 4, out, human_dir=None)
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 4
+    for row in rows:
+        verdict = "kept" if float(row["score"]) >= 0.5 else "dropped"
+        assert row["reason"].startswith(f"{verdict}: score ")
+        assert "like " in row["reason"] or "nearest: " in row["reason"]  # the neighbours
