@@ -225,6 +225,12 @@ def test_sarif_with_suppressed_validates_against_the_sarif_schema(frozen, tmp_pa
         assert entry["kind"] == "external" and entry["justification"].startswith("dropped")
     kept = [r for r in results if "suppressions" not in r and "score" in r["properties"]]
     assert kept and all(r["properties"]["evidence"]["keep"] for r in kept)
+    # no script text in SARIF: neighbours by file:line only, no n-gram features, in evidence or reasons
+    for r in results:
+        evidence = r["properties"].get("evidence", {})
+        assert all("code" not in n for n in evidence.get("neighbours", []))
+        assert not any('"' in f["feature"] for f in evidence.get("top_features", []))
+        assert '"' not in r.get("suppressions", [{}])[0].get("justification", "")
 
 
 def test_explain_on_the_puppet_fixture_shows_a_dropped_secrets_neighbours(frozen, tmp_path, capsys):

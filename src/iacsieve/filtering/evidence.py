@@ -81,6 +81,10 @@ class Evidence:
     @property
     def reason(self) -> str:
         """One short line: the decision, then what the model leaned on."""
+        return self.reason_text()
+
+    def reason_text(self, text: bool = True) -> str:
+        """`reason`; `text=False` leaves out the n-gram features (fragments of the script's line)."""
         verdict = "kept" if self.keep else "dropped"
         parts = [
             f"{verdict}: score {self.score:.2f} {'>=' if self.keep else '<'} {self.threshold:.2f} "
@@ -90,24 +94,40 @@ class Evidence:
             parts.append(neighbours_phrase(self.neighbours))
         elif not self.index:
             parts.append("no neighbours (champion frozen without an evidence index)")
-        if self.features:
+        features = self.features if text else tuple(f for f in self.features if not _quotes_code(f[0]))
+        if features:
             parts.append(
                 "features: "
-                + ", ".join(f"{'+' if c > 0 else '-'}{name}" for name, c in self.features[:REASON_FEATURES])
+                + ", ".join(f"{'+' if c > 0 else '-'}{name}" for name, c in features[:REASON_FEATURES])
             )
         return "; ".join(parts)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, text: bool = True) -> dict:
+        """The full evidence; `text=False` (SARIF, which carries no script text) leaves out the
+        neighbours' code and the n-gram features."""
         return {
             "score": round(self.score, 6),
             "threshold": self.threshold,
             "threshold_source": self.threshold_source,
             "margin": self.margin,
             "keep": self.keep,
-            "neighbours": [n.to_dict() for n in self.neighbours],
-            "top_features": [{"feature": name, "contribution": c} for name, c in self.features],
-            "reason": self.reason,
+            "neighbours": [n.to_dict() if text else _without_code(n.to_dict()) for n in self.neighbours],
+            "top_features": [
+                {"feature": name, "contribution": c}
+                for name, c in self.features
+                if text or not _quotes_code(name)
+            ],
+            "reason": self.reason_text(text),
         }
+
+
+def _quotes_code(feature: str) -> bool:
+    """An n-gram feature (`chars "pass"`) quotes the script's own text; a reviewer column does not."""
+    return '"' in feature
+
+
+def _without_code(neighbour: dict) -> dict:
+    return {k: v for k, v in neighbour.items() if k != "code"}
 
 
 def neighbours_phrase(neighbours: Sequence[Neighbour]) -> str:
@@ -186,10 +206,11 @@ def _neighbour(index: EvidenceIndex, row: int, similarity: float) -> Neighbour:
     )
 
 
-def row_reason(row: FilteredRow) -> str:
-    """The `reason` of any output row: the evidence's, or why the row was not scored."""
+def row_reason(row: FilteredRow, text: bool = True) -> str:
+    """The `reason` of any output row: the evidence's (`text=False`: without n-grams of the line),
+    or why the row was not scored."""
     if row.evidence is not None:
-        return row.evidence.reason
+        return row.evidence.reason_text(text)
     verdict = "kept" if row.keep else "dropped"
     if row.status.startswith("missing:"):
         return f"{verdict} unscored: script {row.status.split(':', 1)[1]} (--on-missing)"

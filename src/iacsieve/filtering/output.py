@@ -109,8 +109,8 @@ def sarif_rows(rows: Iterable[FilteredRow], folder: ScriptFolder, options: Sarif
             score=row.score,
             detector_code=row.detection.raw_smell,
             security=not row.detection.non_security,
-            evidence=None if row.evidence is None else row.evidence.to_dict(),
-            suppression=None if row.keep else row_reason(row),
+            evidence=None if row.evidence is None else row.evidence.to_dict(text=False),
+            suppression=None if row.keep else row_reason(row, text=False),
         )
         for row in rows
         if in_sarif_log(row, options)

@@ -4,7 +4,10 @@ Rule ids are canonical smell names (the detector's own code for smells outside t
 rule carries the taxonomy's name, help text and CWE tags (`iacsieve.smells.smell_info`). Each result
 points at the script (URI relative to the base `iacsieve.filtering.uri_base` chooses) and the flagged
 line. Security smells are warnings; code-quality smells, when included at all, are notes. No script
-text is written: the message names the smell and the model's score only.
+text is written: the message names the smell and the model's score only, and the evidence in a
+result's properties (and a suppression's justification) cites neighbours by file:line, without their
+code or the n-grams of the line. Dropped warnings appear only with `--sarif-suppressed`, each with an
+external suppression.
 """
 
 from __future__ import annotations
