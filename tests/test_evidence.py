@@ -321,3 +321,25 @@ def test_review_sheet_has_the_reason(frozen, tmp_path):
         verdict = "kept" if float(row["score"]) >= 0.5 else "dropped"
         assert row["reason"].startswith(f"{verdict}: score ")
         assert "like " in row["reason"] or "nearest: " in row["reason"]  # the neighbours
+
+
+def test_every_family_gets_neighbours_without_a_linear_model(frozen, tmp_path):
+    """An encoder champion (no `top_features`) still gets the score, threshold and neighbours."""
+
+    class Encoder:
+        family, use_context = "tiny-roberta", False
+
+        def predict_proba(self, records, batch_size=32):
+            return np.array([0.9 if "'" in r.content else 0.1 for r in records])
+
+    champion, _, _ = frozen
+    _fixture_run(champion, tmp_path / "kept.csv", scorer=Encoder(), threshold=0.5)
+    scored = [r for r in csv.DictReader((tmp_path / "kept.csv").open(encoding="utf-8")) if r["score"]]
+    assert scored and all("features:" not in r["reason"] for r in scored)
+    assert all(
+        r["reason"].startswith(
+            ("kept: score 0.90 >= 0.50 (--threshold); ", "dropped: score 0.10 < 0.50 (--threshold); ")
+        )
+        for r in scored
+    )
+    assert all(("like " in r["reason"]) or ("nearest: " in r["reason"]) for r in scored)
