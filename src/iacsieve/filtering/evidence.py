@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +79,10 @@ class Evidence:
     def margin(self) -> float:
         return round(self.score - self.threshold, 6)
 
-    @property
+    @cached_property
     def reason(self) -> str:
-        """One short line: the decision, then what the model leaned on."""
+        """One short line: the decision, then what the model leaned on (made once: rows of one
+        model input share this object)."""
         return self.reason_text()
 
     def reason_text(self, text: bool = True) -> str:

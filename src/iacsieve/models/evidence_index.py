@@ -4,8 +4,10 @@ Why: "why did the filter drop this warning?" is best answered by the labelled wa
 ("like 3 reviewed false alarms"). The index is built at freeze time from the training rows (their
 labels as trained on: the LLM's, or a named reviewer's where `iacsieve labels apply` put one) and
 saved inside the champion, so `filter` stays offline. It serves every family alike because it reads
-only the model input text (`build_input_text` of the smell and the flagged line; the context window
-is left out, so that boilerplate around a line does not decide which warnings are alike).
+only what every family reads: the flagged line of the model input text (`build_input_text`'s `line:`).
+The search is within one smell, so the `smell:` part of that text would add the same n-grams to every
+comparison (inflating short lines and costing time) and is left out; so is the context window, so
+that boilerplate around a line does not decide which warnings are alike.
 
 Representation: sublinear TF-IDF of hashed character n-grams (2-4, word-bounded), l2-normalised;
 similarity = cosine. Hashing leaves only integer and float arrays to save (no vocabulary). Search is
@@ -73,8 +75,9 @@ class IndexedWarning:
 
 
 def index_text(smell: str, content: str) -> str:
-    """The text the index compares: the model input text of the smell and the flagged line."""
-    return build_input_text(smell, content)
+    """The text the index compares: the flagged line as the model input text holds it (the smell is
+    the same for every candidate: the search stays within it)."""
+    return build_input_text(smell, content).split("\nline: ", 1)[1]
 
 
 def _vectorizer():
@@ -128,8 +131,11 @@ class EvidenceIndex:
         groups: dict[str, list[int]] = {}
         for i, row in enumerate(self.rows):
             groups.setdefault(row.smell, []).append(i)
+        # Only the columns some training row has can add to a similarity: search in those alone
+        # (~30k of the 2**18), the queries' other n-grams having counted in their norms already.
+        seen = sparse.csr_matrix(self.matrix[:, self.df_columns])
         self._by_smell = {
-            smell: (np.asarray(ids, dtype=np.int64), sparse.csr_matrix(self.matrix[ids].T))
+            smell: (np.asarray(ids, dtype=np.int64), sparse.csr_matrix(seen[ids].T))
             for smell, ids in groups.items()
         }
 
@@ -145,7 +151,7 @@ class EvidenceIndex:
         out: list[list[tuple[int, float]]] = [[] for _ in texts]
         if k < 1 or not texts:
             return out
-        queries = self.vectorise(texts)
+        queries = sparse.csr_matrix(self.vectorise(texts)[:, self.df_columns])
         positions: dict[str, list[int]] = {}
         for i, smell in enumerate(smells):
             positions.setdefault(smell, []).append(i)
@@ -194,13 +200,11 @@ def build_index(records: Sequence[WarningRecord]) -> EvidenceIndex:
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """An .npz numpy reads, with fixed member timestamps and order (np.savez stamps the current time)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # stored: loads faster
         for name in sorted(arrays):
             member = io.BytesIO()
             np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, member.getvalue())
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME), member.getvalue())
     return buffer.getvalue()
 
 
@@ -227,7 +231,7 @@ def save_index(index: EvidenceIndex, model_dir: str | Path) -> dict:
     return {
         "format": FORMAT,
         "rows": len(index.rows),
-        "text": "smell + flagged line (build_input_text, no context)",
+        "text": "the flagged line (build_input_text's line:), within the same smell",
         "vectors": f"tf-idf of hashed char_wb {NGRAM_RANGE[0]}-{NGRAM_RANGE[1]}-grams (2**{HASH_BITS})",
         "sha256": {
             VECTORS_FILE: hashlib.sha256(vectors).hexdigest(),
