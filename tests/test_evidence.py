@@ -297,16 +297,17 @@ def test_explain_by_file_line_smell(frozen, tmp_path, capsys):
 def test_evidence_cost_is_the_time_ratio_at_scale():
     from iacsieve.reporting.bench_filter import evidence_cost, format_evidence_cost
 
-    run = {"rows": 400000, "wall_s": 30.0, "rows_per_s": 13333.3, "peak_rss_mb": 700.0}
-    slower = {**run, "wall_s": 45.0, "rows_per_s": 8888.9, "peak_rss_mb": 730.0}
+    run = {"rows": 400000, "wall_s": 30.0, "cpu_s": 20.0, "rows_per_s": 13333.3, "peak_rss_mb": 700.0}
+    slower = {**run, "wall_s": 60.0, "cpu_s": 30.0, "rows_per_s": 6666.7, "peak_rss_mb": 730.0}
     assert evidence_cost(slower, run) == {
-        "time_ratio": 1.5,
+        "time_ratio": 1.5,  # CPU time: a busy neighbour doubled the wall time, not the work
+        "wall_ratio": 2.0,
         "peak_rss_mb_extra": 30.0,
         "max_time_ratio": 2.0,
         "within": True,
     }
-    assert not evidence_cost({**run, "wall_s": 61.0}, run)["within"]
-    assert "time x1.5 (within the x2 budget)" in format_evidence_cost(slower, run)
+    assert not evidence_cost({**run, "cpu_s": 41.0}, run)["within"]
+    assert "= x1.5 (within the x2 budget; wall x2.0)" in format_evidence_cost(slower, run)
 
 
 def test_review_sheet_has_the_reason(frozen, tmp_path):
