@@ -14,6 +14,7 @@ review sheet's column) and `to_dict()` (the full evidence: `--explain FILE.jsonl
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,7 +28,14 @@ from iacsieve.errors import IacsieveError
 from iacsieve.filtering.champion import Champion
 from iacsieve.filtering.detections import DetectionSet
 from iacsieve.filtering.verdicts import FilteredRow
-from iacsieve.models.evidence_index import CARD_KEY, EvidenceIndex, index_text, load_index
+from iacsieve.models.evidence_index import (
+    CARD_KEY,
+    ROWS_FILE,
+    VECTORS_FILE,
+    EvidenceIndex,
+    index_text,
+    load_index,
+)
 
 NEIGHBOURS = 3  # nearest labelled training warnings per decision
 FEATURES = 5  # classical family: the features that moved the score most
@@ -153,12 +161,33 @@ def neighbours_phrase(neighbours: Sequence[Neighbour]) -> str:
     )
 
 
+_LOADED: dict[tuple, EvidenceIndex] = {}  # one process filtering again (a benchmark, a service) loads once
+
+
 def champion_index(champion: Champion) -> EvidenceIndex | None:
-    """The champion's evidence index, its files checked against champion.json (None: frozen without one)."""
+    """The champion's evidence index, its files checked against champion.json (None: frozen without one).
+
+    Kept for the process, keyed by the card and the files' identity (inode, size, mtime): a file
+    changed since is read and checked again.
+    """
     card = champion.info.get(CARD_KEY)
     if card is None:
         return None
-    return load_index(champion.model_dir, card, where=str(champion.model_dir / "champion.json"))
+    try:
+        files = tuple(
+            (st.st_ino, st.st_size, st.st_mtime_ns)
+            for st in (os.stat(champion.model_dir / name) for name in (VECTORS_FILE, ROWS_FILE))
+        )
+    except OSError:
+        files = None  # load_index names the missing file
+    key = (str(champion.model_dir.resolve()), json.dumps(card, sort_keys=True), files)
+    if files is None or key not in _LOADED:
+        index = load_index(champion.model_dir, card, where=str(champion.model_dir / "champion.json"))
+        if files is None:
+            return index
+        _LOADED.clear()
+        _LOADED[key] = index
+    return _LOADED[key]
 
 
 def explain_inputs(
