@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from iacsieve import layout
@@ -143,6 +146,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="kfp.local's full output: executor inputs and every task's log (same as `iacsieve -v`)",
     )
     r.set_defaults(func=_run_local)
+
+    ck = ksub.add_parser(
+        "check",
+        help="check compiled pipeline specs against what a real KFP backend runs",
+        description="Check compiled pipeline specs (IR YAML) against the KFP backend's rules "
+        "(docs/kfp-backend-rules.md): importer URI sources and schemes, dsl.Collected and caching, "
+        "retry fields, GPU loops against the budget, resource requests, the image reference. "
+        "One line per violation, naming the task and input; exit 2 when there is any. "
+        "`kfp compile` and `kfp submit` run the same check.",
+    )
+    ck.add_argument("specs", nargs="+", metavar="SPEC.yaml", help="compiled pipeline specs")
+    ck.add_argument(
+        "--gpu-budget",
+        type=int,
+        default=None,
+        help="GPU train pods allowed at once (default: the largest loop's parallelism limit)",
+    )
+    ck.set_defaults(func=_check)
 
     sp = ksub.add_parser(
         "specs",
@@ -327,9 +348,26 @@ def _compile(args: argparse.Namespace) -> int:
     from iacsieve.kfp import compile_stage
 
     out = args.output or f"iacsieve-stage{args.stage}-{args.profile}.yaml"
-    compile_stage(args.stage, out, args.params, args.profile, image=args.image, cluster=args.cluster)
+    with _violations_per_line():
+        compile_stage(args.stage, out, args.params, args.profile, image=args.image, cluster=args.cluster)
     print(f"wrote {out}")
     return 0
+
+
+@contextlib.contextmanager
+def _violations_per_line() -> Iterator[None]:
+    """A spec the backend rules refuse: one stderr line per violation, then the usual error line (exit 2)."""
+    from iacsieve.errors import IacsieveError
+    from iacsieve.kfp.check import RULES_DOC, SpecViolations
+
+    try:
+        yield
+    except SpecViolations as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        raise IacsieveError(
+            f"refused: {len(exc.lines)} violation(s) of the KFP backend's rules ({RULES_DOC}) above"
+        ) from None
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -356,7 +394,17 @@ def _submit(args: argparse.Namespace) -> int:
                 endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
             ),
         )
-    run_id = submit_stage(
+    with _violations_per_line():
+        run_id = _submit_checked(args, inputs, client)
+    where = f" ({args.host.rstrip('/')}/#/runs/details/{run_id})" if args.host else ""
+    print(f"submitted stage {args.stage}: run {run_id}{where}")
+    return 0
+
+
+def _submit_checked(args: argparse.Namespace, inputs, client) -> str:
+    from iacsieve.kfp import submit_stage
+
+    return submit_stage(
         args.stage,
         inputs,
         host=args.host,
@@ -370,9 +418,6 @@ def _submit(args: argparse.Namespace) -> int:
         enable_caching=args.enable_caching,
         client=client,
     )
-    where = f" ({args.host.rstrip('/')}/#/runs/details/{run_id})" if args.host else ""
-    print(f"submitted stage {args.stage}: run {run_id}{where}")
-    return 0
 
 
 def _errors_only(record: logging.LogRecord) -> bool:
@@ -402,6 +447,18 @@ def _run_local(args: argparse.Namespace) -> int:
     if args.champion_out and "champion" in outputs:
         champion = pull_champion(outputs["champion"], args.champion_out)
         print(f"champion {champion['run']} (threshold {champion['threshold']:.2f}) -> {args.champion_out}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from iacsieve.kfp.check import check_files
+
+    lines = check_files(args.specs, args.gpu_budget)
+    for line in lines:
+        print(line, file=sys.stderr)
+    if lines:
+        return 2
+    print(f"{len(args.specs)} spec(s): no violations")
     return 0
 
 

@@ -19,6 +19,7 @@ from kfp import compiler
 from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import IacsieveError
 from iacsieve.image import DEFAULT_IMAGE, check_image
+from iacsieve.kfp.check import refuse_violations
 from iacsieve.kfp.connection import kfp_errors, kfp_target
 from iacsieve.kfp.graph import build_pipeline, pipeline_name, stage_inputs
 from iacsieve.kfp.local_workers import core_workers
@@ -74,6 +75,9 @@ def compile_stage(
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         tmp_file = Path(tmp) / "pipeline.yaml"
         compiler.Compiler().compile(pipeline, str(tmp_file))
+        # What a real backend would fail or run otherwise: refused here, one line per violation.
+        budget = load_params(params_path, profile=profile).cluster.parallelism
+        refuse_violations(tmp_file, budget, name=f"{pipeline_name(stage)} (compiled)")
         return atomic_write_text(out_file, tmp_file.read_text(encoding="utf-8"))
 
 
@@ -204,7 +208,13 @@ def run_local(
         raise IacsieveError(f"runner {runner!r}: expected subprocess or docker")
     with context as (task_runner, task_image):
         pipeline = build_pipeline(
-            stage, params_path, profile, image=task_image, cluster=False, human=bool(inputs.human_uri)
+            stage,
+            params_path,
+            profile,
+            image=task_image,
+            cluster=False,
+            human=bool(inputs.human_uri),
+            pin_image=False,
         )
         local.init(runner=task_runner, pipeline_root=str(root), enable_caching=enable_caching)
         with _quiet_on_all_cores(stage, verbose):
