@@ -86,8 +86,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--from-run",
         metavar="RUN_ID",
-        help="stages 2-4: take the selection / champion from this earlier run (through the KFP API) "
-        "instead of --selection-uri / --champion-uri",
+        help="stages 3-4: take the stage-2 selection / the stage-3 champion card from this earlier run "
+        "(found where KFP writes task outputs) instead of --selection-uri / --champion-uri",
+    )
+    s.add_argument(
+        "--pipeline-name",
+        help="with --from-run: the earlier run's pipeline name (iacsieve-stage<N>), for a run started "
+        "from an uploaded pipeline version (the API then returns no pipeline spec to read it from)",
     )
     s.add_argument(
         "--experiment", default="iacsieve", help="experiment name (created if missing; default: %(default)s)"
@@ -199,7 +204,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--from-run",
         metavar="RUN_ID",
-        help="take the champion (and selection) of this run through the KFP API",
+        help="take the champion (and selection) of this run, found where KFP writes task outputs",
+    )
+    p.add_argument(
+        "--pipeline-name",
+        help="with --from-run: the earlier run's pipeline name (iacsieve-stage<N>), for a run started "
+        "from an uploaded pipeline version (the API then returns no pipeline spec to read it from)",
     )
     p.add_argument("--selection-uri", help="also keep the run's `selection` (stage-4 seeds) for report/plots")
     p.add_argument(
@@ -217,8 +227,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--pipeline-root",
-        help="with --from-run on a backend that lists no task outputs: the run's pipeline "
-        "root (default: the run's own, else minio://mlpipeline/v2/artifacts)",
+        help="with --from-run: the run's pipeline root (default: the run's own, else "
+        "minio://mlpipeline/v2/artifacts)",
     )
     p.add_argument(
         "--endpoint-url",
@@ -391,6 +401,7 @@ def _submit(args: argparse.Namespace) -> int:
                 args.from_run,
                 args.stage,
                 pipeline_root=args.pipeline_root,
+                pipeline_name=args.pipeline_name,
                 endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
             ),
         )
@@ -472,13 +483,18 @@ def _specs(args: argparse.Namespace) -> int:
 
 def _pull(args: argparse.Namespace) -> int:
     from iacsieve.errors import IacsieveError
-    from iacsieve.kfp.from_run import resolve_run_outputs
+    from iacsieve.kfp.from_run import PRODUCERS, resolve_run_outputs
     from iacsieve.kfp.pull import home_champion
 
     source, selection, origin = args.source, args.selection_uri, {}
     if args.from_run:
         found = resolve_run_outputs(
-            _client(args), args.from_run, pipeline_root=args.pipeline_root, endpoint_url=args.endpoint_url
+            _client(args),
+            args.from_run,
+            {k: PRODUCERS[k] for k in ("selection", "champion")},
+            pipeline_root=args.pipeline_root,
+            pipeline_name=args.pipeline_name,
+            endpoint_url=args.endpoint_url,
         )
         if "champion" not in found:
             raise IacsieveError(f"run {args.from_run}: no champion (only stages 3-4 freeze one)")

@@ -264,7 +264,11 @@ def gpu_parallelism(spec: Spec) -> Iterator[Violation]:
     loops = []
     for dag, key, task in spec.tasks():
         name = task.get("componentRef", {}).get("name", "")
-        if "iteratorPolicy" not in task and "parameterIterator" not in task and "artifactIterator" not in task:
+        if (
+            "iteratorPolicy" not in task
+            and "parameterIterator" not in task
+            and "artifactIterator" not in task
+        ):
             continue
         if spec.uses_gpu(name):
             loops.append((dag, key, task))
@@ -324,9 +328,7 @@ def resource_requests(spec: Spec) -> Iterator[Violation]:
     for dag, key, resources in containers:
         for name in ("resourceCpuRequest", "resourceMemoryRequest"):
             if not resources.get(name):
-                yield Violation(
-                    "pods-resources", dag, key, f"resources.{name}", "missing on a cluster spec"
-                )
+                yield Violation("pods-resources", dag, key, f"resources.{name}", "missing on a cluster spec")
 
 
 def image_pinned(spec: Spec) -> Iterator[Violation]:

@@ -212,9 +212,7 @@ def _returned(outputs: dict):
     return StageOutputs(selection=outputs["selection"])
 
 
-def _one_stage(
-    n: int, settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer
-):
+def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer):
     s = settings.stages[n]
     plan = s.plan
 
@@ -251,9 +249,7 @@ def _one_stage(
     return dsl.pipeline(name=pipeline_name(n), description=description)(func)
 
 
-def _all_stages(
-    settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer
-):
+def _all_stages(settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer):
     def all_stages(data_uri: str, data_md5: str = "", human_uri: str = "") -> FrozenOutputs:
         prepared = _prepared(c, data_uri, data_md5, human_uri if human else None, settings, on_cluster)
         outputs: dict[int, dict] = {}
@@ -266,7 +262,14 @@ def _all_stages(
                 base = outputs[plan.previous]["card"]
             after = outputs[n - 1]["_select"] if n - 1 in outputs else None
             outputs[n] = _stage_tasks(
-                settings.stages[n], c, prepared, base, on_cluster, prefix=f"s{n}-", after=after, freezer=freezer
+                settings.stages[n],
+                c,
+                prepared,
+                base,
+                on_cluster,
+                prefix=f"s{n}-",
+                after=after,
+                freezer=freezer,
             )
         return _returned(outputs[FINAL_STAGE])
 

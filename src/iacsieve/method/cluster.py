@@ -18,7 +18,9 @@ KINDS: tuple[str, ...] = ("train", "light")
 POD_KEYS: tuple[str, ...] = ("resources", "retry", "weights", "credentials", "node_selector", "tolerations")
 SHM_VOLUME = "dshm"
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")  # a Kubernetes resource quantity
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)$")  # what KFP's retry backoff accepts, e.g. 30s, 5m, 1h
+_DURATION = re.compile(
+    r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)$"
+)  # what KFP's retry backoff accepts, e.g. 30s, 5m, 1h
 _UNIT_S = {"s": 1, "m": 60, "h": 3600}
 # Kubernetes label syntax (node_selector): an optional DNS-subdomain prefix, a name, a value.
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -179,12 +181,18 @@ def _node_selector(value: Any, source: object) -> dict[str, str]:
     for key, item in _mapping(value, "cluster.node_selector", source).items():
         where = f"cluster.node_selector.{key}"
         prefix, _, name = str(key).rpartition("/")
-        if not isinstance(key, str) or not _LABEL_NAME.match(name) or (prefix and not _DNS_SUBDOMAIN.match(prefix)):
+        if (
+            not isinstance(key, str)
+            or not _LABEL_NAME.match(name)
+            or (prefix and not _DNS_SUBDOMAIN.match(prefix))
+        ):
             raise ConfigError(where, "not a Kubernetes label key (e.g. nvidia.com/gpu.present)", source)
         if not isinstance(item, str):
-            raise ConfigError(where, f"must be a string (quote it: \"{item}\"), got {item!r}", source)
+            raise ConfigError(where, f'must be a string (quote it: "{item}"), got {item!r}', source)
         if not _LABEL_VALUE.match(item):
-            raise ConfigError(where, f"not a Kubernetes label value (63 letters, digits, -_.): {item!r}", source)
+            raise ConfigError(
+                where, f"not a Kubernetes label value (63 letters, digits, -_.): {item!r}", source
+            )
         labels[key] = item
     return labels
 
@@ -201,10 +209,14 @@ def _tolerations(value: Any, source: object) -> tuple[dict[str, Any], ...]:
         item = _mapping(item, where, source)
         for name, given in item.items():
             if name not in TOLERATION_FIELDS:
-                raise ConfigError(f"{where}.{name}", f"unknown field (known: {', '.join(TOLERATION_FIELDS)})", source)
+                raise ConfigError(
+                    f"{where}.{name}", f"unknown field (known: {', '.join(TOLERATION_FIELDS)})", source
+                )
             if name == "toleration_seconds":
                 if isinstance(given, bool) or not isinstance(given, int) or given < 0:
-                    raise ConfigError(f"{where}.{name}", f"must be a whole number >= 0, got {given!r}", source)
+                    raise ConfigError(
+                        f"{where}.{name}", f"must be a whole number >= 0, got {given!r}", source
+                    )
                 continue
             allowed = TOLERATION_FIELDS[name]
             if not isinstance(given, str) or (allowed and given not in allowed):
