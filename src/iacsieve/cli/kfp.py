@@ -195,7 +195,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or --from-run RUN_ID.\nRemote URIs need the fsspec backend (`pip install .[cluster]`: "
         "s3fs for s3:// and minio://, gcsfs for gs://)\nand its usual credentials (AWS_* / "
         "GOOGLE_APPLICATION_CREDENTIALS). For the in-cluster MinIO:\n  kubectl port-forward -n "
-        "kubeflow svc/minio-service 9000:9000\nThen: git add models/cluster-champion.dvc "
+        "kubeflow svc/minio-service 9000:9000\nThen: git add dvc.yaml models/cluster-champion.dvc "
         "models/.gitignore reports/cluster-champion && git commit && dvc push\n\n" + AUTH_HELP,
     )
     p.add_argument(
