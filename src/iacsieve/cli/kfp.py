@@ -196,7 +196,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "s3fs for s3:// and minio://, gcsfs for gs://)\nand its usual credentials (AWS_* / "
         "GOOGLE_APPLICATION_CREDENTIALS). For the in-cluster MinIO:\n  kubectl port-forward -n "
         "kubeflow svc/minio-service 9000:9000\nThen: git add dvc.yaml models/cluster-champion.dvc "
-        "models/.gitignore reports/cluster-champion && git commit && dvc push\n\n" + AUTH_HELP,
+        "models/.gitignore reports/cluster-champion && git commit && dvc push models/cluster-champion.dvc\n\n" + AUTH_HELP,
     )
     p.add_argument(
         "source", metavar="SOURCE", nargs="?", help="URI or path of the freeze task's `champion` artifact"
@@ -530,7 +530,7 @@ def _pull(args: argparse.Namespace) -> int:
     print(
         "version it: git add "
         + " ".join(sorted({str(p) for p in written.values()} | {str(Path(args.out).parent / ".gitignore")}))
-        + " && git commit -m 'cluster champion' && dvc push"
+        + f" && git commit -m 'cluster champion' && dvc push {written['dvc_file']}"
     )
     return 0
 
