@@ -139,7 +139,10 @@ def test_without_a_volume_weights_come_from_the_hub(tmp_path):
         ({"retry": {"train_time_budget": "forever"}}, "cluster.retry.train_time_budget"),
         ({"tolerations": [{"key": "gpu", "efect": "NoSchedule"}]}, r"cluster.tolerations\[0\].efect"),
         ({"tolerations": [{"key": "gpu", "operator": "Maybe"}]}, r"cluster.tolerations\[0\].operator"),
-        ({"tolerations": [{"key": "gpu", "toleration_seconds": "1h"}]}, r"cluster.tolerations\[0\].toleration_seconds"),
+        (
+            {"tolerations": [{"key": "gpu", "toleration_seconds": "1h"}]},
+            r"cluster.tolerations\[0\].toleration_seconds",
+        ),
         ({"tolerations": {"key": "gpu"}}, "cluster.tolerations"),
         ({"tolerations": ["gpu"]}, r"cluster.tolerations\[0\]"),
         ({"node_selector": {"nvidia.com/gpu.present": True}}, "cluster.node_selector.nvidia.com/gpu.present"),

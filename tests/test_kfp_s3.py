@@ -122,9 +122,7 @@ def _lay_out_output(s3, run_id: str, task: str, output: str, folder: Path) -> st
     return f"s3://{BUCKET}/{prefix}"
 
 
-def test_docs_cluster_commands_round_trip_through_s3(
-    s3, kfp_server, champion, tmp_path, monkeypatch, capsys
-):
+def test_docs_cluster_commands_round_trip_through_s3(s3, kfp_server, champion, tmp_path, monkeypatch, capsys):
     clone = tmp_path / "iacsieve"
     _git("clone", "-q", "--no-hardlinks", str(REPO), str(clone), cwd=REPO)
     monkeypatch.chdir(clone)
@@ -174,7 +172,9 @@ def test_docs_cluster_commands_round_trip_through_s3(
     named = set(shlex.split(documented.split(" && ")[0])[2:])
     assert all(p in named or {str(d) for d in Path(p).parents} & named for p in printed), (printed, named)
     _run(documented, capsys)
-    assert _git("status", "--porcelain", cwd=clone) == " M .dvc/config\n"  # `dvc remote add`'s, not the pull's
+    assert (
+        _git("status", "--porcelain", cwd=clone) == " M .dvc/config\n"
+    )  # `dvc remote add`'s, not the pull's
     assert "up to date" in _dvc(["status", "models/cluster-champion.dvc"], capsys)
     pushed_md5 = yaml.safe_load((clone / "models/cluster-champion.dvc").read_text())["outs"][0]["md5"]
     key = f"iacsieve/dvc/files/md5/{pushed_md5[:2]}/{pushed_md5[2:]}"

@@ -70,7 +70,9 @@ def _importer_from_task_output(doc: dict) -> None:
 
 
 def _importer_local_path(doc: dict) -> None:
-    _tasks(doc, "root")["importer"]["inputs"]["parameters"]["uri"] = {"runtimeValue": {"constant": "data/raw"}}
+    _tasks(doc, "root")["importer"]["inputs"]["parameters"]["uri"] = {
+        "runtimeValue": {"constant": "data/raw"}
+    }
 
 
 def _evaluate_cached(doc: dict) -> None:
@@ -106,11 +108,21 @@ def _unbounded_gpu_loop(doc: dict) -> None:
 
 
 MUTATIONS: list[tuple[str, Callable[[dict], None], str, str]] = [
-    ("1-importer-uri", _importer_from_task_output, "comp-freeze-chosen/importer input uri", "select's output"),
+    (
+        "1-importer-uri",
+        _importer_from_task_output,
+        "comp-freeze-chosen/importer input uri",
+        "select's output",
+    ),
     ("4c-importer-scheme", _importer_local_path, "task importer input uri", "'data/raw'"),
     ("2-collected-cache", _evaluate_cached, "task select input evaluations", "producer evaluate"),
     ("2-collected-cache", _select_cached, "task select input evaluations", "caching on"),
-    ("3d-backoff-factor", _fractional_backoff, "comp-for-loop-2/train input retryPolicy.backoffFactor", "1.5"),
+    (
+        "3d-backoff-factor",
+        _fractional_backoff,
+        "comp-for-loop-2/train input retryPolicy.backoffFactor",
+        "1.5",
+    ),
     ("3b-retry-deadline", _deadline_before_the_retries, "train input retryPolicy.backoffMaxDuration", "180s"),
     ("3c-importer-retry", _retried_importer, "task importer input retryPolicy", "never retries"),
     ("pods-resources", _no_cpu_request, "task select input resources.resourceCpuRequest", "missing"),

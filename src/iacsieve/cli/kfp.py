@@ -196,7 +196,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "s3fs for s3:// and minio://, gcsfs for gs://)\nand its usual credentials (AWS_* / "
         "GOOGLE_APPLICATION_CREDENTIALS). For the in-cluster MinIO:\n  kubectl port-forward -n "
         "kubeflow svc/minio-service 9000:9000\nThen: git add dvc.yaml models/cluster-champion.dvc "
-        "models/.gitignore reports/cluster-champion && git commit && dvc push models/cluster-champion.dvc\n\n" + AUTH_HELP,
+        "models/.gitignore reports/cluster-champion && git commit && dvc push models/cluster-champion.dvc\n\n"
+        + AUTH_HELP,
     )
     p.add_argument(
         "source", metavar="SOURCE", nargs="?", help="URI or path of the freeze task's `champion` artifact"
@@ -381,7 +382,6 @@ def _violations_per_line() -> Iterator[None]:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from iacsieve.kfp import submit_stage
     from iacsieve.kfp.from_run import stage_inputs_from_run
     from iacsieve.kfp.run import check_cluster_image
 

@@ -149,8 +149,9 @@ def with_metrics_entry(text: str, entry: str, *, source: object = "dvc.yaml") ->
         for i in range(head + 1, len(lines)):
             if _TOP_KEY.match(lines[i]):
                 break
-            if _ITEM.match(lines[i]):
-                last, indent = i, _ITEM.match(lines[i]).group(1)
+            item = _ITEM.match(lines[i])
+            if item:
+                last, indent = i, item.group(1)
         if not lines[last].endswith("\n"):
             lines[last] += "\n"
         lines.insert(last + 1, f"{indent}- {entry}\n")

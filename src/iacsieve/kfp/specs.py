@@ -41,10 +41,9 @@ def write_specs(
     """Compile every component and pipeline spec under `root`; returns the files written."""
     from kfp import compiler
 
+    from iacsieve.kfp.check import refuse_violations
     from iacsieve.kfp.components import StepComponents, build_components
     from iacsieve.kfp.graph import ALL, build_pipeline
-
-    from iacsieve.kfp.check import refuse_violations
     from iacsieve.kfp.image_ref import pinned
     from iacsieve.method.params import load_params
 
