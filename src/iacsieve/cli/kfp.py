@@ -107,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="enable_caching",
         action="store_false",
         default=None,
-        help="re-run every task (default: caching on, as compiled)",
+        help="re-run every task (default: as compiled: cached, but evaluate and select, which always run)",
     )
     _connection_args(s)
     s.set_defaults(func=_submit)

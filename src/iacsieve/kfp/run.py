@@ -145,8 +145,15 @@ def submit_stage(
 ) -> str:
     """Compile the stage and create a run on a KFP cluster; returns the run id.
 
-    Caching follows the compiled spec (on) unless `enable_caching` says otherwise.
+    Caching follows the compiled spec (on, but for evaluate and select) unless `enable_caching` is
+    False; True (KFP: caching on for every task) is refused, since select would then collect cached
+    evaluations from an earlier run's prefix, which the backend's launcher cannot open (rules doc, 2).
     """
+    if enable_caching:
+        raise IacsieveError(
+            "enable_caching=True would cache evaluate and select too (a partly cached dsl.Collected "
+            "fails on a real backend: docs/kfp-backend-rules.md, 2); leave it unset or False"
+        )
     arguments = inputs.arguments(stage)
     check_cluster_image(params_path, profile, image)  # before any connection to the server
     client = client or make_client(host, namespace=namespace, **auth)
