@@ -1,4 +1,4 @@
-"""Every command in README.md's ```bash blocks is executed here or mapped to what exercises it.
+"""Every command in the ```bash blocks of README.md and docs/*.md is executed here or mapped to what exercises it.
 
 `README_COMMANDS` below is the one reviewed map, keyed by the command as written (comments and
 line continuations removed, spaces collapsed). A README command missing from it fails
@@ -208,7 +208,11 @@ def readme_commands(text: str) -> list[str]:
     return commands
 
 
-COMMANDS = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
+# README.md first, then every page under docs/ that shows commands: one map covers them all.
+DOC_PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+COMMANDS = list(
+    dict.fromkeys(c for page in DOC_PAGES for c in readme_commands(page.read_text(encoding="utf-8")))
+)
 RUNS = [c for c in COMMANDS if isinstance(README_COMMANDS.get(c), Runs)]
 
 
