@@ -1,4 +1,4 @@
-"""Every command in README.md's ```bash blocks is executed here or mapped to what exercises it.
+"""Every command in the ```bash blocks of README.md and docs/*.md is executed here or mapped to what exercises it.
 
 `README_COMMANDS` below is the one reviewed map, keyed by the command as written (comments and
 line continuations removed, spaces collapsed). A README command missing from it fails
@@ -212,16 +212,18 @@ def readme_commands(text: str) -> list[str]:
     return commands
 
 
-# The pages whose ```bash blocks are mapped (README and the user docs it links to).
-PAGES = ("README.md", "docs/cluster.md")
-COMMANDS = [c for page in PAGES for c in readme_commands((REPO / page).read_text(encoding="utf-8"))]
+# README.md first, then every page under docs/ that shows commands: one map covers them all.
+DOC_PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+COMMANDS = list(
+    dict.fromkeys(c for page in DOC_PAGES for c in readme_commands(page.read_text(encoding="utf-8")))
+)
 RUNS = [c for c in COMMANDS if isinstance(README_COMMANDS.get(c), Runs)]
 
 
 def test_every_readme_command_is_mapped():
     unmapped = [c for c in COMMANDS if c not in README_COMMANDS]
     assert not unmapped, (
-        f"commands of {', '.join(PAGES)} with no entry in tests/test_readme.py README_COMMANDS "
+        "README.md commands with no entry in tests/test_readme.py README_COMMANDS "
         f"(say how each is exercised): {unmapped}"
     )
 
