@@ -416,7 +416,7 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _submit_checked(args: argparse.Namespace, inputs, client) -> str:
+def _submit_checked(args: argparse.Namespace, inputs: StageInputs, client: Any) -> str:
     from iacsieve.kfp import submit_stage
 
     return submit_stage(

@@ -13,7 +13,7 @@ cache keeps an earlier run's outputs, so it has none there: the error says so an
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from iacsieve.errors import IacsieveError
@@ -129,7 +129,7 @@ def _version_ref(run: Any) -> bool:
     return bool(getattr(run, "pipeline_version_reference", None) or getattr(run, "pipeline_version_id", None))
 
 
-def _call(client: Any, what: str, func, *args, **kwargs):
+def _call(client: Any, what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call the KFP API; its HTTP errors become one line."""
     try:
         return func(*args, **kwargs)

@@ -16,7 +16,9 @@ import contextlib
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import yaml
@@ -207,7 +209,7 @@ def dvc_add(path: Path, repo: str | Path = ".") -> Path:
 
 
 @contextlib.contextmanager
-def _dvc_repo(repo: str | Path, about: Path):
+def _dvc_repo(repo: str | Path, about: Path) -> Iterator[Any]:
     """The DVC project at `repo`; DVC's errors (a broken dvc.yaml, a failed add) become one line."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo

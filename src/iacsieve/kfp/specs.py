@@ -54,7 +54,8 @@ def write_specs(
         for f in fields(StepComponents)
         if f.name != "image"
     ]
-    for stage in (*STAGES, ALL):
+    stages: tuple[int | str, ...] = (*STAGES, ALL)
+    for stage in stages:
         name = "all-stages" if stage == ALL else f"stage{stage}"
         targets.append(
             (build_pipeline(stage, params_path, profile, image=image), root / "pipelines" / f"{name}.yaml")

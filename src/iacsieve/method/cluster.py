@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from iacsieve.errors import ConfigError
@@ -236,7 +236,7 @@ def _mapping(value: Any, key: str, source: object) -> dict:
     return dict(value)
 
 
-def _block(cls, value: Any, key: str, source: object, base: Any = None):
+def _block(cls: Any, value: Any, key: str, source: object, base: Any = None) -> Any:
     """A dataclass from a mapping, over `base`'s (or the class's) defaults; unknown keys and wrong types named."""
     given = _mapping(value, key, source)
     known = {f.name: f for f in fields(cls)}
@@ -248,8 +248,9 @@ def _block(cls, value: Any, key: str, source: object, base: Any = None):
     return cls(**current)
 
 
-def _default(f) -> Any:
-    return f.default if f.default is not MISSING else f.default_factory()
+def _default(f: Field[Any]) -> Any:
+    factory = f.default_factory
+    return factory() if callable(factory) else f.default
 
 
 def _typed(value: Any, like: Any, key: str, source: object) -> Any:
