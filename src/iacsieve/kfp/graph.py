@@ -16,7 +16,7 @@ all-stages pipeline wires stage N's output into stage N+1 in-graph.
 """
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from kfp import dsl
 
@@ -64,7 +64,7 @@ def build_pipeline(
     cluster: "bool | None" = None,
     human: bool = False,
     pin_image: bool = True,
-):
+) -> Any:
     """A stage's pipeline, or the whole method's (`stage="all"`): a KFP GraphComponent to compile,
     submit, or call under kfp.local.
 
@@ -88,13 +88,13 @@ def build_pipeline(
 def _stage_tasks(
     s: StageSettings,
     c: StepComponents,
-    prepared,
-    base,
+    prepared: Any,
+    base: Any,
     on_cluster: bool,
     prefix: str = "",
-    after=None,
-    freezer=None,
-) -> dict:
+    after: Any = None,
+    freezer: Any = None,
+) -> dict[str, Any]:
     """One stage's tasks inside an enclosing pipeline; returns its outputs (selection [, champion, card])
     and its select task (`_select`). `after`: a task every train task waits for (the previous
     stage's select), so two stages' GPU loops never run at once.
@@ -104,7 +104,7 @@ def _stage_tasks(
     """
     plan, n = s.plan, s.plan.number
 
-    def on_pod(task, kind: str):
+    def on_pod(task: Any, kind: str) -> Any:
         """Pod settings (resources, retries with backoff, GPU and weights for train) on a cluster only."""
         return configure_task(task, s.cluster.pods, kind) if on_cluster else task
 
@@ -156,7 +156,7 @@ class Frozen(NamedTuple):
     card: dsl.Artifact
 
 
-def freeze_chosen(c: StepComponents, pods: "PodSettings | None"):
+def freeze_chosen(c: StepComponents, pods: "PodSettings | None") -> Any:
     """A sub-DAG: import the chosen run by the URI it takes as an input, then freeze it.
 
     Built outside the enclosing pipeline (KFP refuses a pipeline defined inside another); `pods`:
@@ -184,7 +184,7 @@ def _prepared(
     human_uri: "str | None",
     settings: CompileSettings,
     on_cluster: bool,
-):
+) -> Any:
     """The raw data by URI, prepared (`data_md5`, data.dvc's or "" for none, is checked before a row
     is read), with the reviewers' labels at `human_uri` applied when it is given."""
     raw = dsl.importer(artifact_uri=data_uri, artifact_class=dsl.Dataset, reimport=False)
@@ -204,7 +204,7 @@ def _prepared(
     return training.outputs["training"]
 
 
-def _returned(outputs: dict):
+def _returned(outputs: dict[str, Any]) -> Any:
     if "champion" in outputs:
         return FrozenOutputs(
             selection=outputs["selection"], champion=outputs["champion"], card=outputs["card"]
@@ -212,11 +212,13 @@ def _returned(outputs: dict):
     return StageOutputs(selection=outputs["selection"])
 
 
-def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer):
+def _one_stage(
+    n: int, settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer: Any
+) -> Any:
     s = settings.stages[n]
     plan = s.plan
 
-    def body(data_uri: str, data_md5: str, human_uri: str, base_uri: "str | None" = None):
+    def body(data_uri: str, data_md5: str, human_uri: str, base_uri: "str | None" = None) -> Any:
         prepared = _prepared(c, data_uri, data_md5, human_uri if human else None, settings, on_cluster)
         base = None
         if base_uri is not None:
@@ -230,15 +232,15 @@ def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster:
     # `human_uri` is read only by a pipeline built with human=True.
     if plan.builds_on == "winner":
 
-        def func(data_uri: str, selection_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
+        def func(data_uri: str, selection_uri: str, data_md5: str = "", human_uri: str = "") -> returns:  # type: ignore[valid-type]
             return body(data_uri, data_md5, human_uri, selection_uri)
     elif plan.builds_on == "champion":
 
-        def func(data_uri: str, champion_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
+        def func(data_uri: str, champion_uri: str, data_md5: str = "", human_uri: str = "") -> returns:  # type: ignore[misc, valid-type]
             return body(data_uri, data_md5, human_uri, champion_uri)
     else:
 
-        def func(data_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
+        def func(data_uri: str, data_md5: str = "", human_uri: str = "") -> returns:  # type: ignore[misc, valid-type]
             return body(data_uri, data_md5, human_uri)
 
     func.__name__ = f"stage{n}"
@@ -249,17 +251,18 @@ def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster:
     return dsl.pipeline(name=pipeline_name(n), description=description)(func)
 
 
-def _all_stages(settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer):
+def _all_stages(
+    settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer: Any
+) -> Any:
     def all_stages(data_uri: str, data_md5: str = "", human_uri: str = "") -> FrozenOutputs:
         prepared = _prepared(c, data_uri, data_md5, human_uri if human else None, settings, on_cluster)
-        outputs: dict[int, dict] = {}
+        outputs: dict[int, dict[str, Any]] = {}
         for n in STAGES:
             plan = settings.stages[n].plan
             base = None
-            if plan.builds_on == "winner":
-                base = outputs[plan.previous]["selection"]
-            elif plan.builds_on == "champion":
-                base = outputs[plan.previous]["card"]
+            if plan.builds_on in ("winner", "champion"):  # the previous stage's selection, or its card
+                assert plan.previous is not None
+                base = outputs[plan.previous]["selection" if plan.builds_on == "winner" else "card"]
             after = outputs[n - 1]["_select"] if n - 1 in outputs else None
             outputs[n] = _stage_tasks(
                 settings.stages[n],

@@ -97,7 +97,7 @@ def make_client(
     token: str | None = None,
     cookies: str | None = None,
     sa_token_path: str | None = None,
-):
+) -> Any:
     """A `kfp.Client`, authenticated the usual ways (see `iacsieve kfp submit --help`).
 
     Order: an explicit token; a service-account token file (`--sa-token-path` or
@@ -204,6 +204,7 @@ def run_local(
     local = _import_kfp_local()
     arguments = inputs.arguments(stage)
     root = Path(pipeline_root).resolve()
+    context: contextlib.AbstractContextManager[tuple[Any, str | None]]
     if runner == "docker":
         from iacsieve.kfp.docker_local import docker_runner
 
@@ -230,7 +231,7 @@ def run_local(
 
 
 @contextlib.contextmanager
-def _quiet_on_all_cores(stage: int, verbose: bool) -> Iterator[None]:
+def _quiet_on_all_cores(stage: int | str, verbose: bool) -> Iterator[None]:
     """kfp.local's run: one line per task (unless verbose), a task per core, a failure as one IacsieveError."""
     with task_lines(verbose) as lines, core_workers():
         try:
@@ -247,7 +248,7 @@ def _quiet_on_all_cores(stage: int, verbose: bool) -> Iterator[None]:
             raise IacsieveError(f"kfp.local: {plain(str(exc))}") from None
 
 
-def _import_kfp_local():
+def _import_kfp_local() -> Any:
     """`kfp.local`, with its task dispatcher imported while the repo's `docker/` folder is hidden.
 
     kfp.local does `import docker` (docker-py, optional) and copes with an ImportError; but with the
