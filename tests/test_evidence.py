@@ -271,7 +271,9 @@ def test_an_altered_index_is_refused_with_exit_2(frozen, tmp_path, capsys):
     detections = ["--detections", str(FIXTURE / "glitch-puppet.csv")]
     assert main(["filter", *args, *detections, "--out", str(tmp_path / "first.csv")]) == 0  # loaded once...
     rows = tampered / ROWS_FILE
-    rows.write_text(rows.read_text().replace('"label":0', '"label":1', 1))  # ...then one false alarm relabelled
+    rows.write_text(
+        rows.read_text().replace('"label":0', '"label":1', 1)
+    )  # ...then one false alarm relabelled
     capsys.readouterr()
     assert main(["filter", *args, *detections, "--out", str(tmp_path / "k.csv")]) == 2
     err = capsys.readouterr().err
