@@ -30,6 +30,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -37,6 +38,9 @@ from scipy import sparse
 from iacsieve.atomic import atomic_write_bytes
 from iacsieve.data.records import WarningRecord, build_input_text
 from iacsieve.errors import IacsieveError
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import HashingVectorizer
 
 VECTORS_FILE = "evidence_vectors.npz"  # beside the model files in the champion directory
 ROWS_FILE = "evidence_rows.json"
@@ -80,7 +84,7 @@ def index_text(smell: str, content: str) -> str:
     return build_input_text(smell, content).split("\nline: ", 1)[1]
 
 
-def _vectorizer():
+def _vectorizer() -> HashingVectorizer:
     from sklearn.feature_extraction.text import HashingVectorizer
 
     return HashingVectorizer(
