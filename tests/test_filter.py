@@ -16,6 +16,7 @@ from iacsieve.data.records import render_context
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering import DATASET_SMELLS, filter_detections, read_champion
 from iacsieve.models import load_scorer
+from iacsieve.safe_text import unneutralise_cell
 from iacsieve.smells import canonical_smell, is_non_security
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
@@ -113,9 +114,10 @@ def test_glitch_csv_every_row_in_order_with_smell_score_keep(glitch_run):
     summary, rows, _ = glitch_run
     source = glitch_rows()
     assert len(rows) == len(source) == summary["warnings_in"] == 977
-    assert list(rows[0]) == ["path", "line", "code", "snippet", "smell", "score", "keep"]
+    assert list(rows[0]) == ["path", "line", "code", "snippet", "smell", "score", "keep", "fingerprint"]
     for row, (p, line, code, snippet) in zip(rows, source):
-        assert (row["path"], row["line"], row["code"], row["snippet"]) == (p, line, code, snippet)
+        cells = tuple(unneutralise_cell(row[k]) for k in ("path", "line", "code", "snippet"))
+        assert cells == (p, line, code, snippet)
         if covered(code):
             score = float(row["score"])
             assert 0.0 <= score <= 1.0 and row["smell"] == canonical_smell(code)
@@ -180,7 +182,8 @@ def test_other_input_formats_give_the_same_verdicts(glitch_run, cached_scorer, c
     if convert is to_jsonl:
         assert rows[0]["input_smell"] == "sec_empty_pass" and rows[0]["smell"] == "empty_password"
     else:
-        assert set(rows[0]) == {"PATH", "LINE", "ERROR", "smell", "score", "keep"}
+        assert set(rows[0]) == {"PATH", "LINE", "ERROR", "smell", "score", "keep", "fingerprint"}
+    assert [r["fingerprint"] for r in rows] == [r["fingerprint"] for r in reference]
 
 
 def test_threshold_override_and_bare_model_dir(cached_scorer, champion, tmp_path):
