@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -128,22 +128,8 @@ def filter_detections(
     source = threshold_source or ("--threshold" if threshold is not None else "champion")
     stream = open_detections(detections, detections_format, limits)
     known = read_baseline(baseline, limits) if baseline is not None else None
-    scorer = scorer if scorer is not None else _load(champion.model_dir)
-    use_context = bool(getattr(scorer, "use_context", champion.use_context))
-
-    run = _Run(
-        folder,
-        champion,
-        scorer,
-        cut,
-        tech,
-        use_context,
-        on_missing,
-        batch_size,
-        known,
-        str(model_dir),
-        stream.path,
-    )
+    load = (lambda: scorer) if scorer is not None else (lambda: _load(champion.model_dir))
+    run = _Run(folder, champion, load, cut, tech, on_missing, batch_size, known, str(model_dir), stream.path)
     tally = Tally()
     counted = (tally.add(row) or row for row in run.verdicts(stream))
     sarif = None
@@ -166,7 +152,7 @@ def filter_detections(
         "out_format": out_format,
         "model": str(champion.model_dir),
         "family": champion.family,
-        "use_context": use_context,
+        "use_context": run.use_context,
         "threshold": cut,
         "threshold_source": source,
         "covered_smells": sorted(champion.covered),
@@ -207,29 +193,29 @@ def check_output_path(out: str | Path) -> None:
 
 
 class _Run:
-    """One filter run's state as rows stream through: the scripts, the model, a bounded score cache."""
+    """One filter run's state as rows stream through: the scripts, the model, a bounded score cache.
+
+    The model loads when the first chunk has something to score: a bad row in it (or an input with
+    nothing to score) costs no wait for the model.
+    """
 
     def __init__(
         self,
         folder: ScriptFolder,
         champion: Champion,
-        scorer: Scorer,
+        load: Callable[[], Scorer],
         cut: float,
         tech: str | None,
-        use_context: bool,
         on_missing: str,
         batch_size: int,
         known: frozenset[str] | None,
         model_name: str,
         source: Path,
     ) -> None:
-        self.folder, self.champion, self.scorer, self.cut = folder, champion, scorer, cut
-        self.tech, self.use_context, self.on_missing, self.batch_size = (
-            tech,
-            use_context,
-            on_missing,
-            batch_size,
-        )
+        self.folder, self.champion, self.load, self.cut = folder, champion, load, cut
+        self.tech, self.on_missing, self.batch_size = tech, on_missing, batch_size
+        self.scorer: Scorer | None = None
+        self.use_context = champion.use_context
         self.known, self.model_name, self.source = known, model_name, source
         self.scores: OrderedDict[tuple, float] = OrderedDict()
         self.model_inputs = 0
@@ -247,7 +233,6 @@ class _Run:
 
     def _score(self, rows: list[FilteredRow]) -> None:
         waiting: dict[tuple, list[FilteredRow]] = {}
-        records: list[WarningRecord] = []
         for row in rows:
             if row.status != SCORED:
                 continue
@@ -255,13 +240,18 @@ class _Run:
             if key in self.scores:
                 self.scores.move_to_end(key)
                 row.score = self.scores[key]
-                continue
-            if key not in waiting:
-                records.append(model_record(row, self.folder, self.tech, self.use_context, self.source))
-                self.cut_lines += self.folder.was_cut(row.script, row.detection.line)
-            waiting.setdefault(key, []).append(row)
-        if records:
-            scores = _predict(self.scorer, records, self.batch_size, self.model_name)
+            else:
+                waiting.setdefault(key, []).append(row)
+        if waiting:
+            for first, *_ in waiting.values():  # every input is checked before the model loads
+                self.cut_lines += self.folder.was_cut(first.script, first.detection.line)
+                model_record(first, self.folder, self.tech, False, self.source)
+            scorer = self._scorer()
+            records = [
+                model_record(first, self.folder, self.tech, self.use_context, self.source)
+                for first, *_ in waiting.values()
+            ]
+            scores = _predict(scorer, records, self.batch_size, self.model_name)
             self.model_inputs += len(records)
             for (key, waiting_rows), score in zip(waiting.items(), scores):
                 self.scores[key] = float(score)
@@ -272,6 +262,12 @@ class _Run:
         for row in rows:
             if row.status == SCORED and row.score is not None:
                 row.keep = bool(predict(np.asarray([row.score]), self.cut)[0])
+
+    def _scorer(self) -> Scorer:
+        if self.scorer is None:
+            self.scorer = self.load()
+            self.use_context = bool(getattr(self.scorer, "use_context", self.champion.use_context))
+        return self.scorer
 
     def _identify(self, row: FilteredRow) -> None:
         """The row's fingerprint, and whether the baseline already holds it."""
