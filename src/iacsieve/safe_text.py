@@ -21,18 +21,24 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 def neutralise_cell(value: str) -> str:
     """`value` with a leading `'` when a spreadsheet would read it as a formula.
 
-    A plain negative number (`-1`, a line number GLITCH writes for whole-file smells) is left as it is:
-    it is not a formula and `'-1` would stop it reading back as a number.
+    A plain negative number (`-1`, a line number GLITCH writes for whole-file smells) and a lone `-`
+    (GLITCH's "no message") are left as they are: neither is a formula, and both read back unchanged.
     """
-    if value.startswith(FORMULA_STARTS) and not _is_number(value):
+    if value.startswith(FORMULA_STARTS) and value != "-" and not _is_number(value):
         return NEUTRALISER + value
     return value
 
 
 def unneutralise_cell(value: str) -> str:
     """The original text of a cell `neutralise_cell` wrote (for reading a sheet back)."""
-    if value.startswith(NEUTRALISER) and value[1:].startswith(FORMULA_STARTS) and not _is_number(value[1:]):
-        return value[1:]
+    rest = value[1:]
+    if (
+        value.startswith(NEUTRALISER)
+        and rest.startswith(FORMULA_STARTS)
+        and rest != "-"
+        and not _is_number(rest)
+    ):
+        return rest
     return value
 
 
