@@ -104,9 +104,9 @@ def test_default_sarif_holds_only_the_kept_security_smells(fixture_runs):
     security = one_per_line([r for r in kept if not is_non_security(r["code"])])
     assert 0 < len(security) < len(kept)  # the fixture has kept code-quality notes to leave out
     assert len(run["results"]) == len(security) == summary["sarif_results"]
-    assert summary["sarif_left_out"] == summary["kept"] - summary["kept_security"] and summary["uri_base"] == str(
-        FIXTURE.resolve()
-    )
+    assert summary["sarif_left_out"] == summary["kept"] - summary["kept_security"] and summary[
+        "uri_base"
+    ] == str(FIXTURE.resolve())
     for result, ref in zip(run["results"], security):
         assert result["ruleId"] == ref["smell"] and result["level"] == "warning"
         (location,) = result["locations"]
@@ -293,3 +293,53 @@ def test_readme_sarif_example_on_the_bundled_fixture(
     prefix = os.path.relpath(SCRIPTS.resolve(), base).replace(os.sep, "/")
     assert uris(run) == [f"{prefix}/{uri.split('/', 1)[1]}" for uri in uris(assert_valid_sarif(default))]
     assert f"SARIF: {len(run['results'])} results;" in err and "--sarif-all adds them" in err
+
+
+MULTITOOL = os.environ.get("SARIF_MULTITOOL", "")  # opt-in: the Multitool takes ~10 s a log
+
+
+@pytest.mark.skipif(
+    not MULTITOOL or not os.access(MULTITOOL, os.X_OK),
+    reason="set SARIF_MULTITOOL to run Microsoft's SARIF Multitool",
+)
+def test_github_ingestion_rules_pass_on_real_glitch_output(champion, scorer, tmp_path):
+    """`Sarif.Multitool validate --rule-kind "Gh;Sarif"`: no error, no warning. Opt-in: set SARIF_MULTITOOL
+    to the `Sarif.Multitool` of `npm install @microsoft/sarif-multitool-linux` (it runs offline)."""
+    real = REPO / "tests" / "fixtures" / "glitch-real"
+    logs = []
+    for tech in ("ansible", "chef", "puppet"):
+        out = tmp_path / f"{tech}.sarif"
+        filter_detections(
+            champion, real / f"{tech}-glitch.csv", real / tech, out, scorer=scorer, sarif_all=True
+        )
+        logs.append(out)
+    foreign = tmp_path / "foreign.csv"  # scripts not found, paths from a foreign root, kept
+    foreign.write_text((real / "chef-glitch.csv").read_text().replace("./", "/src/gone/"))
+    logs.append(tmp_path / "missing.sarif")
+    filter_detections(champion, foreign, real / "puppet", logs[-1], scorer=scorer, on_missing="keep")
+    for log in logs:
+        proc = subprocess.run(
+            [MULTITOOL, "validate", "--rule-kind", "Gh;Sarif", str(log)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1"},
+            timeout=120,
+        )
+        bad = [ln for ln in proc.stdout.splitlines() if ": error " in ln or ": warning " in ln]
+        assert proc.returncode == 0 and not bad, f"{log.name}: {bad[:3]}"
+
+
+def test_every_sarif_log_written_is_checked_against_the_schema(champion, scorer, tmp_path):
+    """conftest wraps the SARIF writer; the schema catches what code-scanning uploads reject."""
+    from sarif_schema import WRITTEN, validate_sarif
+
+    before = len(WRITTEN)
+    filter_detections(champion, GLITCH_CSV, SCRIPTS, tmp_path / "o.sarif", scorer=scorer)
+    assert len(WRITTEN) == before + 1
+    log = json.loads((tmp_path / "o.sarif").read_text())
+    log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
+    with pytest.raises(AssertionError, match="SARIF schema"):
+        validate_sarif(log)
+    del log["version"]
+    with pytest.raises(AssertionError, match="SARIF schema"):
+        validate_sarif(log)
