@@ -344,3 +344,20 @@ def test_script_cache_stays_within_its_byte_budget(champion, tmp_path):
     big = filter_detections(champion, REAL / "chef-glitch.csv", REAL / "chef", tmp_path / "b.csv")
     assert small["by_smell"] == big["by_smell"]
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_an_error_naming_a_hostile_file_is_escaped_on_the_terminal(capsys, champion, tmp_path):
+    detections = tmp_path / "d.csv"
+    detections.write_text("evil\x1b]52;c;cGF5bG9hZA==\x07.pp,1,sec_hard_secr,x,-\n")
+    code, _, err = cli(
+        capsys,
+        "--model",
+        str(champion),
+        "--detections",
+        str(detections),
+        "--scripts",
+        str(REAL / "chef"),
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
+    assert code == 2 and err.count("\n") == 1 and "\x1b" not in err and "\x07" not in err and "evil" in err

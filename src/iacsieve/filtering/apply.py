@@ -243,14 +243,15 @@ class _Run:
             else:
                 waiting.setdefault(key, []).append(row)
         if waiting:
-            for first, *_ in waiting.values():  # every input is checked before the model loads
-                self.cut_lines += self.folder.was_cut(first.script, first.detection.line)
-                model_record(first, self.folder, self.tech, False, self.source)
+            firsts = [group[0] for group in waiting.values()]
+            # every input's technology is checked before the model loads
+            techs = [row_tech(row, self.tech, self.source) for row in firsts]
             scorer = self._scorer()
             records = [
-                model_record(first, self.folder, self.tech, self.use_context, self.source)
-                for first, *_ in waiting.values()
+                model_record(row, self.folder, t, self.use_context, self.source)
+                for row, t in zip(firsts, techs)
             ]
+            self.cut_lines += sum(self.folder.was_cut(row.script, row.detection.line) for row in firsts)
             scores = _predict(scorer, records, self.batch_size, self.model_name)
             self.model_inputs += len(records)
             for (key, waiting_rows), score in zip(waiting.items(), scores):
@@ -259,9 +260,11 @@ class _Run:
                     row.score = float(score)
             while len(self.scores) > SCORE_CACHE_ENTRIES:
                 self.scores.popitem(last=False)
-        for row in rows:
-            if row.status == SCORED and row.score is not None:
-                row.keep = bool(predict(np.asarray([row.score]), self.cut)[0])
+        scored = [row for row in rows if row.status == SCORED and row.score is not None]
+        if scored:
+            keeps = predict(np.asarray([row.score for row in scored]), self.cut)
+            for row, keep in zip(scored, keeps):
+                row.keep = bool(keep)
 
     def _scorer(self) -> Scorer:
         if self.scorer is None:
@@ -314,23 +317,29 @@ def classify(
     return row
 
 
+def row_tech(row: FilteredRow, tech: str | None, source: object) -> str:
+    """`tech` when given, else the technology the script's extension names; IacsieveError when it names none."""
+    found = tech or infer_tech(row.detection.file)
+    if found is None:
+        raise IacsieveError(
+            f"{source}:{row.detection.row_no}: cannot infer the technology of {row.detection.file!r} from its "
+            f"extension (.pp puppet, .rb chef, .yml/.yaml ansible); pass --tech"
+        )
+    return found
+
+
 def model_record(
     row: FilteredRow, folder: ScriptFolder, tech: str | None, use_context: bool, source: object
 ) -> WarningRecord:
     """The model input for a row to score, built the way training built them."""
     det = row.detection
-    assert row.script is not None
-    row_tech = tech or infer_tech(det.file)
-    if row_tech is None:
-        raise IacsieveError(
-            f"{source}:{det.row_no}: cannot infer the technology of {det.file!r} from its "
-            f"extension (.pp puppet, .rb chef, .yml/.yaml ansible); pass --tech"
-        )
+    if row.script is None:
+        raise ValueError("model_record needs a row whose script resolved")
     text, lines = folder.line(row.script, det.line)
     name = row.script.name
     return WarningRecord(
         smell=row.smell,
-        tech=row_tech,
+        tech=row_tech(row, tech, source),
         file=name,
         line=det.line,
         content=text.strip(),
