@@ -1,5 +1,4 @@
-"""Every command in README.md's (and docs/filter.md's) ```bash blocks is executed here or mapped to what
-exercises it (`PAGES`: one map per page, the same kinds of entry).
+"""Every command in the ```bash blocks of README.md and docs/*.md is executed here or mapped to what exercises it.
 
 `README_COMMANDS` below is the one reviewed map, keyed by the command as written (comments and
 line continuations removed, spaces collapsed). A README command missing from it fails
@@ -106,6 +105,27 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_sarif.py::test_readme_sarif_example_on_the_bundled_fixture",
         "this very command (parsed from README.md) with a trained champion, from the repository root",
     ),
+    # docs/filter.md: the filter in CI
+    "pip install iacsieve": External("installs from a package index; this machine has the repository's venv"),
+    "git clone https://github.com/sr-lab/GLITCH ~/glitch && git -C ~/glitch checkout 19c5020": External(
+        "clones GLITCH from GitHub, which this machine cannot reach"
+    ),
+    "python3 -m venv ~/.venvs/glitch && ~/.venvs/glitch/bin/pip install ~/glitch": External(
+        "installs the GLITCH clone above"
+    ),
+    "~/.venvs/glitch/bin/glitch --tech puppet --csv --folder-strategy include-all infra/ glitch.csv": External(
+        "GLITCH is not installed here; tests/fixtures/glitch-real holds its output from this command",
+        "tests/test_filter_ci.py::test_docs_glitch_command_is_how_the_fixtures_were_made",
+    ),
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out kept.csv": CoveredBy(
+        "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
+        "this very command (parsed from docs/filter.md) on GLITCH's real output for each technology",
+    ),
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out iacsieve.sarif "
+    "--sarif-category iacsieve-puppet --json-summary summary.json --on-missing keep --fail-on kept": CoveredBy(
+        "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
+        "the CI job (parsed from docs/filter.md) on GLITCH's real output: SARIF, summary and exit code",
+    ),
     # Teach it your policy
     "iacsieve review --model models/champion --detections glitch.csv --scripts repo/ --budget 50 --out sheet.csv": CoveredBy(
         "tests/test_review.py::test_review_picks_the_documented_rows",
@@ -176,34 +196,6 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
 }
 
 
-FILTER_DOC_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
-    "pip install iacsieve": External("installs from a package index; this machine has the repository's venv"),
-    "git clone https://github.com/sr-lab/GLITCH ~/glitch && git -C ~/glitch checkout 19c5020": External(
-        "clones GLITCH from GitHub, which this machine cannot reach"
-    ),
-    "python3 -m venv ~/.venvs/glitch && ~/.venvs/glitch/bin/pip install ~/glitch": External(
-        "installs the GLITCH clone above"
-    ),
-    "~/.venvs/glitch/bin/glitch --tech puppet --csv --folder-strategy include-all infra/ glitch.csv": External(
-        "GLITCH is not installed here; tests/fixtures/glitch-real holds its output from this command",
-        "tests/test_filter_ci.py::test_docs_glitch_command_is_how_the_fixtures_were_made",
-    ),
-    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out kept.csv": CoveredBy(
-        "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
-        "this very command (parsed from docs/filter.md) on GLITCH's real output for each technology",
-    ),
-    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out iacsieve.sarif "
-    "--sarif-category iacsieve-puppet --json-summary summary.json --on-missing keep --fail-on kept": CoveredBy(
-        "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
-        "the CI job (parsed from docs/filter.md) on GLITCH's real output: SARIF, summary and exit code",
-    ),
-}
-PAGES: dict[str, dict[str, Runs | Target | CoveredBy | External]] = {
-    "README.md": README_COMMANDS,
-    "docs/filter.md": FILTER_DOC_COMMANDS,
-}
-
-
 # ----------------------------------------------------------------------------- reading the README
 
 
@@ -237,34 +229,30 @@ def readme_commands(text: str) -> list[str]:
     return commands
 
 
-COMMANDS = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
+# README.md first, then every page under docs/ that shows commands: one map covers them all.
+DOC_PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+COMMANDS = list(
+    dict.fromkeys(c for page in DOC_PAGES for c in readme_commands(page.read_text(encoding="utf-8")))
+)
 RUNS = [c for c in COMMANDS if isinstance(README_COMMANDS.get(c), Runs)]
 
 
-def page_commands(page: str) -> list[str]:
-    return readme_commands((REPO / page).read_text(encoding="utf-8"))
-
-
-@pytest.mark.parametrize("page", list(PAGES))
-def test_every_readme_command_is_mapped(page):
-    unmapped = [c for c in page_commands(page) if c not in PAGES[page]]
+def test_every_readme_command_is_mapped():
+    unmapped = [c for c in COMMANDS if c not in README_COMMANDS]
     assert not unmapped, (
-        f"{page} commands with no entry in tests/test_readme.py PAGES[{page!r}] "
+        "README.md commands with no entry in tests/test_readme.py README_COMMANDS "
         f"(say how each is exercised): {unmapped}"
     )
 
 
-@pytest.mark.parametrize("page", list(PAGES))
-def test_the_map_has_no_stale_entries(page):
-    commands = page_commands(page)
-    stale = [c for c in PAGES[page] if c not in commands]
-    assert not stale, f"PAGES[{page!r}] entries no longer in {page} (remove or update them): {stale}"
+def test_the_map_has_no_stale_entries():
+    stale = [c for c in README_COMMANDS if c not in COMMANDS]
+    assert not stale, f"README_COMMANDS entries no longer in README.md (remove or update them): {stale}"
 
 
-@pytest.mark.parametrize("page", list(PAGES))
-def test_what_the_map_points_to_exists(page):
+def test_what_the_map_points_to_exists():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
-    for command, check in PAGES[page].items():
+    for command, check in README_COMMANDS.items():
         if isinstance(check, Target):
             assert command == f"make {check.name}" and re.search(
                 rf"^{re.escape(check.name)}:", makefile, re.M
