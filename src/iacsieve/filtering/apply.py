@@ -131,7 +131,7 @@ def filter_detections(
     load = (lambda: scorer) if scorer is not None else (lambda: _load(champion.model_dir))
     run = _Run(folder, champion, load, cut, tech, on_missing, batch_size, known, str(model_dir), stream.path)
     tally = Tally()
-    counted = (tally.add(row) or row for row in run.verdicts(stream))
+    counted = tally.counted(run.verdicts(stream))
     sarif = None
     sarif_counts: dict = {}
     if base is not None:
@@ -251,7 +251,11 @@ class _Run:
                 model_record(row, self.folder, t, self.use_context, self.source)
                 for row, t in zip(firsts, techs)
             ]
-            self.cut_lines += sum(self.folder.was_cut(row.script, row.detection.line) for row in firsts)
+            self.cut_lines += sum(
+                self.folder.was_cut(row.script, row.detection.line)
+                for row in firsts
+                if row.script is not None
+            )
             scores = _predict(scorer, records, self.batch_size, self.model_name)
             self.model_inputs += len(records)
             for (key, waiting_rows), score in zip(waiting.items(), scores):
@@ -398,6 +402,6 @@ def _model_inputs(
         if row.status != SCORED or _dedup_key(row) in slots:
             continue
         slots[_dedup_key(row)] = len(inputs)
-        cut_lines += folder.was_cut(row.script, row.detection.line)
+        cut_lines += row.script is not None and folder.was_cut(row.script, row.detection.line)
         inputs.append(model_record(row, folder, tech, use_context, parsed.path))
     return inputs, slots, cut_lines

@@ -34,7 +34,7 @@ GLITCH_COLUMNS: tuple[str, ...] = ("path", "line", "code", "snippet")
 GLITCH_MESSAGE = "message"  # the fifth column of current GLITCH releases
 NO_MESSAGE = "-"  # what GLITCH writes in it when a smell has no message
 REPLICATION_KEYS: tuple[str, ...] = ("PATH", "LINE", "ERROR")
-JSONL_KEYS: tuple[str, ...] = ("file", "line", "smell")
+JSONL_KEYS: tuple[str, str, str] = ("file", "line", "smell")
 FILE_LEVEL = -1  # GLITCH's line for a smell about the whole file (too many variables, ...)
 
 _GLITCH_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -244,7 +244,7 @@ def _parse_replication(lines: Lines, ctx: _Context) -> Iterator[Detection]:
         raise DataError(path, 1, "<csv>", str(exc)) from None
     columns = tuple(c.strip() for c in header)
     index = {c.upper(): i for i, c in enumerate(columns)}
-    names = tuple(columns[index[k]] for k in REPLICATION_KEYS)
+    names = (columns[index["PATH"]], columns[index["LINE"]], columns[index["ERROR"]])
     for row_no, fields, error in csv_rows(reader):
         if error is not None:
             raise DataError(path, row_no, "<csv>", str(error)) from None

@@ -6,6 +6,7 @@ Counted as rows stream past (`Tally.add`), so the summary costs the same memory 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow
@@ -51,6 +52,12 @@ class Tally:
             self.unreadable_reasons[reason] += 1
             if len(self.unreadable_rows) < MAX_LISTED_PROBLEMS and row.problem:
                 self.unreadable_rows.append(row.problem)
+
+    def counted(self, rows: Iterable[FilteredRow]) -> Iterator[FilteredRow]:
+        """`rows` passed on unchanged, each counted as it goes by."""
+        for row in rows:
+            self.add(row)
+            yield row
 
     def summary(self) -> dict:
         """The counts as the summary dict's row fields."""
