@@ -81,7 +81,7 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "dvc plots diff HEAD~1": Runs(),
     "make bench": Target("bench"),
     # Filter a detector's output
-    "glitch lint --tech puppet --csv repo/ glitch.csv": External(
+    "glitch --tech puppet --csv --folder-strategy include-all repo/ glitch.csv": External(
         "GLITCH is a separate tool, not a dependency",
         "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
     ),
@@ -93,10 +93,7 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_sarif.py::test_default_sarif_holds_only_the_kept_security_smells",
         "SARIF output of the same run",
     ),
-    "python3 -m venv ~/.venvs/glitch && ~/.venvs/glitch/bin/pip install git+https://github.com/sr-lab/GLITCH": External(
-        "installs GLITCH from its repository; this machine reaches package registries only"
-    ),
-    "glitch lint --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
+    "glitch --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
         "GLITCH is a separate tool; its recorded output on these scripts is tests/fixtures/glitch-puppet/glitch-puppet.csv",
         "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
     ),
