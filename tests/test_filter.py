@@ -50,13 +50,13 @@ def glitch_run(champion, tmp_path_factory):
 @pytest.fixture()
 def cached_scorer(monkeypatch):
     """Load each model dir once per session in tests that are about input handling, not loading."""
-    monkeypatch.setattr(filter_module, "load_scorer", _load_cached)
+    monkeypatch.setattr(filter_module, "load_scorer", load_cached)
 
 
 _SCORERS: dict = {}
 
 
-def _load_cached(model_dir):
+def load_cached(model_dir):
     key = str(Path(model_dir).resolve())
     if key not in _SCORERS:
         _SCORERS[key] = load_scorer(model_dir)
@@ -426,7 +426,7 @@ def test_benchmark_loads_once_and_reports_rate_and_drop_share(monkeypatch, champ
 
     summary, *_ = glitch_run
     loads: list = []
-    monkeypatch.setattr(bench, "load_scorer", lambda d: loads.append(d) or _load_cached(d))
+    monkeypatch.setattr(bench, "load_scorer", lambda d: loads.append(d) or load_cached(d))
     monkeypatch.setattr(
         filter_module, "load_scorer", lambda d: pytest.fail("the benchmark must reuse its scorer")
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sarif_schema import validate_sarif
-from test_filter import _load_cached
+from test_filter import load_cached
 from test_readme import readme_commands
 from worktree import REPO
 
@@ -31,7 +31,7 @@ COMMANDS = readme_commands(DOCS.read_text(encoding="utf-8"))
 
 @pytest.fixture(autouse=True)
 def cached(monkeypatch):
-    monkeypatch.setattr(filter_module, "load_scorer", _load_cached)
+    monkeypatch.setattr(filter_module, "load_scorer", load_cached)
 
 
 def documented(marker: str) -> list[str]:

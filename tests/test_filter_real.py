@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from sarif_schema import validate_sarif
-from test_filter import _load_cached
+from test_filter import load_cached
 
 import iacsieve.filtering.apply as filter_module
 from iacsieve.cli.app import main
@@ -24,7 +24,7 @@ TECHS = ("ansible", "chef", "puppet")
 
 @pytest.fixture(autouse=True)
 def cached(monkeypatch):
-    monkeypatch.setattr(filter_module, "load_scorer", _load_cached)
+    monkeypatch.setattr(filter_module, "load_scorer", load_cached)
 
 
 def lines(tech: str) -> list[str]:
@@ -337,7 +337,7 @@ def test_script_cache_stays_within_its_byte_budget(champion, tmp_path):
     for det_line in lines("chef"):
         path, line = det_line.split(",")[:2]
         folder.line(folder.resolve(path), int(line))
-        assert folder._cached_bytes <= 20_000 or len(folder._scripts) == 1
+        assert folder.cached_bytes <= 20_000 or folder.cached_scripts == 1
     small = filter_detections(
         champion, REAL / "chef-glitch.csv", REAL / "chef", tmp_path / "a.csv", script_cache_bytes=1
     )

@@ -60,12 +60,14 @@ class _Script:
 
 
 class ScriptFolder:
-    """Resolves detector paths inside one folder and reads scripts, each at most once.
+    """Resolves detector paths inside one folder and reads scripts, cached within `cache_bytes`.
 
     A detections file is untrusted: a path whose real location (symlinks followed) is outside the
     folder is refused before anything is opened. Paths may be absolute (inside the folder), relative
-    to it, or carry a leading prefix the folder lacks (GLITCH writes `scripts/x.pp` when run on
-    `scripts`): relative paths are tried with leading parts dropped, down to the bare file name.
+    to it (`./x.pp` too), or carry a leading prefix the folder lacks (GLITCH writes `scripts/x.pp` when
+    run on `scripts`): relative paths are tried with leading parts dropped, down to the bare file name.
+    An absolute path that does not exist here (GLITCH run in a container or on another machine) is
+    tried the same way; `strip_prefix` (`--path-prefix-strip`) removes a known foreign root first.
     Each try walks the real tree one part at a time and stops at the first part that does not exist,
     so a long hostile path costs time linear in its length (times the folder's depth), not quadratic.
 
@@ -107,6 +109,16 @@ class ScriptFolder:
         if isinstance(found, ScriptProblem):
             raise found
         return found
+
+    @property
+    def cached_bytes(self) -> int:
+        """Roughly how many bytes the cached scripts hold (at most `cache_bytes`, or one script)."""
+        return self._cached_bytes
+
+    @property
+    def cached_scripts(self) -> int:
+        """How many scripts are cached."""
+        return len(self._scripts)
 
     def strip(self, raw: str) -> str:
         """`raw` without `--path-prefix-strip` (GLITCH run where the repository sat elsewhere)."""
