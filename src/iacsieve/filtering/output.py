@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import posixpath
 import sys
@@ -26,6 +27,7 @@ from iacsieve.safe_text import neutralise_cell
 OUTPUT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sarif")
 ADDED_COLUMNS: tuple[str, ...] = ("smell", "score", "keep", "fingerprint")
 STDOUT = "-"
+CSV_CHUNK_ROWS = 4096  # rows formatted per write
 SUFFIXES: dict[str, str] = {
     ".csv": "csv",
     ".jsonl": "jsonl",
@@ -143,20 +145,18 @@ def output_columns(columns: tuple[str, ...]) -> list[str]:
     return [f"input_{c}" if c in ADDED_COLUMNS else c for c in columns] + list(ADDED_COLUMNS)
 
 
-def _csv_chunks(
-    columns: tuple[str, ...], rows: Iterable[FilteredRow], per_chunk: int = 4096
-) -> Iterator[str]:
+def _csv_chunks(columns: tuple[str, ...], rows: Iterable[FilteredRow]) -> Iterator[str]:
+    """CSV text, CSV_CHUNK_ROWS rows a chunk (each chunk in a fresh buffer: none outgrows one chunk)."""
     names = output_columns(columns)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
-    writer.writerow({k: neutralise_cell(k) for k in names})
-    for n, values in enumerate(iter_output_rows(columns, rows), start=1):
-        writer.writerow({k: neutralise_cell(_csv_cell(values.get(k))) for k in names})
-        if n % per_chunk == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow([neutralise_cell(k) for k in names])
+    yield header.getvalue()
+    values = iter_output_rows(columns, rows)
+    while batch := list(itertools.islice(values, CSV_CHUNK_ROWS)):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerows([neutralise_cell(_csv_cell(row.get(k))) for k in names] for row in batch)
+        yield buffer.getvalue()
 
 
 def _csv_cell(value: object) -> str:
