@@ -23,16 +23,16 @@ example: (docs/filter.md)
   iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ \\
       --out kept.sarif --on-missing keep --fail-on kept   # for code scanning; exit 1 if real warnings remain
 
-Inputs: GLITCH's CSV (no header, unquoted: path,line,code,snippet[,message]), a CSV with header PATH,LINE,ERROR, or
-JSONL with file,line,smell; the format is detected. Paths in it resolve inside --scripts only
-(absolute inside it, relative to it, or a bare file name); a path leading outside is refused.
-GLITCH's whole-file smells (line -1) and code-quality smells pass through unscored.
+Inputs: GLITCH's CSV (no header, unquoted: path,line,code,snippet[,message]), a CSV with header
+PATH,LINE,ERROR, or JSONL with file,line,smell; the format is detected. Paths in it resolve inside
+--scripts only (absolute inside it, relative to it, or a bare file name); a path leading outside is
+refused. GLITCH's whole-file smells (line -1) and code-quality smells pass through unscored.
 --out may not be --detections or lie inside --model; only regular files are read.
 Output: every input row, in order, plus smell (canonical), score (empty where the model does not
-cover the smell), keep (true/false) and fingerprint (for --baseline); `-` writes to stdout. SARIF 2.1.0 holds only the kept security smells (--sarif-all
-adds the kept design/implementation smells as notes), each rule with the taxonomy's help text and CWE
-tags, one result per (file, line, smell), URIs relative to the git repository holding --scripts
-(or --uri-base).
+cover the smell), keep (true/false) and fingerprint (for --baseline); `-` writes to stdout.
+SARIF 2.1.0 holds only the kept security smells (--sarif-all adds the kept design/implementation
+smells as notes), one result per (file, line, smell), each rule with the taxonomy's help text and
+CWE tags, URIs relative to the git repository holding --scripts (or --uri-base).
 Exit codes: 0 done, 1 real warnings remain (--fail-on kept), 2 bad input.
 """
 
