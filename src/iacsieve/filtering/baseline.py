@@ -27,7 +27,7 @@ def read_baseline(path: str | Path, limits: Limits = DEFAULT) -> frozenset[str]:
     except UnicodeDecodeError as exc:
         raise IacsieveError(f"{path}: baseline is not UTF-8 text (byte {exc.start})") from None
     stripped = text.lstrip()
-    if stripped.startswith("{") and '"runs"' in stripped[:4096] or path.suffix == ".sarif":
+    if path.suffix == ".sarif" or (stripped.startswith("{") and '"runs"' in stripped[:4096]):
         return _from_sarif(path, text)
     if stripped.startswith("{"):
         return _from_jsonl(path, text)
