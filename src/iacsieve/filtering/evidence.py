@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from iacsieve.atomic import atomic_write_chunks
+from iacsieve.atomic import output_mode
 from iacsieve.data.records import WarningRecord
-from iacsieve.errors import IacsieveError
 from iacsieve.filtering.champion import Champion
-from iacsieve.filtering.detections import DetectionSet
 from iacsieve.filtering.verdicts import FilteredRow
 from iacsieve.models.evidence_index import (
     CARD_KEY,
@@ -238,45 +237,61 @@ def _neighbour(index: EvidenceIndex, row: int, similarity: float) -> Neighbour:
 
 
 def row_reason(row: FilteredRow, text: bool = True) -> str:
-    """The `reason` of any output row: the evidence's (`text=False`: without n-grams of the line),
-    or why the row was not scored."""
+    """The `reason` of any output row: the evidence's (`text=False`: without n-grams of the line), or
+    why the row was not scored."""
+    if row.status == "baseline":
+        why = row.evidence.reason_text(text) if row.evidence is not None else f"score {row.score}"
+        return f"not reported: in --baseline (an earlier run reported it); {why}"
     if row.evidence is not None:
         return row.evidence.reason_text(text)
     verdict = "kept" if row.keep else "dropped"
-    if row.status.startswith("missing:"):
-        return f"{verdict} unscored: script {row.status.split(':', 1)[1]} (--on-missing)"
+    if row.status.startswith(("missing:", "unreadable:")):
+        kind, why = row.status.split(":", 1)
+        return f"{verdict} unscored: script {why}" + (" (--on-missing)" if kind == "missing" else "")
     if row.detection.non_security:
         return "kept unscored: a code-quality smell (passed through)"
-    if row.status == "scored":
-        return f"{verdict}: score {row.score}" if row.score is not None else verdict
-    return f"kept unscored: the champion was not trained on {row.smell} (passed through)"
+    if row.status == "scored" and row.score is not None:
+        return f"{verdict}: score {row.score:.2f}"
+    return f"kept unscored: the champion does not judge {row.smell} (passed through)"
 
 
-def explain_lines(parsed: DetectionSet, rows: Sequence[FilteredRow]) -> Iterator[str]:
-    """`--explain` JSONL: one object per input row, in order (the evidence JSON cached per distinct input)."""
-    cache: dict[int, str] = {}
-    for row in rows:
-        det = row.detection
-        head = {
-            "row": det.row_no,
-            "file": det.file,
-            "line": det.line,
-            "smell": row.smell,
-            "status": row.status,
-        }
-        if row.evidence is None:
-            plain = {**head, "score": row.score, "keep": row.keep, "reason": row_reason(row)}
-            yield json.dumps(plain, ensure_ascii=False) + "\n"
-            continue
-        key = id(row.evidence)
-        if key not in cache:
-            cache[key] = json.dumps(row.evidence.to_dict(), ensure_ascii=False)[1:]
-        yield json.dumps(head, ensure_ascii=False)[:-1] + ", " + cache[key] + "\n"
+def explain_line(row: FilteredRow, cache: dict[int, str]) -> str:
+    """One `--explain` JSONL line (the evidence JSON made once per distinct input, kept in `cache`)."""
+    det = row.detection
+    head = {"row": det.row_no, "file": det.file, "line": det.line, "smell": row.smell, "status": row.status}
+    if row.evidence is None:
+        plain = {**head, "score": row.score, "keep": row.keep, "reason": row_reason(row)}
+        return json.dumps(plain, ensure_ascii=False) + "\n"
+    key = id(row.evidence)
+    if key not in cache:
+        cache[key] = json.dumps(row.evidence.to_dict(), ensure_ascii=False)[1:]
+    return json.dumps(head, ensure_ascii=False)[:-1] + ", " + cache[key] + "\n"
 
 
-def write_explain(path: str | Path, parsed: DetectionSet, rows: Sequence[FilteredRow]) -> None:
-    """Write `--explain FILE.jsonl` atomically."""
-    try:
-        atomic_write_chunks(path, explain_lines(parsed, rows))
-    except OSError as exc:
-        raise IacsieveError(f"{path}: cannot write --explain: {exc.strerror or exc}") from None
+class ExplainWriter:
+    """`--explain FILE.jsonl`, written as the rows stream to the main output (`tee`), made visible
+    atomically (temp name, then rename) when the run succeeds."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.cache: dict[int, str] = {}
+
+    def __enter__(self) -> ExplainWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent)
+        self.tmp = Path(tmp)
+        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        return self
+
+    def tee(self, rows: Iterable[FilteredRow]) -> Iterator[FilteredRow]:
+        for row in rows:
+            self.handle.write(explain_line(row, self.cache))
+            yield row
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self.handle.close()
+        if kind is None:
+            os.chmod(self.tmp, output_mode(self.path, 0o666))
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)

@@ -90,8 +90,8 @@ def bench(
             module = None
         if module is not None and hasattr(module, "run_filter_benchmark"):
             out["filter"] = module.run_filter_benchmark(champion)
+            out["filter_scale"] = module.run_scale_benchmarks(champion)
             out["filter_no_evidence"] = module.run_filter_benchmark(champion, evidence=False)
-            out["filter_scale"] = module.run_scale_benchmark(champion)
             out["filter_scale_no_evidence"] = module.run_scale_benchmark(champion, evidence=False)
             # The encoders of stage 1, for their throughput (argmax rule: threshold 0.5).
             out["filter_encoders"] = [
@@ -195,21 +195,27 @@ def format_bench(result: dict) -> str:
             f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
             f"scored warnings ==",
         ]
+    if result.get("filter_scale"):
+        from iacsieve.reporting.bench_filter import format_scale
+
+        scales = result["filter_scale"]
+        lines += [f"   {format_scale(s)}" for s in (scales if isinstance(scales, list) else [scales])]
+        without = result.get("filter_scale_no_evidence")
+        if without:
+            from iacsieve.reporting.bench_filter import format_evidence_cost
+
+            largest = [
+                s for s in (scales if isinstance(scales, list) else [scales]) if s["rows"] == without["rows"]
+            ]
+            lines.append(f"   {format_scale(without)} [--no-evidence]")
+            if largest:
+                lines.append(f"   {format_evidence_cost(largest[-1], without)}")
     n = result.get("filter_no_evidence")
     if f and n:
         lines.append(
-            f"   without evidence (--no-evidence): {n['warnings_per_s']:.1f} warnings/s; with it: "
-            f"{f['warnings_per_s']:.1f} warnings/s (time x{n['warnings_per_s'] / f['warnings_per_s']:.2f})"
+            f"   fixture without evidence (--no-evidence): {n['warnings_per_s']:.1f} warnings/s; with it: "
+            f"{f['warnings_per_s']:.1f} warnings/s"
         )
-    if result.get("filter_scale"):
-        from iacsieve.reporting.bench_filter import format_evidence_cost, format_scale
-
-        lines.append(f"   {format_scale(result['filter_scale'])}")
-        if result.get("filter_scale_no_evidence"):
-            lines.append(f"   {format_scale(result['filter_scale_no_evidence'])}")
-            lines.append(
-                f"   {format_evidence_cost(result['filter_scale'], result['filter_scale_no_evidence'])}"
-            )
     for e in result.get("filter_encoders") or []:
         lines.append(
             f"   stage-1 {e['family']:<13} {e['warnings_per_s']:8.1f} warnings/s (median of {e['repeats']}, "
