@@ -15,11 +15,12 @@ PIP_STEPS := awk '/^Collecting /{n++; if (n % 25 == 0) {print "  resolved " n " 
 	/^Successfully installed/{print "  installed " NF - 2 " package(s)"} /^(ERROR|error)/{print; fflush()}'
 
 # torch==2.13.0 goes in the same pip call as everything else, so pip never picks a CUDA build.
-# The driver extra: dvc, plots, kfp-kubernetes, docker-py (the component image leaves them out).
+# Everything: the base (what `filter` needs) and every extra but `cluster` (object stores; pyproject.toml).
+ALL_EXTRAS := test,hf,train,component,pipeline
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { echo "install: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "install: torch 2.13.0 (CPU) + the pins of pyproject.toml into $(VENV) (first time ≈ 2 GB, a few minutes)"
-	@{ $(BIN)/python -m pip install --disable-pip-version-check "torch==2.13.0" -e ".[test,driver]" 2>&1; \
+	@{ $(BIN)/python -m pip install --disable-pip-version-check "torch==2.13.0" -e ".[$(ALL_EXTRAS)]" 2>&1; \
 	   echo $$? > $(VENV)/.pip-status; } | tee $(VENV)/install.log | $(PIP_STEPS)
 	@test "$$(cat $(VENV)/.pip-status)" = 0 || { echo "install: pip failed; its full log: $(VENV)/install.log"; exit 1; }
 	@rm -f $(VENV)/.installed-* $(VENV)/.pip-status && touch $@

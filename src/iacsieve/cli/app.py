@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
+from iacsieve.extras import extra_for, missing_extra_message
 
 COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality", "human")
 
@@ -48,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     except IacsieveError as exc:
         print(f"iacsieve: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, always
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # a light install reaching a command that needs an extra
+        extra = extra_for(exc.name)
+        if extra is None:
+            raise
+        print(f"iacsieve: error: {missing_extra_message(str(exc.name), extra)}", file=sys.stderr)
+        return IacsieveError.exit_code
     except KeyboardInterrupt as exc:
         print(
             "iacsieve: interrupted; finished artifacts are kept, partial ones were discarded", file=sys.stderr
