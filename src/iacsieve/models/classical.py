@@ -28,8 +28,7 @@ import logging
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
