@@ -16,7 +16,7 @@ import pytest
 
 from iacsieve.cli.app import build_parser, main
 from iacsieve.errors import IacsieveError
-from iacsieve.steps.champion_archive import MANIFEST, opened, pack, unpack, verify
+from iacsieve.release.archive import MANIFEST, opened, pack, unpack, verify
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "glitch-real"
 

@@ -79,7 +79,7 @@ def model_from_archive(args: argparse.Namespace) -> Iterator[None]:
     if not getattr(args, "model_archive", False) or Path(args.model).is_dir():
         yield
         return
-    from iacsieve.steps.champion_archive import opened
+    from iacsieve.release.archive import opened
 
     with opened(args.model) as champion_dir:
         logging.getLogger("iacsieve").info("%s: verified against its SHA256SUMS", args.model)

@@ -47,21 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _pack(args: argparse.Namespace) -> int:
-    from iacsieve.steps.champion_archive import format_summary, pack
+    from iacsieve.release.archive import format_summary, pack
 
     print(format_summary(pack(args.champion, args.out), "packed"))
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from iacsieve.steps.champion_archive import format_summary, verify
+    from iacsieve.release.archive import format_summary, verify
 
     print(format_summary(verify(args.archive), "verified"))
     return 0
 
 
 def _unpack(args: argparse.Namespace) -> int:
-    from iacsieve.steps.champion_archive import format_summary, unpack
+    from iacsieve.release.archive import format_summary, unpack
 
     print(format_summary(unpack(args.archive, args.out), "verified"))
     return 0
