@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test repro bench kfp-specs image image-local clean-venv
+.PHONY: install test repro bench kfp-specs image image-local image-filter clean-venv
 
 install: $(STAMP)
 
@@ -58,6 +58,13 @@ image:
 
 image-local:
 	$(PYTHON) docker/build_image.py --local $(if $(wildcard $(BIN)/python),--python $(BIN)/python)
+
+# The filter image, tagged iacsieve-filter:<package version>: the base install (no torch) and the champion
+# archive `make repro` leaves (models/champion.tar.gz; CHAMPION=FILE for another), built offline like
+# image-local (docker/build_filter_image.py --help; docs/champion.md).
+CHAMPION ?= models/champion.tar.gz
+image-filter:
+	$(PYTHON) docker/build_filter_image.py --champion $(CHAMPION) $(if $(wildcard $(BIN)/python),--python $(BIN)/python)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -213,3 +213,20 @@ def test_the_wheel_installs_light_and_filters_real_glitch_output(champion, tmp_p
     assert train.returncode == 2
     assert "pip install 'iacsieve[pipeline]'" in train.stderr and len(train.stderr.splitlines()) == 1
     shutil.rmtree(venv)
+
+
+def test_make_bench_reports_a_fresh_1000_row_run_against_the_targets(monkeypatch):
+    import iacsieve.reporting.bench_filter as bench
+
+    calls = []
+
+    def scale(model, rows, fixture, threshold):
+        calls.append(rows)
+        return {"rows": rows, "wall_s": 0.8, "peak_rss_mb": 150.0}
+
+    monkeypatch.setattr(bench, "run_scale_benchmark", scale)
+    result = bench.run_startup_benchmark("models/champion")
+    assert calls == [1000] and (result["target_s"], result["target_mb"]) == (1.0, 200)
+    assert bench.format_startup(result).startswith(
+        "filter, 1000 rows in a fresh process: 0.80s (target 1s), peak RSS 150 MB (target 200 MB)"
+    )

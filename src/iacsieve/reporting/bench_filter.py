@@ -33,6 +33,10 @@ DETECTIONS_FILE = "glitch-puppet.csv"
 SCRIPTS_DIR = "scripts"
 SCALE_ROWS = 400_000  # rows of the large-input run: peak memory must stay under MEMORY_BUDGET_MB
 MEMORY_BUDGET_MB = 1024
+# A CI job's run: a fresh process on a typical GLITCH output (docs/champion.md, the light install's targets).
+STARTUP_ROWS = 1000
+STARTUP_TARGET_S = 1.0
+STARTUP_TARGET_MB = 200
 
 
 def run_filter_benchmark(
@@ -167,6 +171,25 @@ def format_scale(result: dict) -> str:
         f"filter at scale: {result['rows']} rows in {result['wall_s']:.1f}s = {result['rows_per_s']:.0f} rows/s "
         f"(fresh process incl. model load), peak RSS {result['peak_rss_mb']:.0f} MB ({verdict} the "
         f"{result['memory_budget_mb']} MB budget)"
+    )
+
+
+def run_startup_benchmark(
+    model_dir: str | Path, fixture_dir: str | Path = DEFAULT_FIXTURE, threshold: float | None = None
+) -> dict:
+    """What a CI job pays: `iacsieve filter` on 1,000 rows in a fresh process (imports, model load,
+    scoring, writing), wall time and peak RSS, beside the targets of the light install."""
+    result = run_scale_benchmark(model_dir, STARTUP_ROWS, fixture_dir, threshold)
+    result.update(target_s=STARTUP_TARGET_S, target_mb=STARTUP_TARGET_MB)
+    return result
+
+
+def format_startup(result: dict) -> str:
+    """One line for the 1,000-row run."""
+    return (
+        f"filter, {result['rows']} rows in a fresh process: {result['wall_s']:.2f}s (target "
+        f"{result['target_s']:.0f}s), peak RSS {result['peak_rss_mb']:.0f} MB (target {result['target_mb']} MB); "
+        f"startup, imports and model load included"
     )
 
 
