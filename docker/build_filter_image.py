@@ -12,6 +12,7 @@ Tagged `iacsieve-filter:<package version>`. Exit 2 with one line for a user-fixa
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -33,6 +34,15 @@ def _build_image():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def sha256(path: Path) -> str:
+    """The archive's SHA-256: the image build checks the file it mounts against it."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def default_tag() -> str:
@@ -91,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             if engine == "podman":
                 cmd += ["--ignorefile", str(IGNOREFILE)]
             cmd += ["--build-arg", f"BASE_IMAGE={base}", "--build-context", f"wheels={wheelhouse}"]
-            cmd += ["--build-context", f"champion={context}", "--network", "none", str(REPO)]
+            cmd += ["--build-context", f"champion={context}", "--network", "none"]
+            cmd += ["--build-arg", f"CHAMPION_SHA256={sha256(args.champion)}", str(REPO)]
             b.run(cmd, env={**os.environ, "DOCKER_BUILDKIT": "1"})
         size = subprocess.run(
             [engine, "image", "inspect", "--format", "{{.Size}}", tag], capture_output=True, text=True
