@@ -167,7 +167,7 @@ def test_not_an_archive_is_one_line(tmp_path):
     junk.write_bytes(os.urandom(512))
     with pytest.raises(IacsieveError, match="not a readable champion archive"):
         verify(junk)
-    with pytest.raises(IacsieveError, match="no champion folder or archive"), opened(tmp_path / "none"):
+    with pytest.raises(IacsieveError, match="model directory not found"), opened(tmp_path / "none"):
         pass
 
 

@@ -304,7 +304,7 @@ def opened(model: str | Path) -> Iterator[Path]:
         yield model
         return
     if not model.exists():
-        raise IacsieveError(f"{model}: no champion folder or archive here")
+        raise IacsieveError(f"{model}: model directory not found (nor a champion archive)")
     tmp = Path(tempfile.mkdtemp(prefix="iacsieve-champion-"))
     try:
         champion_dir = tmp / ROOT
