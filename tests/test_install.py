@@ -230,3 +230,19 @@ def test_make_bench_reports_a_fresh_1000_row_run_against_the_targets(monkeypatch
     assert bench.format_startup(result).startswith(
         "filter, 1000 rows in a fresh process: 0.80s (target 1s), peak RSS 150 MB (target 200 MB)"
     )
+
+
+def test_models_never_import_steps():
+    """The layering models/ < steps/: a model family loads without the training steps."""
+    import ast
+
+    for path in sorted((SRC / "iacsieve" / "models").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            assert not [n for n in names if n.startswith("iacsieve.steps")], f"{path.name} imports {names}"
