@@ -31,6 +31,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -494,7 +495,7 @@ class _Refuse:
     def __init__(self, names: Sequence[str]) -> None:
         self.names = frozenset(names)
 
-    def find_spec(self, fullname: str, path=None, target=None):
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
         if fullname.split(".", 1)[0] in self.names:
             raise ModuleNotFoundError(f"No module named {fullname!r} (hidden while loading)", name=fullname)
         return None
@@ -517,7 +518,7 @@ def hidden_modules(names: Sequence[str]) -> Iterator[None]:
         sys.meta_path.remove(finder)
 
 
-def skops_io():
+def skops_io() -> ModuleType:
     """`skops.io`, imported without pulling in torch/cupy/dask through scikit-learn's array-API walk."""
     if "skops.io" in sys.modules:
         return sys.modules["skops.io"]
