@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test repro bench kfp-specs image image-local image-filter clean-venv
+.PHONY: install lint test repro bench kfp-specs image image-local image-filter clean-venv
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ PIP_STEPS := awk '/^Collecting /{n++; if (n % 25 == 0) {print "  resolved " n " 
 
 # torch==2.13.0 goes in the same pip call as everything else, so pip never picks a CUDA build.
 # Everything: the base (what `filter` needs) and every extra but `cluster` (object stores; pyproject.toml).
-ALL_EXTRAS := test,hf,train,component,pipeline
+ALL_EXTRAS := test,lint,hf,train,component,pipeline
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { echo "install: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "install: torch 2.13.0 (CPU) + the pins of pyproject.toml into $(VENV) (first time ≈ 2 GB, a few minutes)"
@@ -34,6 +34,12 @@ DATA_STAMP := .dvc/tmp/data-pulled
 $(DATA_STAMP): data.dvc data/human.dvc | install
 	$(BIN)/dvc pull --quiet data.dvc data/human.dvc
 	@mkdir -p $(dir $@) && touch $@
+
+# Formatter, linter and type checker, as configured in pyproject.toml (.pre-commit-config.yaml runs the same).
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: install $(DATA_STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,4 @@
-"""Every command in README.md's ```bash blocks is executed here or mapped to what exercises it.
+"""Every command in the ```bash blocks of README.md and docs/*.md is executed here or mapped to what exercises it.
 
 `README_COMMANDS` below is the one reviewed map, keyed by the command as written (comments and
 line continuations removed, spaces collapsed). A README command missing from it fails
@@ -172,6 +172,50 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
         "on a pulled champion in a fresh clone",
     ),
+    # docs/champion.md: the light install, the champion archive, publishing it, the filter image
+    "pip install iacsieve": CoveredBy(
+        "tests/test_install.py::test_the_wheel_installs_light_and_filters_real_glitch_output",
+        "the built wheel installed offline into an empty venv with only the base dependencies",
+    ),
+    "iacsieve champion pack": CoveredBy(
+        "tests/test_champion_archive.py::test_pack_is_reproducible_and_holds_every_file_with_a_sha256sum_manifest",
+        "pack of a trained champion (dvc.yaml's champion-archive stage runs the same command)",
+    ),
+    "iacsieve champion verify models/champion.tar.gz": CoveredBy(
+        "tests/test_champion_archive.py::test_a_malformed_archive_is_refused_in_one_line",
+        "verify on a packed champion and on altered copies of it",
+    ),
+    "iacsieve filter --model champion.tar.gz --detections glitch.csv --scripts repo/ --out kept.sarif": CoveredBy(
+        "tests/test_champion_archive.py::test_filter_takes_the_archive_and_gives_the_folders_output",
+        "filter with the archive on real GLITCH output, byte-identical to the folder's",
+    ),
+    "iacsieve champion unpack champion.tar.gz --out champion/": CoveredBy(
+        "tests/test_champion_archive.py::test_unpack_writes_a_champion_folder_and_repacks_to_the_same_bytes",
+        "unpack, then pack the folder again to the same bytes",
+    ),
+    "sha256sum models/champion.tar.gz > champion.tar.gz.sha256": CoveredBy(
+        "tests/test_champion_archive.py::test_pack_is_reproducible_and_holds_every_file_with_a_sha256sum_manifest",
+        "the SHA-256 pack prints is the file's (hashlib), as sha256sum prints it",
+    ),
+    'gh release create v0.1.0 models/champion.tar.gz champion.tar.gz.sha256 --notes "champion of $(git rev-parse --short HEAD)"': External(
+        "needs a GitHub repository and a token"
+    ),
+    "curl -fLO https://github.com/ORG/REPO/releases/download/v0.1.0/champion.tar.gz": External(
+        "needs the team's published release"
+    ),
+    "dvc push champion-archive": External("pushes to the team's DVC remote"),
+    "dvc get https://github.com/ORG/REPO models/champion.tar.gz --rev v0.1.0": External(
+        "needs the team's repository and its DVC remote"
+    ),
+    "oras push ghcr.io/ORG/iacsieve-champion:0.1.0 champion.tar.gz:application/vnd.iacsieve.champion.v1.tar+gzip": External(
+        "needs oras and an OCI registry"
+    ),
+    "oras pull ghcr.io/ORG/iacsieve-champion:0.1.0": External("needs oras and an OCI registry"),
+    "make image-filter": Target("image-filter"),
+    'podman run --rm -v "$PWD:/src:ro" -v "$PWD/out:/out" iacsieve-filter:0.1.0 --detections glitch.csv --scripts . --out /out/kept.sarif': CoveredBy(
+        "tests/test_filter_image.py::test_the_filter_image_filters_real_glitch_output_without_torch",
+        "the image built offline and run on real GLITCH output (where podman or docker answers)",
+    ),
 }
 
 
@@ -208,7 +252,11 @@ def readme_commands(text: str) -> list[str]:
     return commands
 
 
-COMMANDS = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
+# README.md first, then every page under docs/ that shows commands: one map covers them all.
+DOC_PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+COMMANDS = list(
+    dict.fromkeys(c for page in DOC_PAGES for c in readme_commands(page.read_text(encoding="utf-8")))
+)
 RUNS = [c for c in COMMANDS if isinstance(README_COMMANDS.get(c), Runs)]
 
 
@@ -309,74 +357,3 @@ def test_readme_commands_run_in_a_fresh_clone(ran, command):
 
 def test_readme_commands_leave_git_status_as_it_was(ran):
     assert ran["<status after>"] == ran["<status before>"], "README commands left files git does not ignore"
-
-
-# ----------------------------------------------------------------------------- docs/champion.md
-# The same mechanism for the page on the light install and the champion archive: every ```bash
-# command there is mapped to what exercises it (none runs here: each needs a champion or a network).
-
-CHAMPION_PAGE = REPO / "docs" / "champion.md"
-CHAMPION_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
-    "pip install iacsieve": CoveredBy(
-        "tests/test_install.py::test_the_wheel_installs_light_and_filters_real_glitch_output",
-        "the built wheel installed offline into an empty venv with only the base dependencies",
-    ),
-    "iacsieve --help": CoveredBy(
-        "tests/test_install.py::test_light_commands_run_with_every_extra_missing",
-        "--help with every extra's modules unimportable",
-    ),
-    "iacsieve champion pack": CoveredBy(
-        "tests/test_champion_archive.py::test_pack_is_reproducible_and_holds_every_file_with_a_sha256sum_manifest",
-        "pack of a trained champion (dvc.yaml's champion-archive stage runs the same command)",
-    ),
-    "iacsieve champion verify models/champion.tar.gz": CoveredBy(
-        "tests/test_champion_archive.py::test_a_malformed_archive_is_refused_in_one_line",
-        "verify on a packed champion and on altered copies of it",
-    ),
-    "iacsieve filter --model champion.tar.gz --detections glitch.csv --scripts repo/ --out kept.sarif": CoveredBy(
-        "tests/test_champion_archive.py::test_filter_takes_the_archive_and_gives_the_folders_output",
-        "filter with the archive on real GLITCH output, byte-identical to the folder's",
-    ),
-    "iacsieve champion unpack champion.tar.gz --out champion/": CoveredBy(
-        "tests/test_champion_archive.py::test_unpack_writes_a_champion_folder_and_repacks_to_the_same_bytes",
-        "unpack, then pack the folder again to the same bytes",
-    ),
-    "sha256sum models/champion.tar.gz > champion.tar.gz.sha256": CoveredBy(
-        "tests/test_champion_archive.py::test_pack_is_reproducible_and_holds_every_file_with_a_sha256sum_manifest",
-        "the SHA-256 pack prints is the file's (hashlib), as sha256sum prints it",
-    ),
-    'gh release create v0.1.0 models/champion.tar.gz champion.tar.gz.sha256 --notes "champion of $(git rev-parse --short HEAD)"': External(
-        "needs a GitHub repository and a token"
-    ),
-    "curl -fLO https://github.com/ORG/REPO/releases/download/v0.1.0/champion.tar.gz": External(
-        "needs the team's published release"
-    ),
-    "dvc push champion-archive": External("pushes to the team's DVC remote"),
-    "dvc get https://github.com/ORG/REPO models/champion.tar.gz --rev v0.1.0": External(
-        "needs the team's repository and its DVC remote"
-    ),
-    "oras push ghcr.io/ORG/iacsieve-champion:0.1.0 champion.tar.gz:application/vnd.iacsieve.champion.v1.tar+gzip": External(
-        "needs oras and an OCI registry"
-    ),
-    "oras pull ghcr.io/ORG/iacsieve-champion:0.1.0": External("needs oras and an OCI registry"),
-    "make image-filter": Target("image-filter"),
-    'podman run --rm -v "$PWD:/src:ro" -v "$PWD/out:/out" iacsieve-filter:0.1.0 --detections glitch.csv --scripts . --out /out/kept.sarif': CoveredBy(
-        "tests/test_filter_image.py::test_the_filter_image_filters_real_glitch_output_without_torch",
-        "the image built offline and run on real GLITCH output (where podman or docker answers)",
-    ),
-}
-
-
-def test_every_champion_page_command_is_mapped_and_points_somewhere_real():
-    commands = readme_commands(CHAMPION_PAGE.read_text(encoding="utf-8"))
-    assert not [c for c in commands if c not in CHAMPION_COMMANDS], "docs/champion.md commands with no entry"
-    assert not [c for c in CHAMPION_COMMANDS if c not in commands], "stale CHAMPION_COMMANDS entries"
-    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
-    for command, check in CHAMPION_COMMANDS.items():
-        if isinstance(check, Target):
-            assert re.search(rf"^{re.escape(check.name)}:", makefile, re.M), command
-        if isinstance(check, CoveredBy):
-            path, _, name = check.node.partition("::")
-            assert re.search(rf"^def {re.escape(name)}\(", (REPO / path).read_text(encoding="utf-8"), re.M), (
-                f"{command}: {check.node} does not exist"
-            )
