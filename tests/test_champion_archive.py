@@ -190,3 +190,10 @@ def test_unpack_writes_a_champion_folder_and_repacks_to_the_same_bytes(archive, 
     )
     assert (tmp_path / "r.tar.gz").read_bytes() == archive.read_bytes()  # SHA256SUMS/archive.json remade
     assert main(["champion", "unpack", str(archive), "--out", str(tmp_path / "c")]) == 2  # not empty
+
+
+def test_out_may_not_overwrite_the_archive(archive, tmp_path):
+    copy = tmp_path / "champion.tar.gz"
+    shutil.copy2(archive, copy)
+    assert _filter(copy, copy) == 2
+    assert copy.read_bytes() == archive.read_bytes()

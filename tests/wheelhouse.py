@@ -49,7 +49,7 @@ def repack(name: str, dest: Path) -> Path:
     stem = re.sub(r"[-_.]+", "_", dist.metadata["Name"])
     path = dest / f"{stem}-{dist.version}-{tags[0]}.whl"
     root = Path(dist.locate_file(""))
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:  # local only: speed over size
         for file in dist.files or []:
             parts = Path(file).parts
             if parts[0] == ".." or "__pycache__" in parts or file.name in SKIP_DIST_INFO:

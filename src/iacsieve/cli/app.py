@@ -81,6 +81,10 @@ def model_from_archive(args: argparse.Namespace) -> Iterator[None]:
         return
     from iacsieve.release.archive import opened
 
+    out = getattr(args, "out", None)
+    if out not in (None, "-") and Path(out).resolve() == Path(args.model).resolve():
+        raise IacsieveError(f"--out {out} is the champion archive --model; pick another name")
+
     with opened(args.model) as champion_dir:
         logging.getLogger("iacsieve").info("%s: verified against its SHA256SUMS", args.model)
         args.model = str(champion_dir)
