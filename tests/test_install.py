@@ -222,13 +222,13 @@ def test_make_bench_reports_a_fresh_1000_row_run_against_the_targets(monkeypatch
 
     def scale(model, rows, fixture, threshold):
         calls.append(rows)
-        return {"rows": rows, "wall_s": 0.8, "peak_rss_mb": 150.0}
+        return {"rows": rows, "wall_s": 0.8, "cpu_s": 0.7, "peak_rss_mb": 150.0}
 
     monkeypatch.setattr(bench, "run_scale_benchmark", scale)
     result = bench.run_startup_benchmark("models/champion")
     assert calls == [1000] and (result["target_s"], result["target_mb"]) == (1.0, 200)
     assert bench.format_startup(result).startswith(
-        "filter, 1000 rows in a fresh process: 0.80s (target 1s), peak RSS 150 MB (target 200 MB)"
+        "filter, 1000 rows in a fresh process: 0.80s wall, 0.70s CPU (target 1s), peak RSS 150 MB (target 200 MB)"
     )
 
 
