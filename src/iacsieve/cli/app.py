@@ -20,6 +20,7 @@ from pathlib import Path
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
 from iacsieve.extras import extra_for, missing_extra_message
+from iacsieve.safe_text import terminal_safe
 
 COMMAND_GROUPS: tuple[str, ...] = (
     "data",
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_as_interrupt(), model_from_archive(args):
             return int(args.func(args) or 0)
     except IacsieveError as exc:
-        print(f"iacsieve: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, always
+        # one line, always, and no escape sequence from a file name or a smell reaches the terminal
+        print(f"iacsieve: error: {terminal_safe(' '.join(str(exc).splitlines()))}", file=sys.stderr)
         return exc.exit_code
     except ModuleNotFoundError as exc:  # a light install reaching a command that needs an extra
         extra = extra_for(exc.name)
