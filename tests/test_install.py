@@ -197,15 +197,20 @@ def test_the_wheel_installs_light_and_filters_real_glitch_output(champion, tmp_p
 
     iacsieve = str(venv / "bin" / "iacsieve")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no PYTHONPATH: the installed package only
-    light = subprocess.run(
-        [iacsieve, *_filter_args(champion, tmp_path / "light.csv")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
-    )  # fmt: skip
-    assert light.returncode == 0, light.stderr
-    assert main(_filter_args(champion, tmp_path / "full.csv")) == 0
-    assert (tmp_path / "light.csv").read_bytes() == (tmp_path / "full.csv").read_bytes()
-    rows = (tmp_path / "light.csv").read_text(encoding="utf-8").splitlines()
-    assert len(rows) > 100  # the real fixture's 142 warnings, not an empty run
+    for tech in ("ansible", "chef", "puppet"):  # real GLITCH output, as users run it
+        light, full = tmp_path / f"{tech}-light.csv", tmp_path / f"{tech}-full.csv"
+        args = _filter_args(champion, light)
+        args[args.index("--detections") + 1] = str(REAL / f"{tech}-glitch.csv")
+        args[args.index("--scripts") + 1] = str(REAL / tech)
+        run = subprocess.run(
+            [iacsieve, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+        )
+        assert run.returncode == 0, f"{tech}: {run.stderr}"
+        args[args.index("--out") + 1] = str(full)
+        assert main(args) == 0
+        assert light.read_bytes() == full.read_bytes(), tech
+        rows = light.read_text(encoding="utf-8").splitlines()
+        assert len(rows) > 100, tech  # the fixture's warnings, not an empty run
 
     train = subprocess.run(
         [iacsieve, "plots"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
