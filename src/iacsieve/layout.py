@@ -46,6 +46,8 @@ CHAMPION_DIR = "models/champion"  # freeze@4's output: `dvc repro` writes it
 CLUSTER_CHAMPION_DIR = "models/cluster-champion"
 CLUSTER_REPORTS_DIR = "reports/cluster-champion"
 ORIGIN_FILE = "origin.json"  # inside a pulled champion: where it came from (source URI, run id)
+# `iacsieve champion pack`'s archive of models/champion (dvc.yaml stage champion-archive; docs/champion.md).
+CHAMPION_ARCHIVE = "models/champion.tar.gz"
 
 # ------------------------------------------------------------------ decision rules (where a threshold comes from)
 RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")  # 0.5; the run's sweep; a champion's

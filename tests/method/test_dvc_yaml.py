@@ -29,6 +29,7 @@ ENTRY = {
     "stage4": "iacsieve.method.dvc",
     "select": "iacsieve.method.dvc",
     "freeze": "iacsieve.method.dvc",
+    "champion-archive": "iacsieve.release.archive",
     "prepare": "iacsieve.data.records",
     "training-data": "iacsieve.data.human",
     "ablate": "iacsieve.reporting.ablation",

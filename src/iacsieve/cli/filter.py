@@ -50,9 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         required=True,
-        metavar="DIR",
+        metavar="DIR|ARCHIVE",
         help="champion directory (model files, model_meta.json, champion.json): models/champion "
-        "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s)",
+        "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s); or a champion "
+        "archive (`iacsieve champion pack`), verified member by member first",
     )
     p.add_argument(
         "--detections",
@@ -197,7 +198,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="warnings scored per model batch (default: %(default)s)",
     )
     add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
-    p.set_defaults(func=_filter)
+    p.set_defaults(func=_filter, model_archive=True)  # --model may be an archive (cli.app)
 
 
 def _filter(args: argparse.Namespace) -> int:

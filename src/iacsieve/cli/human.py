@@ -50,7 +50,12 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
         epilog=REVIEW_EXAMPLE,
         formatter_class=_RAW,
     )
-    p.add_argument("--model", required=True, metavar="DIR", help="champion directory, e.g. models/champion")
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="DIR|ARCHIVE",
+        help="champion directory, e.g. models/champion, or its archive (`iacsieve champion pack`)",
+    )
     p.add_argument(
         "--detections",
         metavar="FILE",
@@ -89,7 +94,7 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
         default="error",
         help="a warning whose script is missing (as filter)",
     )
-    p.set_defaults(func=_review)
+    p.set_defaults(func=_review, model_archive=True)  # --model may be an archive (cli.app)
 
 
 def _review(args: argparse.Namespace) -> int:

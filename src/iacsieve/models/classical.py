@@ -22,12 +22,16 @@ elsewhere cannot make the loader import or call anything else.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
+import sys
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -414,7 +418,7 @@ def fit(
 
 def save(pipeline: Any, settings: Settings, model_dir: str | Path) -> None:
     """Write `model.skops` and `model_meta.json` into `model_dir`."""
-    import skops.io as sio
+    sio = skops_io()
 
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -478,6 +482,50 @@ def canonical_skops(path: Path) -> None:
             archive.writestr(info, entries[name])
 
 
+# Array libraries that scikit-learn's vendored array-API backends (sklearn.externals.array_api_compat.
+# torch | cupy | dask) import. skops.io builds its trusted-type list with sklearn's `all_estimators()`,
+# whose pkgutil walk imports every sklearn package, those backends included: with torch installed,
+# loading a 0.5 MB classical model imported torch (~4 s, ~250 MB). A classical model needs none of them.
+ARRAY_BACKENDS: tuple[str, ...] = ("torch", "cupy", "dask")
+
+
+class _Refuse:
+    """A meta-path finder that answers "not installed" for some top-level modules."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname.split(".", 1)[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (hidden while loading)", name=fullname)
+        return None
+
+
+@contextlib.contextmanager
+def hidden_modules(names: Sequence[str]) -> Iterator[None]:
+    """Make `import name` fail (ModuleNotFoundError) for the not-yet-imported `names` while inside.
+
+    pkgutil's walk skips a package whose import fails, so the walk completes without them. Nothing is
+    cached as missing: a module already imported stays usable, and afterwards `import torch` works.
+    (Not `sys.modules[name] = None`: array-API helpers read sys.modules and would choke on None.)
+    """
+    hidden = [name for name in names if name not in sys.modules]
+    finder = _Refuse(hidden)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def skops_io() -> ModuleType:
+    """`skops.io`, imported without pulling in torch/cupy/dask through scikit-learn's array-API walk."""
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    with hidden_modules(ARRAY_BACKENDS):
+        return importlib.import_module("skops.io")
+
+
 # The types a classical model holds beyond what skops itself trusts (sklearn estimators, numpy and
 # scipy containers): exactly the six module-level view functions of `iacsieve.features` that its
 # FunctionTransformers reference. A dump naming anything else (another function of ours,
@@ -529,7 +577,7 @@ class ClassicalScorer:
 
 def load(model_dir: str | Path) -> ClassicalScorer:
     """Load a saved classical model, refusing any type outside `ALLOWED_TYPES` (no code runs first)."""
-    import skops.io as sio
+    sio = skops_io()
 
     from iacsieve.models import read_meta
 

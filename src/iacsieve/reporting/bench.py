@@ -89,6 +89,7 @@ def bench(
         except ImportError:
             module = None
         if module is not None and hasattr(module, "run_filter_benchmark"):
+            out["filter_startup"] = module.run_startup_benchmark(champion)
             out["filter"] = module.run_filter_benchmark(champion)
             out["filter_scale"] = module.run_scale_benchmarks(champion)
             out["filter_no_evidence"] = module.run_filter_benchmark(champion, evidence=False)
@@ -195,6 +196,10 @@ def format_bench(result: dict) -> str:
             f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
             f"scored warnings ==",
         ]
+    if result.get("filter_startup"):
+        from iacsieve.reporting.bench_filter import format_startup
+
+        lines.append(f"   {format_startup(result['filter_startup'])}")
     if result.get("filter_scale"):
         from iacsieve.reporting.bench_filter import format_scale
 

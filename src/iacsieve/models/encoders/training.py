@@ -20,7 +20,6 @@ from iacsieve.models import META_FILE, FamilySpec, get_family
 from iacsieve.models.encoders.loading import first_line, quiet_progress_bars
 from iacsieve.models.encoders.tokens import encode_texts, model_arch, positive_probs
 from iacsieve.run_config import TrainConfig
-from iacsieve.steps.metrics import compute_metrics
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +94,12 @@ def check_max_length(config: TrainConfig, model: Any) -> None:
 
 
 def _val_f1(eval_pred: Any) -> dict[str, float]:
-    labels = np.asarray(eval_pred.label_ids)
-    scores = positive_probs(eval_pred.predictions)
-    return {"f1": compute_metrics(labels, scores, DECISION_THRESHOLD)["f1"]}
+    """Val F1 of the real-smell class at 0.5 (as steps.metrics computes it; models/ never imports steps/)."""
+    from sklearn.metrics import f1_score
+
+    labels = np.asarray(eval_pred.label_ids).astype(int)
+    predicted = (positive_probs(eval_pred.predictions) >= DECISION_THRESHOLD).astype(int)
+    return {"f1": float(f1_score(labels, predicted, pos_label=1, zero_division=0))}
 
 
 def _logits_only(logits: Any, labels: Any) -> Any:
