@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from iacsieve.atomic import atomic_write_bytes
 from iacsieve.data.records import WarningRecord, build_input_text
 from iacsieve.errors import IacsieveError
 
 if TYPE_CHECKING:
+    from scipy import sparse
     from sklearn.feature_extraction.text import HashingVectorizer
 
 VECTORS_FILE = "evidence_vectors.npz"  # beside the model files in the champion directory
@@ -99,6 +99,8 @@ def _vectorizer() -> HashingVectorizer:
 
 
 def _counts(texts: Sequence[str]) -> sparse.csr_matrix:
+    from scipy import sparse
+
     counts = sparse.csr_matrix(_vectorizer().transform(list(texts)))
     counts.sum_duplicates()
     return counts
@@ -112,6 +114,7 @@ def _idf(df_columns: np.ndarray, df_counts: np.ndarray, n_rows: int) -> np.ndarr
 
 
 def _weigh(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    from scipy import sparse
     from sklearn.preprocessing import normalize
 
     counts = counts.astype(np.float64, copy=True)
@@ -131,6 +134,8 @@ class EvidenceIndex:
     _by_smell: dict[str, tuple[np.ndarray, sparse.csr_matrix]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        from scipy import sparse
+
         self._idf = _idf(self.df_columns, self.df_counts, len(self.rows))
         groups: dict[str, list[int]] = {}
         for i, row in enumerate(self.rows):
@@ -152,6 +157,8 @@ class EvidenceIndex:
     ) -> list[list[tuple[int, float]]]:
         """For each query, up to `k` (row index, cosine similarity) of the same smell, most alike
         first (ties: the earlier row); rows sharing nothing with the query (similarity 0) are left out."""
+        from scipy import sparse
+
         out: list[list[tuple[int, float]]] = [[] for _ in texts]
         if k < 1 or not texts:
             return out
@@ -176,6 +183,7 @@ class EvidenceIndex:
 
 def build_index(records: Sequence[WarningRecord]) -> EvidenceIndex:
     """The index of labelled `records` (the training split), in their order."""
+
     rows = [
         IndexedWarning(
             file=r.file,
@@ -246,6 +254,8 @@ def save_index(index: EvidenceIndex, model_dir: str | Path) -> dict:
 
 def load_index(model_dir: str | Path, card: object, *, where: str = "champion.json") -> EvidenceIndex:
     """Load the index `card` (champion.json's `evidence_index`) describes, refusing altered files."""
+    from scipy import sparse
+
     if not isinstance(card, dict) or not isinstance(card.get("sha256"), dict):
         raise IacsieveError(f"{where}: key '{CARD_KEY}': must be an object with 'sha256' per file")
     if card.get("format") != FORMAT:
