@@ -12,9 +12,11 @@ Nothing leaves localhost. iacsieve and dvc run in-process (seconds, not interpre
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,8 +75,6 @@ def kfp_server():
 def _git(*args: str, cwd: Path) -> str:
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org"}
     env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
-    import os
-
     done = subprocess.run(
         ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, check=False
     )
@@ -179,8 +179,16 @@ def test_docs_cluster_commands_round_trip_through_s3(s3, kfp_server, champion, t
     pushed_md5 = yaml.safe_load((clone / "models/cluster-champion.dvc").read_text())["outs"][0]["md5"]
     key = f"iacsieve/dvc/files/md5/{pushed_md5[:2]}/{pushed_md5[2:]}"
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=key)["KeyCount"] == 1  # pushed to the S3 remote
-    diff = json.loads(_dvc(["metrics", "diff", "HEAD~1", "--json"], capsys) or "{}")
-    assert "reports/cluster-champion/metrics.json" in diff  # new since the commit before the pull
+    # a DVC process of its own: in-process after other tests, its JSON went missing (DVC's output state)
+    dvc = Path(sys.executable).parent / "dvc"
+    done = subprocess.run(
+        [str(dvc), "metrics", "diff", "HEAD~1", "--json"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    diff = json.loads(done.stdout or "{}")
+    assert "reports/cluster-champion/metrics.json" in diff, done.stdout + done.stderr  # new since HEAD~1
     shown = json.loads(_dvc(["metrics", "show", "--json"], capsys))
     files = {f for rev in shown.values() for f in (rev.get("data") or {})}
     assert {"reports/cluster-champion/metrics.json"} <= files
