@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from iacsieve.classification import predict
 from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion
@@ -29,7 +30,6 @@ from iacsieve.filtering.verdicts import FilteredRow
 from iacsieve.limits import DEFAULT, Limits
 from iacsieve.models import Scorer, load_scorer
 from iacsieve.overlap import refuse_overlap
-from iacsieve.steps.metrics import predict
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
 
@@ -89,11 +89,11 @@ def filter_detections(
     if cut is None:
         raise IacsieveError(f"{model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
     parsed = read_detections(detections, detections_format, limits)
-    rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
-    scorer = scorer if scorer is not None else _load(champion.model_dir)
+    rows, problems = resolve_rows(parsed, folder, champion, on_missing)
+    scorer = scorer if scorer is not None else load_model(champion.model_dir)
     use_context = bool(getattr(scorer, "use_context", champion.use_context))
 
-    inputs, slots, cut_lines = _model_inputs(rows, folder, tech, use_context, parsed)
+    inputs, slots, cut_lines = model_inputs(rows, folder, tech, use_context, parsed)
     if inputs:
         try:
             scores = np.asarray(scorer.predict_proba(inputs, batch_size=batch_size), dtype=float).reshape(-1)
@@ -153,7 +153,8 @@ def check_output_path(out: str | Path) -> None:
         raise IacsieveError(f"{out}: no permission to write in {folder}")
 
 
-def _load(model_dir: Path):
+def load_model(model_dir: Path) -> Scorer:
+    """The champion's scorer; a broken model folder is one line naming it, not a traceback."""
     try:
         return load_scorer(model_dir)
     except IacsieveError:
@@ -162,7 +163,7 @@ def _load(model_dir: Path):
         raise IacsieveError(f"{model_dir}: cannot load the model: {exc}".splitlines()[0]) from None
 
 
-def _resolve_rows(
+def resolve_rows(
     parsed: DetectionSet, folder: ScriptFolder, champion: Champion, on_missing: str
 ) -> tuple[list[FilteredRow], list[str]]:
     """Classify each row (to score / pass through / missing); every row's script must resolve safely."""
@@ -192,7 +193,7 @@ def _dedup_key(row: FilteredRow) -> tuple[Path, int, str]:
     return (row.script, row.detection.line, row.smell)
 
 
-def _model_inputs(
+def model_inputs(
     rows: list[FilteredRow], folder: ScriptFolder, tech: str | None, use_context: bool, parsed: DetectionSet
 ) -> tuple[list[WarningRecord], dict, int]:
     """One WarningRecord per distinct (script, line, smell) to score, where each row's score sits, and

@@ -30,7 +30,7 @@ from iacsieve.data.human import HUMAN_DIR, load_human_labels
 from iacsieve.data.records import WarningRecord, load_prepared, record_text, render_context
 from iacsieve.data.sheet import SheetRow, write_sheet
 from iacsieve.errors import IacsieveError
-from iacsieve.filtering.apply import _load, _model_inputs, _resolve_rows
+from iacsieve.filtering.apply import load_model, model_inputs, resolve_rows
 from iacsieve.filtering.champion import read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.scripts import ScriptFolder
@@ -146,10 +146,10 @@ def review_detections(
     if cut is None:
         raise IacsieveError(f"{model_dir}: no champion.json with a frozen threshold; pass --threshold")
     folder = ScriptFolder(scripts_dir)
-    scorer = scorer if scorer is not None else _load(champion.model_dir)
+    scorer = scorer if scorer is not None else load_model(champion.model_dir)
     use_context = bool(getattr(scorer, "use_context", champion.use_context))
-    rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
-    inputs, slots, _ = _model_inputs(rows, folder, tech, use_context, parsed)
+    rows, problems = resolve_rows(parsed, folder, champion, on_missing)
+    inputs, slots, _ = model_inputs(rows, folder, tech, use_context, parsed)
     scores = _scores(scorer, inputs, batch_size, model_dir)
     firsts = {}
     for row in rows:
@@ -214,7 +214,7 @@ def review_train(
             f"out-of-fold ({settings.options['noise_folds']}-fold CV)",
         )
     else:
-        scorer = scorer if scorer is not None else _load(champion.model_dir)
+        scorer = scorer if scorer is not None else load_model(champion.model_dir)
         scores, how = _scores(scorer, records, batch_size, model_dir), "in-sample (the champion's own scores)"
     candidates = [
         Candidate(

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.classification import compute_metrics
 from iacsieve.data.records import load_prepared, record_text
 from iacsieve.errors import IacsieveError
 from iacsieve.models import classical
 from iacsieve.run_config import TrainConfig
-from iacsieve.steps.metrics import compute_metrics
 
 BASE = "defaults"
 

@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.classification import compute_metrics
 from iacsieve.data.human import HumanLabel, apply_human_labels, record_key
 from iacsieve.data.records import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.review import candidate_for_record, pick_for_review
 from iacsieve.models import family_module, load_scorer
 from iacsieve.run_config import TrainConfig
-from iacsieve.steps.metrics import compute_metrics
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def _strategies(result: dict) -> list[str]:
 
 def write_outputs(result: dict, out_dir: str | Path) -> None:
     """learning_curve.json / .csv / .md and the PNG figure (matplotlib, offline)."""
-    from iacsieve.reporting.plots import _save, plt
+    from iacsieve.reporting.plots import plt, save_figure
 
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / "learning_curve.json", result)
@@ -271,4 +271,4 @@ def write_outputs(result: dict, out_dir: str | Path) -> None:
     )
     ax.grid(alpha=0.3)
     ax.legend()
-    _save(fig, out_dir / "learning_curve.png")
+    save_figure(fig, out_dir / "learning_curve.png")

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -22,9 +23,10 @@ from sklearn.metrics import precision_recall_curve
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_write_text
+from iacsieve.classification import compute_metrics
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import SWEEP_FILE
-from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
+from iacsieve.steps.metrics import load_scores, score_arrays
 
 PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
 
@@ -36,7 +38,8 @@ def _read(path: Path) -> dict:
         raise IacsieveError(f"{path}: not found; run the pipeline first (make repro)") from None
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write a figure as PNG atomically, without a timestamp, so the same plot is the same bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
@@ -78,7 +81,7 @@ def plot_threshold_sweep(
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     return [
-        _save(fig, out / "threshold_sweep.png"),
+        save_figure(fig, out / "threshold_sweep.png"),
         _csv(
             out / "threshold_sweep.csv",
             [{k: p[k] for k in ("threshold", "f1", "precision", "recall")} for p in curve],
@@ -109,7 +112,7 @@ def plot_pr_curve(scores: dict[str, list[dict]], threshold: float, out: Path) ->
     )
     ax.legend(loc="lower left")
     ax.grid(alpha=0.3)
-    return [_save(fig, out / "pr_curve.png"), _csv(out / "pr_curve.csv", rows)]
+    return [save_figure(fig, out / "pr_curve.png"), _csv(out / "pr_curve.csv", rows)]
 
 
 def plot_confusion_matrix(
@@ -132,7 +135,7 @@ def plot_confusion_matrix(
     ax.set_xticks([0, 1], ["filtered (0)", "kept (1)"])
     ax.set_yticks([0, 1], ["false alarm (0)", "real smell (1)"])
     ax.set(xlabel="prediction", ylabel="label", title=f"Champion, {title}, threshold {threshold:.2f}")
-    return [_save(fig, out / "confusion_matrix.png")]
+    return [save_figure(fig, out / "confusion_matrix.png")]
 
 
 def plot_seed_spread(selection: dict, out: Path) -> list[Path]:
@@ -158,7 +161,7 @@ def plot_seed_spread(selection: dict, out: Path) -> list[Path]:
     rows = [
         {"run": n, "val_f1": v, "test_f1": t, "selected": n == chosen} for n, v, t in zip(names, val, test)
     ]
-    return [_save(fig, out / "seed_spread.png"), _csv(out / "seed_spread.csv", rows)]
+    return [save_figure(fig, out / "seed_spread.png"), _csv(out / "seed_spread.csv", rows)]
 
 
 def champion_scores(champion: Path, card: dict, data: str | Path) -> dict[str, list[dict]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_write_json
+from iacsieve.classification import compute_metrics, predict
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.layout import (
     BOOTSTRAP_SAMPLES,
@@ -26,14 +27,7 @@ from iacsieve.layout import (
 )
 from iacsieve.run_config import read_run_settings
 from iacsieve.steps.freeze import load_champion
-from iacsieve.steps.metrics import (
-    bootstrap_f1_ci,
-    compute_metrics,
-    load_scores,
-    predict,
-    read_json_object,
-    score_arrays,
-)
+from iacsieve.steps.metrics import bootstrap_f1_ci, load_scores, read_json_object, score_arrays
 
 log = logging.getLogger(__name__)
 

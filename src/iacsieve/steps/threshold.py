@@ -7,9 +7,10 @@ import math
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_json
+from iacsieve.classification import compute_metrics
 from iacsieve.errors import ConfigError
 from iacsieve.layout import SWEEP_START, SWEEP_STEP, SWEEP_STOP
-from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
+from iacsieve.steps.metrics import load_scores, score_arrays
 
 log = logging.getLogger(__name__)
 
