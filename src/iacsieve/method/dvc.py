@@ -63,7 +63,7 @@ def run_one(
     run_dir, results_dir = Path(run_dir), Path(results_dir)
     t0 = time.perf_counter()
     with atomic_directory(run_dir) as tmp:  # train + sweep published together
-        train(config, prepared if prepared is not None else params.data.training, tmp, name=run_dir.name)
+        train(config, prepared if prepared is not None else layout.TRAINING_DIR, tmp, name=run_dir.name)
         if plan.sweeps:
             s = params.threshold_sweep
             sweep_threshold(tmp / layout.VAL_SCORES, tmp / layout.SWEEP_FILE, s.start, s.stop, s.step)
@@ -121,7 +121,7 @@ def stage_run(params: Params, stage: int, point: dict | None = None, *, root: st
             config,
             layout.experiments_dir(stage, root) / name,
             layout.results_dir(stage, root) / name,
-            prepared=Path(root) / params.data.training,
+            prepared=Path(root) / layout.TRAINING_DIR,
             champion_file=champion,
             timings_file=layout.timings_file(stage, name, root),
         )
@@ -168,7 +168,7 @@ def freeze_stage(params: Params, stage: int, *, root: str | Path = ".") -> Path:
     return freeze(
         layout.selection_dir(stage, root) / layout.SELECTION_FILE,
         layout.stage_champion_dir(stage, root),
-        Path(root) / params.data.training,
+        Path(root) / layout.TRAINING_DIR,
     )
 
 
