@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test repro bench kfp-specs dvc-deps image image-local clean-venv
+.PHONY: install test repro bench kfp-specs dvc-deps interfaces image image-local clean-venv
 
 install: $(STAMP)
 
@@ -64,3 +64,7 @@ clean-venv:
 # dvc.yaml's code deps, regenerated from each stage's imports (a test says when they drifted).
 dvc-deps: install
 	$(BIN)/python -m iacsieve.dvc_deps
+
+# docs/INTERFACES.md, the JSON artifacts' reference, regenerated from src/iacsieve/artifacts.py.
+interfaces: install
+	$(BIN)/python -m iacsieve.artifacts --out docs/INTERFACES.md

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from iacsieve import layout
+from iacsieve.artifacts import HUMAN_REPORT, write_artifact
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
 from iacsieve.data.human_store import (
     HUMAN_DIR,
@@ -243,7 +244,7 @@ def build_training_data(
                     prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech)
                 )
         atomic_write_json(Path(tmp) / "stats.json", _stats(prepared_dir, splits))
-        atomic_write_json(Path(tmp) / REPORT_FILE, report)
+        write_artifact(HUMAN_REPORT, Path(tmp) / REPORT_FILE, report)
     return report
 
 

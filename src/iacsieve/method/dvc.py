@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from iacsieve import layout
+from iacsieve.artifacts import RUN_SUMMARY, STAGE_METRICS, read_artifact, write_artifact
 from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
 from iacsieve.method.grid import read_base, resolve_run_config, run_name, stage_runs
@@ -23,7 +24,7 @@ from iacsieve.method.plan import PLAN, StagePlan, stage_plan
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze
-from iacsieve.steps.metrics import headline, read_json_object
+from iacsieve.steps.metrics import headline
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.threshold import sweep_threshold
 from iacsieve.steps.train import train
@@ -153,7 +154,7 @@ def select_stage(params: Params, stage: int, *, root: str | Path = ".") -> dict:
         )
     out_dir = layout.selection_dir(stage, root)
     selection = select_runs(dirs, out_dir, mode=plan.selection_mode, stage=f"stage{stage}")
-    atomic_write_json(out_dir / layout.METRICS_FILE, stage_metrics(stage, selection))
+    write_artifact(STAGE_METRICS, out_dir / layout.METRICS_FILE, stage_metrics(stage, selection))
     return selection
 
 
@@ -177,7 +178,9 @@ def stage_metrics(stage: int, selection: dict) -> dict:
     headline numbers and, over several runs, the spread of val and test F1."""
     chosen = selection["selected"]
     runs = selection["runs"]
-    summary = read_json_object(Path(chosen["results_dir"]) / layout.SUMMARY_FILE)
+    summary = read_artifact(
+        RUN_SUMMARY, Path(chosen["results_dir"]) / layout.SUMMARY_FILE, needs=["val", "test"]
+    )
     metrics = headline(chosen["threshold"], summary["val"], summary["test"].get("combined"))
     if len(runs) > 1:
         metrics["val_f1_std"] = statistics.stdev(r["val_f1"] for r in runs)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iacsieve import layout
-from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.artifacts import STAGE_METRICS, write_artifact
+from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import ConfigError
 from iacsieve.method.params import Params
 from iacsieve.run_config import TrainConfig
@@ -536,5 +537,5 @@ def write_report(
     data = collect_report(results, champion, prefix=prefix, params=params, selection=selection)
     path = atomic_write_text(out, render_report(data))
     if metrics_file is not None:
-        atomic_write_json(metrics_file, champion_metrics(data))
+        write_artifact(STAGE_METRICS, metrics_file, champion_metrics(data))
     return path

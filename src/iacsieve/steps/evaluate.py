@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from iacsieve import layout
-from iacsieve.atomic import atomic_write_json
+from iacsieve.artifacts import EVALUATION, RUN_SUMMARY, SWEEP, TRAIN_LOG, read_artifact, write_artifact
 from iacsieve.classification import compute_metrics, predict
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.layout import (
@@ -27,7 +27,7 @@ from iacsieve.layout import (
 )
 from iacsieve.run_config import read_run_settings
 from iacsieve.steps.freeze import load_champion
-from iacsieve.steps.metrics import bootstrap_f1_ci, load_scores, read_json_object, score_arrays
+from iacsieve.steps.metrics import bootstrap_f1_ci, load_scores, score_arrays
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,11 @@ def resolve_threshold(
         return 0.5, "argmax"
     if rule == "threshold":
         path = Path(sweep_file) if sweep_file is not None else run_dir / SWEEP_FILE
-        sweep = read_json_object(path, hint="run `iacsieve sweep-threshold` first")
-        value = sweep.get("best_threshold")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        sweep = read_artifact(
+            SWEEP, path, hint="run `iacsieve sweep-threshold` first", needs=["best_threshold"]
+        )
+        value = sweep["best_threshold"]
+        if not 0.0 <= value <= 1.0:
             raise IacsieveError(f"{path}: 'best_threshold' must be a number in [0, 1], got {value!r}")
         return float(value), f"sweep:{path}"
     if rule == "frozen":
@@ -92,7 +94,7 @@ def evaluate(
     if not run_dir.is_dir():
         raise IacsieveError(f"{run_dir}: run directory not found")
     config = _read_config(run_dir / "config_used.yaml")
-    train_log = read_json_object(run_dir / "train_log.json", hint="is the run complete?")
+    train_log = read_artifact(TRAIN_LOG, run_dir / layout.TRAIN_LOG, hint="is the run complete?")
     val_rows = load_scores(run_dir / layout.VAL_SCORES)
     test_rows = load_scores(run_dir / layout.TEST_SCORES)
     threshold, source = resolve_threshold(run_dir, rule, sweep_file, champion_file)
@@ -116,9 +118,8 @@ def evaluate(
             by_set[name], threshold, bootstrap_samples=bootstrap_samples, bootstrap_seed=bootstrap_seed
         )
         per_set[name] = metrics
-        atomic_write_json(
-            results_dir / name / EVAL_FILE, {**header, "set": name, "n": len(by_set[name]), **metrics}
-        )
+        evaluation = {**header, "set": name, "n": len(by_set[name]), **metrics}
+        write_artifact(EVALUATION, results_dir / name / EVAL_FILE, evaluation)
 
     summary = {
         **header,
@@ -129,7 +130,7 @@ def evaluate(
         "test": {name: per_set[name] for name in TEST_SETS},
         "samples_seen": training_cost(train_log),
     }
-    atomic_write_json(results_dir / SUMMARY_FILE, summary)
+    write_artifact(RUN_SUMMARY, results_dir / SUMMARY_FILE, summary)
     log.info(
         "%s (%s, threshold %.2f): val F1 %.4f, test F1 %.4f",
         run_dir.name,
