@@ -39,6 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _io_args(p)
+    _decision_args(p)
+    _output_args(p)
+    add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
+    p.set_defaults(func=_filter)
+
+
+def _io_args(p: argparse.ArgumentParser) -> None:
+    """What to read and where to write: the champion, the detections, the scripts, the output."""
     p.add_argument(
         "--model",
         required=True,
@@ -77,6 +86,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)",
     )
+
+
+def _decision_args(p: argparse.ArgumentParser) -> None:
+    """Where the threshold comes from, and what a missing script does."""
     point = p.add_mutually_exclusive_group()
     point.add_argument(
         "--threshold",
@@ -108,6 +121,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
         "(error, default), or keep / drop the row and count it in the summary",
     )
+
+
+def _output_args(p: argparse.ArgumentParser) -> None:
+    """SARIF details and scoring batch size."""
     p.add_argument(
         "--sarif-all",
         action="store_true",
@@ -129,8 +146,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="warnings scored per model batch (default: %(default)s)",
     )
-    add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
-    p.set_defaults(func=_filter)
 
 
 def _filter(args: argparse.Namespace) -> int:
