@@ -99,11 +99,7 @@ def evaluate(
     test_rows = load_scores(run_dir / layout.TEST_SCORES)
     threshold, source = resolve_threshold(run_dir, rule, sweep_file, champion_file)
 
-    by_set = {"val": val_rows, "combined": test_rows}
-    for tech in TECHS:
-        by_set[tech] = [r for r in test_rows if r.get("tech") == tech]
-        if not by_set[tech]:
-            raise IacsieveError(f"{run_dir / 'test_scores.jsonl'}: no rows with tech {tech!r}")
+    by_set = rows_by_set(run_dir, val_rows, test_rows)
 
     header = {
         "run": train_log.get("run") or run_dir.name,
@@ -140,6 +136,16 @@ def evaluate(
         per_set["combined"]["f1"],
     )
     return summary
+
+
+def rows_by_set(run_dir: Path, val_rows: list[dict], test_rows: list[dict]) -> dict[str, list[dict]]:
+    """Score rows per evaluation set: val, combined test, and each tech's share of test."""
+    by_set = {"val": val_rows, "combined": test_rows}
+    for tech in TECHS:
+        by_set[tech] = [r for r in test_rows if r.get("tech") == tech]
+        if not by_set[tech]:
+            raise IacsieveError(f"{run_dir / layout.TEST_SCORES}: no rows with tech {tech!r}")
+    return by_set
 
 
 def _read_config(path: Path) -> dict:

@@ -70,6 +70,20 @@ def copy_model(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, dirs_exist_ok=True)
 
 
+def read_safe_model_meta(model_dir: Path) -> dict:
+    """The model's metadata, once the folder is known to hold a saved model and no pickle file."""
+    meta_path = model_dir / META_FILE
+    if not meta_path.is_file():
+        raise IacsieveError(f"{meta_path}: not found; the selected run has no saved model")
+    unsafe = pickle_files(model_dir)
+    if unsafe:
+        raise IacsieveError(
+            f"{unsafe[0]}: refusing to freeze a model with pickle files (they run code when "
+            f"loaded); save torch weights as safetensors and sklearn models with skops"
+        )
+    return read_json_object(meta_path)
+
+
 def freeze(
     selection_file: str | Path,
     champion_dir: str | Path,
@@ -97,16 +111,7 @@ def freeze(
     if run_dir.name != selected["run"] and (run_dir / selected["run"]).is_dir():
         run_dir = run_dir / selected["run"]  # a KFP run artifact holds the run dir one level down
     model_dir = run_dir / MODEL_DIR
-    meta_path = model_dir / META_FILE
-    if not meta_path.is_file():
-        raise IacsieveError(f"{meta_path}: not found; the selected run has no saved model")
-    unsafe = pickle_files(model_dir)
-    if unsafe:
-        raise IacsieveError(
-            f"{unsafe[0]}: refusing to freeze a model with pickle files (they run code when "
-            f"loaded); save torch weights as safetensors and sklearn models with skops"
-        )
-    meta = read_json_object(meta_path)
+    meta = read_safe_model_meta(model_dir)
     champion = {
         "threshold": float(selected["threshold"]),
         "threshold_source": selected["threshold_source"],
