@@ -61,6 +61,7 @@ def filter_detections(
     else `scripts_dir`).
 
     Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
+    Long because it is the filter's one sequence (check, read, resolve, score, write) end to end.
     """
     out_format = output_format(out, fmt)
     if on_missing not in ON_MISSING:

@@ -115,6 +115,18 @@ def champion_card(data) -> dict:
 
 
 def format_bench(result: dict) -> str:
+    """`make bench`'s text: timings, the champion's numbers, the published ones, the extras measured."""
+    lines = _timing_lines(result)
+    champ = result.get("champion")
+    lines.append("")
+    if not champ:
+        lines.append("no champion yet: run `make repro`")
+        return "\n".join(lines)
+    lines += _champion_lines(champ) + _published_lines(result) + _extra_lines(result)
+    return "\n".join(lines)
+
+
+def _timing_lines(result: dict) -> list[str]:
     lines = [
         f"== local pipeline timings (profile {result['profile']}; seconds per run, from reports/timings) =="
     ]
@@ -130,12 +142,11 @@ def format_bench(result: dict) -> str:
                 f"    {name:<44} {r['family']:<13} train {r['train_s']:7.1f}s  total {r['total_s']:7.1f}s"
             )
     lines.append(f"all runs: {grand:.1f}s (plus DVC/process start-up, select, freeze, report, plots)")
-    champ = result.get("champion")
-    lines.append("")
-    if not champ:
-        lines.append("no champion yet: run `make repro`")
-        return "\n".join(lines)
-    lines.append(f"== champion {champ['run']} ({champ['family']}), threshold {champ['threshold']:.2f} ==")
+    return lines
+
+
+def _champion_lines(champ: dict) -> list[str]:
+    lines = [f"== champion {champ['run']} ({champ['family']}), threshold {champ['threshold']:.2f} =="]
     lines.append(f"{'set':<10}{'F1':>7}  {'95% CI':<16}{'FP red.':>8}{'TP ret.':>8}")
     for name in ("val", *TEST_SETS):
         m = champ["sets"].get(name)
@@ -153,8 +164,12 @@ def format_bench(result: dict) -> str:
             f"stage 4, {seeds['n']} seeds: val F1 {seeds['val_f1_mean']:.3f} ± {seeds['val_f1_std']:.3f}, "
             f"test F1 {seeds['test_f1_mean']:.3f} ± {seeds['test_f1_std']:.3f}"
         )
+    return lines
+
+
+def _published_lines(result: dict) -> list[str]:
     pub = result["published"]
-    lines += ["", f"== published ({pub['source']}) =="]
+    lines = ["", f"== published ({pub['source']}) =="]
     for model, f1 in pub["model_f1"].items():
         std = pub["model_f1_std"].get(model)
         lines.append(f"    {model:<42} test F1 {f1:.3f}" + (f" ± {std:.3f}" if std else ""))
@@ -162,6 +177,12 @@ def format_bench(result: dict) -> str:
         "    GLITCH + published filter, end to end: "
         + ", ".join(f"{k} {v:.3f}" for k, v in pub["glitch_filtered_f1"].items())
     )
+    return lines
+
+
+def _extra_lines(result: dict) -> list[str]:
+    """Operating points, the learning curve and the filter's throughput, where measured."""
+    lines = []
     for p in result.get("operating_points") or []:
         lines.append(
             f"operating point {p['rule']:<26} threshold {p['threshold']:.3f}: val FP red. {p['val_fp_reduction']:.3f} "
@@ -195,7 +216,7 @@ def format_bench(result: dict) -> str:
             f"   stage-1 {e['family']:<13} {e['warnings_per_s']:8.1f} warnings/s (median of {e['repeats']}, "
             f"load {e['load_s']:.2f}s, threshold 0.5), drops {e['dropped_scored']}/{e['scored']}"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,17 @@ SCALE_ROWS = 400_000  # rows of the large-input run: peak memory must stay under
 MEMORY_BUDGET_MB = 1024
 
 
+def fixture_files(fixture_dir: str | Path) -> tuple[Path, Path]:
+    """(detections file, scripts folder) of a benchmark fixture; a checkout without it is one line."""
+    fixture_dir = Path(fixture_dir)
+    detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
+    if not detections.is_file() or not scripts.is_dir():
+        raise IacsieveError(
+            f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)"
+        )
+    return detections, scripts
+
+
 def run_filter_benchmark(
     model_dir: str | Path,
     fixture_dir: str | Path = DEFAULT_FIXTURE,
@@ -48,12 +59,7 @@ def run_filter_benchmark(
     """
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
-    fixture_dir = Path(fixture_dir)
-    detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
-    if not detections.is_file() or not scripts.is_dir():
-        raise IacsieveError(
-            f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)"
-        )
+    detections, scripts = fixture_files(fixture_dir)
     start = time.perf_counter()
     scorer = load_scorer(model_dir)
     load_s = time.perf_counter() - start

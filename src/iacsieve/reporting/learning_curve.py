@@ -105,7 +105,11 @@ def learning_curve(
     repeats: int = 2,
     strategies: Sequence[str] = STRATEGIES,
 ) -> dict:
-    """Run the experiment; write learning_curve.{json,csv,md,png} into `out_dir`; return the result."""
+    """Run the experiment; write learning_curve.{json,csv,md,png} into `out_dir`; return the result.
+
+    Long because the experiment is one nest of loops (strategy x repeat x fold x size) filling two
+    shared accumulators (pooled scores, per-fold F1); split, each part would take them all as arguments.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     if folds < 2:

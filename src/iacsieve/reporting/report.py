@@ -303,6 +303,30 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "—"
 
 
+def _cost_rows(test: dict) -> list[str]:
+    """FP reduction and TP retention rows (Wilson CIs where the counts are known) and what is dropped."""
+    counts = test.get("confusion_matrix") or {}
+    tp, fn, tn, fp = (counts.get(k) for k in ("tp", "fn", "tn", "fp"))
+    if None in (tp, fn, tn, fp):
+        return [
+            f"| FP reduction | {_f(test.get('fp_reduction'))} | — | not published |",
+            f"| TP retention | {_f(test.get('tp_retention'))} | — | not published |",
+            "",
+        ]
+    return [
+        f"| FP reduction (false alarms removed) | {_f(test.get('fp_reduction'))} | "
+        f"{_ci(proportion_ci(tn, tn + fp))} | not published |",
+        f"| TP retention (real smells kept) | {_f(test.get('tp_retention'))} | "
+        f"{_ci(proportion_ci(tp, tp + fn))} | not published |",
+        "",
+        f"**The filter drops {fn} of {tp + fn} real smells ({fn / (tp + fn):.0%}, TP retention "
+        f"{_f(test.get('tp_retention'))})** while it removes {tn} of {tn + fp} false alarms. A dropped "
+        "real smell is a security problem nobody is shown: where that costs more than reading false "
+        "alarms, filter with a lower `--threshold` or review what it drops (rows with `keep` false).",
+        "",
+    ]
+
+
 def _headline_section(data: ReportData) -> list[str]:
     """What a user of the filter needs first: on the human-labelled test set, how good, and what it costs."""
     card = data.champion
@@ -310,9 +334,6 @@ def _headline_section(data: ReportData) -> list[str]:
     test = ((summary.get("test") or (card or {}).get("test") or {}).get("combined")) or {}
     if card is None or not test:
         return []
-    counts = test.get("confusion_matrix") or {}
-    tp, fn, tn, fp = (counts.get(k) for k in ("tp", "fn", "tn", "fp"))
-    have_counts = None not in (tp, fn, tn, fp)
     f1_ci = test.get("f1_ci95") or {}
     seeds = data.stages.get(4, [])
     spread = seed_spread(seeds)["test_f1_combined"] if len(seeds) > 1 else None
@@ -331,27 +352,7 @@ def _headline_section(data: ReportData) -> list[str]:
         f"| {PUBLISHED['model_f1'][PUBLISHED_BEST]:.3f} best run; {published_seeds} "
         "over five seeds |",
     ]
-    if have_counts:
-        lines += [
-            f"| FP reduction (false alarms removed) | {_f(test.get('fp_reduction'))} | "
-            f"{_ci(proportion_ci(tn, tn + fp))} | not published |",
-            f"| TP retention (real smells kept) | {_f(test.get('tp_retention'))} | "
-            f"{_ci(proportion_ci(tp, tp + fn))} | not published |",
-            "",
-        ]
-        lines += [
-            f"**The filter drops {fn} of {tp + fn} real smells ({fn / (tp + fn):.0%}, TP retention "
-            f"{_f(test.get('tp_retention'))})** while it removes {tn} of {tn + fp} false alarms. A dropped "
-            "real smell is a security problem nobody is shown: where that costs more than reading false "
-            "alarms, filter with a lower `--threshold` or review what it drops (rows with `keep` false).",
-            "",
-        ]
-    else:
-        lines += [
-            f"| FP reduction | {_f(test.get('fp_reduction'))} | — | not published |",
-            f"| TP retention | {_f(test.get('tp_retention'))} | — | not published |",
-            "",
-        ]
+    lines += _cost_rows(test)
     if spread is not None and seeds_vary(seeds):
         lines += [
             f"Over {len(seeds)} seeds: test F1 {spread[0]:.3f} ± {spread[1]:.3f} (published: {published_seeds}).",
