@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_text
+from iacsieve.layout import DVC_FILE
 
 SRC_ROOT = Path(__file__).resolve().parents[1]  # src/
 PACKAGE = "iacsieve"
-DVC_FILE = "dvc.yaml"
 # The module each stage's command runs (the CLI layer only parses flags, and is left out).
 STAGE_ENTRIES: dict[str, str] = {
     "prepare": "iacsieve.data.records",

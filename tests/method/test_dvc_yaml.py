@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iacsieve import dvc_deps, layout
+from iacsieve import dvc_deps
 from iacsieve.method.dvc import base_file
-from iacsieve.method.plan import PLAN
+from iacsieve.method.plan import PLAN, champion_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
@@ -79,4 +79,4 @@ def test_select_and_freeze_cover_the_plan():
     assert DVC["select"]["foreach"] == sorted(PLAN)
     assert sorted(int(k) for k in DVC["freeze"]["foreach"]) == [n for n, p in PLAN.items() if p.freezes]
     for key, item in DVC["freeze"]["foreach"].items():
-        assert Path(item["champion"]) == layout.stage_champion_dir(int(key))
+        assert Path(item["champion"]) == champion_dir(int(key))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from iacsieve.data.records import TECHS
 from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
 from iacsieve.filtering.detections import FORMATS
+from iacsieve.layout import TECHS
 from iacsieve.limits import add_limit_flags, limits_from_args
 from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 

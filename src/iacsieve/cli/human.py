@@ -7,9 +7,9 @@ import json
 import sys
 
 from iacsieve import layout
-from iacsieve.data.records import TECHS
 from iacsieve.filtering import ON_MISSING
 from iacsieve.filtering.detections import FORMATS
+from iacsieve.layout import TECHS
 
 _RAW = argparse.RawDescriptionHelpFormatter
 

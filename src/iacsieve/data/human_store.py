@@ -15,9 +15,10 @@ from pathlib import Path
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_write_jsonl
-from iacsieve.data.records import LABELS, TECHS, WarningRecord
+from iacsieve.data.records import LABELS, WarningRecord
 from iacsieve.data.warning_keys import script_name, warning_key
 from iacsieve.errors import DataError, IacsieveError
+from iacsieve.layout import TECHS
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.limits import shorten
 from iacsieve.reading import decode_json_line, read_regular_text

@@ -20,7 +20,7 @@ from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
 from iacsieve.method.grid import read_base, resolve_run_config, run_name, stage_runs
 from iacsieve.method.params import Params
-from iacsieve.method.plan import PLAN, StagePlan, stage_plan
+from iacsieve.method.plan import PLAN, StagePlan, champion_dir, stage_plan
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze
@@ -37,7 +37,7 @@ def base_file(plan: StagePlan, root: str | Path = ".") -> Path | None:
     if plan.builds_on == "winner":
         return layout.selection_dir(plan.previous, root) / layout.WINNER_FILE
     if plan.builds_on == "champion":
-        return layout.stage_champion_dir(plan.previous, root) / layout.CHAMPION_FILE
+        return champion_dir(plan.previous, root) / layout.CHAMPION_FILE
     return None
 
 
@@ -168,7 +168,7 @@ def freeze_stage(params: Params, stage: int, *, root: str | Path = ".") -> Path:
         )
     return freeze(
         layout.selection_dir(stage, root) / layout.SELECTION_FILE,
-        layout.stage_champion_dir(stage, root),
+        champion_dir(stage, root),
         Path(root) / layout.TRAINING_DIR,
     )
 

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from iacsieve import layout
 from iacsieve.errors import IacsieveError
+from iacsieve.layout import TEST_SETS
 from iacsieve.method.dvc import current_run_names
 from iacsieve.method.params import load_params
-from iacsieve.reporting.report import PUBLISHED, TEST_SETS, champion_sets, collect_report, seed_spread
+from iacsieve.method.plan import STAGES
+from iacsieve.reporting.report import PUBLISHED, champion_sets, collect_report, seed_spread
 
 
 def stage_run_dirs(params, stage: int) -> list[str]:
@@ -29,10 +31,10 @@ def stage_run_dirs(params, stage: int) -> list[str]:
         return []
 
 
-def stage_timings(params, results: str | Path = "results") -> dict[int, dict]:
+def stage_timings(params, results: str | Path = layout.RESULTS_DIR) -> dict[int, dict]:
     """Per stage: runs, summed and slowest run time, per-run train seconds (from reports/timings/)."""
     out: dict[int, dict] = {}
-    for stage in (1, 2, 3, 4):
+    for stage in STAGES:
         runs = {}
         for name in stage_run_dirs(params, stage):
             path = layout.timings_file(stage, name, Path(results).parent)  # reports/timings/stageN/<run>.json
@@ -59,9 +61,9 @@ def stage_timings(params, results: str | Path = "results") -> dict[int, dict]:
 
 
 def bench(
-    results: str | Path = "results",
-    champion: str | Path = "models/champion",
-    params_file: str | Path = "params.yaml",
+    results: str | Path = layout.RESULTS_DIR,
+    champion: str | Path = layout.CHAMPION_DIR,
+    params_file: str | Path = layout.PARAMS_FILE,
     *,
     filter_bench: bool = True,
 ) -> dict:
@@ -87,7 +89,7 @@ def bench(
             # The encoders of stage 1, for their throughput (argmax rule: threshold 0.5).
             out["filter_encoders"] = [
                 module.run_filter_benchmark(model, threshold=0.5, repeats=3)
-                for model in sorted(Path("models/experiments/stage1").glob("tiny-*/model"))
+                for model in sorted(layout.experiments_dir(STAGES[0]).glob(f"tiny-*/{layout.MODEL_DIR}"))
             ]
     return out
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from iacsieve import layout
 from iacsieve.atomic import atomic_write_json, atomic_write_text
 from iacsieve.classification import compute_metrics
 from iacsieve.data.human import HumanLabel, apply_human_labels, record_key
@@ -215,7 +216,7 @@ def _as_human(record: WarningRecord) -> HumanLabel:
     )
 
 
-def markdown(result: dict, *, image: str = "learning_curve.png") -> str:
+def markdown(result: dict, *, image: str = layout.LEARNING_CURVE_PNG) -> str:
     """The experiment as a Markdown section (the caveat first); `image`: the PNG's path from the reader."""
     lines = [
         "## How much does a person's hour buy? (learning curve)",
@@ -247,13 +248,13 @@ def write_outputs(result: dict, out_dir: str | Path) -> None:
     from iacsieve.reporting.plots import plt, save_figure
 
     out_dir = Path(out_dir)
-    atomic_write_json(out_dir / "learning_curve.json", result)
+    atomic_write_json(out_dir / layout.LEARNING_CURVE_JSON, result)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(result["points"][0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(result["points"])
-    atomic_write_text(out_dir / "learning_curve.csv", buffer.getvalue())
-    atomic_write_text(out_dir / "learning_curve.md", markdown(result))
+    atomic_write_text(out_dir / layout.LEARNING_CURVE_CSV, buffer.getvalue())
+    atomic_write_text(out_dir / layout.LEARNING_CURVE_MD, markdown(result))
     fig, ax = plt.subplots(figsize=(6, 4))
     strategies = _strategies(result)
     for i, strategy in enumerate(strategies):
@@ -275,4 +276,4 @@ def write_outputs(result: dict, out_dir: str | Path) -> None:
     )
     ax.grid(alpha=0.3)
     ax.legend()
-    save_figure(fig, out_dir / "learning_curve.png")
+    save_figure(fig, out_dir / layout.LEARNING_CURVE_PNG)

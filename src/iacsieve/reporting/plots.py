@@ -26,8 +26,10 @@ from iacsieve.atomic import atomic_write_text
 from iacsieve.classification import compute_metrics
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import SWEEP_FILE
+from iacsieve.method.plan import FINAL_STAGE, champion_dir, sweep_stage
 from iacsieve.steps.metrics import load_scores, score_arrays
 
+SWEEP_CHAMPION = champion_dir(sweep_stage())  # the frozen champion whose run swept the threshold
 PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
 
 
@@ -198,7 +200,7 @@ def _sweep(card: dict, stage3_champion: str | Path, val_rows: list[dict]) -> tup
 
     from iacsieve.steps.threshold import sweep_threshold
 
-    stage3_card = Path(stage3_champion) / "champion.json"
+    stage3_card = Path(stage3_champion) / layout.CHAMPION_FILE
     for run_dir in ([Path(_read(stage3_card)["run_dir"])] if stage3_card.is_file() else []) + [
         Path(card["run_dir"])
     ]:
@@ -212,12 +214,12 @@ def _sweep(card: dict, stage3_champion: str | Path, val_rows: list[dict]) -> tup
 
 
 def render_plots(
-    results: str | Path = "results",
-    champion: str | Path = "models/champion",
-    out: str | Path = "reports/plots",
+    results: str | Path = layout.RESULTS_DIR,
+    champion: str | Path = layout.CHAMPION_DIR,
+    out: str | Path = layout.PLOTS_DIR,
     *,
-    stage3_champion: str | Path = "models/champions/stage3",
-    data: str | Path = "data/prepared",
+    stage3_champion: str | Path = SWEEP_CHAMPION,
+    data: str | Path = layout.PREPARED_DIR,
     selection: str | Path | None = None,
 ) -> list[Path]:
     """Render every plot from the pipeline's outputs; returns the files written.
@@ -227,7 +229,7 @@ def render_plots(
     skipped when there is none.
     """
     results, champion, out = Path(results), Path(champion), Path(out)
-    card = _read(champion / "champion.json")
+    card = _read(champion / layout.CHAMPION_FILE)
     threshold = float(card["threshold"])
     written: list[Path] = []
 
@@ -237,7 +239,11 @@ def render_plots(
     written += plot_pr_curve(scores, threshold, out)
     labels, values, _ = score_arrays(scores["test"])
     written += plot_confusion_matrix(labels, values, threshold, out)
-    selection = Path(selection) if selection else results / "selection" / "stage4" / "selection.json"
+    selection = (
+        Path(selection)
+        if selection
+        else layout.selection_dir_in(results, FINAL_STAGE) / layout.SELECTION_FILE
+    )
     if selection.is_file():
         written += plot_seed_spread(_read(selection), out)
     return written
