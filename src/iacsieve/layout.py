@@ -16,6 +16,7 @@ RAW_DIR = "data/raw"
 PREPARED_DIR = "data/prepared"
 HUMAN_DIR = "data/human"  # people's labels (DVC-tracked, `iacsieve labels add`)
 TRAINING_DIR = "data/training"  # prepared + human labels applied: what every run trains and selects on
+STATS_FILE = "stats.json"  # counts per split/set (prepare, labels apply)
 HUMAN_REPORT = "human.json"  # what `labels apply` applied, incl. which labels validation holds
 TECHS: tuple[str, ...] = ("ansible", "chef", "puppet")
 TEST_SETS: tuple[str, ...] = ("combined", *TECHS)
@@ -27,6 +28,7 @@ MODEL_DIR = "model"
 VAL_SCORES = "val_scores.jsonl"
 TEST_SCORES = "test_scores.jsonl"
 TRAIN_LOG = "train_log.json"
+META_FILE = "model_meta.json"  # inside a model folder: kind, family, use_context, ...
 SWEEP_FILE = "threshold_sweep_results.json"
 # The files sweep/evaluate read: what a run's small `scores` artifact carries (no weights).
 SCORE_FILES: tuple[str, ...] = (CONFIG_FILE, VAL_SCORES, TEST_SCORES, TRAIN_LOG)
@@ -47,6 +49,7 @@ CHAMPION_DIR = "models/champion"  # freeze@4's output: `dvc repro` writes it
 # in git beside it.
 CLUSTER_CHAMPION_DIR = "models/cluster-champion"
 CLUSTER_REPORTS_DIR = "reports/cluster-champion"
+VAL_CURVE_FILE = "val_curve.json"  # inside a champion: operating points (filter --min-retention)
 ORIGIN_FILE = "origin.json"  # inside a pulled champion: where it came from (source URI, run id)
 
 # ------------------------------------------------------------------ decision rules (where a threshold comes from)

@@ -470,7 +470,7 @@ def _pull(args: argparse.Namespace) -> int:
         origin=origin,
         track=args.track,
     )
-    champion = json.loads((Path(args.out) / "champion.json").read_text(encoding="utf-8"))
+    champion = json.loads((Path(args.out) / layout.CHAMPION_FILE).read_text(encoding="utf-8"))
     print(
         f"champion {champion['run']} (threshold {champion['threshold']:.2f}, val F1 {champion['val_f1']:.4f}) -> {args.out}"
     )

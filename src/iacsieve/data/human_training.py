@@ -243,7 +243,7 @@ def build_training_data(
                 atomic_write_jsonl(
                     prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech)
                 )
-        atomic_write_json(Path(tmp) / "stats.json", _stats(prepared_dir, splits))
+        atomic_write_json(Path(tmp) / layout.STATS_FILE, _stats(prepared_dir, splits))
         write_artifact(HUMAN_REPORT, Path(tmp) / REPORT_FILE, report)
     return report
 
@@ -253,7 +253,7 @@ def _stats(prepared_dir: str | Path, splits: dict[str, list[WarningRecord]]) -> 
     warnings recomputed for these splits)."""
     stats = compute_stats(splits)
     stats["warnings"] = warning_counts(split_problems(splits))
-    path = Path(prepared_dir) / "stats.json"
+    path = Path(prepared_dir) / layout.STATS_FILE
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
         if "skipped_invalid_rows" in previous:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
 from iacsieve.errors import DataError, IacsieveError
+from iacsieve.layout import STATS_FILE
 from iacsieve.layout import TECHS as TECHS  # re-exported: the data layer's importers read it here
 from iacsieve.layout import TEST_SETS as TEST_SETS
 from iacsieve.limits import DEFAULT, Limits, shorten
@@ -318,5 +319,5 @@ def prepare(
                 atomic_write_jsonl(
                     prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech)
                 )
-        atomic_write_json(Path(tmp) / "stats.json", stats)
+        atomic_write_json(Path(tmp) / STATS_FILE, stats)
     return stats

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from iacsieve import layout
 from iacsieve.data.records import WarningRecord, load_raw_split
 from iacsieve.errors import IacsieveError
 from iacsieve.smells import canonical_smell
@@ -47,7 +48,7 @@ def split_keys(records: Iterable[WarningRecord]) -> frozenset[str]:
     return frozenset(record_key(r) for r in records)
 
 
-def test_split_keys(raw_dir: str | Path = "data/raw") -> frozenset[str]:
+def test_split_keys(raw_dir: str | Path = layout.RAW_DIR) -> frozenset[str]:
     """Keys of the human-oracle test split: these warnings never enter data/human or training."""
     if not Path(raw_dir).is_dir():
         raise IacsieveError(

@@ -93,7 +93,7 @@ def evaluate(
     run_dir, results_dir = Path(run_dir), Path(results_dir)
     if not run_dir.is_dir():
         raise IacsieveError(f"{run_dir}: run directory not found")
-    config = _read_config(run_dir / "config_used.yaml")
+    config = _read_config(run_dir / layout.CONFIG_FILE)
     train_log = read_artifact(TRAIN_LOG, run_dir / layout.TRAIN_LOG, hint="is the run complete?")
     val_rows = load_scores(run_dir / layout.VAL_SCORES)
     test_rows = load_scores(run_dir / layout.TEST_SCORES)

@@ -13,7 +13,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from iacsieve import artifacts
+from iacsieve import artifacts, layout
 from iacsieve.atomic import atomic_directory
 from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
@@ -87,7 +87,7 @@ def read_safe_model_meta(model_dir: Path) -> dict:
 def freeze(
     selection_file: str | Path,
     champion_dir: str | Path,
-    data_dir: str | Path = "data/prepared",
+    data_dir: str | Path = layout.PREPARED_DIR,
     *,
     run_dir: str | Path | None = None,
 ) -> Path:
