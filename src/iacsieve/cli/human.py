@@ -288,7 +288,7 @@ def _register_experiment(sub: argparse._SubParsersAction) -> None:
         help="the LLM-only champion, the n = 0 point; 'none' "
         "trains a classical model instead (default: %(default)s)",
     )
-    lc.add_argument("--out", default="reports/learning_curve", help="output folder (default: %(default)s)")
+    lc.add_argument("--out", default=layout.LEARNING_CURVE_DIR, help="output folder (default: %(default)s)")
     lc.add_argument(
         "--sizes",
         default="0,25,50,100",

@@ -62,7 +62,7 @@ class HumanSettings:
     min_val_rows: int = 30
 
     @classmethod
-    def from_dict(cls, block: Mapping | None, *, source: object = "params.yaml") -> HumanSettings:
+    def from_dict(cls, block: Mapping | None, *, source: object = layout.PARAMS_FILE) -> HumanSettings:
         block = dict(block or {})
         known = {"dir", "train", "validation", "val_fraction", "min_val_rows"}
         for key in sorted(set(block) - known):

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from kfp import dsl
 
+from iacsieve import layout
 from iacsieve.kfp.components import StepComponents, build_components
 from iacsieve.kfp.pods import configure_task
 from iacsieve.kfp.settings import CompileSettings, StageSettings, compile_settings
@@ -51,7 +52,7 @@ def stage_inputs(stage: "int | str") -> list[str]:
 
 def build_pipeline(
     stage: "int | str",
-    params_path: "str | Path" = "params.yaml",
+    params_path: "str | Path" = layout.PARAMS_FILE,
     profile: "str | None" = None,
     *,
     image: "str | None" = None,

@@ -90,12 +90,12 @@ def home_champion(
     if selection is not None:
         written["selection"] = atomic_write_json(reports / SELECTION_FILE, selection)
     written["metrics"] = atomic_write_json(
-        reports / "metrics.json", pulled_champion_metrics(champion, selection)
+        reports / layout.METRICS_FILE, pulled_champion_metrics(champion, selection)
     )
     if track:
         written["dvc_file"] = dvc_add(dest, repo)
-        if register_metrics(Path(repo) / "dvc.yaml", reports / "metrics.json"):
-            written["dvc_yaml"] = Path(repo) / "dvc.yaml"
+        if register_metrics(Path(repo) / layout.DVC_FILE, reports / layout.METRICS_FILE):
+            written["dvc_yaml"] = Path(repo) / layout.DVC_FILE
     return written
 
 

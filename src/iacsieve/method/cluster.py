@@ -13,6 +13,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from iacsieve.errors import ConfigError
+from iacsieve.layout import PARAMS_FILE
 
 KINDS: tuple[str, ...] = ("train", "light")
 POD_KEYS: tuple[str, ...] = ("resources", "retry", "weights", "credentials", "node_selector", "tolerations")
@@ -95,7 +96,7 @@ class PodSettings:
 # ----------------------------------------------------------------------------- params.yaml's cluster: keys
 
 
-def parse_pod_settings(cluster: Mapping[str, Any] | None, *, source: object = "params.yaml") -> PodSettings:
+def parse_pod_settings(cluster: Mapping[str, Any] | None, *, source: object = PARAMS_FILE) -> PodSettings:
     """`PodSettings` from params.yaml's `cluster:` mapping (only the pod keys; others are ignored here).
 
     Keys: `resources.{train,light}.*`, `retry.*`, `weights.*`, `credentials.*`, `node_selector`,

@@ -137,7 +137,7 @@ class Params(_Mapping):
     cluster: ClusterParams
     profiles: dict[str, dict[str, Any]]  # raw profile blocks (validated)
     human: HumanSettings = field(default_factory=HumanSettings)
-    source: str = "params.yaml"
+    source: str = PARAMS_FILE
 
     def stage(self, n: int) -> StageParams:
         if n not in self.stages:

@@ -227,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--results", default="results", help="results root (default: %(default)s)")
+    parser.add_argument("--results", default=layout.RESULTS_DIR, help="results root (default: %(default)s)")
     parser.add_argument(
-        "--champion", default="models/champion", help="champion folder (default: %(default)s)"
+        "--champion", default=layout.CHAMPION_DIR, help="champion folder (default: %(default)s)"
     )
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
     parser.add_argument("--no-filter", action="store_true", help="skip the filter throughput benchmark")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = parser.parse_args(argv)
