@@ -17,6 +17,7 @@ which keys are `NotRequired`.
 """
 
 import argparse
+import functools
 import sys
 import types
 import typing
@@ -332,6 +333,9 @@ ARTIFACTS: tuple[Artifact, ...] = (
 # ----------------------------------------------------------------------------- checking
 
 
+_hints = functools.cache(get_type_hints)  # a shape's resolved annotations, once per shape
+
+
 def _kind(hint: Any) -> str:
     """A type hint as the reference page and the error messages write it."""
     origin, args = get_origin(hint), get_args(hint)
@@ -353,8 +357,10 @@ def _kind(hint: Any) -> str:
 
 
 def _problems(value: Any, hint: Any, key: str, *, strict: bool) -> list[str]:
-    # strict: the writer's check (every required key, no unknown key); else the reader's (types only)
-    """What is wrong with `value` as a `hint` (empty: nothing); each problem names its dotted key."""
+    """What is wrong with `value` as a `hint` (empty: nothing); each problem names its dotted key.
+
+    `strict` (a TypedDict's own keys): every required key there, no unknown one; else types only.
+    """
     origin, args = get_origin(hint), get_args(hint)
     if hint is Any:
         return []
@@ -393,7 +399,7 @@ def _shape_problems(value: Any, shape: type, key: str, *, strict: bool) -> list[
     prefix = f"{key}." if key else ""
     if not isinstance(value, dict):
         return [f"key '{key or '<root>'}': expected an object ({shape.__name__}), got {shorten(value)}"]
-    hints = get_type_hints(shape)
+    hints = _hints(shape)
     problems = []
     if strict:
         required = shape.__required_keys__  # type: ignore[attr-defined]
