@@ -104,6 +104,15 @@ def run_filter_benchmark(
     }
 
 
+def filter_command(
+    model_dir: str | Path, detections: Path, scripts: Path, out: Path, threshold: float | None
+) -> list[str]:
+    """`iacsieve filter` as a user types it, run by this interpreter."""
+    command = [sys.executable, "-m", "iacsieve", "filter", "--model", str(model_dir)]
+    command += ["--detections", str(detections), "--scripts", str(scripts), "--out", str(out)]
+    return command + (["--threshold", str(threshold)] if threshold is not None else [])
+
+
 def run_scale_benchmark(
     model_dir: str | Path,
     rows: int = SCALE_ROWS,
@@ -126,26 +135,12 @@ def run_scale_benchmark(
         with detections.open("w", encoding="utf-8") as handle:
             for line in itertools.islice(itertools.cycle(lines), rows):
                 handle.write(line + "\n")
-        command = [
-            sys.executable,
-            "-m",
-            "iacsieve",
-            "filter",
-            "--model",
-            str(model_dir),
-            "--detections",
-            str(detections),
-            "--scripts",
-            str(fixture_dir / SCRIPTS_DIR),
-            "--out",
-            str(out),
-        ]
-        if threshold is not None:
-            command += ["--threshold", str(threshold)]
+        command = filter_command(model_dir, detections, fixture_dir / SCRIPTS_DIR, out, threshold)
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
         wall = time.perf_counter() - start
+        assert process.stderr is not None  # stderr=PIPE above
         stderr = process.stderr.read().decode("utf-8", errors="replace")
         process.stderr.close()
         code = os.waitstatus_to_exitcode(status)

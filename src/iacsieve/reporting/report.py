@@ -312,7 +312,7 @@ def _cost_rows(test: dict) -> list[str]:
     """FP reduction and TP retention rows (Wilson CIs where the counts are known) and what is dropped."""
     counts = test.get("confusion_matrix") or {}
     tp, fn, tn, fp = (counts.get(k) for k in ("tp", "fn", "tn", "fp"))
-    if None in (tp, fn, tn, fp):
+    if tp is None or fn is None or tn is None or fp is None:
         return [
             f"| FP reduction | {_f(test.get('fp_reduction'))} | — | not published |",
             f"| TP retention | {_f(test.get('tp_retention'))} | — | not published |",

@@ -110,7 +110,7 @@ def freeze(
     run_dir = Path(run_dir) if run_dir is not None else Path(selected["run_dir"])
     if run_dir.name != selected["run"] and (run_dir / selected["run"]).is_dir():
         run_dir = run_dir / selected["run"]  # a KFP run artifact holds the run dir one level down
-    model_dir = run_dir / MODEL_DIR
+    model_dir = Path(run_dir) / MODEL_DIR
     meta = read_safe_model_meta(model_dir)
     champion = {
         "threshold": float(selected["threshold"]),
@@ -139,7 +139,7 @@ def freeze(
     return champion_dir
 
 
-def load_champion(champion: str | Path) -> artifacts.ChampionCard:
+def load_champion(champion: str | Path) -> dict:
     """Read and validate `champion.json` (given the champion directory or the file itself)."""
     path = Path(champion)
     if path.is_dir() or path.suffix.lower() != ".json":

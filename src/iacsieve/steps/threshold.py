@@ -6,7 +6,7 @@ import logging
 import math
 from pathlib import Path
 
-from iacsieve.artifacts import SWEEP, ThresholdSweep, write_artifact
+from iacsieve.artifacts import SWEEP, write_artifact
 from iacsieve.classification import compute_metrics
 from iacsieve.errors import ConfigError
 from iacsieve.layout import SWEEP_START, SWEEP_STEP, SWEEP_STOP
@@ -51,7 +51,7 @@ def sweep_threshold(
     start: float = SWEEP_START,
     stop: float = SWEEP_STOP,
     step: float = SWEEP_STEP,
-) -> ThresholdSweep:
+) -> dict:
     """F1 / precision / recall on validation scores at each threshold of the grid; the best one.
 
     Writes `out_file` (normally `<run>/threshold_sweep_results.json`) atomically with the full curve,
@@ -66,7 +66,7 @@ def sweep_threshold(
             {"threshold": threshold, "f1": m["f1"], "precision": m["precision"], "recall": m["recall"]}
         )
     best = best_point(curve)
-    result: ThresholdSweep = {
+    result = {
         "best_threshold": best["threshold"],
         "best_f1": best["f1"],
         "start": float(start),
