@@ -128,3 +128,13 @@ def champion(tmp_path_factory, prepared_small) -> Path:
     }
     (champion_dir / "champion.json").write_text(json.dumps(info))
     return champion_dir
+
+
+@pytest.fixture(autouse=True)
+def _every_sarif_log_is_schema_valid(monkeypatch):
+    """Every SARIF log the suite writes in-process is checked against the SARIF 2.1.0 schema."""
+    from sarif_schema import checked_chunks
+
+    import iacsieve.filtering.output as output
+
+    monkeypatch.setattr(output, "sarif_chunks", checked_chunks(output.sarif_chunks))

@@ -98,7 +98,7 @@ def test_filter_never_overwrites_its_detections(tmp_path, capsys, champion, no_m
     detections.write_bytes(GLITCH_CSV.read_bytes())
     os.link(detections, tmp_path / "hardlink.csv")
     read = []
-    monkeypatch.setattr(apply_module, "read_detections", lambda *a, **k: read.append(a))
+    monkeypatch.setattr(apply_module, "open_detections", lambda *a, **k: read.append(a))
     base = ["filter", "--model", str(champion), "--detections", str(detections), "--scripts", str(SCRIPTS)]
     for out, needle in (
         (detections, "is the input --detections"),

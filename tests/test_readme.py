@@ -81,7 +81,7 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "dvc plots diff HEAD~1": Runs(),
     "make bench": Target("bench"),
     # Filter a detector's output
-    "glitch lint --tech puppet --csv repo/ glitch.csv": External(
+    "glitch --tech puppet --csv --folder-strategy include-all repo/ glitch.csv": External(
         "GLITCH is a separate tool, not a dependency",
         "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
     ),
@@ -93,10 +93,7 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_sarif.py::test_default_sarif_holds_only_the_kept_security_smells",
         "SARIF output of the same run",
     ),
-    "python3 -m venv ~/.venvs/glitch && ~/.venvs/glitch/bin/pip install git+https://github.com/sr-lab/GLITCH": External(
-        "installs GLITCH from its repository; this machine reaches package registries only"
-    ),
-    "glitch lint --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
+    "glitch --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
         "GLITCH is a separate tool; its recorded output on these scripts is tests/fixtures/glitch-puppet/glitch-puppet.csv",
         "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
     ),
@@ -104,6 +101,27 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "--scripts tests/fixtures/glitch-puppet/scripts --out kept.sarif": CoveredBy(
         "tests/test_sarif.py::test_readme_sarif_example_on_the_bundled_fixture",
         "this very command (parsed from README.md) with a trained champion, from the repository root",
+    ),
+    # docs/filter.md: the filter in CI
+    "pip install iacsieve": External("installs from a package index; this machine has the repository's venv"),
+    "git clone https://github.com/sr-lab/GLITCH ~/glitch && git -C ~/glitch checkout 19c5020": External(
+        "clones GLITCH from GitHub, which this machine cannot reach"
+    ),
+    "python3 -m venv ~/.venvs/glitch && ~/.venvs/glitch/bin/pip install ~/glitch": External(
+        "installs the GLITCH clone above"
+    ),
+    "~/.venvs/glitch/bin/glitch --tech puppet --csv --folder-strategy include-all infra/ glitch.csv": External(
+        "GLITCH is not installed here; tests/fixtures/glitch-real holds its output from this command",
+        "tests/test_filter_ci.py::test_docs_glitch_command_is_how_the_fixtures_were_made",
+    ),
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out kept.csv": CoveredBy(
+        "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
+        "this very command (parsed from docs/filter.md) on GLITCH's real output for each technology",
+    ),
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out iacsieve.sarif "
+    "--sarif-category iacsieve-puppet --json-summary summary.json --on-missing keep --fail-on kept": CoveredBy(
+        "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
+        "the CI job (parsed from docs/filter.md) on GLITCH's real output: SARIF, summary and exit code",
     ),
     # Teach it your policy
     "iacsieve review --model models/champion --detections glitch.csv --scripts repo/ --budget 50 --out sheet.csv": CoveredBy(

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
+from iacsieve.safe_text import terminal_safe
 
 COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality", "human")
 
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_as_interrupt():
             return int(args.func(args) or 0)
     except IacsieveError as exc:
-        print(f"iacsieve: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, always
+        # one line, always, and no escape sequence from a file name or a smell reaches the terminal
+        print(f"iacsieve: error: {terminal_safe(' '.join(str(exc).splitlines()))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         print(

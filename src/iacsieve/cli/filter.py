@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
+from iacsieve.atomic import atomic_write_text
+from iacsieve.errors import IacsieveError
 from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
 from iacsieve.filtering.detections import FORMATS
+from iacsieve.filtering.sarif import DEFAULT_CATEGORY
 from iacsieve.layout import TECHS
 from iacsieve.limits import add_limit_flags, limits_from_args
 from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
+FAIL_ON: tuple[str, ...] = ("never", "kept")
 EXAMPLE = """\
-example:
-  glitch lint --tech puppet --csv repo/ glitch.csv          # GLITCH's warnings for repo/ (README: install)
+example: (docs/filter.md)
+  glitch --tech puppet --csv --folder-strategy include-all repo/ glitch.csv   # GLITCH 1.x (docs: install)
   iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv
   iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ \\
-      --out kept.sarif --on-missing keep      # for a code-scanning UI; keep rows whose script is gone
+      --out kept.sarif --on-missing keep --fail-on kept   # for code scanning; exit 1 if real warnings remain
 
-Inputs: GLITCH's CSV (no header: path,line,code,snippet), a CSV with header PATH,LINE,ERROR, or
-JSONL with file,line,smell; the format is detected. Paths in it resolve inside --scripts only
-(absolute inside it, relative to it, or a bare file name); a path leading outside is refused.
+Inputs: GLITCH's CSV (no header, unquoted: path,line,code,snippet[,message]), a CSV with header
+PATH,LINE,ERROR, or JSONL with file,line,smell; the format is detected. Paths in it resolve inside
+--scripts only (absolute inside it, relative to it, or a bare file name); a path leading outside is
+refused. GLITCH's whole-file smells (line -1) and code-quality smells pass through unscored.
 --out may not be --detections or lie inside --model; only regular files are read.
 Output: every input row, in order, plus smell (canonical), score (empty where the model does not
-cover the smell) and keep (true/false). SARIF 2.1.0 holds only the kept security smells (--sarif-all
-adds the kept design/implementation smells as notes), each rule with the taxonomy's help text and CWE
-tags, URIs relative to the git repository holding --scripts (or --uri-base). Exit 2 on bad input.
+cover the smell), keep (true/false) and fingerprint (for --baseline); `-` writes to stdout.
+SARIF 2.1.0 holds only the kept security smells (--sarif-all adds the kept design/implementation
+smells as notes), one result per (file, line, smell), each rule with the taxonomy's help text and
+CWE tags, URIs relative to the git repository holding --scripts (or --uri-base).
+Exit codes: 0 done, 1 real warnings remain (--fail-on kept), 2 bad input.
 """
 
 
@@ -67,7 +75,12 @@ def _io_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder holding the scanned scripts; no file outside it is read",
     )
-    p.add_argument("--out", required=True, metavar="FILE", help="output file, written atomically")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="output file, written atomically; - for stdout (CSV unless --format)",
+    )
     p.add_argument(
         "--format",
         choices=OUTPUT_FORMATS,
@@ -140,6 +153,42 @@ def _output_args(p: argparse.ArgumentParser) -> None:
         "code-scanning UI shows; else --scripts)",
     )
     p.add_argument(
+        "--sarif-category",
+        default=DEFAULT_CATEGORY,
+        metavar="NAME",
+        help="SARIF: automationDetails.id, one per analysis a commit uploads (e.g. iacsieve-puppet; "
+        "default: %(default)s)",
+    )
+    p.add_argument(
+        "--path-prefix-strip",
+        default=None,
+        metavar="PREFIX",
+        help="drop PREFIX from the detector's paths before looking under --scripts (GLITCH run in a "
+        "container on /src: --path-prefix-strip /src); absolute paths that do not exist here are also "
+        "tried by their tails under --scripts",
+    )
+    p.add_argument(
+        "--baseline",
+        default=None,
+        metavar="FILE",
+        help="an earlier run's output (SARIF, CSV or JSONL): warnings already in it are marked keep=false "
+        "and left out of SARIF, so only new ones are reported (matched by a fingerprint that survives "
+        "lines moving)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="never",
+        help="kept: exit 1 when kept security warnings remain (after --baseline), for a CI gate "
+        "(default: never; bad input is always exit 2)",
+    )
+    p.add_argument(
+        "--json-summary",
+        default=None,
+        metavar="FILE",
+        help="also write the summary as JSON (counts per smell, model, threshold, exit reason)",
+    )
+    p.add_argument(
         "--batch-size",
         type=int,
         default=64,
@@ -150,6 +199,10 @@ def _output_args(p: argparse.ArgumentParser) -> None:
 
 def _filter(args: argparse.Namespace) -> int:
     threshold, source = args.threshold, None
+    if args.json_summary is not None and args.json_summary in (args.out, args.detections):
+        raise IacsieveError(
+            f"--json-summary {args.json_summary} is also --out or --detections; pick another name"
+        )
     if args.min_retention is not None or args.max_fp_rate is not None:
         choice = choose_threshold(
             load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate
@@ -170,8 +223,24 @@ def _filter(args: argparse.Namespace) -> int:
         limits=limits_from_args(args),
         sarif_all=args.sarif_all,
         uri_base=args.uri_base,
+        path_prefix_strip=args.path_prefix_strip,
+        baseline=args.baseline,
+        sarif_category=args.sarif_category,
+        threshold_source=source,
     )
-    if source is not None:
-        summary["threshold_source"] = source
+    code = 1 if args.fail_on == "kept" and summary["kept_security"] else 0
+    summary.update(fail_on=args.fail_on, exit_code=code)
     print(format_summary(summary), file=sys.stderr)
-    return 0
+    if code:
+        print(
+            f"iacsieve filter: {summary['kept_security']} security warnings kept (--fail-on kept): exit 1",
+            file=sys.stderr,
+        )
+    if args.json_summary is not None:
+        try:
+            atomic_write_text(args.json_summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise IacsieveError(
+                f"{args.json_summary}: cannot write the summary: {exc.strerror or exc}"
+            ) from None
+    return code

@@ -5,6 +5,7 @@ Reads `champion.json` (when present) and `model_meta.json`; loads no weights.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,3 +73,17 @@ def _load_champion_json(model_dir: Path) -> dict:
     if load_champion is not None:
         return load_champion(model_dir)
     return read_json_object(model_dir / CHAMPION_FILE, what="champion file")
+
+
+def champion_sha256(model_dir: str | Path) -> str:
+    """SHA-256 over a model directory's files (relative names and contents, in name order): what a SARIF
+    run records so a reader can tell which champion judged it."""
+    root = Path(model_dir)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8", errors="surrogateescape") + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from iacsieve.filtering.detections import Detection
 
+# Row statuses: "scored", "pass_through", "missing:<reason>" (--on-missing decides keep),
+# "unreadable:<reason>" (binary / undecodable script: kept, unscored), "baseline" (kept, but in --baseline).
+SCORED, PASS_THROUGH, BASELINE = "scored", "pass_through", "baseline"
+
 
 @dataclass
 class FilteredRow:
@@ -16,5 +20,13 @@ class FilteredRow:
     smell: str
     score: float | None = None
     keep: bool = True
-    status: str = "pass_through"  # scored | pass_through | missing
+    status: str = PASS_THROUGH
     script: Path | None = None  # resolved real path (None when it could not be resolved)
+    location: str | None = None  # the script's path relative to --scripts (resolved or best guess), POSIX
+    fingerprint: str = ""  # line-shift tolerant identity of the warning (see iacsieve.filtering.fingerprint)
+    problem: str | None = None  # why the script could not be used, for the summary
+
+    @property
+    def security(self) -> bool:
+        """A security smell (GLITCH's design/implementation smells are not)."""
+        return not self.detection.non_security

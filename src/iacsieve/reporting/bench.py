@@ -85,7 +85,7 @@ def bench(
             module = None
         if module is not None and hasattr(module, "run_filter_benchmark"):
             out["filter"] = module.run_filter_benchmark(champion)
-            out["filter_scale"] = module.run_scale_benchmark(champion)
+            out["filter_scale"] = module.run_scale_benchmarks(champion)
             # The encoders of stage 1, for their throughput (argmax rule: threshold 0.5).
             out["filter_encoders"] = [
                 module.run_filter_benchmark(model, threshold=0.5, repeats=3)
@@ -212,7 +212,8 @@ def _extra_lines(result: dict) -> list[str]:
     if result.get("filter_scale"):
         from iacsieve.reporting.bench_filter import format_scale
 
-        lines.append(f"   {format_scale(result['filter_scale'])}")
+        scales = result["filter_scale"]
+        lines += [f"   {format_scale(s)}" for s in (scales if isinstance(scales, list) else [scales])]
     for e in result.get("filter_encoders") or []:
         lines.append(
             f"   stage-1 {e['family']:<13} {e['warnings_per_s']:8.1f} warnings/s (median of {e['repeats']}, "
