@@ -103,7 +103,10 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "this very command (parsed from README.md) with a trained champion, from the repository root",
     ),
     # docs/filter.md: the filter in CI
-    "pip install iacsieve": External("installs from a package index; this machine has the repository's venv"),
+    "pip install iacsieve": CoveredBy(
+        "tests/test_install.py::test_the_wheel_installs_light_and_filters_real_glitch_output",
+        "the built wheel installed offline into an empty venv with only the base dependencies (docs/champion.md)",
+    ),
     "git clone https://github.com/sr-lab/GLITCH ~/glitch && git -C ~/glitch checkout 19c5020": External(
         "clones GLITCH from GitHub, which this machine cannot reach"
     ),
@@ -193,6 +196,47 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "iacsieve filter --model models/cluster-champion --detections glitch.csv --scripts repo/ --out kept.csv": CoveredBy(
         "tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
         "on a pulled champion in a fresh clone",
+    ),
+    # docs/champion.md: the light install (pip install iacsieve: above), the champion archive, publishing it,
+    # the filter image
+    "iacsieve champion pack": CoveredBy(
+        "tests/test_champion_archive.py::test_pack_is_reproducible_and_holds_every_file_with_a_sha256sum_manifest",
+        "pack of a trained champion (dvc.yaml's champion-archive stage runs the same command)",
+    ),
+    "iacsieve champion verify models/champion.tar.gz": CoveredBy(
+        "tests/test_champion_archive.py::test_a_malformed_archive_is_refused_in_one_line",
+        "verify on a packed champion and on altered copies of it",
+    ),
+    "iacsieve filter --model champion.tar.gz --detections glitch.csv --scripts repo/ --out kept.sarif": CoveredBy(
+        "tests/test_champion_archive.py::test_filter_takes_the_archive_and_gives_the_folders_output",
+        "filter with the archive on real GLITCH output, byte-identical to the folder's",
+    ),
+    "iacsieve champion unpack champion.tar.gz --out champion/": CoveredBy(
+        "tests/test_champion_archive.py::test_unpack_writes_a_champion_folder_and_repacks_to_the_same_bytes",
+        "unpack, then pack the folder again to the same bytes",
+    ),
+    "sha256sum models/champion.tar.gz > champion.tar.gz.sha256": CoveredBy(
+        "tests/test_champion_archive.py::test_pack_is_reproducible_and_holds_every_file_with_a_sha256sum_manifest",
+        "the SHA-256 pack prints is the file's (hashlib), as sha256sum prints it",
+    ),
+    'gh release create v0.1.0 models/champion.tar.gz champion.tar.gz.sha256 --notes "champion of $(git rev-parse --short HEAD)"': External(
+        "needs a GitHub repository and a token"
+    ),
+    "curl -fLO https://github.com/ORG/REPO/releases/download/v0.1.0/champion.tar.gz": External(
+        "needs the team's published release"
+    ),
+    "dvc push champion-archive": External("pushes to the team's DVC remote"),
+    "dvc get https://github.com/ORG/REPO models/champion.tar.gz --rev v0.1.0": External(
+        "needs the team's repository and its DVC remote"
+    ),
+    "oras push ghcr.io/ORG/iacsieve-champion:0.1.0 champion.tar.gz:application/vnd.iacsieve.champion.v1.tar+gzip": External(
+        "needs oras and an OCI registry"
+    ),
+    "oras pull ghcr.io/ORG/iacsieve-champion:0.1.0": External("needs oras and an OCI registry"),
+    "make image-filter": Target("image-filter"),
+    'podman run --rm -v "$PWD:/src:ro" -v "$PWD/out:/out" iacsieve-filter:0.1.0 --detections glitch.csv --scripts . --out /out/kept.sarif': CoveredBy(
+        "tests/test_filter_image.py::test_the_filter_image_filters_real_glitch_output_without_torch",
+        "the image built offline and run on real GLITCH output (where podman or docker answers)",
     ),
 }
 

@@ -36,6 +36,21 @@ SCALE_ROWS = 400_000  # rows of the default large-input run
 # so peak memory must not grow with the rows and stays under MEMORY_BUDGET_MB (issue 22).
 SCALE_RUNS: tuple[int, ...] = (1_000, 400_000, 2_000_000)
 MEMORY_BUDGET_MB = 500
+# A CI job's run: a fresh process on a typical GLITCH output (docs/champion.md, the light install's targets).
+STARTUP_ROWS = 1000
+STARTUP_TARGET_S = 1.0
+STARTUP_TARGET_MB = 200
+
+
+def fixture_files(fixture_dir: str | Path) -> tuple[Path, Path]:
+    """(detections file, scripts folder) of a benchmark fixture; a checkout without it is one line."""
+    fixture_dir = Path(fixture_dir)
+    detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
+    if not detections.is_file() or not scripts.is_dir():
+        raise IacsieveError(
+            f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)"
+        )
+    return detections, scripts
 
 
 def run_filter_benchmark(
@@ -51,12 +66,7 @@ def run_filter_benchmark(
     """
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
-    fixture_dir = Path(fixture_dir)
-    detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
-    if not detections.is_file() or not scripts.is_dir():
-        raise IacsieveError(
-            f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)"
-        )
+    detections, scripts = fixture_files(fixture_dir)
     start = time.perf_counter()
     scorer = load_scorer(model_dir)
     load_s = time.perf_counter() - start
@@ -101,6 +111,15 @@ def run_filter_benchmark(
     }
 
 
+def filter_command(
+    model_dir: str | Path, detections: Path, scripts: Path, out: Path, threshold: float | None
+) -> list[str]:
+    """`iacsieve filter` as a user types it, run by this interpreter."""
+    command = [sys.executable, "-m", "iacsieve", "filter", "--model", str(model_dir)]
+    command += ["--detections", str(detections), "--scripts", str(scripts), "--out", str(out)]
+    return command + (["--threshold", str(threshold)] if threshold is not None else [])
+
+
 def run_scale_benchmark(
     model_dir: str | Path,
     rows: int = SCALE_ROWS,
@@ -123,22 +142,7 @@ def run_scale_benchmark(
         with detections.open("w", encoding="utf-8") as handle:
             for line in itertools.islice(itertools.cycle(lines), rows):
                 handle.write(line + "\n")
-        command = [
-            sys.executable,
-            "-m",
-            "iacsieve",
-            "filter",
-            "--model",
-            str(model_dir),
-            "--detections",
-            str(detections),
-            "--scripts",
-            str(fixture_dir / SCRIPTS_DIR),
-            "--out",
-            str(out),
-        ]
-        if threshold is not None:
-            command += ["--threshold", str(threshold)]
+        command = filter_command(model_dir, detections, fixture_dir / SCRIPTS_DIR, out, threshold)
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
@@ -157,6 +161,7 @@ def run_scale_benchmark(
         "rows": rows,
         "rows_out": written,
         "wall_s": round(wall, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),  # what wall time nears on an idle machine
         "rows_per_s": round(rows / wall, 1),
         "peak_rss_mb": round(peak_mb, 1),
         "memory_budget_mb": MEMORY_BUDGET_MB,
@@ -181,6 +186,25 @@ def format_scale(result: dict) -> str:
         f"filter at scale: {result['rows']} rows in {result['wall_s']:.1f}s = {result['rows_per_s']:.0f} rows/s "
         f"(fresh process incl. model load), peak RSS {result['peak_rss_mb']:.0f} MB ({verdict} the "
         f"{result['memory_budget_mb']} MB budget)"
+    )
+
+
+def run_startup_benchmark(
+    model_dir: str | Path, fixture_dir: str | Path = DEFAULT_FIXTURE, threshold: float | None = None
+) -> dict:
+    """What a CI job pays: `iacsieve filter` on 1,000 rows in a fresh process (imports, model load,
+    scoring, writing), wall time and peak RSS, beside the targets of the light install."""
+    result = run_scale_benchmark(model_dir, STARTUP_ROWS, fixture_dir, threshold)
+    result.update(target_s=STARTUP_TARGET_S, target_mb=STARTUP_TARGET_MB)
+    return result
+
+
+def format_startup(result: dict) -> str:
+    """One line for the 1,000-row run."""
+    return (
+        f"filter, {result['rows']} rows in a fresh process: {result['wall_s']:.2f}s wall, "
+        f"{result.get('cpu_s', float('nan')):.2f}s CPU (target {result['target_s']:.0f}s), peak RSS {result['peak_rss_mb']:.0f} MB (target {result['target_mb']} MB); "
+        f"startup, imports and model load included"
     )
 
 
