@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install lint test repro bench kfp-specs image image-local image-filter clean-venv
+.PHONY: install lint test repro bench kfp-specs dvc-deps interfaces image image-local image-filter clean-venv
 
 install: $(STAMP)
 
@@ -74,3 +74,11 @@ image-filter:
 
 clean-venv:
 	rm -rf $(VENV)
+
+# dvc.yaml's code deps, regenerated from each stage's imports (a test says when they drifted).
+dvc-deps: install
+	$(BIN)/python -m iacsieve.dvc_deps
+
+# docs/INTERFACES.md, the JSON artifacts' reference, regenerated from src/iacsieve/artifacts.py.
+interfaces: install
+	$(BIN)/python -m iacsieve.artifacts --out docs/INTERFACES.md

@@ -7,11 +7,11 @@ import json
 import sys
 
 from iacsieve.atomic import atomic_write_text
-from iacsieve.data.records import TECHS
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
 from iacsieve.filtering.detections import FORMATS
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY
+from iacsieve.layout import TECHS
 from iacsieve.limits import add_limit_flags, limits_from_args
 from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
@@ -47,6 +47,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _io_args(p)
+    _decision_args(p)
+    _output_args(p)
+    add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
+    p.set_defaults(func=_filter, model_archive=True)  # --model may be an archive (cli.app)
+
+
+def _io_args(p: argparse.ArgumentParser) -> None:
+    """What to read and where to write: the champion, the detections, the scripts, the output."""
     p.add_argument(
         "--model",
         required=True,
@@ -91,6 +100,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)",
     )
+
+
+def _decision_args(p: argparse.ArgumentParser) -> None:
+    """Where the threshold comes from, and what a missing script does."""
     point = p.add_mutually_exclusive_group()
     point.add_argument(
         "--threshold",
@@ -122,6 +135,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
         "(error, default), or keep / drop the row and count it in the summary",
     )
+
+
+def _output_args(p: argparse.ArgumentParser) -> None:
+    """SARIF details and scoring batch size."""
     p.add_argument(
         "--sarif-all",
         action="store_true",
@@ -197,8 +214,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="warnings scored per model batch (default: %(default)s)",
     )
-    add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
-    p.set_defaults(func=_filter, model_archive=True)  # --model may be an archive (cli.app)
 
 
 def _filter(args: argparse.Namespace) -> int:

@@ -188,7 +188,7 @@ def _report(args: argparse.Namespace) -> int:
         args.champion, args.out, args.selection = (
             str(Path(layout.CLUSTER_CHAMPION_DIR)),
             str(Path(layout.CLUSTER_REPORTS_DIR) / "summary.md"),
-            args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json"),
+            args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / layout.SELECTION_FILE),
         )
         args.metrics = ""  # pull-champion wrote it; the report only reads
     refuse_overlap(
@@ -258,7 +258,7 @@ def _plots(args: argparse.Namespace) -> int:
             str(Path(layout.CLUSTER_CHAMPION_DIR)),
             str(Path(layout.CLUSTER_REPORTS_DIR) / "plots"),
         )
-        args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
+        args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / layout.SELECTION_FILE)
     refuse_overlap(
         args.out,
         {"--results": args.results, "--champion": args.champion, "--data": args.data},
@@ -313,13 +313,13 @@ def _where(args: argparse.Namespace) -> int:
     rows = [
         ("champion", champion),
         ("report", REPORT_FILE),
-        ("metrics", Path("reports/metrics.json")),
+        ("metrics", Path(layout.REPORT_METRICS)),
         ("plots", PLOTS_DIR),
         ("stage selections", Path("results/selection")),
     ]
     for label, path in rows:
         print(f"{label + ':':<18}{path}{'' if path.exists() else '  (missing: run make repro)'}")
-    card = champion / "champion.json"
+    card = champion / layout.CHAMPION_FILE
     if card.is_file():
         data = json.loads(card.read_text(encoding="utf-8"))
         test = data.get("test", {})

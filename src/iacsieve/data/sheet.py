@@ -109,6 +109,7 @@ def read_sheet(
 
     A row with an empty `label` is not reviewed (skipped, counted). A row on a test-split warning is a
     problem (the test split is the human oracle; its rows never enter data/human).
+    Long because each column's check sits in the one row loop, in the sheet's column order.
     """
     path = Path(path)
     text = read_regular_text(

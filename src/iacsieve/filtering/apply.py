@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from iacsieve.classification import predict
 from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.baseline import read_baseline
@@ -46,7 +47,6 @@ from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, Filtered
 from iacsieve.limits import DEFAULT, Limits
 from iacsieve.models import Scorer, load_scorer
 from iacsieve.overlap import refuse_overlap
-from iacsieve.steps.metrics import predict
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
 CHUNK_ROWS = 4096  # rows held at once; their distinct inputs go to the model in one call
@@ -98,6 +98,7 @@ def filter_detections(
     `sarif_suppressed`: SARIF also holds the dropped warnings, as suppressed results.
 
     Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
+    Long because it is the filter's one sequence (check, read, resolve, score, write) end to end.
     """
     out_format = output_format(out, fmt)
     if on_missing not in ON_MISSING:
@@ -143,7 +144,7 @@ def filter_detections(
     index = champion_index(champion) if evidence else None  # an altered index is refused here
     stream = open_detections(detections, detections_format, limits)
     known = read_baseline(baseline, limits) if baseline is not None else None
-    load = (lambda: scorer) if scorer is not None else (lambda: _load(champion.model_dir))
+    load = (lambda: scorer) if scorer is not None else (lambda: load_model(champion.model_dir))
     run = _Run(folder, champion, load, cut, tech, on_missing, batch_size, known, str(model_dir), stream.path)
     if evidence:
         frozen = "frozen" if source == "champion" else source
@@ -407,7 +408,8 @@ def _predict(scorer: Scorer, records: list[WarningRecord], batch_size: int, mode
     return scores
 
 
-def _load(model_dir: Path) -> Scorer:
+def load_model(model_dir: Path) -> Scorer:
+    """The champion's scorer; a broken model folder is one line naming it, not a traceback."""
     try:
         return load_scorer(model_dir)
     except IacsieveError:
@@ -424,7 +426,7 @@ def _dedup_key(row: FilteredRow) -> tuple[Path | None, int, str]:
 # ----------------------------------------------------------------------------- the review queue's use
 
 
-def _resolve_rows(
+def resolve_rows(
     parsed: DetectionSet, folder: ScriptFolder, champion: Champion, on_missing: str
 ) -> tuple[list[FilteredRow], list[str]]:
     """Every row of an in-memory detections file classified (`classify`), and the problems met."""
@@ -432,7 +434,7 @@ def _resolve_rows(
     return rows, [row.problem for row in rows if row.problem and row.status.startswith("missing")]
 
 
-def _model_inputs(
+def model_inputs(
     rows: list[FilteredRow], folder: ScriptFolder, tech: str | None, use_context: bool, parsed: DetectionSet
 ) -> tuple[list[WarningRecord], dict, int]:
     """One WarningRecord per distinct (script, line, smell) to score, where each row's score sits, and

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iacsieve.errors import IacsieveError
+from iacsieve.layout import CHAMPION_FILE as CHAMPION_FILE  # re-exported for filtering.apply
 from iacsieve.limits import shorten
 from iacsieve.models import read_meta
 from iacsieve.reading import read_json_object
 from iacsieve.smells import canonical_smell
 
-CHAMPION_FILE = "champion.json"
 # What a champion covers when neither champion.json nor model_meta.json lists `smells`:
 # the four smells of the training data (data/README.md).
 DATASET_SMELLS: tuple[str, ...] = ("hard_coded_secret", "suspicious_comment", "use_of_http", "weak_crypto")

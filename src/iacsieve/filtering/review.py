@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,8 @@ from iacsieve.data.human import HUMAN_DIR, load_human_labels
 from iacsieve.data.records import WarningRecord, load_prepared, record_text, render_context
 from iacsieve.data.sheet import SheetRow, write_sheet
 from iacsieve.errors import IacsieveError
-from iacsieve.filtering.apply import _load, _model_inputs, _resolve_rows
-from iacsieve.filtering.champion import read_champion
+from iacsieve.filtering.apply import load_model, model_inputs, resolve_rows
+from iacsieve.filtering.champion import Champion, read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder
@@ -147,10 +148,10 @@ def review_detections(
     if cut is None:
         raise IacsieveError(f"{model_dir}: no champion.json with a frozen threshold; pass --threshold")
     folder = ScriptFolder(scripts_dir)
-    scorer = scorer if scorer is not None else _load(champion.model_dir)
+    scorer = scorer if scorer is not None else load_model(champion.model_dir)
     use_context = bool(getattr(scorer, "use_context", champion.use_context))
-    rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
-    inputs, slots, _ = _model_inputs(rows, folder, tech, use_context, parsed)
+    rows, problems = resolve_rows(parsed, folder, champion, on_missing)
+    inputs, slots, _ = model_inputs(rows, folder, tech, use_context, parsed)
     scores = _scores(scorer, inputs, batch_size, model_dir)
     source = "--threshold" if threshold is not None else "frozen"
     evidence = explain_inputs(champion_index(champion), scorer, inputs, scores, cut, source)
@@ -205,21 +206,7 @@ def review_train(
     champion = read_champion(model_dir)
     records = load_prepared(prepared_dir, "train")
     labels = np.array([r.label for r in records], dtype=int)
-    config = champion.info.get("config")
-    if champion.family == "classical" and isinstance(config, dict):
-        from iacsieve.models import classical
-
-        settings = classical.resolve_options(TrainConfig.from_dict(config))
-        agree = classical.label_agreement(
-            settings, [record_text(r, use_context=settings.use_context) for r in records], labels
-        )
-        scores, how = (
-            np.where(labels == 1, agree, 1.0 - agree),
-            f"out-of-fold ({settings.options['noise_folds']}-fold CV)",
-        )
-    else:
-        scorer = scorer if scorer is not None else _load(champion.model_dir)
-        scores, how = _scores(scorer, records, batch_size, model_dir), "in-sample (the champion's own scores)"
+    scores, how = _audit_scores(champion, records, labels, batch_size, model_dir, scorer)
     candidates = [
         Candidate(
             SheetRow(
@@ -247,6 +234,31 @@ def review_train(
         "llm_disagreements": int(sum((s >= cut) != bool(ln) for ln, s in zip(labels, scores))),
     }
     return _finish(candidates, budget, out, human_dir, summary)
+
+
+def _audit_scores(
+    champion: Champion,
+    records: Sequence[WarningRecord],
+    labels: np.ndarray,
+    batch_size: int,
+    model_dir: str | Path,
+    scorer: Any,
+) -> tuple[np.ndarray, str]:
+    """(scores, how they were made) of the training rows: out-of-fold for a classical champion."""
+    config = champion.info.get("config")
+    if champion.family == "classical" and isinstance(config, dict):
+        from iacsieve.models import classical
+
+        settings = classical.resolve_options(TrainConfig.from_dict(config))
+        agree = classical.label_agreement(
+            settings, [record_text(r, use_context=settings.use_context) for r in records], labels
+        )
+        return (
+            np.where(labels == 1, agree, 1.0 - agree),
+            f"out-of-fold ({settings.options['noise_folds']}-fold CV)",
+        )
+    scorer = scorer if scorer is not None else load_model(champion.model_dir)
+    return _scores(scorer, records, batch_size, model_dir), "in-sample (the champion's own scores)"
 
 
 def _scores(scorer, records: Sequence[WarningRecord], batch_size: int, model_dir: str | Path) -> np.ndarray:

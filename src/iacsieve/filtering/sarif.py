@@ -81,7 +81,8 @@ def sarif_chunks(
 ) -> Iterator[str]:
     """The SARIF log as text chunks, one result per (uri, line, rule), rows consumed one at a time;
     `counts["results"]` says how many results it held once the last chunk is out (`counts["suppressed"]`:
-    how many of them are suppressed)."""
+    how many of them are suppressed).
+    Long because it is one generator streaming one JSON document: its state lives across the yields."""
     rule_index: dict[str, int] = {}
     security: dict[str, bool] = {}
     held: OrderedDict[tuple[str, int, str], dict] = OrderedDict()

@@ -205,8 +205,6 @@ def _ngram_tfidf(o: dict[str, Any], **ngrams: Any) -> Any:
 
 def build_pipeline(settings: Settings) -> Any:
     """The unfitted scikit-learn Pipeline for these settings (input: `record_text` strings)."""
-    from sklearn.ensemble import BaggingClassifier
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
@@ -218,66 +216,30 @@ def build_pipeline(settings: Settings) -> Any:
         "replace": features.normalised_head_texts,
         "append": features.head_and_normalised_texts,
     }[o["normalise"]]
-    views: list[tuple[str, Any]] = [
-        (
-            "char",
-            Pipeline(
-                [
-                    ("select", FunctionTransformer(line_view)),
-                    (
-                        "tfidf",
-                        _ngram_tfidf(
-                            o,
-                            analyzer=o["char_analyzer"],
-                            ngram_range=(o["char_ngram_min"], o["char_ngram_max"]),
-                        ),
-                    ),
-                ]
-            ),
-        ),
-    ]
+    char = _tfidf_view(
+        line_view, o, analyzer=o["char_analyzer"], ngram_range=(o["char_ngram_min"], o["char_ngram_max"])
+    )
+    views: list[tuple[str, Any]] = [("char", char)]
     weights: dict[str, float] = {"char": 1.0}
     if o["word_ngram_max"]:
-        views.append(
-            (
-                "word",
-                Pipeline(
-                    [
-                        ("select", FunctionTransformer(line_view)),
-                        (
-                            "tfidf",
-                            _ngram_tfidf(
-                                o,
-                                analyzer="word",
-                                token_pattern=r"[A-Za-z_][A-Za-z0-9_]+|\S",
-                                ngram_range=(1, o["word_ngram_max"]),
-                            ),
-                        ),
-                    ]
-                ),
-            )
+        word = _tfidf_view(
+            line_view,
+            o,
+            analyzer="word",
+            token_pattern=r"[A-Za-z_][A-Za-z0-9_]+|\S",
+            ngram_range=(1, o["word_ngram_max"]),
         )
+        views.append(("word", word))
         weights["word"] = 1.0
     if settings.use_context and o["context_weight"] > 0:
-        views.append(
-            (
-                "context",
-                Pipeline(
-                    [
-                        ("select", FunctionTransformer(features.context_texts)),
-                        (
-                            "tfidf",
-                            _ngram_tfidf(
-                                o,
-                                analyzer="word",
-                                token_pattern=r"[A-Za-z_][A-Za-z0-9_]+",
-                                ngram_range=(1, o["context_ngram_max"]),
-                            ),
-                        ),
-                    ]
-                ),
-            )
+        context = _tfidf_view(
+            features.context_texts,
+            o,
+            analyzer="word",
+            token_pattern=r"[A-Za-z_][A-Za-z0-9_]+",
+            ngram_range=(1, o["context_ngram_max"]),
         )
+        views.append(("context", context))
         weights["context"] = float(o["context_weight"])
     if o["reviewer_features"] and o["reviewer_weight"] > 0:
         views.append(("reviewer", FunctionTransformer(features.reviewer_features)))
@@ -285,13 +247,32 @@ def build_pipeline(settings: Settings) -> Any:
     if o["definition_features"] and o["reviewer_weight"] > 0:
         views.append(("definition", FunctionTransformer(features.definition_features)))
         weights["definition"] = float(o["reviewer_weight"])
+    return Pipeline(
+        [("features", FeatureUnion(views, transformer_weights=weights)), ("clf", _classifier(settings))]
+    )
+
+
+def _tfidf_view(select: Any, o: dict, **tfidf: Any) -> Any:
+    """One text view: pick the text (`select`), then TF-IDF n-grams of it."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    return Pipeline([("select", FunctionTransformer(select)), ("tfidf", _ngram_tfidf(o, **tfidf))])
+
+
+def _classifier(settings: Settings) -> Any:
+    """Logistic regression (liblinear, dual: 20x faster here, n_features >> n_samples), optionally bagged."""
+    from sklearn.ensemble import BaggingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    o = settings.options
     classifier: Any = LogisticRegression(
         C=settings.C,
         class_weight=None if o["class_weight"] == "none" else "balanced",
         solver="liblinear",
         dual=True,
         max_iter=5000,
-        random_state=settings.seed,  # dual: 20x faster here (n_features >> n_samples)
+        random_state=settings.seed,
     )
     if o["bagging"]:
         classifier = BaggingClassifier(
@@ -302,7 +283,7 @@ def build_pipeline(settings: Settings) -> Any:
             random_state=settings.seed,
             n_jobs=None,
         )
-    return Pipeline([("features", FeatureUnion(views, transformer_weights=weights)), ("clf", classifier)])
+    return classifier
 
 
 def fit_pipeline(settings: Settings, texts: Sequence[str], labels: Sequence[int] | np.ndarray) -> Any:

@@ -42,6 +42,17 @@ STARTUP_TARGET_S = 1.0
 STARTUP_TARGET_MB = 200
 
 
+def fixture_files(fixture_dir: str | Path) -> tuple[Path, Path]:
+    """(detections file, scripts folder) of a benchmark fixture; a checkout without it is one line."""
+    fixture_dir = Path(fixture_dir)
+    detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
+    if not detections.is_file() or not scripts.is_dir():
+        raise IacsieveError(
+            f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)"
+        )
+    return detections, scripts
+
+
 def run_filter_benchmark(
     model_dir: str | Path,
     fixture_dir: str | Path = DEFAULT_FIXTURE,
@@ -57,12 +68,7 @@ def run_filter_benchmark(
     """
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
-    fixture_dir = Path(fixture_dir)
-    detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
-    if not detections.is_file() or not scripts.is_dir():
-        raise IacsieveError(
-            f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)"
-        )
+    detections, scripts = fixture_files(fixture_dir)
     start = time.perf_counter()
     scorer = load_scorer(model_dir)
     load_s = time.perf_counter() - start
@@ -108,6 +114,15 @@ def run_filter_benchmark(
     }
 
 
+def filter_command(
+    model_dir: str | Path, detections: Path, scripts: Path, out: Path, threshold: float | None
+) -> list[str]:
+    """`iacsieve filter` as a user types it, run by this interpreter."""
+    command = [sys.executable, "-m", "iacsieve", "filter", "--model", str(model_dir)]
+    command += ["--detections", str(detections), "--scripts", str(scripts), "--out", str(out)]
+    return command + (["--threshold", str(threshold)] if threshold is not None else [])
+
+
 def run_scale_benchmark(
     model_dir: str | Path,
     rows: int = SCALE_ROWS,
@@ -132,22 +147,7 @@ def run_scale_benchmark(
         with detections.open("w", encoding="utf-8") as handle:
             for line in itertools.islice(itertools.cycle(lines), rows):
                 handle.write(line + "\n")
-        command = [
-            sys.executable,
-            "-m",
-            "iacsieve",
-            "filter",
-            "--model",
-            str(model_dir),
-            "--detections",
-            str(detections),
-            "--scripts",
-            str(fixture_dir / SCRIPTS_DIR),
-            "--out",
-            str(out),
-        ]
-        if threshold is not None:
-            command += ["--threshold", str(threshold)]
+        command = filter_command(model_dir, detections, fixture_dir / SCRIPTS_DIR, out, threshold)
         if not evidence:
             command.append("--no-evidence")
         start = time.perf_counter()
