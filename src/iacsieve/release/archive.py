@@ -183,7 +183,10 @@ def _parse_manifest(archive: Path, text: bytes) -> dict[str, str]:
 
 
 def _read(archive: str | Path, dest: Path | None) -> dict:
-    """Walk the archive once: check every member against the manifest; write files under `dest` if given."""
+    """Walk the archive once: check every member against the manifest; write files under `dest` if given.
+
+    Long because the tar stream is read once, in order: each member's type, path, size and hash is
+    checked as it passes, against state (manifest, names seen) that split helpers would all share."""
     archive = Path(archive)
     try:
         mode = archive.stat().st_mode
