@@ -53,7 +53,7 @@ def read_champion(model_dir: str | Path) -> Champion:
             raise IacsieveError(
                 f"{model_dir}: key 'smells': must be a list of known smell names, got {shorten(smells)}"
             )
-        covered, recorded = frozenset(canonical_smell(s) for s in smells), True
+        covered, recorded = frozenset(c for s in smells if (c := canonical_smell(s))), True
     return Champion(
         model_dir=model_dir,
         threshold=None if threshold is None else float(threshold),
@@ -69,10 +69,8 @@ def _load_champion_json(model_dir: Path) -> dict:
     try:
         from iacsieve.steps.freeze import load_champion
     except ImportError:  # a trimmed install without the training steps
-        load_champion = None
-    if load_champion is not None:
-        return load_champion(model_dir)
-    return read_json_object(model_dir / CHAMPION_FILE, what="champion file")
+        return read_json_object(model_dir / CHAMPION_FILE, what="champion file")
+    return load_champion(model_dir)
 
 
 def champion_sha256(model_dir: str | Path) -> str:
