@@ -138,7 +138,9 @@ def _decision_args(p: argparse.ArgumentParser) -> None:
 
 
 def _output_args(p: argparse.ArgumentParser) -> None:
-    """SARIF details and scoring batch size."""
+    """SARIF details and scoring batch size.
+
+    Long because it is a flat list of argparse declarations, one per flag; splitting it would scatter one group."""
     p.add_argument(
         "--sarif-all",
         action="store_true",

@@ -27,6 +27,7 @@ from iacsieve.atomic import output_mode
 from iacsieve.data.records import WarningRecord
 from iacsieve.filtering.champion import Champion
 from iacsieve.filtering.verdicts import FilteredRow
+from iacsieve.layout import CHAMPION_FILE
 from iacsieve.models.evidence_index import (
     CARD_KEY,
     ROWS_FILE,
@@ -181,7 +182,7 @@ def champion_index(champion: Champion) -> EvidenceIndex | None:
         files = None  # load_index names the missing file
     key = (str(champion.model_dir.resolve()), json.dumps(card, sort_keys=True), files)
     if files is None or key not in _LOADED:
-        index = load_index(champion.model_dir, card, where=str(champion.model_dir / "champion.json"))
+        index = load_index(champion.model_dir, card, where=str(champion.model_dir / CHAMPION_FILE))
         if files is None:
             return index
         _LOADED.clear()

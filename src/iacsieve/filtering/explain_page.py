@@ -52,7 +52,10 @@ def explain_warning(
     k: int = 3,
 ) -> Explained:
     """Judge one warning (`detections` + `row`, the row's line number in that file as `--explain` and
-    error messages give it; or `file` + `line` + `smell`) with the champion and gather its evidence."""
+    error messages give it; or `file` + `line` + `smell`) with the champion and gather its evidence.
+
+    Long because of its signature: the two ways to name a warning and the decision's settings are
+    keywords the CLI passes straight through."""
     if detections is not None:
         if row is None:
             raise IacsieveError("--detections needs --row N (the row's line in that file)")

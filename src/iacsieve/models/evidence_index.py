@@ -37,6 +37,7 @@ import numpy as np
 from iacsieve.atomic import atomic_write_bytes
 from iacsieve.data.records import WarningRecord, build_input_text
 from iacsieve.errors import IacsieveError
+from iacsieve.layout import CHAMPION_FILE
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -252,7 +253,7 @@ def save_index(index: EvidenceIndex, model_dir: str | Path) -> dict:
     }
 
 
-def load_index(model_dir: str | Path, card: object, *, where: str = "champion.json") -> EvidenceIndex:
+def load_index(model_dir: str | Path, card: object, *, where: str = CHAMPION_FILE) -> EvidenceIndex:
     """Load the index `card` (champion.json's `evidence_index`) describes, refusing altered files."""
     from scipy import sparse
 
