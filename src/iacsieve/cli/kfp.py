@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -325,9 +326,19 @@ def _inputs(args: argparse.Namespace, *, local: bool):
 
 def _compile(args: argparse.Namespace) -> int:
     from iacsieve.kfp import compile_stage
+    from iacsieve.output_policy import check_file_output
 
     out = args.output or f"iacsieve-stage{args.stage}-{args.profile}.yaml"
-    compile_stage(args.stage, out, args.params, args.profile, image=args.image, cluster=args.cluster)
+    target = check_file_output(out, flag="--output", inputs={"--params": args.params}, stream_ok=True)
+    if target is None:  # `-o -`: the spec on stdout
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="iacsieve-compile-") as tmp:
+            spec = Path(tmp) / "pipeline.yaml"
+            compile_stage(args.stage, spec, args.params, args.profile, image=args.image, cluster=args.cluster)
+            sys.stdout.write(spec.read_text(encoding="utf-8"))
+        return 0
+    compile_stage(args.stage, target, args.params, args.profile, image=args.image, cluster=args.cluster)
     print(f"wrote {out}")
     return 0
 
@@ -406,8 +417,11 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _specs(args: argparse.Namespace) -> int:
-    from iacsieve.kfp.specs import write_specs
+    from iacsieve.kfp.specs import spec_paths, write_specs
+    from iacsieve.output_policy import check_file_output
 
+    for path in spec_paths(args.root):
+        check_file_output(path, flag="--root", inputs={"--params": args.params})
     written = write_specs(args.root, args.params)
     print(f"wrote {len(written)} specs under {args.root}/components and {args.root}/pipelines")
     return 0

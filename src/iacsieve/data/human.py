@@ -16,16 +16,20 @@ DVC (`data/human.dvc`). This module is the one place that knows that store:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import logging
+import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from iacsieve import layout
-from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
+from iacsieve.atomic import atomic_write_json, atomic_write_jsonl
 from iacsieve.data.records import (
     LABELS,
     SPLITS,
@@ -41,8 +45,11 @@ from iacsieve.data.records import (
 from iacsieve.errors import ConfigError, DataError, IacsieveError
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.limits import shorten
+from iacsieve.output_policy import check_folder_output, output_folder
 from iacsieve.reading import decode_json_line, read_regular_text
 from iacsieve.smells import canonical_smell
+
+log = logging.getLogger(__name__)
 
 HUMAN_DIR = Path(layout.HUMAN_DIR)
 LABELS_FILE = "labels.jsonl"
@@ -166,6 +173,12 @@ def parse_label_row(row: object, *, path: object, line_no: int) -> HumanLabel:
             "key",
             f"expected {warning_key(row['file'], line, smell)!r}, got {shorten(row['key'])}",
         )
+    for field, pattern, what in (
+        ("reviewer", _REVIEWER, "a name of letters, digits and . _ @ + -"),
+        ("date", _DATE, "a date YYYY-MM-DD"),
+    ):
+        if not isinstance(row[field], str) or not pattern.match(row[field]):
+            raise DataError(path, line_no, field, f"must be {what}, got {shorten(row[field])}")
     score = row.get("score")
     if score is not None and (
         isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1
@@ -202,6 +215,29 @@ def load_human_labels(human_dir: str | Path = HUMAN_DIR) -> list[HumanLabel]:
             row = decode_json_line(raw, path=path, line_no=line_no)
             labels.append(parse_label_row(row, path=path, line_no=line_no))
     return labels
+
+
+@contextlib.contextmanager
+def store_lock(human_dir: str | Path) -> Iterator[Path]:
+    """Hold the store's exclusive lock (`.<store>.lock` beside it) for a load -> merge -> save.
+
+    Two reviewers' `labels add` at once then run one after the other, and neither's labels are lost.
+    An advisory `flock`: the kernel drops it when the process dies, so a killed run never blocks
+    the next one.
+    """
+    store = Path(human_dir)
+    lock_path = store.parent / f".{store.name}.lock"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("%s: another `labels add` is writing the store; waiting for it", store)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield store
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def save_human_labels(human_dir: str | Path, labels: Iterable[HumanLabel]) -> Path:
@@ -267,9 +303,13 @@ def merge_labels(existing: Sequence[HumanLabel], new: Sequence[HumanLabel]) -> M
         by_pair[(h.key, h.reviewer)] = h
         touched.add(h.key)
     merged = sorted(by_pair.values(), key=lambda h: (h.key, h.reviewer))
+    by_key: dict[str, list[HumanLabel]] = {}
+    for h in merged:
+        if h.key in touched:
+            by_key.setdefault(h.key, []).append(h)
     disagreements = []
-    for key in sorted(touched):
-        verdicts = [(h.reviewer, "TP" if h.label else "FP") for h in merged if h.key == key]
+    for key in sorted(touched):  # linear: one pass over the store, not one per touched warning
+        verdicts = [(h.reviewer, "TP" if h.label else "FP") for h in by_key[key]]
         if len({v for _, v in verdicts}) > 1:
             disagreements.append((key, verdicts))
     return MergeResult(merged, added, relabelled, updated, unchanged, disagreements)
@@ -460,6 +500,7 @@ def build_training_data(
     incl. `validation`: which labels selection is made on). With no human labels the JSONL files are
     byte-identical to `prepared_dir`'s. A human label on a test warning is an error.
     """
+    check_folder_output(out_dir, inputs={"--prepared": prepared_dir, "--human": human_dir}, human=human_dir)
     prepared = {split: load_prepared(prepared_dir, split) for split in SPLITS}
     labels = load_human_labels(human_dir)
     test_keys = split_keys(prepared["test"]) | (
@@ -494,7 +535,7 @@ def build_training_data(
         "val_human_rows": sum(r.source is not None and r.source.startswith("human:") for r in val),
         "label_flips": {"train": _flips(prepared["train"], train), "val": _flips(prepared["val"], val)},
     }
-    with atomic_directory(out_dir) as tmp:
+    with output_folder(out_dir) as tmp:
         for split, records in splits.items():
             atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))
             for tech in TECHS:

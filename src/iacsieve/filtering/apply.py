@@ -12,7 +12,6 @@ relative to the repository root holding `--scripts` unless `uri_base` says other
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from iacsieve.filtering.uri_base import resolve_uri_base
 from iacsieve.filtering.verdicts import FilteredRow
 from iacsieve.limits import DEFAULT, Limits
 from iacsieve.models import Scorer, load_scorer
-from iacsieve.overlap import refuse_overlap
+from iacsieve.output_policy import check_file_output
 from iacsieve.steps.metrics import predict
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
@@ -75,11 +74,7 @@ def filter_detections(
         raise IacsieveError(
             f"--sarif-all and --uri-base apply to SARIF output only; --out {out} is {out_format}"
         )
-    check_output_path(out)
-    refuse_overlap(out, {"--detections": detections, "--model": model_dir})
-    refuse_overlap(out, {"--scripts": scripts_dir}, inside_ok=True)  # writing beside the scripts is fine...
-    if infer_tech(str(out)) is not None and Path(out).exists():  # ...but never over one of them
-        raise IacsieveError(f"--out {out} is an existing IaC script; refusing to overwrite it")
+    check_file_output(out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir)
     folder = ScriptFolder(scripts_dir, limits)
     sarif = (
         SarifOptions(resolve_uri_base(scripts_dir, uri_base), sarif_all) if out_format == "sarif" else None
@@ -135,22 +130,6 @@ def filter_detections(
             uri_base=str(sarif.base),
         )
     return summary
-
-
-def check_output_path(out: str | Path) -> None:
-    """--out must name a file in a folder that exists or can be made, and that we may write in."""
-    out = Path(out)
-    if out.is_dir():
-        raise IacsieveError(f"{out}: is a directory; --out needs a file name")
-    if out.exists() and not out.is_file():
-        raise IacsieveError(
-            f"{out}: not a regular file; --out needs a plain file (it is replaced atomically)"
-        )
-    folder = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
-    if folder is None or not folder.is_dir():
-        raise IacsieveError(f"{out}: {folder} is not a folder; cannot write --out there")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise IacsieveError(f"{out}: no permission to write in {folder}")
 
 
 def _load(model_dir: Path):

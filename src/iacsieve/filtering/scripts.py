@@ -9,8 +9,7 @@ from pathlib import Path
 from iacsieve.errors import IacsieveError
 from iacsieve.limits import DEFAULT, Limits
 from iacsieve.reading import read_regular_bytes
-
-TECH_BY_SUFFIX: dict[str, str] = {".pp": "puppet", ".rb": "chef", ".yml": "ansible", ".yaml": "ansible"}
+from iacsieve.smells import TECH_BY_SUFFIX
 
 
 class ScriptProblem(Exception):

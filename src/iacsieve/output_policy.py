@@ -1,0 +1,168 @@
+"""One output policy for every command that writes: what the tool will and won't overwrite.
+
+Checked before anything is read or trained, so a careless `--out` costs nothing and loses nothing.
+An output is refused when it
+
+- is, contains or lies inside an input of the same command (`iacsieve.overlap`), or is an existing
+  script under the command's `--scripts` (writing a new file beside the scripts is fine);
+- is, contains or lies inside the labels store (`data/human`, or the command's `--human`): only
+  `labels add` writes there, under its lock;
+- lies inside a model directory (a folder holding `model_meta.json` or `champion.json`) or is one;
+- is not a regular file (a device such as /dev/null, a FIFO, a socket, a symlink), or, for a file
+  output, is a folder; for a folder output, is a file;
+- for a folder the command replaces as a whole: is a non-empty folder without the marker file
+  `.iacsieve-output` that the tool writes into every folder it creates (so it never empties a folder
+  it did not make).
+
+`-` means standard output where a command writes one stream (`STDOUT`); elsewhere it is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from iacsieve import layout
+from iacsieve.atomic import atomic_directory
+from iacsieve.errors import IacsieveError
+from iacsieve.overlap import refuse_overlap, same_path, within
+from iacsieve.smells import infer_tech_from_name
+
+STDOUT = "-"
+MARKER = ".iacsieve-output"
+MODEL_FILES: tuple[str, ...] = ("model_meta.json", "champion.json")
+PathLike = str | os.PathLike
+
+
+def check_file_output(
+    out: PathLike,
+    *,
+    flag: str = "--out",
+    inputs: Mapping[str, PathLike | None] | None = None,
+    scripts: PathLike | None = None,
+    human: PathLike | None = layout.HUMAN_DIR,
+    stream_ok: bool = False,
+) -> Path | None:
+    """Refuse a file output the policy forbids; None for `-` (stdout) when `stream_ok`, else the path."""
+    if str(out) == STDOUT:
+        if stream_ok:
+            return None
+        raise IacsieveError(f"{flag} -: this command writes a file, not a stream; give a file name")
+    path = Path(out)
+    _refuse_protected(path, flag, inputs, scripts, human)
+    _refuse_odd_target(path, flag, folder=False)
+    _refuse_bad_parent(path, flag)
+    return path
+
+
+def check_folder_output(
+    out: PathLike,
+    *,
+    flag: str = "--out",
+    inputs: Mapping[str, PathLike | None] | None = None,
+    human: PathLike | None = layout.HUMAN_DIR,
+    replaces: bool = True,
+) -> Path:
+    """Refuse a folder output the policy forbids. `replaces`: the command swaps the whole folder
+    (so an existing non-empty one must carry the tool's marker); False for a command that only
+    writes its own named files into the folder (plots)."""
+    if str(out) == STDOUT:
+        raise IacsieveError(f"{flag} -: this command writes a folder, not a stream; give a folder name")
+    path = Path(out)
+    _refuse_protected(path, flag, inputs, None, human)
+    _refuse_odd_target(path, flag, folder=True)
+    _refuse_bad_parent(path, flag)
+    if replaces and path.is_dir() and not (path / MARKER).is_file() and _non_empty(path):
+        raise IacsieveError(
+            f"{flag} {out}: a non-empty folder iacsieve did not create (no {MARKER} in it); "
+            f"refusing to replace it: choose a new folder, or empty it yourself"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def output_folder(out: PathLike) -> Iterator[Path]:
+    """`atomic_directory` plus the marker that proves the tool made the folder (check first with
+    `check_folder_output`)."""
+    with atomic_directory(out) as tmp:
+        (tmp / MARKER).write_text(
+            "written by iacsieve; a rerun may replace this folder as a whole\n", encoding="utf-8"
+        )
+        yield tmp
+
+
+def _refuse_odd_target(path: Path, flag: str, *, folder: bool) -> None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise IacsieveError(f"{flag} {path}: cannot inspect it: {exc.strerror or exc}") from None
+    mode = info.st_mode
+    if stat.S_ISLNK(mode):
+        raise IacsieveError(
+            f"{flag} {path}: is a symbolic link; give the real path (the link is not replaced)"
+        )
+    if folder and stat.S_ISREG(mode):
+        raise IacsieveError(f"{flag} {path}: is a file; this command writes a folder")
+    if not folder and stat.S_ISDIR(mode):
+        raise IacsieveError(f"{flag} {path}: is a directory; {flag} needs a file name")
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise IacsieveError(
+            f"{flag} {path}: not a regular file (a device, FIFO or socket); refusing to replace it"
+        )
+
+
+def _refuse_protected(
+    path: Path,
+    flag: str,
+    inputs: Mapping[str, PathLike | None] | None,
+    scripts: PathLike | None,
+    human: PathLike | None,
+) -> None:
+    refuse_overlap(path, dict(inputs or {}), out_flag=flag)
+    if scripts is not None:
+        refuse_overlap(path, {"--scripts": scripts}, out_flag=flag, inside_ok=True)
+        if within(path, scripts) and path.exists() and infer_tech_from_name(path.name) is not None:
+            raise IacsieveError(
+                f"{flag} {path} is an existing IaC script under --scripts; refusing to overwrite it"
+            )
+    if human is not None:
+        store = Path(human)
+        if same_path(path, store) or within(path, store) or within(store, path):
+            raise IacsieveError(
+                f"{flag} {path} overlaps the labels store {store}; only `iacsieve labels add` writes there"
+            )
+    model = _model_dir_at_or_above(path)
+    if model is not None:
+        raise IacsieveError(
+            f"{flag} {path} lies inside the model directory {model}; write outside it (a model folder "
+            f"is replaced only by the step that makes it)"
+        )
+
+
+def _model_dir_at_or_above(path: Path) -> Path | None:
+    real = Path(os.path.realpath(os.path.abspath(path)))
+    for folder in (real, *real.parents):
+        if any((folder / name).is_file() for name in MODEL_FILES):
+            return folder
+    return None
+
+
+def _refuse_bad_parent(path: Path, flag: str) -> None:
+    folder = next((p for p in Path(os.path.abspath(path)).parents if p.exists()), None)
+    if folder is None or not folder.is_dir():
+        raise IacsieveError(f"{flag} {path}: {folder} is not a folder; cannot write there")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise IacsieveError(f"{flag} {path}: no permission to write in {folder}")
+
+
+def _non_empty(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return True
