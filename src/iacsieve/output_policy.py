@@ -53,8 +53,8 @@ def check_file_output(
         raise IacsieveError(f"{flag} -: this command writes a file, not a stream; give a file name")
     path = Path(out)
     _refuse_protected(path, flag, inputs, scripts, human)
-    _refuse_odd_target(path, flag, folder=False)
     _refuse_bad_parent(path, flag)
+    _refuse_odd_target(path, flag, folder=False)
     return path
 
 
@@ -73,8 +73,8 @@ def check_folder_output(
         raise IacsieveError(f"{flag} -: this command writes a folder, not a stream; give a folder name")
     path = Path(out)
     _refuse_protected(path, flag, inputs, None, human)
-    _refuse_odd_target(path, flag, folder=True)
     _refuse_bad_parent(path, flag)
+    _refuse_odd_target(path, flag, folder=True)
     if replaces and path.is_dir() and not (path / MARKER).is_file() and _non_empty(path):
         raise IacsieveError(
             f"{flag} {out}: a non-empty folder iacsieve did not create (no {MARKER} in it); "
@@ -97,7 +97,7 @@ def output_folder(out: PathLike) -> Iterator[Path]:
 def _refuse_odd_target(path: Path, flag: str, *, folder: bool) -> None:
     try:
         info = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as exc:
         raise IacsieveError(f"{flag} {path}: cannot inspect it: {exc.strerror or exc}") from None

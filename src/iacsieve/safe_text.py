@@ -32,14 +32,16 @@ def restore_cell(text: str) -> str:
 
 
 def terminal_safe(text: str) -> str:
-    """`text` with every control character (C0, DEL, C1) shown as `\\xNN`/`\\uNNNN`; newlines included,
-    so one value stays on one line and no escape sequence reaches the terminal."""
+    """`text` with every control character (C0, DEL, C1, bidi overrides) and every lone surrogate (a
+    file name that is not UTF-8) shown as `\\xNN`/`\\uNNNN`; newlines included, so one value stays on
+    one line, no escape sequence reaches the terminal, and printing never fails on encoding."""
     out = []
     for ch in str(text):
         code = ord(ch)
         if (
             code < 0x20
             or 0x7F <= code < 0xA0
+            or 0xD800 <= code < 0xE000
             or ch in "\u2028\u2029\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
         ):
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")

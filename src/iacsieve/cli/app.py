@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
+from iacsieve.safe_text import terminal_safe
 
 COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality", "human")
 
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    printable_streams()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -46,13 +49,41 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_as_interrupt():
             return int(args.func(args) or 0)
     except IacsieveError as exc:
-        print(f"iacsieve: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)  # one line, always
+        print(f"iacsieve: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # full disk, read-only folder, a path that is a folder: the user's to fix
+        print(f"iacsieve: error: {one_line(describe_os_error(exc))}", file=sys.stderr)
+        return IacsieveError.exit_code
     except KeyboardInterrupt as exc:
         print(
             "iacsieve: interrupted; finished artifacts are kept, partial ones were discarded", file=sys.stderr
         )
         return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
+
+
+def printable_streams() -> None:
+    """Print a file name that is not UTF-8 as `\\xNN` instead of failing with UnicodeEncodeError
+    (under a UTF-8 locale Python's stdout is strict; argv and file names carry such bytes as surrogates)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def one_line(text: str) -> str:
+    """An error as one terminal-safe line: newlines joined, escape sequences made visible."""
+    return terminal_safe(" ".join(text.splitlines()))
+
+
+def describe_os_error(exc: OSError) -> str:
+    """`<path>: <reason>` for an OSError that reached the command's boundary (the path it names)."""
+    where = exc.filename if exc.filename is not None else "<output>"
+    if isinstance(where, bytes):
+        where = os.fsdecode(where)
+    reason = exc.strerror or str(exc)
+    if exc.filename2 is not None:
+        reason += f" (-> {os.fsdecode(exc.filename2) if isinstance(exc.filename2, bytes) else exc.filename2})"
+    return f"{where}: {reason}"
 
 
 @contextlib.contextmanager

@@ -205,6 +205,10 @@ def load_human_labels(human_dir: str | Path = HUMAN_DIR) -> list[HumanLabel]:
     """Every stored label (all `*.jsonl` under `human_dir`); a missing folder means no labels yet."""
     human_dir = Path(human_dir)
     if not human_dir.is_dir():
+        if human_dir.exists() or human_dir.is_symlink():
+            raise IacsieveError(
+                f"--human {human_dir}: not a folder (the labels store is a folder of *.jsonl)"
+            )
         return []
     labels: list[HumanLabel] = []
     for path in sorted(human_dir.glob("*.jsonl")):
