@@ -132,7 +132,7 @@ def _refuse_protected(
             )
     if human is not None:
         store = Path(human)
-        if same_path(path, store) or within(path, store) or within(store, path):
+        if same_path(path, store) or within(path, store) or (store.exists() and within(store, path)):
             raise IacsieveError(
                 f"{flag} {path} overlaps the labels store {store}; only `iacsieve labels add` writes there"
             )

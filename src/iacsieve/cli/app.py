@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any, TextIO
 
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
@@ -38,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    printable_streams()
+    with printable_streams():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -61,13 +66,41 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
 
 
-def printable_streams() -> None:
+@contextlib.contextmanager
+def printable_streams() -> Iterator[None]:
     """Print a file name that is not UTF-8 as `\\xNN` instead of failing with UnicodeEncodeError
-    (under a UTF-8 locale Python's stdout is strict; argv and file names carry such bytes as surrogates)."""
-    for stream in (sys.stdout, sys.stderr):
+    (under a UTF-8 locale Python's stdout is strict; argv and file names carry such bytes as
+    surrogates), and on a terminal show escape sequences instead of running them: a smell or file
+    name from a user's file could recolour, retitle or rewrite the screen. A pipe or file gets the
+    bytes as they are (data stays data)."""
+    saved = sys.stdout, sys.stderr
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
+        isatty = getattr(stream, "isatty", None)
+        if isatty is not None and isatty() and not isinstance(stream, TerminalSafe):
+            setattr(sys, name, TerminalSafe(stream))
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+class TerminalSafe:
+    """A text stream that escapes control characters (but newlines and tabs) before a terminal sees them."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        lines = ("\t".join(terminal_safe(part) for part in line.split("\t")) for line in text.split("\n"))
+        self._stream.write("\n".join(lines))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def one_line(text: str) -> str:
