@@ -732,7 +732,8 @@ def test_careless_paths_are_one_line(tmp_path, capsys, champion, no_model, monke
     assert_one_line(code, err, "is a directory")
     code, err = run(capsys, "labels", "stats", "--human", str(tmp_path / "file"))
     assert_one_line(code, err, "not a folder")
-    code, err = run(capsys, "kfp", "compile", "--stage", "1", "-o", str(tmp_path))
+    (tmp_path / "sub").mkdir()
+    code, err = run(capsys, "kfp", "compile", "--stage", "1", "-o", "sub")
     assert_one_line(code, err, "is a directory")
 
 
