@@ -25,7 +25,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path, PurePosixPath
 
 from iacsieve import layout
@@ -126,7 +126,7 @@ class HumanLabel:
     score: float | None = None  # the model's score when the sheet was made
 
     def to_row(self) -> dict:
-        row = asdict(self)
+        row = {f.name: getattr(self, f.name) for f in fields(self)}  # flat values: no deepcopy (asdict is 10x slower)
         row["label"] = "TP" if self.label == 1 else "FP"
         return row
 
