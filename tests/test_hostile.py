@@ -760,3 +760,38 @@ def test_names_that_are_not_utf8_or_hold_escapes_print_safely(tmp_path):
         os.close(secondary)
     assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
     assert b"p\\udce9\\x1b]0;pwned\\x07" in shown and b"\x1b" not in shown and b"\x07" not in shown
+
+
+# ----------------------------------------------------------------------------- 7. DVC's lock (issue #22)
+
+
+@pytest.mark.parametrize("content", [b"", b'{"read": {}, "wri', b"[]", b"\xff\xfe"])
+def test_a_corrupt_dvc_rwlock_is_repaired_only_when_no_dvc_holds_the_repo(tmp_path, capsys, content):
+    import fcntl
+
+    tmp = tmp_path / ".dvc" / "tmp"
+    tmp.mkdir(parents=True)
+    rwlock = tmp / "rwlock"
+    rwlock.write_bytes(content)
+    (tmp / "lock").write_text("")
+    holder = os.open(tmp / "lock", os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a running dvc holds the repository: hands off
+    try:
+        assert main(["repair-dvc-lock", "--root", str(tmp_path)]) == 0
+        assert rwlock.read_bytes() == content
+    finally:
+        os.close(holder)
+    assert main(["repair-dvc-lock", "--root", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert not rwlock.exists() and "repaired" in err and "#7615" in err
+    assert err.count("\n") == 2  # one line when left alone, one when repaired
+
+
+def test_a_sound_dvc_rwlock_is_left_alone(tmp_path, capsys):
+    from iacsieve.dvc_lock import repair_rwlock
+
+    (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
+    rwlock = tmp_path / ".dvc" / "tmp" / "rwlock"
+    rwlock.write_text('{"read": {}, "write": {"a": {"pid": 1, "cmd": "dvc repro"}}}')
+    assert repair_rwlock(tmp_path) is None and rwlock.exists()
+    assert repair_rwlock(tmp_path / "no-repo") is None

@@ -59,7 +59,14 @@ def test_no_human_labels_gives_byte_identical_training_data(prepared_small, tmp_
                     prepared_path(out, split, name).read_bytes()
                     == prepared_path(prepared_small, split, name).read_bytes()
                 )
-        assert sorted(p.name for p in out.iterdir()) == [MARKER, "human.json", "stats.json", "test", "train", "val"]
+        assert sorted(p.name for p in out.iterdir()) == [
+            MARKER,
+            "human.json",
+            "stats.json",
+            "test",
+            "train",
+            "val",
+        ]
         assert report["labels"] == 0 and report["validation"] == "llm"
 
 

@@ -16,12 +16,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 RWLOCK = Path(".dvc") / "tmp" / "rwlock"
 GUARDS: tuple[Path, ...] = (Path(".dvc") / "tmp" / "lock", Path(".dvc") / "tmp" / "rwlock.lock")
@@ -30,7 +27,7 @@ GUARDS: tuple[Path, ...] = (Path(".dvc") / "tmp" / "lock", Path(".dvc") / "tmp" 
 def repair_rwlock(root: str | os.PathLike = ".") -> str | None:
     """Remove an empty or corrupt rwlock of the DVC repo at `root` when no DVC process holds it.
 
-    Returns the line it logged (a repair, or why it left a corrupt file alone); None when there was
+    Returns the one line to show (a repair, or why it left a corrupt file alone); None when there was
     nothing to do.
     """
     root = Path(root)
@@ -49,7 +46,6 @@ def repair_rwlock(root: str | os.PathLike = ".") -> str | None:
                 f"repaired {path}: it was empty or corrupt (left by an interrupted dvc, DVC issue #7615) "
                 f"and no DVC process holds the repository"
             )
-    log.warning("%s", message)
     return message
 
 

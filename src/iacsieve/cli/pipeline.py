@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from iacsieve import layout
@@ -343,5 +344,7 @@ def _register_repair_lock(sub: argparse._SubParsersAction) -> None:
 def _repair_lock(args: argparse.Namespace) -> int:
     from iacsieve.dvc_lock import repair_rwlock
 
-    repair_rwlock(args.root)
+    message = repair_rwlock(args.root)
+    if message:
+        print(f"iacsieve: {message}", file=sys.stderr)
     return 0

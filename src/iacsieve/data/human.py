@@ -126,7 +126,9 @@ class HumanLabel:
     score: float | None = None  # the model's score when the sheet was made
 
     def to_row(self) -> dict:
-        row = {f.name: getattr(self, f.name) for f in fields(self)}  # flat values: no deepcopy (asdict is 10x slower)
+        row = {
+            f.name: getattr(self, f.name) for f in fields(self)
+        }  # flat values: no deepcopy (asdict is 10x slower)
         row["label"] = "TP" if self.label == 1 else "FP"
         return row
 

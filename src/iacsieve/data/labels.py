@@ -107,7 +107,9 @@ def _dvc_add(human_dir: str | Path, changed: bool) -> str | None:
 
     from iacsieve.dvc_lock import repair_rwlock
 
-    repair_rwlock(root)
+    repaired = repair_rwlock(root)
+    if repaired:
+        log.warning("%s", repaired)
     dvc_log = logging.getLogger("dvc")
     level = dvc_log.level
     dvc_log.setLevel(logging.WARNING)  # its "to track the changes with git, run ..." hints: we print our own
