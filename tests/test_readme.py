@@ -1,4 +1,5 @@
-"""Every command in README.md's ```bash blocks is executed here or mapped to what exercises it.
+"""Every command in the ```bash blocks of README.md and the docs pages (`DOC_PAGES`) is executed here or
+mapped to what exercises it.
 
 `README_COMMANDS` below is the one reviewed map, keyed by the command as written (comments and
 line continuations removed, spaces collapsed). A README command missing from it fails
@@ -125,6 +126,11 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_labels.py::test_labels_add_updates_data_human_dvc_in_a_dvc_repo",
         "`labels add` updates data/human.dvc in a DVC repo; committing and pushing it are plain git/DVC",
     ),
+    # docs/labels.md
+    "iacsieve repair-dvc-lock": CoveredBy(
+        "tests/test_hostile.py::test_a_corrupt_dvc_rwlock_is_repaired_only_when_no_dvc_holds_the_repo",
+        "the command on an empty/corrupt rwlock, with and without a process holding DVC's lock",
+    ),
     # Cluster
     'pip install ".[cluster]"': External("installs the cloud-storage extras from the package index"),
     "IMAGE=ghcr.io/acme/iacsieve:0.1.0": External("a shell variable naming your registry"),
@@ -208,7 +214,10 @@ def readme_commands(text: str) -> list[str]:
     return commands
 
 
-COMMANDS = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
+DOC_PAGES: tuple[str, ...] = ("README.md", "docs/labels.md")  # pages whose ```bash commands are mapped
+COMMANDS = list(
+    dict.fromkeys(c for page in DOC_PAGES for c in readme_commands((REPO / page).read_text(encoding="utf-8")))
+)
 RUNS = [c for c in COMMANDS if isinstance(README_COMMANDS.get(c), Runs)]
 
 
