@@ -649,8 +649,12 @@ def test_a_folder_is_swapped_in_one_step_and_a_killed_swap_is_undone(tmp_path, m
     os.rename(final, tmp_path / f".out.old-{dead}")
     (tmp_path / f".out.tmp-{dead}-x1").mkdir()
     (tmp_path / f".out.tmp-{os.getpid()}-x2").mkdir()
+    (tmp_path / f".out.tmp-{dead}-x3").mkdir()  # too young to be sure its writer is gone
+    for name in (f".out.tmp-{dead}-x1", f".out.tmp-{os.getpid()}-x2"):
+        os.utime(tmp_path / name, (time.time() - 3600,) * 2)
     assert atomic.clean_leftovers(final) and (final / "a").read_text() == "new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f".out.tmp-{os.getpid()}-x2", "out"]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([f".out.tmp-{dead}-x3", f".out.tmp-{os.getpid()}-x2", "out"])
 
 
 def test_the_fallback_swap_keeps_the_old_folder_until_the_new_one_is_in(tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,7 @@ def replace_directory(src: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+LEFTOVER_AGE_S = 60.0  # temp names younger than this are left alone even when their pid looks gone
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 _NO_EXCHANGE = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
@@ -166,8 +168,10 @@ def temp_prefix(final: Path) -> str:
 
 
 def clean_leftovers(final: Path) -> list[Path]:
-    """Remove temp files/folders of `final` left by runs that were killed (their pid is gone), and
-    put back a previous folder the two-rename fallback had moved aside when `final` is missing.
+    """Remove temp files/folders of `final` left by runs that were killed (their pid is gone, and the
+    name is older than a minute: a writer in another PID namespace on a shared volume looks dead
+    from here), and put back a previous folder the two-rename fallback had moved aside when `final`
+    is missing.
     Returns what was removed or restored."""
     pattern = re.compile(rf"^\.{re.escape(final.name)}\.(tmp|old)-(\d+)(-.*)?$")
     done: list[Path] = []
@@ -181,6 +185,8 @@ def clean_leftovers(final: Path) -> list[Path]:
             continue
         if match.group(1) == "old" and not (final.exists() or final.is_symlink()):
             os.replace(path, final)
+        elif _age_s(path) < LEFTOVER_AGE_S:  # a pid from another container may look dead: wait a bit
+            continue
         elif path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
@@ -188,6 +194,13 @@ def clean_leftovers(final: Path) -> list[Path]:
                 path.unlink()
         done.append(path)
     return done
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.lstat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _alive(pid: int) -> bool:
