@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test repro bench kfp-specs image image-local clean-venv
+.PHONY: install lint test repro bench kfp-specs image image-local clean-venv
 
 install: $(STAMP)
 
@@ -19,7 +19,7 @@ PIP_STEPS := awk '/^Collecting /{n++; if (n % 25 == 0) {print "  resolved " n " 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { echo "install: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "install: torch 2.13.0 (CPU) + the pins of pyproject.toml into $(VENV) (first time ≈ 2 GB, a few minutes)"
-	@{ $(BIN)/python -m pip install --disable-pip-version-check "torch==2.13.0" -e ".[test,driver]" 2>&1; \
+	@{ $(BIN)/python -m pip install --disable-pip-version-check "torch==2.13.0" -e ".[test,driver,lint]" 2>&1; \
 	   echo $$? > $(VENV)/.pip-status; } | tee $(VENV)/install.log | $(PIP_STEPS)
 	@test "$$(cat $(VENV)/.pip-status)" = 0 || { echo "install: pip failed; its full log: $(VENV)/install.log"; exit 1; }
 	@rm -f $(VENV)/.installed-* $(VENV)/.pip-status && touch $@
@@ -34,6 +34,12 @@ $(DATA_STAMP): data.dvc data/human.dvc | install
 	$(BIN)/iacsieve repair-dvc-lock
 	$(BIN)/dvc pull --quiet data.dvc data/human.dvc
 	@mkdir -p $(dir $@) && touch $@
+
+# Formatter, linter and type checker, as configured in pyproject.toml (.pre-commit-config.yaml runs the same).
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: install $(DATA_STAMP)
 	$(BIN)/python -m pytest -q

@@ -38,7 +38,8 @@ def _trim(lines: list[str], n: int) -> list[str]:
 
 
 def pytest_configure(config) -> None:
-    config.pluginmanager.register(WorktreeGuard(REPO), "iacsieve-worktree-guard")
+    if not hasattr(config, "workerinput"):  # under pytest-xdist, the controller alone watches the tree
+        config.pluginmanager.register(WorktreeGuard(REPO), "iacsieve-worktree-guard")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

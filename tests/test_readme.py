@@ -1,5 +1,4 @@
-"""Every command in the ```bash blocks of README.md and the docs pages (`DOC_PAGES`) is executed here or
-mapped to what exercises it.
+"""Every command in the ```bash blocks of README.md and docs/*.md is executed here or mapped to what exercises it.
 
 `README_COMMANDS` below is the one reviewed map, keyed by the command as written (comments and
 line continuations removed, spaces collapsed). A README command missing from it fails
@@ -214,9 +213,10 @@ def readme_commands(text: str) -> list[str]:
     return commands
 
 
-DOC_PAGES: tuple[str, ...] = ("README.md", "docs/labels.md")  # pages whose ```bash commands are mapped
+# README.md first, then every page under docs/ that shows commands: one map covers them all.
+DOC_PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 COMMANDS = list(
-    dict.fromkeys(c for page in DOC_PAGES for c in readme_commands((REPO / page).read_text(encoding="utf-8")))
+    dict.fromkeys(c for page in DOC_PAGES for c in readme_commands(page.read_text(encoding="utf-8")))
 )
 RUNS = [c for c in COMMANDS if isinstance(README_COMMANDS.get(c), Runs)]
 

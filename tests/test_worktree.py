@@ -74,3 +74,21 @@ def test_guard_fails_a_session_that_writes_into_the_tree(tmp_path):
     assert dirty.returncode == 1, dirty.stdout
     assert "1 passed" in dirty.stdout and "the tests changed the working tree" in dirty.stdout
     assert "M params.yaml" in dirty.stdout
+
+
+def test_guard_ignores_the_users_own_files_but_not_the_projects_outputs(tmp_path):
+    """`make test > test.log` inside the repo passes; a test writing a git-ignored output still fails."""
+    subprocess.run(["git", "-C", str(tmp_path), "init", "-q"], check=True)
+    (tmp_path / ".gitignore").write_text("/models/\n")
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", ".gitignore", "params.yaml"], check=True)
+    own = _pytest_in(
+        tmp_path, "    Path(__file__).with_name('test.log').write_text('the user redirects output here')\n"
+    )
+    assert own.returncode == 0, own.stdout
+    output = _pytest_in(
+        tmp_path,
+        "    (Path(__file__).parent / 'models').mkdir(exist_ok=True)\n"
+        "    (Path(__file__).parent / 'models' / 'm.bin').write_text('x')\n",
+    )
+    assert output.returncode == 1 and "A models/m.bin" in output.stdout, output.stdout

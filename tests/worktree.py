@@ -4,7 +4,9 @@ A user may run any README command before `make test` (`dvc exp run -S ...` edits
 `make repro` rewrites dvc.lock, models/ and results/). So tests never read those working files:
 `repo_copy(name)` hands out a private copy of the file *as staged in git* (the index: in a fresh
 clone, the committed file; `git add` an intentional edit to test it). And `WorktreeGuard` fails the
-session when any file under the repository was added, removed or changed while the tests ran.
+session when a project file under the repository was added, removed or changed while the tests ran:
+a tracked file, or one the project itself writes (git-ignored outputs such as models/, results/).
+A file that is neither (the user's own: `make test > test.log`) is theirs to change at any time.
 """
 
 from __future__ import annotations
@@ -84,6 +86,32 @@ def changes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]
     return sorted(lines, key=lambda line: line[2:])
 
 
+def users_own_files(root: Path) -> set[str] | None:
+    """Untracked files git does not ignore (the user's own, not the project's); None outside git."""
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--others", "--exclude-standard"],
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:  # no git on PATH: watch everything
+        return None
+    if proc.returncode != 0:  # not a git checkout: watch everything
+        return None
+    return {os.path.normpath(p) for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
+
+
+def project_changes(
+    root: Path, before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> list[str]:
+    """`changes`, less the user's own files (untracked and not ignored, before or after)."""
+    lines = changes(before, after)
+    own = users_own_files(root)
+    if own is None:
+        return lines
+    return [line for line in lines if line[2:] not in own]
+
+
 class WorktreeGuard:
     """A pytest plugin: the session fails when the tests added, removed or changed a file under `root`."""
 
@@ -95,7 +123,7 @@ class WorktreeGuard:
         self.before = snapshot(self.root)
 
     def pytest_sessionfinish(self, session, exitstatus) -> None:
-        changed = changes(self.before, snapshot(self.root))
+        changed = project_changes(self.root, self.before, snapshot(self.root))
         if not changed:
             return
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -12,6 +12,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import FLAGS, MAX_JSON_FILE_BYTES
@@ -97,7 +98,7 @@ def read_json_object(
     return value
 
 
-def csv_rows(reader) -> Iterator[tuple[int, list[str] | None, Exception | None]]:
+def csv_rows(reader: Any) -> Iterator[tuple[int, list[str] | None, Exception | None]]:
     """(line number, cells, None) per row of a `csv.reader`, or (line number, None, the error) for a row
     the csv module cannot parse (a bare carriage return...), so each caller decides: stop or collect."""
     import csv

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from iacsieve.errors import ConfigError, IacsieveError
@@ -98,7 +99,7 @@ def _coerce(key: str, value: Any, type_name: Any, where: str) -> Any:
     return value
 
 
-def read_run_settings(path, *, hint: str = "") -> dict[str, Any]:
+def read_run_settings(path: str | Path, *, hint: str = "") -> dict[str, Any]:
     """A run's settings file (`config_used.yaml`, or one given to `iacsieve train --config`) as a
     mapping; a missing file, bad YAML or a non-mapping is one line naming the file."""
     from pathlib import Path

@@ -127,7 +127,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
 
-    def _raise(signum, frame):
+    def _raise(signum: int, frame: object) -> None:
         raise Terminated()
 
     previous = signal.signal(signal.SIGTERM, _raise)

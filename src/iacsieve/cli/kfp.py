@@ -10,8 +10,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from iacsieve import layout
+
+if TYPE_CHECKING:
+    from iacsieve.kfp.run import StageInputs
 
 AUTH_HELP = """\
 authentication (kfp.Client, first that applies):
@@ -247,7 +251,7 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cookies", help="session cookie string, e.g. 'authservice_session=...'")
 
 
-def _client(args: argparse.Namespace):
+def _client(args: argparse.Namespace) -> Any:
     from iacsieve.kfp import make_client
 
     return make_client(
@@ -304,7 +308,7 @@ def _input_args(p: argparse.ArgumentParser, *, data_default: str | None) -> None
     )
 
 
-def _inputs(args: argparse.Namespace, *, local: bool):
+def _inputs(args: argparse.Namespace, *, local: bool) -> StageInputs:
     from iacsieve.kfp import StageInputs
 
     def norm(value: str | None) -> str | None:  # kfp.local reads local paths; make them absolute

@@ -17,6 +17,7 @@ import logging
 import posixpath
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -133,7 +134,7 @@ def push_data(
     return target
 
 
-def _has_copy(fs, path: str, folder: str | Path, listing: list[dict[str, str]]) -> bool:
+def _has_copy(fs: Any, path: str, folder: str | Path, listing: list[dict[str, str]]) -> bool:
     """Whether `path` holds exactly the listed files, each with its local size (cheap: no download)."""
     try:
         found = {

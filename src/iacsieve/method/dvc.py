@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 def base_file(plan: StagePlan, root: str | Path = ".") -> Path | None:
     """The file a stage's runs build on: the previous stage's winner.json or champion.json."""
+    if plan.previous is None:
+        return None
     if plan.builds_on == "winner":
         return layout.selection_dir(plan.previous, root) / layout.WINNER_FILE
     if plan.builds_on == "champion":

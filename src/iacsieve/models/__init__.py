@@ -19,6 +19,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 import numpy as np
@@ -72,7 +73,7 @@ def get_family(name: str) -> FamilySpec:
         raise ConfigError("family", f"unknown model family {name!r} (known: {', '.join(FAMILIES)})") from None
 
 
-def family_module(kind: str):
+def family_module(kind: str) -> ModuleType:
     return importlib.import_module(f"iacsieve.models.{kind}")
 
 

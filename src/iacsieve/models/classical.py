@@ -166,7 +166,7 @@ def _check_ranges(opts: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------- the pipeline
 
 
-def _ngram_tfidf(o: dict[str, Any], **ngrams: Any):
+def _ngram_tfidf(o: dict[str, Any], **ngrams: Any) -> Any:
     """Sublinear TF-IDF of one n-gram view: hashed counts + idf, or a learned vocabulary.
 
     Why hashing is the default: the vocabulary of the character view has ~70k n-grams, which skops
@@ -199,7 +199,7 @@ def _ngram_tfidf(o: dict[str, Any], **ngrams: Any):
     )
 
 
-def build_pipeline(settings: Settings):
+def build_pipeline(settings: Settings) -> Any:
     """The unfitted scikit-learn Pipeline for these settings (input: `record_text` strings)."""
     from sklearn.ensemble import BaggingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -301,7 +301,7 @@ def build_pipeline(settings: Settings):
     return Pipeline([("features", FeatureUnion(views, transformer_weights=weights)), ("clf", classifier)])
 
 
-def fit_pipeline(settings: Settings, texts: Sequence[str], labels: Sequence[int]):
+def fit_pipeline(settings: Settings, texts: Sequence[str], labels: Sequence[int] | np.ndarray) -> Any:
     """Fit `build_pipeline(settings)` with the label-noise handling of the options.
 
     `noise_handling` first scores every train row out-of-fold (`noise_folds`-fold CV of the same
@@ -351,7 +351,7 @@ def label_agreement(settings: Settings, texts: Sequence[str], labels: np.ndarray
     return np.where(labels == 1, proba, 1.0 - proba)
 
 
-def positive_proba(pipeline, texts: Sequence[str]) -> np.ndarray:
+def positive_proba(pipeline: Any, texts: Sequence[str]) -> np.ndarray:
     """P(label 1) from a fitted pipeline."""
     proba = pipeline.predict_proba(list(texts))
     classes = list(pipeline.classes_)
@@ -383,7 +383,7 @@ def fit(
         raise IacsieveError("classical: training data must contain both labels (TP and FP)")
     texts = [record_text(r, use_context=settings.use_context) for r in train_records]
     start = time.perf_counter()
-    pipeline = fit_pipeline(settings, texts, labels)
+    pipeline = fit_pipeline(settings, texts, [int(label) for label in labels if label is not None])
     wall = time.perf_counter() - start
     val_f1 = None
     if val_records:
@@ -412,7 +412,7 @@ def fit(
     }
 
 
-def save(pipeline, settings: Settings, model_dir: str | Path) -> None:
+def save(pipeline: Any, settings: Settings, model_dir: str | Path) -> None:
     """Write `model.skops` and `model_meta.json` into `model_dir`."""
     import skops.io as sio
 
@@ -455,7 +455,7 @@ def canonical_skops(path: Path) -> None:
         arrays = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
     ids: dict[int, int] = {}
 
-    def renumber(node):
+    def renumber(node: Any) -> Any:
         if isinstance(node, dict):
             if isinstance(node.get("__id__"), int):
                 node["__id__"] = ids.setdefault(node["__id__"], len(ids) + 1)

@@ -121,10 +121,10 @@ def build_model(arch: str, tokenizer: Any, opts: dict[str, Any], max_length: int
             pad_token_id=tokenizer.pad_token_id,
             bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
-            num_labels=2,
+            num_labels=2,  # type: ignore[call-arg]  # a PretrainedConfig keyword, not in the stub
         )
         return RobertaForSequenceClassification(config)
-    config = T5Config(
+    t5_config = T5Config(  # type: ignore[call-arg]  # num_labels, decoder_start_token_id: PretrainedConfig keywords
         vocab_size=len(tokenizer),
         d_model=opts["hidden_size"],
         d_kv=opts["hidden_size"] // opts["num_heads"],
@@ -139,7 +139,7 @@ def build_model(arch: str, tokenizer: Any, opts: dict[str, Any], max_length: int
         num_labels=2,
         use_cache=False,
     )
-    return T5ForSequenceClassification(config)
+    return T5ForSequenceClassification(t5_config)
 
 
 def fit(

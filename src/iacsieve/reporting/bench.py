@@ -17,11 +17,18 @@ from pathlib import Path
 from iacsieve import layout
 from iacsieve.errors import IacsieveError
 from iacsieve.method.dvc import current_run_names
-from iacsieve.method.params import load_params
-from iacsieve.reporting.report import PUBLISHED, TEST_SETS, champion_sets, collect_report, seed_spread
+from iacsieve.method.params import Params, load_params
+from iacsieve.reporting.report import (
+    PUBLISHED,
+    TEST_SETS,
+    ReportData,
+    champion_sets,
+    collect_report,
+    seed_spread,
+)
 
 
-def stage_run_dirs(params, stage: int) -> list[str]:
+def stage_run_dirs(params: Params, stage: int) -> list[str]:
     """The stage's current grid's run names; none when an earlier stage (its winner) is not there yet."""
     try:
         return current_run_names(params, stage)
@@ -29,7 +36,7 @@ def stage_run_dirs(params, stage: int) -> list[str]:
         return []
 
 
-def stage_timings(params, results: str | Path = "results") -> dict[int, dict]:
+def stage_timings(params: Params, results: str | Path = "results") -> dict[int, dict]:
     """Per stage: runs, summed and slowest run time, per-run train seconds (from reports/timings/)."""
     out: dict[int, dict] = {}
     for stage in (1, 2, 3, 4):
@@ -92,9 +99,9 @@ def bench(
     return out
 
 
-def champion_card(data) -> dict:
+def champion_card(data: ReportData) -> dict:
     """The champion as the bench prints it: name, threshold, metrics per set, seed spread."""
-    card = data.champion
+    card = data.champion or {}
     out = {
         "run": card.get("run"),
         "family": card.get("family"),

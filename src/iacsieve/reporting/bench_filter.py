@@ -140,6 +140,7 @@ def run_scale_benchmark(
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
         wall = time.perf_counter() - start
+        assert process.stderr is not None  # stderr=PIPE above
         stderr = process.stderr.read().decode("utf-8", errors="replace")
         process.stderr.close()
         code = os.waitstatus_to_exitcode(status)

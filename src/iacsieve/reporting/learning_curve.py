@@ -30,7 +30,7 @@ from iacsieve.data.human import HumanLabel, apply_human_labels, record_key
 from iacsieve.data.records import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.review import candidate_for_record, pick_for_review
-from iacsieve.models import family_module, load_scorer
+from iacsieve.models import Scorer, family_module, load_scorer
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.metrics import compute_metrics
 
@@ -46,7 +46,7 @@ CAVEAT = (
 )
 
 
-def _base(champion_dir: str | Path | None) -> tuple[TrainConfig, float, object | None]:
+def _base(champion_dir: str | Path | None) -> tuple[TrainConfig, float, Scorer | None]:
     """(throwaway config, threshold, scorer of the n = 0 point or None to train it).
 
     A classical champion is its own n = 0 point and lends its config. Another family's champion lends
@@ -204,7 +204,7 @@ def _as_human(record: WarningRecord) -> HumanLabel:
         file=record.file,
         line=record.line,
         content=record.content,
-        label=int(record.label),
+        label=int(record.label),  # type: ignore[arg-type]  # prepared rows are labelled
         reviewer="oracle",
         date="",
         with_context=record.with_context,

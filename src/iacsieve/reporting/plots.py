@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -36,7 +37,7 @@ def _read(path: Path) -> dict:
         raise IacsieveError(f"{path}: not found; run the pipeline first (make repro)") from None
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig: Any, path: Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)

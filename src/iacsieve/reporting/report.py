@@ -311,7 +311,6 @@ def _headline_section(data: ReportData) -> list[str]:
         return []
     counts = test.get("confusion_matrix") or {}
     tp, fn, tn, fp = (counts.get(k) for k in ("tp", "fn", "tn", "fp"))
-    have_counts = None not in (tp, fn, tn, fp)
     f1_ci = test.get("f1_ci95") or {}
     seeds = data.stages.get(4, [])
     spread = seed_spread(seeds)["test_f1_combined"] if len(seeds) > 1 else None
@@ -330,7 +329,7 @@ def _headline_section(data: ReportData) -> list[str]:
         f"| {PUBLISHED['model_f1'][PUBLISHED_BEST]:.3f} best run; {published_seeds} "
         "over five seeds |",
     ]
-    if have_counts:
+    if tp is not None and fn is not None and tn is not None and fp is not None:
         lines += [
             f"| FP reduction (false alarms removed) | {_f(test.get('fp_reduction'))} | "
             f"{_ci(proportion_ci(tn, tn + fp))} | not published |",

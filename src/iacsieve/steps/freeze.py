@@ -103,7 +103,7 @@ def freeze(
     run_dir = Path(run_dir) if run_dir is not None else Path(selected["run_dir"])
     if run_dir.name != selected["run"] and (run_dir / selected["run"]).is_dir():
         run_dir = run_dir / selected["run"]  # a KFP run artifact holds the run dir one level down
-    model_dir = run_dir / MODEL_DIR
+    model_dir = Path(run_dir) / MODEL_DIR
     meta_path = model_dir / META_FILE
     if not meta_path.is_file():
         raise IacsieveError(f"{meta_path}: not found; the selected run has no saved model")

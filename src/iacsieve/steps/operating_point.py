@@ -95,6 +95,7 @@ def choose_threshold(
         )  # the last point keeps everything: never empty
         rule = f"val TP retention >= {min_retention:g}"
     else:
+        assert max_fp_rate is not None  # exactly one of the two is given (checked above)
         if not 0.0 <= max_fp_rate < 1.0:
             raise IacsieveError(f"--max-fp-rate must be in [0, 1), got {max_fp_rate}")
         ok = [p for p in points if 1.0 - p["fp_reduction"] <= max_fp_rate + 1e-12]

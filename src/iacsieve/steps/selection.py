@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_json, atomic_write_text
@@ -80,7 +81,7 @@ def pick(ranked: list[dict], mode: str) -> dict:
 
 
 def select_runs(
-    results_dirs: list[str | Path], out_dir: str | Path, mode: str = "best", *, stage: str | None = None
+    results_dirs: Sequence[str | Path], out_dir: str | Path, mode: str = "best", *, stage: str | None = None
 ) -> dict:
     """Rank evaluated runs by validation metrics, pick one; write selection.json (the ranking),
     winner.json (the chosen run's settings: what the next stage depends on) and ranking.csv/md."""

@@ -35,7 +35,7 @@ def score_rows(records: Sequence[WarningRecord], scores: np.ndarray) -> list[dic
             "line": r.line,
             "smell": r.smell,
             "tech": r.tech,
-            "label": int(r.label),
+            "label": int(r.label),  # type: ignore[arg-type]  # prepared rows are labelled
             "score": float(s),
         }
         for r, s in zip(records, scores)

@@ -105,13 +105,15 @@ def _logits_only(logits: Any, labels: Any) -> Any:
     return logits[0] if isinstance(logits, tuple) else logits
 
 
-def _epoch_log_callback(total_epochs: int):
+def _epoch_log_callback(total_epochs: int) -> Any:
     from transformers import TrainerCallback
 
     class EpochLog(TrainerCallback):
         """One log line per epoch (the Trainer's own per-step printing is switched off)."""
 
-        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        def on_evaluate(
+            self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kwargs: Any
+        ) -> None:
             losses = [e["loss"] for e in state.log_history if "loss" in e]
             loss = f"{losses[-1]:.4f}" if losses else "n/a"
             log.info(
@@ -133,7 +135,7 @@ def _tokenised_dataset(
     data = Dataset.from_dict(
         {
             "text": [record_text(r, use_context=config.use_context) for r in records],
-            "label": [int(r.label) for r in records],
+            "label": [int(r.label) for r in records if r.label is not None],
         }
     )
     return data.map(
