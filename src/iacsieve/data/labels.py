@@ -184,7 +184,7 @@ def label_stats(human_dir: str | Path = HUMAN_DIR, raw_dir: str | Path | None = 
         llm = {
             record_key(r): r.label for split in ("train", "val") for r in load_raw_split(raw_dir, split)[0]
         }
-        pairs = [(llm[k], h.label) for k, h in resolved.items() if k in llm]
+        pairs = [(int(llm[k] or 0), h.label) for k, h in resolved.items() if llm.get(k) is not None]
         out["agreement"] = agreement(pairs)
     return out
 

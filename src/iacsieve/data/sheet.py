@@ -126,7 +126,7 @@ def read_sheet(
     seen: dict[str, int] = {}
     not_reviewed = 0
     for line_no, cells, error in csv_rows(reader):
-        if error is not None:
+        if error is not None or cells is None:
             problems.append(str(DataError(path, line_no, "<row>", f"expected a CSV row ({error})")))
             continue
         if not any(c.strip() for c in cells):

@@ -34,6 +34,8 @@ from iacsieve.filtering.apply import _load, _model_inputs, _resolve_rows
 from iacsieve.filtering.champion import read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.scripts import ScriptFolder
+from iacsieve.filtering.verdicts import FilteredRow
+from iacsieve.models import Scorer
 from iacsieve.output_policy import check_file_output
 from iacsieve.run_config import TrainConfig
 
@@ -137,7 +139,7 @@ def review_detections(
     on_missing: str = "error",
     detections_format: str | None = None,
     batch_size: int = 64,
-    scorer=None,
+    scorer: Scorer | None = None,
 ) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet."""
     _check_budget(budget)
@@ -158,13 +160,14 @@ def review_detections(
     rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
     inputs, slots, _ = _model_inputs(rows, folder, tech, use_context, parsed)
     scores = _scores(scorer, inputs, batch_size, model_dir)
-    firsts = {}
+    firsts: dict[int, FilteredRow] = {}
     for row in rows:
         if row.status == "scored":
             firsts.setdefault(slots[(row.script, row.detection.line, row.smell)], row)
     candidates = []
     for i, record in enumerate(inputs):
         row = firsts[i]
+        assert row.script is not None  # a scored row always has its script
         _, lines = folder.line(row.script, record.line)
         sheet_row = SheetRow(
             tech=record.tech,
@@ -196,7 +199,7 @@ def review_train(
     *,
     human_dir: str | Path | None = HUMAN_DIR,
     batch_size: int = 64,
-    scorer=None,
+    scorer: Scorer | None = None,
 ) -> dict:
     """A label audit: training rows where the model's score and the LLM's label disagree most.
 
@@ -237,7 +240,7 @@ def review_train(
                 llm_label="TP" if r.label else "FP",
                 origin="train",
             ),
-            -abs(float(s) - r.label),
+            -abs(float(s) - (r.label or 0)),
         )
         for r, s in zip(records, scores)
     ]
@@ -253,7 +256,9 @@ def review_train(
     return _finish(candidates, budget, out, human_dir, summary)
 
 
-def _scores(scorer, records: Sequence[WarningRecord], batch_size: int, model_dir: str | Path) -> np.ndarray:
+def _scores(
+    scorer: Scorer, records: Sequence[WarningRecord], batch_size: int, model_dir: str | Path
+) -> np.ndarray:
     if not records:
         return np.zeros(0)
     scores = np.asarray(scorer.predict_proba(list(records), batch_size=batch_size), dtype=float).reshape(-1)
