@@ -799,3 +799,63 @@ def test_a_sound_dvc_rwlock_is_left_alone(tmp_path, capsys):
     rwlock.write_text('{"read": {}, "write": {"a": {"pid": 1, "cmd": "dvc repro"}}}')
     assert repair_rwlock(tmp_path) is None and rwlock.exists()
     assert repair_rwlock(tmp_path / "no-repo") is None
+
+
+# ----------------------------------------------------------------------------- 8. params that would fail later (issue #22)
+
+
+def _bomb(levels: int = 9) -> str:
+    """A "billion laughs": each level nine aliases of the one before (9**9 items if expanded)."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+BOMB = _bomb()
+
+
+@pytest.mark.parametrize(
+    "old, new, needle",
+    [
+        ("  step: 0.01\n", "  step: 0.01\n  step: 0.02\n", "threshold_sweep.step: duplicate key"),
+        (
+            "learning_rates: [0.001]",
+            "learning_rates: [.inf]",
+            "stage1.learning_rates[0]: must be a finite number",
+        ),
+        (
+            "  bootstrap_seed: 0",
+            "  bootstrap_seed: .nan",
+            "evaluation.bootstrap_seed: must be a finite number",
+        ),
+        ("  step: 0.01", "  step: 1e-12", "threshold_sweep.step: 1e-12 makes 400000000001 thresholds"),
+        (
+            "classical: {options: {}}",
+            "classical: {options: {bogus: 1}}",
+            "families.classical.options.bogus: unknown",
+        ),
+        (
+            "tiny-t5: {max_length: 64}",
+            "tiny-t5: {options: {hidden: 3}}",
+            "families.tiny-t5.options.hidden: unknown",
+        ),
+        (
+            "codebert: {",
+            "codebert: {options: {x: 1}, ",
+            "families.codebert.options.x: the codebert family takes no",
+        ),
+        ("data:\n", BOMB + "data:\n", "YAML aliases (*name) are not accepted"),
+        ("data:\n", "base: &b {x: 1}\nother: {<<: *b}\ndata:\n", "other.<<: YAML merge keys (<<) are not"),
+    ],
+    ids=["duplicate", "inf", "nan", "sweep", "classical", "tiny", "hf", "billion-laughs", "merge"],
+)
+def test_params_refuses_what_would_fail_later(tmp_path, capsys, old, new, needle):
+    from worktree import repo_copy
+
+    text = repo_copy("params.yaml").read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / "params.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
+    start = time.perf_counter()
+    code, err = run(capsys, "params", "--params", str(tmp_path / "params.yaml"))
+    assert_one_line(code, err, needle)
+    assert time.perf_counter() - start < 10
