@@ -859,3 +859,16 @@ def test_params_refuses_what_would_fail_later(tmp_path, capsys, old, new, needle
     code, err = run(capsys, "params", "--params", str(tmp_path / "params.yaml"))
     assert_one_line(code, err, needle)
     assert time.perf_counter() - start < 10
+
+
+def test_a_link_to_a_plain_file_is_replaced_not_its_target(tmp_path):
+    from iacsieve.output_policy import check_file_output
+
+    target = tmp_path / "elsewhere.csv"
+    target.write_text("keep me\n")
+    (tmp_path / "out.csv").symlink_to(target)
+    path = check_file_output(tmp_path / "out.csv")
+    assert path is not None
+    atomic_write_text(path, "new\n")
+    assert target.read_text() == "keep me\n" and (tmp_path / "out.csv").read_text() == "new\n"
+    assert not (tmp_path / "out.csv").is_symlink()

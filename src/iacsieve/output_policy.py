@@ -8,8 +8,8 @@ An output is refused when it
 - is, contains or lies inside the labels store (`data/human`, or the command's `--human`): only
   `labels add` writes there, under its lock;
 - lies inside a model directory (a folder holding `model_meta.json` or `champion.json`) or is one;
-- is not a regular file (a device such as /dev/null, a FIFO, a socket, a symlink), or, for a file
-  output, is a folder; for a folder output, is a file;
+- is not a regular file (a device such as /dev/null, a FIFO, a socket, or a link to one), or, for a
+  file output, is a folder; for a folder output, is a file (or a link to a folder);
 - for a folder the command replaces as a whole: is a non-empty folder without the marker file
   `.iacsieve-output` that the tool writes into every folder it creates (so it never empties a folder
   it did not make).
@@ -95,17 +95,13 @@ def output_folder(out: PathLike) -> Iterator[Path]:
 
 
 def _refuse_odd_target(path: Path, flag: str, *, folder: bool) -> None:
+    """A link is judged by what it points to (the link itself is what gets replaced)."""
     try:
-        info = os.lstat(path)
+        mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
-        return
+        return  # new, or a dangling link: nothing is lost by writing there
     except OSError as exc:
         raise IacsieveError(f"{flag} {path}: cannot inspect it: {exc.strerror or exc}") from None
-    mode = info.st_mode
-    if stat.S_ISLNK(mode):
-        raise IacsieveError(
-            f"{flag} {path}: is a symbolic link; give the real path (the link is not replaced)"
-        )
     if folder and stat.S_ISREG(mode):
         raise IacsieveError(f"{flag} {path}: is a file; this command writes a folder")
     if not folder and stat.S_ISDIR(mode):
@@ -114,6 +110,8 @@ def _refuse_odd_target(path: Path, flag: str, *, folder: bool) -> None:
         raise IacsieveError(
             f"{flag} {path}: not a regular file (a device, FIFO or socket); refusing to replace it"
         )
+    if folder and path.is_symlink():
+        raise IacsieveError(f"{flag} {path}: is a link to a folder; give the real folder")
 
 
 def _refuse_protected(
