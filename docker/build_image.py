@@ -8,8 +8,9 @@ Two modes:
             dependencies made by this machine's pip (its configuration picks the CPU torch build),
             and an offline build from them (`pip install --no-index --find-links`, network off)
 
-The image is tagged `iacsieve:<package version>` and labelled with a hash of pyproject.toml + src/,
-so a caller (tests/test_container.py) can tell whether it is current without building.
+The image is tagged `iacsieve:<package version>` and `iacsieve:<version>-src.<hash>` (the tag compiled
+specs name: src/iacsieve/kfp/image_ref.py) and labelled with a hash of pyproject.toml, the Dockerfile and
+src/, so a caller (tests/test_container.py) can tell whether it is current without building.
 Exit 2 with one line for a user-fixable problem (no engine, not root for debootstrap, ...).
 """
 
@@ -33,6 +34,7 @@ DOCKERFILE = REPO / "docker" / "Dockerfile"
 IGNOREFILE = REPO / "docker" / "Dockerfile.dockerignore"
 CACHE = REPO / "build" / "image"  # the local base's rootfs tarball is not kept; the wheelhouse is
 HASH_LABEL = "org.iacsieve.source-hash"
+IMAGE_REF = REPO / "src" / "iacsieve" / "kfp" / "image_ref.py"
 LOCAL_BASE = "localhost/iacsieve-base:{suite}"
 # What the local base needs beyond minbase: python3 with venv (the image makes /opt/venv).
 BASE_PACKAGES = ("python3", "python3-venv")
@@ -60,18 +62,24 @@ def default_tag() -> str:
     return f"iacsieve:{package_version()}"
 
 
+def _image_ref():
+    """src/iacsieve/kfp/image_ref.py, loaded by path (stdlib only): one hash for the build and for compile."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("iacsieve_image_ref", IMAGE_REF)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def source_hash() -> str:
-    """What the image is built from that can change: pyproject.toml, README.md, the Dockerfile and src/."""
-    digest = hashlib.sha256()
-    files = [REPO / "pyproject.toml", REPO / "README.md", DOCKERFILE]
-    files += sorted(
-        p
-        for p in (REPO / "src").rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)
-    )
-    for path in files:
-        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """What the image is built from that changes its behaviour: pyproject.toml, the Dockerfile and src/."""
+    return _image_ref().source_hash(REPO)
+
+
+def source_tag() -> str:
+    """`iacsieve:<version>-src.<hash>`: the tag compiled specs name (a rebuild gets a new one)."""
+    return f"iacsieve:{_image_ref().source_tag(package_version(), REPO)}"
 
 
 def runtime_requirements() -> list[str]:
@@ -276,6 +284,8 @@ def build(engine: str, tag: str, base_image: str | None, wheelhouse: Path | None
         str(DOCKERFILE),
         "-t",
         tag,
+        "-t",
+        source_tag(),
         "--label",
         f"{HASH_LABEL}={source_hash()}",
         "--label",
@@ -344,14 +354,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--print-tag", action="store_true", help="print the default tag and exit")
     parser.add_argument(
+        "--print-source-tag",
+        action="store_true",
+        help="print the source tag (iacsieve:<version>-src.<hash>) every build also gets, and exit",
+    )
+    parser.add_argument(
         "--print-source-hash",
         action="store_true",
         help=f"print the hash the image is labelled with ({HASH_LABEL}) and exit",
     )
     parser.add_argument("engine_args", nargs="*", help="extra arguments for `<engine> build` (after --)")
     args = parser.parse_args(argv)
-    if args.print_tag or args.print_source_hash:
-        print(default_tag() if args.print_tag else source_hash())
+    if args.print_tag or args.print_source_hash or args.print_source_tag:
+        print(default_tag() if args.print_tag else source_tag() if args.print_source_tag else source_hash())
         return 0
     tag = args.tag or default_tag()
     try:

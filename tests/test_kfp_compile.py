@@ -12,6 +12,7 @@ from worktree import repo_copy
 from iacsieve.cli.app import main
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.kfp import StageInputs, compile_stage
+from iacsieve.kfp.image_ref import pinned
 from iacsieve.method.grid import stage_runs
 from iacsieve.method.params import load_params, read_yaml
 from iacsieve.method.plan import stage_plan
@@ -158,7 +159,8 @@ def test_local_profile_asks_for_no_gpu(compiled):
 
 
 def test_weights_travel_only_to_freeze(compiled):
-    """sweep and evaluate read the small `scores` artifact; freeze imports ONE run by select's run_uri."""
+    """sweep and evaluate read the small `scores` artifact; freeze imports ONE run by select's run_uri,
+    inside a sub-DAG that takes the URI as its input (a real backend's importer reads only those)."""
     spec, _ = compiled["all", "cluster"]
     for component in ("threshold-sweep", "evaluate", "select", "resolve"):
         artifacts = executor_inputs(spec, component).get("artifacts", {})
@@ -170,10 +172,15 @@ def test_weights_travel_only_to_freeze(compiled):
     raw_tasks = spec["root"]["dag"]["tasks"]
     tasks = named(raw_tasks)
     for n in (3, 4):
-        uri = tasks[f"s{n}-chosen-run"]["inputs"]["parameters"]["uri"]["taskOutputParameter"]
+        sub = tasks[f"s{n}-freeze-chosen"]
+        uri = sub["inputs"]["parameters"]["run_uri"]["taskOutputParameter"]
         assert uri["outputParameterKey"] == "run_uri" and producer(raw_tasks, uri) == f"s{n}-select"
-        freeze = tasks[f"s{n}-freeze"]["inputs"]["artifacts"]
-        assert producer(raw_tasks, freeze["run"]["taskOutputArtifact"]) == f"s{n}-chosen-run"
+        inner_tasks = spec["components"][sub["componentRef"]["name"]]["dag"]["tasks"]
+        inner = named(inner_tasks)
+        assert inner["chosen-run"]["inputs"]["parameters"]["uri"] == {"componentInputParameter": "run_uri"}
+        assert producer(inner_tasks, inner["freeze"]["inputs"]["artifacts"]["run"]["taskOutputArtifact"]) == (
+            "chosen-run"
+        )
 
 
 @pytest.mark.parametrize("stage", [1, 2, 3, 4])
@@ -189,7 +196,7 @@ def test_each_stage_follows_the_plan(compiled, stage):
     assert evaluate["parameters"]["rule"]["runtimeValue"]["constant"] == plan.decision_rule
     assert ("sweep" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "sweep")
     assert ("champion" in evaluate.get("artifacts", {})) == (plan.evaluate_consumes == "champion")
-    assert ("freeze" in tasks) == plan.freezes
+    assert ("freeze-chosen" in tasks) == plan.freezes
     expected = (
         {"data_uri", "data_md5", "human_uri"}
         | ({"selection_uri"} if plan.builds_on == "winner" else set())
@@ -220,10 +227,13 @@ def test_all_stages_chain_in_graph(compiled):
         }
         for n in (1, 2, 3, 4)
     }
-    assert fed[3] >= {"s2-select"} and fed[4] >= {"s3-freeze"}
+    assert fed[3] >= {"s2-select"} and fed[4] >= {"s3-freeze-chosen"}
     assert "s2-select" not in fed[1] | fed[2]
+    # each stage's GPU loop waits for the previous stage's select: never two stages' train pods at once
+    for n in (2, 3, 4):
+        assert f"s{n - 1}-select" in {raw_tasks[d]["taskInfo"]["name"] for d in by_stage[n]["dependentTasks"]}
     assert spec["root"]["outputDefinitions"]["artifacts"].keys() == {"selection", "champion", "card"}
-    assert {"s3-freeze", "s4-freeze"} <= set(tasks)
+    assert {"s3-freeze-chosen", "s4-freeze-chosen"} <= set(tasks)
 
 
 def test_components_run_in_the_project_image_without_installs(compiled, tmp_path):
@@ -234,21 +244,26 @@ def test_components_run_in_the_project_image_without_installs(compiled, tmp_path
     }
     assert {"exec-prepare", "exec-train", "exec-evaluate", "exec-select"} <= set(executors)
     for container in executors.values():
-        assert container["image"] == image
+        # named by its source tag: an image rebuilt from other source gets another name (rules doc 4b)
+        assert container["image"] == pinned(image) and container["image"].startswith(image + "-src.")
         assert "pip install" not in " ".join(container["command"])
-    # every task is cached unless a run says otherwise
-    assert all(
-        t["cachingOptions"]["enableCache"]
-        for t in spec["root"]["dag"]["tasks"].values()
-        if "cachingOptions" in t
-    )
+    # every task is cached but select and the evaluations it collects (rules doc 2)
+    tasks = {**spec["root"]["dag"]["tasks"], **only_loop(spec)[1]}
+    assert {k for k, t in tasks.items() if not t.get("cachingOptions", {}).get("enableCache")} == {
+        "select",
+        "evaluate",
+        "for-loop-2",  # a loop has no caching of its own
+    }
     other = compile_stage(3, tmp_path / "s3.yaml", PARAMS, "cluster", image="registry.example/iacsieve:abc")
     images = {
         e["container"]["image"]
         for e in yaml.safe_load_all(other.read_text()).__next__()["deploymentSpec"]["executors"].values()
         if "container" in e
     }
-    assert images == {"registry.example/iacsieve:abc"}
+    assert images == {pinned("registry.example/iacsieve:abc")}
+    digest = "registry.example/iacsieve@sha256:" + "0" * 64
+    other = compile_stage(3, tmp_path / "s3d.yaml", PARAMS, "cluster", image=digest)
+    assert digest in other.read_text()
 
 
 def test_cli_compile_writes_the_yaml(tmp_path, capsys):

@@ -1,10 +1,12 @@
-"""`--from-run`: a run's selection / champion URIs through kfp.Client, against a loopback fake of the KFP API.
-
-The server (test_kfp_submit's, extended) fakes the v2beta1 REST endpoints the resolver uses
-(GET runs/{id}, GET artifacts/{id}); kfp.Client talks to it over real HTTP on 127.0.0.1.
+"""`--from-run`: a run's selection / champion / card where KFP's launcher writes them, the run read
+through kfp.Client from a loopback fake of the KFP API (GET runs/{id}: what every released backend
+serves; no task outputs, no artifact API). The object-store version: tests/test_s3_round_trip.py.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 from test_kfp_submit import PARAMS, FakeKfp
@@ -13,61 +15,40 @@ from iacsieve.cli.app import main
 from iacsieve.errors import IacsieveError
 from iacsieve.kfp.from_run import resolve_run_outputs, stage_inputs_from_run
 
-SELECTION_URI = "minio://mlpipeline/v2/artifacts/iacsieve-stage3/run-3/select/a1b2/selection"
-CHAMPION_URI = "minio://mlpipeline/v2/artifacts/iacsieve-stage3/run-3/freeze/c3d4/champion"
-
-
-def _task(name: str, outputs: dict[str, list[str]] | None) -> dict:
-    task = {"run_id": "run-3", "task_id": f"t-{name}", "display_name": name, "state": "SUCCEEDED"}
-    if outputs is not None:
-        task["outputs"] = {key: {"artifact_ids": ids} for key, ids in outputs.items()}
-    return task
-
-
-RUNS = {
-    "run-3": {
-        "run_id": "run-3",
-        "display_name": "stage 3",
-        "state": "SUCCEEDED",
-        "run_details": {
-            "task_details": [
-                _task("train", {"run": ["7"]}),
-                _task("train", {"run": ["8"]}),
-                _task("select", {"selection": ["11"], "metrics": ["12"]}),
-                _task("freeze", {"champion": ["21"], "metrics": ["22"]}),
-            ]
-        },
-    },
+RUNS: dict[str, dict] = {
     "run-failed": {"run_id": "run-failed", "state": "FAILED", "run_details": {"task_details": []}},
-    "run-mlmd": {
-        "run_id": "run-mlmd",
-        "state": "SUCCEEDED",
-        "run_details": {"task_details": [_task("select", None), _task("freeze", None)]},
-    },
-    "run-old-api": {
-        "run_id": "run-old-api",
-        "state": "SUCCEEDED",
-        "run_details": {"task_details": [_task("select", {"selection": ["404"]})]},
-    },
 }
-ARTIFACTS = {"11": SELECTION_URI, "21": CHAMPION_URI}
+
+
+def _output(root: Path, pipeline: str, run: str, task: str, output: str, files: dict[str, str]) -> str:
+    """An output as the launcher lays it out: <root>/<pipeline>/<run id>/<task key>/<id>/<output>."""
+    folder = root / pipeline / run / task / f"{abs(hash((task, output))) % 10**6:06d}" / output
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return str(folder)
+
+
+def _run(run_id: str, root: Path, pipeline: str | None, **extra) -> dict:
+    run = {
+        "run_id": run_id,
+        "state": "SUCCEEDED",
+        "runtime_config": {"pipeline_root": str(root)},
+        "run_details": {"task_details": [{"run_id": run_id, "display_name": "select"}]},  # no outputs listed
+        **extra,
+    }
+    if pipeline:
+        run["pipeline_spec"] = {"pipelineInfo": {"name": pipeline}, "root": {}}
+    return run
 
 
 class RunsKfp(FakeKfp):
-    """test_kfp_submit's loopback KFP server, plus earlier runs and their artifacts."""
+    """test_kfp_submit's loopback KFP server, plus earlier runs."""
 
     def route(self, method: str, path: str, body: dict | None) -> tuple[int, dict]:
         if method == "GET" and path.startswith("/apis/v2beta1/runs/"):
             run = RUNS.get(path.rsplit("/", 1)[1])
             return (200, run) if run else (404, {"error": "run not found", "code": 5})
-        if method == "GET" and path.startswith("/apis/v2beta1/artifacts/"):
-            artifact_id = path.rsplit("/", 1)[1]
-            if artifact_id in ARTIFACTS:
-                return 200, {
-                    "artifact_id": artifact_id,
-                    "uri": ARTIFACTS[artifact_id],
-                    "type": "system.Artifact",
-                }
         return super().route(method, path, body)
 
     def paths(self) -> list[str]:
@@ -81,23 +62,35 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def layout_run(tmp_path_factory):
-    """A run as an ML-Metadata backend reports it (no task outputs), its artifacts where KFP's launcher
-    writes them: <pipeline root>/<pipeline>/<run id>/<task>/<id>/<output>; the freeze task was cached."""
+def runs(tmp_path_factory):
+    """A stage-2 run (its freeze-less outputs), a stage-3 run (selection, champion with weights, card),
+    and the same stage-3 outputs of a run started from an uploaded pipeline version (no spec)."""
     root = tmp_path_factory.mktemp("pipeline-root")
-    selection = root / "iacsieve-stage2" / "run-2" / "select" / "e5f6" / "selection"
-    selection.mkdir(parents=True)
-    (selection / "selection.json").write_text("{}")
-    (root / "iacsieve-stage2" / "run-2" / "train" / "1a2b" / "run").mkdir(parents=True)
-    RUNS["run-2"] = {
-        "run_id": "run-2",
-        "state": "SUCCEEDED",
-        "runtime_config": {"pipeline_root": str(root)},
-        "pipeline_spec": {"pipelineInfo": {"name": "iacsieve-stage2"}, "root": {}},
-        "run_details": {"task_details": [_task("select", None), _task("freeze", None)]},
+    card = {"champion.json": json.dumps({"run": "codet5p_x", "threshold": 0.4})}
+    found = {
+        "s2-selection": _output(
+            root, "iacsieve-stage2", "run-2", "select", "selection", {"selection.json": "{}"}
+        ),
+        "selection": _output(
+            root, "iacsieve-stage3", "run-3", "select", "selection", {"selection.json": "{}"}
+        ),
+        "champion": _output(
+            root, "iacsieve-stage3", "run-3", "freeze", "champion", {**card, "model.safetensors": "weights"}
+        ),
+        "card": _output(root, "iacsieve-stage3", "run-3", "freeze", "card", card),
+        "v-selection": _output(
+            root, "iacsieve-stage3", "run-v", "select", "selection", {"selection.json": "{}"}
+        ),
     }
-    yield {"root": root, "selection": str(selection)}
-    del RUNS["run-2"]
+    _output(root, "iacsieve-stage2", "run-2", "train", "run", {})
+    RUNS["run-2"] = _run("run-2", root, "iacsieve-stage2")
+    RUNS["run-3"] = _run("run-3", root, "iacsieve-stage3")
+    RUNS["run-v"] = _run(
+        "run-v", root, None, pipeline_version_reference={"pipeline_id": "p", "pipeline_version_id": "v"}
+    )
+    yield {"root": root, **found}
+    for run in ("run-2", "run-3", "run-v"):
+        del RUNS[run]
 
 
 @pytest.fixture()
@@ -109,29 +102,34 @@ def client(server, tmp_path, monkeypatch):
         return kfp.Client(host=server.host)
 
 
-def test_resolves_selection_and_champion_through_the_api(client, server):
+def test_resolves_selection_champion_and_card_where_the_launcher_wrote_them(client, server, runs):
     server.calls.clear()
-    assert resolve_run_outputs(client, "run-3") == {"selection": SELECTION_URI, "champion": CHAMPION_URI}
-    assert server.paths() == [
-        "/apis/v2beta1/runs/run-3",
-        "/apis/v2beta1/artifacts/11",
-        "/apis/v2beta1/artifacts/21",
-    ]
+    assert resolve_run_outputs(client, "run-3") == {k: runs[k] for k in ("selection", "champion", "card")}
+    assert server.paths() == ["/apis/v2beta1/runs/run-3"]  # the run only: no artifact API exists
 
 
-def test_stage_inputs_pick_what_each_stage_needs(client):
-    assert stage_inputs_from_run(client, "run-3", 3) == {"selection_uri": SELECTION_URI}
-    assert stage_inputs_from_run(client, "run-3", 4) == {"champion_uri": CHAMPION_URI}
+def test_stage_inputs_pick_what_each_stage_needs(client, runs):
+    assert stage_inputs_from_run(client, "run-2", 3) == {"selection_uri": runs["s2-selection"]}
+    # stage 4 resumes from the stage-3 card (champion.json alone), not the champion's weights
+    card = stage_inputs_from_run(client, "run-3", 4)
+    assert card == {"champion_uri": runs["card"]}
+    assert sorted(p.name for p in Path(card["champion_uri"]).iterdir()) == ["champion.json"]
     with pytest.raises(IacsieveError, match="stage 1 builds on no earlier run"):
         stage_inputs_from_run(client, "run-3", 1)
+
+
+def test_a_run_from_an_uploaded_pipeline_version_needs_its_name(client, runs):
+    with pytest.raises(IacsieveError, match="uploaded pipeline version.*--pipeline-name") as info:
+        resolve_run_outputs(client, "run-v")
+    assert "\n" not in str(info.value)
+    found = resolve_run_outputs(client, "run-v", pipeline_name="iacsieve-stage3")
+    assert found == {"selection": runs["v-selection"]}
 
 
 @pytest.mark.parametrize(
     "run_id, message",
     [
         ("run-failed", "run run-failed: state FAILED"),
-        ("run-mlmd", "returned no pipeline spec"),
-        ("run-old-api", "has no artifact API"),
         ("no-such-run", "HTTP 404"),
     ],
 )
@@ -141,7 +139,14 @@ def test_unusable_runs_are_one_line_errors(client, run_id, message):
     assert "\n" not in str(info.value)
 
 
-def test_submit_from_run_sends_the_earlier_runs_selection(server, tmp_path, monkeypatch, capsys):
+def test_cached_or_elsewhere_outputs_name_the_flags(client, runs, tmp_path):
+    with pytest.raises(IacsieveError, match="holds none of freeze/<id>/card .*--champion-uri"):
+        stage_inputs_from_run(client, "run-2", 4)  # freeze: cached (or a stage-2 run), absent
+    with pytest.raises(IacsieveError, match="another pipeline root: --pipeline-root"):
+        resolve_run_outputs(client, "run-3", pipeline_root=str(tmp_path))
+
+
+def test_submit_from_run_sends_the_earlier_runs_selection(server, runs, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HOME", str(tmp_path))
     server.calls.clear()
     code = main(
@@ -159,27 +164,16 @@ def test_submit_from_run_sends_the_earlier_runs_selection(server, tmp_path, monk
             "--data-md5",
             "0123",
             "--from-run",
-            "run-3",
+            "run-2",
         ]
     )
     assert code == 0, capsys.readouterr().err
     (run,) = [c for c in server.calls if c["method"] == "POST" and c["path"] == "/apis/v2beta1/runs"]
     assert run["body"]["runtime_config"]["parameters"] == {
         "data_uri": "s3://b/raw/0123",
-        "selection_uri": SELECTION_URI,
+        "selection_uri": runs["s2-selection"],
         "data_md5": "0123",
     }  # prepare checks it
-
-
-def test_a_backend_without_task_outputs_is_read_by_kfps_layout(client, layout_run, tmp_path):
-    assert resolve_run_outputs(client, "run-2") == {
-        "selection": layout_run["selection"]
-    }  # freeze: cached, absent
-    assert stage_inputs_from_run(client, "run-2", 3) == {"selection_uri": layout_run["selection"]}
-    with pytest.raises(IacsieveError, match="holds none of freeze/<id>/champion .*--champion-uri"):
-        stage_inputs_from_run(client, "run-2", 4)
-    with pytest.raises(IacsieveError, match="another pipeline root: --pipeline-root"):
-        resolve_run_outputs(client, "run-2", pipeline_root=str(tmp_path))
 
 
 @pytest.mark.parametrize(

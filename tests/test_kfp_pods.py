@@ -20,7 +20,7 @@ CLUSTER = {
         "num_retries": 3,
         "backoff_duration": "30s",
         "backoff_factor": 2,
-        "backoff_max_duration": "10m",
+        "train_time_budget": "10m",
     },
     "weights": {"pvc": "hf-weights", "mount_path": "/weights", "sub_path": "cache"},
     "credentials": {"secret": "iacsieve-s3"},
@@ -78,7 +78,7 @@ def test_every_task_requests_resources_and_retries_with_backoff(tmp_path):
             "maxRetryCount": 3,
             "backoffDuration": "30s",
             "backoffFactor": 2.0,
-            "backoffMaxDuration": "600s",
+            "backoffMaxDuration": f"{4 * 600 + 30 + 60 + 120}s",  # 4 attempts of 10m, and the waits
         }
 
 
@@ -134,8 +134,50 @@ def test_without_a_volume_weights_come_from_the_hub(tmp_path):
         ({"retry": {"num_retries": "two"}}, "cluster.retry.num_retries"),
         ({"weights": {"pvc": "hf", "mount_path": "models"}}, "cluster.weights.mount_path"),
         ({"weights": {"pvcs": "hf"}}, "cluster.weights.pvcs"),
+        ({"retry": {"backoff_factor": 1.5}}, "cluster.retry.backoff_factor"),
+        ({"retry": {"backoff_max_duration": "1h"}}, "cluster.retry.backoff_max_duration"),
+        ({"retry": {"train_time_budget": "forever"}}, "cluster.retry.train_time_budget"),
+        ({"tolerations": [{"key": "gpu", "efect": "NoSchedule"}]}, r"cluster.tolerations\[0\].efect"),
+        ({"tolerations": [{"key": "gpu", "operator": "Maybe"}]}, r"cluster.tolerations\[0\].operator"),
+        (
+            {"tolerations": [{"key": "gpu", "toleration_seconds": "1h"}]},
+            r"cluster.tolerations\[0\].toleration_seconds",
+        ),
+        ({"tolerations": {"key": "gpu"}}, "cluster.tolerations"),
+        ({"tolerations": ["gpu"]}, r"cluster.tolerations\[0\]"),
+        ({"node_selector": {"nvidia.com/gpu.present": True}}, "cluster.node_selector.nvidia.com/gpu.present"),
+        ({"node_selector": {"gpu": "a b"}}, "cluster.node_selector.gpu"),
+        ({"node_selector": {"bad key!": "x"}}, "cluster.node_selector.bad key!"),
+        ({"node_selector": ["gpu"]}, "cluster.node_selector"),
     ],
 )
 def test_bad_cluster_keys_are_named(cluster, key):
     with pytest.raises(ConfigError, match=f"params.yaml: {key}: "):
         parse_pod_settings(cluster)
+
+
+@pytest.mark.parametrize(
+    "cluster, key",
+    [
+        ({"parallelism": -5}, "cluster.parallelism"),
+        ({"parallelism": 0}, "cluster.parallelism"),
+        ({"parallelism": "4"}, "cluster.parallelism"),
+        ({"tolerations": [{"key": "nvidia.com/gpu", "operatr": "Exists"}]}, "cluster.tolerations[0].operatr"),
+        ({"retry": {"backoff_factor": 2.5}}, "cluster.retry.backoff_factor"),
+        ({"node_selector": {"nvidia.com/gpu.present": True}}, "cluster.node_selector.nvidia.com/gpu.present"),
+    ],
+)
+def test_iacsieve_params_refuses_cluster_keys_compile_would_crash_on(cluster, key, tmp_path, capsys):
+    """What compile reads is refused by `iacsieve params` already: one line naming the key, exit 2."""
+    import yaml as pyyaml
+    from worktree import repo_copy
+
+    from iacsieve.cli.app import main
+
+    params = pyyaml.safe_load(repo_copy("params.yaml").read_text(encoding="utf-8"))
+    params["cluster"].update(cluster)
+    path = tmp_path / "params.yaml"
+    path.write_text(pyyaml.safe_dump(params), encoding="utf-8")
+    assert main(["params", "--params", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}: {key}: " in err and "Traceback" not in err

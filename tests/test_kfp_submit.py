@@ -15,6 +15,7 @@ import yaml
 from worktree import repo_copy
 
 from iacsieve.cli.app import main
+from iacsieve.errors import IacsieveError
 from iacsieve.method.params import load_params
 
 PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
@@ -365,3 +366,18 @@ def test_without_host_submit_uses_the_kubeconfig_context_as_its_help_says(tmp_pa
         check=True,
     ).stdout
     assert "~/.kube/config" in " ".join(help_text.split())
+
+
+def test_submitted_specs_conform_to_the_backend_rules_and_caching_cannot_be_forced_on():
+    """submit compiles through the same check; what reaches the server passes it, and a caller
+    cannot turn caching on for evaluate and select (the collected fan-in, rules doc 2)."""
+    from iacsieve.kfp import StageInputs, submit_stage
+    from iacsieve.kfp.check import check_doc
+
+    with FakeKfp() as kfp:
+        args = ["kfp", "submit", "--stage", "all", "--host", kfp.host, "--params", str(PARAMS)]
+        assert main([*args, "--data-uri", "s3://b/raw", "--data-md5", ""]) == 0
+        [run] = kfp.posts("/apis/v2beta1/runs")
+        assert check_doc(run["body"]["pipeline_spec"]["pipeline_spec"]) == []
+        with pytest.raises(IacsieveError, match="enable_caching=True"):
+            submit_stage(1, StageInputs("s3://b/raw"), host=kfp.host, params_path=PARAMS, enable_caching=True)

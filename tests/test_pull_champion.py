@@ -82,11 +82,19 @@ def test_pull_champion_into_a_fresh_clone(clone, prepared_small, tmp_path):
         "git add dvc.yaml models/.gitignore models/cluster-champion.dvc reports/cluster-champion/metrics.json"
         in out
     )
-    # the first pull lists its metrics in dvc.yaml (comments kept), so `dvc metrics show|diff` see both champions
-    dvc_yaml = (clone / "dvc.yaml").read_text()
-    assert (
-        "metrics:\n- reports/cluster-champion/metrics.json" in dvc_yaml and "# The local pipeline" in dvc_yaml
-    )
+    # the first pull lists its metrics in dvc.yaml, so `dvc metrics show|diff` see both champions: the
+    # user's file changes by the added lines alone, in its own list indentation
+    assert _added_lines_only((REPO / "dvc.yaml").read_text(), (clone / "dvc.yaml").read_text()) == [
+        "",
+        "metrics:",
+        "  - reports/cluster-champion/metrics.json",
+    ]
+    assert "dvc.yaml" in _run(["git", "status", "--porcelain"], clone).stdout
+    # the printed commit command names every file the pull changed (git status' own list)
+    status = _run(["git", "status", "--porcelain", "--untracked-files=all"], clone).stdout
+    changed = {line[3:] for line in status.splitlines()}
+    named = set(out.split("git add ", 1)[1].split(" && ")[0].split())
+    assert changed and changed <= named, (changed, named)
 
     # versioned by DVC (its own .dvc file, git-ignored folder), metrics and selection in git
     assert (clone / "models/cluster-champion.dvc").is_file()
@@ -176,6 +184,34 @@ def test_pull_refuses_freeze4s_output_and_other_data(clone, prepared_small, tmp_
     (other / "val" / "combined.jsonl").write_text("", encoding="utf-8")
     done = _run(["iacsieve", "plots", "--cluster", "--data", str(other)], clone, ok=False)
     assert done.returncode == 2 and "not the data models/cluster-champion was frozen on" in done.stderr
+
+
+def _added_lines_only(before: str, after: str) -> list[str]:
+    """The lines `after` adds to `before`; fails when any line was changed or removed."""
+    import difflib
+
+    ops = difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(), autojunk=False).get_opcodes()
+    assert all(tag in ("equal", "insert") for tag, *_ in ops), [op for op in ops if op[0] != "equal"]
+    return [line for tag, _, _, j1, j2 in ops if tag == "insert" for line in after.splitlines()[j1:j2]]
+
+
+@pytest.mark.parametrize(
+    "text, added",
+    [
+        ("stages: {}\nplots:\n  - p.png\n", ["", "metrics:", "  - m.json"]),
+        ("stages: {}\nplots:\n- p.png\n", ["", "metrics:", "- m.json"]),
+        ("stages: {}\nmetrics:\n- a.json\nplots:\n- p.png\n", ["- m.json"]),
+        ("stages: {}\nmetrics:  # ours\n    - a.json\n\nplots: []\n", ["    - m.json"]),
+        ("stages: {}\nmetrics:\n  - m.json\n", []),
+    ],
+)
+def test_registering_metrics_only_adds_lines(text, added, tmp_path):
+    from iacsieve.kfp.pull import register_metrics
+
+    path = tmp_path / "dvc.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert register_metrics(path, Path("m.json")) == bool(added)
+    assert _added_lines_only(text, path.read_text(encoding="utf-8")) == added
 
 
 def _drop_train_rows(prepared: Path, tmp_path: Path) -> Path:

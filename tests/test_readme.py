@@ -130,19 +130,22 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_hostile.py::test_a_corrupt_dvc_rwlock_is_repaired_only_when_no_dvc_holds_the_repo",
         "the command on an empty/corrupt rwlock, with and without a process holding DVC's lock",
     ),
-    # Cluster
+    # docs/cluster.md
     'pip install ".[cluster]"': External("installs the cloud-storage extras from the package index"),
+    "make image": Target("image"),
+    "TAG=$(python docker/build_image.py --print-source-tag | cut -d: -f2)": Runs(),
     "IMAGE=ghcr.io/acme/iacsieve:0.1.0": External("a shell variable naming your registry"),
-    "make image && docker tag iacsieve:0.1.0 $IMAGE && docker push $IMAGE": External(
-        "needs the CUDA base from a registry and a registry to push to; the same build offline: make image-local",
+    "docker tag iacsieve:$TAG ghcr.io/acme/iacsieve:$TAG && docker push ghcr.io/acme/iacsieve:$TAG": External(
+        "needs a registry to push to; the image itself: make image-local",
         "tests/test_container.py::test_the_image_runs_its_cli",
     ),
-    "dvc remote add -d -f storage s3://BUCKET/iacsieve/dvc && dvc push data.dvc": External(
-        "needs an S3 bucket and its credentials"
+    "dvc remote add -d -f storage s3://BUCKET/iacsieve/dvc && dvc push data.dvc": CoveredBy(
+        "tests/test_kfp_s3.py::test_docs_cluster_commands_round_trip_through_s3",
+        "this command (from docs/cluster.md) against moto's S3 server on localhost",
     ),
-    "DATA=$(iacsieve kfp push-data --to s3://BUCKET/iacsieve/data)": External(
-        "needs an S3 bucket",
-        "tests/test_data_identity.py::test_cli_push_data_prints_the_content_addressed_uri",
+    "DATA=$(iacsieve kfp push-data --to s3://BUCKET/iacsieve/data)": CoveredBy(
+        "tests/test_kfp_s3.py::test_docs_cluster_commands_round_trip_through_s3",
+        "this command (from docs/cluster.md) against moto's S3 server on localhost",
     ),
     'iacsieve kfp submit --stage all --host https://KFP_HOST/pipeline --image $IMAGE --data-uri "$DATA"': CoveredBy(
         "tests/test_kfp_submit.py::test_submit_all_stages_in_one_run",
@@ -157,14 +160,15 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "stage 4 takes the champion",
     ),
     "iacsieve kfp pull-champion --host … --from-run <stage-4 run id>": CoveredBy(
-        "tests/test_kfp_from_run.py::test_resolves_selection_and_champion_through_the_api",
-        "the champion's URI through the KFP API; the pull itself: tests/test_pull_champion.py",
+        "tests/test_kfp_s3.py::test_docs_cluster_commands_round_trip_through_s3",
+        "this command (from docs/cluster.md): the run from a loopback KFP API, its champion from moto's S3",
     ),
-    'git add models/.gitignore models/cluster-champion.dvc reports/cluster-champion && git commit -m "cluster champion" '
-    "&& dvc push": CoveredBy(
-        "tests/test_pull_champion.py::test_pull_champion_into_a_fresh_clone",
-        "pull-champion into a fresh clone, then these git commands and `dvc metrics diff`",
+    'git add dvc.yaml models/.gitignore models/cluster-champion.dvc reports/cluster-champion && git commit -m "cluster '
+    'champion" && dvc push models/cluster-champion.dvc': CoveredBy(
+        "tests/test_kfp_s3.py::test_docs_cluster_commands_round_trip_through_s3",
+        "this command (from docs/cluster.md) after the pull, then `dvc status` and `dvc metrics diff`",
     ),
+    "iacsieve kfp check pipelines/*.yaml": Runs(),
     "iacsieve report --cluster": CoveredBy(
         "tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
         "on a pulled champion in a fresh clone",

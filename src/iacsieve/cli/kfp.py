@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,8 +90,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--from-run",
         metavar="RUN_ID",
-        help="stages 2-4: take the selection / champion from this earlier run (through the KFP API) "
-        "instead of --selection-uri / --champion-uri",
+        help="stages 3-4: take the stage-2 selection / the stage-3 champion card from this earlier run "
+        "(found where KFP writes task outputs) instead of --selection-uri / --champion-uri",
+    )
+    s.add_argument(
+        "--pipeline-name",
+        help="with --from-run: the earlier run's pipeline name (iacsieve-stage<N>), for a run started "
+        "from an uploaded pipeline version (the API then returns no pipeline spec to read it from)",
     )
     s.add_argument(
         "--experiment", default="iacsieve", help="experiment name (created if missing; default: %(default)s)"
@@ -104,7 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="enable_caching",
         action="store_false",
         default=None,
-        help="re-run every task (default: caching on, as compiled)",
+        help="re-run every task (default: as compiled: cached, but evaluate and select, which always run)",
     )
     _connection_args(s)
     s.set_defaults(func=_submit)
@@ -149,6 +156,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.set_defaults(func=_run_local)
 
+    ck = ksub.add_parser(
+        "check",
+        help="check compiled pipeline specs against what a real KFP backend runs",
+        description="Check compiled pipeline specs (IR YAML) against the KFP backend's rules "
+        "(docs/kfp-backend-rules.md): importer URI sources and schemes, dsl.Collected and caching, "
+        "retry fields, GPU loops against the budget, resource requests, the image reference. "
+        "One line per violation, naming the task and input; exit 2 when there is any. "
+        "`kfp compile` and `kfp submit` run the same check.",
+    )
+    ck.add_argument("specs", nargs="+", metavar="SPEC.yaml", help="compiled pipeline specs")
+    ck.add_argument(
+        "--gpu-budget",
+        type=int,
+        default=None,
+        help="GPU train pods allowed at once (default: the largest loop's parallelism limit)",
+    )
+    ck.set_defaults(func=_check)
+
     sp = ksub.add_parser(
         "specs",
         help="regenerate components/*/component.yaml and pipelines/*.yaml",
@@ -174,8 +199,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or --from-run RUN_ID.\nRemote URIs need the fsspec backend (`pip install .[cluster]`: "
         "s3fs for s3:// and minio://, gcsfs for gs://)\nand its usual credentials (AWS_* / "
         "GOOGLE_APPLICATION_CREDENTIALS). For the in-cluster MinIO:\n  kubectl port-forward -n "
-        "kubeflow svc/minio-service 9000:9000\nThen: git add models/cluster-champion.dvc "
-        "models/.gitignore reports/cluster-champion && git commit && dvc push\n\n" + AUTH_HELP,
+        "kubeflow svc/minio-service 9000:9000\nThen: git add dvc.yaml models/cluster-champion.dvc "
+        "models/.gitignore reports/cluster-champion && git commit && dvc push models/cluster-champion.dvc\n\n"
+        + AUTH_HELP,
     )
     p.add_argument(
         "source", metavar="SOURCE", nargs="?", help="URI or path of the freeze task's `champion` artifact"
@@ -183,7 +209,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--from-run",
         metavar="RUN_ID",
-        help="take the champion (and selection) of this run through the KFP API",
+        help="take the champion (and selection) of this run, found where KFP writes task outputs",
+    )
+    p.add_argument(
+        "--pipeline-name",
+        help="with --from-run: the earlier run's pipeline name (iacsieve-stage<N>), for a run started "
+        "from an uploaded pipeline version (the API then returns no pipeline spec to read it from)",
     )
     p.add_argument("--selection-uri", help="also keep the run's `selection` (stage-4 seeds) for report/plots")
     p.add_argument(
@@ -201,8 +232,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--pipeline-root",
-        help="with --from-run on a backend that lists no task outputs: the run's pipeline "
-        "root (default: the run's own, else minio://mlpipeline/v2/artifacts)",
+        help="with --from-run: the run's pipeline root (default: the run's own, else "
+        "minio://mlpipeline/v2/artifacts)",
     )
     p.add_argument(
         "--endpoint-url",
@@ -337,18 +368,34 @@ def _compile(args: argparse.Namespace) -> int:
     if target is None:  # `-o -`: the spec on stdout
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="iacsieve-compile-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="iacsieve-compile-") as tmp, _violations_per_line():
             spec = Path(tmp) / "pipeline.yaml"
             compile_stage(args.stage, spec, args.params, args.profile, image=args.image, cluster=args.cluster)
             sys.stdout.write(spec.read_text(encoding="utf-8"))
         return 0
-    compile_stage(args.stage, target, args.params, args.profile, image=args.image, cluster=args.cluster)
+    with _violations_per_line():
+        compile_stage(args.stage, target, args.params, args.profile, image=args.image, cluster=args.cluster)
     print(f"wrote {out}")
     return 0
 
 
+@contextlib.contextmanager
+def _violations_per_line() -> Iterator[None]:
+    """A spec the backend rules refuse: one stderr line per violation, then the usual error line (exit 2)."""
+    from iacsieve.errors import IacsieveError
+    from iacsieve.kfp.check import RULES_DOC, SpecViolations
+
+    try:
+        yield
+    except SpecViolations as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        raise IacsieveError(
+            f"refused: {len(exc.lines)} violation(s) of the KFP backend's rules ({RULES_DOC}) above"
+        ) from None
+
+
 def _submit(args: argparse.Namespace) -> int:
-    from iacsieve.kfp import submit_stage
     from iacsieve.kfp.from_run import stage_inputs_from_run
     from iacsieve.kfp.run import check_cluster_image
 
@@ -368,10 +415,21 @@ def _submit(args: argparse.Namespace) -> int:
                 args.from_run,
                 args.stage,
                 pipeline_root=args.pipeline_root,
+                pipeline_name=args.pipeline_name,
                 endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
             ),
         )
-    run_id = submit_stage(
+    with _violations_per_line():
+        run_id = _submit_checked(args, inputs, client)
+    where = f" ({args.host.rstrip('/')}/#/runs/details/{run_id})" if args.host else ""
+    print(f"submitted stage {args.stage}: run {run_id}{where}")
+    return 0
+
+
+def _submit_checked(args: argparse.Namespace, inputs: StageInputs, client: Any) -> str:
+    from iacsieve.kfp import submit_stage
+
+    return submit_stage(
         args.stage,
         inputs,
         host=args.host,
@@ -385,9 +443,6 @@ def _submit(args: argparse.Namespace) -> int:
         enable_caching=args.enable_caching,
         client=client,
     )
-    where = f" ({args.host.rstrip('/')}/#/runs/details/{run_id})" if args.host else ""
-    print(f"submitted stage {args.stage}: run {run_id}{where}")
-    return 0
 
 
 def _errors_only(record: logging.LogRecord) -> bool:
@@ -420,6 +475,18 @@ def _run_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from iacsieve.kfp.check import check_files
+
+    lines = check_files(args.specs, args.gpu_budget)
+    for line in lines:
+        print(line, file=sys.stderr)
+    if lines:
+        return 2
+    print(f"{len(args.specs)} spec(s): no violations")
+    return 0
+
+
 def _specs(args: argparse.Namespace) -> int:
     from iacsieve.kfp.specs import spec_paths, write_specs
     from iacsieve.output_policy import check_file_output
@@ -433,13 +500,18 @@ def _specs(args: argparse.Namespace) -> int:
 
 def _pull(args: argparse.Namespace) -> int:
     from iacsieve.errors import IacsieveError
-    from iacsieve.kfp.from_run import resolve_run_outputs
+    from iacsieve.kfp.from_run import PRODUCERS, resolve_run_outputs
     from iacsieve.kfp.pull import home_champion
 
     source, selection, origin = args.source, args.selection_uri, {}
     if args.from_run:
         found = resolve_run_outputs(
-            _client(args), args.from_run, pipeline_root=args.pipeline_root, endpoint_url=args.endpoint_url
+            _client(args),
+            args.from_run,
+            {k: PRODUCERS[k] for k in ("selection", "champion")},
+            pipeline_root=args.pipeline_root,
+            pipeline_name=args.pipeline_name,
+            endpoint_url=args.endpoint_url,
         )
         if "champion" not in found:
             raise IacsieveError(f"run {args.from_run}: no champion (only stages 3-4 freeze one)")
@@ -475,7 +547,7 @@ def _pull(args: argparse.Namespace) -> int:
     print(
         "version it: git add "
         + " ".join(sorted({str(p) for p in written.values()} | {str(Path(args.out).parent / ".gitignore")}))
-        + " && git commit -m 'cluster champion' && dvc push"
+        + f" && git commit -m 'cluster champion' && dvc push {written['dvc_file']}"
     )
     return 0
 

@@ -3,7 +3,11 @@ plan (`iacsieve.method.plan`) — which rule, whether runs sweep, what a run bui
 selects, whether it freezes. Nothing here knows a stage's recipe by itself.
 
 A stage: [resolve ->] train -> [threshold-sweep ->] evaluate, in a ParallelFor over its grid ->
-select (over the collected evaluations) [-> freeze the chosen run, imported by its URI]. Train
+select (over the collected evaluations) [-> freeze the chosen run, imported by its URI inside a
+sub-DAG]. Shaped by what a real KFP backend runs (docs/kfp-backend-rules.md, checked by
+`iacsieve.kfp.check` on every compiled spec): the importer of the chosen run takes its URI from its
+own DAG's input (rule 1), evaluate and select never come from the cache (rule 2), and in the
+all-stages pipeline a stage's grid waits for the previous stage's select (rule 4a). Train
 tasks take only the data and their resolved settings (cache-stable: an unrelated params.yaml
 edit changes no train task's inputs); sweep and evaluate read the small `scores` artifact, never
 the weights. Per-stage pipelines take an earlier stage's output by URI (for resuming); the
@@ -12,13 +16,15 @@ all-stages pipeline wires stage N's output into stage N+1 in-graph.
 """
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from kfp import dsl
 
 from iacsieve.kfp.components import StepComponents, build_components
+from iacsieve.kfp.image_ref import pinned
 from iacsieve.kfp.pods import configure_task
 from iacsieve.kfp.settings import CompileSettings, StageSettings, compile_settings
+from iacsieve.method.cluster import PodSettings
 from iacsieve.method.plan import FINAL_STAGE, STAGES, stage_plan
 
 ALL = "all"
@@ -57,35 +63,48 @@ def build_pipeline(
     image: "str | None" = None,
     cluster: "bool | None" = None,
     human: bool = False,
-):
+    pin_image: bool = True,
+) -> Any:
     """A stage's pipeline, or the whole method's (`stage="all"`): a KFP GraphComponent to compile,
     submit, or call under kfp.local.
 
     `cluster` adds the GPU, CPU/memory, node selector, tolerations and /dev/shm settings to train
     tasks; by default it is on for every profile but `local` (kfp.local ignores them anyway).
+    `pin_image`: name the image by its source tag (`iacsieve.kfp.image_ref.pinned`), as a backend
+    needs (its cache keys on the image string); kfp.local runs the image as given.
     `human`: runs train and select on the prepared data with your reviewers' labels applied (the
     labels store by the `human_uri` parameter; params.yaml's `human:` block says how), as DVC's
     training-data stage does; without it, on the prepared data (no labels: the same data).
     """
     settings = compile_settings(params_path, profile, image=image)
     on_cluster = settings.profile != "local" if cluster is None else cluster
-    components = build_components(settings.image)
+    components = build_components(pinned(settings.image) if pin_image else settings.image)
+    freezer = freeze_chosen(components, settings.cluster.pods if on_cluster else None)
     if stage == ALL:
-        return _all_stages(settings, components, on_cluster, human)
-    return _one_stage(int(stage), settings, components, on_cluster, human)
+        return _all_stages(settings, components, on_cluster, human, freezer)
+    return _one_stage(int(stage), settings, components, on_cluster, human, freezer)
 
 
 def _stage_tasks(
-    s: StageSettings, c: StepComponents, prepared, base, on_cluster: bool, prefix: str = ""
-) -> dict:
-    """One stage's tasks inside an enclosing pipeline; returns its outputs (selection [, champion, card]).
+    s: StageSettings,
+    c: StepComponents,
+    prepared: Any,
+    base: Any,
+    on_cluster: bool,
+    prefix: str = "",
+    after: Any = None,
+    freezer: Any = None,
+) -> dict[str, Any]:
+    """One stage's tasks inside an enclosing pipeline; returns its outputs (selection [, champion, card])
+    and its select task (`_select`). `after`: a task every train task waits for (the previous
+    stage's select), so two stages' GPU loops never run at once.
 
     Display names are the step names (`train`, `select`, ...: KFP's task names in a one-stage
     pipeline, which `--from-run` looks up), prefixed `s<N>-` in the all-stages pipeline.
     """
     plan, n = s.plan, s.plan.number
 
-    def on_pod(task, kind: str):
+    def on_pod(task: Any, kind: str) -> Any:
         """Pod settings (resources, retries with backoff, GPU and weights for train) on a cluster only."""
         return configure_task(task, s.cluster.pods, kind) if on_cluster else task
 
@@ -96,6 +115,8 @@ def _stage_tasks(
             resolve = c.resolve(base=base, stage=n, point_json=item).set_display_name(f"{prefix}resolve")
             config = on_pod(resolve, "light").output
         train = c.train(data=prepared, config_json=config, stage=n).set_display_name(f"{prefix}train")
+        if after is not None:
+            train.after(after)
         on_pod(train, "train")
         rule_inputs = {}
         if plan.sweeps:
@@ -113,23 +134,47 @@ def _stage_tasks(
             bootstrap_seed=s.bootstrap_seed,
             **rule_inputs,
         ).set_display_name(f"{prefix}evaluate")
-        on_pod(evaluation, "light")
+        # Never from the cache: select's collected inputs must all lie under this run's prefix (rule 2).
+        on_pod(evaluation, "light").set_caching_options(False)
     selected = c.select(
         evaluations=dsl.Collected(evaluation.outputs["evaluation"]),
         mode=plan.selection_mode,
         stage=f"stage{n}",
     ).set_display_name(f"{prefix}select")
-    on_pod(selected, "light")
-    outputs = {"selection": selected.outputs["selection"]}
+    on_pod(selected, "light").set_caching_options(False)
+    outputs = {"selection": selected.outputs["selection"], "_select": selected}
     if plan.freezes:
-        run = dsl.importer(artifact_uri=selected.outputs["run_uri"], artifact_class=dsl.Model, reimport=False)
-        run.set_display_name(f"{prefix}chosen-run")
-        frozen = c.freeze(
-            selection=selected.outputs["selection"], run=run.output, data=prepared
-        ).set_display_name(f"{prefix}freeze")
-        on_pod(frozen, "light")
+        frozen = freezer(
+            selection=selected.outputs["selection"], run_uri=selected.outputs["run_uri"], data=prepared
+        ).set_display_name(f"{prefix}freeze-chosen")
         outputs.update(champion=frozen.outputs["champion"], card=frozen.outputs["card"])
     return outputs
+
+
+class Frozen(NamedTuple):
+    champion: dsl.Model
+    card: dsl.Artifact
+
+
+def freeze_chosen(c: StepComponents, pods: "PodSettings | None") -> Any:
+    """A sub-DAG: import the chosen run by the URI it takes as an input, then freeze it.
+
+    Built outside the enclosing pipeline (KFP refuses a pipeline defined inside another); `pods`:
+    the cluster's pod settings, None off the cluster. The backend's importer resolves a runtime URI only from its parent DAG's inputs, never from a
+    task output (rule 1); inside this DAG `run_uri` is such an input. The chosen run alone is
+    downloaded, by KFP's launcher with the pipeline root's credentials.
+    """
+
+    @dsl.pipeline(name="freeze-chosen")
+    def sub(selection: dsl.Artifact, run_uri: str, data: dsl.Dataset) -> Frozen:
+        run = dsl.importer(artifact_uri=run_uri, artifact_class=dsl.Model, reimport=False)
+        run.set_display_name("chosen-run")
+        frozen = c.freeze(selection=selection, run=run.output, data=data).set_display_name("freeze")
+        if pods is not None:
+            configure_task(frozen, pods, "light")
+        return Frozen(champion=frozen.outputs["champion"], card=frozen.outputs["card"])
+
+    return sub
 
 
 def _prepared(
@@ -139,7 +184,7 @@ def _prepared(
     human_uri: "str | None",
     settings: CompileSettings,
     on_cluster: bool,
-):
+) -> Any:
     """The raw data by URI, prepared (`data_md5`, data.dvc's or "" for none, is checked before a row
     is read), with the reviewers' labels at `human_uri` applied when it is given."""
     raw = dsl.importer(artifact_uri=data_uri, artifact_class=dsl.Dataset, reimport=False)
@@ -159,7 +204,7 @@ def _prepared(
     return training.outputs["training"]
 
 
-def _returned(outputs: dict):
+def _returned(outputs: dict[str, Any]) -> Any:
     if "champion" in outputs:
         return FrozenOutputs(
             selection=outputs["selection"], champion=outputs["champion"], card=outputs["card"]
@@ -167,33 +212,35 @@ def _returned(outputs: dict):
     return StageOutputs(selection=outputs["selection"])
 
 
-def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool):
+def _one_stage(
+    n: int, settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer: Any
+) -> Any:
     s = settings.stages[n]
     plan = s.plan
 
-    def body(data_uri: str, data_md5: str, human_uri: str, base_uri: "str | None" = None):
+    def body(data_uri: str, data_md5: str, human_uri: str, base_uri: "str | None" = None) -> Any:
         prepared = _prepared(c, data_uri, data_md5, human_uri if human else None, settings, on_cluster)
         base = None
         if base_uri is not None:
             base = dsl.importer(artifact_uri=base_uri, artifact_class=dsl.Artifact, reimport=False)
             base.set_display_name(f"stage{plan.previous}-{plan.builds_on}")
             base = base.output
-        return _returned(_stage_tasks(s, c, prepared, base, on_cluster))
+        return _returned(_stage_tasks(s, c, prepared, base, on_cluster, freezer=freezer))
 
     returns = FrozenOutputs if plan.freezes else StageOutputs
     # One signature per kind of stage: KFP reads a pipeline's parameters and outputs from its function.
     # `human_uri` is read only by a pipeline built with human=True.
     if plan.builds_on == "winner":
 
-        def func(data_uri: str, selection_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
+        def func(data_uri: str, selection_uri: str, data_md5: str = "", human_uri: str = "") -> returns:  # type: ignore[valid-type]
             return body(data_uri, data_md5, human_uri, selection_uri)
     elif plan.builds_on == "champion":
 
-        def func(data_uri: str, champion_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
+        def func(data_uri: str, champion_uri: str, data_md5: str = "", human_uri: str = "") -> returns:  # type: ignore[misc, valid-type]
             return body(data_uri, data_md5, human_uri, champion_uri)
     else:
 
-        def func(data_uri: str, data_md5: str = "", human_uri: str = "") -> returns:
+        def func(data_uri: str, data_md5: str = "", human_uri: str = "") -> returns:  # type: ignore[misc, valid-type]
             return body(data_uri, data_md5, human_uri)
 
     func.__name__ = f"stage{n}"
@@ -204,18 +251,29 @@ def _one_stage(n: int, settings: CompileSettings, c: StepComponents, on_cluster:
     return dsl.pipeline(name=pipeline_name(n), description=description)(func)
 
 
-def _all_stages(settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool):
+def _all_stages(
+    settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer: Any
+) -> Any:
     def all_stages(data_uri: str, data_md5: str = "", human_uri: str = "") -> FrozenOutputs:
         prepared = _prepared(c, data_uri, data_md5, human_uri if human else None, settings, on_cluster)
-        outputs: dict[int, dict] = {}
+        outputs: dict[int, dict[str, Any]] = {}
         for n in STAGES:
             plan = settings.stages[n].plan
             base = None
-            if plan.builds_on == "winner":
-                base = outputs[plan.previous]["selection"]
-            elif plan.builds_on == "champion":
-                base = outputs[plan.previous]["card"]
-            outputs[n] = _stage_tasks(settings.stages[n], c, prepared, base, on_cluster, prefix=f"s{n}-")
+            if plan.builds_on in ("winner", "champion"):  # the previous stage's selection, or its card
+                assert plan.previous is not None
+                base = outputs[plan.previous]["selection" if plan.builds_on == "winner" else "card"]
+            after = outputs[n - 1]["_select"] if n - 1 in outputs else None
+            outputs[n] = _stage_tasks(
+                settings.stages[n],
+                c,
+                prepared,
+                base,
+                on_cluster,
+                prefix=f"s{n}-",
+                after=after,
+                freezer=freezer,
+            )
         return _returned(outputs[FINAL_STAGE])
 
     sizes = ", ".join(f"stage {n}: {s.runs} runs" for n, s in settings.stages.items())

@@ -37,7 +37,7 @@ def configure_task(task: Any, settings: PodSettings, kind: str) -> Any:
         task.set_retry(
             num_retries=retry.num_retries,
             backoff_duration=retry.backoff_duration,
-            backoff_factor=retry.backoff_factor,
+            backoff_factor=int(retry.backoff_factor),
             backoff_max_duration=retry.backoff_max_duration,
         )
     if kind == "train":

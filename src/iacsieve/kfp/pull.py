@@ -13,10 +13,15 @@ next `dvc repro` neither overwrites it nor finds its own output changed.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
+
+import yaml
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_directory, atomic_write_json
@@ -100,29 +105,77 @@ def home_champion(
 
 
 def register_metrics(dvc_yaml: Path, metrics: Path) -> bool:
-    """List `metrics` under dvc.yaml's top-level `metrics:` (once; comments kept), so `dvc metrics
-    show|diff` compare the pulled champion with the local one. Not listed before the first pull: DVC
-    warns about a declared metrics file that does not exist. Returns whether dvc.yaml changed."""
-    from ruamel.yaml import YAML
+    """List `metrics` under dvc.yaml's top-level `metrics:` (once), so `dvc metrics show|diff` compare
+    the pulled champion with the local one. Not listed before the first pull: DVC warns about a
+    declared metrics file that does not exist. Returns whether dvc.yaml changed.
 
+    The user's file changes by the added lines alone (`metrics_lines`): a YAML round trip would
+    re-indent the whole file (a one-line change became a 492-line diff).
+    """
     from iacsieve.atomic import atomic_write_text
 
     if not dvc_yaml.is_file():
         return False
-    rt = YAML()
-    rt.preserve_quotes, rt.width = True, 120
-    doc = rt.load(dvc_yaml.read_text(encoding="utf-8"))
     entry = metrics.relative_to(dvc_yaml.parent).as_posix() if metrics.is_absolute() else metrics.as_posix()
+    text = dvc_yaml.read_text(encoding="utf-8")
+    updated = with_metrics_entry(text, entry, source=dvc_yaml)
+    if updated == text:
+        return False
+    atomic_write_text(dvc_yaml, updated)
+    return True
+
+
+_TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
+_ITEM = re.compile(r"^( *)- ")
+
+
+def with_metrics_entry(text: str, entry: str, *, source: object = "dvc.yaml") -> str:
+    """`text` (a dvc.yaml) with `entry` added to its top-level `metrics:` block list, in the file's own
+    list indentation; the list is added at the end when there is none. Only lines are inserted."""
+    doc = yaml.safe_load(text) or {}
+    if not isinstance(doc, dict):
+        raise IacsieveError(f"{source}: not a mapping")
     listed = doc.get("metrics") or []
     if entry in listed:
-        return False
-    doc["metrics"] = [*listed, entry]
-    import io
+        return text
+    lines = text.splitlines(keepends=True)
+    head = next((i for i, line in enumerate(lines) if re.match(r"^metrics\s*:\s*(#.*)?$", line)), None)
+    if head is None and "metrics" in doc:
+        raise IacsieveError(f"{source}: `metrics:` is not a block list; add `- {entry}` to it yourself")
+    indent = _list_indent(lines)
+    if head is None:
+        tail = "" if not text or text.endswith("\n") else "\n"
+        updated = text + tail + ("\n" if text.strip() else "") + f"metrics:\n{indent}- {entry}\n"
+    else:
+        last = head
+        for i in range(head + 1, len(lines)):
+            if _TOP_KEY.match(lines[i]):
+                break
+            item = _ITEM.match(lines[i])
+            if item:
+                last, indent = i, item.group(1)
+        if not lines[last].endswith("\n"):
+            lines[last] += "\n"
+        lines.insert(last + 1, f"{indent}- {entry}\n")
+        updated = "".join(lines)
+    after = yaml.safe_load(updated)
+    if after.get("metrics") != [*listed, entry] or {k: v for k, v in after.items() if k != "metrics"} != {
+        k: v for k, v in doc.items() if k != "metrics"
+    }:
+        raise IacsieveError(
+            f"{source}: could not add `{entry}` to `metrics:` by inserting a line; add it yourself"
+        )
+    return updated
 
-    buffer = io.StringIO()
-    rt.dump(doc, buffer)
-    atomic_write_text(dvc_yaml, buffer.getvalue())
-    return True
+
+def _list_indent(lines: list[str]) -> str:
+    """How the file indents a top-level key's list items ("" or "  "): the first such item's."""
+    for i, line in enumerate(lines[:-1]):
+        if _TOP_KEY.match(line) and line.rstrip().endswith(":"):
+            item = _ITEM.match(lines[i + 1])
+            if item:
+                return item.group(1)
+    return "  "
 
 
 def inside_dvc_repo(dest: Path, repo: str | Path = ".") -> bool:
@@ -156,7 +209,7 @@ def dvc_add(path: Path, repo: str | Path = ".") -> Path:
 
 
 @contextlib.contextmanager
-def _dvc_repo(repo: str | Path, about: Path):
+def _dvc_repo(repo: str | Path, about: Path) -> Iterator[Any]:
     """The DVC project at `repo`; DVC's errors (a broken dvc.yaml, a failed add) become one line."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo

@@ -19,6 +19,7 @@ from kfp import compiler
 from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import IacsieveError
 from iacsieve.image import DEFAULT_IMAGE, check_image
+from iacsieve.kfp.check import refuse_violations
 from iacsieve.kfp.connection import kfp_errors, kfp_target
 from iacsieve.kfp.graph import build_pipeline, pipeline_name, stage_inputs
 from iacsieve.kfp.local_workers import core_workers
@@ -74,6 +75,9 @@ def compile_stage(
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         tmp_file = Path(tmp) / "pipeline.yaml"
         compiler.Compiler().compile(pipeline, str(tmp_file))
+        # What a real backend would fail or run otherwise: refused here, one line per violation.
+        budget = load_params(params_path, profile=profile).cluster.parallelism
+        refuse_violations(tmp_file, budget, name=f"{pipeline_name(stage)} (compiled)")
         return atomic_write_text(out_file, tmp_file.read_text(encoding="utf-8"))
 
 
@@ -93,7 +97,7 @@ def make_client(
     token: str | None = None,
     cookies: str | None = None,
     sa_token_path: str | None = None,
-):
+) -> Any:
     """A `kfp.Client`, authenticated the usual ways (see `iacsieve kfp submit --help`).
 
     Order: an explicit token; a service-account token file (`--sa-token-path` or
@@ -141,8 +145,15 @@ def submit_stage(
 ) -> str:
     """Compile the stage and create a run on a KFP cluster; returns the run id.
 
-    Caching follows the compiled spec (on) unless `enable_caching` says otherwise.
+    Caching follows the compiled spec (on, but for evaluate and select) unless `enable_caching` is
+    False; True (KFP: caching on for every task) is refused, since select would then collect cached
+    evaluations from an earlier run's prefix, which the backend's launcher cannot open (rules doc, 2).
     """
+    if enable_caching:
+        raise IacsieveError(
+            "enable_caching=True would cache evaluate and select too (a partly cached dsl.Collected "
+            "fails on a real backend: docs/kfp-backend-rules.md, 2); leave it unset or False"
+        )
     arguments = inputs.arguments(stage)
     check_cluster_image(params_path, profile, image)  # before any connection to the server
     client = client or make_client(host, namespace=namespace, **auth)
@@ -193,6 +204,7 @@ def run_local(
     local = _import_kfp_local()
     arguments = inputs.arguments(stage)
     root = Path(pipeline_root).resolve()
+    context: contextlib.AbstractContextManager[tuple[Any, str | None]]
     if runner == "docker":
         from iacsieve.kfp.docker_local import docker_runner
 
@@ -204,7 +216,13 @@ def run_local(
         raise IacsieveError(f"runner {runner!r}: expected subprocess or docker")
     with context as (task_runner, task_image):
         pipeline = build_pipeline(
-            stage, params_path, profile, image=task_image, cluster=False, human=bool(inputs.human_uri)
+            stage,
+            params_path,
+            profile,
+            image=task_image,
+            cluster=False,
+            human=bool(inputs.human_uri),
+            pin_image=False,
         )
         local.init(runner=task_runner, pipeline_root=str(root), enable_caching=enable_caching)
         with _quiet_on_all_cores(stage, verbose):
@@ -213,7 +231,7 @@ def run_local(
 
 
 @contextlib.contextmanager
-def _quiet_on_all_cores(stage: int, verbose: bool) -> Iterator[None]:
+def _quiet_on_all_cores(stage: int | str, verbose: bool) -> Iterator[None]:
     """kfp.local's run: one line per task (unless verbose), a task per core, a failure as one IacsieveError."""
     with task_lines(verbose) as lines, core_workers():
         try:
@@ -230,7 +248,7 @@ def _quiet_on_all_cores(stage: int, verbose: bool) -> Iterator[None]:
             raise IacsieveError(f"kfp.local: {plain(str(exc))}") from None
 
 
-def _import_kfp_local():
+def _import_kfp_local() -> Any:
     """`kfp.local`, with its task dispatcher imported while the repo's `docker/` folder is hidden.
 
     kfp.local does `import docker` (docker-py, optional) and copes with an ImportError; but with the

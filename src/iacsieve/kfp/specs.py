@@ -3,7 +3,10 @@
 - `components/<step>/component.yaml`: each step component (`kfp.components.load_component_from_file`
   loads it), so a KFP user can compose the steps into pipelines of their own;
 - `pipelines/stage{1..4}.yaml`, `pipelines/all-stages.yaml`: the method's pipelines as compiled
-  from params.yaml's cluster profile, ready to upload in the KFP UI.
+  from params.yaml's cluster profile, ready to upload in the KFP UI, checked by `iacsieve.kfp.check`.
+
+Both name the image by its source tag (`iacsieve:<version>-src.<hash>`), so any change to src/,
+pyproject.toml or the Dockerfile makes them stale: regenerate them with the change.
 
 They are generated, never hand-edited: a test regenerates them into a temp dir and fails with
 "stale: run make kfp-specs" when the checked-in copies differ.
@@ -21,7 +24,7 @@ from iacsieve.layout import PARAMS_FILE
 from iacsieve.method.plan import STAGES
 
 SPEC_PROFILE = "cluster"
-SPEC_IMAGE = f"iacsieve:{__version__}"  # the image `make image` tags; retag for your registry when you push
+SPEC_IMAGE = f"iacsieve:{__version__}"  # named by its source tag in the specs (what `make image` also tags)
 
 
 def step_dir_name(field: str) -> str:
@@ -38,26 +41,33 @@ def write_specs(
     """Compile every component and pipeline spec under `root`; returns the files written."""
     from kfp import compiler
 
+    from iacsieve.kfp.check import refuse_violations
     from iacsieve.kfp.components import StepComponents, build_components
     from iacsieve.kfp.graph import ALL, build_pipeline
+    from iacsieve.kfp.image_ref import pinned
+    from iacsieve.method.params import load_params
 
     root = Path(root)
-    components = build_components(image)
+    components = build_components(pinned(image))
     targets: list[tuple[object, Path]] = [
         (getattr(components, f.name), root / "components" / step_dir_name(f.name) / "component.yaml")
         for f in fields(StepComponents)
         if f.name != "image"
     ]
-    for stage in (*STAGES, ALL):
+    stages: tuple[int | str, ...] = (*STAGES, ALL)
+    for stage in stages:
         name = "all-stages" if stage == ALL else f"stage{stage}"
         targets.append(
             (build_pipeline(stage, params_path, profile, image=image), root / "pipelines" / f"{name}.yaml")
         )
     written = []
     with tempfile.TemporaryDirectory(prefix="iacsieve-specs-") as tmp:
+        budget = load_params(params_path, profile=profile).cluster.parallelism
         for i, (component, path) in enumerate(targets):
             scratch = Path(tmp) / f"{i}.yaml"
             compiler.Compiler().compile(component, str(scratch))
+            if path.parent.name == "pipelines":
+                refuse_violations(scratch, budget, name=str(path))
             written.append(atomic_write_text(path, scratch.read_text(encoding="utf-8")))
     return written
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from iacsieve.errors import ConfigError
@@ -18,7 +18,22 @@ KINDS: tuple[str, ...] = ("train", "light")
 POD_KEYS: tuple[str, ...] = ("resources", "retry", "weights", "credentials", "node_selector", "tolerations")
 SHM_VOLUME = "dshm"
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")  # a Kubernetes resource quantity
-_DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(s|m|h)$")  # what KFP's retry backoff accepts, e.g. 30s, 5m, 1h
+_DURATION = re.compile(
+    r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)$"
+)  # what KFP's retry backoff accepts, e.g. 30s, 5m, 1h
+_UNIT_S = {"s": 1, "m": 60, "h": 3600}
+# Kubernetes label syntax (node_selector): an optional DNS-subdomain prefix, a name, a value.
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+# kfp.kubernetes.add_toleration's fields (Kubernetes' Toleration), with the values Kubernetes accepts.
+TOLERATION_FIELDS: dict[str, tuple[str, ...] | None] = {
+    "key": None,
+    "operator": ("Exists", "Equal"),
+    "value": None,
+    "effect": ("NoSchedule", "PreferNoSchedule", "NoExecute"),
+    "toleration_seconds": None,
+}
 _DEFAULT_CREDENTIAL_KEYS = {
     "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
@@ -47,12 +62,28 @@ DEFAULT_RESOURCES: dict[str, Resources] = {
 
 @dataclass(frozen=True)
 class Retry:
-    """KFP's retry policy: wait `backoff_duration`, times `backoff_factor` per retry, at most `backoff_max_duration`."""
+    """KFP's retry policy: wait `backoff_duration`, times `backoff_factor` per retry.
+
+    Argo reads `backoffMaxDuration` as a deadline from the first attempt's start, after which nothing
+    is retried and a running retry is killed (docs/kfp-backend-rules.md, 3b); so it is not a setting
+    but derived: every attempt may take `train_time_budget`, plus the waits between them.
+    """
 
     num_retries: int = 2
     backoff_duration: str = "60s"
-    backoff_factor: float = 2.0
-    backoff_max_duration: str = "3600s"
+    backoff_factor: float = 2.0  # a whole number: Argo parses it as an integer (rules doc, 3d)
+    train_time_budget: str = "4h"  # the longest one train attempt may take
+
+    def waits_s(self) -> int:
+        """Seconds spent waiting between attempts when every retry is used."""
+        first = duration_seconds(self.backoff_duration)
+        return int(sum(first * self.backoff_factor**i for i in range(self.num_retries)))
+
+    @property
+    def backoff_max_duration(self) -> str:
+        """(retries + 1) attempts of `train_time_budget` each, plus the waits, as KFP's `<n>s`."""
+        attempts = (self.num_retries + 1) * duration_seconds(self.train_time_budget)
+        return f"{int(attempts) + self.waits_s()}s"
 
 
 @dataclass(frozen=True)
@@ -110,19 +141,91 @@ def parse_pod_settings(cluster: Mapping[str, Any] | None, *, source: object = "p
                 f"cluster.resources.{kind}", f"unknown kind (known: {', '.join(KINDS)})", source
             )
         resources[kind] = _block(Resources, block, f"cluster.resources.{kind}", source, base=resources[kind])
+    retry = _mapping(cluster.get("retry"), "cluster.retry", source)
+    if "backoff_max_duration" in retry:
+        raise ConfigError(
+            "cluster.retry.backoff_max_duration",
+            "derived, not set: (num_retries + 1) x train_time_budget + the waits (remove it; set train_time_budget)",
+            source,
+        )
     settings = PodSettings(
         resources=resources,
         retry=_block(Retry, cluster.get("retry"), "cluster.retry", source),
         weights=_block(Weights, cluster.get("weights"), "cluster.weights", source),
         credentials=_block(Credentials, cluster.get("credentials"), "cluster.credentials", source),
-        node_selector={
-            str(k): str(v)
-            for k, v in _mapping(cluster.get("node_selector"), "cluster.node_selector", source).items()
-        },
-        tolerations=tuple(dict(t) for t in cluster.get("tolerations") or ()),
+        node_selector=_node_selector(cluster.get("node_selector"), source),
+        tolerations=_tolerations(cluster.get("tolerations"), source),
     )
     _check(settings, source)
     return settings
+
+
+def duration_seconds(value: str) -> float:
+    """Seconds in a KFP duration such as `30s`, `5m`, `1.5h` (checked by `_DURATION` first)."""
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"not a duration: {value!r}")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def parse_parallelism(value: Any, source: object = "params.yaml") -> int:
+    """`cluster.parallelism`: how many train pods (GPUs) a pipeline runs at once, a whole number >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError("cluster.parallelism", f"must be a whole number >= 1, got {value!r}", source)
+    return value
+
+
+def _node_selector(value: Any, source: object) -> dict[str, str]:
+    """Node labels train pods must match; YAML's unquoted `true` is a bool, not the label value "true"."""
+    labels = {}
+    for key, item in _mapping(value, "cluster.node_selector", source).items():
+        where = f"cluster.node_selector.{key}"
+        prefix, _, name = str(key).rpartition("/")
+        if (
+            not isinstance(key, str)
+            or not _LABEL_NAME.match(name)
+            or (prefix and not _DNS_SUBDOMAIN.match(prefix))
+        ):
+            raise ConfigError(where, "not a Kubernetes label key (e.g. nvidia.com/gpu.present)", source)
+        if not isinstance(item, str):
+            raise ConfigError(where, f'must be a string (quote it: "{item}"), got {item!r}', source)
+        if not _LABEL_VALUE.match(item):
+            raise ConfigError(
+                where, f"not a Kubernetes label value (63 letters, digits, -_.): {item!r}", source
+            )
+        labels[key] = item
+    return labels
+
+
+def _tolerations(value: Any, source: object) -> tuple[dict[str, Any], ...]:
+    """Train pods' tolerations, each with known fields only (a typo would crash compile later)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError("cluster.tolerations", f"must be a list, got {type(value).__name__}", source)
+    found = []
+    for i, item in enumerate(value):
+        where = f"cluster.tolerations[{i}]"
+        item = _mapping(item, where, source)
+        for name, given in item.items():
+            if name not in TOLERATION_FIELDS:
+                raise ConfigError(
+                    f"{where}.{name}", f"unknown field (known: {', '.join(TOLERATION_FIELDS)})", source
+                )
+            if name == "toleration_seconds":
+                if isinstance(given, bool) or not isinstance(given, int) or given < 0:
+                    raise ConfigError(
+                        f"{where}.{name}", f"must be a whole number >= 0, got {given!r}", source
+                    )
+                continue
+            allowed = TOLERATION_FIELDS[name]
+            if not isinstance(given, str) or (allowed and given not in allowed):
+                expected = f"one of {', '.join(allowed)}" if allowed else "a string"
+                raise ConfigError(f"{where}.{name}", f"must be {expected}, got {given!r}", source)
+        if item.get("operator") == "Exists" and item.get("value"):
+            raise ConfigError(f"{where}.value", "must be empty with operator Exists", source)
+        found.append(item)
+    return tuple(found)
 
 
 def _mapping(value: Any, key: str, source: object) -> dict:
@@ -133,7 +236,7 @@ def _mapping(value: Any, key: str, source: object) -> dict:
     return dict(value)
 
 
-def _block(cls, value: Any, key: str, source: object, base: Any = None):
+def _block(cls: Any, value: Any, key: str, source: object, base: Any = None) -> Any:
     """A dataclass from a mapping, over `base`'s (or the class's) defaults; unknown keys and wrong types named."""
     given = _mapping(value, key, source)
     known = {f.name: f for f in fields(cls)}
@@ -145,8 +248,9 @@ def _block(cls, value: Any, key: str, source: object, base: Any = None):
     return cls(**current)
 
 
-def _default(f) -> Any:
-    return f.default if f.default is not MISSING else f.default_factory()
+def _default(f: Field[Any]) -> Any:
+    factory = f.default_factory
+    return factory() if callable(factory) else f.default
 
 
 def _typed(value: Any, like: Any, key: str, source: object) -> Any:
@@ -190,16 +294,18 @@ def _check(s: PodSettings, source: object) -> None:
             raise ConfigError(f"cluster.resources.{kind}.gpu", f"must be >= 0, got {r.gpu}", source)
     if s.retry.num_retries < 0:
         raise ConfigError("cluster.retry.num_retries", f"must be >= 0, got {s.retry.num_retries}", source)
-    for name in ("backoff_duration", "backoff_max_duration"):
+    for name in ("backoff_duration", "train_time_budget"):
         if not _DURATION.match(getattr(s.retry, name)):
             raise ConfigError(
                 f"cluster.retry.{name}",
                 f"not a duration (e.g. 30s, 5m, 1h): {getattr(s.retry, name)!r}",
                 source,
             )
-    if s.retry.backoff_factor < 1:
+    if s.retry.backoff_factor < 1 or not float(s.retry.backoff_factor).is_integer():
         raise ConfigError(
-            "cluster.retry.backoff_factor", f"must be >= 1, got {s.retry.backoff_factor}", source
+            "cluster.retry.backoff_factor",
+            f"must be a whole number >= 1 (Argo parses it as an integer), got {s.retry.backoff_factor}",
+            source,
         )
     if s.weights.pvc and not posixpath.isabs(s.weights.mount_path):
         raise ConfigError(

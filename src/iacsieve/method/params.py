@@ -35,7 +35,7 @@ from iacsieve.layout import (
     SWEEP_STOP,
     TRAINING_DIR,
 )
-from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_pod_settings
+from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_parallelism, parse_pod_settings
 from iacsieve.method.plan import STAGES, stage_plan
 from iacsieve.models import FAMILIES
 from iacsieve.run_config import TrainConfig, format_value
@@ -443,7 +443,8 @@ def _parse_cluster(v: _Validator, value: Any) -> ClusterParams:
     pods = parse_pod_settings(value, source=v.source)  # validates resources, retry, weights, credentials, ...
     base = v.block(ClusterParams, {k: value[k] for k in ("image", "parallelism") if k in value}, "cluster")
     v.keys(value, "cluster", ("image", "parallelism", *POD_KEYS))
-    return ClusterParams(image=base.image, parallelism=base.parallelism, pods=pods)
+    parallelism = parse_parallelism(value.get("parallelism", base.parallelism), v.source)
+    return ClusterParams(image=base.image, parallelism=parallelism, pods=pods)
 
 
 _LIST_TYPES: dict[str, type] = {
