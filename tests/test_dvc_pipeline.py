@@ -218,7 +218,8 @@ def test_broken_params_key_fails_with_key_path(repo):
         assert proc.returncode != 0
         assert "params.yaml: defaults.max_lenght: unknown key" in proc.stdout + proc.stderr
         _params(
-            repo / "params.yaml", lambda p: p["stage1"].update(learnig_rates=p["stage1"]["learning_rates"])
+            repo / "params.yaml",
+            lambda p: p["stage1"].update(learnig_rates=list(p["stage1"]["learning_rates"])),
         )
         proc = _run(["iacsieve", "params"], repo, check=False)
         assert proc.returncode == 2 and "params.yaml: stage1.learnig_rates: unknown key" in proc.stderr

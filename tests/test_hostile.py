@@ -677,9 +677,14 @@ def test_a_folder_the_tool_made_is_replaced_on_a_rerun(tmp_path, capsys):
     (out / "stale.jsonl").write_text("x")
     assert main(["prepare", "--raw", str(raw), "--out", str(out)]) == 0
     assert not (out / "stale.jsonl").exists()
-    (out / ".iacsieve-output").unlink()  # without the proof, the folder is the user's
+    (out / ".iacsieve-output").unlink()  # an older run's output (no marker yet) and DVC's .gitignore: ours
+    (out / ".gitignore").write_text("/train\n/val\n/test\n")
+    assert main(["prepare", "--raw", str(raw), "--out", str(out)]) == 0
+    (out / ".iacsieve-output").unlink()
+    (out / "notes.txt").write_text("mine")  # anything else: without the proof, the folder is the user's
     code, err = run(capsys, "prepare", "--raw", str(raw), "--out", str(out))
     assert_one_line(code, err, "iacsieve did not create")
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 def test_kfp_compile_to_stdout(capsys):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 from iacsieve import layout
@@ -65,17 +65,20 @@ def check_folder_output(
     inputs: Mapping[str, PathLike | None] | None = None,
     human: PathLike | None = layout.HUMAN_DIR,
     replaces: bool = True,
+    owned: Collection[str] = (),
 ) -> Path:
     """Refuse a folder output the policy forbids. `replaces`: the command swaps the whole folder
     (so an existing non-empty one must carry the tool's marker); False for a command that only
-    writes its own named files into the folder (plots)."""
+    writes its own named files into the folder (plots). `owned`: the names the command writes at
+    the folder's top; a folder holding only those (an older run's output, from before the marker)
+    and DVC's `.gitignore` for them is the tool's too."""
     if str(out) == STDOUT:
         raise IacsieveError(f"{flag} -: this command writes a folder, not a stream; give a folder name")
     path = Path(out)
     _refuse_protected(path, flag, inputs, None, human)
     _refuse_bad_parent(path, flag)
     _refuse_odd_target(path, flag, folder=True)
-    if replaces and path.is_dir() and not (path / MARKER).is_file() and _non_empty(path):
+    if replaces and path.is_dir() and not (path / MARKER).is_file() and not _only_owned(path, owned):
         raise IacsieveError(
             f"{flag} {out}: a non-empty folder iacsieve did not create (no {MARKER} in it); "
             f"refusing to replace it: choose a new folder, or empty it yourself"
@@ -158,9 +161,18 @@ def _refuse_bad_parent(path: Path, flag: str) -> None:
         raise IacsieveError(f"{flag} {path}: no permission to write in {folder}")
 
 
-def _non_empty(folder: Path) -> bool:
+def _only_owned(folder: Path, owned: Collection[str]) -> bool:
+    """`folder` holds nothing but `owned` names (and DVC's `.gitignore` listing only those): empty counts."""
     try:
-        with os.scandir(folder) as entries:
-            return any(True for _ in entries)
+        names = {entry.name for entry in os.scandir(folder)}
     except OSError:
-        return True
+        return False
+    if ".gitignore" in names:
+        try:
+            lines = (folder / ".gitignore").read_text(encoding="utf-8").split()
+        except (OSError, UnicodeDecodeError):
+            return False
+        if not all(line.lstrip("/") in owned for line in lines):
+            return False
+        names.discard(".gitignore")
+    return names <= set(owned)

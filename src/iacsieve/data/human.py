@@ -506,7 +506,12 @@ def build_training_data(
     incl. `validation`: which labels selection is made on). With no human labels the JSONL files are
     byte-identical to `prepared_dir`'s. A human label on a test warning is an error.
     """
-    check_folder_output(out_dir, inputs={"--prepared": prepared_dir, "--human": human_dir}, human=human_dir)
+    check_folder_output(
+        out_dir,
+        inputs={"--prepared": prepared_dir, "--human": human_dir},
+        human=human_dir,
+        owned=(*SPLITS, "stats.json", REPORT_FILE),
+    )
     prepared = {split: load_prepared(prepared_dir, split) for split in SPLITS}
     labels = load_human_labels(human_dir)
     test_keys = split_keys(prepared["test"]) | (
