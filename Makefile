@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install lint test repro bench kfp-specs image image-local clean-venv
+.PHONY: install lint test repro bench kfp-specs dvc-deps interfaces image image-local image-filter clean-venv
 
 install: $(STAMP)
 
@@ -15,11 +15,12 @@ PIP_STEPS := awk '/^Collecting /{n++; if (n % 25 == 0) {print "  resolved " n " 
 	/^Successfully installed/{print "  installed " NF - 2 " package(s)"} /^(ERROR|error)/{print; fflush()}'
 
 # torch==2.13.0 goes in the same pip call as everything else, so pip never picks a CUDA build.
-# The driver extra: dvc, plots, kfp-kubernetes, docker-py (the component image leaves them out).
+# Everything: the base (what `filter` needs) and every extra but `cluster` (object stores; pyproject.toml).
+ALL_EXTRAS := test,lint,hf,train,component,pipeline
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { echo "install: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "install: torch 2.13.0 (CPU) + the pins of pyproject.toml into $(VENV) (first time ≈ 2 GB, a few minutes)"
-	@{ $(BIN)/python -m pip install --disable-pip-version-check "torch==2.13.0" -e ".[test,driver,lint]" 2>&1; \
+	@{ $(BIN)/python -m pip install --disable-pip-version-check "torch==2.13.0" -e ".[$(ALL_EXTRAS)]" 2>&1; \
 	   echo $$? > $(VENV)/.pip-status; } | tee $(VENV)/install.log | $(PIP_STEPS)
 	@test "$$(cat $(VENV)/.pip-status)" = 0 || { echo "install: pip failed; its full log: $(VENV)/install.log"; exit 1; }
 	@rm -f $(VENV)/.installed-* $(VENV)/.pip-status && touch $@
@@ -66,5 +67,20 @@ image:
 image-local:
 	$(PYTHON) docker/build_image.py --local $(if $(wildcard $(BIN)/python),--python $(BIN)/python)
 
+# The filter image, tagged iacsieve-filter:<package version>: the base install (no torch) and the champion
+# archive `make repro` leaves (models/champion.tar.gz; CHAMPION=FILE for another), built offline like
+# image-local (docker/build_filter_image.py --help; docs/champion.md).
+CHAMPION ?= models/champion.tar.gz
+image-filter:
+	$(PYTHON) docker/build_filter_image.py --champion $(CHAMPION) $(if $(wildcard $(BIN)/python),--python $(BIN)/python)
+
 clean-venv:
 	rm -rf $(VENV)
+
+# dvc.yaml's code deps, regenerated from each stage's imports (a test says when they drifted).
+dvc-deps: install
+	$(BIN)/python -m iacsieve.dvc_deps
+
+# docs/INTERFACES.md, the JSON artifacts' reference, regenerated from src/iacsieve/artifacts.py.
+interfaces: install
+	$(BIN)/python -m iacsieve.artifacts --out docs/INTERFACES.md

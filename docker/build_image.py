@@ -39,7 +39,9 @@ LOCAL_BASE = "localhost/iacsieve-base:{suite}"
 # What the local base needs beyond minbase: python3 with venv (the image makes /opt/venv).
 BASE_PACKAGES = ("python3", "python3-venv")
 # The package's own build requirements ([build-system] requires), for an offline `pip install .`.
-BUILD_REQUIREMENTS = ("setuptools>=69", "wheel")
+BUILD_REQUIREMENTS = ("setuptools>=77", "wheel")
+# The extras a KFP component runs with, beyond the base (pyproject.toml): encoders, their data, kfp.
+COMPONENT_EXTRAS = ("hf", "train", "component")
 
 
 class BuildError(Exception):
@@ -82,9 +84,13 @@ def source_tag() -> str:
     return f"iacsieve:{_image_ref().source_tag(package_version(), REPO)}"
 
 
-def runtime_requirements() -> list[str]:
-    """The pinned runtime dependencies: what the image installs (no extras)."""
-    return list(pyproject()["project"]["dependencies"])
+def runtime_requirements(extras: tuple[str, ...] = COMPONENT_EXTRAS) -> list[str]:
+    """The pinned dependencies an image installs: the base plus `extras` (default: the component image's)."""
+    project = pyproject()["project"]
+    pins = list(project["dependencies"])
+    for extra in extras:
+        pins += [pin for pin in project["optional-dependencies"][extra] if pin not in pins]
+    return pins
 
 
 def find_engine(preferred: str | None = None) -> str:
@@ -224,8 +230,11 @@ def image_python(engine: str, image: str) -> str:
     return out.stdout.strip()
 
 
-def make_wheelhouse(python: str, dest: Path, target_python: str) -> Path:
-    """Wheels of every pinned runtime dependency (+ the build backend), resolved by this machine's pip.
+def make_wheelhouse(
+    python: str, dest: Path, target_python: str, requirements: list[str] | None = None
+) -> Path:
+    """Wheels of `requirements` (default: the component image's pins) + the build backend, resolved by
+    this machine's pip.
 
     Made again only when the requirements change (a stamp holds their hash). The host's pip
     configuration decides which torch build lands here (on this kind of machine: the CPU one).
@@ -241,7 +250,9 @@ def make_wheelhouse(python: str, dest: Path, target_python: str) -> Path:
             f"{python} is Python {here} but the base image has {target_python}: "
             f"give --python with a {target_python} interpreter (wheels are per Python version)"
         )
-    requirements = runtime_requirements() + list(BUILD_REQUIREMENTS)
+    requirements = (runtime_requirements() if requirements is None else requirements) + list(
+        BUILD_REQUIREMENTS
+    )
     key = hashlib.sha256("\n".join(requirements + [here]).encode()).hexdigest()[:16]
     stamp = dest / f".complete-{key}"
     if stamp.is_file():

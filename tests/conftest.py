@@ -7,6 +7,7 @@ fails, and tests read params.yaml & co. through `repo_copy` (the staged file, in
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -35,6 +36,19 @@ def _trim(lines: list[str], n: int) -> list[str]:
         picked += [g[depth] for g in order if depth < len(g)][: n - len(picked)]
         depth += 1
     return picked
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_to_closed_streams():
+    """DVC run in-process (`dvc.cli.main`) binds its log handlers to the streams of that moment, which
+    pytest closes after the test; a later test's in-process DVC would then fail to log. Drop them."""
+    yield
+    for name in [n for n in logging.root.manager.loggerDict if n == "dvc" or n.startswith("dvc.")]:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            stream = getattr(handler, "stream", None)
+            if stream is not None and getattr(stream, "closed", False):
+                logger.removeHandler(handler)
 
 
 def pytest_configure(config) -> None:
@@ -128,3 +142,13 @@ def champion(tmp_path_factory, prepared_small) -> Path:
     }
     (champion_dir / "champion.json").write_text(json.dumps(info))
     return champion_dir
+
+
+@pytest.fixture(autouse=True)
+def _every_sarif_log_is_schema_valid(monkeypatch):
+    """Every SARIF log the suite writes in-process is checked against the SARIF 2.1.0 schema."""
+    from sarif_schema import checked_chunks
+
+    import iacsieve.filtering.output as output
+
+    monkeypatch.setattr(output, "sarif_chunks", checked_chunks(output.sarif_chunks))

@@ -81,12 +81,12 @@ def dvc_chain(setup: dict, name: str = "dvc", human: Path | None = None) -> dict
     store (default none) applied by dvc.yaml's training-data step."""
     root = setup["root"] / name
     params = load_params(setup["params"])
-    prepare(setup["raw"], root / params.data.prepared)
+    prepare(setup["raw"], root / layout.PREPARED_DIR)
     (root / "data" / "human").mkdir(parents=True)
     if human is not None:
         shutil.copytree(human, root / "data" / "human", dirs_exist_ok=True)
     build_training_data(
-        root / params.data.prepared, root / "data" / "human", root / params.data.training, params.human
+        root / layout.PREPARED_DIR, root / "data" / "human", root / layout.TRAINING_DIR, params.human
     )
     out = {}
     for stage in (1, 2, 3, 4):
@@ -98,7 +98,7 @@ def dvc_chain(setup: dict, name: str = "dvc", human: Path | None = None) -> dict
         out[stage] = {"selection": dvc.select_stage(params, stage, root=root)}
         if dvc.stage_plan(stage).freezes:
             out[stage]["champion"] = dvc.freeze_stage(params, stage, root=root)
-    out["prepared"] = root / params.data.training
+    out["prepared"] = root / layout.TRAINING_DIR
     return out
 
 

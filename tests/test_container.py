@@ -187,7 +187,8 @@ def _pins(deps: list[str]) -> dict[str, str]:
 
 
 def test_dockerfile_installs_the_pins_before_the_code_on_a_cuda_torch_base():
-    pins = _pins(_pyproject()["project"]["dependencies"])
+    project = _pyproject()["project"]
+    pins = _pins(project["dependencies"] + project["optional-dependencies"]["hf"])
     instructions = _dockerfile_instructions()
     args = dict(value.split("=", 1) for op, value in instructions if op == "ARG" and "=" in value)
     base = args.get("BASE_IMAGE", "")
@@ -201,9 +202,10 @@ def test_dockerfile_installs_the_pins_before_the_code_on_a_cuda_torch_base():
     assert len(installs) == 2
     (deps_at, deps), (pkg_at, pkg) = installs
     assert deps_at < copy_src < pkg_at, "the dependency layer must come before src/ is copied"
-    assert "project']['dependencies']" in deps and "PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels" in deps
-    # the package, with no extras unless EXTRAS is given (default none: no test or driver tools)
-    assert 'pip install ".${EXTRAS:+[$EXTRAS]}"' in pkg
+    assert "p['dependencies'] + [d for e in ('hf', 'train', 'component')" in deps
+    assert "PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels" in deps
+    # the package with the component's extras, others only if EXTRAS is given (no test or pipeline tools)
+    assert 'pip install ".[hf,train,component${EXTRAS:+,$EXTRAS}]"' in pkg
     assert ("ARG", 'EXTRAS=""') in ops
     assert "iacsieve --version" in pkg and "import iacsieve.kfp.step_functions" in pkg
     users = [v for op, v in instructions if op == "USER"]
@@ -212,10 +214,17 @@ def test_dockerfile_installs_the_pins_before_the_code_on_a_cuda_torch_base():
 
 def test_driver_tools_are_an_extra_and_this_venv_holds_every_pin():
     project = _pyproject()["project"]
-    runtime = _pins(project["dependencies"])
-    driver = _pins(project["optional-dependencies"]["driver"])
-    assert {"dvc", "matplotlib", "kfp-kubernetes", "docker"} <= set(driver) and not set(driver) & set(runtime)
-    for name, version in {**runtime, **driver}.items():
+    extras = project["optional-dependencies"]
+    runtime = _pins(project["dependencies"] + [d for e in ("hf", "train", "component") for d in extras[e]])
+    driver = _pins(extras["pipeline"])
+    # what the component image installs: the base and the component's extras
+    assert {r.lower() for r in _build_script().runtime_requirements()} == {
+        f"{n}=={v}" for n, v in runtime.items()
+    }
+    assert {"dvc", "matplotlib", "kfp-kubernetes", "docker"} <= set(driver)
+    assert not ({"dvc", "matplotlib", "docker"} & set(runtime))  # the image leaves the driver tools out
+    for name, version in {**runtime, **driver, **_pins(extras["test"])}.items():
+        name = name.split("[")[0]  # moto[server]: the distribution is moto
         installed = metadata.version(name).split("+")[0]
         assert installed == version, f"{name}: installed {installed}, pyproject.toml pins {version}"
 

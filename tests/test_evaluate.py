@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
+from iacsieve.classification import compute_metrics
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.steps.evaluate import evaluate
-from iacsieve.steps.metrics import compute_metrics
 from iacsieve.steps.threshold import sweep_threshold
 
 TECHS = ("ansible", "chef", "puppet")

@@ -98,7 +98,7 @@ def test_filter_never_overwrites_its_detections(tmp_path, capsys, champion, no_m
     detections.write_bytes(GLITCH_CSV.read_bytes())
     os.link(detections, tmp_path / "hardlink.csv")
     read = []
-    monkeypatch.setattr(apply_module, "read_detections", lambda *a, **k: read.append(a))
+    monkeypatch.setattr(apply_module, "open_detections", lambda *a, **k: read.append(a))
     base = ["filter", "--model", str(champion), "--detections", str(detections), "--scripts", str(SCRIPTS)]
     for out, needle in (
         (detections, "is the input --detections"),
@@ -849,8 +849,12 @@ BOMB = _bomb()
             "codebert: {options: {x: 1}, ",
             "families.codebert.options.x: the codebert family takes no",
         ),
-        ("data:\n", BOMB + "data:\n", "YAML aliases (*name) are not accepted"),
-        ("data:\n", "base: &b {x: 1}\nother: {<<: *b}\ndata:\n", "other.<<: YAML merge keys (<<) are not"),
+        ("threshold_sweep:\n", BOMB + "threshold_sweep:\n", "YAML aliases (*name) are not accepted"),
+        (
+            "threshold_sweep:\n",
+            "base: &b {x: 1}\nother: {<<: *b}\nthreshold_sweep:\n",
+            "other.<<: YAML merge keys (<<) are not",
+        ),
     ],
     ids=["duplicate", "inf", "nan", "sweep", "classical", "tiny", "hf", "billion-laughs", "merge"],
 )

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from iacsieve.classification import compute_metrics
 from iacsieve.data.human import (
     HumanLabel,
     HumanSettings,
@@ -20,7 +21,6 @@ from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.models import load_scorer
 from iacsieve.output_policy import MARKER
 from iacsieve.run_config import TrainConfig
-from iacsieve.steps.metrics import compute_metrics
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.train import train
 

@@ -6,23 +6,23 @@ laid out in the pipeline root exactly as KFP's launcher lays out outputs
 (`<root>/<pipeline>/<run id>/<task key>/<id>/<output>`) is pulled home by `pull-champion --from-run`
 (the run read from a loopback fake of the KFP API), committed and `dvc push`ed; `dvc status` is
 clean, `dvc metrics diff` / `show` see it beside the local champion, and `iacsieve filter` runs on it.
-Nothing leaves localhost. iacsieve and dvc run in-process (seconds, not interpreter starts).
+Nothing leaves localhost. Every command runs as its own process, as a user runs it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from test_kfp_from_run import RUNS, RunsKfp
 from test_readme import readme_commands
-
-from iacsieve.cli.app import main
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "glitch-puppet"
@@ -73,8 +73,6 @@ def kfp_server():
 def _git(*args: str, cwd: Path) -> str:
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org"}
     env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
-    import os
-
     done = subprocess.run(
         ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, check=False
     )
@@ -82,24 +80,30 @@ def _git(*args: str, cwd: Path) -> str:
     return done.stdout
 
 
-def _dvc(args: list[str], capsys) -> str:
-    from dvc.cli import main as dvc_main
+def _dvc(args: list[str], capsys: object = None) -> str:
+    """A dvc command in a process of its own: DVC's in-process `main` rewires colorama and its log
+    handlers to this test's captured streams, which later tests then write into after they close."""
+    dvc = Path(sys.executable).parent / "dvc"
+    done = subprocess.run([str(dvc), *args], capture_output=True, text=True, env=os.environ.copy())
+    assert done.returncode == 0, f"dvc {' '.join(args)}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
 
-    code = dvc_main(args)
-    out, err = capsys.readouterr()
-    assert code == 0, f"dvc {' '.join(args)}: exit {code}\n{out}\n{err}"
-    return out
 
-
-def _iacsieve(args: list[str], capsys) -> str:
-    code = main(args)
-    out, err = capsys.readouterr()
-    assert code == 0, f"iacsieve {' '.join(args)}: exit {code}\n{err}"
-    return out
+def _iacsieve(args: list[str], capsys: object = None) -> str:
+    """iacsieve as a user runs it: its own process (in-process, the DVC it drives binds its log
+    handlers to this test's captured streams, which later tests then write into after they close)."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "iacsieve"), *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert done.returncode == 0, f"iacsieve {' '.join(args)}: exit {done.returncode}\n{done.stderr}"
+    return done.stdout
 
 
 def _run(command: str, capsys) -> str:
-    """One documented command line (`a && b` run in turn), with dvc and iacsieve in this process."""
+    """One documented command line (`a && b` run in turn)."""
     out = ""
     for part in command.split(" && "):
         words = shlex.split(part)
@@ -179,7 +183,7 @@ def test_docs_cluster_commands_round_trip_through_s3(s3, kfp_server, champion, t
     pushed_md5 = yaml.safe_load((clone / "models/cluster-champion.dvc").read_text())["outs"][0]["md5"]
     key = f"iacsieve/dvc/files/md5/{pushed_md5[:2]}/{pushed_md5[2:]}"
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=key)["KeyCount"] == 1  # pushed to the S3 remote
-    diff = json.loads(_dvc(["metrics", "diff", "HEAD~1", "--json"], capsys) or "{}")
+    diff = json.loads(_dvc(["metrics", "diff", "HEAD~1", "--json"]) or "{}")
     assert "reports/cluster-champion/metrics.json" in diff  # new since the commit before the pull
     shown = json.loads(_dvc(["metrics", "show", "--json"], capsys))
     files = {f for rev in shown.values() for f in (rev.get("data") or {})}

@@ -3,10 +3,10 @@
 import json
 
 import iacsieve.reporting.learning_curve as lc
+from iacsieve.classification import compute_metrics
 from iacsieve.cli.app import main
 from iacsieve.data.human import record_key
 from iacsieve.data.records import load_prepared
-from iacsieve.steps.metrics import compute_metrics
 
 
 def test_learning_curve_cross_fits_and_writes_the_figure(prepared_small, tmp_path, monkeypatch, capsys):

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from iacsieve.classification import compute_metrics
 from iacsieve.cli.app import main
 from iacsieve.errors import IacsieveError
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.freeze import freeze
-from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
+from iacsieve.steps.metrics import load_scores, score_arrays
 from iacsieve.steps.operating_point import (
     CURVE_FILE,
     choose_threshold,

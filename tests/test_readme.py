@@ -81,7 +81,7 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "dvc plots diff HEAD~1": Runs(),
     "make bench": Target("bench"),
     # Filter a detector's output
-    "glitch lint --tech puppet --csv repo/ glitch.csv": External(
+    "glitch --tech puppet --csv --folder-strategy include-all repo/ glitch.csv": External(
         "GLITCH is a separate tool, not a dependency",
         "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
     ),
@@ -93,10 +93,7 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_sarif.py::test_default_sarif_holds_only_the_kept_security_smells",
         "SARIF output of the same run",
     ),
-    "python3 -m venv ~/.venvs/glitch && ~/.venvs/glitch/bin/pip install git+https://github.com/sr-lab/GLITCH": External(
-        "installs GLITCH from its repository; this machine reaches package registries only"
-    ),
-    "glitch lint --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
+    "glitch --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
         "GLITCH is a separate tool; its recorded output on these scripts is tests/fixtures/glitch-puppet/glitch-puppet.csv",
         "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
     ),
@@ -104,6 +101,30 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "--scripts tests/fixtures/glitch-puppet/scripts --out kept.sarif": CoveredBy(
         "tests/test_sarif.py::test_readme_sarif_example_on_the_bundled_fixture",
         "this very command (parsed from README.md) with a trained champion, from the repository root",
+    ),
+    # docs/filter.md: the filter in CI
+    "pip install iacsieve": CoveredBy(
+        "tests/test_install.py::test_the_wheel_installs_light_and_filters_real_glitch_output",
+        "the built wheel installed offline into an empty venv with only the base dependencies (docs/champion.md)",
+    ),
+    "git clone https://github.com/sr-lab/GLITCH ~/glitch && git -C ~/glitch checkout 19c5020": External(
+        "clones GLITCH from GitHub, which this machine cannot reach"
+    ),
+    "python3 -m venv ~/.venvs/glitch && ~/.venvs/glitch/bin/pip install ~/glitch": External(
+        "installs the GLITCH clone above"
+    ),
+    "~/.venvs/glitch/bin/glitch --tech puppet --csv --folder-strategy include-all infra/ glitch.csv": External(
+        "GLITCH is not installed here; tests/fixtures/glitch-real holds its output from this command",
+        "tests/test_filter_ci.py::test_docs_glitch_command_is_how_the_fixtures_were_made",
+    ),
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out kept.csv": CoveredBy(
+        "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
+        "this very command (parsed from docs/filter.md) on GLITCH's real output for each technology",
+    ),
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out iacsieve.sarif "
+    "--sarif-category iacsieve-puppet --json-summary summary.json --on-missing keep --fail-on kept": CoveredBy(
+        "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
+        "the CI job (parsed from docs/filter.md) on GLITCH's real output: SARIF, summary and exit code",
     ),
     # Teach it your policy
     "iacsieve review --model models/champion --detections glitch.csv --scripts repo/ --budget 50 --out sheet.csv": CoveredBy(
@@ -180,6 +201,73 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "iacsieve filter --model models/cluster-champion --detections glitch.csv --scripts repo/ --out kept.csv": CoveredBy(
         "tests/test_pull_champion.py::test_filter_report_and_plots_on_the_pulled_champion",
         "on a pulled champion in a fresh clone",
+    ),
+    # docs/explain.md: why was this warning dropped?
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv "
+    "--explain why.jsonl": CoveredBy(
+        "tests/test_evidence.py::test_reason_column_and_explain_jsonl",
+        "the reason column and --explain on the bundled fixture with a frozen champion",
+    ),
+    "iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out all.sarif "
+    "--sarif-suppressed": CoveredBy(
+        "tests/test_evidence.py::test_sarif_with_suppressed_validates_against_the_sarif_schema",
+        "the same run, its SARIF validated against the OASIS SARIF 2.1.0 schema",
+    ),
+    "iacsieve explain --model models/champion --detections tests/fixtures/glitch-puppet/glitch-puppet.csv "
+    "--row 170 --scripts tests/fixtures/glitch-puppet/scripts": CoveredBy(
+        "tests/test_evidence.py::test_explain_on_the_puppet_fixture_shows_a_dropped_secrets_neighbours",
+        "`iacsieve explain --detections --row` on a dropped hard-coded secret of the fixture",
+    ),
+    "iacsieve explain --model models/champion --scripts repo/ --file manifests/init.pp --line 40 "
+    "--smell hard_coded_secret": CoveredBy(
+        "tests/test_evidence.py::test_explain_by_file_line_smell",
+        "--file/--line/--smell on the fixture's scripts",
+    ),
+    "python -m iacsieve.reporting.bench_filter --model models/champion --scale-rows 400000": CoveredBy(
+        "tests/test_filter.py::test_scale_benchmark_runs_the_cli_and_reports_peak_memory",
+        "the scale run (a fresh `iacsieve filter` process); the with/without comparison: "
+        "tests/test_evidence.py::test_evidence_cost_is_the_time_ratio_at_scale",
+    ),
+    # docs/champion.md: the light install (pip install iacsieve: above), the champion archive, publishing it,
+    # the filter image
+    "iacsieve champion pack": CoveredBy(
+        "tests/test_champion_archive.py::test_pack_is_reproducible_and_holds_every_file_with_a_sha256sum_manifest",
+        "pack of a trained champion (dvc.yaml's champion-archive stage runs the same command)",
+    ),
+    "iacsieve champion verify models/champion.tar.gz": CoveredBy(
+        "tests/test_champion_archive.py::test_a_malformed_archive_is_refused_in_one_line",
+        "verify on a packed champion and on altered copies of it",
+    ),
+    "iacsieve filter --model champion.tar.gz --detections glitch.csv --scripts repo/ --out kept.sarif": CoveredBy(
+        "tests/test_champion_archive.py::test_filter_takes_the_archive_and_gives_the_folders_output",
+        "filter with the archive on real GLITCH output, byte-identical to the folder's",
+    ),
+    "iacsieve champion unpack champion.tar.gz --out champion/": CoveredBy(
+        "tests/test_champion_archive.py::test_unpack_writes_a_champion_folder_and_repacks_to_the_same_bytes",
+        "unpack, then pack the folder again to the same bytes",
+    ),
+    "sha256sum models/champion.tar.gz > champion.tar.gz.sha256": CoveredBy(
+        "tests/test_champion_archive.py::test_pack_is_reproducible_and_holds_every_file_with_a_sha256sum_manifest",
+        "the SHA-256 pack prints is the file's (hashlib), as sha256sum prints it",
+    ),
+    'gh release create v0.1.0 models/champion.tar.gz champion.tar.gz.sha256 --notes "champion of $(git rev-parse --short HEAD)"': External(
+        "needs a GitHub repository and a token"
+    ),
+    "curl -fLO https://github.com/ORG/REPO/releases/download/v0.1.0/champion.tar.gz": External(
+        "needs the team's published release"
+    ),
+    "dvc push champion-archive": External("pushes to the team's DVC remote"),
+    "dvc get https://github.com/ORG/REPO models/champion.tar.gz --rev v0.1.0": External(
+        "needs the team's repository and its DVC remote"
+    ),
+    "oras push ghcr.io/ORG/iacsieve-champion:0.1.0 champion.tar.gz:application/vnd.iacsieve.champion.v1.tar+gzip": External(
+        "needs oras and an OCI registry"
+    ),
+    "oras pull ghcr.io/ORG/iacsieve-champion:0.1.0": External("needs oras and an OCI registry"),
+    "make image-filter": Target("image-filter"),
+    'podman run --rm -v "$PWD:/src:ro" -v "$PWD/out:/out" iacsieve-filter:0.1.0 --detections glitch.csv --scripts . --out /out/kept.sarif': CoveredBy(
+        "tests/test_filter_image.py::test_the_filter_image_filters_real_glitch_output_without_torch",
+        "the image built offline and run on real GLITCH output (where podman or docker answers)",
     ),
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from iacsieve.layout import PARAMS_FILE
+
 
 class IacsieveError(Exception):
     """A problem caused by the user's input (file, config, arguments), not by a bug."""
@@ -20,7 +22,7 @@ class DataError(IacsieveError):
 class ConfigError(IacsieveError):
     """A bad setting: names the file and the dotted key path at fault."""
 
-    def __init__(self, key_path: str, problem: str, source: object = "params.yaml") -> None:
+    def __init__(self, key_path: str, problem: str, source: object = PARAMS_FILE) -> None:
         self.key_path, self.problem, self.source = key_path, problem, str(source)
         super().__init__(f"{source}: {key_path}: {problem}")
 

@@ -11,10 +11,12 @@ from pathlib import Path
 
 # ------------------------------------------------------------------ inputs
 PARAMS_FILE = "params.yaml"
+DVC_FILE = "dvc.yaml"
 RAW_DIR = "data/raw"
 PREPARED_DIR = "data/prepared"
 HUMAN_DIR = "data/human"  # people's labels (DVC-tracked, `iacsieve labels add`)
 TRAINING_DIR = "data/training"  # prepared + human labels applied: what every run trains and selects on
+STATS_FILE = "stats.json"  # counts per split/set (prepare, labels apply)
 HUMAN_REPORT = "human.json"  # what `labels apply` applied, incl. which labels validation holds
 TECHS: tuple[str, ...] = ("ansible", "chef", "puppet")
 TEST_SETS: tuple[str, ...] = ("combined", *TECHS)
@@ -26,11 +28,13 @@ MODEL_DIR = "model"
 VAL_SCORES = "val_scores.jsonl"
 TEST_SCORES = "test_scores.jsonl"
 TRAIN_LOG = "train_log.json"
+META_FILE = "model_meta.json"  # inside a model folder: kind, family, use_context, ...
 SWEEP_FILE = "threshold_sweep_results.json"
 # The files sweep/evaluate read: what a run's small `scores` artifact carries (no weights).
 SCORE_FILES: tuple[str, ...] = (CONFIG_FILE, VAL_SCORES, TEST_SCORES, TRAIN_LOG)
 
 # ------------------------------------------------------------------ evaluation, selection, champion
+RESULTS_DIR = "results"  # results/stageN/<run>/ and results/selection/stageN/
 EVAL_FILE = "evaluation_metadata.json"
 SUMMARY_FILE = "summary.json"
 SELECTION_FILE = "selection.json"  # the whole ranking (report, freeze)
@@ -45,7 +49,10 @@ CHAMPION_DIR = "models/champion"  # freeze@4's output: `dvc repro` writes it
 # in git beside it.
 CLUSTER_CHAMPION_DIR = "models/cluster-champion"
 CLUSTER_REPORTS_DIR = "reports/cluster-champion"
+VAL_CURVE_FILE = "val_curve.json"  # inside a champion: operating points (filter --min-retention)
 ORIGIN_FILE = "origin.json"  # inside a pulled champion: where it came from (source URI, run id)
+# `iacsieve champion pack`'s archive of models/champion (dvc.yaml stage champion-archive; docs/champion.md).
+CHAMPION_ARCHIVE = "models/champion.tar.gz"
 
 # ------------------------------------------------------------------ decision rules (where a threshold comes from)
 RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")  # 0.5; the run's sweep; a champion's
@@ -58,6 +65,11 @@ BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED = 1000, 0
 REPORT_FILE = "reports/summary.md"
 REPORT_METRICS = "reports/metrics.json"
 PLOTS_DIR = "reports/plots"
+ABLATION_DIR = "reports/ablation"
+ABLATION_MD, ABLATION_JSON = "ablation.md", "ablation.json"
+LEARNING_CURVE_DIR = "reports/learning_curve"  # report-only experiment (`iacsieve learning-curve`)
+LEARNING_CURVE_JSON, LEARNING_CURVE_CSV = "learning_curve.json", "learning_curve.csv"
+LEARNING_CURVE_MD, LEARNING_CURVE_PNG = "learning_curve.md", "learning_curve.png"
 # Wall times live here, outside every DVC output: timings differ run to run, so a file that DVC
 # hashes (and a later stage depends on) must not hold them. Git-ignored; `make bench` reads them.
 TIMINGS_DIR = "reports/timings"
@@ -70,17 +82,23 @@ def experiments_dir(stage: int, root: str | Path = ".") -> Path:
 
 def results_dir(stage: int, root: str | Path = ".") -> Path:
     """Evaluations of a stage: `results/stageN/<run>/`."""
-    return Path(root) / "results" / f"stage{stage}"
+    return Path(root) / RESULTS_DIR / f"stage{stage}"
 
 
 def selection_dir(stage: int, root: str | Path = ".") -> Path:
     """A stage's selection: outside `results/stageN/`, which its select stage reads as a dependency."""
-    return Path(root) / "results" / "selection" / f"stage{stage}"
+    return selection_dir_in(Path(root) / RESULTS_DIR, stage)
+
+
+def selection_dir_in(results: str | Path, stage: int) -> Path:
+    """A stage's selection folder under a results folder given as such (the report's `--results`)."""
+    return Path(results) / "selection" / f"stage{stage}"
 
 
 def stage_champion_dir(stage: int, root: str | Path = ".") -> Path:
-    """The champion frozen by a stage: the last stage's is THE champion (`models/champion`)."""
-    return Path(root) / (CHAMPION_DIR if stage == 4 else f"models/champions/stage{stage}")
+    """The champion an intermediate stage freezes (`models/champions/stageN`); the final stage's is
+    THE champion, `CHAMPION_DIR` (which stage is final is the plan's: `method.plan.champion_dir`)."""
+    return Path(root) / "models" / "champions" / f"stage{stage}"
 
 
 def timings_file(stage: int, run: str, root: str | Path = ".") -> Path:

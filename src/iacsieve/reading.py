@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import FLAGS, MAX_JSON_FILE_BYTES
@@ -113,3 +113,32 @@ def csv_rows(reader: Any) -> Iterator[tuple[int, list[str] | None, Exception | N
             yield line_no, None, exc
             continue
         yield line_no, cells, None
+
+
+def open_regular(
+    path: str | os.PathLike, *, max_bytes: int, what: str = "file", limit_flag: str = FLAGS["max_file_bytes"]
+) -> BinaryIO:
+    """A regular file of at most `max_bytes` opened for streaming (binary); IacsieveError otherwise.
+
+    The size is checked against `fstat` here; a reader that streams counts bytes itself, as the file
+    may grow while it is read.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise IacsieveError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise IacsieveError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IacsieveError(f"{path}: is a directory, expected a {what}")
+        raise IacsieveError(f"{path}: not a regular file (a FIFO, device or socket); refused as {what}")
+    if info.st_size > max_bytes:
+        os.close(fd)
+        raise IacsieveError(
+            f"{path}: {what} is larger than {max_bytes} bytes; raise the limit with {limit_flag}"
+        )
+    return os.fdopen(fd, "rb")

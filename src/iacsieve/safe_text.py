@@ -1,50 +1,56 @@
-"""Text from users' files, made safe for the two places people read it: a spreadsheet and a terminal.
+"""Text from untrusted files made safe for where people read it: spreadsheets and terminals.
 
-- A CSV cell that starts with `=`, `+`, `-`, `@`, TAB or CR is a formula to Excel, LibreOffice and
-  Google Sheets (OWASP "CSV injection"): `neutralise_cell` prefixes such a cell with a single quote,
-  which spreadsheets show as text, and `restore_cell` takes exactly that quote off again when the
-  sheet comes back, so a script line such as `- name: x` survives the round trip unchanged.
-- A smell name or file name may carry ANSI/OSC escape sequences (colour, cursor moves, a terminal
-  title, a hyperlink): `terminal_safe` shows every control character as a visible escape instead.
+A detections file, a script or a sheet comes from anyone's repository: a cell starting with `=` runs
+as a formula when a reviewer opens the CSV in a spreadsheet (OWASP "CSV injection"), and an escape
+sequence in a file name rewrites the reviewer's terminal (colours, titles, hyperlinks, the clipboard
+via OSC 52). Both helpers are pure and reversible where it matters (`unneutralise_cell`).
 """
 
 from __future__ import annotations
 
+import re
+
+# OWASP: cells beginning with these are read as formulas (TAB and CR too, by some spreadsheets).
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
-QUOTE = "'"
+NEUTRALISER = "'"  # the prefix OWASP recommends; spreadsheets show the rest as text
+
+# C0 controls (but TAB), DEL and the C1 controls (0x80-0x9f: a lone 0x9b is a CSI on many terminals).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
-def neutralise_cell(text: str) -> str:
-    """`text` as a spreadsheet shows it verbatim: a leading quote when it would start a formula.
+def neutralise_cell(value: str) -> str:
+    """`value` with a leading `'` when a spreadsheet would read it as a formula.
 
-    A cell that already starts with a quote gets one more, so `restore_cell` is an exact inverse.
+    A plain negative number (`-1`, a line number GLITCH writes for whole-file smells) and a lone `-`
+    (GLITCH's "no message") are left as they are: neither is a formula, and both read back unchanged.
     """
-    if text.startswith(FORMULA_STARTS) or text.startswith(QUOTE):
-        return QUOTE + text
-    return text
+    if value.startswith(FORMULA_STARTS) and value != "-" and not _is_number(value):
+        return NEUTRALISER + value
+    return value
 
 
-def restore_cell(text: str) -> str:
-    """The cell as `neutralise_cell` received it (one added quote taken off, nothing else)."""
-    if text.startswith(QUOTE) and (text[1:].startswith(FORMULA_STARTS) or text[1:].startswith(QUOTE)):
-        return text[1:]
-    return text
+def unneutralise_cell(value: str) -> str:
+    """The original text of a cell `neutralise_cell` wrote (for reading a sheet back)."""
+    rest = value[1:]
+    if (
+        value.startswith(NEUTRALISER)
+        and rest.startswith(FORMULA_STARTS)
+        and rest != "-"
+        and not _is_number(rest)
+    ):
+        return rest
+    return value
 
 
-def terminal_safe(text: str) -> str:
-    """`text` with every control character (C0, DEL, C1, bidi overrides) and every lone surrogate (a
-    file name that is not UTF-8) shown as `\\xNN`/`\\uNNNN`; newlines included, so one value stays on
-    one line, no escape sequence reaches the terminal, and printing never fails on encoding."""
-    out = []
-    for ch in str(text):
-        code = ord(ch)
-        if (
-            code < 0x20
-            or 0x7F <= code < 0xA0
-            or 0xD800 <= code < 0xE000
-            or ch in "\u2028\u2029\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-        ):
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+def terminal_safe(text: object) -> str:
+    """`text` with every control character (ESC, BEL, CR, newlines, C1) shown as a `\\xNN` escape, so
+    a user-controlled string printed to a terminal cannot move the cursor, recolour, retitle or link."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return value.strip() == value and value.lower().lstrip("+-") not in ("inf", "infinity", "nan")

@@ -1,5 +1,6 @@
 """dvc.yaml interprets the stage plan and depends on what each stage really uses.
 
+- dvc.yaml's code deps are what `make dvc-deps` writes (the generator, iacsieve.dvc_deps);
 - every training stage's code deps are the import closure of the module its command runs, no
   more and no less (a folder dep counts only if every module in it is in the closure);
 - each stage's inputs are the plan's: stages that build on a winner/champion read it as params
@@ -8,64 +9,18 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 import yaml
 
-from iacsieve import layout
+from iacsieve import dvc_deps
 from iacsieve.method.dvc import base_file
-from iacsieve.method.plan import PLAN
+from iacsieve.method.plan import PLAN, champion_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
-# The module each stage's command runs (the CLI layer only parses flags, and is left out).
-ENTRY = {
-    "stage1": "iacsieve.method.dvc",
-    "stage2": "iacsieve.method.dvc",
-    "stage3": "iacsieve.method.dvc",
-    "stage4": "iacsieve.method.dvc",
-    "select": "iacsieve.method.dvc",
-    "freeze": "iacsieve.method.dvc",
-    "prepare": "iacsieve.data.records",
-    "training-data": "iacsieve.data.human",
-    "ablate": "iacsieve.reporting.ablation",
-    "report": "iacsieve.reporting.report",
-    "plots": "iacsieve.reporting.plots",
-}
-DYNAMIC_PACKAGES = {"iacsieve.models"}  # the family registry imports its modules by name
-
-
-def module_file(name: str) -> Path | None:
-    path = SRC.joinpath(*name.split("."))
-    if (path / "__init__.py").is_file():
-        return path / "__init__.py"
-    return path.with_suffix(".py") if path.with_suffix(".py").is_file() else None
-
-
-def import_closure(entry: str) -> set[Path]:
-    """Every iacsieve module `entry` imports, at any depth, including function-level imports."""
-    seen: set[Path] = set()
-    todo = [entry]
-    while todo:
-        name = todo.pop()
-        path = module_file(name)
-        if path is None or path in seen:
-            continue
-        seen.add(path)
-        parts = name.split(".")
-        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
-        if name in DYNAMIC_PACKAGES:
-            todo += [f"{name}.{p.stem}" for p in path.parent.glob("*.py") if p.stem != "__init__"]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("iacsieve"):
-                todo.append(node.module)
-                todo += [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                todo += [a.name for a in node.names if a.name.startswith("iacsieve")]
-    return seen
 
 
 def code_deps(stage: dict) -> list[Path]:
@@ -73,9 +28,21 @@ def code_deps(stage: dict) -> list[Path]:
     return [REPO / d for d in body["deps"] if d.startswith("src/")]
 
 
-@pytest.mark.parametrize("name", sorted(ENTRY))
+def test_dvc_yaml_deps_are_generated():
+    text = (REPO / "dvc.yaml").read_text(encoding="utf-8")
+    assert dvc_deps.render(text) == text, (
+        "dvc.yaml's code deps drifted from the stages' imports: run make dvc-deps"
+    )
+
+
+def test_every_stage_with_code_deps_has_an_entry():
+    with_code = {name for name, stage in DVC.items() if code_deps(stage)}
+    assert with_code == set(dvc_deps.STAGE_ENTRIES)
+
+
+@pytest.mark.parametrize("name", sorted(dvc_deps.STAGE_ENTRIES))
 def test_code_deps_are_the_import_closure(name):
-    closure = import_closure(ENTRY[name])
+    closure = dvc_deps.import_closure(dvc_deps.STAGE_ENTRIES[name])
     deps = code_deps(DVC[name])
     covered = set()
     for dep in deps:
@@ -112,4 +79,4 @@ def test_select_and_freeze_cover_the_plan():
     assert DVC["select"]["foreach"] == sorted(PLAN)
     assert sorted(int(k) for k in DVC["freeze"]["foreach"]) == [n for n, p in PLAN.items() if p.freezes]
     for key, item in DVC["freeze"]["foreach"].items():
-        assert Path(item["champion"]) == layout.stage_champion_dir(int(key))
+        assert Path(item["champion"]) == champion_dir(int(key))

@@ -16,13 +16,25 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
+from iacsieve.extras import extra_for, missing_extra_message
 from iacsieve.safe_text import terminal_safe
 
-COMMAND_GROUPS: tuple[str, ...] = ("data", "steps", "pipeline", "filter", "kfp", "quality", "human")
+COMMAND_GROUPS: tuple[str, ...] = (
+    "data",
+    "steps",
+    "pipeline",
+    "filter",
+    "explain",
+    "champion",
+    "kfp",
+    "quality",
+    "human",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,11 +63,17 @@ def _main(argv: list[str] | None) -> int:
         datefmt="%H:%M:%S",
     )
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), model_from_archive(args):
             return int(args.func(args) or 0)
     except IacsieveError as exc:
         print(f"iacsieve: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # a light install reaching a command that needs an extra
+        extra = extra_for(exc.name)
+        if extra is None:
+            raise
+        print(f"iacsieve: error: {missing_extra_message(str(exc.name), extra)}", file=sys.stderr)
+        return IacsieveError.exit_code
     except OSError as exc:  # full disk, read-only folder, a path that is a folder: the user's to fix
         print(f"iacsieve: error: {one_line(describe_os_error(exc))}", file=sys.stderr)
         return IacsieveError.exit_code
@@ -64,6 +82,25 @@ def _main(argv: list[str] | None) -> int:
             "iacsieve: interrupted; finished artifacts are kept, partial ones were discarded", file=sys.stderr
         )
         return 128 + signal.SIGTERM if isinstance(exc, Terminated) else 130
+
+
+@contextlib.contextmanager
+def model_from_archive(args: argparse.Namespace) -> Iterator[None]:
+    """Commands that set `model_archive=True` (filter, review) take `--model` as a folder or a champion
+    archive: an archive is verified against its manifest and unpacked to a temp folder for the run."""
+    if not getattr(args, "model_archive", False) or Path(args.model).is_dir():
+        yield
+        return
+    from iacsieve.release.archive import opened
+
+    out = getattr(args, "out", None)
+    if out not in (None, "-") and Path(out).resolve() == Path(args.model).resolve():
+        raise IacsieveError(f"--out {out} is the champion archive --model; pick another name")
+
+    with opened(args.model) as champion_dir:
+        logging.getLogger("iacsieve").info("%s: verified against its SHA256SUMS", args.model)
+        args.model = str(champion_dir)
+        yield
 
 
 @contextlib.contextmanager

@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from iacsieve.data.records import TECHS
+from iacsieve.atomic import atomic_write_text
+from iacsieve.errors import IacsieveError
 from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
 from iacsieve.filtering.detections import FORMATS
+from iacsieve.filtering.sarif import DEFAULT_CATEGORY
+from iacsieve.layout import TECHS
 from iacsieve.limits import add_limit_flags, limits_from_args
 from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
+FAIL_ON: tuple[str, ...] = ("never", "kept")
 EXAMPLE = """\
-example:
-  glitch lint --tech puppet --csv repo/ glitch.csv          # GLITCH's warnings for repo/ (README: install)
+example: (docs/filter.md)
+  glitch --tech puppet --csv --folder-strategy include-all repo/ glitch.csv   # GLITCH 1.x (docs: install)
   iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv
   iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ \\
-      --out kept.sarif --on-missing keep      # for a code-scanning UI; keep rows whose script is gone
+      --out kept.sarif --on-missing keep --fail-on kept   # for code scanning; exit 1 if real warnings remain
 
-Inputs: GLITCH's CSV (no header: path,line,code,snippet), a CSV with header PATH,LINE,ERROR, or
-JSONL with file,line,smell; the format is detected. Paths in it resolve inside --scripts only
-(absolute inside it, relative to it, or a bare file name); a path leading outside is refused.
+Inputs: GLITCH's CSV (no header, unquoted: path,line,code,snippet[,message]), a CSV with header
+PATH,LINE,ERROR, or JSONL with file,line,smell; the format is detected. Paths in it resolve inside
+--scripts only (absolute inside it, relative to it, or a bare file name); a path leading outside is
+refused. GLITCH's whole-file smells (line -1) and code-quality smells pass through unscored.
 --out may not be --detections or lie inside --model; only regular files are read.
 Output: every input row, in order, plus smell (canonical), score (empty where the model does not
-cover the smell) and keep (true/false). SARIF 2.1.0 holds only the kept security smells (--sarif-all
-adds the kept design/implementation smells as notes), each rule with the taxonomy's help text and CWE
-tags, URIs relative to the git repository holding --scripts (or --uri-base). Exit 2 on bad input.
+cover the smell), keep (true/false) and fingerprint (for --baseline); `-` writes to stdout.
+SARIF 2.1.0 holds only the kept security smells (--sarif-all adds the kept design/implementation
+smells as notes), one result per (file, line, smell), each rule with the taxonomy's help text and
+CWE tags, URIs relative to the git repository holding --scripts (or --uri-base).
+Exit codes: 0 done, 1 real warnings remain (--fail-on kept), 2 bad input.
 """
 
 
@@ -39,12 +47,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _io_args(p)
+    _decision_args(p)
+    _output_args(p)
+    add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
+    p.set_defaults(func=_filter, model_archive=True)  # --model may be an archive (cli.app)
+
+
+def _io_args(p: argparse.ArgumentParser) -> None:
+    """What to read and where to write: the champion, the detections, the scripts, the output."""
     p.add_argument(
         "--model",
         required=True,
-        metavar="DIR",
+        metavar="DIR|ARCHIVE",
         help="champion directory (model files, model_meta.json, champion.json): models/champion "
-        "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s)",
+        "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s); or a champion "
+        "archive (`iacsieve champion pack`), verified member by member first",
     )
     p.add_argument(
         "--detections",
@@ -58,7 +76,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="folder holding the scanned scripts; no file outside it is read",
     )
-    p.add_argument("--out", required=True, metavar="FILE", help="output file, written atomically")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="output file, written atomically; - for stdout (CSV unless --format)",
+    )
     p.add_argument(
         "--format",
         choices=OUTPUT_FORMATS,
@@ -77,6 +100,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)",
     )
+
+
+def _decision_args(p: argparse.ArgumentParser) -> None:
+    """Where the threshold comes from, and what a missing script does."""
     point = p.add_mutually_exclusive_group()
     point.add_argument(
         "--threshold",
@@ -108,6 +135,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
         "(error, default), or keep / drop the row and count it in the summary",
     )
+
+
+def _output_args(p: argparse.ArgumentParser) -> None:
+    """SARIF details and scoring batch size."""
     p.add_argument(
         "--sarif-all",
         action="store_true",
@@ -123,18 +154,74 @@ def register(sub: argparse._SubParsersAction) -> None:
         "code-scanning UI shows; else --scripts)",
     )
     p.add_argument(
+        "--sarif-category",
+        default=DEFAULT_CATEGORY,
+        metavar="NAME",
+        help="SARIF: automationDetails.id, one per analysis a commit uploads (e.g. iacsieve-puppet; "
+        "default: %(default)s)",
+    )
+    p.add_argument(
+        "--path-prefix-strip",
+        default=None,
+        metavar="PREFIX",
+        help="drop PREFIX from the detector's paths before looking under --scripts (GLITCH run in a "
+        "container on /src: --path-prefix-strip /src); absolute paths that do not exist here are also "
+        "tried by their tails under --scripts",
+    )
+    p.add_argument(
+        "--baseline",
+        default=None,
+        metavar="FILE",
+        help="an earlier run's output (SARIF, CSV or JSONL): warnings already in it are marked keep=false "
+        "and left out of SARIF, so only new ones are reported (matched by a fingerprint that survives "
+        "lines moving)",
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="never",
+        help="kept: exit 1 when kept security warnings remain (after --baseline), for a CI gate "
+        "(default: never; bad input is always exit 2)",
+    )
+    p.add_argument(
+        "--json-summary",
+        default=None,
+        metavar="FILE",
+        help="also write the summary as JSON (counts per smell, model, threshold, exit reason)",
+    )
+    p.add_argument(
+        "--sarif-suppressed",
+        action="store_true",
+        help="SARIF: also hold the dropped warnings, each with a `suppressions` entry (kind external, "
+        "the reason as justification)",
+    )
+    p.add_argument(
+        "--explain",
+        default=None,
+        metavar="FILE.jsonl",
+        help="also write the full evidence per row (score, threshold and its source, margin, nearest "
+        "labelled training warnings, top features) as JSONL (docs/explain.md)",
+    )
+    p.add_argument(
+        "--no-evidence",
+        action="store_true",
+        help="skip the evidence: the reason says the score only, nothing read from the index (fastest)",
+    )
+    p.add_argument(
         "--batch-size",
         type=int,
         default=64,
         metavar="N",
         help="warnings scored per model batch (default: %(default)s)",
     )
-    add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
-    p.set_defaults(func=_filter)
 
 
 def _filter(args: argparse.Namespace) -> int:
     threshold, source = args.threshold, None
+    if args.json_summary is not None and args.json_summary in (args.out, args.detections):
+        raise IacsieveError(
+            f"--json-summary {args.json_summary} is also --out or --detections; pick another name"
+        )
     if args.min_retention is not None or args.max_fp_rate is not None:
         choice = choose_threshold(
             load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate
@@ -155,8 +242,27 @@ def _filter(args: argparse.Namespace) -> int:
         limits=limits_from_args(args),
         sarif_all=args.sarif_all,
         uri_base=args.uri_base,
+        path_prefix_strip=args.path_prefix_strip,
+        baseline=args.baseline,
+        sarif_category=args.sarif_category,
+        threshold_source=source,
+        evidence=not args.no_evidence,
+        explain=args.explain,
+        sarif_suppressed=args.sarif_suppressed,
     )
-    if source is not None:
-        summary["threshold_source"] = source
+    code = 1 if args.fail_on == "kept" and summary["kept_security"] else 0
+    summary.update(fail_on=args.fail_on, exit_code=code)
     print(format_summary(summary), file=sys.stderr)
-    return 0
+    if code:
+        print(
+            f"iacsieve filter: {summary['kept_security']} security warnings kept (--fail-on kept): exit 1",
+            file=sys.stderr,
+        )
+    if args.json_summary is not None:
+        try:
+            atomic_write_text(args.json_summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise IacsieveError(
+                f"{args.json_summary}: cannot write the summary: {exc.strerror or exc}"
+            ) from None
+    return code

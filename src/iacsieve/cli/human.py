@@ -8,9 +8,9 @@ import sys
 from typing import TextIO
 
 from iacsieve import layout
-from iacsieve.data.records import TECHS
 from iacsieve.filtering import ON_MISSING
 from iacsieve.filtering.detections import FORMATS
+from iacsieve.layout import TECHS
 from iacsieve.safe_text import terminal_safe
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -57,7 +57,12 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
         epilog=REVIEW_EXAMPLE,
         formatter_class=_RAW,
     )
-    p.add_argument("--model", required=True, metavar="DIR", help="champion directory, e.g. models/champion")
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="DIR|ARCHIVE",
+        help="champion directory, e.g. models/champion, or its archive (`iacsieve champion pack`)",
+    )
     p.add_argument(
         "--detections",
         metavar="FILE",
@@ -96,7 +101,7 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
         default="error",
         help="a warning whose script is missing (as filter)",
     )
-    p.set_defaults(func=_review)
+    p.set_defaults(func=_review, model_archive=True)  # --model may be an archive (cli.app)
 
 
 def _review(args: argparse.Namespace) -> int:
@@ -140,7 +145,13 @@ def _register_labels(sub: argparse._SubParsersAction) -> None:
         formatter_class=_RAW,
     )
     lsub = p.add_subparsers(dest="labels_command", metavar="<subcommand>", required=True)
+    _add_labels_add(lsub)
+    _add_labels_stats(lsub)
+    _add_labels_apply(lsub)
 
+
+def _add_labels_add(lsub: argparse._SubParsersAction) -> None:
+    """`labels add`: a filled sheet into the store."""
     a = lsub.add_parser(
         "add",
         help="validate a filled review sheet and merge it into data/human",
@@ -168,6 +179,9 @@ def _register_labels(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--no-dvc", action="store_true", help="do not run `dvc add` on the store")
     a.set_defaults(func=_labels_add)
 
+
+def _add_labels_stats(lsub: argparse._SubParsersAction) -> None:
+    """`labels stats`: counts, disagreements, agreement with the LLM."""
     s = lsub.add_parser(
         "stats",
         help="counts per tech x smell, disagreements, LLM-vs-human agreement",
@@ -186,6 +200,9 @@ def _register_labels(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=_labels_stats)
 
+
+def _add_labels_apply(lsub: argparse._SubParsersAction) -> None:
+    """`labels apply`: the prepared splits with human labels applied (DVC `training-data`)."""
     ap = lsub.add_parser(
         "apply",
         help="the data training reads: prepared splits with human labels applied",
@@ -283,7 +300,7 @@ def _register_experiment(sub: argparse._SubParsersAction) -> None:
         help="the LLM-only champion, the n = 0 point; 'none' "
         "trains a classical model instead (default: %(default)s)",
     )
-    lc.add_argument("--out", default="reports/learning_curve", help="output folder (default: %(default)s)")
+    lc.add_argument("--out", default=layout.LEARNING_CURVE_DIR, help="output folder (default: %(default)s)")
     lc.add_argument(
         "--sizes",
         default="0,25,50,100",

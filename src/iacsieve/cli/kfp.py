@@ -58,12 +58,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "grid point in parallel.",
     )
     ksub = kfp.add_subparsers(dest="kfp_command", metavar="<subcommand>", required=True)
-    fmt = argparse.RawDescriptionHelpFormatter
+    _add_compile(ksub)
+    _add_submit(ksub)
+    _add_run_local(ksub)
+    _add_check(ksub)
+    _add_specs(ksub)
+    _add_pull_champion(ksub)
+    _add_push_data(ksub)
 
+
+def _add_compile(ksub: argparse._SubParsersAction) -> None:
+    """`kfp compile`: a stage's pipeline YAML."""
     c = ksub.add_parser(
         "compile",
         help="write a stage's pipeline YAML",
-        formatter_class=fmt,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Compile stage N's pipeline (IR YAML) for upload in the KFP UI or `kfp`.",
     )
     _stage_args(c, default_profile="cluster")
@@ -78,10 +87,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.set_defaults(func=_compile)
 
+
+def _add_submit(ksub: argparse._SubParsersAction) -> None:
+    """`kfp submit`: a stage's run on a KFP server."""
     s = ksub.add_parser(
         "submit",
         help="submit a stage's run to a KFP cluster",
-        formatter_class=fmt,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Compile stage N and create a run on a Kubeflow Pipelines (v2) server.",
         epilog=STAGE_INPUTS_HELP + "\n" + AUTH_HELP,
     )
@@ -116,10 +128,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     _connection_args(s)
     s.set_defaults(func=_submit)
 
+
+def _add_run_local(ksub: argparse._SubParsersAction) -> None:
+    """`kfp run-local`: a stage on this machine with kfp.local."""
     r = ksub.add_parser(
         "run-local",
         help="run a stage here with kfp.local (no cluster)",
-        formatter_class=fmt,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=STAGE_INPUTS_HELP + RUNNER_HELP,
         description="Run stage N's pipeline on this machine with kfp.local: each task as a "
         "subprocess of this venv, as many at once as there are CPU cores (one "
@@ -156,6 +171,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.set_defaults(func=_run_local)
 
+
+def _add_check(ksub: argparse._SubParsersAction) -> None:
+    """`kfp check`: compiled specs against a real KFP backend's rules."""
     ck = ksub.add_parser(
         "check",
         help="check compiled pipeline specs against what a real KFP backend runs",
@@ -174,6 +192,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ck.set_defaults(func=_check)
 
+
+def _add_specs(ksub: argparse._SubParsersAction) -> None:
+    """`kfp specs`: the checked-in component and pipeline specs."""
     sp = ksub.add_parser(
         "specs",
         help="regenerate components/*/component.yaml and pipelines/*.yaml",
@@ -185,10 +206,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
     sp.set_defaults(func=_specs)
 
+
+def _add_pull_champion(ksub: argparse._SubParsersAction) -> None:
+    """`kfp pull-champion`: a run's champion into its own DVC-tracked folder."""
     p = ksub.add_parser(
         "pull-champion",
         help="bring a run's champion home: models/cluster-champion, dvc add-ed",
-        formatter_class=fmt,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Fetch a finished run's champion (the freeze task's `champion` output artifact) "
         "into its own DVC-tracked folder (checked, swapped in atomically, `dvc add`-ed; "
         "never freeze4's models/champion), and write its metrics JSON (the shape of "
@@ -243,6 +267,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _connection_args(p)
     p.set_defaults(func=_pull)
 
+
+def _add_push_data(ksub: argparse._SubParsersAction) -> None:
+    """`kfp push-data`: data/raw to a bucket under its DVC md5."""
     d = ksub.add_parser(
         "push-data",
         help="upload data/raw under its DVC md5, for the cluster to read",
@@ -537,7 +564,7 @@ def _pull(args: argparse.Namespace) -> int:
         origin=origin,
         track=args.track,
     )
-    champion = json.loads((Path(args.out) / "champion.json").read_text(encoding="utf-8"))
+    champion = json.loads((Path(args.out) / layout.CHAMPION_FILE).read_text(encoding="utf-8"))
     print(
         f"champion {champion['run']} (threshold {champion['threshold']:.2f}, val F1 {champion['val_f1']:.4f}) -> {args.out}"
     )

@@ -191,7 +191,7 @@ def _report(args: argparse.Namespace) -> int:
         args.champion, args.out, args.selection = (
             str(Path(layout.CLUSTER_CHAMPION_DIR)),
             str(Path(layout.CLUSTER_REPORTS_DIR) / "summary.md"),
-            args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json"),
+            args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / layout.SELECTION_FILE),
         )
         args.metrics = ""  # pull-champion wrote it; the report only reads
     read = {"--results": args.results, "--champion": args.champion, "--params": args.params}
@@ -255,7 +255,7 @@ def _plots(args: argparse.Namespace) -> int:
             str(Path(layout.CLUSTER_CHAMPION_DIR)),
             str(Path(layout.CLUSTER_REPORTS_DIR) / "plots"),
         )
-        args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / "selection.json")
+        args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / layout.SELECTION_FILE)
     check_folder_output(
         args.out,
         inputs={"--champion": args.champion, "--data": args.data, "--selection": args.selection},
@@ -311,13 +311,13 @@ def _where(args: argparse.Namespace) -> int:
     rows = [
         ("champion", champion),
         ("report", REPORT_FILE),
-        ("metrics", Path("reports/metrics.json")),
+        ("metrics", Path(layout.REPORT_METRICS)),
         ("plots", PLOTS_DIR),
         ("stage selections", Path("results/selection")),
     ]
     for label, path in rows:
         print(f"{label + ':':<18}{path}{'' if path.exists() else '  (missing: run make repro)'}")
-    card = champion / "champion.json"
+    card = champion / layout.CHAMPION_FILE
     if card.is_file():
         data = json.loads(card.read_text(encoding="utf-8"))
         test = data.get("test", {})

@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", default=layout.PREPARED_DIR, help="prepared data folder (default: %(default)s)")
     p.add_argument(
-        "--out", default="reports/ablation", help="output folder for ablation.json/.md (default: %(default)s)"
+        "--out",
+        default=layout.ABLATION_DIR,
+        help="output folder for ablation.json/.md (default: %(default)s)",
     )
     p.add_argument(
         "--cv-folds", type=int, default=5, help="folds of CV on train; 0 turns CV off (default: %(default)s)"
@@ -33,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--timings",
-        default=str(Path(layout.TIMINGS_DIR) / "ablation.json"),
+        default=str(Path(layout.TIMINGS_DIR) / layout.ABLATION_JSON),
         help="where the fit times go (default: %(default)s; git-ignored: they change run to run)",
     )
     p.set_defaults(func=_ablate)

@@ -293,7 +293,7 @@ def _select(args: argparse.Namespace) -> int:
     chosen = sel["selected"]
     print(
         f"selected {chosen['run']} ({args.mode}, val F1 {chosen['val_f1']:.4f}) of {len(sel['runs'])} runs "
-        f"-> {Path(args.out) / 'selection.json'}"
+        f"-> {Path(args.out) / layout.SELECTION_FILE}"
     )
     return 0
 

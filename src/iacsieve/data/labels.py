@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from iacsieve import layout
 from iacsieve.data.human import (
     HUMAN_DIR,
     check_date,
@@ -53,7 +54,7 @@ def add_labels(
     reviewer: str,
     *,
     human_dir: str | Path = HUMAN_DIR,
-    raw_dir: str | Path = "data/raw",
+    raw_dir: str | Path = layout.RAW_DIR,
     skip_invalid: bool = False,
     date: str | None = None,
     dvc_track: bool = True,
@@ -160,7 +161,7 @@ def format_add(result: dict) -> str:
     return "\n".join(lines)
 
 
-def label_stats(human_dir: str | Path = HUMAN_DIR, raw_dir: str | Path | None = "data/raw") -> dict:
+def label_stats(human_dir: str | Path = HUMAN_DIR, raw_dir: str | Path | None = layout.RAW_DIR) -> dict:
     """Counts per tech x smell, reviewer disagreements, and LLM-vs-human agreement (Cohen's kappa)."""
     labels = load_human_labels(human_dir)
     resolved, disputed = resolve_labels(labels)

@@ -13,14 +13,15 @@ from pathlib import Path
 
 from iacsieve.atomic import atomic_write_json, atomic_write_jsonl
 from iacsieve.errors import DataError, IacsieveError
+from iacsieve.layout import STATS_FILE
+from iacsieve.layout import TECHS as TECHS  # re-exported: the data layer's importers read it here
+from iacsieve.layout import TEST_SETS as TEST_SETS
 from iacsieve.limits import DEFAULT, Limits, shorten
 from iacsieve.output_policy import check_folder_output, output_folder
 from iacsieve.reading import decode_json_line, read_regular_text
 from iacsieve.smells import canonical_smell
 
-TECHS: tuple[str, ...] = ("ansible", "chef", "puppet")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-TEST_SETS: tuple[str, ...] = ("combined", *TECHS)
 LABELS: dict[str, int] = {"FP": 0, "TP": 1}
 CONTEXT_RADIUS = 5  # lines either side of the target in `with_context`
 
@@ -318,5 +319,5 @@ def prepare(
                 atomic_write_jsonl(
                     prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech)
                 )
-        atomic_write_json(Path(tmp) / "stats.json", stats)
+        atomic_write_json(Path(tmp) / STATS_FILE, stats)
     return stats

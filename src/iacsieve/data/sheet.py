@@ -2,7 +2,8 @@
 
 Columns: `id` (a hash of the warning key: an edited file/line/smell shows), `tech`, `smell`, `file`,
 `line`, `code` (the flagged line), `context` (numbered lines around it, the flagged one marked `>>>`),
-`score` (the model's P(real smell)), `similar` (other warnings with the same smell and code line,
+`score` (the model's P(real smell)), `reason` (why the model leaned that way: the threshold, the nearest
+labelled training warnings, top features; `iacsieve.filtering.evidence`), `similar` (other warnings with the same smell and code line,
 collapsed into this row), `llm_label` (label audits only), and the two a person fills: `label` (TP =
 real smell, FP = false alarm; empty = not reviewed) and `note`.
 """
@@ -20,7 +21,7 @@ from iacsieve.data.records import LABELS, TECHS
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.reading import csv_rows, read_regular_text
-from iacsieve.safe_text import neutralise_cell, restore_cell
+from iacsieve.safe_text import neutralise_cell, unneutralise_cell
 from iacsieve.smells import canonical_smell
 
 SHEET_COLUMNS: tuple[str, ...] = (
@@ -32,6 +33,7 @@ SHEET_COLUMNS: tuple[str, ...] = (
     "code",
     "context",
     "score",
+    "reason",
     "similar",
     "llm_label",
     "label",
@@ -54,6 +56,7 @@ class SheetRow:
     similar: int = 0
     llm_label: str = ""
     origin: str = "detections"
+    reason: str = ""
 
     @property
     def key(self) -> str:
@@ -77,6 +80,7 @@ def write_sheet(path: str | Path, rows: list[SheetRow]) -> Path:
             row.code,
             row.context,
             "" if row.score is None else f"{row.score:.4f}",
+            row.reason,
             row.similar,
             row.llm_label,
             "",
@@ -105,6 +109,7 @@ def read_sheet(
 
     A row with an empty `label` is not reviewed (skipped, counted). A row on a test-split warning is a
     problem (the test split is the human oracle; its rows never enter data/human).
+    Long because each column's check sits in the one row loop, in the sheet's column order.
     """
     path = Path(path)
     text = read_regular_text(
@@ -131,7 +136,7 @@ def read_sheet(
             continue
         if not any(c.strip() for c in cells):
             continue
-        row = dict(zip(header, (restore_cell(c) for c in cells)))
+        row = dict(zip(header, (unneutralise_cell(c) for c in cells)))
         try:
             label = _parse_row(row, path=path, line_no=line_no, reviewer=reviewer, date=date)
         except DataError as exc:

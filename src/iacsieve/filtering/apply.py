@@ -4,33 +4,54 @@ Works from a model directory alone (no repo, no DVC, no params.yaml), so a champ
 For each warning: find its script under `--scripts` (never outside it), read the flagged line (and the
 context window when the champion uses it), build the model input the way training did
 (`iacsieve.data.record_text`, called by the scorer), score it, and apply the champion's frozen
-threshold. Smells the champion was not trained on and non-security smells pass through with an empty
-score and keep=true. The output holds every input row, in order, plus `smell`, `score`, `keep`
-(CSV / JSONL), or only the kept warnings (SARIF: security smells only unless `sarif_all`, URIs
-relative to the repository root holding `--scripts` unless `uri_base` says otherwise).
+threshold. Smells the champion was not trained on, non-security smells and whole-file smells (line -1)
+pass through with an empty score and keep=true; a warning on a binary or undecodable script is kept,
+unscored, and reported. The output holds every input row, in order, plus `smell`, `score`, `keep`,
+`fingerprint` (CSV / JSONL), or only the kept warnings (SARIF: security smells only unless `sarif_all`,
+URIs relative to the repository root holding `--scripts` unless `uri_base` says otherwise).
+
+Rows stream through in chunks of `CHUNK_ROWS` (read, resolve, score the chunk's distinct inputs in one
+call, write), so memory does not grow with the input: 2M rows cost what 4,096 do.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from iacsieve.classification import predict
 from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.errors import IacsieveError
-from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion
-from iacsieve.filtering.detections import DetectionSet, read_detections
-from iacsieve.filtering.output import SarifOptions, in_sarif, output_format, write_output
-from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
-from iacsieve.filtering.summary import summarise
+from iacsieve.filtering.baseline import read_baseline
+from iacsieve.filtering.champion import CHAMPION_FILE, Champion, champion_sha256, read_champion
+from iacsieve.filtering.detections import Detection, DetectionSet, open_detections
+from iacsieve.filtering.evidence import Evidence, ExplainWriter, champion_index, explain_inputs
+from iacsieve.filtering.fingerprint import fingerprint
+from iacsieve.filtering.output import STDOUT, SarifOptions, output_chunks, output_format, write_chunks
+from iacsieve.filtering.sarif import DEFAULT_CATEGORY, RunInfo
+from iacsieve.filtering.scripts import (
+    SCRIPT_CACHE_BYTES,
+    ScriptFolder,
+    ScriptProblem,
+    infer_tech,
+    normalise_line,
+)
+from iacsieve.filtering.summary import Tally
 from iacsieve.filtering.uri_base import resolve_uri_base
-from iacsieve.filtering.verdicts import FilteredRow
+from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow
 from iacsieve.limits import DEFAULT, Limits
 from iacsieve.models import Scorer, load_scorer
 from iacsieve.output_policy import check_file_output
-from iacsieve.steps.metrics import predict
+from iacsieve.overlap import refuse_overlap
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
+CHUNK_ROWS = 4096  # rows held at once; their distinct inputs go to the model in one call
+SCORE_CACHE_ENTRIES = 1 << 17  # (script, line, smell) scores remembered across chunks
 
 
 def filter_detections(
@@ -48,8 +69,18 @@ def filter_detections(
     limits: Limits = DEFAULT,
     sarif_all: bool = False,
     uri_base: str | Path | None = None,
+    *,
+    path_prefix_strip: str | None = None,
+    baseline: str | Path | None = None,
+    sarif_category: str = DEFAULT_CATEGORY,
+    threshold_source: str | None = None,
+    script_cache_bytes: int = SCRIPT_CACHE_BYTES,
+    evidence: bool = True,
+    explain: str | Path | None = None,
+    sarif_suppressed: bool = False,
 ) -> dict:
-    """Filter a detector's warnings with a champion; write `out` atomically and return the summary.
+    """Filter a detector's warnings with a champion; write `out` (atomically, or stdout for `-`) and return
+    the summary.
 
     `on_missing` says what to do with a warning whose script is missing, outside `scripts_dir`, or
     shorter than the flagged line: `error` (IacsieveError naming the row), `keep` or `drop` (counted).
@@ -58,8 +89,17 @@ def filter_detections(
     `sarif_all`: SARIF also holds the kept code-quality (design/implementation) smells, as notes.
     `uri_base`: the folder SARIF URIs are relative to (default: the git repository root holding `scripts_dir`,
     else `scripts_dir`).
+    `path_prefix_strip`: a prefix the detector's paths carry that `scripts_dir` does not (GLITCH run in a
+    container on `/src`). `baseline`: an earlier run's output; warnings in it are kept=false (status
+    `baseline`) and left out of SARIF, so only new ones are reported. `sarif_category`: SARIF's
+    `automationDetails.id` (one per analysis uploaded for a commit). `threshold_source`: how `threshold`
+    was chosen (an operating point), for the summary and the SARIF run.
+    `evidence`: why each warning was kept or dropped (`iacsieve.filtering.evidence`, docs/explain.md) in
+    the `reason` column and SARIF properties; `explain`: the full evidence per row, as JSONL;
+    `sarif_suppressed`: SARIF also holds the dropped warnings, as suppressed results.
 
     Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
+    Long because it is the filter's one sequence (check, read, resolve, score, write) end to end.
     """
     out_format = output_format(out, fmt)
     if on_missing not in ON_MISSING:
@@ -74,65 +114,297 @@ def filter_detections(
         raise IacsieveError(
             f"--sarif-all and --uri-base apply to SARIF output only; --out {out} is {out_format}"
         )
-    check_file_output(out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir)
-    folder = ScriptFolder(scripts_dir, limits)
-    sarif = (
-        SarifOptions(resolve_uri_base(scripts_dir, uri_base), sarif_all) if out_format == "sarif" else None
-    )
+    if out_format != "sarif" and sarif_suppressed:
+        raise IacsieveError(f"--sarif-suppressed applies to SARIF output only; --out {out} is {out_format}")
+    if explain is not None and not evidence:
+        raise IacsieveError("--explain needs the evidence; drop --no-evidence")
+    if explain is not None:
+        check_output_path(explain)
+        refuse_overlap(explain, {"--out": out, "--detections": detections, "--model": model_dir})
+    if not sarif_category.strip("/") or any(c.isspace() for c in sarif_category):
+        raise IacsieveError(
+            f"--sarif-category must be a non-empty name without spaces, got {sarif_category!r}"
+        )
+    if str(out) != STDOUT:
+        check_file_output(out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir)
+        if baseline is not None:
+            refuse_overlap(out, {"--baseline": baseline}, inside_ok=True)
+    folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip, cache_bytes=script_cache_bytes)
+    base = resolve_uri_base(scripts_dir, uri_base) if out_format == "sarif" else None
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
         raise IacsieveError(f"{model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
-    parsed = read_detections(detections, detections_format, limits)
-    rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
-    scorer = scorer if scorer is not None else _load(champion.model_dir)
-    use_context = bool(getattr(scorer, "use_context", champion.use_context))
-
-    inputs, slots, cut_lines = _model_inputs(rows, folder, tech, use_context, parsed)
-    if inputs:
-        try:
-            scores = np.asarray(scorer.predict_proba(inputs, batch_size=batch_size), dtype=float).reshape(-1)
-        except ValueError as exc:  # e.g. a model saved by an incompatible iacsieve version
-            raise IacsieveError(
-                f"{model_dir}: the model cannot score these warnings: {exc}".splitlines()[0]
-            ) from None
-        if scores.shape[0] != len(inputs):
-            raise IacsieveError(
-                f"{model_dir}: the model returned {scores.shape[0]} scores for {len(inputs)} inputs"
-            )
-        keeps = predict(scores, cut)
-        for row in rows:
-            if row.status == "scored":
-                i = slots[_dedup_key(row)]
-                row.score, row.keep = float(scores[i]), bool(keeps[i])
-
-    write_output(out, out_format, parsed, rows, folder, cut, sarif)
-    summary = summarise(
-        parsed,
-        rows,
-        problems,
-        champion,
-        cut,
-        "--threshold" if threshold is not None else "champion",
-        len(inputs),
-        out,
-        out_format,
-        on_missing,
-        use_context,
-    )
-    summary.update(lines_cut=cut_lines, max_line_chars=limits.max_line_chars)
+    source = threshold_source or ("--threshold" if threshold is not None else "champion")
+    index = champion_index(champion) if evidence else None  # an altered index is refused here
+    stream = open_detections(detections, detections_format, limits)
+    known = read_baseline(baseline, limits) if baseline is not None else None
+    load = (lambda: scorer) if scorer is not None else (lambda: load_model(champion.model_dir))
+    run = _Run(folder, champion, load, cut, tech, on_missing, batch_size, known, str(model_dir), stream.path)
+    if evidence:
+        frozen = "frozen" if source == "champion" else source
+        run.explain = lambda records, scores: explain_inputs(index, run.scorer, records, scores, cut, frozen)
+    tally = Tally()
+    counted = tally.counted(run.verdicts(stream))
+    sarif = None
+    sarif_counts: dict = {}
+    if base is not None:
+        info = RunInfo(
+            threshold=cut,
+            threshold_source=source,
+            model=str(model_dir),
+            family=champion.family,
+            champion_sha256=champion_sha256(champion.model_dir),
+            category=sarif_category,
+        )
+        sarif = SarifOptions(
+            base,
+            sarif_all,
+            info,
+            baseline=known is not None,
+            counts=sarif_counts,
+            suppressed=sarif_suppressed,
+        )
+    if explain is not None:
+        with ExplainWriter(explain) as writer:
+            rows = writer.tee(counted)
+            write_chunks(out, output_chunks(out_format, rows, lambda: stream.columns, folder.root, sarif))
+    else:
+        write_chunks(out, output_chunks(out_format, counted, lambda: stream.columns, folder.root, sarif))
+    summary = {
+        "detections": str(stream.path),
+        "format": stream.format,
+        "out": str(out),
+        "out_format": out_format,
+        "model": str(champion.model_dir),
+        "family": champion.family,
+        "use_context": run.use_context,
+        "threshold": cut,
+        "threshold_source": source,
+        "covered_smells": sorted(champion.covered),
+        "covered_smells_recorded": champion.covered_recorded,
+        **tally.summary(),
+        "model_inputs": run.model_inputs,
+        "on_missing": on_missing,
+        "baseline": None if baseline is None else str(baseline),
+        "lines_cut": run.cut_lines,
+        "max_line_chars": limits.max_line_chars,
+        "evidence": evidence,
+    }
+    if explain is not None:
+        summary["explain"] = str(explain)
     if sarif is not None:
-        in_log = sum(in_sarif(row, sarif.include_all) for row in rows)
         summary.update(
-            sarif_results=in_log,
-            sarif_left_out=summary["kept"] - in_log,
-            sarif_all=sarif.include_all,
-            uri_base=str(sarif.base),
+            sarif_results=sarif_counts.get("results", 0) - sarif_counts.get("suppressed", 0),
+            sarif_suppressed=sarif_counts.get("suppressed", 0),
+            sarif_left_out=tally.kept - tally.kept_security if not sarif_all else 0,
+            sarif_all=sarif_all,
+            sarif_category=sarif_category,
+            uri_base=str(base),
+            champion_sha256=sarif.info.champion_sha256,
         )
     return summary
 
 
-def _load(model_dir: Path):
+def check_output_path(out: str | Path) -> None:
+    """--out must name a file in a folder that exists or can be made, and that we may write in."""
+    out = Path(out)
+    if out.is_dir():
+        raise IacsieveError(f"{out}: is a directory; --out needs a file name")
+    if out.exists() and not out.is_file():
+        raise IacsieveError(
+            f"{out}: not a regular file; --out needs a plain file (it is replaced atomically)"
+        )
+    folder = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
+    if folder is None or not folder.is_dir():
+        raise IacsieveError(f"{out}: {folder} is not a folder; cannot write --out there")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise IacsieveError(f"{out}: no permission to write in {folder}")
+
+
+class _Run:
+    """One filter run's state as rows stream through: the scripts, the model, a bounded score cache.
+
+    The model loads when the first chunk has something to score: a bad row in it (or an input with
+    nothing to score) costs no wait for the model.
+    """
+
+    def __init__(
+        self,
+        folder: ScriptFolder,
+        champion: Champion,
+        load: Callable[[], Scorer],
+        cut: float,
+        tech: str | None,
+        on_missing: str,
+        batch_size: int,
+        known: frozenset[str] | None,
+        model_name: str,
+        source: Path,
+    ) -> None:
+        self.folder, self.champion, self.load, self.cut = folder, champion, load, cut
+        self.tech, self.on_missing, self.batch_size = tech, on_missing, batch_size
+        self.scorer: Scorer | None = None
+        self.use_context = champion.use_context
+        self.known, self.model_name, self.source = known, model_name, source
+        self.scores: OrderedDict[tuple, float] = OrderedDict()
+        self.model_inputs = 0
+        self.cut_lines = 0
+        # with evidence: (records, scores) -> the Evidence of each (iacsieve.filtering.evidence)
+        self.explain: Callable[[list[WarningRecord], np.ndarray], list[Evidence]] | None = None
+        self.evidence: dict[tuple, Evidence] = {}
+
+    def verdicts(self, detections: Iterable[Detection]) -> Iterator[FilteredRow]:
+        """Each detection's verdict, in input order, a chunk of rows at a time."""
+        iterator = iter(detections)
+        while chunk := list(itertools.islice(iterator, CHUNK_ROWS)):
+            rows = [classify(det, self.folder, self.champion, self.on_missing, self.source) for det in chunk]
+            self._score(rows)
+            for row in rows:
+                self._identify(row)
+                yield row
+
+    def _score(self, rows: list[FilteredRow]) -> None:
+        waiting: dict[tuple, list[FilteredRow]] = {}
+        for row in rows:
+            if row.status != SCORED:
+                continue
+            key = _dedup_key(row)
+            if key in self.scores:
+                self.scores.move_to_end(key)
+                row.score = self.scores[key]
+                row.evidence = self.evidence.get(key)
+            else:
+                waiting.setdefault(key, []).append(row)
+        if waiting:
+            firsts = [group[0] for group in waiting.values()]
+            # every input's technology is checked before the model loads
+            techs = [row_tech(row, self.tech, self.source) for row in firsts]
+            scorer = self._scorer()
+            records = [
+                model_record(row, self.folder, t, self.use_context, self.source)
+                for row, t in zip(firsts, techs)
+            ]
+            self.cut_lines += sum(
+                self.folder.was_cut(row.script, row.detection.line)
+                for row in firsts
+                if row.script is not None
+            )
+            scores = _predict(scorer, records, self.batch_size, self.model_name)
+            self.model_inputs += len(records)
+            explained = self.explain(records, scores) if self.explain is not None else None
+            for i, ((key, waiting_rows), score) in enumerate(zip(waiting.items(), scores)):
+                self.scores[key] = float(score)
+                if explained is not None:
+                    self.evidence[key] = explained[i]
+                for row in waiting_rows:
+                    row.score = float(score)
+                    row.evidence = explained[i] if explained is not None else None
+            while len(self.scores) > SCORE_CACHE_ENTRIES:
+                self.evidence.pop(self.scores.popitem(last=False)[0], None)
+        scored = [row for row in rows if row.status == SCORED and row.score is not None]
+        if scored:
+            keeps = predict(np.asarray([row.score for row in scored]), self.cut)
+            for row, keep in zip(scored, keeps):
+                row.keep = bool(keep)
+
+    def _scorer(self) -> Scorer:
+        if self.scorer is None:
+            self.scorer = self.load()
+            self.use_context = bool(getattr(self.scorer, "use_context", self.champion.use_context))
+        return self.scorer
+
+    def _identify(self, row: FilteredRow) -> None:
+        """The row's fingerprint, and whether the baseline already holds it."""
+        det = row.detection
+        occurrence = 0
+        if det.file_level:
+            content = "<whole file>"
+        elif row.script is not None and row.status in (SCORED, PASS_THROUGH):
+            content = normalise_line(self.folder.line(row.script, det.line)[0])
+            occurrence = self.folder.occurrence(row.script, det.line, content)
+        else:  # the script is gone or unreadable: the detector's snippet, else the line number
+            content = normalise_line(str(det.values.get("snippet") or "")) or f"line {det.line}"
+        row.fingerprint = fingerprint(row.location or det.file, row.smell, content, occurrence)
+        if self.known is not None and row.keep and row.fingerprint in self.known:
+            row.keep, row.status = False, BASELINE
+
+
+def classify(
+    det: Detection, folder: ScriptFolder, champion: Champion, on_missing: str, source: object
+) -> FilteredRow:
+    """A detection's row before scoring: to score, to pass through, missing or unreadable (its script
+    must resolve safely under --scripts either way); `source` names the detections file in messages."""
+    covered = (
+        det.smell is not None
+        and det.smell in champion.covered
+        and not det.non_security
+        and not det.file_level
+    )
+    row = FilteredRow(detection=det, smell=det.display_smell, status=SCORED if covered else PASS_THROUGH)
+    try:
+        row.script = folder.resolve(det.file)
+        row.location = folder.relative(row.script)
+        folder.line(row.script, det.line)
+    except ScriptProblem as problem:
+        message = f"{source}:{det.row_no}: {problem.message}"
+        row.location = row.location or folder.mapped(det.file).as_posix()
+        row.problem, row.score = message, None
+        if problem.unreadable:
+            row.status, row.keep = f"unreadable:{problem.reason}", True
+        elif on_missing == "error":
+            raise IacsieveError(f"{message} (--on-missing keep|drop goes on and counts it)") from None
+        else:
+            row.status, row.keep = f"missing:{problem.reason}", on_missing == "keep"
+    return row
+
+
+def row_tech(row: FilteredRow, tech: str | None, source: object) -> str:
+    """`tech` when given, else the technology the script's extension names; IacsieveError when it names none."""
+    found = tech or infer_tech(row.detection.file)
+    if found is None:
+        raise IacsieveError(
+            f"{source}:{row.detection.row_no}: cannot infer the technology of {row.detection.file!r} from its "
+            f"extension (.pp puppet, .rb chef, .yml/.yaml ansible); pass --tech"
+        )
+    return found
+
+
+def model_record(
+    row: FilteredRow, folder: ScriptFolder, tech: str | None, use_context: bool, source: object
+) -> WarningRecord:
+    """The model input for a row to score, built the way training built them."""
+    det = row.detection
+    if row.script is None:
+        raise ValueError("model_record needs a row whose script resolved")
+    text, lines = folder.line(row.script, det.line)
+    name = row.script.name
+    return WarningRecord(
+        smell=row.smell,
+        tech=row_tech(row, tech, source),
+        file=name,
+        line=det.line,
+        content=text.strip(),
+        with_context=render_context(lines, det.line, file=name) if use_context else "",
+    )
+
+
+def _predict(scorer: Scorer, records: list[WarningRecord], batch_size: int, model_name: str) -> np.ndarray:
+    try:
+        scores = np.asarray(scorer.predict_proba(records, batch_size=batch_size), dtype=float).reshape(-1)
+    except ValueError as exc:  # e.g. a model saved by an incompatible iacsieve version
+        raise IacsieveError(
+            f"{model_name}: the model cannot score these warnings: {exc}".splitlines()[0]
+        ) from None
+    if scores.shape[0] != len(records):
+        raise IacsieveError(
+            f"{model_name}: the model returned {scores.shape[0]} scores for {len(records)} inputs"
+        )
+    return scores
+
+
+def load_model(model_dir: Path) -> Scorer:
+    """The champion's scorer; a broken model folder is one line naming it, not a traceback."""
     try:
         return load_scorer(model_dir)
     except IacsieveError:
@@ -141,37 +413,23 @@ def _load(model_dir: Path):
         raise IacsieveError(f"{model_dir}: cannot load the model: {exc}".splitlines()[0]) from None
 
 
-def _resolve_rows(
-    parsed: DetectionSet, folder: ScriptFolder, champion: Champion, on_missing: str
-) -> tuple[list[FilteredRow], list[str]]:
-    """Classify each row (to score / pass through / missing); every row's script must resolve safely."""
-    rows: list[FilteredRow] = []
-    problems: list[str] = []
-    for det in parsed.rows:
-        smell = det.smell
-        covered = smell is not None and smell in champion.covered and not det.non_security
-        row = FilteredRow(
-            detection=det, smell=det.display_smell, status="scored" if covered else "pass_through"
-        )
-        try:
-            row.script = folder.resolve(det.file)
-            folder.line(row.script, det.line)
-        except ScriptProblem as problem:
-            message = f"{parsed.path}:{det.row_no}: {problem.message}"
-            if on_missing == "error":
-                raise IacsieveError(f"{message} (--on-missing keep|drop goes on and counts it)") from None
-            row.status, row.keep, row.score = f"missing:{problem.reason}", on_missing == "keep", None
-            problems.append(message)
-        rows.append(row)
-    return rows, problems
-
-
-def _dedup_key(row: FilteredRow) -> tuple[Path, int, str]:
+def _dedup_key(row: FilteredRow) -> tuple[Path | None, int, str]:
     """Same script, line and canonical smell = one model input (GLITCH flags a line as secret, password, user)."""
     return (row.script, row.detection.line, row.smell)
 
 
-def _model_inputs(
+# ----------------------------------------------------------------------------- the review queue's use
+
+
+def resolve_rows(
+    parsed: DetectionSet, folder: ScriptFolder, champion: Champion, on_missing: str
+) -> tuple[list[FilteredRow], list[str]]:
+    """Every row of an in-memory detections file classified (`classify`), and the problems met."""
+    rows = [classify(det, folder, champion, on_missing, parsed.path) for det in parsed.rows]
+    return rows, [row.problem for row in rows if row.problem and row.status.startswith("missing")]
+
+
+def model_inputs(
     rows: list[FilteredRow], folder: ScriptFolder, tech: str | None, use_context: bool, parsed: DetectionSet
 ) -> tuple[list[WarningRecord], dict, int]:
     """One WarningRecord per distinct (script, line, smell) to score, where each row's score sits, and
@@ -180,30 +438,9 @@ def _model_inputs(
     slots: dict[tuple, int] = {}
     cut_lines = 0
     for row in rows:
-        if row.status != "scored":
+        if row.status != SCORED or _dedup_key(row) in slots:
             continue
-        key = _dedup_key(row)
-        if key in slots:
-            continue
-        det = row.detection
-        row_tech = tech or infer_tech(det.file)
-        if row_tech is None:
-            raise IacsieveError(
-                f"{parsed.path}:{det.row_no}: cannot infer the technology of {det.file!r} from its "
-                f"extension (.pp puppet, .rb chef, .yml/.yaml ansible); pass --tech"
-            )
-        text, lines = folder.line(row.script, det.line)
-        name = row.script.name
-        slots[key] = len(inputs)
-        cut_lines += folder.was_cut(row.script, det.line)
-        inputs.append(
-            WarningRecord(
-                smell=row.smell,
-                tech=row_tech,
-                file=name,
-                line=det.line,
-                content=text.strip(),
-                with_context=render_context(lines, det.line, file=name) if use_context else "",
-            )
-        )
+        slots[_dedup_key(row)] = len(inputs)
+        cut_lines += row.script is not None and folder.was_cut(row.script, row.detection.line)
+        inputs.append(model_record(row, folder, tech, use_context, parsed.path))
     return inputs, slots, cut_lines

@@ -5,17 +5,18 @@ Reads `champion.json` (when present) and `model_meta.json`; loads no weights.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from iacsieve.errors import IacsieveError
+from iacsieve.layout import CHAMPION_FILE as CHAMPION_FILE  # re-exported for filtering.apply
 from iacsieve.limits import shorten
 from iacsieve.models import read_meta
 from iacsieve.reading import read_json_object
 from iacsieve.smells import canonical_smell
 
-CHAMPION_FILE = "champion.json"
 # What a champion covers when neither champion.json nor model_meta.json lists `smells`:
 # the four smells of the training data (data/README.md).
 DATASET_SMELLS: tuple[str, ...] = ("hard_coded_secret", "suspicious_comment", "use_of_http", "weak_crypto")
@@ -52,7 +53,7 @@ def read_champion(model_dir: str | Path) -> Champion:
             raise IacsieveError(
                 f"{model_dir}: key 'smells': must be a list of known smell names, got {shorten(smells)}"
             )
-        covered, recorded = frozenset(canonical_smell(s) for s in smells), True
+        covered, recorded = frozenset(c for s in smells if (c := canonical_smell(s))), True
     return Champion(
         model_dir=model_dir,
         threshold=None if threshold is None else float(threshold),
@@ -68,7 +69,19 @@ def _load_champion_json(model_dir: Path) -> dict:
     try:
         from iacsieve.steps.freeze import load_champion
     except ImportError:  # a trimmed install without the training steps
-        load_champion = None
-    if load_champion is not None:
-        return load_champion(model_dir)
-    return read_json_object(model_dir / CHAMPION_FILE, what="champion file")
+        return read_json_object(model_dir / CHAMPION_FILE, what="champion file")
+    return load_champion(model_dir)
+
+
+def champion_sha256(model_dir: str | Path) -> str:
+    """SHA-256 over a model directory's files (relative names and contents, in name order): what a SARIF
+    run records so a reader can tell which champion judged it."""
+    root = Path(model_dir)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8", errors="surrogateescape") + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()

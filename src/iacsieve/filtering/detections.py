@@ -1,13 +1,16 @@
-"""Read a detector's warnings file: detect its format and parse it into rows, in order.
+"""Read a detector's warnings file: detect its format and stream its rows, in order.
 
 Three formats are read:
 
-- ``glitch``: GLITCH's own CSV, no header, ``path,line,code,snippet``. GLITCH writes it without
-  quoting, so a snippet may hold commas and quotes: everything after the third comma is the snippet.
+- ``glitch``: GLITCH's own CSV, no header, never quoted. Older releases write ``path,line,code,snippet``;
+  current ones add a fifth field, the message or ``-``. Only the first three commas split safely (the
+  code and the message may hold commas), so a row is split there and a trailing ``,-`` is the empty
+  message. Line ``-1`` is a whole-file smell.
 - ``replication``: the replication package's CSV, header ``PATH,LINE,ERROR`` (older smell names such
   as ``hardcoded-secret`` or ``use of http``), properly quoted.
 - ``jsonl``: one JSON object a line with ``file``, ``line`` and ``smell``.
 
+Rows are read one at a time (`open_detections`), so a 2M-row file costs the memory of one row.
 A detections file may come from anyone's CI, so every problem is a one-line `IacsieveError` naming the
 file and the row, never a traceback.
 """
@@ -15,25 +18,29 @@ file and the row, never a traceback.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import DEFAULT, FLAGS, Limits, shorten
-from iacsieve.reading import csv_rows, decode_json_line, read_regular_bytes
+from iacsieve.reading import csv_rows, decode_json_line, open_regular
 from iacsieve.smells import canonical_smell, is_non_security
 
 FORMATS: tuple[str, ...] = ("glitch", "replication", "jsonl")
 GLITCH_COLUMNS: tuple[str, ...] = ("path", "line", "code", "snippet")
+GLITCH_MESSAGE = "message"  # the fifth column of current GLITCH releases
+NO_MESSAGE = "-"  # what GLITCH writes in it when a smell has no message
 REPLICATION_KEYS: tuple[str, ...] = ("PATH", "LINE", "ERROR")
-JSONL_KEYS: tuple[str, ...] = ("file", "line", "smell")
+JSONL_KEYS: tuple[str, str, str] = ("file", "line", "smell")
+FILE_LEVEL = -1  # GLITCH's line for a smell about the whole file (too many variables, ...)
 
 _GLITCH_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# ASCII digits only (str.isdigit() accepts '²' and other digits int() rejects), at most 10 of them.
-_LINE_NUMBER = re.compile(r"^\s*\+?[0-9]{1,10}\s*$")
+# ASCII digits only (str.isdigit() accepts '²' and other digits int() rejects), at most 10 of them;
+# `-1` alone is GLITCH's whole-file line.
+_LINE_NUMBER = re.compile(r"^\s*(?:\+?[0-9]{1,10}|-1)\s*$")
 MAX_LINE_NUMBER = 2**31 - 1
 
 
@@ -43,7 +50,7 @@ class Detection:
 
     row_no: int  # 1-based line of the detections file where the row starts (for error messages)
     file: str  # the path exactly as the detector wrote it
-    line: int  # 1-based line in the script
+    line: int  # 1-based line in the script, or FILE_LEVEL (-1) for a whole-file smell
     raw_smell: str  # the detector's smell name / code
     values: dict = field(default_factory=dict)  # the input row, column -> value, for the output
 
@@ -58,6 +65,11 @@ class Detection:
         return is_non_security(self.raw_smell)
 
     @property
+    def file_level(self) -> bool:
+        """A smell about the whole file (GLITCH's line -1): no line to score, passed through."""
+        return self.line == FILE_LEVEL
+
+    @property
     def display_smell(self) -> str:
         """Canonical name when known, else the detector's own name (never empty in the output)."""
         return self.smell or self.raw_smell.strip()
@@ -65,7 +77,7 @@ class Detection:
 
 @dataclass(frozen=True)
 class DetectionSet:
-    """A parsed detections file: its format, its columns (output order) and its rows (input order)."""
+    """A parsed detections file held in memory: its format, columns (output order) and rows (input order)."""
 
     path: Path
     format: str
@@ -73,20 +85,60 @@ class DetectionSet:
     rows: tuple[Detection, ...]
 
 
-def read_detections(path: str | Path, fmt: str | None = None, limits: Limits = DEFAULT) -> DetectionSet:
-    """Read and parse a detections file; `fmt` forces a format, else it is detected from the content.
+class DetectionStream:
+    """A detections file read row by row: `format` and `columns` are known before the first row.
+
+    Iterating reads the file again from the start (each pass is a fresh, bounded read).
+    """
+
+    def __init__(self, path: Path, fmt: str, limits: Limits, first: str | None) -> None:
+        self.path, self.format, self.limits = path, fmt, limits
+        self._glitch_message = fmt == "glitch" and first is not None and _has_message(first)
+        self._columns: tuple[str, ...] | None = None
+        if fmt == "glitch":
+            self._columns = GLITCH_COLUMNS + ((GLITCH_MESSAGE,) if self._glitch_message else ())
+        elif fmt == "replication":
+            self._columns = _replication_header(self.path, first)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The input's columns in output order (JSONL: every key seen, in first-seen order: one extra pass)."""
+        if self._columns is None:
+            keys: dict[str, None] = {}
+            for det in self:
+                keys.update(dict.fromkeys(det.values))
+            self._columns = tuple(keys)
+        return self._columns
+
+    def __iter__(self) -> Iterator[Detection]:
+        ctx = _Context(self.path, self.limits)
+        lines = _text_lines(self.path, self.limits.max_file_bytes)
+        if self.format == "glitch":
+            return _parse_glitch(lines, ctx, self._glitch_message)
+        if self.format == "replication":
+            return _parse_replication(lines, ctx)
+        return _parse_jsonl(lines, ctx)
+
+
+def open_detections(path: str | Path, fmt: str | None = None, limits: Limits = DEFAULT) -> DetectionStream:
+    """Open a detections file for streaming; `fmt` forces a format, else it is detected from the first row.
 
     `limits`: the file's size, its row count and each path's length are capped (IacsieveError past them).
     """
     path = Path(path)
     if fmt is not None and fmt not in FORMATS:
         raise IacsieveError(f"{path}: unknown detections format {fmt!r} (known: {', '.join(FORMATS)})")
-    text = _read_text(path, limits.max_file_bytes)
+    first = next((ln for _, ln in _text_lines(path, limits.max_file_bytes) if ln.strip()), None)
     if fmt is None:
-        fmt = detect_format(text, path=path)
-    parser = {"glitch": _parse_glitch, "replication": _parse_replication, "jsonl": _parse_jsonl}[fmt]
-    columns, rows = parser(text, _Context(path, limits))
-    return DetectionSet(path=path, format=fmt, columns=columns, rows=tuple(rows))
+        fmt = detect_format(first or "", path=path)
+    return DetectionStream(path, fmt, limits, first)
+
+
+def read_detections(path: str | Path, fmt: str | None = None, limits: Limits = DEFAULT) -> DetectionSet:
+    """Read and parse a whole detections file into memory (small inputs: the review queue, tests)."""
+    stream = open_detections(path, fmt, limits)
+    rows = tuple(stream)
+    return DetectionSet(path=stream.path, format=stream.format, columns=stream.columns, rows=rows)
 
 
 @dataclass
@@ -104,7 +156,7 @@ class _Context:
 
 def detect_format(text: str, *, path: object = "<detections>") -> str:
     """Tell the three formats apart from the first non-empty line; an empty file reads as GLITCH's."""
-    first = next((ln.rstrip("\r\n") for ln in io.StringIO(text) if ln.strip()), None)
+    first = next((ln.rstrip("\r\n") for ln in text.split("\n") if ln.strip()), None)
     if first is None:
         return "glitch"  # GLITCH writes an empty CSV when it finds nothing
     stripped = first.strip()
@@ -122,40 +174,68 @@ def detect_format(text: str, *, path: object = "<detections>") -> str:
     if len(fields) == 4 and _is_int(fields[1]) and _GLITCH_CODE.match(fields[2].strip()):
         return "glitch"
     raise IacsieveError(
-        f"{path}: unknown detections format: expected GLITCH CSV (path,line,code,snippet), "
+        f"{path}: unknown detections format: expected GLITCH CSV (path,line,code,snippet[,message]), "
         f"a CSV with header {','.join(REPLICATION_KEYS)}, or JSONL with {', '.join(JSONL_KEYS)}"
     )
 
 
 # ----------------------------------------------------------------------------- parsers
 
+Lines = Iterator[tuple[int, str]]  # (1-based line number, text without its line ending)
 
-def _parse_glitch(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detection]]:
-    rows = []
-    for row_no, raw in enumerate(_physical_lines(text), start=1):
+
+def _parse_glitch(lines: Lines, ctx: _Context, with_message: bool) -> Iterator[Detection]:
+    columns = GLITCH_COLUMNS + ((GLITCH_MESSAGE,) if with_message else ())
+    for row_no, raw in lines:
         if not raw.strip():
             continue
         ctx.count_row(row_no)
-        # GLITCH does not quote: split at the first three commas, the rest is the snippet verbatim
-        # (a carriage return or a quote inside a field is kept as it is).
+        # GLITCH does not quote: split at the first three commas; the rest is the code line verbatim
+        # (a carriage return or a quote inside it is kept), then `,message` in current releases.
         fields = raw.split(",", 3)
         if len(fields) < 4:
             raise DataError(
                 ctx.path,
                 row_no,
                 "<row>",
-                f"expected 4 columns ({','.join(GLITCH_COLUMNS)}), got {len(fields)}",
+                f"expected at least 4 columns ({','.join(GLITCH_COLUMNS)}), got {len(fields)}",
             )
-        file, line, code, snippet = fields
-        values = dict(zip(GLITCH_COLUMNS, (file, line, code, snippet)))
-        rows.append(_detection(ctx, row_no, file, line, code, values, ("path", "line", "code")))
-    return GLITCH_COLUMNS, rows
+        file, line, code, rest = fields
+        values = dict(zip(columns, (file, line, code, *_split_message(rest, with_message))))
+        yield _detection(ctx, row_no, file, line, code, values, ("path", "line", "code"))
 
 
-def _parse_replication(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detection]]:
+def _split_message(rest: str, with_message: bool) -> tuple[str, ...]:
+    """(snippet,) or (snippet, message): GLITCH's empty message is a trailing `,-`; a real message may
+    hold commas itself, so a row without the trailing `,-` keeps all of `rest` as its snippet."""
+    if not with_message:
+        return (rest,)
+    if _has_message(rest):
+        return rest[: -len(NO_MESSAGE) - 1], NO_MESSAGE
+    return rest, ""
+
+
+def _has_message(text: str) -> bool:
+    return text.endswith("," + NO_MESSAGE)
+
+
+def _replication_header(path: Path, first: str | None) -> tuple[str, ...]:
+    if first is None:
+        raise IacsieveError(f"{path}: empty file, expected a header {','.join(REPLICATION_KEYS)}")
+    try:
+        header = next(csv.reader([first]))
+    except csv.Error as exc:
+        raise DataError(path, 1, "<csv>", str(exc)) from None
+    columns = tuple(c.strip() for c in header)
+    missing = [k for k in REPLICATION_KEYS if k not in {c.upper() for c in columns}]
+    if missing:
+        raise DataError(path, 1, "<header>", f"missing column(s) {', '.join(missing)}")
+    return columns
+
+
+def _parse_replication(lines: Lines, ctx: _Context) -> Iterator[Detection]:
     path = ctx.path
-    lines = _physical_lines(text)
-    reader = csv.reader(io.StringIO("\n".join(lines)))
+    reader = csv.reader(text + "\n" for _, text in lines)
     try:
         header = next(reader)
     except StopIteration:
@@ -164,30 +244,23 @@ def _parse_replication(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[
         raise DataError(path, 1, "<csv>", str(exc)) from None
     columns = tuple(c.strip() for c in header)
     index = {c.upper(): i for i, c in enumerate(columns)}
-    missing = [k for k in REPLICATION_KEYS if k not in index]
-    if missing:
-        raise DataError(path, 1, "<header>", f"missing column(s) {', '.join(missing)}")
-    rows = []
+    names = (columns[index["PATH"]], columns[index["LINE"]], columns[index["ERROR"]])
     for row_no, fields, error in csv_rows(reader):
         if error is not None:
             raise DataError(path, row_no, "<csv>", str(error)) from None
-        if not any(f.strip() for f in fields):
+        if fields is None or not any(f.strip() for f in fields):
             continue
         ctx.count_row(row_no)
         if len(fields) != len(columns):
             raise DataError(path, row_no, "<row>", f"expected {len(columns)} columns, got {len(fields)}")
         values = dict(zip(columns, fields))
-        names = tuple(columns[index[k]] for k in REPLICATION_KEYS)
-        path_, line, error_ = (fields[index[k]] for k in ("PATH", "LINE", "ERROR"))
-        rows.append(_detection(ctx, row_no, path_, line, error_, values, names))
-    return columns, rows
+        path_, line, error_ = (fields[index[k]] for k in REPLICATION_KEYS)
+        yield _detection(ctx, row_no, path_, line, error_, values, names)
 
 
-def _parse_jsonl(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detection]]:
+def _parse_jsonl(lines: Lines, ctx: _Context) -> Iterator[Detection]:
     path = ctx.path
-    columns: dict[str, None] = {}
-    rows = []
-    for row_no, raw in enumerate(_physical_lines(text), start=1):
+    for row_no, raw in lines:
         if not raw.strip():
             continue
         ctx.count_row(row_no)
@@ -197,9 +270,7 @@ def _parse_jsonl(text: str, ctx: _Context) -> tuple[tuple[str, ...], list[Detect
         for key in JSONL_KEYS:
             if obj.get(key) is None:
                 raise DataError(path, row_no, key, "missing required field")
-        columns.update(dict.fromkeys(obj))
-        rows.append(_detection(ctx, row_no, obj["file"], obj["line"], obj["smell"], obj, JSONL_KEYS))
-    return tuple(columns), rows
+        yield _detection(ctx, row_no, obj["file"], obj["line"], obj["smell"], obj, JSONL_KEYS)
 
 
 def _detection(
@@ -226,11 +297,14 @@ def _detection(
     if "\x00" in file:
         raise DataError(path, row_no, names[0], "path contains a NUL byte")
     if isinstance(line, bool) or not (isinstance(line, int) or (isinstance(line, str) and _is_int(line))):
-        raise DataError(path, row_no, names[1], f"must be an integer >= 1, got {shorten(line)}")
+        raise DataError(path, row_no, names[1], f"must be an integer >= 1 (or -1), got {shorten(line)}")
     line_no = int(line)
-    if not 1 <= line_no <= MAX_LINE_NUMBER:
+    if not (1 <= line_no <= MAX_LINE_NUMBER or line_no == FILE_LEVEL):
         raise DataError(
-            path, row_no, names[1], f"must be an integer from 1 to {MAX_LINE_NUMBER}, got {shorten(line)}"
+            path,
+            row_no,
+            names[1],
+            f"must be an integer from 1 to {MAX_LINE_NUMBER} (or -1: the whole file), got {shorten(line)}",
         )
     if not isinstance(smell, str) or not smell.strip():
         raise DataError(path, row_no, names[2], "must be a non-empty smell name")
@@ -240,20 +314,29 @@ def _detection(
 # ----------------------------------------------------------------------------- helpers
 
 
-def _read_text(path: Path, max_bytes: int) -> str:
-    data = read_regular_bytes(path, max_bytes=max_bytes, what="detections file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IacsieveError(f"{path}: not UTF-8 text (byte {exc.start}); unknown detections format") from None
-
-
-def _physical_lines(text: str) -> list[str]:
-    """Lines split on newlines only (a snippet may hold other Unicode line separators)."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+def _text_lines(path: Path, max_bytes: int) -> Lines:
+    """(line number, text) of each line, split on newlines only (a snippet may hold other Unicode line
+    separators or a bare carriage return), read as UTF-8 (a BOM is dropped) within `max_bytes`."""
+    with open_regular(path, max_bytes=max_bytes, what="detections file") as handle:
+        offset = 0
+        for line_no, raw in enumerate(handle, start=1):
+            offset += len(raw)
+            if offset > max_bytes:
+                raise IacsieveError(
+                    f"{path}: detections file is larger than {max_bytes} bytes; raise the limit with "
+                    f"{FLAGS['max_file_bytes']}"
+                )
+            body = raw[:-1] if raw.endswith(b"\n") else raw
+            if body.endswith(b"\r"):
+                body = body[:-1]
+            try:
+                text = body.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                at = offset - len(raw) + exc.start
+                raise IacsieveError(
+                    f"{path}: not UTF-8 text (byte {at}, line {line_no}); unknown detections format"
+                ) from None
+            yield line_no, text
 
 
 def _csv_fields(line: str) -> list[str]:
@@ -264,5 +347,5 @@ def _csv_fields(line: str) -> list[str]:
 
 
 def _is_int(value: str) -> bool:
-    """A line number as detectors write it: ASCII digits, at most 10 of them."""
+    """A line number as detectors write it: ASCII digits, at most 10 of them, or -1."""
     return _LINE_NUMBER.match(value) is not None

@@ -1,25 +1,40 @@
-"""Write the filter's verdicts: every input row plus smell, score, keep (CSV / JSONL), or SARIF of the kept ones
-(security smells only unless `SarifOptions.include_all`)."""
+"""Write the filter's verdicts: every input row plus smell, score, keep, fingerprint (CSV / JSONL), or SARIF of
+the kept ones (security smells only unless `SarifOptions.include_all`), streamed to a file (atomically) or
+to stdout (`--out -`).
+
+CSV is meant for people too: a cell a spreadsheet would run as a formula is neutralised
+(`iacsieve.safe_text.neutralise_cell`).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import posixpath
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_chunks
 from iacsieve.errors import IacsieveError
-from iacsieve.filtering.detections import DetectionSet
-from iacsieve.filtering.sarif import SarifRow, to_sarif
-from iacsieve.filtering.scripts import ScriptFolder
-from iacsieve.filtering.uri_base import relative_uri_path, unresolved_uri_path
-from iacsieve.filtering.verdicts import FilteredRow
+from iacsieve.filtering.evidence import row_reason
+from iacsieve.filtering.sarif import RunInfo, SarifRow, sarif_chunks
+from iacsieve.filtering.verdicts import BASELINE, FilteredRow
+from iacsieve.safe_text import neutralise_cell
 
 OUTPUT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sarif")
-ADDED_COLUMNS: tuple[str, ...] = ("smell", "score", "keep")
+ADDED_COLUMNS: tuple[str, ...] = (
+    "smell",
+    "score",
+    "keep",
+    "fingerprint",
+    "reason",
+)  # reason: docs/explain.md
+STDOUT = "-"
+CSV_CHUNK_ROWS = 4096  # rows formatted per write
 SUFFIXES: dict[str, str] = {
     ".csv": "csv",
     ".jsonl": "jsonl",
@@ -30,12 +45,14 @@ SUFFIXES: dict[str, str] = {
 
 
 def output_format(out: str | Path, fmt: str | None = None) -> str:
-    """The output format: `fmt` when given, else from the file suffix; an unknown suffix is refused
-    (silently writing CSV into `kept.json` would hand the next tool the wrong format)."""
+    """The output format: `fmt` when given, else from the file suffix (CSV for stdout); an unknown suffix
+    is refused (silently writing CSV into `kept.json` would hand the next tool the wrong format)."""
     if fmt is not None:
         if fmt not in OUTPUT_FORMATS:
             raise IacsieveError(f"unknown output format {fmt!r} (known: {', '.join(OUTPUT_FORMATS)})")
         return fmt
+    if str(out) == STDOUT:
+        return "csv"
     name = Path(out).name.lower()
     for suffix, found in SUFFIXES.items():
         if name.endswith(suffix):
@@ -46,95 +63,122 @@ def output_format(out: str | Path, fmt: str | None = None) -> str:
     )
 
 
-def _output_columns(parsed: DetectionSet) -> tuple[list[str], dict[str, str]]:
-    """Input columns (an input column named like an added one is kept as `input_<name>`) + smell, score, keep."""
-    rename = {c: f"input_{c}" for c in parsed.columns if c in ADDED_COLUMNS}
-    return [rename.get(c, c) for c in parsed.columns] + list(ADDED_COLUMNS), rename
-
-
-def output_rows(parsed: DetectionSet, rows: list[FilteredRow]) -> list[dict]:
+def output_rows(columns: tuple[str, ...], rows: Iterable[FilteredRow]) -> list[dict]:
     """Every input row, in order, with its input values plus `smell`, `score` (None = unscored), `keep`."""
-    return list(iter_output_rows(parsed, rows))
+    return list(iter_output_rows(columns, rows))
 
 
-def iter_output_rows(parsed: DetectionSet, rows: Iterable[FilteredRow]) -> Iterator[dict]:
-    """`output_rows` one at a time (the writer streams them: a large input is never held twice)."""
-    _, rename = _output_columns(parsed)
+def iter_output_rows(columns: tuple[str, ...], rows: Iterable[FilteredRow]) -> Iterator[dict]:
+    """`output_rows` one at a time (the writer streams them: a large input is never held)."""
+    rename = {c: f"input_{c}" for c in columns if c in ADDED_COLUMNS}
     for row in rows:
         values = {rename.get(k, k): v for k, v in row.detection.values.items()}
         values.update(
-            smell=row.smell, score=None if row.score is None else round(row.score, 6), keep=row.keep
+            smell=row.smell,
+            score=None if row.score is None else round(row.score, 6),
+            keep=row.keep,
+            fingerprint=row.fingerprint,
+            reason=row_reason(row),
         )
         yield values
 
 
 @dataclass(frozen=True)
 class SarifOptions:
-    """What goes into a SARIF log: code-quality smells too (`--sarif-all`), and the folder URIs start at."""
+    """What goes into a SARIF log: code-quality smells too (`--sarif-all`), where URIs start, the run's record."""
 
     base: Path  # real path holding --scripts (see iacsieve.filtering.uri_base)
     include_all: bool = False
+    info: RunInfo = RunInfo()
+    baseline: bool = False  # results say baselineState "new"
+    counts: dict = field(default_factory=dict)  # filled as the log is written: "results"
+    suppressed: bool = False  # --sarif-suppressed: dropped warnings too, as suppressed results
 
 
 def in_sarif(row: FilteredRow, include_all: bool) -> bool:
     """A kept warning goes into SARIF when it is a security smell, or when code-quality smells are asked for."""
-    return row.keep and (include_all or not row.detection.non_security)
+    return row.keep and (include_all or row.security)
 
 
-def sarif_rows(rows: Iterable[FilteredRow], folder: ScriptFolder, options: SarifOptions) -> list[SarifRow]:
+def in_sarif_log(row: FilteredRow, options: SarifOptions) -> bool:
+    """`in_sarif`, or (with --sarif-suppressed) a dropped scored warning that would otherwise qualify
+    (not one an earlier run's --baseline holds: that one is known, not suppressed)."""
+    return in_sarif(row, options.include_all) or (
+        options.suppressed
+        and not row.keep
+        and row.status != BASELINE
+        and (options.include_all or row.security)
+    )
+
+
+def sarif_rows(rows: Iterable[FilteredRow], scripts_root: Path, options: SarifOptions) -> Iterator[SarifRow]:
     """The kept warnings a SARIF log holds, with URIs relative to `options.base`."""
-    return [
-        SarifRow(
+    prefix = scripts_root.relative_to(options.base).as_posix()
+    for row in rows:
+        if not in_sarif_log(row, options):
+            continue
+        location = row.location or row.detection.file
+        yield SarifRow(
             rule_id=row.smell,
-            uri=relative_uri_path(row.script, options.base)
-            if row.script
-            else unresolved_uri_path(row.detection.file, folder.root, options.base),
+            uri=location if prefix == "." else posixpath.join(prefix, location),
             line=row.detection.line,
             score=row.score,
             detector_code=row.detection.raw_smell,
-            security=not row.detection.non_security,
+            security=row.security,
+            fingerprint=row.fingerprint,
+            found=row.script is not None,
+            new=True if options.baseline else None,
+            evidence=None if row.evidence is None else row.evidence.to_dict(text=False),
+            suppression=None if row.keep else row_reason(row, text=False),
         )
-        for row in rows
-        if in_sarif(row, options.include_all)
-    ]
 
 
-def write_output(
-    out: str | Path,
+def output_chunks(
     out_format: str,
-    parsed: DetectionSet,
-    rows: list[FilteredRow],
-    folder: ScriptFolder,
-    threshold: float,
+    rows: Iterable[FilteredRow],
+    columns: Callable[[], tuple[str, ...]],
+    scripts_root: Path,
     sarif: SarifOptions | None = None,
-) -> None:
-    """Write `out` atomically; `sarif` (default: URIs relative to --scripts, security smells only) for SARIF."""
+) -> Iterator[str]:
+    """The output's text, chunk by chunk, as `rows` stream past; `columns` is asked for only by CSV."""
     if out_format == "sarif":
-        options = sarif or SarifOptions(base=folder.root)
-        log = to_sarif(sarif_rows(rows, folder, options), threshold=threshold)
-        chunks: Iterable[str] = (json.dumps(log, indent=2, ensure_ascii=False) + "\n",)
-    elif out_format == "jsonl":
-        chunks = (json.dumps(r, ensure_ascii=False) + "\n" for r in iter_output_rows(parsed, rows))
-    else:
-        chunks = _csv_chunks(parsed, rows)
+        options = sarif or SarifOptions(base=scripts_root)
+        return sarif_chunks(sarif_rows(rows, scripts_root, options), options.info, options.counts)
+    if out_format == "jsonl":
+        return (json.dumps(r, ensure_ascii=False) + "\n" for r in iter_output_rows(columns(), rows))
+    return _csv_chunks(columns(), rows)
+
+
+def write_chunks(out: str | Path, chunks: Iterable[str]) -> None:
+    """`chunks` to `out` atomically, or to stdout for `-` (where a failed run may leave part of it)."""
     try:
-        atomic_write_chunks(out, chunks)
+        if str(out) == STDOUT:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            sys.stdout.flush()
+        else:
+            atomic_write_chunks(out, chunks)
     except OSError as exc:
         raise IacsieveError(f"{out}: cannot write the output: {exc.strerror or exc}") from None
 
 
-def _csv_chunks(parsed: DetectionSet, rows: list[FilteredRow], per_chunk: int = 4096) -> Iterator[str]:
-    columns, _ = _output_columns(parsed)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for n, values in enumerate(iter_output_rows(parsed, rows), start=1):
-        writer.writerow({k: _csv_cell(values.get(k)) for k in columns})
-        if n % per_chunk == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+def output_columns(columns: tuple[str, ...]) -> list[str]:
+    """Input columns (one named like an added column is kept as `input_<name>`) + the added ones."""
+    return [f"input_{c}" if c in ADDED_COLUMNS else c for c in columns] + list(ADDED_COLUMNS)
+
+
+def _csv_chunks(columns: tuple[str, ...], rows: Iterable[FilteredRow]) -> Iterator[str]:
+    """CSV text, CSV_CHUNK_ROWS rows a chunk (each chunk in a fresh buffer: none outgrows one chunk)."""
+    names = output_columns(columns)
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow([neutralise_cell(k) for k in names])
+    yield header.getvalue()
+    values = iter_output_rows(columns, rows)
+    while batch := list(itertools.islice(values, CSV_CHUNK_ROWS)):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerows([neutralise_cell(_csv_cell(row.get(k))) for k in names] for row in batch)
+        yield buffer.getvalue()
 
 
 def _csv_cell(value: object) -> str:

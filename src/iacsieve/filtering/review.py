@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,12 +31,11 @@ from iacsieve.data.human import HUMAN_DIR, load_human_labels
 from iacsieve.data.records import WarningRecord, load_prepared, record_text, render_context
 from iacsieve.data.sheet import SheetRow, write_sheet
 from iacsieve.errors import IacsieveError
-from iacsieve.filtering.apply import _load, _model_inputs, _resolve_rows
-from iacsieve.filtering.champion import read_champion
+from iacsieve.filtering.apply import load_model, model_inputs, resolve_rows
+from iacsieve.filtering.champion import Champion, read_champion
 from iacsieve.filtering.detections import read_detections
+from iacsieve.filtering.evidence import champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder
-from iacsieve.filtering.verdicts import FilteredRow
-from iacsieve.models import Scorer
 from iacsieve.output_policy import check_file_output
 from iacsieve.run_config import TrainConfig
 
@@ -139,15 +139,12 @@ def review_detections(
     on_missing: str = "error",
     detections_format: str | None = None,
     batch_size: int = 64,
-    scorer: Scorer | None = None,
+    scorer=None,
 ) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet."""
     _check_budget(budget)
     check_file_output(
-        out,
-        inputs={"--detections": detections, "--model": model_dir},
-        scripts=scripts_dir,
-        human=human_dir,
+        out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir, human=human_dir
     )
     parsed = read_detections(detections, detections_format)
     champion = read_champion(model_dir)
@@ -155,19 +152,20 @@ def review_detections(
     if cut is None:
         raise IacsieveError(f"{model_dir}: no champion.json with a frozen threshold; pass --threshold")
     folder = ScriptFolder(scripts_dir)
-    scorer = scorer if scorer is not None else _load(champion.model_dir)
+    scorer = scorer if scorer is not None else load_model(champion.model_dir)
     use_context = bool(getattr(scorer, "use_context", champion.use_context))
-    rows, problems = _resolve_rows(parsed, folder, champion, on_missing)
-    inputs, slots, _ = _model_inputs(rows, folder, tech, use_context, parsed)
+    rows, problems = resolve_rows(parsed, folder, champion, on_missing)
+    inputs, slots, _ = model_inputs(rows, folder, tech, use_context, parsed)
     scores = _scores(scorer, inputs, batch_size, model_dir)
-    firsts: dict[int, FilteredRow] = {}
+    source = "--threshold" if threshold is not None else "frozen"
+    evidence = explain_inputs(champion_index(champion), scorer, inputs, scores, cut, source)
+    firsts = {}
     for row in rows:
         if row.status == "scored":
             firsts.setdefault(slots[(row.script, row.detection.line, row.smell)], row)
     candidates = []
     for i, record in enumerate(inputs):
         row = firsts[i]
-        assert row.script is not None  # a scored row always has its script
         _, lines = folder.line(row.script, record.line)
         sheet_row = SheetRow(
             tech=record.tech,
@@ -177,6 +175,7 @@ def review_detections(
             code=record.content,
             context=render_context(lines, record.line, file=record.file),
             score=float(scores[i]),
+            reason=evidence[i].reason,
         )
         candidates.append(Candidate(sheet_row, abs(float(scores[i]) - cut)))
     summary = {
@@ -199,7 +198,7 @@ def review_train(
     *,
     human_dir: str | Path | None = HUMAN_DIR,
     batch_size: int = 64,
-    scorer: Scorer | None = None,
+    scorer=None,
 ) -> dict:
     """A label audit: training rows where the model's score and the LLM's label disagree most.
 
@@ -212,21 +211,7 @@ def review_train(
     champion = read_champion(model_dir)
     records = load_prepared(prepared_dir, "train")
     labels = np.array([r.label for r in records], dtype=int)
-    config = champion.info.get("config")
-    if champion.family == "classical" and isinstance(config, dict):
-        from iacsieve.models import classical
-
-        settings = classical.resolve_options(TrainConfig.from_dict(config))
-        agree = classical.label_agreement(
-            settings, [record_text(r, use_context=settings.use_context) for r in records], labels
-        )
-        scores, how = (
-            np.where(labels == 1, agree, 1.0 - agree),
-            f"out-of-fold ({settings.options['noise_folds']}-fold CV)",
-        )
-    else:
-        scorer = scorer if scorer is not None else _load(champion.model_dir)
-        scores, how = _scores(scorer, records, batch_size, model_dir), "in-sample (the champion's own scores)"
+    scores, how = _audit_scores(champion, records, labels, batch_size, model_dir, scorer)
     candidates = [
         Candidate(
             SheetRow(
@@ -240,7 +225,7 @@ def review_train(
                 llm_label="TP" if r.label else "FP",
                 origin="train",
             ),
-            -abs(float(s) - (r.label or 0)),
+            -abs(float(s) - r.label),
         )
         for r, s in zip(records, scores)
     ]
@@ -256,9 +241,32 @@ def review_train(
     return _finish(candidates, budget, out, human_dir, summary)
 
 
-def _scores(
-    scorer: Scorer, records: Sequence[WarningRecord], batch_size: int, model_dir: str | Path
-) -> np.ndarray:
+def _audit_scores(
+    champion: Champion,
+    records: Sequence[WarningRecord],
+    labels: np.ndarray,
+    batch_size: int,
+    model_dir: str | Path,
+    scorer: Any,
+) -> tuple[np.ndarray, str]:
+    """(scores, how they were made) of the training rows: out-of-fold for a classical champion."""
+    config = champion.info.get("config")
+    if champion.family == "classical" and isinstance(config, dict):
+        from iacsieve.models import classical
+
+        settings = classical.resolve_options(TrainConfig.from_dict(config))
+        agree = classical.label_agreement(
+            settings, [record_text(r, use_context=settings.use_context) for r in records], labels
+        )
+        return (
+            np.where(labels == 1, agree, 1.0 - agree),
+            f"out-of-fold ({settings.options['noise_folds']}-fold CV)",
+        )
+    scorer = scorer if scorer is not None else load_model(champion.model_dir)
+    return _scores(scorer, records, batch_size, model_dir), "in-sample (the champion's own scores)"
+
+
+def _scores(scorer, records: Sequence[WarningRecord], batch_size: int, model_dir: str | Path) -> np.ndarray:
     if not records:
         return np.zeros(0)
     scores = np.asarray(scorer.predict_proba(list(records), batch_size=batch_size), dtype=float).reshape(-1)

@@ -1,84 +1,109 @@
-"""The filter's summary: counts per smell and what happened to rows whose script was missing."""
+"""The filter's summary: counts per smell and what happened to rows whose script was missing or unreadable.
+
+Counted as rows stream past (`Tally.add`), so the summary costs the same memory for 100 rows or 2M.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
-from iacsieve.filtering.champion import Champion
-from iacsieve.filtering.detections import DetectionSet
-from iacsieve.filtering.verdicts import FilteredRow
+from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow
+from iacsieve.safe_text import terminal_safe
 
-MAX_LISTED_PROBLEMS = 20  # missing rows listed one by one in the summary, then counted
+MAX_LISTED_PROBLEMS = 20  # missing / unreadable rows listed one by one in the summary, then counted
 
 
-def summarise(
-    parsed: DetectionSet,
-    rows: list[FilteredRow],
-    problems: list[str],
-    champion: Champion,
-    threshold: float,
-    threshold_source: str,
-    model_inputs: int,
-    out: str | Path,
-    out_format: str,
-    on_missing: str,
-    use_context: bool,
-) -> dict:
-    by_smell: dict[str, Counter] = {}
-    for row in rows:
-        counts = by_smell.setdefault(row.smell, Counter())
+@dataclass
+class Tally:
+    """Running counts of the rows written so far."""
+
+    rows: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    by_smell: dict[str, Counter] = field(default_factory=dict)
+    missing_reasons: Counter = field(default_factory=Counter)
+    unreadable_reasons: Counter = field(default_factory=Counter)
+    missing_rows: list[str] = field(default_factory=list)
+    unreadable_rows: list[str] = field(default_factory=list)
+    kept: int = 0
+    kept_security: int = 0
+    dropped_scored: int = 0
+    file_level: int = 0
+
+    def add(self, row: FilteredRow) -> None:
+        self.rows += 1
+        kind, _, reason = row.status.partition(":")
+        self.by_status[kind] += 1
+        counts = self.by_smell.setdefault(row.smell, Counter())
         counts["in"] += 1
-        counts["scored"] += row.status == "scored"
+        counts["scored"] += kind == SCORED or (kind == BASELINE and row.score is not None)
         counts["kept" if row.keep else "dropped"] += 1
-        counts["missing"] += row.status.startswith("missing")
-    missing_reasons = Counter(row.status.split(":", 1)[1] for row in rows if row.status.startswith("missing"))
-    return {
-        "detections": str(parsed.path),
-        "format": parsed.format,
-        "out": str(out),
-        "out_format": out_format,
-        "model": str(champion.model_dir),
-        "family": champion.family,
-        "use_context": use_context,
-        "threshold": threshold,
-        "threshold_source": threshold_source,
-        "covered_smells": sorted(champion.covered),
-        "covered_smells_recorded": champion.covered_recorded,
-        "warnings_in": len(rows),
-        "scored": sum(r.status == "scored" for r in rows),
-        "model_inputs": model_inputs,
-        "passed_through": sum(r.status == "pass_through" for r in rows),
-        "kept": sum(r.keep for r in rows),
-        "dropped": sum(not r.keep for r in rows),
-        "dropped_scored": sum(r.status == "scored" and not r.keep for r in rows),
-        "missing": sum(missing_reasons.values()),
-        "missing_by_reason": dict(sorted(missing_reasons.items())),
-        "on_missing": on_missing,
-        "missing_rows": problems[:MAX_LISTED_PROBLEMS],
-        "by_smell": {
-            smell: {k: c[k] for k in ("in", "scored", "kept", "dropped", "missing")}
-            for smell, c in sorted(by_smell.items())
-        },
-    }
+        counts["missing"] += kind == "missing"
+        self.kept += row.keep
+        self.kept_security += row.keep and row.security
+        self.dropped_scored += kind == SCORED and not row.keep
+        self.file_level += row.detection.file_level
+        if kind == "missing":
+            self.missing_reasons[reason] += 1
+            if len(self.missing_rows) < MAX_LISTED_PROBLEMS and row.problem:
+                self.missing_rows.append(row.problem)
+        elif kind == "unreadable":
+            self.unreadable_reasons[reason] += 1
+            if len(self.unreadable_rows) < MAX_LISTED_PROBLEMS and row.problem:
+                self.unreadable_rows.append(row.problem)
+
+    def counted(self, rows: Iterable[FilteredRow]) -> Iterator[FilteredRow]:
+        """`rows` passed on unchanged, each counted as it goes by."""
+        for row in rows:
+            self.add(row)
+            yield row
+
+    def summary(self) -> dict:
+        """The counts as the summary dict's row fields."""
+        scored = sum(c["scored"] for c in self.by_smell.values())
+        return {
+            "warnings_in": self.rows,
+            "scored": scored,
+            "passed_through": self.by_status[PASS_THROUGH],
+            "file_level": self.file_level,
+            "kept": self.kept,
+            "kept_security": self.kept_security,
+            "dropped": self.rows - self.kept,
+            "dropped_scored": self.dropped_scored,
+            "in_baseline": self.by_status[BASELINE],
+            "missing": sum(self.missing_reasons.values()),
+            "missing_by_reason": dict(sorted(self.missing_reasons.items())),
+            "missing_rows": list(self.missing_rows),
+            "unreadable": sum(self.unreadable_reasons.values()),
+            "unreadable_by_reason": dict(sorted(self.unreadable_reasons.items())),
+            "unreadable_rows": list(self.unreadable_rows),
+            "by_smell": {
+                smell: {k: c[k] for k in ("in", "scored", "kept", "dropped", "missing")}
+                for smell, c in sorted(self.by_smell.items())
+            },
+        }
 
 
 def format_summary(summary: dict) -> str:
-    """The human summary `iacsieve filter` prints on stderr."""
+    """The human summary `iacsieve filter` prints on stderr (every name from the input escaped)."""
+    safe = terminal_safe
     lines = [
         f"iacsieve filter: {summary['warnings_in']} warnings in ({summary['format']}) -> "
-        f"{summary['out']} ({summary['out_format']})",
-        f"  model {summary['model']} ({summary['family']}), threshold {summary['threshold']:.4g} "
+        f"{safe(summary['out'])} ({summary['out_format']})",
+        f"  model {safe(summary['model'])} ({summary['family']}), threshold {summary['threshold']:.4g} "
         f"({summary['threshold_source']}), covers {', '.join(summary['covered_smells'])}"
         + ("" if summary["covered_smells_recorded"] else " (default: not recorded in the champion)"),
         f"  scored {summary['scored']} ({summary['model_inputs']} model inputs after dedup), "
-        f"kept {summary['kept']}, dropped {summary['dropped']}, passed through {summary['passed_through']}",
+        f"kept {summary['kept']}, dropped {summary['dropped']}, passed through {summary['passed_through']}"
+        + (f" ({summary['file_level']} whole-file)" if summary.get("file_level") else ""),
     ]
-    width = max([len("smell")] + [len(s) for s in summary["by_smell"]])
+    width = max([len("smell")] + [len(safe(s)) for s in summary["by_smell"]])
     lines.append(f"  {'smell':<{width}} {'in':>6} {'scored':>6} {'kept':>6} {'dropped':>7} {'missing':>7}")
     for smell, c in summary["by_smell"].items():
         lines.append(
-            f"  {smell:<{width}} {c['in']:>6} {c['scored']:>6} {c['kept']:>6} {c['dropped']:>7} {c['missing']:>7}"
+            f"  {safe(smell):<{width}} {c['in']:>6} {c['scored']:>6} {c['kept']:>6} {c['dropped']:>7} "
+            f"{c['missing']:>7}"
         )
     if "sarif_results" in summary:
         left_out = (
@@ -87,7 +112,12 @@ def format_summary(summary: dict) -> str:
             else ""
         )
         lines.append(
-            f"  SARIF: {summary['sarif_results']} results{left_out}; URIs relative to {summary['uri_base']}"
+            f"  SARIF: {summary['sarif_results']} results{left_out}; URIs relative to {safe(summary['uri_base'])}"
+        )
+    if summary.get("baseline"):
+        lines.append(
+            f"  baseline {safe(summary['baseline'])}: {summary['in_baseline']} kept warnings already in it "
+            f"(keep=false, left out of SARIF); {summary['kept_security']} new security warnings"
         )
     if summary.get("lines_cut"):
         lines.append(
@@ -95,13 +125,22 @@ def format_summary(summary: dict) -> str:
             f"{summary['max_line_chars']} characters, cut to that length before scoring "
             f"(raise with --max-line-length)"
         )
+    if summary["unreadable"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in summary["unreadable_by_reason"].items())
+        lines.append(f"  unreadable scripts: {summary['unreadable']} rows kept unscored: {reasons}")
+        lines += _listed(summary["unreadable_rows"], summary["unreadable"])
     if summary["missing"]:
         reasons = ", ".join(f"{k} {v}" for k, v in summary["missing_by_reason"].items())
         action = "kept" if summary["on_missing"] == "keep" else "dropped"
         lines.append(
             f"  missing: {summary['missing']} rows {action} (--on-missing {summary['on_missing']}): {reasons}"
         )
-        lines += [f"    {p}" for p in summary["missing_rows"]]
-        if summary["missing"] > len(summary["missing_rows"]):
-            lines.append(f"    ... and {summary['missing'] - len(summary['missing_rows'])} more")
+        lines += _listed(summary["missing_rows"], summary["missing"])
     return "\n".join(lines)
+
+
+def _listed(rows: list[str], total: int) -> list[str]:
+    out = [f"    {terminal_safe(p)}" for p in rows]
+    if total > len(rows):
+        out.append(f"    ... and {total - len(rows)} more")
+    return out

@@ -9,8 +9,7 @@ holds a `.git` entry (a folder, or the file a worktree or a submodule has), else
 from __future__ import annotations
 
 import os
-import posixpath
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from iacsieve.errors import IacsieveError
 
@@ -39,21 +38,3 @@ def resolve_uri_base(scripts_dir: str | Path, uri_base: str | Path | None = None
             f"would leave it (give a folder at or above --scripts)"
         )
     return base
-
-
-def relative_uri_path(script: Path, base: Path) -> str:
-    """A resolved script's path relative to `base` (POSIX separators)."""
-    return script.relative_to(base).as_posix()
-
-
-def unresolved_uri_path(raw: str, scripts_root: Path, base: Path) -> str | None:
-    """For a row whose script was not found: the detector's path as it would sit under `base`, or None
-    when it is absolute outside `base` or climbs with `..` (then the SARIF result has no location)."""
-    given = PurePath(raw)
-    if ".." in given.parts:
-        return None
-    full = Path(posixpath.normpath(given.as_posix())) if given.is_absolute() else scripts_root / given
-    try:
-        return full.relative_to(base).as_posix()
-    except ValueError:
-        return None

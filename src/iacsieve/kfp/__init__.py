@@ -10,6 +10,7 @@ start-up, a circular import.
 """
 
 from importlib import import_module
+from typing import Any
 
 _EXPORTS = {
     "StageInputs": "run",
@@ -24,7 +25,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(f"iacsieve.kfp.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'iacsieve.kfp' has no attribute {name!r}")

@@ -9,7 +9,9 @@ install at run time: the image (or, for kfp.local, this venv) already holds iacs
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from kfp import dsl
 
@@ -37,7 +39,7 @@ class StepComponents:
 def build_components(image: str = DEFAULT_IMAGE) -> StepComponents:
     """Wrap every step function as a lightweight component whose base image is `image`."""
 
-    def make(func):
+    def make(func: Callable[..., Any]) -> dsl.base_component.BaseComponent:
         return dsl.component(func, base_image=image, install_kfp_package=False)
 
     return StepComponents(  # field order = the order of components/<step>/ (make kfp-specs)

@@ -37,7 +37,7 @@ SERVICE_START_S = 30
 @contextlib.contextmanager
 def docker_api() -> Iterator[Any]:
     """A connected docker-py client; $DOCKER_HOST points at its API while the context is open."""
-    import docker
+    import docker.errors
 
     client = _connect(docker)
     if client is not None:
@@ -115,7 +115,7 @@ def _env(name: str, value: str) -> Iterator[None]:
 
 def local_image_name(client: Any, image: str) -> str:
     """The name under which the engine lists `image`, pulled first if the engine lacks it."""
-    import docker
+    import docker.errors
 
     try:
         tags = client.images.get(image).tags
@@ -155,7 +155,7 @@ def run_task_container(
     client: Any, image: str, command: list[str], volumes: dict[str, Any], **run_args: Any
 ) -> int:
     """One task's container: its logs printed as they come, its exit code returned, then removed."""
-    import docker
+    import docker.errors
 
     try:
         client.images.get(image)

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from kfp import dsl
 
+from iacsieve import layout
 from iacsieve.kfp.components import StepComponents, build_components
 from iacsieve.kfp.image_ref import pinned
 from iacsieve.kfp.pods import configure_task
@@ -57,7 +58,7 @@ def stage_inputs(stage: "int | str") -> list[str]:
 
 def build_pipeline(
     stage: "int | str",
-    params_path: "str | Path" = "params.yaml",
+    params_path: "str | Path" = layout.PARAMS_FILE,
     profile: "str | None" = None,
     *,
     image: "str | None" = None,
@@ -101,6 +102,7 @@ def _stage_tasks(
 
     Display names are the step names (`train`, `select`, ...: KFP's task names in a one-stage
     pipeline, which `--from-run` looks up), prefixed `s<N>-` in the all-stages pipeline.
+    Long because a `dsl.ParallelFor` body must be built inside its `with` block, in one scope.
     """
     plan, n = s.plan, s.plan.number
 

@@ -15,6 +15,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def core_workers(workers: int | None = None) -> Iterator[int]:
             super().__init__(max_workers)
             self.conservative_max = self.max_workers = workers
 
-        def execute_parallel_tasks(self, *args, **kwargs):
+        def execute_parallel_tasks(self, *args: Any, **kwargs: Any) -> Any:
             kwargs["parallelism_limit"] = workers
             return super().execute_parallel_tasks(*args, **kwargs)
 

@@ -95,12 +95,12 @@ def home_champion(
     if selection is not None:
         written["selection"] = atomic_write_json(reports / SELECTION_FILE, selection)
     written["metrics"] = atomic_write_json(
-        reports / "metrics.json", pulled_champion_metrics(champion, selection)
+        reports / layout.METRICS_FILE, pulled_champion_metrics(champion, selection)
     )
     if track:
         written["dvc_file"] = dvc_add(dest, repo)
-        if register_metrics(Path(repo) / "dvc.yaml", reports / "metrics.json"):
-            written["dvc_yaml"] = Path(repo) / "dvc.yaml"
+        if register_metrics(Path(repo) / layout.DVC_FILE, reports / layout.METRICS_FILE):
+            written["dvc_yaml"] = Path(repo) / layout.DVC_FILE
     return written
 
 
@@ -129,7 +129,7 @@ _TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 _ITEM = re.compile(r"^( *)- ")
 
 
-def with_metrics_entry(text: str, entry: str, *, source: object = "dvc.yaml") -> str:
+def with_metrics_entry(text: str, entry: str, *, source: object = layout.DVC_FILE) -> str:
     """`text` (a dvc.yaml) with `entry` added to its top-level `metrics:` block list, in the file's own
     list indentation; the list is added at the end when there is none. Only lines are inserted."""
     doc = yaml.safe_load(text) or {}

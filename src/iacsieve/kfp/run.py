@@ -16,6 +16,7 @@ from typing import Any
 
 from kfp import compiler
 
+from iacsieve import layout
 from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import IacsieveError
 from iacsieve.image import DEFAULT_IMAGE, check_image
@@ -61,7 +62,7 @@ class StageInputs:
 def compile_stage(
     stage: int | str,
     out_file: str | Path,
-    params_path: str | Path = "params.yaml",
+    params_path: str | Path = layout.PARAMS_FILE,
     profile: str | None = None,
     *,
     image: str | None = None,
@@ -132,7 +133,7 @@ def submit_stage(
     inputs: StageInputs,
     *,
     host: str | None,
-    params_path: str | Path = "params.yaml",
+    params_path: str | Path = layout.PARAMS_FILE,
     profile: str | None = "cluster",
     image: str | None = None,
     experiment: str = "iacsieve",
@@ -184,7 +185,7 @@ def run_local(
     stage: int | str,
     inputs: StageInputs,
     *,
-    params_path: str | Path = "params.yaml",
+    params_path: str | Path = layout.PARAMS_FILE,
     profile: str | None = "local",
     pipeline_root: str | Path = "kfp-local",
     enable_caching: bool = False,

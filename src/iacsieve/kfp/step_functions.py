@@ -16,7 +16,7 @@ from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 def prepare(
     raw: Input[Dataset], prepared: Output[Dataset], expected_md5: str = "", skip_invalid: bool = False
-):
+) -> None:
     """Validate + normalise the raw splits into the prepared layout (`iacsieve.data.prepare`);
     `expected_md5` (data.dvc's): refuse data whose DVC md5 differs."""
     from iacsieve.data.records import prepare as prepare_data
@@ -32,7 +32,7 @@ def prepare(
 
 def training_data(
     prepared: Input[Dataset], human: Input[Dataset], settings_json: str, training: Output[Dataset]
-):
+) -> None:
     """The data every run reads: prepared data with your reviewers' labels applied, as params.yaml's
     `human:` block says (`iacsieve.data.human.build_training_data`, what DVC's training-data stage runs)."""
     import json
@@ -60,7 +60,9 @@ def resolve(base: Input[Artifact], stage: int, point_json: str) -> str:
     )
 
 
-def train(data: Input[Dataset], config_json: str, stage: int, run: Output[Model], scores: Output[Artifact]):
+def train(
+    data: Input[Dataset], config_json: str, stage: int, run: Output[Model], scores: Output[Artifact]
+) -> None:
     """Train one run (`iacsieve.steps.train.train`) from its resolved settings, named by them."""
     import json
     from pathlib import Path
@@ -86,7 +88,7 @@ def threshold_sweep(
     step: float,
     sweep: Output[Artifact],
     metrics: Output[Metrics],
-):
+) -> None:
     """Sweep the decision threshold on validation scores (`iacsieve.steps.threshold.sweep_threshold`)."""
     from pathlib import Path
 
@@ -107,7 +109,7 @@ def evaluate(
     metrics: Output[Metrics],
     sweep: Input[Artifact] | None = None,
     champion: Input[Artifact] | None = None,
-):
+) -> None:
     """Evaluate one run under a decision rule on val + every test set (`iacsieve.steps.evaluate.evaluate`)."""
     from iacsieve.kfp.runtime import carry_run_ref, champion_file, log_headline
     from iacsieve.steps.evaluate import evaluate as evaluate_run
@@ -131,7 +133,7 @@ def select(
     stage: str,
     selection: Output[Artifact],
     metrics: Output[Metrics],
-) -> NamedTuple("Selected", [("run_uri", str), ("run", str)]):
+) -> NamedTuple("Selected", [("run_uri", str), ("run", str)]):  # type: ignore[valid-type]  # KFP reads this form
     """Rank the stage's evaluated runs by validation metrics and pick one (`iacsieve.steps.selection.select_runs`);
     returns the chosen run's artifact URI, so freeze downloads that run only."""
     from collections import namedtuple
@@ -143,7 +145,7 @@ def select(
     chosen = result["selected"]
     selection.metadata.update({"run": chosen["run"], "mode": mode, "stage": stage})
     log_headline(metrics, chosen)
-    return namedtuple("Selected", ["run_uri", "run"])(chosen_run_uri(chosen), chosen["run"])
+    return namedtuple("Selected", ["run_uri", "run"])(chosen_run_uri(chosen), chosen["run"])  # type: ignore[call-arg]
 
 
 def freeze(
@@ -153,7 +155,7 @@ def freeze(
     champion: Output[Model],
     card: Output[Artifact],
     metrics: Output[Metrics],
-):
+) -> None:
     """Freeze the selected run as the champion (`iacsieve.steps.freeze.freeze`); `card` is its
     champion.json alone (what stage 4 and a report read: no weights)."""
     import shutil

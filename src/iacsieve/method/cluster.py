@@ -13,6 +13,7 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from iacsieve.errors import ConfigError
+from iacsieve.layout import PARAMS_FILE
 
 KINDS: tuple[str, ...] = ("train", "light")
 POD_KEYS: tuple[str, ...] = ("resources", "retry", "weights", "credentials", "node_selector", "tolerations")
@@ -126,7 +127,7 @@ class PodSettings:
 # ----------------------------------------------------------------------------- params.yaml's cluster: keys
 
 
-def parse_pod_settings(cluster: Mapping[str, Any] | None, *, source: object = "params.yaml") -> PodSettings:
+def parse_pod_settings(cluster: Mapping[str, Any] | None, *, source: object = PARAMS_FILE) -> PodSettings:
     """`PodSettings` from params.yaml's `cluster:` mapping (only the pod keys; others are ignored here).
 
     Keys: `resources.{train,light}.*`, `retry.*`, `weights.*`, `credentials.*`, `node_selector`,
@@ -168,7 +169,7 @@ def duration_seconds(value: str) -> float:
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
-def parse_parallelism(value: Any, source: object = "params.yaml") -> int:
+def parse_parallelism(value: Any, source: object = PARAMS_FILE) -> int:
     """`cluster.parallelism`: how many train pods (GPUs) a pipeline runs at once, a whole number >= 1."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError("cluster.parallelism", f"must be a whole number >= 1, got {value!r}", source)

@@ -15,15 +15,16 @@ import time
 from pathlib import Path
 
 from iacsieve import layout
+from iacsieve.artifacts import RUN_SUMMARY, STAGE_METRICS, read_artifact, write_artifact
 from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
 from iacsieve.method.grid import read_base, resolve_run_config, run_name, stage_runs
 from iacsieve.method.params import Params
-from iacsieve.method.plan import PLAN, StagePlan, stage_plan
+from iacsieve.method.plan import PLAN, StagePlan, champion_dir, stage_plan
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze
-from iacsieve.steps.metrics import headline, read_json_object
+from iacsieve.steps.metrics import headline
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.threshold import sweep_threshold
 from iacsieve.steps.train import train
@@ -38,7 +39,7 @@ def base_file(plan: StagePlan, root: str | Path = ".") -> Path | None:
     if plan.builds_on == "winner":
         return layout.selection_dir(plan.previous, root) / layout.WINNER_FILE
     if plan.builds_on == "champion":
-        return layout.stage_champion_dir(plan.previous, root) / layout.CHAMPION_FILE
+        return champion_dir(plan.previous, root) / layout.CHAMPION_FILE
     return None
 
 
@@ -65,7 +66,7 @@ def run_one(
     run_dir, results_dir = Path(run_dir), Path(results_dir)
     t0 = time.perf_counter()
     with atomic_directory(run_dir) as tmp:  # train + sweep published together
-        train(config, prepared if prepared is not None else params.data.training, tmp, name=run_dir.name)
+        train(config, prepared if prepared is not None else layout.TRAINING_DIR, tmp, name=run_dir.name)
         if plan.sweeps:
             s = params.threshold_sweep
             sweep_threshold(tmp / layout.VAL_SCORES, tmp / layout.SWEEP_FILE, s.start, s.stop, s.step)
@@ -123,7 +124,7 @@ def stage_run(params: Params, stage: int, point: dict | None = None, *, root: st
             config,
             layout.experiments_dir(stage, root) / name,
             layout.results_dir(stage, root) / name,
-            prepared=Path(root) / params.data.training,
+            prepared=Path(root) / layout.TRAINING_DIR,
             champion_file=champion,
             timings_file=layout.timings_file(stage, name, root),
         )
@@ -155,7 +156,7 @@ def select_stage(params: Params, stage: int, *, root: str | Path = ".") -> dict:
         )
     out_dir = layout.selection_dir(stage, root)
     selection = select_runs(dirs, out_dir, mode=plan.selection_mode, stage=f"stage{stage}")
-    atomic_write_json(out_dir / layout.METRICS_FILE, stage_metrics(stage, selection))
+    write_artifact(STAGE_METRICS, out_dir / layout.METRICS_FILE, stage_metrics(stage, selection))
     return selection
 
 
@@ -169,8 +170,8 @@ def freeze_stage(params: Params, stage: int, *, root: str | Path = ".") -> Path:
         )
     return freeze(
         layout.selection_dir(stage, root) / layout.SELECTION_FILE,
-        layout.stage_champion_dir(stage, root),
-        Path(root) / params.data.training,
+        champion_dir(stage, root),
+        Path(root) / layout.TRAINING_DIR,
     )
 
 
@@ -179,7 +180,9 @@ def stage_metrics(stage: int, selection: dict) -> dict:
     headline numbers and, over several runs, the spread of val and test F1."""
     chosen = selection["selected"]
     runs = selection["runs"]
-    summary = read_json_object(Path(chosen["results_dir"]) / layout.SUMMARY_FILE)
+    summary = read_artifact(
+        RUN_SUMMARY, Path(chosen["results_dir"]) / layout.SUMMARY_FILE, needs=["val", "test"]
+    )
     metrics = headline(chosen["threshold"], summary["val"], summary["test"].get("combined"))
     if len(runs) > 1:
         metrics["val_f1_std"] = statistics.stdev(r["val_f1"] for r in runs)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from iacsieve import layout
+from iacsieve.artifacts import WINNER, read_artifact
 from iacsieve.errors import ConfigError
 from iacsieve.method.params import Params
 from iacsieve.method.plan import stage_plan
@@ -22,12 +23,11 @@ def read_base(
     """What a stage builds on, for both runners: a selection's winner.json or a champion.json, given as
     the file or the folder holding it (a DVC output or a KFP artifact)."""
     from iacsieve.steps.freeze import load_champion
-    from iacsieve.steps.metrics import read_json_object
 
     path = Path(path)
     if path.name == layout.CHAMPION_FILE or (path / layout.CHAMPION_FILE).is_file():
         return load_champion(path)
-    return read_json_object(path if path.suffix == ".json" else path / layout.WINNER_FILE, hint=hint)
+    return read_artifact(WINNER, path if path.suffix == ".json" else path / layout.WINNER_FILE, hint=hint)
 
 
 def base_config(base: dict | None, *, stage: int) -> dict:

@@ -28,12 +28,9 @@ from iacsieve.layout import (
     BOOTSTRAP_SAMPLES,
     BOOTSTRAP_SEED,
     PARAMS_FILE,
-    PREPARED_DIR,
-    RAW_DIR,
     SWEEP_START,
     SWEEP_STEP,
     SWEEP_STOP,
-    TRAINING_DIR,
 )
 from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_parallelism, parse_pod_settings
 from iacsieve.method.plan import STAGES, stage_plan
@@ -86,13 +83,6 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class DataParams(_Mapping):
-    raw: str = RAW_DIR
-    prepared: str = PREPARED_DIR
-    training: str = TRAINING_DIR  # prepared + human labels (`iacsieve labels apply`): what every run reads
-
-
-@dataclass(frozen=True)
 class SweepParams(_Mapping):
     start: float = SWEEP_START
     stop: float = SWEEP_STOP
@@ -141,7 +131,6 @@ class Params(_Mapping):
     """The whole params.yaml, validated, with one profile's grids applied. `stage(n)`: its grid."""
 
     profile: str  # `local` (the top-level grids) or a name under `profiles:`
-    data: DataParams
     defaults: dict[str, Any]  # TrainConfig defaults: `defaults` updated by `profiles.<profile>.defaults`
     threshold_sweep: SweepParams
     evaluation: EvaluationParams
@@ -150,7 +139,7 @@ class Params(_Mapping):
     cluster: ClusterParams
     profiles: dict[str, dict[str, Any]]  # raw profile blocks (validated)
     human: HumanSettings = field(default_factory=HumanSettings)
-    source: str = "params.yaml"
+    source: str = PARAMS_FILE
 
     def stage(self, n: int) -> StageParams:
         if n not in self.stages:
@@ -258,7 +247,6 @@ def _refuse_non_finite(value: Any, where: str, *, source: object) -> None:
 
 
 TOP_KEYS = (
-    "data",
     "defaults",
     "threshold_sweep",
     "evaluation",
@@ -326,7 +314,6 @@ def parse_params(raw: dict, *, profile: str | None = None, source: str = PARAMS_
 
     return Params(
         profile=active,
-        data=v.block(DataParams, raw.get("data", {}), "data"),
         defaults=defaults,
         threshold_sweep=_parse_sweep(v, raw.get("threshold_sweep", {})),
         evaluation=v.block(EvaluationParams, raw.get("evaluation", {}), "evaluation"),

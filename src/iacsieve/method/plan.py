@@ -8,7 +8,10 @@ calls) and `iacsieve.kfp.graph` (the KFP pipelines). Neither knows a stage's rec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
+
+from iacsieve import layout
 
 Rule = Literal["argmax", "threshold", "frozen"]
 BuildsOn = Literal["nothing", "winner", "champion"]
@@ -106,6 +109,18 @@ PLAN: dict[int, StagePlan] = {
 }
 STAGES: tuple[int, ...] = tuple(PLAN)
 FINAL_STAGE = STAGES[-1]
+
+
+def champion_dir(stage: int, root: str | Path = ".") -> Path:
+    """Where a stage's frozen champion lives: the final stage's is THE champion (`models/champion`)."""
+    if stage == FINAL_STAGE:
+        return Path(root) / layout.CHAMPION_DIR
+    return layout.stage_champion_dir(stage, root)
+
+
+def sweep_stage() -> int:
+    """The stage whose frozen champion carries the validation threshold sweep (the plots show it)."""
+    return next(n for n, p in PLAN.items() if p.sweeps and p.freezes)
 
 
 def stage_plan(number: int) -> StagePlan:

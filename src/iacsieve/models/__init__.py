@@ -25,10 +25,9 @@ from typing import Protocol
 import numpy as np
 
 from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.layout import META_FILE as META_FILE  # re-exported: models.META_FILE is its old home
 from iacsieve.limits import shorten
 from iacsieve.reading import read_json_object
-
-META_FILE = "model_meta.json"
 
 
 @dataclass(frozen=True)

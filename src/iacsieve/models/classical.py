@@ -22,12 +22,16 @@ elsewhere cannot make the loader import or call anything else.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
+import sys
 import time
 import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -201,8 +205,6 @@ def _ngram_tfidf(o: dict[str, Any], **ngrams: Any) -> Any:
 
 def build_pipeline(settings: Settings) -> Any:
     """The unfitted scikit-learn Pipeline for these settings (input: `record_text` strings)."""
-    from sklearn.ensemble import BaggingClassifier
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
@@ -214,66 +216,30 @@ def build_pipeline(settings: Settings) -> Any:
         "replace": features.normalised_head_texts,
         "append": features.head_and_normalised_texts,
     }[o["normalise"]]
-    views: list[tuple[str, Any]] = [
-        (
-            "char",
-            Pipeline(
-                [
-                    ("select", FunctionTransformer(line_view)),
-                    (
-                        "tfidf",
-                        _ngram_tfidf(
-                            o,
-                            analyzer=o["char_analyzer"],
-                            ngram_range=(o["char_ngram_min"], o["char_ngram_max"]),
-                        ),
-                    ),
-                ]
-            ),
-        ),
-    ]
+    char = _tfidf_view(
+        line_view, o, analyzer=o["char_analyzer"], ngram_range=(o["char_ngram_min"], o["char_ngram_max"])
+    )
+    views: list[tuple[str, Any]] = [("char", char)]
     weights: dict[str, float] = {"char": 1.0}
     if o["word_ngram_max"]:
-        views.append(
-            (
-                "word",
-                Pipeline(
-                    [
-                        ("select", FunctionTransformer(line_view)),
-                        (
-                            "tfidf",
-                            _ngram_tfidf(
-                                o,
-                                analyzer="word",
-                                token_pattern=r"[A-Za-z_][A-Za-z0-9_]+|\S",
-                                ngram_range=(1, o["word_ngram_max"]),
-                            ),
-                        ),
-                    ]
-                ),
-            )
+        word = _tfidf_view(
+            line_view,
+            o,
+            analyzer="word",
+            token_pattern=r"[A-Za-z_][A-Za-z0-9_]+|\S",
+            ngram_range=(1, o["word_ngram_max"]),
         )
+        views.append(("word", word))
         weights["word"] = 1.0
     if settings.use_context and o["context_weight"] > 0:
-        views.append(
-            (
-                "context",
-                Pipeline(
-                    [
-                        ("select", FunctionTransformer(features.context_texts)),
-                        (
-                            "tfidf",
-                            _ngram_tfidf(
-                                o,
-                                analyzer="word",
-                                token_pattern=r"[A-Za-z_][A-Za-z0-9_]+",
-                                ngram_range=(1, o["context_ngram_max"]),
-                            ),
-                        ),
-                    ]
-                ),
-            )
+        context = _tfidf_view(
+            features.context_texts,
+            o,
+            analyzer="word",
+            token_pattern=r"[A-Za-z_][A-Za-z0-9_]+",
+            ngram_range=(1, o["context_ngram_max"]),
         )
+        views.append(("context", context))
         weights["context"] = float(o["context_weight"])
     if o["reviewer_features"] and o["reviewer_weight"] > 0:
         views.append(("reviewer", FunctionTransformer(features.reviewer_features)))
@@ -281,13 +247,32 @@ def build_pipeline(settings: Settings) -> Any:
     if o["definition_features"] and o["reviewer_weight"] > 0:
         views.append(("definition", FunctionTransformer(features.definition_features)))
         weights["definition"] = float(o["reviewer_weight"])
+    return Pipeline(
+        [("features", FeatureUnion(views, transformer_weights=weights)), ("clf", _classifier(settings))]
+    )
+
+
+def _tfidf_view(select: Any, o: dict, **tfidf: Any) -> Any:
+    """One text view: pick the text (`select`), then TF-IDF n-grams of it."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    return Pipeline([("select", FunctionTransformer(select)), ("tfidf", _ngram_tfidf(o, **tfidf))])
+
+
+def _classifier(settings: Settings) -> Any:
+    """Logistic regression (liblinear, dual: 20x faster here, n_features >> n_samples), optionally bagged."""
+    from sklearn.ensemble import BaggingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    o = settings.options
     classifier: Any = LogisticRegression(
         C=settings.C,
         class_weight=None if o["class_weight"] == "none" else "balanced",
         solver="liblinear",
         dual=True,
         max_iter=5000,
-        random_state=settings.seed,  # dual: 20x faster here (n_features >> n_samples)
+        random_state=settings.seed,
     )
     if o["bagging"]:
         classifier = BaggingClassifier(
@@ -298,7 +283,7 @@ def build_pipeline(settings: Settings) -> Any:
             random_state=settings.seed,
             n_jobs=None,
         )
-    return Pipeline([("features", FeatureUnion(views, transformer_weights=weights)), ("clf", classifier)])
+    return classifier
 
 
 def fit_pipeline(settings: Settings, texts: Sequence[str], labels: Sequence[int] | np.ndarray) -> Any:
@@ -414,7 +399,7 @@ def fit(
 
 def save(pipeline: Any, settings: Settings, model_dir: str | Path) -> None:
     """Write `model.skops` and `model_meta.json` into `model_dir`."""
-    import skops.io as sio
+    sio = skops_io()
 
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -478,6 +463,50 @@ def canonical_skops(path: Path) -> None:
             archive.writestr(info, entries[name])
 
 
+# Array libraries that scikit-learn's vendored array-API backends (sklearn.externals.array_api_compat.
+# torch | cupy | dask) import. skops.io builds its trusted-type list with sklearn's `all_estimators()`,
+# whose pkgutil walk imports every sklearn package, those backends included: with torch installed,
+# loading a 0.5 MB classical model imported torch (~4 s, ~250 MB). A classical model needs none of them.
+ARRAY_BACKENDS: tuple[str, ...] = ("torch", "cupy", "dask")
+
+
+class _Refuse:
+    """A meta-path finder that answers "not installed" for some top-level modules."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname.split(".", 1)[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (hidden while loading)", name=fullname)
+        return None
+
+
+@contextlib.contextmanager
+def hidden_modules(names: Sequence[str]) -> Iterator[None]:
+    """Make `import name` fail (ModuleNotFoundError) for the not-yet-imported `names` while inside.
+
+    pkgutil's walk skips a package whose import fails, so the walk completes without them. Nothing is
+    cached as missing: a module already imported stays usable, and afterwards `import torch` works.
+    (Not `sys.modules[name] = None`: array-API helpers read sys.modules and would choke on None.)
+    """
+    hidden = [name for name in names if name not in sys.modules]
+    finder = _Refuse(hidden)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def skops_io() -> ModuleType:
+    """`skops.io`, imported without pulling in torch/cupy/dask through scikit-learn's array-API walk."""
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    with hidden_modules(ARRAY_BACKENDS):
+        return importlib.import_module("skops.io")
+
+
 # The types a classical model holds beyond what skops itself trusts (sklearn estimators, numpy and
 # scipy containers): exactly the six module-level view functions of `iacsieve.features` that its
 # FunctionTransformers reference. A dump naming anything else (another function of ours,
@@ -502,16 +531,34 @@ class ClassicalScorer:
     use_context: bool
     family: str = FAMILY
 
+    _last: tuple[list[str], Any] | None = field(default=None, repr=False)  # the last scored texts' features
+
     def predict_proba(self, records: Sequence[WarningRecord], batch_size: int = 32) -> np.ndarray:
         """P(real smell) per record (batch_size is irrelevant here: one vectorised call)."""
         if not records:
             return np.zeros(0, dtype=np.float64)
-        return positive_proba(self.pipeline, [record_text(r, use_context=self.use_context) for r in records])
+        texts = [record_text(r, use_context=self.use_context) for r in records]
+        features = self.pipeline[:-1].transform(texts)
+        self._last = (texts, features)  # `top_features` of the same records reuses them
+        proba = self.pipeline[-1].predict_proba(features)
+        classes = list(self.pipeline.classes_)
+        return np.asarray(
+            proba[:, classes.index(1)] if 1 in classes else np.zeros(len(texts)), dtype=np.float64
+        )
+
+    def top_features(self, records: Sequence[WarningRecord], n: int = 5) -> list[list[tuple[str, float]]]:
+        """Per record, the `n` features that moved its score most (`iacsieve.models.classical_explain`)."""
+        from iacsieve.models.classical_explain import top_features
+
+        texts = [record_text(r, use_context=self.use_context) for r in records]
+        features = self._last[1] if self._last is not None and self._last[0] == texts else None
+        self._last = None  # held only from scoring to explaining
+        return top_features(self.pipeline, texts, n, features)
 
 
 def load(model_dir: str | Path) -> ClassicalScorer:
     """Load a saved classical model, refusing any type outside `ALLOWED_TYPES` (no code runs first)."""
-    import skops.io as sio
+    sio = skops_io()
 
     from iacsieve.models import read_meta
 

@@ -157,7 +157,11 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 
 def line_features(smell: str, line: str) -> list[float]:
-    """The reviewer's answers for one flagged line, in `FEATURE_NAMES` order (zeros for other smells)."""
+    """The reviewer's answers for one flagged line, in `FEATURE_NAMES` order (zeros for other smells).
+
+    Long because it is the reviewer's checklist, one branch per smell, read top to bottom against
+    `FEATURE_NAMES`; a function per smell would scatter the table it mirrors.
+    """
     out = dict.fromkeys(FEATURE_NAMES, 0.0)
     if smell == "hard_coded_secret":
         key, raw_value = split_assignment(line)

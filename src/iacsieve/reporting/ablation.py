@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from iacsieve import layout
 from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.classification import compute_metrics
 from iacsieve.data.records import load_prepared, record_text
 from iacsieve.errors import IacsieveError
 from iacsieve.models import classical
 from iacsieve.run_config import TrainConfig
-from iacsieve.steps.metrics import compute_metrics
 
 BASE = "defaults"
 
@@ -177,7 +178,7 @@ def run_ablation(
     if timings_file is not None:
         atomic_write_json(timings_file, {"fit_s": timings})
     atomic_write_json(
-        out_dir / "ablation.json",
+        out_dir / layout.ABLATION_JSON,
         {
             "reference": base["variant"],
             "cv_folds": cv_folds,
@@ -187,7 +188,7 @@ def run_ablation(
             "variants": rows,
         },
     )
-    atomic_write_text(out_dir / "ablation.md", ablation_markdown(rows, base["variant"], cv_folds))
+    atomic_write_text(out_dir / layout.ABLATION_MD, ablation_markdown(rows, base["variant"], cv_folds))
     return rows
 
 

@@ -16,16 +16,11 @@ from pathlib import Path
 
 from iacsieve import layout
 from iacsieve.errors import IacsieveError
+from iacsieve.layout import TEST_SETS
 from iacsieve.method.dvc import current_run_names
 from iacsieve.method.params import Params, load_params
-from iacsieve.reporting.report import (
-    PUBLISHED,
-    TEST_SETS,
-    ReportData,
-    champion_sets,
-    collect_report,
-    seed_spread,
-)
+from iacsieve.method.plan import STAGES
+from iacsieve.reporting.report import PUBLISHED, ReportData, champion_sets, collect_report, seed_spread
 
 
 def stage_run_dirs(params: Params, stage: int) -> list[str]:
@@ -36,10 +31,10 @@ def stage_run_dirs(params: Params, stage: int) -> list[str]:
         return []
 
 
-def stage_timings(params: Params, results: str | Path = "results") -> dict[int, dict]:
+def stage_timings(params: Params, results: str | Path = layout.RESULTS_DIR) -> dict[int, dict]:
     """Per stage: runs, summed and slowest run time, per-run train seconds (from reports/timings/)."""
     out: dict[int, dict] = {}
-    for stage in (1, 2, 3, 4):
+    for stage in STAGES:
         runs = {}
         for name in stage_run_dirs(params, stage):
             path = layout.timings_file(stage, name, Path(results).parent)  # reports/timings/stageN/<run>.json
@@ -66,9 +61,9 @@ def stage_timings(params: Params, results: str | Path = "results") -> dict[int, 
 
 
 def bench(
-    results: str | Path = "results",
-    champion: str | Path = "models/champion",
-    params_file: str | Path = "params.yaml",
+    results: str | Path = layout.RESULTS_DIR,
+    champion: str | Path = layout.CHAMPION_DIR,
+    params_file: str | Path = layout.PARAMS_FILE,
     *,
     filter_bench: bool = True,
 ) -> dict:
@@ -89,12 +84,15 @@ def bench(
         except ImportError:
             module = None
         if module is not None and hasattr(module, "run_filter_benchmark"):
+            out["filter_startup"] = module.run_startup_benchmark(champion)
             out["filter"] = module.run_filter_benchmark(champion)
-            out["filter_scale"] = module.run_scale_benchmark(champion)
+            out["filter_scale"] = module.run_scale_benchmarks(champion)
+            out["filter_no_evidence"] = module.run_filter_benchmark(champion, evidence=False)
+            out["filter_scale_no_evidence"] = module.run_scale_benchmark(champion, evidence=False)
             # The encoders of stage 1, for their throughput (argmax rule: threshold 0.5).
             out["filter_encoders"] = [
                 module.run_filter_benchmark(model, threshold=0.5, repeats=3)
-                for model in sorted(Path("models/experiments/stage1").glob("tiny-*/model"))
+                for model in sorted(layout.experiments_dir(STAGES[0]).glob(f"tiny-*/{layout.MODEL_DIR}"))
             ]
     return out
 
@@ -122,6 +120,18 @@ def champion_card(data: ReportData) -> dict:
 
 
 def format_bench(result: dict) -> str:
+    """`make bench`'s text: timings, the champion's numbers, the published ones, the extras measured."""
+    lines = _timing_lines(result)
+    champ = result.get("champion")
+    lines.append("")
+    if not champ:
+        lines.append("no champion yet: run `make repro`")
+        return "\n".join(lines)
+    lines += _champion_lines(champ) + _published_lines(result) + _extra_lines(result)
+    return "\n".join(lines)
+
+
+def _timing_lines(result: dict) -> list[str]:
     lines = [
         f"== local pipeline timings (profile {result['profile']}; seconds per run, from reports/timings) =="
     ]
@@ -137,12 +147,11 @@ def format_bench(result: dict) -> str:
                 f"    {name:<44} {r['family']:<13} train {r['train_s']:7.1f}s  total {r['total_s']:7.1f}s"
             )
     lines.append(f"all runs: {grand:.1f}s (plus DVC/process start-up, select, freeze, report, plots)")
-    champ = result.get("champion")
-    lines.append("")
-    if not champ:
-        lines.append("no champion yet: run `make repro`")
-        return "\n".join(lines)
-    lines.append(f"== champion {champ['run']} ({champ['family']}), threshold {champ['threshold']:.2f} ==")
+    return lines
+
+
+def _champion_lines(champ: dict) -> list[str]:
+    lines = [f"== champion {champ['run']} ({champ['family']}), threshold {champ['threshold']:.2f} =="]
     lines.append(f"{'set':<10}{'F1':>7}  {'95% CI':<16}{'FP red.':>8}{'TP ret.':>8}")
     for name in ("val", *TEST_SETS):
         m = champ["sets"].get(name)
@@ -160,8 +169,12 @@ def format_bench(result: dict) -> str:
             f"stage 4, {seeds['n']} seeds: val F1 {seeds['val_f1_mean']:.3f} ± {seeds['val_f1_std']:.3f}, "
             f"test F1 {seeds['test_f1_mean']:.3f} ± {seeds['test_f1_std']:.3f}"
         )
+    return lines
+
+
+def _published_lines(result: dict) -> list[str]:
     pub = result["published"]
-    lines += ["", f"== published ({pub['source']}) =="]
+    lines = ["", f"== published ({pub['source']}) =="]
     for model, f1 in pub["model_f1"].items():
         std = pub["model_f1_std"].get(model)
         lines.append(f"    {model:<42} test F1 {f1:.3f}" + (f" ± {std:.3f}" if std else ""))
@@ -169,6 +182,12 @@ def format_bench(result: dict) -> str:
         "    GLITCH + published filter, end to end: "
         + ", ".join(f"{k} {v:.3f}" for k, v in pub["glitch_filtered_f1"].items())
     )
+    return lines
+
+
+def _extra_lines(result: dict) -> list[str]:
+    """Operating points, the learning curve and the filter's throughput, where measured."""
+    lines = []
     for p in result.get("operating_points") or []:
         lines.append(
             f"operating point {p['rule']:<26} threshold {p['threshold']:.3f}: val FP red. {p['val_fp_reduction']:.3f} "
@@ -193,16 +212,37 @@ def format_bench(result: dict) -> str:
             f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
             f"scored warnings ==",
         ]
+    if result.get("filter_startup"):
+        from iacsieve.reporting.bench_filter import format_startup
+
+        lines.append(f"   {format_startup(result['filter_startup'])}")
     if result.get("filter_scale"):
         from iacsieve.reporting.bench_filter import format_scale
 
-        lines.append(f"   {format_scale(result['filter_scale'])}")
+        scales = result["filter_scale"]
+        lines += [f"   {format_scale(s)}" for s in (scales if isinstance(scales, list) else [scales])]
+        without = result.get("filter_scale_no_evidence")
+        if without:
+            from iacsieve.reporting.bench_filter import format_evidence_cost
+
+            largest = [
+                s for s in (scales if isinstance(scales, list) else [scales]) if s["rows"] == without["rows"]
+            ]
+            lines.append(f"   {format_scale(without)} [--no-evidence]")
+            if largest:
+                lines.append(f"   {format_evidence_cost(largest[-1], without)}")
+    n = result.get("filter_no_evidence")
+    if f and n:
+        lines.append(
+            f"   fixture without evidence (--no-evidence): {n['warnings_per_s']:.1f} warnings/s; with it: "
+            f"{f['warnings_per_s']:.1f} warnings/s"
+        )
     for e in result.get("filter_encoders") or []:
         lines.append(
             f"   stage-1 {e['family']:<13} {e['warnings_per_s']:8.1f} warnings/s (median of {e['repeats']}, "
             f"load {e['load_s']:.2f}s, threshold 0.5), drops {e['dropped_scored']}/{e['scored']}"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,11 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--results", default="results", help="results root (default: %(default)s)")
+    parser.add_argument("--results", default=layout.RESULTS_DIR, help="results root (default: %(default)s)")
     parser.add_argument(
-        "--champion", default="models/champion", help="champion folder (default: %(default)s)"
+        "--champion", default=layout.CHAMPION_DIR, help="champion folder (default: %(default)s)"
     )
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
     parser.add_argument("--no-filter", action="store_true", help="skip the filter throughput benchmark")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = parser.parse_args(argv)

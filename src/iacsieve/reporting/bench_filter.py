@@ -31,8 +31,26 @@ DEFAULT_FIXTURE = (
 )  # the repo root
 DETECTIONS_FILE = "glitch-puppet.csv"
 SCRIPTS_DIR = "scripts"
-SCALE_ROWS = 400_000  # rows of the large-input run: peak memory must stay under MEMORY_BUDGET_MB
-MEMORY_BUDGET_MB = 1024
+SCALE_ROWS = 400_000  # rows of the default large-input run
+# `make bench`'s runs: a CI-sized input (startup dominates), then 400k and 2M rows: the filter streams,
+# so peak memory must not grow with the rows and stays under MEMORY_BUDGET_MB (issue 22).
+SCALE_RUNS: tuple[int, ...] = (1_000, 400_000, 2_000_000)
+MEMORY_BUDGET_MB = 500
+# A CI job's run: a fresh process on a typical GLITCH output (docs/champion.md, the light install's targets).
+STARTUP_ROWS = 1000
+STARTUP_TARGET_S = 1.0
+STARTUP_TARGET_MB = 200
+
+
+def fixture_files(fixture_dir: str | Path) -> tuple[Path, Path]:
+    """(detections file, scripts folder) of a benchmark fixture; a checkout without it is one line."""
+    fixture_dir = Path(fixture_dir)
+    detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
+    if not detections.is_file() or not scripts.is_dir():
+        raise IacsieveError(
+            f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)"
+        )
+    return detections, scripts
 
 
 def run_filter_benchmark(
@@ -41,19 +59,16 @@ def run_filter_benchmark(
     repeats: int = 5,
     batch_size: int = 64,
     threshold: float | None = None,
+    evidence: bool = True,
 ) -> dict:
     """Median warnings/s of `filter_detections` over `repeats` runs on the fixture (model loaded once).
+    `evidence`: with the reasons (the default filter) or without (`--no-evidence`).
 
     `threshold` is needed for a plain run's model dir (no champion.json); a champion uses its own.
     """
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
-    fixture_dir = Path(fixture_dir)
-    detections, scripts = fixture_dir / DETECTIONS_FILE, fixture_dir / SCRIPTS_DIR
-    if not detections.is_file() or not scripts.is_dir():
-        raise IacsieveError(
-            f"{fixture_dir}: no {DETECTIONS_FILE} + {SCRIPTS_DIR}/ fixture here (run from a checkout)"
-        )
+    detections, scripts = fixture_files(fixture_dir)
     start = time.perf_counter()
     scorer = load_scorer(model_dir)
     load_s = time.perf_counter() - start
@@ -69,6 +84,7 @@ def run_filter_benchmark(
                 Path(tmp) / f"out{i}.csv",
                 batch_size=batch_size,
                 scorer=scorer,
+                evidence=evidence,
                 threshold=threshold,
             )
             walls.append(time.perf_counter() - start)
@@ -98,13 +114,24 @@ def run_filter_benchmark(
     }
 
 
+def filter_command(
+    model_dir: str | Path, detections: Path, scripts: Path, out: Path, threshold: float | None
+) -> list[str]:
+    """`iacsieve filter` as a user types it, run by this interpreter."""
+    command = [sys.executable, "-m", "iacsieve", "filter", "--model", str(model_dir)]
+    command += ["--detections", str(detections), "--scripts", str(scripts), "--out", str(out)]
+    return command + (["--threshold", str(threshold)] if threshold is not None else [])
+
+
 def run_scale_benchmark(
     model_dir: str | Path,
     rows: int = SCALE_ROWS,
     fixture_dir: str | Path = DEFAULT_FIXTURE,
     threshold: float | None = None,
+    evidence: bool = True,
 ) -> dict:
-    """`iacsieve filter` as a user runs it (a fresh process) on `rows` valid rows: wall time and peak memory.
+    """`iacsieve filter` as a user runs it (a fresh process) on `rows` valid rows: wall time and peak memory
+    (`evidence`: the default filter, or `--no-evidence`).
 
     The rows cycle through the fixture's GLITCH rows, so every row is valid and resolves; the model
     scores each distinct (script, line, smell) once, so the run measures what grows with the input:
@@ -120,22 +147,9 @@ def run_scale_benchmark(
         with detections.open("w", encoding="utf-8") as handle:
             for line in itertools.islice(itertools.cycle(lines), rows):
                 handle.write(line + "\n")
-        command = [
-            sys.executable,
-            "-m",
-            "iacsieve",
-            "filter",
-            "--model",
-            str(model_dir),
-            "--detections",
-            str(detections),
-            "--scripts",
-            str(fixture_dir / SCRIPTS_DIR),
-            "--out",
-            str(out),
-        ]
-        if threshold is not None:
-            command += ["--threshold", str(threshold)]
+        command = filter_command(model_dir, detections, fixture_dir / SCRIPTS_DIR, out, threshold)
+        if not evidence:
+            command.append("--no-evidence")
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
@@ -153,12 +167,52 @@ def run_scale_benchmark(
         "model": str(model_dir),
         "rows": rows,
         "rows_out": written,
+        "evidence": evidence,
         "wall_s": round(wall, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),  # what wall time nears on an idle machine
         "rows_per_s": round(rows / wall, 1),
         "peak_rss_mb": round(peak_mb, 1),
         "memory_budget_mb": MEMORY_BUDGET_MB,
         "within_budget": peak_mb < MEMORY_BUDGET_MB,
     }
+
+
+def run_scale_benchmarks(
+    model_dir: str | Path,
+    rows: tuple[int, ...] = SCALE_RUNS,
+    fixture_dir: str | Path = DEFAULT_FIXTURE,
+    threshold: float | None = None,
+) -> list[dict]:
+    """`run_scale_benchmark` for each row count: peak RSS must stay flat as the input grows."""
+    return [run_scale_benchmark(model_dir, n, fixture_dir, threshold) for n in rows]
+
+
+MAX_EVIDENCE_TIME_RATIO = 2.0  # the evidence may at most double the filter's time
+
+
+def evidence_cost(with_evidence: dict, without: dict) -> dict:
+    """What the evidence costs on a scale run: CPU time (the budget's measure: on a shared machine
+    wall time swings with the neighbours' load), wall time and peak memory, with over without."""
+    ratio = with_evidence["cpu_s"] / without["cpu_s"] if without["cpu_s"] else None
+    return {
+        "time_ratio": None if ratio is None else round(ratio, 2),
+        "wall_ratio": round(with_evidence["wall_s"] / without["wall_s"], 2) if without["wall_s"] else None,
+        "peak_rss_mb_extra": round(with_evidence["peak_rss_mb"] - without["peak_rss_mb"], 1),
+        "max_time_ratio": MAX_EVIDENCE_TIME_RATIO,
+        "within": ratio is not None and ratio <= MAX_EVIDENCE_TIME_RATIO,
+    }
+
+
+def format_evidence_cost(with_evidence: dict, without: dict) -> str:
+    """The with/without-evidence comparison `make bench` prints."""
+    cost = evidence_cost(with_evidence, without)
+    verdict = "within" if cost["within"] else "OVER"
+    return (
+        f"evidence at scale ({with_evidence['rows']} rows): with {with_evidence['rows_per_s']:.0f} rows/s, "
+        f"peak {with_evidence['peak_rss_mb']:.0f} MB; without (--no-evidence) {without['rows_per_s']:.0f} rows/s, "
+        f"peak {without['peak_rss_mb']:.0f} MB; CPU time {with_evidence['cpu_s']:.1f}s vs {without['cpu_s']:.1f}s "
+        f"= x{cost['time_ratio']} ({verdict} the x{MAX_EVIDENCE_TIME_RATIO:g} budget; wall x{cost['wall_ratio']})"
+    )
 
 
 def format_scale(result: dict) -> str:
@@ -168,6 +222,25 @@ def format_scale(result: dict) -> str:
         f"filter at scale: {result['rows']} rows in {result['wall_s']:.1f}s = {result['rows_per_s']:.0f} rows/s "
         f"(fresh process incl. model load), peak RSS {result['peak_rss_mb']:.0f} MB ({verdict} the "
         f"{result['memory_budget_mb']} MB budget)"
+    )
+
+
+def run_startup_benchmark(
+    model_dir: str | Path, fixture_dir: str | Path = DEFAULT_FIXTURE, threshold: float | None = None
+) -> dict:
+    """What a CI job pays: `iacsieve filter` on 1,000 rows in a fresh process (imports, model load,
+    scoring, writing), wall time and peak RSS, beside the targets of the light install."""
+    result = run_scale_benchmark(model_dir, STARTUP_ROWS, fixture_dir, threshold)
+    result.update(target_s=STARTUP_TARGET_S, target_mb=STARTUP_TARGET_MB)
+    return result
+
+
+def format_startup(result: dict) -> str:
+    """One line for the 1,000-row run."""
+    return (
+        f"filter, {result['rows']} rows in a fresh process: {result['wall_s']:.2f}s wall, "
+        f"{result.get('cpu_s', float('nan')):.2f}s CPU (target {result['target_s']:.0f}s), peak RSS {result['peak_rss_mb']:.0f} MB (target {result['target_mb']} MB); "
+        f"startup, imports and model load included"
     )
 
 
@@ -193,10 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scale-rows",
         type=int,
-        default=0,
+        action="append",
+        default=[],
         metavar="N",
         help=f"also run `iacsieve filter` on N valid rows in a fresh process, for throughput and peak "
-        f"memory (make bench uses {SCALE_ROWS}; default: off)",
+        f"memory; repeatable (make bench runs {', '.join(map(str, SCALE_RUNS))}; default: off)",
     )
     args = parser.parse_args(argv)
     try:
@@ -206,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if args.scale_rows:
             for r, m in zip(results, args.model):
-                r["scale"] = run_scale_benchmark(m, args.scale_rows, args.fixture, args.threshold)
+                r["scale"] = run_scale_benchmarks(m, tuple(args.scale_rows), args.fixture, args.threshold)
     except IacsieveError as exc:
         print(f"iacsieve: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -217,8 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             f"({100 * (r['dropped_share_of_covered'] or 0):.1f}%) of the covered warnings",
             file=sys.stderr,
         )
-        if "scale" in r:
-            print("  " + format_scale(r["scale"]), file=sys.stderr)
+        for scale in r.get("scale", []):
+            print("  " + format_scale(scale), file=sys.stderr)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -25,14 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from iacsieve import layout
 from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.classification import compute_metrics
 from iacsieve.data.human import HumanLabel, apply_human_labels, record_key
 from iacsieve.data.records import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.review import candidate_for_record, pick_for_review
 from iacsieve.models import Scorer, family_module, load_scorer
 from iacsieve.run_config import TrainConfig
-from iacsieve.steps.metrics import compute_metrics
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,11 @@ def learning_curve(
     repeats: int = 2,
     strategies: Sequence[str] = STRATEGIES,
 ) -> dict:
-    """Run the experiment; write learning_curve.{json,csv,md,png} into `out_dir`; return the result."""
+    """Run the experiment; write learning_curve.{json,csv,md,png} into `out_dir`; return the result.
+
+    Long because the experiment is one nest of loops (strategy x repeat x fold x size) filling two
+    shared accumulators (pooled scores, per-fold F1); split, each part would take them all as arguments.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     if folds < 2:
@@ -211,7 +216,7 @@ def _as_human(record: WarningRecord) -> HumanLabel:
     )
 
 
-def markdown(result: dict, *, image: str = "learning_curve.png") -> str:
+def markdown(result: dict, *, image: str = layout.LEARNING_CURVE_PNG) -> str:
     """The experiment as a Markdown section (the caveat first); `image`: the PNG's path from the reader."""
     lines = [
         "## How much does a person's hour buy? (learning curve)",
@@ -240,16 +245,16 @@ def _strategies(result: dict) -> list[str]:
 
 def write_outputs(result: dict, out_dir: str | Path) -> None:
     """learning_curve.json / .csv / .md and the PNG figure (matplotlib, offline)."""
-    from iacsieve.reporting.plots import _save, plt
+    from iacsieve.reporting.plots import plt, save_figure
 
     out_dir = Path(out_dir)
-    atomic_write_json(out_dir / "learning_curve.json", result)
+    atomic_write_json(out_dir / layout.LEARNING_CURVE_JSON, result)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(result["points"][0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(result["points"])
-    atomic_write_text(out_dir / "learning_curve.csv", buffer.getvalue())
-    atomic_write_text(out_dir / "learning_curve.md", markdown(result))
+    atomic_write_text(out_dir / layout.LEARNING_CURVE_CSV, buffer.getvalue())
+    atomic_write_text(out_dir / layout.LEARNING_CURVE_MD, markdown(result))
     fig, ax = plt.subplots(figsize=(6, 4))
     strategies = _strategies(result)
     for i, strategy in enumerate(strategies):
@@ -271,4 +276,4 @@ def write_outputs(result: dict, out_dir: str | Path) -> None:
     )
     ax.grid(alpha=0.3)
     ax.legend()
-    _save(fig, out_dir / "learning_curve.png")
+    save_figure(fig, out_dir / layout.LEARNING_CURVE_PNG)

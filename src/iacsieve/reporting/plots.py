@@ -23,10 +23,13 @@ from sklearn.metrics import precision_recall_curve
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_write_text
+from iacsieve.classification import compute_metrics
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import SWEEP_FILE
-from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
+from iacsieve.method.plan import FINAL_STAGE, champion_dir, sweep_stage
+from iacsieve.steps.metrics import load_scores, score_arrays
 
+SWEEP_CHAMPION = champion_dir(sweep_stage())  # the frozen champion whose run swept the threshold
 PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
 
 
@@ -37,7 +40,8 @@ def _read(path: Path) -> dict:
         raise IacsieveError(f"{path}: not found; run the pipeline first (make repro)") from None
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write a figure as PNG atomically, without a timestamp, so the same plot is the same bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
@@ -79,7 +83,7 @@ def plot_threshold_sweep(
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     return [
-        _save(fig, out / "threshold_sweep.png"),
+        save_figure(fig, out / "threshold_sweep.png"),
         _csv(
             out / "threshold_sweep.csv",
             [{k: p[k] for k in ("threshold", "f1", "precision", "recall")} for p in curve],
@@ -110,7 +114,7 @@ def plot_pr_curve(scores: dict[str, list[dict]], threshold: float, out: Path) ->
     )
     ax.legend(loc="lower left")
     ax.grid(alpha=0.3)
-    return [_save(fig, out / "pr_curve.png"), _csv(out / "pr_curve.csv", rows)]
+    return [save_figure(fig, out / "pr_curve.png"), _csv(out / "pr_curve.csv", rows)]
 
 
 def plot_confusion_matrix(
@@ -133,7 +137,7 @@ def plot_confusion_matrix(
     ax.set_xticks([0, 1], ["filtered (0)", "kept (1)"])
     ax.set_yticks([0, 1], ["false alarm (0)", "real smell (1)"])
     ax.set(xlabel="prediction", ylabel="label", title=f"Champion, {title}, threshold {threshold:.2f}")
-    return [_save(fig, out / "confusion_matrix.png")]
+    return [save_figure(fig, out / "confusion_matrix.png")]
 
 
 def plot_seed_spread(selection: dict, out: Path) -> list[Path]:
@@ -159,7 +163,7 @@ def plot_seed_spread(selection: dict, out: Path) -> list[Path]:
     rows = [
         {"run": n, "val_f1": v, "test_f1": t, "selected": n == chosen} for n, v, t in zip(names, val, test)
     ]
-    return [_save(fig, out / "seed_spread.png"), _csv(out / "seed_spread.csv", rows)]
+    return [save_figure(fig, out / "seed_spread.png"), _csv(out / "seed_spread.csv", rows)]
 
 
 def champion_scores(champion: Path, card: dict, data: str | Path) -> dict[str, list[dict]]:
@@ -196,7 +200,7 @@ def _sweep(card: dict, stage3_champion: str | Path, val_rows: list[dict]) -> tup
 
     from iacsieve.steps.threshold import sweep_threshold
 
-    stage3_card = Path(stage3_champion) / "champion.json"
+    stage3_card = Path(stage3_champion) / layout.CHAMPION_FILE
     for run_dir in ([Path(_read(stage3_card)["run_dir"])] if stage3_card.is_file() else []) + [
         Path(card["run_dir"])
     ]:
@@ -210,12 +214,12 @@ def _sweep(card: dict, stage3_champion: str | Path, val_rows: list[dict]) -> tup
 
 
 def render_plots(
-    results: str | Path = "results",
-    champion: str | Path = "models/champion",
-    out: str | Path = "reports/plots",
+    results: str | Path = layout.RESULTS_DIR,
+    champion: str | Path = layout.CHAMPION_DIR,
+    out: str | Path = layout.PLOTS_DIR,
     *,
-    stage3_champion: str | Path = "models/champions/stage3",
-    data: str | Path = "data/prepared",
+    stage3_champion: str | Path = SWEEP_CHAMPION,
+    data: str | Path = layout.PREPARED_DIR,
     selection: str | Path | None = None,
 ) -> list[Path]:
     """Render every plot from the pipeline's outputs; returns the files written.
@@ -225,7 +229,7 @@ def render_plots(
     skipped when there is none.
     """
     results, champion, out = Path(results), Path(champion), Path(out)
-    card = _read(champion / "champion.json")
+    card = _read(champion / layout.CHAMPION_FILE)
     threshold = float(card["threshold"])
     written: list[Path] = []
 
@@ -235,7 +239,11 @@ def render_plots(
     written += plot_pr_curve(scores, threshold, out)
     labels, values, _ = score_arrays(scores["test"])
     written += plot_confusion_matrix(labels, values, threshold, out)
-    selection = Path(selection) if selection else results / "selection" / "stage4" / "selection.json"
+    selection = (
+        Path(selection)
+        if selection
+        else layout.selection_dir_in(results, FINAL_STAGE) / layout.SELECTION_FILE
+    )
     if selection.is_file():
         written += plot_seed_spread(_read(selection), out)
     return written

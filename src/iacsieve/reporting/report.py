@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iacsieve import layout
-from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.artifacts import STAGE_METRICS, write_artifact
+from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import ConfigError
+from iacsieve.layout import TEST_SETS
 from iacsieve.method.params import Params
+from iacsieve.method.plan import FINAL_STAGE, STAGES, stage_plan
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.metrics import headline
 
-TEST_SETS: tuple[str, ...] = ("combined", "ansible", "chef", "puppet")
-ABLATION_FILE = Path("reports/ablation/ablation.md")
-LEARNING_CURVE_FILE = Path("reports/learning_curve/learning_curve.json")
+ABLATION_FILE = Path(layout.ABLATION_DIR) / layout.ABLATION_MD
+LEARNING_CURVE_FILE = Path(layout.LEARNING_CURVE_DIR) / layout.LEARNING_CURVE_JSON
 
 # Published figures on this data (shared/data/README.md; IntelliSA, arXiv 2601.14595), test split.
 PUBLISHED_BEST = "CodeT5+ 220M, best single run (argmax)"
@@ -75,7 +77,7 @@ class ReportData:
     learning_curve: dict | None = None  # the report-only experiment (iacsieve.learning_curve)
     prefix: str = ""
     profile: str | None = None
-    champion_dir: str = "models/champion"
+    champion_dir: str = layout.CHAMPION_DIR
     origin: dict | None = None  # origin.json of a champion pulled from a cluster run
 
 
@@ -89,7 +91,7 @@ def read_json(path: Path) -> dict | None:
 def resolved_name(summary: dict, stage: int) -> str:
     """`<family>_lr.._bs.._ep.._wd..[_seed..]` of the config a run actually trained."""
     try:
-        return TrainConfig.from_dict(summary["config"]).run_name(with_seed=stage == 4)
+        return TrainConfig.from_dict(summary["config"]).run_name(with_seed=stage_plan(stage).seed_in_run_name)
     except (ConfigError, KeyError, TypeError):
         return str(summary.get("run", "?"))
 
@@ -121,8 +123,8 @@ def rows_from_selection(stage: int, selection: dict) -> list[RunRow]:
 
 
 def collect_report(
-    results: str | Path = "results",
-    champion: str | Path = "models/champion",
+    results: str | Path = layout.RESULTS_DIR,
+    champion: str | Path = layout.CHAMPION_DIR,
     *,
     prefix: str = "",
     params: Params | None = None,
@@ -142,9 +144,9 @@ def collect_report(
         data.stages = {4: rows_from_selection(4, pulled)} if pulled else {}
         _read_champion(data, results, champion, ablation, learning_curve)
         return data
-    for stage in (1, 2, 3, 4):
+    for stage in STAGES:
         root = results / f"stage{stage}"
-        ranked = read_json(results / "selection" / f"stage{stage}" / "selection.json") or {}
+        ranked = read_json(layout.selection_dir_in(results, stage) / layout.SELECTION_FILE) or {}
         if ranked.get("runs"):  # the runs the stage's selection ranked: its current grid
             dirs = [root / Path(r["results_dir"]).name for r in ranked["runs"]]
         else:
@@ -152,7 +154,7 @@ def collect_report(
         chosen = (ranked.get("selected") or {}).get("run")
         rows = []
         for d in dirs:
-            summary = read_json(d / "summary.json")
+            summary = read_json(d / layout.SUMMARY_FILE)
             if summary is None:
                 continue
             row = run_row(stage, summary, selected=summary.get("run") == chosen)
@@ -167,15 +169,16 @@ def collect_report(
 def _read_champion(
     data: ReportData, results: Path, champion: str | Path, ablation: str | Path, learning_curve: str | Path
 ) -> None:
-    card = read_json(Path(champion) / "champion.json")
+    card = read_json(Path(champion) / layout.CHAMPION_FILE)
     data.champion_dir = str(champion)
     data.origin = read_json(Path(champion) / layout.ORIGIN_FILE)
     if card is not None:
         data.champion = card
-        stage4 = {} if data.origin else read_json(results / "selection" / "stage4" / "selection.json") or {}
-        results_dir = (stage4.get("selected") or {}).get("results_dir")
+        final = layout.selection_dir_in(results, FINAL_STAGE) / layout.SELECTION_FILE
+        selection = {} if data.origin else read_json(final) or {}
+        results_dir = (selection.get("selected") or {}).get("results_dir")
         if results_dir:
-            data.champion_summary = read_json(Path(results_dir) / "summary.json")
+            data.champion_summary = read_json(Path(results_dir) / layout.SUMMARY_FILE)
     if Path(ablation).is_file():
         data.ablation = Path(ablation).read_text(encoding="utf-8")
     data.tradeoff = _tradeoff(data.champion)
@@ -242,14 +245,14 @@ def render_report(data: ReportData) -> str:
     lines += _headline_section(data)
     lines += _champion_section(data)
     lines += _tradeoff_section(data)
-    for stage in (1, 2, 3, 4):
+    for stage in STAGES:
         rows = data.stages.get(stage, [])
         lines += [f"## {STAGE_TITLES[stage]}", ""]
         if not rows:
             lines += ["No runs.", ""]
             continue
         lines += _stage_table(rows) + [""]
-        if stage == 4 and len(rows) > 1:
+        if stage_plan(stage).seed_in_run_name and len(rows) > 1:
             spread = seed_spread(rows)
             cells = [f"val F1 {spread['val_f1'][0]:.3f} ± {spread['val_f1'][1]:.3f}"]
             cells += [
@@ -267,7 +270,10 @@ def render_report(data: ReportData) -> str:
         from iacsieve.reporting.learning_curve import markdown as learning_curve_markdown
 
         lines += [
-            learning_curve_markdown(data.learning_curve, image="learning_curve/learning_curve.png").strip(),
+            learning_curve_markdown(
+                data.learning_curve,
+                image=f"{Path(layout.LEARNING_CURVE_DIR).name}/{layout.LEARNING_CURVE_PNG}",
+            ).strip(),
             "",
         ]
     return "\n".join(lines).rstrip() + "\n"
@@ -302,6 +308,30 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "—"
 
 
+def _cost_rows(test: dict) -> list[str]:
+    """FP reduction and TP retention rows (Wilson CIs where the counts are known) and what is dropped."""
+    counts = test.get("confusion_matrix") or {}
+    tp, fn, tn, fp = (counts.get(k) for k in ("tp", "fn", "tn", "fp"))
+    if tp is None or fn is None or tn is None or fp is None:
+        return [
+            f"| FP reduction | {_f(test.get('fp_reduction'))} | — | not published |",
+            f"| TP retention | {_f(test.get('tp_retention'))} | — | not published |",
+            "",
+        ]
+    return [
+        f"| FP reduction (false alarms removed) | {_f(test.get('fp_reduction'))} | "
+        f"{_ci(proportion_ci(tn, tn + fp))} | not published |",
+        f"| TP retention (real smells kept) | {_f(test.get('tp_retention'))} | "
+        f"{_ci(proportion_ci(tp, tp + fn))} | not published |",
+        "",
+        f"**The filter drops {fn} of {tp + fn} real smells ({fn / (tp + fn):.0%}, TP retention "
+        f"{_f(test.get('tp_retention'))})** while it removes {tn} of {tn + fp} false alarms. A dropped "
+        "real smell is a security problem nobody is shown: where that costs more than reading false "
+        "alarms, filter with a lower `--threshold` or review what it drops (rows with `keep` false).",
+        "",
+    ]
+
+
 def _headline_section(data: ReportData) -> list[str]:
     """What a user of the filter needs first: on the human-labelled test set, how good, and what it costs."""
     card = data.champion
@@ -309,8 +339,6 @@ def _headline_section(data: ReportData) -> list[str]:
     test = ((summary.get("test") or (card or {}).get("test") or {}).get("combined")) or {}
     if card is None or not test:
         return []
-    counts = test.get("confusion_matrix") or {}
-    tp, fn, tn, fp = (counts.get(k) for k in ("tp", "fn", "tn", "fp"))
     f1_ci = test.get("f1_ci95") or {}
     seeds = data.stages.get(4, [])
     spread = seed_spread(seeds)["test_f1_combined"] if len(seeds) > 1 else None
@@ -329,27 +357,7 @@ def _headline_section(data: ReportData) -> list[str]:
         f"| {PUBLISHED['model_f1'][PUBLISHED_BEST]:.3f} best run; {published_seeds} "
         "over five seeds |",
     ]
-    if tp is not None and fn is not None and tn is not None and fp is not None:
-        lines += [
-            f"| FP reduction (false alarms removed) | {_f(test.get('fp_reduction'))} | "
-            f"{_ci(proportion_ci(tn, tn + fp))} | not published |",
-            f"| TP retention (real smells kept) | {_f(test.get('tp_retention'))} | "
-            f"{_ci(proportion_ci(tp, tp + fn))} | not published |",
-            "",
-        ]
-        lines += [
-            f"**The filter drops {fn} of {tp + fn} real smells ({fn / (tp + fn):.0%}, TP retention "
-            f"{_f(test.get('tp_retention'))})** while it removes {tn} of {tn + fp} false alarms. A dropped "
-            "real smell is a security problem nobody is shown: where that costs more than reading false "
-            "alarms, filter with a lower `--threshold` or review what it drops (rows with `keep` false).",
-            "",
-        ]
-    else:
-        lines += [
-            f"| FP reduction | {_f(test.get('fp_reduction'))} | — | not published |",
-            f"| TP retention | {_f(test.get('tp_retention'))} | — | not published |",
-            "",
-        ]
+    lines += _cost_rows(test)
     if spread is not None and seeds_vary(seeds):
         lines += [
             f"Over {len(seeds)} seeds: test F1 {spread[0]:.3f} ± {spread[1]:.3f} (published: {published_seeds}).",
@@ -522,9 +530,9 @@ def pulled_champion_metrics(champion: dict, selection: dict | None = None) -> di
 
 
 def write_report(
-    results: str | Path = "results",
-    champion: str | Path = "models/champion",
-    out: str | Path = "reports/summary.md",
+    results: str | Path = layout.RESULTS_DIR,
+    champion: str | Path = layout.CHAMPION_DIR,
+    out: str | Path = layout.REPORT_FILE,
     *,
     prefix: str = "",
     params: Params | None = None,
@@ -535,5 +543,5 @@ def write_report(
     data = collect_report(results, champion, prefix=prefix, params=params, selection=selection)
     path = atomic_write_text(out, render_report(data))
     if metrics_file is not None:
-        atomic_write_json(metrics_file, champion_metrics(data))
+        write_artifact(STAGE_METRICS, metrics_file, champion_metrics(data))
     return path

@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 
 from iacsieve import layout
-from iacsieve.atomic import atomic_write_json
+from iacsieve.artifacts import EVALUATION, RUN_SUMMARY, SWEEP, TRAIN_LOG, read_artifact, write_artifact
+from iacsieve.classification import compute_metrics, predict
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.layout import (
     BOOTSTRAP_SAMPLES,
@@ -26,14 +27,7 @@ from iacsieve.layout import (
 )
 from iacsieve.run_config import read_run_settings
 from iacsieve.steps.freeze import load_champion
-from iacsieve.steps.metrics import (
-    bootstrap_f1_ci,
-    compute_metrics,
-    load_scores,
-    predict,
-    read_json_object,
-    score_arrays,
-)
+from iacsieve.steps.metrics import bootstrap_f1_ci, load_scores, score_arrays
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +42,11 @@ def resolve_threshold(
         return 0.5, "argmax"
     if rule == "threshold":
         path = Path(sweep_file) if sweep_file is not None else run_dir / SWEEP_FILE
-        sweep = read_json_object(path, hint="run `iacsieve sweep-threshold` first")
-        value = sweep.get("best_threshold")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        sweep = read_artifact(
+            SWEEP, path, hint="run `iacsieve sweep-threshold` first", needs=["best_threshold"]
+        )
+        value = sweep["best_threshold"]
+        if not 0.0 <= value <= 1.0:
             raise IacsieveError(f"{path}: 'best_threshold' must be a number in [0, 1], got {value!r}")
         return float(value), f"sweep:{path}"
     if rule == "frozen":
@@ -97,17 +93,13 @@ def evaluate(
     run_dir, results_dir = Path(run_dir), Path(results_dir)
     if not run_dir.is_dir():
         raise IacsieveError(f"{run_dir}: run directory not found")
-    config = _read_config(run_dir / "config_used.yaml")
-    train_log = read_json_object(run_dir / "train_log.json", hint="is the run complete?")
+    config = _read_config(run_dir / layout.CONFIG_FILE)
+    train_log = read_artifact(TRAIN_LOG, run_dir / layout.TRAIN_LOG, hint="is the run complete?")
     val_rows = load_scores(run_dir / layout.VAL_SCORES)
     test_rows = load_scores(run_dir / layout.TEST_SCORES)
     threshold, source = resolve_threshold(run_dir, rule, sweep_file, champion_file)
 
-    by_set = {"val": val_rows, "combined": test_rows}
-    for tech in TECHS:
-        by_set[tech] = [r for r in test_rows if r.get("tech") == tech]
-        if not by_set[tech]:
-            raise IacsieveError(f"{run_dir / 'test_scores.jsonl'}: no rows with tech {tech!r}")
+    by_set = rows_by_set(run_dir, val_rows, test_rows)
 
     header = {
         "run": train_log.get("run") or run_dir.name,
@@ -122,9 +114,8 @@ def evaluate(
             by_set[name], threshold, bootstrap_samples=bootstrap_samples, bootstrap_seed=bootstrap_seed
         )
         per_set[name] = metrics
-        atomic_write_json(
-            results_dir / name / EVAL_FILE, {**header, "set": name, "n": len(by_set[name]), **metrics}
-        )
+        evaluation = {**header, "set": name, "n": len(by_set[name]), **metrics}
+        write_artifact(EVALUATION, results_dir / name / EVAL_FILE, evaluation)
 
     summary = {
         **header,
@@ -135,7 +126,7 @@ def evaluate(
         "test": {name: per_set[name] for name in TEST_SETS},
         "samples_seen": training_cost(train_log),
     }
-    atomic_write_json(results_dir / SUMMARY_FILE, summary)
+    write_artifact(RUN_SUMMARY, results_dir / SUMMARY_FILE, summary)
     log.info(
         "%s (%s, threshold %.2f): val F1 %.4f, test F1 %.4f",
         run_dir.name,
@@ -145,6 +136,16 @@ def evaluate(
         per_set["combined"]["f1"],
     )
     return summary
+
+
+def rows_by_set(run_dir: Path, val_rows: list[dict], test_rows: list[dict]) -> dict[str, list[dict]]:
+    """Score rows per evaluation set: val, combined test, and each tech's share of test."""
+    by_set = {"val": val_rows, "combined": test_rows}
+    for tech in TECHS:
+        by_set[tech] = [r for r in test_rows if r.get("tech") == tech]
+        if not by_set[tech]:
+            raise IacsieveError(f"{run_dir / layout.TEST_SCORES}: no rows with tech {tech!r}")
+    return by_set
 
 
 def _read_config(path: Path) -> dict:

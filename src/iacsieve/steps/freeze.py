@@ -1,7 +1,9 @@
 """Freeze the selected run as the champion filter: its model plus `champion.json`, swapped in atomically.
 
 Layout: `<champion_dir>/` IS a model directory (the run's `model/` content, with `model_meta.json`,
-loadable by `iacsieve.models.load_scorer(champion_dir)`) plus `champion.json`. An interrupted freeze
+loadable by `iacsieve.models.load_scorer(champion_dir)`) plus `champion.json`, `val_curve.json` and the
+evidence index of the training rows (`evidence_vectors.npz`, `evidence_rows.json`: what `filter` shows
+as the nearest labelled warnings; their SHA-256 in champion.json's `evidence_index`). An interrupted freeze
 leaves the previous champion untouched. Model files that would need code execution to load
 (pickles) are refused, so a champion copied from elsewhere is safe to open.
 """
@@ -13,27 +15,18 @@ import logging
 import shutil
 from pathlib import Path
 
-from iacsieve.atomic import atomic_directory, atomic_write_json
+from iacsieve import artifacts, layout
+from iacsieve.atomic import atomic_directory
 from iacsieve.data.records import load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
 from iacsieve.models import META_FILE
+from iacsieve.models.evidence_index import CARD_KEY, build_index, save_index
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.operating_point import write_val_curve
 
 log = logging.getLogger(__name__)
 
-REQUIRED_KEYS: tuple[str, ...] = (
-    "threshold",
-    "threshold_source",
-    "family",
-    "run",
-    "config",
-    "data_md5",
-    "val_f1",
-    "test",
-    "use_context",
-)
 # Formats that unpickle (run code) on load: Python pickles, joblib, torch's .bin/.pt checkpoints.
 PICKLE_SUFFIXES: frozenset[str] = frozenset({".pkl", ".pickle", ".joblib", ".bin", ".pt", ".pth", ".ckpt"})
 
@@ -58,7 +51,9 @@ def validation_source(data_dir: str | Path) -> str:
     """Which labels the validation split (and so every choice) held: `llm`, `human` or `merged`
     (`iacsieve labels apply` records it in human.json; prepared data without it is the LLM's)."""
     report = Path(data_dir) / HUMAN_REPORT
-    return str(read_json_object(report).get("validation", "llm")) if report.is_file() else "llm"
+    if not report.is_file():
+        return "llm"
+    return str(artifacts.read_artifact(artifacts.HUMAN_REPORT, report).get("validation", "llm"))
 
 
 def trained_smells(data_dir: str | Path) -> list[str]:
@@ -78,10 +73,24 @@ def copy_model(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, dirs_exist_ok=True)
 
 
+def read_safe_model_meta(model_dir: Path) -> dict:
+    """The model's metadata, once the folder is known to hold a saved model and no pickle file."""
+    meta_path = model_dir / META_FILE
+    if not meta_path.is_file():
+        raise IacsieveError(f"{meta_path}: not found; the selected run has no saved model")
+    unsafe = pickle_files(model_dir)
+    if unsafe:
+        raise IacsieveError(
+            f"{unsafe[0]}: refusing to freeze a model with pickle files (they run code when "
+            f"loaded); save torch weights as safetensors and sklearn models with skops"
+        )
+    return read_json_object(meta_path)
+
+
 def freeze(
     selection_file: str | Path,
     champion_dir: str | Path,
-    data_dir: str | Path = "data/prepared",
+    data_dir: str | Path = layout.PREPARED_DIR,
     *,
     run_dir: str | Path | None = None,
 ) -> Path:
@@ -92,28 +101,20 @@ def freeze(
     `champion.json` holds no timestamp: freezing the same selection over the same data gives the same file.
     """
     selection_file, champion_dir = Path(selection_file), Path(champion_dir)
-    selection = read_json_object(selection_file, hint="run `iacsieve select` first")
-    selected = selection.get("selected")
-    if not isinstance(selected, dict):
-        raise IacsieveError(f"{selection_file}: missing key 'selected'")
-    for key in ("run", "family", "run_dir", "config", "threshold", "threshold_source", "val_f1", "test"):
-        if key not in selected:
-            raise IacsieveError(f"{selection_file}: missing key 'selected.{key}'")
+    used = ("run", "family", "run_dir", "config", "threshold", "threshold_source", "val_f1", "test")
+    selection = artifacts.read_artifact(
+        artifacts.SELECTION,
+        selection_file,
+        hint="run `iacsieve select` first",
+        needs=["selected", *(f"selected.{k}" for k in used)],
+    )
+    selected = selection["selected"]
     overridden = run_dir is not None
     run_dir = Path(run_dir) if run_dir is not None else Path(selected["run_dir"])
     if run_dir.name != selected["run"] and (run_dir / selected["run"]).is_dir():
         run_dir = run_dir / selected["run"]  # a KFP run artifact holds the run dir one level down
     model_dir = Path(run_dir) / MODEL_DIR
-    meta_path = model_dir / META_FILE
-    if not meta_path.is_file():
-        raise IacsieveError(f"{meta_path}: not found; the selected run has no saved model")
-    unsafe = pickle_files(model_dir)
-    if unsafe:
-        raise IacsieveError(
-            f"{unsafe[0]}: refusing to freeze a model with pickle files (they run code when "
-            f"loaded); save torch weights as safetensors and sklearn models with skops"
-        )
-    meta = read_json_object(meta_path)
+    meta = read_safe_model_meta(model_dir)
     champion = {
         "threshold": float(selected["threshold"]),
         "threshold_source": selected["threshold_source"],
@@ -136,7 +137,9 @@ def freeze(
     with atomic_directory(champion_dir) as tmp:
         copy_model(model_dir, tmp)
         write_val_curve(tmp, run_dir)  # lets `filter --min-retention` pick an operating point
-        atomic_write_json(tmp / CHAMPION_FILE, champion)
+        # the labelled training rows, searchable: the evidence `filter` shows for each decision
+        champion[CARD_KEY] = save_index(build_index(load_prepared(data_dir, "train")), tmp)
+        artifacts.write_artifact(artifacts.CHAMPION, tmp / CHAMPION_FILE, champion)
     log.info("froze %s (threshold %.2f) into %s", champion["run"], champion["threshold"], champion_dir)
     return champion_dir
 
@@ -146,20 +149,12 @@ def load_champion(champion: str | Path) -> dict:
     path = Path(champion)
     if path.is_dir() or path.suffix.lower() != ".json":
         path = path / CHAMPION_FILE
-    data = read_json_object(path, hint="freeze a champion with `iacsieve freeze`")
-    for key in REQUIRED_KEYS:
-        if key not in data:
-            raise IacsieveError(f"{path}: missing key '{key}'")
-    threshold = data["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-        raise IacsieveError(f"{path}: 'threshold' must be a number in [0, 1], got {threshold!r}")
-    if not isinstance(data["test"], dict) or not isinstance(data["config"], dict):
-        raise IacsieveError(f"{path}: 'test' and 'config' must be JSON objects")
-    for key, kind, name in (
-        ("use_context", bool, "true or false"),
-        ("family", str, "a string"),
-        ("smells", list, "a list of smell names"),
-    ):
-        if key in data and not isinstance(data[key], kind):
-            raise IacsieveError(f"{path}: '{key}' must be {name}, got {type(data[key]).__name__}")
+    data = artifacts.read_artifact(
+        artifacts.CHAMPION,
+        path,
+        hint="freeze a champion with `iacsieve freeze`",
+        needs=artifacts.required_keys(artifacts.ChampionCard),
+    )
+    if not 0.0 <= data["threshold"] <= 1.0:
+        raise IacsieveError(f"{path}: 'threshold' must be a number in [0, 1], got {data['threshold']!r}")
     return data

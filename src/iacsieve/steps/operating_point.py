@@ -17,10 +17,11 @@ import numpy as np
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_write_json
+from iacsieve.classification import compute_metrics
 from iacsieve.errors import IacsieveError
-from iacsieve.steps.metrics import compute_metrics, load_scores, read_json_object, score_arrays
+from iacsieve.steps.metrics import load_scores, read_json_object, score_arrays
 
-CURVE_FILE = "val_curve.json"
+CURVE_FILE = layout.VAL_CURVE_FILE
 RETENTION_TARGETS: tuple[float, ...] = (0.90, 0.95, 0.99)
 
 

@@ -12,10 +12,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from iacsieve.atomic import atomic_write_json, atomic_write_text
+from iacsieve.artifacts import RUN_SUMMARY, SELECTION, WINNER, read_artifact, write_artifact
+from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.layout import RANKING_CSV, RANKING_MD, SELECTION_FILE, SUMMARY_FILE, TEST_SETS, WINNER_FILE
-from iacsieve.steps.metrics import read_json_object
 
 MODES: tuple[str, ...] = ("best", "median")
 # What the next stage reads of a selection: the winner's settings, not the whole ranking, so a
@@ -26,7 +26,7 @@ WINNER_KEYS: tuple[str, ...] = ("run", "family", "config", "threshold", "thresho
 def read_summary(results_dir: str | Path) -> dict:
     """One evaluated run's `summary.json` as a ranking row (val metrics first, test carried along)."""
     path = Path(results_dir) / SUMMARY_FILE
-    summary = read_json_object(path, hint="run `iacsieve evaluate` for this run first")
+    summary = read_artifact(RUN_SUMMARY, path, hint="run `iacsieve evaluate` for this run first")
     try:
         val = summary["val"]
         row = {
@@ -118,8 +118,10 @@ def select_runs(
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / RANKING_CSV, ranking_csv(ranked))
     atomic_write_text(out_dir / RANKING_MD, ranking_markdown(ranked, mode))
-    atomic_write_json(out_dir / WINNER_FILE, {"stage": stage, **{k: chosen[k] for k in WINNER_KEYS}})
-    atomic_write_json(out_dir / SELECTION_FILE, selection)  # last: its presence marks a complete selection
+    write_artifact(WINNER, out_dir / WINNER_FILE, {"stage": stage, **{k: chosen[k] for k in WINNER_KEYS}})
+    write_artifact(
+        SELECTION, out_dir / SELECTION_FILE, selection
+    )  # last: its presence marks a complete selection
     return selection
 
 

@@ -6,10 +6,11 @@ import logging
 import math
 from pathlib import Path
 
-from iacsieve.atomic import atomic_write_json
+from iacsieve.artifacts import SWEEP, write_artifact
+from iacsieve.classification import compute_metrics
 from iacsieve.errors import ConfigError
 from iacsieve.layout import SWEEP_START, SWEEP_STEP, SWEEP_STOP
-from iacsieve.steps.metrics import compute_metrics, load_scores, score_arrays
+from iacsieve.steps.metrics import load_scores, score_arrays
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def sweep_threshold(
         ).name,  # the file name: a path could be a temp dir (DVC hashes this file)
         "curve": curve,
     }
-    atomic_write_json(out_file, result)
+    write_artifact(SWEEP, out_file, result)
     log.info(
         "threshold sweep over %d points: best %.2f (val F1 %.4f)", len(grid), best["threshold"], best["f1"]
     )

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from iacsieve.artifacts import TRAIN_LOG as TRAIN_LOG_ARTIFACT
+from iacsieve.artifacts import write_artifact
+from iacsieve.atomic import atomic_directory, atomic_write_jsonl, atomic_write_text
 from iacsieve.data.records import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import CONFIG_FILE, MODEL_DIR, TEST_SCORES, TRAIN_LOG, VAL_SCORES
@@ -103,6 +105,6 @@ def train(
         if timings is not None:
             timings.update(measured)
         train_log.update(family=config.family, kind=spec.kind, run=name or run_dir.name)
-        atomic_write_json(tmp / TRAIN_LOG, train_log)
+        write_artifact(TRAIN_LOG_ARTIFACT, tmp / TRAIN_LOG, train_log)
     log.info("wrote %s (%.1fs)", run_dir, fit_seconds)
     return run_dir

@@ -20,7 +20,6 @@ from iacsieve.models import META_FILE, FamilySpec, get_family
 from iacsieve.models.encoders.loading import first_line, quiet_progress_bars
 from iacsieve.models.encoders.tokens import encode_texts, model_arch, positive_probs
 from iacsieve.run_config import TrainConfig
-from iacsieve.steps.metrics import compute_metrics
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +94,12 @@ def check_max_length(config: TrainConfig, model: Any) -> None:
 
 
 def _val_f1(eval_pred: Any) -> dict[str, float]:
-    labels = np.asarray(eval_pred.label_ids)
-    scores = positive_probs(eval_pred.predictions)
-    return {"f1": compute_metrics(labels, scores, DECISION_THRESHOLD)["f1"]}
+    """Val F1 of the real-smell class at 0.5 (as steps.metrics computes it; models/ never imports steps/)."""
+    from sklearn.metrics import f1_score
+
+    labels = np.asarray(eval_pred.label_ids).astype(int)
+    predicted = (positive_probs(eval_pred.predictions) >= DECISION_THRESHOLD).astype(int)
+    return {"f1": float(f1_score(labels, predicted, pos_label=1, zero_division=0))}
 
 
 def _logits_only(logits: Any, labels: Any) -> Any:
@@ -176,8 +178,6 @@ def fit_encoder(
     Checkpoints live in a scratch dir next to `model_dir` that is deleted afterwards; only the best
     model is written to `model_dir` (safetensors + tokenizer + model_meta.json).
     """
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer
-
     spec = get_family(config.family)
     arch = model_arch(model)
     check_max_length(config, model)
@@ -188,22 +188,7 @@ def fit_encoder(
     val_data = _tokenised_dataset(tokenizer, val_records, config, arch)
     scratch = Path(tempfile.mkdtemp(prefix=".checkpoints-", dir=model_dir.parent))
     try:
-        stopper = EarlyStoppingCallback(
-            early_stopping_patience=config.early_stopping_patience,
-            early_stopping_threshold=config.early_stopping_threshold,
-        )
-        trainer = Trainer(
-            model=model,
-            args=training_arguments(config, spec, scratch),
-            train_dataset=train_data,
-            eval_dataset=val_data,
-            processing_class=tokenizer,
-            data_collator=DataCollatorWithPadding(tokenizer),
-            compute_metrics=_val_f1,
-            preprocess_logits_for_metrics=_logits_only,
-            callbacks=[stopper, _epoch_log_callback(config.epochs)],
-        )
-        trainer.remove_callback(PrinterCallback)
+        trainer = _trainer(config, spec, model, tokenizer, train_data, val_data, scratch)
         start = time.perf_counter()
         trainer.train()
         train_seconds = time.perf_counter() - start
@@ -224,6 +209,42 @@ def fit_encoder(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
+    return _train_log(state, config, train_seconds, len(train_records), len(val_records))
+
+
+def _trainer(
+    config: TrainConfig,
+    spec: FamilySpec,
+    model: Any,
+    tokenizer: Any,
+    train_data: Any,
+    val_data: Any,
+    scratch: Path,
+) -> Any:
+    """The HF Trainer: early stopping on val F1, one log line per epoch, no progress printer."""
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer
+
+    stopper = EarlyStoppingCallback(
+        early_stopping_patience=config.early_stopping_patience,
+        early_stopping_threshold=config.early_stopping_threshold,
+    )
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(config, spec, scratch),
+        train_dataset=train_data,
+        eval_dataset=val_data,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=_val_f1,
+        preprocess_logits_for_metrics=_logits_only,
+        callbacks=[stopper, _epoch_log_callback(config.epochs)],
+    )
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def _train_log(state: Any, config: TrainConfig, train_seconds: float, n_train: int, n_val: int) -> dict:
+    """The family's part of train_log.json, from the Trainer's state after training."""
     epochs = _epoch_rows(state.log_history)
     best_epoch = next(
         (
@@ -242,12 +263,10 @@ def fit_encoder(
         "stopped_early": epochs_run < config.epochs,
         "wall_time_s": round(train_seconds, 3),
         "train_loop_s": round(train_seconds, 3),
-        "samples_per_s": round(len(train_records) * epochs_run / train_seconds, 3)
-        if train_seconds > 0
-        else None,
+        "samples_per_s": round(n_train * epochs_run / train_seconds, 3) if train_seconds > 0 else None,
         "device": device_name(),
-        "n_train": len(train_records),
-        "n_val": len(val_records),
+        "n_train": n_train,
+        "n_val": n_val,
     }
 
 

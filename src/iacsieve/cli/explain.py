@@ -1,0 +1,79 @@
+"""`iacsieve explain`: why the champion kept or dropped one warning, as a page in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from iacsieve.data.records import TECHS
+from iacsieve.filtering import read_champion
+from iacsieve.filtering.explain_page import explain_warning, render_page
+from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
+
+EXAMPLE = """\
+examples:
+  iacsieve explain --model models/champion --detections glitch.csv --row 12 --scripts repo/
+  iacsieve explain --model models/champion --scripts repo/ --file manifests/init.pp --line 40 \\
+      --smell hard_coded_secret
+
+--row is the warning's line in the detections file (the `row` of `filter --explain`'s JSONL).
+The page: the code around the flagged line, the score against the threshold in force, the features
+that moved the score (classical champions), and the nearest labelled training warnings (label, who
+labelled it, similarity) with their code side by side with this one. docs/explain.md has an example.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="why the champion kept or dropped one warning (score, neighbours, features)",
+        description="Judge one warning exactly as `iacsieve filter` does and print the evidence: the code "
+        "with context, the score and threshold, what moved the score, and the nearest labelled "
+        "training warnings side by side.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, metavar="DIR", help="champion directory (models/champion)")
+    p.add_argument("--scripts", required=True, metavar="DIR", help="folder holding the scanned scripts")
+    p.add_argument("--detections", metavar="FILE", help="the detector's warnings (any `filter` input format)")
+    p.add_argument("--row", type=int, metavar="N", help="with --detections: the warning's line in that file")
+    p.add_argument("--file", metavar="F", help="the script (relative to --scripts), instead of --detections")
+    p.add_argument("--line", type=int, metavar="L", help="with --file: the flagged line")
+    p.add_argument("--smell", metavar="S", help="with --file: the smell (canonical name or detector code)")
+    p.add_argument("--tech", choices=TECHS, default=None, help="technology (default: from the extension)")
+    p.add_argument("--neighbours", type=int, default=3, metavar="K", help="neighbours shown (default: 3)")
+    p.add_argument("--width", type=int, default=None, help="page width (default: the terminal's)")
+    point = p.add_mutually_exclusive_group()
+    point.add_argument("--threshold", type=float, default=None, metavar="X", help="as `filter --threshold`")
+    point.add_argument(
+        "--min-retention", type=float, default=None, metavar="R", help="as `filter --min-retention`"
+    )
+    point.add_argument(
+        "--max-fp-rate", type=float, default=None, metavar="F", help="as `filter --max-fp-rate`"
+    )
+    p.set_defaults(func=_explain)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    threshold, source = args.threshold, None
+    if args.min_retention is not None or args.max_fp_rate is not None:
+        choice = choose_threshold(
+            load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate
+        )
+        threshold, source = choice["threshold"], f"operating point: {choice['rule']}"
+        print(describe_choice(choice, read_champion(args.model).threshold), file=sys.stderr)
+    explained = explain_warning(
+        args.model,
+        args.scripts,
+        detections=args.detections,
+        row=args.row,
+        file=args.file,
+        line=args.line,
+        smell=args.smell,
+        tech=args.tech,
+        threshold=threshold,
+        threshold_source=source,
+        k=args.neighbours,
+    )
+    sys.stdout.write(render_page(explained, args.width))
+    return 0

@@ -1,0 +1,54 @@
+"""One fact, one place: a file or folder name that layout.py defines is not typed again in src/.
+
+A second spelling drifts (a renamed file found by one reader and not the other). Exact string
+literals only: prose in help texts and docstrings may name files.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from iacsieve import layout
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "iacsieve"
+# layout's file and folder names (a dot or a slash: "results" alone is too common a word to police)
+NAMES = {
+    value: name
+    for name, value in vars(layout).items()
+    if name.isupper() and isinstance(value, str) and ("." in value or "/" in value)
+}
+
+
+def literal_paths(path: Path, root: Path = SRC.parent) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        f"{path.relative_to(root)}:{node.lineno}: {node.value!r} is layout.{NAMES[node.value]}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value in NAMES
+        and id(node) not in docstrings
+    ]
+
+
+def test_layout_names_are_not_retyped():
+    found = [
+        hit for path in sorted(SRC.rglob("*.py")) if path.name != "layout.py" for hit in literal_paths(path)
+    ]
+    assert not found, "use the layout constant instead:\n" + "\n".join(found)
+
+
+def test_the_check_sees_a_retyped_name(tmp_path):
+    """Guards the test itself: a retyped name is found, a docstring naming it is not."""
+    module = tmp_path / "m.py"
+    module.write_text(f'"""Writes {layout.CHAMPION_FILE}."""\nCARD = "{layout.CHAMPION_FILE}"\n')
+    assert literal_paths(module, tmp_path) == [f"m.py:2: {layout.CHAMPION_FILE!r} is layout.CHAMPION_FILE"]
