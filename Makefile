@@ -32,6 +32,7 @@ $(STAMP): pyproject.toml
 DATA_STAMP := .dvc/tmp/data-pulled
 
 $(DATA_STAMP): data.dvc data/human.dvc | install
+	$(BIN)/iacsieve repair-dvc-lock
 	$(BIN)/dvc pull --quiet data.dvc data/human.dvc
 	@mkdir -p $(dir $@) && touch $@
 
@@ -46,6 +47,7 @@ test: install $(DATA_STAMP)
 
 repro: install $(DATA_STAMP)
 	$(BIN)/iacsieve params
+	$(BIN)/iacsieve repair-dvc-lock
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/iacsieve where
 

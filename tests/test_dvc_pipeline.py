@@ -218,7 +218,8 @@ def test_broken_params_key_fails_with_key_path(repo):
         assert proc.returncode != 0
         assert "params.yaml: defaults.max_lenght: unknown key" in proc.stdout + proc.stderr
         _params(
-            repo / "params.yaml", lambda p: p["stage1"].update(learnig_rates=p["stage1"]["learning_rates"])
+            repo / "params.yaml",
+            lambda p: p["stage1"].update(learnig_rates=list(p["stage1"]["learning_rates"])),
         )
         proc = _run(["iacsieve", "params"], repo, check=False)
         assert proc.returncode == 2 and "params.yaml: stage1.learnig_rates: unknown key" in proc.stderr
@@ -283,6 +284,9 @@ def test_killed_repro_resumes_with_only_unfinished_runs(repo):
             os.killpg(proc.pid, signal.SIGINT)
             time.sleep(0.1)
         assert proc.wait(timeout=60) != 0
+        # A Ctrl-C while DVC rewrites .dvc/tmp/rwlock leaves it empty and every dvc command fails
+        # (DVC #7615); the project's commands repair it first, as `make repro` does.
+        _run(["iacsieve", "repair-dvc-lock"], repo)
         pending = _stage_names(repo, "stage1@")
         assert not {stage[wd] for wd in done} & pending  # finished runs are kept
         assert pending, "the interrupt came too late to test anything"

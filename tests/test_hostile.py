@@ -478,3 +478,406 @@ def test_prepare_refuses_overlap_across_splits_unless_allowed(tmp_path, capsys):
     assert main(["prepare", "--raw", str(raw), "--out", str(tmp_path / "p"), "--allow-overlap"]) == 0
     warnings = json.loads((tmp_path / "p" / "stats.json").read_text())["warnings"]
     assert warnings["overlap"] == {"train&val": 0, "train&test": 1, "val&test": 0}
+
+
+# ----------------------------------------------------------------------------- 6. one output policy (issue #22)
+#
+# Every writing command x every kind of bad target: exit 2 with one line, and the whole tree of its
+# inputs (and the bad target itself) byte-identical afterwards.
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, prepared_small, champion) -> dict[str, Path]:
+    """A repo-like tree holding every command's inputs."""
+    import shutil
+
+    from worktree import repo_copy
+
+    from iacsieve.data.sheet import SheetRow, write_sheet
+
+    root = tmp_path_factory.mktemp("world")
+    w = {
+        "root": root,
+        "raw": make_raw(root / "data" / "raw"),
+        "prepared": root / "data" / "prepared",
+        "human": root / "data" / "human",
+        "model": root / "models" / "champion",
+        "detections": root / "det.csv",
+        "scripts": root / "scripts",
+        "params": root / "params.yaml",
+        "results": root / "results",
+        "sheet": root / "sheet.csv",
+        "notes": root / "notes",
+        "fifo": root / "fifo",
+    }
+    shutil.copytree(prepared_small, w["prepared"])
+    w["human"].mkdir(parents=True)
+    (w["human"] / "labels.jsonl").write_text("")
+    shutil.copytree(champion, w["model"])
+    w["detections"].write_bytes(GLITCH_CSV.read_bytes())
+    shutil.copytree(SCRIPTS, w["scripts"])
+    shutil.copy(repo_copy("params.yaml"), w["params"])
+    w["results"].mkdir()
+    write_sheet(w["sheet"], [SheetRow("puppet", "hard_coded_secret", "a.pp", 3, "$password = 'x'")])
+    w["notes"].mkdir()
+    (w["notes"] / "notes.txt").write_text("my notes\n")
+    os.mkfifo(w["fifo"])
+    return w
+
+
+def _commands(w: dict[str, Path]) -> dict[str, tuple[str, str, object]]:
+    """command -> (kind of output, its main input, argv for an output X)."""
+    m, d, s, p, h = (str(w[k]) for k in ("model", "detections", "scripts", "prepared", "human"))
+    params, raw = str(w["params"]), str(w["raw"])
+    return {
+        "filter": ("file", d, lambda x: ["filter", "--model", m, "--detections", d, "--scripts", s, "--out", x, "--format", "csv"]),
+        "review": ("file", d, lambda x: ["review", "--model", m, "--detections", d, "--scripts", s, "--budget", "3", "--out", x, "--human", h]),
+        "labels add": ("store", str(w["sheet"]), lambda x: ["labels", "add", str(w["sheet"]), "--reviewer", "alice", "--human", x, "--raw", raw, "--no-dvc"]),
+        "labels apply": ("folder", p, lambda x: ["labels", "apply", "--prepared", p, "--human", h, "--out", x]),
+        "prepare": ("folder", raw, lambda x: ["prepare", "--raw", raw, "--out", x]),
+        "kfp compile": ("file", params, lambda x: ["kfp", "compile", "--stage", "1", "--params", params, "-o", x]),
+        "kfp specs": ("root", params, lambda x: ["kfp", "specs", "--root", x, "--params", params]),
+        "report": ("file", params, lambda x: ["report", "--results", str(w["results"]), "--champion", m, "--out", x, "--metrics", "", "--params", params]),
+        "plots": ("plots", p, lambda x: ["plots", "--results", str(w["results"]), "--champion", m, "--data", p, "--out", x]),
+    }  # fmt: skip
+
+
+def _target(w: dict[str, Path], kind: str, main_input: str, bad: str) -> Path | None:
+    """The bad output of kind `bad` for a command writing `kind`; None where it does not apply."""
+    file_like = kind in ("file",)
+    folder_input = {str(w["detections"]): w["model"], str(w["sheet"]): w["raw"]}.get(
+        main_input, Path(main_input)
+    )
+    if bad == "input":
+        return Path(main_input)
+    if bad == "folder_holding_inputs":
+        return None if kind == "root" else w["root"]  # specs only adds files beside the inputs
+    if bad == "inside_an_input":
+        return folder_input / ("inside.csv" if file_like else "inside")
+    if bad == "labels_store":
+        return None if kind == "store" else (w["human"] / "labels.jsonl" if file_like else w["human"])
+    if bad == "model_directory":
+        return w["model"] / "champion.json" if file_like else w["model"]
+    if bad == "device":
+        return Path("/dev/null")
+    if bad == "fifo":
+        return w["fifo"]
+    if bad == "symlink_to_an_input":
+        link = w["root"] / f"link-{abs(hash(main_input))}"
+        if not link.is_symlink():
+            link.symlink_to(main_input)
+        return link
+    if bad == "folder_not_made_by_iacsieve":
+        return w["notes"] if kind in ("folder", "file") else None
+    if bad == "script_under_scripts":
+        return (
+            w["scripts"] / next(p.name for p in SCRIPTS.iterdir())
+            if main_input == str(w["detections"])
+            else None
+        )
+    raise AssertionError(bad)
+
+
+BAD_TARGETS = (
+    "input",
+    "folder_holding_inputs",
+    "inside_an_input",
+    "labels_store",
+    "model_directory",
+    "device",
+    "fifo",
+    "symlink_to_an_input",
+    "folder_not_made_by_iacsieve",
+    "script_under_scripts",
+)
+WRITING_COMMANDS = (
+    "filter",
+    "review",
+    "labels add",
+    "labels apply",
+    "prepare",
+    "kfp compile",
+    "kfp specs",
+    "report",
+    "plots",
+)
+
+
+@pytest.mark.parametrize("command", WRITING_COMMANDS)
+def test_no_command_writes_over_a_bad_target(world, capsys, no_model, monkeypatch, command):
+    import stat
+
+    monkeypatch.chdir(world["root"])  # the default labels store (data/human) is the world's
+    kind, main_input, argv = _commands(world)[command]
+    checked = 0
+    for bad in BAD_TARGETS:
+        target = _target(world, kind, main_input, bad)
+        if target is None:
+            continue
+        before = digest(world["root"])
+        code, err = run(capsys, *argv(str(target)))
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, (command, bad, err)
+        assert digest(world["root"]) == before, (command, bad)
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and stat.S_ISFIFO(os.lstat(world["fifo"]).st_mode)
+        checked += 1
+    assert checked >= 7
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_folder_is_swapped_in_one_step_and_a_killed_swap_is_undone(tmp_path, monkeypatch):
+    import iacsieve.atomic as atomic
+
+    final = tmp_path / "out"
+    with atomic.atomic_directory(final) as tmp:
+        (tmp / "a").write_text("old")
+    swaps = []
+    real = atomic.exchange
+    monkeypatch.setattr(atomic, "exchange", lambda a, b: swaps.append(b) or real(a, b))
+    with atomic.atomic_directory(final) as tmp:
+        (tmp / "a").write_text("new")
+    assert swaps == [final] and (final / "a").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the old folder is gone, nothing left
+
+    # The two-rename fallback killed between its renames: no `out`, the old one aside. The next run puts
+    # it back before anything else, and removes dead runs' temp files; a live run's are left alone.
+    dead = _dead_pid()
+    os.rename(final, tmp_path / f".out.old-{dead}")
+    (tmp_path / f".out.tmp-{dead}-x1").mkdir()
+    (tmp_path / f".out.tmp-{os.getpid()}-x2").mkdir()
+    (tmp_path / f".out.tmp-{dead}-x3").mkdir()  # too young to be sure its writer is gone
+    for name in (f".out.tmp-{dead}-x1", f".out.tmp-{os.getpid()}-x2"):
+        os.utime(tmp_path / name, (time.time() - 3600,) * 2)
+    assert atomic.clean_leftovers(final) and (final / "a").read_text() == "new"
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([f".out.tmp-{dead}-x3", f".out.tmp-{os.getpid()}-x2", "out"])
+
+
+def test_the_fallback_swap_keeps_the_old_folder_until_the_new_one_is_in(tmp_path, monkeypatch):
+    import iacsieve.atomic as atomic
+
+    monkeypatch.setattr(atomic, "exchange", lambda a, b: False)  # e.g. not Linux
+    final = tmp_path / "out"
+    for text in ("old", "new"):
+        with atomic.atomic_directory(final) as tmp:
+            (tmp / "a").write_text(text)
+    assert (final / "a").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_folder_the_tool_made_is_replaced_on_a_rerun(tmp_path, capsys):
+    raw = make_raw(tmp_path / "raw")
+    out = tmp_path / "prepared"
+    out.mkdir()  # an empty folder is fine
+    assert main(["prepare", "--raw", str(raw), "--out", str(out)]) == 0
+    assert (out / ".iacsieve-output").is_file()
+    (out / "stale.jsonl").write_text("x")
+    assert main(["prepare", "--raw", str(raw), "--out", str(out)]) == 0
+    assert not (out / "stale.jsonl").exists()
+    (out / ".iacsieve-output").unlink()  # an older run's output (no marker yet) and DVC's .gitignore: ours
+    (out / ".gitignore").write_text("/train\n/val\n/test\n")
+    assert main(["prepare", "--raw", str(raw), "--out", str(out)]) == 0
+    (out / ".iacsieve-output").unlink()
+    (out / "notes.txt").write_text("mine")  # anything else: without the proof, the folder is the user's
+    code, err = run(capsys, "prepare", "--raw", str(raw), "--out", str(out))
+    assert_one_line(code, err, "iacsieve did not create")
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_kfp_compile_to_stdout(capsys):
+    from worktree import repo_copy
+
+    assert main(["kfp", "compile", "--stage", "3", "--params", str(repo_copy("params.yaml")), "-o", "-"]) == 0
+    spec = capsys.readouterr().out
+    assert spec.startswith(("# PIPELINE DEFINITION", "components:", "pipelineInfo:")) and "iacsieve" in spec
+    assert not Path("-").exists()
+
+
+@pytest.mark.parametrize(
+    "error, needle",
+    [
+        (OSError(28, "No space left on device"), "No space left on device"),  # full disk
+        (OSError(30, "Read-only file system"), "Read-only file system"),
+        (PermissionError(13, "Permission denied"), "Permission denied"),
+    ],
+)
+def test_an_oserror_while_writing_is_one_line_naming_the_path(tmp_path, capsys, monkeypatch, error, needle):
+    import tempfile
+
+    raw = make_raw(tmp_path / "raw")
+    before = digest(raw)
+
+    def failing(*args, dir=None, **kwargs):
+        error.filename = str(dir)
+        raise error
+
+    monkeypatch.setattr(tempfile, "mkstemp", failing)
+    monkeypatch.setattr(tempfile, "mkdtemp", failing)
+    code, err = run(capsys, "prepare", "--raw", str(raw), "--out", str(tmp_path / "p"))
+    assert_one_line(code, err, needle, str(tmp_path))
+    assert digest(raw) == before and not (tmp_path / "p").exists()
+
+
+def test_careless_paths_are_one_line(tmp_path, capsys, champion, no_model, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.chdir(tmp_path)
+    code, err = run(
+        capsys,
+        "filter",
+        "--model",
+        str(champion),
+        "--detections",
+        str(GLITCH_CSV),
+        "--scripts",
+        str(SCRIPTS),
+        "--out",
+        ".",
+        "--format",
+        "csv",
+    )
+    assert_one_line(code, err, "is a directory")
+    code, err = run(capsys, "labels", "stats", "--human", str(tmp_path / "file"))
+    assert_one_line(code, err, "not a folder")
+    (tmp_path / "sub").mkdir()
+    code, err = run(capsys, "kfp", "compile", "--stage", "1", "-o", "sub")
+    assert_one_line(code, err, "is a directory")
+
+
+def test_names_that_are_not_utf8_or_hold_escapes_print_safely(tmp_path):
+    """A strict UTF-8 terminal (a UTF-8 locale) and a file name that is not UTF-8 and carries an escape
+    sequence: printed escaped, never a traceback, never a raw ESC."""
+    import pty
+
+    raw = make_raw(tmp_path / "raw")
+    out = os.fsencode(tmp_path) + b"/p\xe9\x1b]0;pwned\x07"
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "PYTHONPATH": os.pathsep.join(sys.path)}
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "iacsieve", "prepare", "--raw", str(raw), "--out", out],
+            stdout=secondary,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=120,
+        )
+        shown = os.read(primary, 65536)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
+    assert b"p\\udce9\\x1b]0;pwned\\x07" in shown and b"\x1b" not in shown and b"\x07" not in shown
+
+
+# ----------------------------------------------------------------------------- 7. DVC's lock (issue #22)
+
+
+@pytest.mark.parametrize("content", [b"", b'{"read": {}, "wri', b"[]", b"\xff\xfe"])
+def test_a_corrupt_dvc_rwlock_is_repaired_only_when_no_dvc_holds_the_repo(tmp_path, capsys, content):
+    import fcntl
+
+    tmp = tmp_path / ".dvc" / "tmp"
+    tmp.mkdir(parents=True)
+    rwlock = tmp / "rwlock"
+    rwlock.write_bytes(content)
+    (tmp / "lock").write_text("")
+    holder = os.open(tmp / "lock", os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a running dvc holds the repository: hands off
+    try:
+        assert main(["repair-dvc-lock", "--root", str(tmp_path)]) == 0
+        assert rwlock.read_bytes() == content
+    finally:
+        os.close(holder)
+    assert main(["repair-dvc-lock", "--root", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert not rwlock.exists() and "repaired" in err and "#7615" in err
+    assert err.count("\n") == 2  # one line when left alone, one when repaired
+
+
+def test_a_sound_dvc_rwlock_is_left_alone(tmp_path, capsys):
+    from iacsieve.dvc_lock import repair_rwlock
+
+    (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
+    rwlock = tmp_path / ".dvc" / "tmp" / "rwlock"
+    rwlock.write_text('{"read": {}, "write": {"a": {"pid": 1, "cmd": "dvc repro"}}}')
+    assert repair_rwlock(tmp_path) is None and rwlock.exists()
+    assert repair_rwlock(tmp_path / "no-repo") is None
+
+
+# ----------------------------------------------------------------------------- 8. params that would fail later (issue #22)
+
+
+def _bomb(levels: int = 9) -> str:
+    """A "billion laughs": each level nine aliases of the one before (9**9 items if expanded)."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+BOMB = _bomb()
+
+
+@pytest.mark.parametrize(
+    "old, new, needle",
+    [
+        ("  step: 0.01\n", "  step: 0.01\n  step: 0.02\n", "threshold_sweep.step: duplicate key"),
+        (
+            "learning_rates: [0.001]",
+            "learning_rates: [.inf]",
+            "stage1.learning_rates[0]: must be a finite number",
+        ),
+        (
+            "  bootstrap_seed: 0",
+            "  bootstrap_seed: .nan",
+            "evaluation.bootstrap_seed: must be a finite number",
+        ),
+        ("  step: 0.01", "  step: 1e-12", "threshold_sweep.step: 1e-12 makes 400000000001 thresholds"),
+        (
+            "classical: {options: {}}",
+            "classical: {options: {bogus: 1}}",
+            "families.classical.options.bogus: unknown",
+        ),
+        (
+            "tiny-t5: {max_length: 64}",
+            "tiny-t5: {options: {hidden: 3}}",
+            "families.tiny-t5.options.hidden: unknown",
+        ),
+        (
+            "codebert: {",
+            "codebert: {options: {x: 1}, ",
+            "families.codebert.options.x: the codebert family takes no",
+        ),
+        ("threshold_sweep:\n", BOMB + "threshold_sweep:\n", "YAML aliases (*name) are not accepted"),
+        (
+            "threshold_sweep:\n",
+            "base: &b {x: 1}\nother: {<<: *b}\nthreshold_sweep:\n",
+            "other.<<: YAML merge keys (<<) are not",
+        ),
+    ],
+    ids=["duplicate", "inf", "nan", "sweep", "classical", "tiny", "hf", "billion-laughs", "merge"],
+)
+def test_params_refuses_what_would_fail_later(tmp_path, capsys, old, new, needle):
+    from worktree import repo_copy
+
+    text = repo_copy("params.yaml").read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / "params.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
+    start = time.perf_counter()
+    code, err = run(capsys, "params", "--params", str(tmp_path / "params.yaml"))
+    assert_one_line(code, err, needle)
+    assert time.perf_counter() - start < 10
+
+
+def test_a_link_to_a_plain_file_is_replaced_not_its_target(tmp_path):
+    from iacsieve.output_policy import check_file_output
+
+    target = tmp_path / "elsewhere.csv"
+    target.write_text("keep me\n")
+    (tmp_path / "out.csv").symlink_to(target)
+    path = check_file_output(tmp_path / "out.csv")
+    assert path is not None
+    atomic_write_text(path, "new\n")
+    assert target.read_text() == "keep me\n" and (tmp_path / "out.csv").read_text() == "new\n"
+    assert not (tmp_path / "out.csv").is_symlink()

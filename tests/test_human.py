@@ -19,6 +19,7 @@ from iacsieve.data.human import (
 from iacsieve.data.records import SPLITS, TECHS, load_prepared, prepared_path
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.models import load_scorer
+from iacsieve.output_policy import MARKER
 from iacsieve.run_config import TrainConfig
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.train import train
@@ -58,7 +59,14 @@ def test_no_human_labels_gives_byte_identical_training_data(prepared_small, tmp_
                     prepared_path(out, split, name).read_bytes()
                     == prepared_path(prepared_small, split, name).read_bytes()
                 )
-        assert sorted(p.name for p in out.iterdir()) == ["human.json", "stats.json", "test", "train", "val"]
+        assert sorted(p.name for p in out.iterdir()) == [
+            MARKER,
+            "human.json",
+            "stats.json",
+            "test",
+            "train",
+            "val",
+        ]
         assert report["labels"] == 0 and report["validation"] == "llm"
 
 

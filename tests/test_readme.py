@@ -146,6 +146,11 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_labels.py::test_labels_add_updates_data_human_dvc_in_a_dvc_repo",
         "`labels add` updates data/human.dvc in a DVC repo; committing and pushing it are plain git/DVC",
     ),
+    # docs/labels.md
+    "iacsieve repair-dvc-lock": CoveredBy(
+        "tests/test_hostile.py::test_a_corrupt_dvc_rwlock_is_repaired_only_when_no_dvc_holds_the_repo",
+        "the command on an empty/corrupt rwlock, with and without a process holding DVC's lock",
+    ),
     # docs/cluster.md
     'pip install ".[cluster]"': External("installs the cloud-storage extras from the package index"),
     "make image": Target("image"),

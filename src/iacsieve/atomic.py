@@ -1,17 +1,28 @@
 """Write files and directories so that a reader never sees a half-written artifact.
 
 Everything is first written under a temporary name in the same directory, then renamed into place
-(rename is atomic on POSIX within one filesystem). An interrupted write leaves only a `.tmp-*` name
-that no step treats as complete.
+(rename is atomic on POSIX within one filesystem). An interrupted write leaves only a
+`.<name>.tmp-<pid>-*` name that no step treats as complete; the next write of the same target removes
+such leftovers of processes that are gone (`clean_leftovers`), so a killed run leaves no litter for good.
+
+A directory that already exists is swapped with the new one in one step (Linux `renameat2` with
+`RENAME_EXCHANGE`): at every instant the target holds either the old or the new folder. Where the
+kernel or filesystem lacks it (another OS, some network filesystems), the fallback is two renames
+(old -> `.<name>.old-<pid>`, new -> target); a run killed between them leaves no target, and the next
+write puts the `.old-<pid>` folder back before anything else (`clean_leftovers`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,8 +42,9 @@ def atomic_write_chunks(path: str | os.PathLike, chunks: Iterable[str]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(path)
     mode = output_mode(path, 0o666)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             for chunk in chunks:
@@ -109,8 +121,9 @@ def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(final)
     mode = output_mode(final, 0o777)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(final), dir=final.parent))
     os.chmod(tmp, mode)  # mkdtemp makes it 0700: give what mkdir would (or the replaced folder's mode)
     try:
         yield tmp
@@ -121,7 +134,10 @@ def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
 
 
 def replace_directory(src: Path, final: Path) -> None:
-    """Move the complete directory `src` to `final`, swapping out any previous `final`."""
+    """Move the complete directory `src` to `final`, swapping out any previous `final` atomically."""
+    if final.is_dir() and not final.is_symlink() and exchange(src, final):
+        shutil.rmtree(src, ignore_errors=True)  # `src` now holds the previous folder
+        return
     old = None
     if final.exists() or final.is_symlink():
         old = final.parent / f".{final.name}.old-{os.getpid()}"
@@ -136,3 +152,82 @@ def replace_directory(src: Path, final: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+LEFTOVER_AGE_S = 60.0  # temp names younger than this are left alone even when their pid looks gone
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_NO_EXCHANGE = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE).
+
+    False when the platform, kernel or filesystem cannot (the caller falls back to two renames);
+    any other failure raises OSError naming the paths.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # not glibc >= 2.28 (or not Linux)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def temp_prefix(final: Path) -> str:
+    """`.<name>.tmp-<pid>-`: a temp name that says whose it is, so leftovers of dead runs can go."""
+    return f".{final.name}.tmp-{os.getpid()}-"
+
+
+def clean_leftovers(final: Path) -> list[Path]:
+    """Remove temp files/folders of `final` left by runs that were killed (their pid is gone, and the
+    name is older than a minute: a writer in another PID namespace on a shared volume looks dead
+    from here), and put back a previous folder the two-rename fallback had moved aside when `final`
+    is missing.
+    Returns what was removed or restored."""
+    pattern = re.compile(rf"^\.{re.escape(final.name)}\.(tmp|old)-(\d+)(-.*)?$")
+    done: list[Path] = []
+    try:
+        siblings = sorted(final.parent.iterdir())
+    except OSError:
+        return done
+    for path in siblings:
+        match = pattern.match(path.name)
+        if match is None or _alive(int(match.group(2))):
+            continue
+        if match.group(1) == "old" and not (final.exists() or final.is_symlink()):
+            os.replace(path, final)
+        elif _age_s(path) < LEFTOVER_AGE_S:  # a pid from another container may look dead: wait a bit
+            continue
+        elif path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        done.append(path)
+    return done
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True

@@ -44,6 +44,16 @@ def refuse_overlap(
             )
 
 
+def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """`a` and `b` are the same file or folder (symlinks, `..`, hard links and bind mounts seen through)."""
+    return _same(_real(a), _real(b))
+
+
+def within(inner: str | os.PathLike, outer: str | os.PathLike) -> bool:
+    """`inner` lies strictly inside the folder `outer`."""
+    return _within(_real(inner), _real(outer))
+
+
 def _real(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(os.path.abspath(path)))
 

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
 from types import MappingProxyType
+
+# The IaC technology a script's extension implies (the filter's scripts and the output policy).
+TECH_BY_SUFFIX: MappingProxyType[str, str] = MappingProxyType(
+    {".pp": "puppet", ".rb": "chef", ".yml": "ansible", ".yaml": "ansible"}
+)
+
+
+def infer_tech_from_name(name: str) -> str | None:
+    """The technology a file name's extension implies, or None."""
+    return TECH_BY_SUFFIX.get(PurePath(name).suffix.lower())
+
 
 # canonical -> (GLITCH codes, older GLITCH CSV names, oracle name, dataset names)
 TAXONOMY: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(

@@ -11,11 +11,13 @@ import argparse
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TextIO
 
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
@@ -49,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with printable_streams():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -59,14 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_as_interrupt(), model_from_archive(args):
             return int(args.func(args) or 0)
     except IacsieveError as exc:
-        # one line, always, and no escape sequence from a file name or a smell reaches the terminal
-        print(f"iacsieve: error: {terminal_safe(' '.join(str(exc).splitlines()))}", file=sys.stderr)
+        print(f"iacsieve: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except ModuleNotFoundError as exc:  # a light install reaching a command that needs an extra
         extra = extra_for(exc.name)
         if extra is None:
             raise
         print(f"iacsieve: error: {missing_extra_message(str(exc.name), extra)}", file=sys.stderr)
+        return IacsieveError.exit_code
+    except OSError as exc:  # full disk, read-only folder, a path that is a folder: the user's to fix
+        print(f"iacsieve: error: {one_line(describe_os_error(exc))}", file=sys.stderr)
         return IacsieveError.exit_code
     except KeyboardInterrupt as exc:
         print(
@@ -92,6 +101,59 @@ def model_from_archive(args: argparse.Namespace) -> Iterator[None]:
         logging.getLogger("iacsieve").info("%s: verified against its SHA256SUMS", args.model)
         args.model = str(champion_dir)
         yield
+
+
+@contextlib.contextmanager
+def printable_streams() -> Iterator[None]:
+    """Print a file name that is not UTF-8 as `\\xNN` instead of failing with UnicodeEncodeError
+    (under a UTF-8 locale Python's stdout is strict; argv and file names carry such bytes as
+    surrogates), and on a terminal show escape sequences instead of running them: a smell or file
+    name from a user's file could recolour, retitle or rewrite the screen. A pipe or file gets the
+    bytes as they are (data stays data)."""
+    saved = sys.stdout, sys.stderr
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+        isatty = getattr(stream, "isatty", None)
+        if isatty is not None and isatty() and not isinstance(stream, TerminalSafe):
+            setattr(sys, name, TerminalSafe(stream))
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+class TerminalSafe:
+    """A text stream that escapes control characters (but newlines and tabs) before a terminal sees them."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        lines = ("\t".join(terminal_safe(part) for part in line.split("\t")) for line in text.split("\n"))
+        self._stream.write("\n".join(lines))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def one_line(text: str) -> str:
+    """An error as one terminal-safe line: newlines joined, escape sequences made visible."""
+    return terminal_safe(" ".join(text.splitlines()))
+
+
+def describe_os_error(exc: OSError) -> str:
+    """`<path>: <reason>` for an OSError that reached the command's boundary (the path it names)."""
+    where = exc.filename if exc.filename is not None else "<output>"
+    if isinstance(where, bytes):
+        where = os.fsdecode(where)
+    reason = exc.strerror or str(exc)
+    if exc.filename2 is not None:
+        reason += f" (-> {os.fsdecode(exc.filename2) if isinstance(exc.filename2, bytes) else exc.filename2})"
+    return f"{where}: {reason}"
 
 
 @contextlib.contextmanager

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TextIO
 
 from iacsieve import layout
 from iacsieve.filtering import ON_MISSING
 from iacsieve.filtering.detections import FORMATS
 from iacsieve.layout import TECHS
+from iacsieve.safe_text import terminal_safe
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -28,6 +30,11 @@ examples:
   iacsieve labels stats                               # counts per tech x smell, LLM-vs-human kappa
   git add data/human.dvc && git commit -m "labels: alice, 50 warnings" && dvc push
 """
+
+
+def say(text: str, file: TextIO | None = None) -> None:
+    """Print lines that hold names from users' files (scripts, sheets): escape sequences shown, not run."""
+    print("\n".join(terminal_safe(line) for line in text.split("\n")), file=file or sys.stdout)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -122,7 +129,7 @@ def _review(args: argparse.Namespace) -> int:
             on_missing=args.on_missing,
             detections_format=args.input_format,
         )
-    print(format_review(summary))
+    say(format_review(summary))
     return 0
 
 
@@ -234,9 +241,9 @@ def _labels_add(args: argparse.Namespace) -> int:
         )
     except SheetError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            say(problem, file=sys.stderr)
         raise
-    print(format_add(result))
+    say(format_add(result))
     return 0
 
 
@@ -244,7 +251,7 @@ def _labels_stats(args: argparse.Namespace) -> int:
     from iacsieve.data.labels import format_stats, label_stats
 
     stats = label_stats(args.human, args.raw)
-    print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
+    say(json.dumps(stats, indent=2) if args.json else format_stats(stats))
     return 0
 
 
@@ -262,7 +269,7 @@ def _labels_apply(args: argparse.Namespace) -> int:
         source="labels apply",
     )
     report = build_training_data(args.prepared, args.human, args.out, settings)
-    print(
+    say(
         f"{args.out}: {report['labels']} human label(s); train relabelled {report['train_relabelled']} "
         f"(+{report['train_added']} added), validation '{report['validation']}' with {report['val_rows']} rows "
         f"({report['val_human_rows']} human-labelled)"

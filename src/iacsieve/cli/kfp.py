@@ -388,10 +388,20 @@ def _inputs(args: argparse.Namespace, *, local: bool) -> StageInputs:
 
 def _compile(args: argparse.Namespace) -> int:
     from iacsieve.kfp import compile_stage
+    from iacsieve.output_policy import check_file_output
 
     out = args.output or f"iacsieve-stage{args.stage}-{args.profile}.yaml"
+    target = check_file_output(out, flag="--output", inputs={"--params": args.params}, stream_ok=True)
+    if target is None:  # `-o -`: the spec on stdout
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="iacsieve-compile-") as tmp, _violations_per_line():
+            spec = Path(tmp) / "pipeline.yaml"
+            compile_stage(args.stage, spec, args.params, args.profile, image=args.image, cluster=args.cluster)
+            sys.stdout.write(spec.read_text(encoding="utf-8"))
+        return 0
     with _violations_per_line():
-        compile_stage(args.stage, out, args.params, args.profile, image=args.image, cluster=args.cluster)
+        compile_stage(args.stage, target, args.params, args.profile, image=args.image, cluster=args.cluster)
     print(f"wrote {out}")
     return 0
 
@@ -505,8 +515,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _specs(args: argparse.Namespace) -> int:
-    from iacsieve.kfp.specs import write_specs
+    from iacsieve.kfp.specs import spec_paths, write_specs
+    from iacsieve.output_policy import check_file_output
 
+    for path in spec_paths(args.root):
+        check_file_output(path, flag="--root", inputs={"--params": args.params})
     written = write_specs(args.root, args.params)
     print(f"wrote {len(written)} specs under {args.root}/components and {args.root}/pipelines")
     return 0

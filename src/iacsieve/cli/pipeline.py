@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from iacsieve import layout
 from iacsieve.method.plan import PLAN, STAGES
+from iacsieve.output_policy import check_file_output, check_folder_output
 from iacsieve.overlap import refuse_overlap
 
 FREEZING_STAGES: tuple[int, ...] = tuple(n for n, plan in PLAN.items() if plan.freezes)
@@ -26,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_plots(sub)
     _register_params(sub)
     _register_where(sub)
+    _register_repair_lock(sub)
 
 
 def _params_arg(p: argparse.ArgumentParser) -> None:
@@ -191,18 +194,12 @@ def _report(args: argparse.Namespace) -> int:
             args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / layout.SELECTION_FILE),
         )
         args.metrics = ""  # pull-champion wrote it; the report only reads
-    refuse_overlap(
-        args.out,
-        {"--results": args.results, "--champion": args.champion, "--params": args.params},
-        inside_ok=True,
-    )
+    read = {"--results": args.results, "--champion": args.champion, "--params": args.params}
+    check_file_output(args.out, inputs={"--params": args.params, "--champion": args.champion})
+    refuse_overlap(args.out, read, inside_ok=True)  # a report file beside the results is fine
     if args.metrics:
-        refuse_overlap(
-            args.metrics,
-            {"--results": args.results, "--champion": args.champion},
-            out_flag="--metrics",
-            inside_ok=True,
-        )
+        check_file_output(args.metrics, flag="--metrics", inputs={"--params": args.params, "--out": args.out})
+        refuse_overlap(args.metrics, read, out_flag="--metrics", inside_ok=True)
     path = write_report(
         args.results,
         args.champion,
@@ -259,11 +256,12 @@ def _plots(args: argparse.Namespace) -> int:
             str(Path(layout.CLUSTER_REPORTS_DIR) / "plots"),
         )
         args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / layout.SELECTION_FILE)
-    refuse_overlap(
+    check_folder_output(
         args.out,
-        {"--results": args.results, "--champion": args.champion, "--data": args.data},
-        inside_ok=True,
+        inputs={"--champion": args.champion, "--data": args.data, "--selection": args.selection},
+        replaces=False,
     )
+    refuse_overlap(args.out, {"--results": args.results}, inside_ok=True)
     written = render_plots(args.results, args.champion, args.out, data=args.data, selection=args.selection)
     print(f"plots: {len(written)} files in {args.out}")
     return 0
@@ -328,4 +326,25 @@ def _where(args: argparse.Namespace) -> int:
             f"val F1 {data.get('val_f1', 0):.3f}, test F1 {test.get('combined', {}).get('f1', 0):.3f}"
         )
         print(f"filter with: iacsieve filter --model {champion} --detections FILE --scripts DIR --out FILE")
+    return 0
+
+
+def _register_repair_lock(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "repair-dvc-lock",
+        help="remove an empty/corrupt .dvc/tmp/rwlock left by an interrupted dvc (DVC #7615)",
+        description="When an interrupted `dvc` left .dvc/tmp/rwlock empty or half-written (every dvc "
+        "command then fails) and no DVC process holds the repository, remove it and say so. "
+        "`make repro` runs it before `dvc repro`; it does nothing when the file is fine.",
+    )
+    p.add_argument("--root", default=".", help="the DVC repository (default: %(default)s)")
+    p.set_defaults(func=_repair_lock)
+
+
+def _repair_lock(args: argparse.Namespace) -> int:
+    from iacsieve.dvc_lock import repair_rwlock
+
+    message = repair_rwlock(args.root)
+    if message:
+        print(f"iacsieve: {message}", file=sys.stderr)
     return 0

@@ -27,6 +27,7 @@ from iacsieve.data.human_store import (
     refuse_test_rows,
     resolve_labels,
     save_human_labels,
+    store_lock,
 )
 from iacsieve.data.human_training import (
     REPORT_FILE,
@@ -72,6 +73,7 @@ __all__ = [
     "refuse_test_rows",
     "resolve_labels",
     "save_human_labels",
+    "store_lock",
     "script_name",
     "split_keys",
     "test_split_keys",

@@ -7,10 +7,14 @@ the guard that no warning of the test split (the human oracle) ever enters the s
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
+import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from iacsieve import layout
@@ -23,6 +27,8 @@ from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.limits import shorten
 from iacsieve.reading import decode_json_line, read_regular_text
 from iacsieve.smells import canonical_smell
+
+log = logging.getLogger(__name__)
 
 HUMAN_DIR = Path(layout.HUMAN_DIR)
 LABELS_FILE = "labels.jsonl"
@@ -49,7 +55,7 @@ class HumanLabel:
     score: float | None = None  # the model's score when the sheet was made
 
     def to_row(self) -> dict:
-        row = asdict(self)
+        row = {f.name: getattr(self, f.name) for f in fields(self)}  # flat values: asdict deep-copies
         row["label"] = "TP" if self.label == 1 else "FP"
         return row
 
@@ -96,6 +102,12 @@ def parse_label_row(row: object, *, path: object, line_no: int) -> HumanLabel:
             "key",
             f"expected {warning_key(row['file'], line, smell)!r}, got {shorten(row['key'])}",
         )
+    for field, pattern, what in (
+        ("reviewer", _REVIEWER, "a name of letters, digits and . _ @ + -"),
+        ("date", _DATE, "a date YYYY-MM-DD"),
+    ):
+        if not isinstance(row[field], str) or not pattern.match(row[field]):
+            raise DataError(path, line_no, field, f"must be {what}, got {shorten(row[field])}")
     score = row.get("score")
     if score is not None and (
         isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1
@@ -122,6 +134,10 @@ def load_human_labels(human_dir: str | Path = HUMAN_DIR) -> list[HumanLabel]:
     """Every stored label (all `*.jsonl` under `human_dir`); a missing folder means no labels yet."""
     human_dir = Path(human_dir)
     if not human_dir.is_dir():
+        if human_dir.exists() or human_dir.is_symlink():
+            raise IacsieveError(
+                f"--human {human_dir}: not a folder (the labels store is a folder of *.jsonl)"
+            )
         return []
     labels: list[HumanLabel] = []
     for path in sorted(human_dir.glob("*.jsonl")):
@@ -132,6 +148,29 @@ def load_human_labels(human_dir: str | Path = HUMAN_DIR) -> list[HumanLabel]:
             row = decode_json_line(raw, path=path, line_no=line_no)
             labels.append(parse_label_row(row, path=path, line_no=line_no))
     return labels
+
+
+@contextlib.contextmanager
+def store_lock(human_dir: str | Path) -> Iterator[Path]:
+    """Hold the store's exclusive lock (`.<store>.lock` beside it) for a load -> merge -> save.
+
+    Two reviewers' `labels add` at once then run one after the other, and neither's labels are lost.
+    An advisory `flock`: the kernel drops it when the process dies, so a killed run never blocks
+    the next one.
+    """
+    store = Path(human_dir)
+    lock_path = store.parent / f".{store.name}.lock"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("%s: another `labels add` is writing the store; waiting for it", store)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield store
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def save_human_labels(human_dir: str | Path, labels: Iterable[HumanLabel]) -> Path:
@@ -198,8 +237,12 @@ def merge_labels(existing: Sequence[HumanLabel], new: Sequence[HumanLabel]) -> M
         touched.add(h.key)
     merged = sorted(by_pair.values(), key=lambda h: (h.key, h.reviewer))
     disagreements = []
-    for key in sorted(touched):
-        verdicts = [(h.reviewer, "TP" if h.label else "FP") for h in merged if h.key == key]
+    by_key: dict[str, list[HumanLabel]] = {}
+    for h in merged:
+        if h.key in touched:
+            by_key.setdefault(h.key, []).append(h)
+    for key in sorted(touched):  # linear: one pass over the store, not one per touched warning
+        verdicts = [(h.reviewer, "TP" if h.label else "FP") for h in by_key[key]]
         if len({v for _, v in verdicts}) > 1:
             disagreements.append((key, verdicts))
     return MergeResult(merged, added, relabelled, updated, unchanged, disagreements)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from iacsieve import layout
 from iacsieve.artifacts import HUMAN_REPORT, write_artifact
-from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
+from iacsieve.atomic import atomic_write_json, atomic_write_jsonl
 from iacsieve.data.human_store import (
     HUMAN_DIR,
     HumanLabel,
@@ -35,6 +35,7 @@ from iacsieve.data.records import (
 )
 from iacsieve.data.warning_keys import record_key, split_keys, test_split_keys
 from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.output_policy import check_folder_output, output_folder
 
 REPORT_FILE = layout.HUMAN_REPORT
 TRAIN_MODES: tuple[str, ...] = ("off", "override", "add")
@@ -202,6 +203,12 @@ def build_training_data(
     incl. `validation`: which labels selection is made on). With no human labels the JSONL files are
     byte-identical to `prepared_dir`'s. A human label on a test warning is an error.
     """
+    check_folder_output(
+        out_dir,
+        inputs={"--prepared": prepared_dir, "--human": human_dir},
+        human=human_dir,
+        owned=(*SPLITS, "stats.json", REPORT_FILE),
+    )
     prepared = {split: load_prepared(prepared_dir, split) for split in SPLITS}
     labels = load_human_labels(human_dir)
     test_keys = split_keys(prepared["test"]) | (
@@ -236,7 +243,7 @@ def build_training_data(
         "val_human_rows": sum(r.source is not None and r.source.startswith("human:") for r in val),
         "label_flips": {"train": _flips(prepared["train"], train), "val": _flips(prepared["val"], val)},
     }
-    with atomic_directory(out_dir) as tmp:
+    with output_folder(out_dir) as tmp:
         for split, records in splits.items():
             atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))
             for tech in TECHS:

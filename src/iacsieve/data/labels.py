@@ -22,11 +22,14 @@ from iacsieve.data.human import (
     record_key,
     resolve_labels,
     save_human_labels,
+    store_lock,
     test_split_keys,
 )
+from iacsieve.data.identity import data_md5_from_dvc_file, folder_md5
 from iacsieve.data.records import load_raw_split
 from iacsieve.data.sheet import read_sheet
 from iacsieve.errors import IacsieveError
+from iacsieve.output_policy import check_folder_output
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +62,18 @@ def add_labels(
     """Validate `sheet` and merge its labelled rows into `human_dir`; returns what changed."""
     reviewer = check_reviewer(reviewer)
     date = check_date(date or today())
+    check_folder_output(
+        human_dir, flag="--human", inputs={"SHEET": sheet, "--raw": raw_dir}, human=None, replaces=False
+    )
     reading = read_sheet(sheet, reviewer=reviewer, date=date, test_keys=test_split_keys(raw_dir))
     if reading.problems and not skip_invalid:
         raise SheetError(sheet, reading.problems)
-    merged = merge_labels(load_human_labels(human_dir), reading.labels)
-    changed = bool(merged.added or merged.relabelled or merged.updated)
-    if changed:
-        save_human_labels(human_dir, merged.labels)
-    tracked = _dvc_add(human_dir) if changed and dvc_track else None
+    with store_lock(human_dir):  # load -> merge -> save -> dvc add as one transaction
+        merged = merge_labels(load_human_labels(human_dir), reading.labels)
+        changed = bool(merged.added or merged.relabelled or merged.updated)
+        if changed:
+            save_human_labels(human_dir, merged.labels)
+        tracked = _dvc_add(human_dir, changed) if dvc_track else None
     return {
         "sheet": str(sheet),
         "reviewer": reviewer,
@@ -90,14 +97,20 @@ def add_labels(
     }
 
 
-def _dvc_add(human_dir: str | Path) -> str | None:
-    """`dvc add <human_dir>` when it sits in a DVC repo (so data/human.dvc names the new version)."""
+def _dvc_add(human_dir: str | Path, changed: bool) -> str | None:
+    """`dvc add <human_dir>` when it sits in a DVC repo and the store changed, or when its `.dvc` file
+    is stale (a run killed during `dvc add` left it naming an older version): the next run repairs it."""
     human_dir = Path(human_dir).resolve()
     root = next((p for p in (human_dir, *human_dir.parents) if (p / ".dvc").is_dir()), None)
-    if root is None:
+    if root is None or not (changed or _stale(human_dir)):
         return None
     from dvc.repo import Repo
 
+    from iacsieve.dvc_lock import repair_rwlock
+
+    repaired = repair_rwlock(root)
+    if repaired:
+        log.warning("%s", repaired)
     dvc_log = logging.getLogger("dvc")
     level = dvc_log.level
     dvc_log.setLevel(logging.WARNING)  # its "to track the changes with git, run ..." hints: we print our own
@@ -107,6 +120,17 @@ def _dvc_add(human_dir: str | Path) -> str | None:
     finally:
         dvc_log.setLevel(level)
     return str(human_dir.relative_to(root)) + ".dvc"
+
+
+def _stale(human_dir: Path) -> bool:
+    """The store's `.dvc` file is missing or records another md5 than the store's files have now."""
+    if not human_dir.is_dir():
+        return False
+    dvc_file = human_dir.with_name(human_dir.name + ".dvc")
+    try:
+        return data_md5_from_dvc_file(dvc_file) != folder_md5(human_dir)
+    except IacsieveError:  # missing or unreadable: `dvc add` writes a good one
+        return True
 
 
 def format_add(result: dict) -> str:
@@ -125,7 +149,12 @@ def format_add(result: dict) -> str:
     lines += [f"  relabelled {key}: {old} -> {new}" for key, old, new in result["relabelled"]]
     for key, verdicts in result["disagreements"]:
         lines.append(f"  disagreement {key}: " + ", ".join(f"{r} {v}" for r, v in verdicts))
-    if result["dvc"]:
+    if result["dvc"] and not result["written"]:
+        lines.append(
+            f"repaired {result['dvc']}: it named an older version of the store (an interrupted run); "
+            f"commit it with git"
+        )
+    elif result["dvc"]:
         lines.append(f"updated {result['dvc']}: commit it with git (and `dvc push` to share the labels)")
     elif not result["written"]:
         lines.append("nothing changed")
@@ -156,7 +185,7 @@ def label_stats(human_dir: str | Path = HUMAN_DIR, raw_dir: str | Path | None = 
         llm = {
             record_key(r): r.label for split in ("train", "val") for r in load_raw_split(raw_dir, split)[0]
         }
-        pairs = [(llm[k], h.label) for k, h in resolved.items() if k in llm]
+        pairs = [(int(llm[k] or 0), h.label) for k, h in resolved.items() if llm.get(k) is not None]
         out["agreement"] = agreement(pairs)
     return out
 

@@ -11,13 +11,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from iacsieve.atomic import atomic_directory, atomic_write_json, atomic_write_jsonl
+from iacsieve.atomic import atomic_write_json, atomic_write_jsonl
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.layout import STATS_FILE
 from iacsieve.layout import TECHS as TECHS  # re-exported: the data layer's importers read it here
 from iacsieve.layout import TEST_SETS as TEST_SETS
 from iacsieve.limits import DEFAULT, Limits, shorten
-from iacsieve.overlap import refuse_overlap
+from iacsieve.output_policy import check_folder_output, output_folder
 from iacsieve.reading import decode_json_line, read_regular_text
 from iacsieve.smells import canonical_smell
 
@@ -289,7 +289,7 @@ def prepare(
     (leakage) unless `allow_overlap`; duplicates and empty splits are warnings. Returns the stats, with
     `skipped_invalid_rows` per split and `warnings` (those counts; `count` is their total).
     """
-    refuse_overlap(out_dir, {"--raw": raw_dir})
+    check_folder_output(out_dir, inputs={"--raw": raw_dir}, owned=(*SPLITS, "stats.json"))
     if expected_md5:
         from iacsieve.data.identity import check_data_md5
 
@@ -312,7 +312,7 @@ def prepare(
     stats = compute_stats(splits)
     stats["skipped_invalid_rows"] = skipped
     stats["warnings"] = warning_counts(problems)
-    with atomic_directory(out_dir) as tmp:
+    with output_folder(out_dir) as tmp:
         for split, records in splits.items():
             atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))
             for tech in TECHS:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iacsieve.atomic import atomic_write_text
-from iacsieve.data.human import HumanLabel, key_id, warning_key
+from iacsieve.data.human import HumanLabel, key_id, parse_label_row, warning_key
 from iacsieve.data.records import LABELS, TECHS
 from iacsieve.errors import DataError, IacsieveError
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.reading import csv_rows, read_regular_text
+from iacsieve.safe_text import neutralise_cell, unneutralise_cell
 from iacsieve.smells import canonical_smell
 
 SHEET_COLUMNS: tuple[str, ...] = (
@@ -70,23 +71,22 @@ def write_sheet(path: str | Path, rows: list[SheetRow]) -> Path:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(SHEET_COLUMNS)
     for row in rows:
-        writer.writerow(
-            [
-                key_id(row.key),
-                row.tech,
-                row.smell,
-                row.file,
-                row.line,
-                row.code,
-                row.context,
-                "" if row.score is None else f"{row.score:.4f}",
-                row.reason,
-                row.similar,
-                row.llm_label,
-                "",
-                "",
-            ]
-        )
+        cells = [
+            key_id(row.key),
+            row.tech,
+            row.smell,
+            row.file,
+            row.line,
+            row.code,
+            row.context,
+            "" if row.score is None else f"{row.score:.4f}",
+            row.reason,
+            row.similar,
+            row.llm_label,
+            "",
+            "",
+        ]
+        writer.writerow([neutralise_cell(str(cell)) for cell in cells])  # no formula reaches a spreadsheet
     try:
         return atomic_write_text(path, buffer.getvalue())
     except OSError as exc:
@@ -131,12 +131,12 @@ def read_sheet(
     seen: dict[str, int] = {}
     not_reviewed = 0
     for line_no, cells, error in csv_rows(reader):
-        if error is not None:
+        if error is not None or cells is None:
             problems.append(str(DataError(path, line_no, "<row>", f"expected a CSV row ({error})")))
             continue
         if not any(c.strip() for c in cells):
             continue
-        row = dict(zip(header, cells))
+        row = dict(zip(header, (unneutralise_cell(c) for c in cells)))
         try:
             label = _parse_row(row, path=path, line_no=line_no, reviewer=reviewer, date=date)
         except DataError as exc:
@@ -220,7 +220,7 @@ def _parse_row(row: dict, *, path: Path, line_no: int, reviewer: str, date: str)
             raise DataError(
                 path, line_no, "score", f"expected a number or empty, got {cell('score')!r}"
             ) from None
-    return HumanLabel(
+    stored = HumanLabel(
         key=key,
         tech=tech,
         smell=smell,
@@ -234,4 +234,7 @@ def _parse_row(row: dict, *, path: Path, line_no: int, reviewer: str, date: str)
         note=cell("note"),
         origin="train" if cell("llm_label") else "detections",
         score=score,
-    )
+    ).to_row()
+    return parse_label_row(
+        stored, path=path, line_no=line_no
+    )  # the store's own rules: what enters, reads back

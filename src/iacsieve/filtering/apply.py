@@ -46,6 +46,7 @@ from iacsieve.filtering.uri_base import resolve_uri_base
 from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow
 from iacsieve.limits import DEFAULT, Limits
 from iacsieve.models import Scorer, load_scorer
+from iacsieve.output_policy import check_file_output
 from iacsieve.overlap import refuse_overlap
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
@@ -125,13 +126,7 @@ def filter_detections(
             f"--sarif-category must be a non-empty name without spaces, got {sarif_category!r}"
         )
     if str(out) != STDOUT:
-        check_output_path(out)
-        refuse_overlap(out, {"--detections": detections, "--model": model_dir})
-        refuse_overlap(
-            out, {"--scripts": scripts_dir}, inside_ok=True
-        )  # writing beside the scripts is fine...
-        if infer_tech(str(out)) is not None and Path(out).exists():  # ...but never over one of them
-            raise IacsieveError(f"--out {out} is an existing IaC script; refusing to overwrite it")
+        check_file_output(out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir)
         if baseline is not None:
             refuse_overlap(out, {"--baseline": baseline}, inside_ok=True)
     folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip, cache_bytes=script_cache_bytes)

@@ -36,6 +36,7 @@ from iacsieve.filtering.champion import Champion, read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder
+from iacsieve.output_policy import check_file_output
 from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,9 @@ def review_detections(
 ) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet."""
     _check_budget(budget)
+    check_file_output(
+        out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir, human=human_dir
+    )
     parsed = read_detections(detections, detections_format)
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
@@ -203,6 +207,7 @@ def review_train(
     to the champion's in-sample scores (said in the summary).
     """
     _check_budget(budget)
+    check_file_output(out, inputs={"--data": prepared_dir, "--model": model_dir}, human=human_dir)
     champion = read_champion(model_dir)
     records = load_prepared(prepared_dir, "train")
     labels = np.array([r.label for r in records], dtype=int)

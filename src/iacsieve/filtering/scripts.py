@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 from iacsieve.errors import IacsieveError
 from iacsieve.limits import DEFAULT, Limits
 from iacsieve.reading import read_regular_bytes
+from iacsieve.smells import TECH_BY_SUFFIX
 
-TECH_BY_SUFFIX: dict[str, str] = {".pp": "puppet", ".rb": "chef", ".yml": "ansible", ".yaml": "ansible"}
 # BOMs, longest first (UTF-32 LE starts with UTF-16 LE's BOM).
 BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),

@@ -70,3 +70,18 @@ def write_specs(
                 refuse_violations(scratch, budget, name=str(path))
             written.append(atomic_write_text(path, scratch.read_text(encoding="utf-8")))
     return written
+
+
+def spec_paths(root: str | Path = ".") -> list[Path]:
+    """The files `write_specs` writes under `root` (for the output policy to check first)."""
+    from iacsieve.kfp.components import StepComponents
+    from iacsieve.kfp.graph import ALL
+
+    root = Path(root)
+    paths = [
+        root / "components" / step_dir_name(f.name) / "component.yaml"
+        for f in fields(StepComponents)
+        if f.name != "image"
+    ]
+    names = ["all-stages" if stage == ALL else f"stage{stage}" for stage in (*STAGES, ALL)]
+    return paths + [root / "pipelines" / f"{name}.yaml" for name in names]

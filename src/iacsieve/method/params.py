@@ -13,6 +13,7 @@ overrides of the stage-2 winner, stage 4 lists seeds.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -39,6 +40,7 @@ from iacsieve.run_config import TrainConfig, format_value
 LOCAL = "local"  # the top-level grids' profile name
 PROFILES_KEY = "profiles"
 _TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
+MAX_SWEEP_THRESHOLDS = 10_001  # a 1e-4 grid over [0, 1]; a finer one is memory, not precision
 
 
 class _Loader(yaml.SafeLoader):
@@ -168,7 +170,14 @@ def read_yaml(path: str | Path) -> dict:
         raise ConfigError("<file>", "not found", source=path)
     text = read_regular_text(path, max_bytes=MAX_JSON_FILE_BYTES, what="YAML file")
     try:
-        data = yaml.load(text, Loader=_Loader)
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_nodes(node, source=path)  # before constructing: an alias bomb never expands
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "<yaml>"
@@ -182,7 +191,59 @@ def read_yaml(path: str | Path) -> dict:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("<root>", "expected a mapping", source=path)
+    _refuse_non_finite(data, "", source=path)
     return data
+
+
+def _check_nodes(root: yaml.Node, *, source: object) -> None:
+    """Refuse duplicate keys and aliases, naming the key path and line.
+
+    A duplicate key silently keeps the later value in PyYAML (DVC refuses the same file); an alias
+    (`*name`) can expand exponentially ("billion laughs") and hang whoever reads the value.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen:  # the composer hands an alias back as the anchored node itself
+            raise ConfigError(
+                where or "<root>",
+                f"YAML aliases (*name) are not accepted (line {node.start_mark.line + 1}): write the value out",
+                source=source,
+            )
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[object, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
+                path = f"{where}.{key}" if where else str(key)
+                if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
+                    raise ConfigError(
+                        path, "YAML merge keys (<<) are not accepted: write the keys out", source=source
+                    )
+                if key in keys:
+                    raise ConfigError(
+                        path,
+                        f"duplicate key (lines {keys[key]} and {key_node.start_mark.line + 1}): the later would "
+                        f"silently win, and DVC refuses the file; keep one",
+                        source=source,
+                    )
+                keys[key] = key_node.start_mark.line + 1
+                stack.append((value_node, path))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node.value))
+
+
+def _refuse_non_finite(value: Any, where: str, *, source: object) -> None:
+    """`.inf`, `-.inf` and `.nan` pass every `> 0` check and fail hours later: refuse them anywhere."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(where or "<root>", f"must be a finite number, got {value}", source=source)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_non_finite(item, f"{where}.{key}" if where else str(key), source=source)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_non_finite(item, f"{where}[{i}]", source=source)
 
 
 TOP_KEYS = (
@@ -241,6 +302,15 @@ def parse_params(raw: dict, *, profile: str | None = None, source: str = PARAMS_
         if name not in FAMILIES:
             raise v.error(f"families.{name}", f"unknown model family (known: {', '.join(FAMILIES)})")
         _parse_defaults(v, overrides, f"families.{name}")
+    used = {f for n in (1, 2) for f in stages[n].lists.get("families", ())} | set(families)
+    for name in sorted(used):
+        override = dict(families.get(name) or {})
+        where = (
+            f"families.{name}"
+            if "options" in override
+            else ("defaults" if active == LOCAL else f"{PROFILES_KEY}.{active}.defaults")
+        )
+        _check_family_options(v, name, override.get("options", defaults.get("options")), where)
 
     return Params(
         profile=active,
@@ -313,6 +383,30 @@ def _parse_defaults(v: _Validator, value: Any, path: str) -> dict:
     return dict(value)
 
 
+def _check_family_options(v: _Validator, family: str, options: Any, where: str) -> None:
+    """A family's `options` checked by the family itself (unknown knobs fail here, not mid-training)."""
+    if not options:
+        return
+    if not isinstance(options, dict):
+        raise v.error(f"{where}.options", f"expected a mapping, got {options!r}")
+    config = TrainConfig(family=family, options=dict(options))
+    kind = FAMILIES[family].kind
+    try:
+        if kind == "classical":
+            from iacsieve.models.classical import resolve_options
+
+            resolve_options(config)
+        elif kind == "tiny":
+            from iacsieve.models.tiny import tiny_options
+
+            tiny_options(config)
+        else:
+            key = sorted(options)[0]
+            raise ConfigError(f"options.{key}", f"the {family} family takes no options")
+    except ConfigError as exc:
+        raise v.error(f"{where}.{exc.key_path}", f"{exc.problem} (family {family})") from None
+
+
 def _parse_sweep(v: _Validator, value: Any) -> SweepParams:
     sweep = v.block(SweepParams, value, "threshold_sweep")
     if not 0.0 <= sweep.start <= sweep.stop <= 1.0:
@@ -321,6 +415,13 @@ def _parse_sweep(v: _Validator, value: Any) -> SweepParams:
         )
     if sweep.step <= 0:
         raise v.error("threshold_sweep.step", f"must be > 0, got {sweep.step}")
+    count = math.floor((sweep.stop - sweep.start) / sweep.step + 1e-9) + 1
+    if count > MAX_SWEEP_THRESHOLDS:
+        raise v.error(
+            "threshold_sweep.step",
+            f"{sweep.step} makes {count} thresholds from {sweep.start} to {sweep.stop} (at most "
+            f"{MAX_SWEEP_THRESHOLDS}: a 1e-4 grid over [0, 1]); use a larger step",
+        )
     return sweep
 
 
