@@ -81,17 +81,9 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "dvc plots diff HEAD~1": Runs(),
     "make bench": Target("bench"),
     # Filter a detector's output
-    "glitch --tech puppet --csv --folder-strategy include-all repo/ glitch.csv": External(
-        "GLITCH is a separate tool, not a dependency",
-        "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
-    ),
     "iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv": CoveredBy(
         "tests/test_filter.py::test_cli_end_to_end_and_tech",
         "the CLI on GLITCH's recorded output with a trained champion",
-    ),
-    "iacsieve filter ... --out kept.sarif": CoveredBy(
-        "tests/test_sarif.py::test_default_sarif_holds_only_the_kept_security_smells",
-        "SARIF output of the same run",
     ),
     "glitch --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
         "GLITCH is a separate tool; its recorded output on these scripts is tests/fixtures/glitch-puppet/glitch-puppet.csv",

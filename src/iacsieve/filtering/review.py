@@ -36,6 +36,7 @@ from iacsieve.filtering.champion import Champion, read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder
+from iacsieve.models import Scorer
 from iacsieve.output_policy import check_file_output
 from iacsieve.run_config import TrainConfig
 
@@ -139,7 +140,7 @@ def review_detections(
     on_missing: str = "error",
     detections_format: str | None = None,
     batch_size: int = 64,
-    scorer=None,
+    scorer: Scorer | None = None,
 ) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet."""
     _check_budget(budget)
@@ -159,7 +160,7 @@ def review_detections(
     scores = _scores(scorer, inputs, batch_size, model_dir)
     source = "--threshold" if threshold is not None else "frozen"
     evidence = explain_inputs(champion_index(champion), scorer, inputs, scores, cut, source)
-    firsts = {}
+    firsts: dict[int, Any] = {}  # model input -> the first scored row that produced it
     for row in rows:
         if row.status == "scored":
             firsts.setdefault(slots[(row.script, row.detection.line, row.smell)], row)
@@ -198,7 +199,7 @@ def review_train(
     *,
     human_dir: str | Path | None = HUMAN_DIR,
     batch_size: int = 64,
-    scorer=None,
+    scorer: Scorer | None = None,
 ) -> dict:
     """A label audit: training rows where the model's score and the LLM's label disagree most.
 
@@ -225,7 +226,7 @@ def review_train(
                 llm_label="TP" if r.label else "FP",
                 origin="train",
             ),
-            -abs(float(s) - r.label),
+            -abs(float(s) - (r.label or 0)),  # training rows are labelled
         )
         for r, s in zip(records, scores)
     ]
@@ -266,7 +267,9 @@ def _audit_scores(
     return _scores(scorer, records, batch_size, model_dir), "in-sample (the champion's own scores)"
 
 
-def _scores(scorer, records: Sequence[WarningRecord], batch_size: int, model_dir: str | Path) -> np.ndarray:
+def _scores(
+    scorer: Scorer, records: Sequence[WarningRecord], batch_size: int, model_dir: str | Path
+) -> np.ndarray:
     if not records:
         return np.zeros(0)
     scores = np.asarray(scorer.predict_proba(list(records), batch_size=batch_size), dtype=float).reshape(-1)
