@@ -42,8 +42,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# In parallel on every core (pytest-xdist); a test file stays on one worker, so its module fixtures
+# (a trimmed DVC project, a kfp.local run) are built once.
 test: install $(DATA_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 repro: install $(DATA_STAMP)
 	$(BIN)/iacsieve params
