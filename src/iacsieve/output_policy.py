@@ -33,7 +33,7 @@ from iacsieve.smells import infer_tech_from_name
 
 STDOUT = "-"
 MARKER = ".iacsieve-output"
-MODEL_FILES: tuple[str, ...] = ("model_meta.json", "champion.json")
+MODEL_FILES: tuple[str, ...] = (layout.META_FILE, layout.CHAMPION_FILE)
 PathLike = str | os.PathLike
 
 

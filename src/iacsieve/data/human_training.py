@@ -202,12 +202,15 @@ def build_training_data(
     `settings.validation`, test copied unchanged), `stats.json`, and `human.json` (what was applied,
     incl. `validation`: which labels selection is made on). With no human labels the JSONL files are
     byte-identical to `prepared_dir`'s. A human label on a test warning is an error.
+
+    Long because it is the one place the three splits' rules sit side by side (train overridden, val
+    per setting, test untouched), with the output checks before any of them.
     """
     check_folder_output(
         out_dir,
         inputs={"--prepared": prepared_dir, "--human": human_dir},
         human=human_dir,
-        owned=(*SPLITS, "stats.json", REPORT_FILE),
+        owned=(*SPLITS, layout.STATS_FILE, REPORT_FILE),
     )
     prepared = {split: load_prepared(prepared_dir, split) for split in SPLITS}
     labels = load_human_labels(human_dir)

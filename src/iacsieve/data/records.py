@@ -289,7 +289,7 @@ def prepare(
     (leakage) unless `allow_overlap`; duplicates and empty splits are warnings. Returns the stats, with
     `skipped_invalid_rows` per split and `warnings` (those counts; `count` is their total).
     """
-    check_folder_output(out_dir, inputs={"--raw": raw_dir}, owned=(*SPLITS, "stats.json"))
+    check_folder_output(out_dir, inputs={"--raw": raw_dir}, owned=(*SPLITS, STATS_FILE))
     if expected_md5:
         from iacsieve.data.identity import check_data_md5
 

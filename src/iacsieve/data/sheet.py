@@ -176,6 +176,10 @@ def read_sheet(
 
 
 def _parse_row(row: dict, *, path: Path, line_no: int, reviewer: str, date: str) -> HumanLabel | None:
+    """One filled sheet row as a label, or None to skip it.
+
+    Long because each cell's check is a line or two and the errors must name this row's file:line:key."""
+
     def cell(name: str) -> str:
         return (row.get(name) or "").strip()
 

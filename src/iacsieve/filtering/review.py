@@ -142,7 +142,9 @@ def review_detections(
     batch_size: int = 64,
     scorer: Scorer | None = None,
 ) -> dict:
-    """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet."""
+    """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet.
+
+    Long because of its keywords (the filter's options, passed through) and the output check first."""
     _check_budget(budget)
     check_file_output(
         out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir, human=human_dir
