@@ -35,7 +35,7 @@ _HOME = tempfile.mkdtemp(prefix="iacsieve-hypothesis-")
 atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 set_hypothesis_home_dir(_HOME)
 FUZZ = settings(
-    max_examples=120,
+    max_examples=60,  # derandomized: the same 60 hostile inputs every run
     deadline=None,
     derandomize=True,
     database=None,
