@@ -23,32 +23,18 @@ def read_regular_bytes(
 ) -> bytes:
     """The bytes of a regular file of at most `max_bytes`; IacsieveError otherwise."""
     path = Path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise IacsieveError(f"{path}: {what} not found") from None
-    except OSError as exc:
-        raise IacsieveError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise IacsieveError(f"{path}: is a directory, expected a {what}")
-        raise IacsieveError(f"{path}: not a regular file (a FIFO, device or socket); refused as {what}")
-    too_big = IacsieveError(
-        f"{path}: {what} is larger than {max_bytes} bytes; raise the limit with {limit_flag}"
-    )
-    with os.fdopen(fd, "rb") as handle:
-        if info.st_size > max_bytes:
-            raise too_big
+    with open_regular(path, max_bytes=max_bytes, what=what, limit_flag=limit_flag) as handle:
+        size = os.fstat(handle.fileno()).st_size
         try:
-            data = handle.read(info.st_size + 1)  # not read(max_bytes + 1): that allocates max_bytes up front
-            if len(data) > info.st_size:  # the file grew while we read: go on, up to the limit
+            data = handle.read(size + 1)  # not read(max_bytes + 1): that allocates max_bytes up front
+            if len(data) > size:  # the file grew while we read: go on, up to the limit
                 data += handle.read(max_bytes + 1 - len(data))
         except OSError as exc:
             raise IacsieveError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
-        raise too_big
+        raise IacsieveError(
+            f"{path}: {what} is larger than {max_bytes} bytes; raise the limit with {limit_flag}"
+        )
     return data
 
 
