@@ -23,7 +23,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,33 +40,34 @@ def atomic_write_chunks(path: str | os.PathLike, chunks: Iterable[str]) -> Path:
     one gets 0666 minus the umask (mkstemp's 0600 would hide it from the group; a forced 0644 would
     ignore a umask that keeps secrets' echoes private).
     """
-    path = Path(path)
+
+    def write(fd: int) -> None:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+
+    return _replace_via_temp(Path(path), write)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` via a temp file + rename (binary artifacts: arrays, archives)."""
+
+    def write(fd: int) -> None:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+
+    return _replace_via_temp(Path(path), write)
+
+
+def _replace_via_temp(path: Path, write: Callable[[int], None]) -> Path:
+    """The one temp-file-then-rename: `write` fills (and closes) the temp file's descriptor; on any
+    failure or interrupt the temp file goes and `path` is untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(path)
     mode = output_mode(path, 0o666)
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` via a temp file + rename (binary artifacts: arrays, archives)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = output_mode(path, 0o666)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        write(fd)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -117,7 +117,8 @@ _COMMENT_START = re.compile(r"^\s*(?:#|//|/\*|\*|--|;)")
 _COMMENTED_CODE = re.compile(r"=>|=|\{|\}|\(|\)|::")
 _DOC_PARAM = re.compile(r"^\s*#\s*(?:\$|@param|\[|\*\s|-\s|[a-z_]+\s*[:-]\s)", re.I)
 
-FEATURE_NAMES: tuple[str, ...] = (
+# What a secret's value can be recognised as; a value that is none of them is a literal.
+SECRET_VALUE_KINDS: tuple[str, ...] = (
     "secret.value_empty",
     "secret.value_variable",
     "secret.value_template",
@@ -127,6 +128,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     "secret.value_placeholder",
     "secret.value_path",
     "secret.value_url",
+)
+
+FEATURE_NAMES: tuple[str, ...] = (
+    *SECRET_VALUE_KINDS,
     "secret.key_password",
     "secret.key_secret",
     "secret.key_user",
@@ -190,22 +195,7 @@ def line_features(smell: str, line: str) -> list[float]:
             flags["secret.value_variable"] or flags["secret.value_template"] or call
         )
         flags["secret.value_literal"] = (
-            bool(value)
-            and not call
-            and not any(
-                flags[k]
-                for k in (
-                    "secret.value_empty",
-                    "secret.value_variable",
-                    "secret.value_template",
-                    "secret.value_lookup",
-                    "secret.value_nullish",
-                    "secret.value_number",
-                    "secret.value_placeholder",
-                    "secret.value_path",
-                    "secret.value_url",
-                )
-            )
+            bool(value) and not call and not any(flags[k] for k in SECRET_VALUE_KINDS)
         )
         out.update({k: float(v) for k, v in flags.items()})
         out["secret.value_key_material"] = float(bool(_KEY_MATERIAL.search(line)))
