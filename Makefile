@@ -43,9 +43,10 @@ lint: install
 	$(BIN)/mypy
 
 # In parallel on every core (pytest-xdist); a test file stays on one worker, so its module fixtures
-# (a trimmed DVC project, a kfp.local run) are built once.
+# (a trimmed DVC project, a kfp.local run) are built once. Files go out in the order tests/conftest.py
+# gives them (the end-to-end ones first), not xdist's largest-test-count-first.
 test: install $(DATA_STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 repro: install $(DATA_STAMP)
 	$(BIN)/iacsieve params

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -49,6 +49,14 @@ def _no_logging_to_closed_streams():
             stream = getattr(handler, "stream", None)
             if stream is not None and getattr(stream, "closed", False):
                 logger.removeHandler(handler)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with the most `slow` tests first (stable: a file's own order is kept). `make test` hands
+    whole files to xdist workers in this order (--dist loadfile --no-loadscope-reorder), so the long
+    end-to-end files start at once and the short ones fill in around them: both workers finish together."""
+    slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.path])
 
 
 def pytest_configure(config) -> None:

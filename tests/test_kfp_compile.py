@@ -330,7 +330,7 @@ def test_help_documents_auth(capsys):
         assert needle in text.replace("~/.kube/config", "kubeconfig ~/.kube/config")
 
 
-def test_reviewers_labels_feed_every_train_task(tmp_path):
+def test_reviewers_labels_feed_every_train_task(compiled, tmp_path):
     """With --human-uri the pipeline applies the labels store (the `human_uri` parameter) before any
     train task reads the data, as DVC's training-data stage does; without it, no such task."""
     path = compile_stage("all", tmp_path / "h.yaml", PARAMS, "cluster", human=True)
@@ -349,5 +349,5 @@ def test_reviewers_labels_feed_every_train_task(tmp_path):
             if "taskOutputArtifact" in a
         }
         assert "training-data" in fed and "prepare" not in fed
-    plain = next(yaml.safe_load_all(compile_stage("all", tmp_path / "p.yaml", PARAMS, "cluster").read_text()))
+    plain, _ = compiled["all", "cluster"]
     assert "training-data" not in named(plain["root"]["dag"]["tasks"])

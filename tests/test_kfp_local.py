@@ -17,7 +17,15 @@ import numpy as np
 import pytest
 import yaml
 from kfp import dsl
-from runners import CHAMPION_KEYS, EXAMPLE_LABELS, PARAMS, comparable_run, kfp_all_stages, make_setup
+from runners import (
+    CHAMPION_KEYS,
+    EXAMPLE_LABELS,
+    ONE_POINT_PARAMS,
+    PARAMS,
+    comparable_run,
+    kfp_all_stages,
+    make_setup,
+)
 from runners import dvc_chain as run_dvc_chain
 
 from iacsieve import layout
@@ -82,9 +90,11 @@ def test_both_runners_freeze_the_same_champion(dvc_chain, kfp_run, stage):
 
 
 @pytest.mark.slow
-def test_both_runners_apply_the_reviewers_labels(setup):
+def test_both_runners_apply_the_reviewers_labels(tmp_path):
     """With a labels store, DVC's training-data step and the pipeline's training-data task give the
-    same training data, so the same champion, which says it was chosen on merged validation."""
+    same training data, so the same champion, which says it was chosen on merged validation. (About
+    the data, not the grid: one run in stages 1 and 2.)"""
+    setup = make_setup(tmp_path, ONE_POINT_PARAMS)
     ours = run_dvc_chain(setup, "dvc-human", human=EXAMPLE_LABELS)
     theirs = kfp_all_stages(setup, "kfp-human", human=EXAMPLE_LABELS)
     for stage in (1, 2, 3, 4):
