@@ -20,6 +20,19 @@ NAMES = {
 }
 
 
+# The project's top folders (data/, models/, results/, reports/): a literal path under one of them is
+# a layout fact too, even if layout.py names no constant for it yet (then it should).
+ROOTS = {value.split("/")[0] for value in NAMES if "/" in value} | {layout.RESULTS_DIR}
+
+
+def _offence(text: str) -> str | None:
+    if text in NAMES:
+        return f"is layout.{NAMES[text]}"
+    if "/" in text and text.split("/")[0] in ROOTS and " " not in text.split("/")[0]:
+        return "is a path under a layout folder (name it in layout.py)"
+    return None
+
+
 def literal_paths(path: Path, root: Path = SRC.parent) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     docstrings = {
@@ -31,11 +44,11 @@ def literal_paths(path: Path, root: Path = SRC.parent) -> list[str]:
         and isinstance(node.body[0].value, ast.Constant)
     }
     return [
-        f"{path.relative_to(root)}:{node.lineno}: {node.value!r} is layout.{NAMES[node.value]}"
+        f"{path.relative_to(root)}:{node.lineno}: {node.value!r} {_offence(node.value)}"
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
-        and node.value in NAMES
+        and _offence(node.value)
         and id(node) not in docstrings
     ]
 
@@ -50,5 +63,11 @@ def test_layout_names_are_not_retyped():
 def test_the_check_sees_a_retyped_name(tmp_path):
     """Guards the test itself: a retyped name is found, a docstring naming it is not."""
     module = tmp_path / "m.py"
-    module.write_text(f'"""Writes {layout.CHAMPION_FILE}."""\nCARD = "{layout.CHAMPION_FILE}"\n')
-    assert literal_paths(module, tmp_path) == [f"m.py:2: {layout.CHAMPION_FILE!r} is layout.CHAMPION_FILE"]
+    module.write_text(
+        f'"""Writes {layout.CHAMPION_FILE}."""\nCARD = "{layout.CHAMPION_FILE}"\n'
+        'RUNS = f"models/experiments/{stage}"\nHELP = "see results/ (made by dvc repro)"\n'
+    )
+    assert literal_paths(module, tmp_path) == [
+        f"m.py:2: {layout.CHAMPION_FILE!r} is layout.CHAMPION_FILE",
+        "m.py:3: 'models/experiments/' is a path under a layout folder (name it in layout.py)",
+    ]

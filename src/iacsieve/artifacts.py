@@ -267,7 +267,7 @@ class Artifact:
 
 TRAIN_LOG = Artifact(
     "train log",
-    f"models/experiments/<stage>/<run>/{layout.TRAIN_LOG}",
+    f"{layout.EXPERIMENTS_DIR}/<stage>/<run>/{layout.TRAIN_LOG}",
     TrainLog,
     "steps.train.train (each family's fit adds its own keys)",
     "steps.evaluate.evaluate (training cost for tie-breaks), reporting",
@@ -275,42 +275,42 @@ TRAIN_LOG = Artifact(
 )
 SWEEP = Artifact(
     "threshold sweep",
-    f"models/experiments/<stage>/<run>/{layout.SWEEP_FILE}",
+    f"{layout.EXPERIMENTS_DIR}/<stage>/<run>/{layout.SWEEP_FILE}",
     ThresholdSweep,
     "steps.threshold.sweep_threshold (stages whose plan sweeps)",
     "steps.evaluate (rule `threshold`), reporting.plots",
 )
 EVALUATION = Artifact(
     "evaluation",
-    f"results/<stage>/<run>/<set>/{layout.EVAL_FILE}",
+    f"{layout.RESULTS_DIR}/<stage>/<run>/<set>/{layout.EVAL_FILE}",
     Evaluation,
     "steps.evaluate.evaluate",
     "reporting.report, people",
 )
 RUN_SUMMARY = Artifact(
     "run summary",
-    f"results/<stage>/<run>/{layout.SUMMARY_FILE}",
+    f"{layout.RESULTS_DIR}/<stage>/<run>/{layout.SUMMARY_FILE}",
     RunSummary,
     "steps.evaluate.evaluate",
     "steps.selection.select_runs, method.dvc.stage_metrics, reporting.report",
 )
 SELECTION = Artifact(
     "selection",
-    f"results/selection/<stage>/{layout.SELECTION_FILE}",
+    f"{layout.SELECTIONS_DIR}/<stage>/{layout.SELECTION_FILE}",
     Selection,
     "steps.selection.select_runs (DVC `select@N`, KFP select task)",
     "steps.freeze.freeze, reporting.report, reporting.plots, kfp.pull",
 )
 WINNER = Artifact(
     "winner",
-    f"results/selection/<stage>/{layout.WINNER_FILE}",
+    f"{layout.SELECTIONS_DIR}/<stage>/{layout.WINNER_FILE}",
     Winner,
     "steps.selection.select_runs",
     "method.grid.read_base (the next stage builds on its settings; DVC params dep)",
 )
 STAGE_METRICS = Artifact(
     "stage metrics",
-    f"results/selection/<stage>/{layout.METRICS_FILE}, {layout.REPORT_METRICS}",
+    f"{layout.SELECTIONS_DIR}/<stage>/{layout.METRICS_FILE}, {layout.REPORT_METRICS}",
     HeadlineMetrics,
     "method.dvc.select_stage, reporting.report.write_report, kfp.pull",
     "`dvc metrics show/diff`",

@@ -23,6 +23,8 @@ TEST_SETS: tuple[str, ...] = ("combined", *TECHS)
 EVAL_SETS: tuple[str, ...] = ("val", *TEST_SETS)
 
 # ------------------------------------------------------------------ one run (models/experiments/stageN/<run>/)
+EXPERIMENTS_DIR = "models/experiments"  # stageN/<run>/ per stage; adhoc/ for `iacsieve train` without --out
+ADHOC_RUNS_DIR = f"{EXPERIMENTS_DIR}/adhoc"
 CONFIG_FILE = "config_used.yaml"
 MODEL_DIR = "model"
 VAL_SCORES = "val_scores.jsonl"
@@ -35,6 +37,8 @@ SCORE_FILES: tuple[str, ...] = (CONFIG_FILE, VAL_SCORES, TEST_SCORES, TRAIN_LOG)
 
 # ------------------------------------------------------------------ evaluation, selection, champion
 RESULTS_DIR = "results"  # results/stageN/<run>/ and results/selection/stageN/
+SELECTION_SUBDIR = "selection"  # beside the stages' folders in a results folder
+SELECTIONS_DIR = f"{RESULTS_DIR}/{SELECTION_SUBDIR}"
 EVAL_FILE = "evaluation_metadata.json"
 SUMMARY_FILE = "summary.json"
 SELECTION_FILE = "selection.json"  # the whole ranking (report, freeze)
@@ -44,6 +48,7 @@ RANKING_MD = "ranking.md"
 METRICS_FILE = "metrics.json"  # a stage's headline metrics (DVC metrics, git-tracked)
 CHAMPION_FILE = "champion.json"
 CHAMPION_DIR = "models/champion"  # freeze@4's output: `dvc repro` writes it
+STAGE_CHAMPIONS_DIR = "models/champions"  # stageN/: what an intermediate stage freezes
 # A champion pulled from a cluster run: its own DVC-tracked folder (`dvc add`, never freeze@4's), its
 # small files (metrics.json in the shape of reports/metrics.json, the stage-4 selection, report, plots)
 # in git beside it.
@@ -77,7 +82,7 @@ TIMINGS_DIR = "reports/timings"
 
 def experiments_dir(stage: int, root: str | Path = ".") -> Path:
     """Run directories of a stage: `models/experiments/stageN/<run>/`."""
-    return Path(root) / "models" / "experiments" / f"stage{stage}"
+    return Path(root) / EXPERIMENTS_DIR / f"stage{stage}"
 
 
 def results_dir(stage: int, root: str | Path = ".") -> Path:
@@ -92,13 +97,13 @@ def selection_dir(stage: int, root: str | Path = ".") -> Path:
 
 def selection_dir_in(results: str | Path, stage: int) -> Path:
     """A stage's selection folder under a results folder given as such (the report's `--results`)."""
-    return Path(results) / "selection" / f"stage{stage}"
+    return Path(results) / SELECTION_SUBDIR / f"stage{stage}"
 
 
 def stage_champion_dir(stage: int, root: str | Path = ".") -> Path:
     """The champion an intermediate stage freezes (`models/champions/stageN`); the final stage's is
     THE champion, `CHAMPION_DIR` (which stage is final is the plan's: `method.plan.champion_dir`)."""
-    return Path(root) / "models" / "champions" / f"stage{stage}"
+    return Path(root) / STAGE_CHAMPIONS_DIR / f"stage{stage}"
 
 
 def timings_file(stage: int, run: str, root: str | Path = ".") -> Path:

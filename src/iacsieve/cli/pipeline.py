@@ -313,7 +313,7 @@ def _where(args: argparse.Namespace) -> int:
         ("report", REPORT_FILE),
         ("metrics", Path(layout.REPORT_METRICS)),
         ("plots", PLOTS_DIR),
-        ("stage selections", Path("results/selection")),
+        ("stage selections", Path(layout.SELECTIONS_DIR)),
     ]
     for label, path in rows:
         print(f"{label + ':':<18}{path}{'' if path.exists() else '  (missing: run make repro)'}")

@@ -129,7 +129,7 @@ def _train(args: argparse.Namespace) -> int:
     from iacsieve.steps.train import train
 
     config = build_train_config(args)
-    out = Path(args.out) if args.out else Path("models/experiments/adhoc") / config.run_name(with_seed=True)
+    out = Path(args.out) if args.out else Path(layout.ADHOC_RUNS_DIR) / config.run_name(with_seed=True)
     refuse_overlap(out, {"--data": args.data, "--config": args.config})
     run_dir = train(config, args.data, out)
     print(f"trained {config.run_name(with_seed=True)} -> {run_dir}")
