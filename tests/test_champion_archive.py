@@ -111,6 +111,40 @@ def test_filter_takes_the_archive_and_gives_the_folders_output(champion_plus, ar
     assert args.model_archive  # review takes an archive the same way
 
 
+def test_outputs_name_the_archive_not_its_temporary_folder(archive, tmp_path, capsys):
+    """The summary, the SARIF run and the review summary say which model ran: the archive given."""
+    out, summary = tmp_path / "kept.sarif", tmp_path / "summary.json"
+    args = ["--detections", str(REAL / "ansible-glitch.csv"), "--scripts", str(REAL / "ansible")]
+    assert (
+        main(["filter", "--model", str(archive), *args, "--out", str(out), "--json-summary", str(summary)])
+        == 0
+    )
+    assert json.loads(summary.read_text())["model"] == str(archive)
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["properties"]["model"] == str(archive)
+    assert "iacsieve-champion-" not in out.read_text() + summary.read_text()  # opened()'s temp folder
+    sheet, human = tmp_path / "sheet.csv", tmp_path / "human"
+    assert (
+        main(
+            [
+                "review",
+                "--model",
+                str(archive),
+                *args,
+                "--budget",
+                "1",
+                "--out",
+                str(sheet),
+                "--human",
+                str(human),
+            ]
+        )
+        == 0
+    )
+    said = capsys.readouterr()
+    assert f"model {archive}," in said.out and "iacsieve-champion-" not in said.out + said.err
+
+
 def test_opened_removes_its_temporary_folder(archive):
     with opened(archive) as folder:
         assert (folder / "model.skops").is_file()

@@ -99,6 +99,7 @@ def model_from_archive(args: argparse.Namespace) -> Iterator[None]:
 
     with opened(args.model) as champion_dir:
         logging.getLogger("iacsieve").info("%s: verified against its SHA256SUMS", args.model)
+        args.model_label = args.model  # what the summary and SARIF name: the archive, not the temp folder
         args.model = str(champion_dir)
         yield
 

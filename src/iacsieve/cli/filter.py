@@ -251,6 +251,7 @@ def _filter(args: argparse.Namespace) -> int:
         evidence=not args.no_evidence,
         explain=args.explain,
         sarif_suppressed=args.sarif_suppressed,
+        model_label=getattr(args, "model_label", None),
     )
     code = 1 if args.fail_on == "kept" and summary["kept_security"] else 0
     summary.update(fail_on=args.fail_on, exit_code=code)

@@ -111,7 +111,14 @@ def _review(args: argparse.Namespace) -> int:
     if args.from_train:
         if args.detections or args.scripts:
             raise IacsieveError("--from-train reads the training split; drop --detections/--scripts")
-        summary = review_train(args.model, args.data, args.budget, args.out, human_dir=args.human)
+        summary = review_train(
+            args.model,
+            args.data,
+            args.budget,
+            args.out,
+            human_dir=args.human,
+            model_label=getattr(args, "model_label", None),
+        )
     else:
         if not (args.detections and args.scripts):
             raise IacsieveError(
@@ -128,6 +135,7 @@ def _review(args: argparse.Namespace) -> int:
             human_dir=args.human,
             on_missing=args.on_missing,
             detections_format=args.input_format,
+            model_label=getattr(args, "model_label", None),
         )
     say(format_review(summary))
     return 0

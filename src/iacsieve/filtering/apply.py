@@ -78,6 +78,7 @@ def filter_detections(
     evidence: bool = True,
     explain: str | Path | None = None,
     sarif_suppressed: bool = False,
+    model_label: str | None = None,
 ) -> dict:
     """Filter a detector's warnings with a champion; write `out` (atomically, or stdout for `-`) and return
     the summary.
@@ -97,11 +98,14 @@ def filter_detections(
     `evidence`: why each warning was kept or dropped (`iacsieve.filtering.evidence`, docs/explain.md) in
     the `reason` column and SARIF properties; `explain`: the full evidence per row, as JSONL;
     `sarif_suppressed`: SARIF also holds the dropped warnings, as suppressed results.
+    `model_label`: the model's name in the summary, the SARIF run and errors (the champion archive that
+    `model_dir`, a temp folder, was unpacked from); default `model_dir`.
 
     Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
     Long because it is the filter's one sequence (check, read, resolve, score, write) end to end.
     """
     out_format = output_format(out, fmt)
+    label = model_label or str(model_dir)
     if on_missing not in ON_MISSING:
         raise IacsieveError(f"--on-missing must be one of {', '.join(ON_MISSING)}, got {on_missing!r}")
     if tech is not None and tech not in TECHS:
@@ -134,13 +138,13 @@ def filter_detections(
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
-        raise IacsieveError(f"{model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
+        raise IacsieveError(f"{label}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
     source = threshold_source or ("--threshold" if threshold is not None else "champion")
     index = champion_index(champion) if evidence else None  # an altered index is refused here
     stream = open_detections(detections, detections_format, limits)
     known = read_baseline(baseline, limits) if baseline is not None else None
     load = (lambda: scorer) if scorer is not None else (lambda: load_model(champion.model_dir))
-    run = _Run(folder, champion, load, cut, tech, on_missing, batch_size, known, str(model_dir), stream.path)
+    run = _Run(folder, champion, load, cut, tech, on_missing, batch_size, known, label, stream.path)
     if evidence:
         frozen = "frozen" if source == "champion" else source
         run.explain = lambda records, scores: explain_inputs(index, run.scorer, records, scores, cut, frozen)
@@ -152,7 +156,7 @@ def filter_detections(
         info = RunInfo(
             threshold=cut,
             threshold_source=source,
-            model=str(model_dir),
+            model=label,
             family=champion.family,
             champion_sha256=champion_sha256(champion.model_dir),
             category=sarif_category,
@@ -176,7 +180,7 @@ def filter_detections(
         "format": stream.format,
         "out": str(out),
         "out_format": out_format,
-        "model": str(champion.model_dir),
+        "model": label,
         "family": champion.family,
         "use_context": run.use_context,
         "threshold": cut,

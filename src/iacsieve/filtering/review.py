@@ -141,10 +141,13 @@ def review_detections(
     detections_format: str | None = None,
     batch_size: int = 64,
     scorer: Scorer | None = None,
+    model_label: str | None = None,
 ) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet.
+    `model_label`: the model's name in the summary and errors (as `filter_detections`'s).
 
     Long because of its keywords (the filter's options, passed through) and the output check first."""
+    label = model_label or str(model_dir)
     _check_budget(budget)
     check_file_output(
         out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir, human=human_dir
@@ -153,13 +156,13 @@ def review_detections(
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
-        raise IacsieveError(f"{model_dir}: no champion.json with a frozen threshold; pass --threshold")
+        raise IacsieveError(f"{label}: no champion.json with a frozen threshold; pass --threshold")
     folder = ScriptFolder(scripts_dir)
     scorer = scorer if scorer is not None else load_model(champion.model_dir)
     use_context = bool(getattr(scorer, "use_context", champion.use_context))
     rows, problems = resolve_rows(parsed, folder, champion, on_missing)
     inputs, slots, _ = model_inputs(rows, folder, tech, use_context, parsed)
-    scores = _scores(scorer, inputs, batch_size, model_dir)
+    scores = _scores(scorer, inputs, batch_size, label)
     source = "--threshold" if threshold is not None else "frozen"
     evidence = explain_inputs(champion_index(champion), scorer, inputs, scores, cut, source)
     firsts: dict[int, Any] = {}  # model input -> the first scored row that produced it
@@ -184,7 +187,7 @@ def review_detections(
     summary = {
         "source": "detections",
         "detections": str(detections),
-        "model": str(model_dir),
+        "model": label,
         "threshold": cut,
         "warnings_in": len(rows),
         "scored_inputs": len(inputs),
@@ -202,19 +205,22 @@ def review_train(
     human_dir: str | Path | None = HUMAN_DIR,
     batch_size: int = 64,
     scorer: Scorer | None = None,
+    model_label: str | None = None,
 ) -> dict:
     """A label audit: training rows where the model's score and the LLM's label disagree most.
+    `model_label`: the model's name in the summary and errors (as `filter_detections`'s).
 
     A classical champion's rows are scored out-of-fold (k-fold CV of its own config, the family's
     `label_agreement`), since the champion itself has fit its training rows; other families fall back
     to the champion's in-sample scores (said in the summary).
     """
+    label = model_label or str(model_dir)
     _check_budget(budget)
     check_file_output(out, inputs={"--data": prepared_dir, "--model": model_dir}, human=human_dir)
     champion = read_champion(model_dir)
     records = load_prepared(prepared_dir, "train")
     labels = np.array([r.label for r in records], dtype=int)
-    scores, how = _audit_scores(champion, records, labels, batch_size, model_dir, scorer)
+    scores, how = _audit_scores(champion, records, labels, batch_size, label, scorer)
     candidates = [
         Candidate(
             SheetRow(
@@ -236,7 +242,7 @@ def review_train(
     summary = {
         "source": "train",
         "data": str(prepared_dir),
-        "model": str(model_dir),
+        "model": label,
         "rows": len(records),
         "scoring": how,
         "llm_disagreements": int(sum((s >= cut) != bool(ln) for ln, s in zip(labels, scores))),
@@ -249,7 +255,7 @@ def _audit_scores(
     records: Sequence[WarningRecord],
     labels: np.ndarray,
     batch_size: int,
-    model_dir: str | Path,
+    model_name: str,
     scorer: Any,
 ) -> tuple[np.ndarray, str]:
     """(scores, how they were made) of the training rows: out-of-fold for a classical champion."""
@@ -266,18 +272,16 @@ def _audit_scores(
             f"out-of-fold ({settings.options['noise_folds']}-fold CV)",
         )
     scorer = scorer if scorer is not None else load_model(champion.model_dir)
-    return _scores(scorer, records, batch_size, model_dir), "in-sample (the champion's own scores)"
+    return _scores(scorer, records, batch_size, model_name), "in-sample (the champion's own scores)"
 
 
-def _scores(
-    scorer: Scorer, records: Sequence[WarningRecord], batch_size: int, model_dir: str | Path
-) -> np.ndarray:
+def _scores(scorer: Scorer, records: Sequence[WarningRecord], batch_size: int, model_name: str) -> np.ndarray:
     if not records:
         return np.zeros(0)
     scores = np.asarray(scorer.predict_proba(list(records), batch_size=batch_size), dtype=float).reshape(-1)
     if scores.shape[0] != len(records):
         raise IacsieveError(
-            f"{model_dir}: the model returned {scores.shape[0]} scores for {len(records)} inputs"
+            f"{model_name}: the model returned {scores.shape[0]} scores for {len(records)} inputs"
         )
     return scores
 
