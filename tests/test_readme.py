@@ -124,7 +124,8 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "the review queue on a hand-made example",
     ),
     "iacsieve review --model models/champion --from-train --budget 50 --out audit.csv": CoveredBy(
-        "tests/test_review.py::test_review_cli_needs_a_source", "the CLI's sources, --from-train among them"
+        "tests/test_review.py::test_label_audit_lists_the_training_rows_the_model_doubts_most",
+        "the label audit through the CLI on trimmed training data: LLM label, out-of-fold score, reason",
     ),
     "iacsieve labels add sheet.csv --reviewer alice": CoveredBy(
         "tests/test_labels.py::test_two_reviewers_disagreement_is_kept_and_reported",

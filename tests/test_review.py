@@ -199,3 +199,28 @@ def test_review_cli_needs_a_source(example, tmp_path, capsys):
         == 2
     )
     assert "--budget must be >= 1" in capsys.readouterr().err
+
+
+def test_label_audit_lists_the_training_rows_the_model_doubts_most(
+    champion, prepared_small, tmp_path, capsys
+):
+    """`review --from-train` (docs/labels.md): training rows, each with its LLM label, an out-of-fold
+    score (a classical champion) and a reason that says whether the model disagrees with the LLM."""
+    from iacsieve.data.records import load_prepared
+
+    out, human = tmp_path / "audit.csv", tmp_path / "human"
+    args = ["review", "--model", str(champion), "--from-train", "--data", str(prepared_small)]
+    assert main([*args, "--budget", "6", "--out", str(out), "--human", str(human)]) == 0
+    assert "scores out-of-fold" in capsys.readouterr().out
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    train = {(r.file, r.line, r.smell): r for r in load_prepared(prepared_small, "train")}
+    assert len(rows) == 6
+    threshold = json.loads((champion / "champion.json").read_text())["threshold"]
+    for row in rows:
+        record = train[row["file"], int(row["line"]), row["smell"]]
+        assert row["llm_label"] == ("TP" if record.label else "FP")
+        score = float(row["score"])
+        doubts = (score >= threshold) != bool(record.label)
+        assert row["reason"].startswith(f"LLM label {row['llm_label']}; model ")
+        assert ("disagrees" in row["reason"]) == doubts and "out-of-fold" in row["reason"]

@@ -221,6 +221,7 @@ def review_train(
     records = load_prepared(prepared_dir, "train")
     labels = np.array([r.label for r in records], dtype=int)
     scores, how = _audit_scores(champion, records, labels, batch_size, label, scorer)
+    cut = champion.threshold if champion.threshold is not None else 0.5
     candidates = [
         Candidate(
             SheetRow(
@@ -233,12 +234,12 @@ def review_train(
                 score=float(s),
                 llm_label="TP" if r.label else "FP",
                 origin="train",
+                reason=audit_reason(bool(r.label), float(s), cut, how),
             ),
             -abs(float(s) - (r.label or 0)),  # training rows are labelled
         )
         for r, s in zip(records, scores)
     ]
-    cut = champion.threshold if champion.threshold is not None else 0.5
     summary = {
         "source": "train",
         "data": str(prepared_dir),
@@ -248,6 +249,16 @@ def review_train(
         "llm_disagreements": int(sum((s >= cut) != bool(ln) for ln, s in zip(labels, scores))),
     }
     return _finish(candidates, budget, out, human_dir, summary)
+
+
+def audit_reason(llm_tp: bool, score: float, threshold: float, how: str) -> str:
+    """Why a training row is on the audit sheet, in one line: the LLM's label against the model's score."""
+    model_tp = score >= threshold
+    verdict = "disagrees with" if model_tp != llm_tp else "agrees with, unsure of"
+    return (
+        f"LLM label {'TP' if llm_tp else 'FP'}; model {verdict} it: score {score:.2f} "
+        f"{'>=' if model_tp else '<'} {threshold:.2f} ({how.split(' (')[0]})"
+    )
 
 
 def _audit_scores(
