@@ -494,6 +494,10 @@ def world(tmp_path_factory, prepared_small, champion) -> dict[str, Path]:
     from worktree import repo_copy
 
     from iacsieve.data.sheet import SheetRow, write_sheet
+    from iacsieve.run_config import TrainConfig
+    from iacsieve.steps.evaluate import evaluate
+    from iacsieve.steps.selection import select_runs
+    from iacsieve.steps.train import train
 
     root = tmp_path_factory.mktemp("world")
     w = {
@@ -509,6 +513,7 @@ def world(tmp_path_factory, prepared_small, champion) -> dict[str, Path]:
         "sheet": root / "sheet.csv",
         "notes": root / "notes",
         "fifo": root / "fifo",
+        "selection": root / "selection" / "selection.json",
     }
     shutil.copytree(prepared_small, w["prepared"])
     w["human"].mkdir(parents=True)
@@ -522,6 +527,10 @@ def world(tmp_path_factory, prepared_small, champion) -> dict[str, Path]:
     w["notes"].mkdir()
     (w["notes"] / "notes.txt").write_text("my notes\n")
     os.mkfifo(w["fifo"])
+    # a real selection, so that a freeze that ignored its --out would go on and write there
+    run = train(TrainConfig(family="classical"), w["prepared"], root / "runs" / "classical")
+    evaluate(run, root / "evaluations" / "classical", bootstrap_samples=20)
+    select_runs([root / "evaluations" / "classical"], root / "selection")
     return w
 
 
@@ -539,6 +548,9 @@ def _commands(w: dict[str, Path]) -> dict[str, tuple[str, str, object]]:
         "kfp specs": ("root", params, lambda x: ["kfp", "specs", "--root", x, "--params", params]),
         "report": ("file", params, lambda x: ["report", "--results", str(w["results"]), "--champion", m, "--out", x, "--metrics", "", "--params", params]),
         "plots": ("plots", p, lambda x: ["plots", "--results", str(w["results"]), "--champion", m, "--data", p, "--out", x]),
+        "train": ("folder", p, lambda x: ["train", "--family", "classical", "--data", p, "--out", x]),
+        "freeze": ("champion", str(w["selection"]), lambda x: ["freeze", str(w["selection"]), "--data", p, "--out", x]),
+        "kfp pull-champion": ("champion", m, lambda x: ["kfp", "pull-champion", m, "--out", x, "--no-dvc-add"]),
     }  # fmt: skip
 
 
@@ -556,8 +568,12 @@ def _target(w: dict[str, Path], kind: str, main_input: str, bad: str) -> Path | 
         return folder_input / ("inside.csv" if file_like else "inside")
     if bad == "labels_store":
         return None if kind == "store" else (w["human"] / "labels.jsonl" if file_like else w["human"])
-    if bad == "model_directory":
-        return w["model"] / "champion.json" if file_like else w["model"]
+    if bad == "model_directory":  # a command that makes champions replaces one, never writes inside one
+        return (
+            w["model"] / "champion.json"
+            if file_like
+            else w["model"] / ("inside" if kind == "champion" else "")
+        )
     if bad == "device":
         return Path("/dev/null")
     if bad == "fifo":
@@ -568,7 +584,7 @@ def _target(w: dict[str, Path], kind: str, main_input: str, bad: str) -> Path | 
             link.symlink_to(main_input)
         return link
     if bad == "folder_not_made_by_iacsieve":
-        return w["notes"] if kind in ("folder", "file") else None
+        return w["notes"] if kind in ("folder", "file", "champion") else None
     if bad == "script_under_scripts":
         return (
             w["scripts"] / next(p.name for p in SCRIPTS.iterdir())
@@ -600,6 +616,9 @@ WRITING_COMMANDS = (
     "kfp specs",
     "report",
     "plots",
+    "train",
+    "freeze",
+    "kfp pull-champion",
 )
 
 
@@ -621,6 +640,20 @@ def test_no_command_writes_over_a_bad_target(world, capsys, no_model, monkeypatc
         assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and stat.S_ISFIFO(os.lstat(world["fifo"]).st_mode)
         checked += 1
     assert checked >= 7
+
+
+def test_train_and_freeze_replace_what_they_made_before(world, tmp_path, capsys):
+    """The policy's other half: a rerun over the command's own older output goes through."""
+    data, selection = str(world["prepared"]), str(world["selection"])
+    run_dir, champion = tmp_path / "run", tmp_path / "champion"
+    for _ in range(2):  # the second time over a run dir train wrote (no marker: only its own files)
+        assert main(["train", "--family", "classical", "--data", data, "--out", str(run_dir)]) == 0
+        assert main(["freeze", selection, "--data", data, "--out", str(champion)]) == 0  # a champion
+    assert (run_dir / "model" / "model_meta.json").is_file() and (champion / "champion.json").is_file()
+    (run_dir / "notes.txt").write_text("mine")
+    code, err = run(capsys, "train", "--family", "classical", "--data", data, "--out", str(run_dir))
+    assert_one_line(code, err, "iacsieve did not create")
+    assert (run_dir / "notes.txt").read_text() == "mine"
 
 
 def _dead_pid() -> int:

@@ -7,12 +7,14 @@ An output is refused when it
   script under the command's `--scripts` (writing a new file beside the scripts is fine);
 - is, contains or lies inside the labels store (`data/human`, or the command's `--human`): only
   `labels add` writes there, under its lock;
-- lies inside a model directory (a folder holding `model_meta.json` or `champion.json`) or is one;
+- lies inside a model directory (a folder holding `model_meta.json` or `champion.json`) or is one,
+  unless the command is the one that makes that folder (freeze, pull-champion: `model=True`);
 - is not a regular file (a device such as /dev/null, a FIFO, a socket, or a link to one), or, for a
   file output, is a folder; for a folder output, is a file (or a link to a folder);
 - for a folder the command replaces as a whole: is a non-empty folder without the marker file
   `.iacsieve-output` that the tool writes into every folder it creates (so it never empties a folder
-  it did not make).
+  it did not make), nor only the names the command itself writes there (`owned`: an older output of
+  the same command), nor, with `model=True`, a model folder.
 
 `-` means standard output where a command writes one stream (`STDOUT`); elsewhere it is refused.
 """
@@ -66,19 +68,22 @@ def check_folder_output(
     human: PathLike | None = layout.HUMAN_DIR,
     replaces: bool = True,
     owned: Collection[str] = (),
+    model: bool = False,
 ) -> Path:
     """Refuse a folder output the policy forbids. `replaces`: the command swaps the whole folder
     (so an existing non-empty one must carry the tool's marker); False for a command that only
     writes its own named files into the folder (plots). `owned`: the names the command writes at
     the folder's top; a folder holding only those (an older run's output, from before the marker)
-    and DVC's `.gitignore` for them is the tool's too."""
+    and DVC's `.gitignore` for them is the tool's too. `model`: the command makes a model folder (a
+    champion), so an existing model folder at `out` is its own to replace."""
     if str(out) == STDOUT:
         raise IacsieveError(f"{flag} -: this command writes a folder, not a stream; give a folder name")
     path = Path(out)
-    _refuse_protected(path, flag, inputs, None, human)
+    _refuse_protected(path, flag, inputs, None, human, model_ok=model)
     _refuse_bad_parent(path, flag)
     _refuse_odd_target(path, flag, folder=True)
-    if replaces and path.is_dir() and not (path / MARKER).is_file() and not _only_owned(path, owned):
+    ours = (path / MARKER).is_file() or _only_owned(path, owned) or (model and is_model_dir(path))
+    if replaces and path.is_dir() and not ours:
         raise IacsieveError(
             f"{flag} {out}: a non-empty folder iacsieve did not create (no {MARKER} in it); "
             f"refusing to replace it: choose a new folder, or empty it yourself"
@@ -123,7 +128,10 @@ def _refuse_protected(
     inputs: Mapping[str, PathLike | None] | None,
     scripts: PathLike | None,
     human: PathLike | None,
+    *,
+    model_ok: bool = False,
 ) -> None:
+    """`model_ok`: `path` may itself be a model folder (the command makes it), not lie inside one."""
     refuse_overlap(path, dict(inputs or {}), out_flag=flag)
     if scripts is not None:
         refuse_overlap(path, {"--scripts": scripts}, out_flag=flag, inside_ok=True)
@@ -138,19 +146,21 @@ def _refuse_protected(
                 f"{flag} {path} overlaps the labels store {store}; only `iacsieve labels add` writes there"
             )
     model = _model_dir_at_or_above(path)
-    if model is not None:
+    if model is not None and not (model_ok and same_path(model, path)):
         raise IacsieveError(
             f"{flag} {path} lies inside the model directory {model}; write outside it (a model folder "
             f"is replaced only by the step that makes it)"
         )
 
 
+def is_model_dir(folder: PathLike) -> bool:
+    """A model folder: `model_meta.json` or `champion.json` at its top."""
+    return any((Path(folder) / name).is_file() for name in MODEL_FILES)
+
+
 def _model_dir_at_or_above(path: Path) -> Path | None:
     real = Path(os.path.realpath(os.path.abspath(path)))
-    for folder in (real, *real.parents):
-        if any((folder / name).is_file() for name in MODEL_FILES):
-            return folder
-    return None
+    return next((folder for folder in (real, *real.parents) if is_model_dir(folder)), None)
 
 
 def _refuse_bad_parent(path: Path, flag: str) -> None:

@@ -551,10 +551,6 @@ def _pull(args: argparse.Namespace) -> int:
         raise IacsieveError(
             "pull-champion needs SOURCE (the champion artifact's URI or path) or --from-run RUN_ID"
         )
-    if "://" not in source:  # a local path: the destination may not be, hold or lie inside it
-        from iacsieve.overlap import refuse_overlap
-
-        refuse_overlap(args.out, {"SOURCE": source})
     written = home_champion(
         source,
         args.out,

@@ -28,6 +28,7 @@ from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
 from iacsieve.models import read_meta
 from iacsieve.object_store import open_uri
+from iacsieve.output_policy import check_folder_output
 from iacsieve.steps.freeze import load_champion, pickle_files
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.selection import SELECTION_FILE
@@ -48,7 +49,7 @@ def pull_champion(
 
     `origin` (e.g. the run id) is written beside it as origin.json, with the source URI.
     """
-    dest = Path(dest)
+    dest = _checked_destination(source, dest)
     with atomic_directory(dest) as tmp:
         fetch(source, tmp, endpoint_url=endpoint_url)
         champion = load_champion(tmp)
@@ -58,6 +59,13 @@ def pull_champion(
             raise IacsieveError(f"{source}: refusing a champion with pickle files ({unsafe[0].name})")
         atomic_write_json(tmp / layout.ORIGIN_FILE, {"source": source, **(origin or {})})
     return champion
+
+
+def _checked_destination(source: str, dest: str | Path) -> Path:
+    """The output policy for a champion's destination: a champion folder may be replaced, a user's
+    folder, the source itself or a folder inside a model may not."""
+    local = {} if "://" in source else {"SOURCE": source}  # a local path: never the destination
+    return check_folder_output(dest, inputs=local, model=True)
 
 
 def home_champion(
@@ -78,7 +86,7 @@ def home_champion(
     """
     from iacsieve.reporting.report import pulled_champion_metrics
 
-    dest, reports = Path(dest), Path(reports)
+    dest, reports = _checked_destination(source, dest), Path(reports)
     if not inside_dvc_repo(
         dest, repo
     ):  # e.g. a scratch copy: nothing to version, nothing written in the repo

@@ -22,6 +22,7 @@ from iacsieve.errors import IacsieveError
 from iacsieve.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
 from iacsieve.models import META_FILE
 from iacsieve.models.evidence_index import CARD_KEY, build_index, save_index
+from iacsieve.output_policy import check_folder_output
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.operating_point import write_val_curve
 
@@ -100,7 +101,10 @@ def freeze(
     gets the chosen run as its own input artifact).
     `champion.json` holds no timestamp: freezing the same selection over the same data gives the same file.
     """
-    selection_file, champion_dir = Path(selection_file), Path(champion_dir)
+    selection_file = Path(selection_file)
+    champion_dir = check_folder_output(
+        champion_dir, inputs={"SELECTION": selection_file, "--data": data_dir}, model=True
+    )
     used = ("run", "family", "run_dir", "config", "threshold", "threshold_source", "val_f1", "test")
     selection = artifacts.read_artifact(
         artifacts.SELECTION,

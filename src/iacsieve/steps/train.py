@@ -20,8 +20,17 @@ from iacsieve.artifacts import write_artifact
 from iacsieve.atomic import atomic_directory, atomic_write_jsonl, atomic_write_text
 from iacsieve.data.records import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
-from iacsieve.layout import CONFIG_FILE, MODEL_DIR, TEST_SCORES, TRAIN_LOG, VAL_SCORES
+from iacsieve.layout import (
+    CONFIG_FILE,
+    MODEL_DIR,
+    SCORE_FILES,
+    SWEEP_FILE,
+    TEST_SCORES,
+    TRAIN_LOG,
+    VAL_SCORES,
+)
 from iacsieve.models import family_module, get_family, load_scorer
+from iacsieve.output_policy import check_folder_output
 from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -53,6 +62,8 @@ def _labelled(records: list[WarningRecord], where: str) -> list[WarningRecord]:
 
 
 TIMING_KEYS: tuple[str, ...] = ("wall_time_s", "train_loop_s", "samples_per_s")
+# What a run dir holds (train, then the sweep): an older run's folder may be replaced, a user's may not.
+RUN_DIR_NAMES: tuple[str, ...] = (*SCORE_FILES, MODEL_DIR, SWEEP_FILE)
 
 
 def train(
@@ -71,10 +82,10 @@ def train(
     (DVC hashes the run dir); pass `timings` (a dict) to receive wall time and throughput.
     """
     spec = get_family(config.family)
+    run_dir = check_folder_output(run_dir, inputs={"--data": prepared_dir}, owned=RUN_DIR_NAMES)
     train_records = _labelled(load_prepared(prepared_dir, "train"), f"{prepared_dir}/train")
     val_records = _labelled(load_prepared(prepared_dir, "val"), f"{prepared_dir}/val")
     test_records = _labelled(load_prepared(prepared_dir, "test", "combined"), f"{prepared_dir}/test")
-    run_dir = Path(run_dir)
     log.info(
         "training %s (%s) on %d rows -> %s",
         config.run_name(with_seed=True),
