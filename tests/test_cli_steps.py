@@ -263,6 +263,13 @@ def test_end_to_end_with_the_classical_family(tmp_path, capsys, prepared_small):
         == 0
     )
     capsys.readouterr()
+    # as the help shows: `select results/stage1/* --out results/stage1/_selection`, rerun, where the
+    # glob also matches the earlier selection: that folder is not taken as a run
+    before = (tmp_path / "sel" / "selection.json").read_text()
+    assert main(["select", str(tmp_path / "res"), str(tmp_path / "sel"), "--out", str(tmp_path / "sel")]) == 0
+    assert (tmp_path / "sel" / "selection.json").read_text() == before
+    assert main(["select", str(tmp_path / "sel"), "--out", str(tmp_path / "sel")]) == 2
+    assert "is the only RESULTS_DIR" in capsys.readouterr().err
     champion = load_champion(tmp_path / "champ")
     summary = json.loads((tmp_path / "res" / "summary.json").read_text())
     assert champion["threshold"] == summary["threshold"] and champion["family"] == "classical"

@@ -494,6 +494,7 @@ def world(tmp_path_factory, prepared_small, champion) -> dict[str, Path]:
     from worktree import repo_copy
 
     from iacsieve.data.sheet import SheetRow, write_sheet
+    from iacsieve.release.archive import pack
     from iacsieve.run_config import TrainConfig
     from iacsieve.steps.evaluate import evaluate
     from iacsieve.steps.selection import select_runs
@@ -514,6 +515,9 @@ def world(tmp_path_factory, prepared_small, champion) -> dict[str, Path]:
         "notes": root / "notes",
         "fifo": root / "fifo",
         "selection": root / "selection" / "selection.json",
+        "run": root / "runs" / "classical",
+        "evaluation": root / "evaluations" / "classical",
+        "archive": root / "champion.tar.gz",
     }
     shutil.copytree(prepared_small, w["prepared"])
     w["human"].mkdir(parents=True)
@@ -531,6 +535,7 @@ def world(tmp_path_factory, prepared_small, champion) -> dict[str, Path]:
     run = train(TrainConfig(family="classical"), w["prepared"], root / "runs" / "classical")
     evaluate(run, root / "evaluations" / "classical", bootstrap_samples=20)
     select_runs([root / "evaluations" / "classical"], root / "selection")
+    pack(w["model"], w["archive"])
     return w
 
 
@@ -551,12 +556,19 @@ def _commands(w: dict[str, Path]) -> dict[str, tuple[str, str, object]]:
         "train": ("folder", p, lambda x: ["train", "--family", "classical", "--data", p, "--out", x]),
         "freeze": ("champion", str(w["selection"]), lambda x: ["freeze", str(w["selection"]), "--data", p, "--out", x]),
         "kfp pull-champion": ("champion", m, lambda x: ["kfp", "pull-champion", m, "--out", x, "--no-dvc-add"]),
+        "evaluate": ("plots", str(w["run"]), lambda x: ["evaluate", str(w["run"]), "--results", x, "--bootstrap-samples", "5"]),
+        "select": ("plots", str(w["evaluation"]), lambda x: ["select", str(w["evaluation"]), "--out", x]),
+        "sweep-threshold": ("run-file", str(w["run"]), lambda x: ["sweep-threshold", str(w["run"]), "--out", x]),
+        "ablate": ("plots", p, lambda x: ["ablate", "--data", p, "--out", x, "--cv-folds", "0", "--timings", str(w["root"] / "t.json")]),
+        "experiment learning-curve": ("plots", p, lambda x: ["experiment", "learning-curve", "--data", p, "--champion", m, "--out", x, "--sizes", "0", "--folds", "2", "--repeats", "1"]),
+        "champion pack": ("file", m, lambda x: ["champion", "pack", "--champion", m, "--out", x]),
+        "champion unpack": ("folder", str(w["archive"]), lambda x: ["champion", "unpack", str(w["archive"]), "--out", x]),
     }  # fmt: skip
 
 
 def _target(w: dict[str, Path], kind: str, main_input: str, bad: str) -> Path | None:
     """The bad output of kind `bad` for a command writing `kind`; None where it does not apply."""
-    file_like = kind in ("file",)
+    file_like = kind in ("file", "run-file")
     folder_input = {str(w["detections"]): w["model"], str(w["sheet"]): w["raw"]}.get(
         main_input, Path(main_input)
     )
@@ -564,8 +576,8 @@ def _target(w: dict[str, Path], kind: str, main_input: str, bad: str) -> Path | 
         return Path(main_input)
     if bad == "folder_holding_inputs":
         return None if kind == "root" else w["root"]  # specs only adds files beside the inputs
-    if bad == "inside_an_input":
-        return folder_input / ("inside.csv" if file_like else "inside")
+    if bad == "inside_an_input":  # (a run's sweep goes beside its scores: that is its place)
+        return None if kind == "run-file" else folder_input / ("inside.csv" if file_like else "inside")
     if bad == "labels_store":
         return None if kind == "store" else (w["human"] / "labels.jsonl" if file_like else w["human"])
     if bad == "model_directory":  # a command that makes champions replaces one, never writes inside one
@@ -619,7 +631,43 @@ WRITING_COMMANDS = (
     "train",
     "freeze",
     "kfp pull-champion",
+    "evaluate",
+    "select",
+    "sweep-threshold",
+    "ablate",
+    "experiment learning-curve",
+    "champion pack",
+    "champion unpack",
 )
+
+
+# Commands with an output flag that the table above does not drive, and why.
+NOT_IN_THE_TABLE = {
+    "stage-run": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
+    "stage-select": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
+    "stage-freeze": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
+    "repair-dvc-lock": "rewrites DVC's own .dvc/tmp/rwlock under --root, nothing else",
+    "kfp run-local": "kfp.local writes under --pipeline-root; --champion-out is pull-champion's check",
+}
+OUTPUT_FLAGS = ("--out", "--results", "--output", "--root", "--champion-out")
+
+
+def test_every_command_with_an_output_is_in_the_table():
+    """A new writing command cannot skip the output policy unnoticed."""
+    import argparse
+
+    from iacsieve.cli.app import build_parser
+
+    def walk(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, (*words, name))
+        if words and any(o in OUTPUT_FLAGS for a in parser._actions for o in a.option_strings):
+            yield " ".join(words)
+
+    writers = set(walk(build_parser()))
+    assert writers - NOT_IN_THE_TABLE.keys() == set(WRITING_COMMANDS) - {"labels add"}  # (--human: its store)
 
 
 @pytest.mark.parametrize("command", WRITING_COMMANDS)
@@ -654,6 +702,45 @@ def test_train_and_freeze_replace_what_they_made_before(world, tmp_path, capsys)
     code, err = run(capsys, "train", "--family", "classical", "--data", data, "--out", str(run_dir))
     assert_one_line(code, err, "iacsieve did not create")
     assert (run_dir / "notes.txt").read_text() == "mine"
+
+
+def _second_outputs(w: dict[str, Path]) -> dict[str, object]:
+    """A command's second output flag -> argv for that output X (the main output a fresh path)."""
+    m, d, s, p, h = (str(w[k]) for k in ("model", "detections", "scripts", "prepared", "human"))
+    fresh = str(w["root"] / "fresh")
+    filter_argv = ["filter", "--model", m, "--detections", d, "--scripts", s, "--out", fresh + ".csv"]
+    return {
+        "filter --json-summary": lambda x: [*filter_argv, "--json-summary", x],
+        "filter --explain": lambda x: [*filter_argv, "--explain", x],
+        "ablate --timings": lambda x: ["ablate", "--data", p, "--out", fresh, "--timings", x],
+        "kfp pull-champion --reports": lambda x: ["kfp", "pull-champion", m, "--out", fresh, "--reports", x],
+        "report --metrics": lambda x: ["report", "--results", str(w["results"]), "--champion", m, "--out", fresh + ".md", "--metrics", x, "--params", str(w["params"])],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("output", ["filter --json-summary", "filter --explain", "ablate --timings", "kfp pull-champion --reports", "report --metrics"])  # fmt: skip
+def test_second_outputs_follow_the_same_policy(world, capsys, no_model, monkeypatch, output):
+    monkeypatch.chdir(world["root"])
+    argv = _second_outputs(world)[output]
+    bad = {
+        "an input": {"filter": world["detections"], "ablate": world["prepared"] / "train" / "combined.jsonl"}.get(
+            output.split()[0], world["params"]
+        ),
+        "the labels store": world["human"] / "labels.jsonl",
+        "a model": world["model"] / "champion.json",
+        "a device": Path("/dev/null"),
+    }  # fmt: skip
+    if output.endswith("--reports"):  # a folder output
+        bad = {
+            "the source": world["model"],
+            "the labels store": world["human"],
+            "a user's file": world["sheet"],
+        }
+    for why, target in bad.items():
+        before = digest(world["root"])
+        code, err = run(capsys, *argv(str(target)))
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, (output, why, err)
+        assert digest(world["root"]) == before, (output, why)
 
 
 def _dead_pid() -> int:

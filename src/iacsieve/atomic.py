@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -50,11 +50,17 @@ def atomic_write_chunks(path: str | os.PathLike, chunks: Iterable[str]) -> Path:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` via a temp file + rename (binary artifacts: arrays, archives)."""
+    """Write `data` to `path` via a temp file + rename (binary artifacts: arrays)."""
+    return atomic_write_stream(path, lambda handle: handle.write(data))
+
+
+def atomic_write_stream(path: str | os.PathLike, fill: Callable[[BinaryIO], object]) -> Path:
+    """Write what `fill` streams into the open binary handle (an archive too big to hold) via a temp
+    file + rename."""
 
     def write(fd: int) -> None:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            fill(handle)
 
     return _replace_via_temp(Path(path), write)
 

@@ -13,6 +13,7 @@ from iacsieve.filtering.detections import FORMATS
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY
 from iacsieve.layout import TECHS
 from iacsieve.limits import add_limit_flags, limits_from_args
+from iacsieve.output_policy import STDOUT, check_file_output
 from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
 FAIL_ON: tuple[str, ...] = ("never", "kept")
@@ -220,10 +221,10 @@ def _output_args(p: argparse.ArgumentParser) -> None:
 
 def _filter(args: argparse.Namespace) -> int:
     threshold, source = args.threshold, None
-    if args.json_summary is not None and args.json_summary in (args.out, args.detections):
-        raise IacsieveError(
-            f"--json-summary {args.json_summary} is also --out or --detections; pick another name"
-        )
+    if args.json_summary is not None:
+        written = None if args.out == STDOUT else args.out
+        inputs = {"--out": written, "--detections": args.detections, "--model": args.model}
+        check_file_output(args.json_summary, flag="--json-summary", inputs=inputs, scripts=args.scripts)
     if args.min_retention is not None or args.max_fp_rate is not None:
         choice = choose_threshold(
             load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate

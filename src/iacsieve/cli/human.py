@@ -328,16 +328,19 @@ def _register_experiment(sub: argparse._SubParsersAction) -> None:
 
 def _learning_curve(args: argparse.Namespace) -> int:
     from iacsieve.errors import IacsieveError
+    from iacsieve.output_policy import check_folder_output
     from iacsieve.reporting.learning_curve import learning_curve
 
     try:
         sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     except ValueError:
         raise IacsieveError(f"--sizes must be comma-separated integers, got {args.sizes!r}") from None
+    champion = None if args.champion == "none" else args.champion
+    check_folder_output(args.out, inputs={"--data": args.data, "--champion": champion}, replaces=False)
     result = learning_curve(
         args.data,
         args.out,
-        champion_dir=None if args.champion == "none" else args.champion,
+        champion_dir=champion,
         sizes=sizes,
         folds=args.folds,
         seed=args.seed,

@@ -478,7 +478,10 @@ def _errors_only(record: logging.LogRecord) -> bool:
 
 def _run_local(args: argparse.Namespace) -> int:
     from iacsieve.kfp import pull_champion, run_local
+    from iacsieve.output_policy import check_folder_output
 
+    if args.champion_out:  # checked before the run, not after it
+        check_folder_output(args.champion_out, flag="--champion-out", model=True)
     started = time.monotonic()
     outputs = run_local(
         args.stage,

@@ -42,10 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from iacsieve.overlap import refuse_overlap
+    from iacsieve.output_policy import check_file_output, check_folder_output
     from iacsieve.reporting.ablation import run_ablation
 
-    refuse_overlap(args.out, {"--data": args.data})
+    check_folder_output(args.out, inputs={"--data": args.data}, replaces=False)  # its own named files
+    check_file_output(args.timings, flag="--timings", inputs={"--data": args.data})
     rows = run_ablation(
         args.data, args.out, cv_folds=args.cv_folds, seed=args.seed, timings_file=args.timings
     )

@@ -8,8 +8,9 @@ from pathlib import Path
 import yaml
 
 from iacsieve import layout
-from iacsieve.errors import ConfigError
-from iacsieve.overlap import refuse_overlap
+from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.output_policy import check_file_output, check_folder_output
+from iacsieve.overlap import refuse_overlap, same_path
 from iacsieve.run_config import TrainConfig, read_run_settings
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -130,7 +131,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = build_train_config(args)
     out = Path(args.out) if args.out else Path(layout.ADHOC_RUNS_DIR) / config.run_name(with_seed=True)
-    refuse_overlap(out, {"--data": args.data, "--config": args.config})
+    refuse_overlap(out, {"--config": args.config})  # the rest of the output policy: steps.train
     run_dir = train(config, args.data, out)
     print(f"trained {config.run_name(with_seed=True)} -> {run_dir}")
     return 0
@@ -174,7 +175,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / SWEEP_FILE
-    refuse_overlap(out, {f"RUN_DIR/{layout.VAL_SCORES}": run_dir / layout.VAL_SCORES}, inside_ok=True)
+    check_file_output(out, inputs={f"RUN_DIR/{layout.VAL_SCORES}": run_dir / layout.VAL_SCORES})
     result = sweep_threshold(
         run_dir / layout.VAL_SCORES, out, start=args.start, stop=args.stop, step=args.step
     )
@@ -232,10 +233,11 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from iacsieve.steps.evaluate import evaluate
 
-    refuse_overlap(
+    check_folder_output(
         args.results,
-        {"RUN_DIR": args.run_dir, "--sweep": args.sweep, "--champion": args.champion},
-        out_flag="--results",
+        flag="--results",
+        inputs={"RUN_DIR": args.run_dir, "--sweep": args.sweep, "--champion": args.champion},
+        replaces=False,  # writes its own named files into the folder
     )
     s = evaluate(
         args.run_dir,
@@ -284,12 +286,16 @@ def _register_select(sub: argparse._SubParsersAction) -> None:
 def _select(args: argparse.Namespace) -> int:
     from iacsieve.steps.selection import select_runs
 
-    for (
-        results_dir
-    ) in args.results_dirs:  # a glob such as results/stage1/* may also match --out itself: skipped
-        if Path(results_dir).resolve() != Path(args.out).resolve():
-            refuse_overlap(args.out, {"RESULTS_DIR": results_dir}, inside_ok=True)
-    sel = select_runs(args.results_dirs, args.out, mode=args.mode, stage=args.stage)
+    # a glob such as results/stage1/* may also match --out itself (an earlier selection): not a run
+    results_dirs = [d for d in args.results_dirs if not same_path(d, args.out)]
+    if not results_dirs:
+        raise IacsieveError(f"--out {args.out} is the only RESULTS_DIR; give the evaluated runs' folders")
+    check_folder_output(
+        args.out,
+        inputs={f"RESULTS_DIR {i}": d for i, d in enumerate(results_dirs, start=1)},
+        replaces=False,  # writes its own named files into the folder
+    )
+    sel = select_runs(results_dirs, args.out, mode=args.mode, stage=args.stage)
     chosen = sel["selected"]
     print(
         f"selected {chosen['run']} ({args.mode}, val F1 {chosen['val_f1']:.4f}) of {len(sel['runs'])} runs "
@@ -326,7 +332,6 @@ def _register_freeze(sub: argparse._SubParsersAction) -> None:
 def _freeze(args: argparse.Namespace) -> int:
     from iacsieve.steps.freeze import freeze, load_champion
 
-    refuse_overlap(args.out, {"SELECTION": args.selection, "--data": args.data})
     out = freeze(args.selection, args.out, data_dir=args.data)
     champion = load_champion(out)
     print(

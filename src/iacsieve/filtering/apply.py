@@ -17,7 +17,6 @@ call, write), so memory does not grow with the input: 2M rows cost what 4,096 do
 from __future__ import annotations
 
 import itertools
-import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -47,7 +46,6 @@ from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, Filtered
 from iacsieve.limits import DEFAULT, Limits
 from iacsieve.models import Scorer, load_scorer
 from iacsieve.output_policy import check_file_output
-from iacsieve.overlap import refuse_overlap
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
 CHUNK_ROWS = 4096  # rows held at once; their distinct inputs go to the model in one call
@@ -123,16 +121,16 @@ def filter_detections(
     if explain is not None and not evidence:
         raise IacsieveError("--explain needs the evidence; drop --no-evidence")
     if explain is not None:
-        check_output_path(explain)
-        refuse_overlap(explain, {"--out": out, "--detections": detections, "--model": model_dir})
+        written = None if str(out) == STDOUT else out
+        inputs = {"--out": written, "--detections": detections, "--model": model_dir, "--baseline": baseline}
+        check_file_output(explain, flag="--explain", inputs=inputs, scripts=scripts_dir)
     if not sarif_category.strip("/") or any(c.isspace() for c in sarif_category):
         raise IacsieveError(
             f"--sarif-category must be a non-empty name without spaces, got {sarif_category!r}"
         )
     if str(out) != STDOUT:
-        check_file_output(out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir)
-        if baseline is not None:
-            refuse_overlap(out, {"--baseline": baseline}, inside_ok=True)
+        inputs = {"--detections": detections, "--model": model_dir, "--baseline": baseline}
+        check_file_output(out, inputs=inputs, scripts=scripts_dir)
     folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip, cache_bytes=script_cache_bytes)
     base = resolve_uri_base(scripts_dir, uri_base) if out_format == "sarif" else None
     champion = read_champion(model_dir)
@@ -208,22 +206,6 @@ def filter_detections(
             champion_sha256=sarif.info.champion_sha256,
         )
     return summary
-
-
-def check_output_path(out: str | Path) -> None:
-    """--out must name a file in a folder that exists or can be made, and that we may write in."""
-    out = Path(out)
-    if out.is_dir():
-        raise IacsieveError(f"{out}: is a directory; --out needs a file name")
-    if out.exists() and not out.is_file():
-        raise IacsieveError(
-            f"{out}: not a regular file; --out needs a plain file (it is replaced atomically)"
-        )
-    folder = next((p for p in Path(os.path.abspath(out)).parents if p.exists()), None)
-    if folder is None or not folder.is_dir():
-        raise IacsieveError(f"{out}: {folder} is not a folder; cannot write --out there")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise IacsieveError(f"{out}: no permission to write in {folder}")
 
 
 class _Run:

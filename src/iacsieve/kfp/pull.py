@@ -64,8 +64,12 @@ def pull_champion(
 def _checked_destination(source: str, dest: str | Path) -> Path:
     """The output policy for a champion's destination: a champion folder may be replaced, a user's
     folder, the source itself or a folder inside a model may not."""
-    local = {} if "://" in source else {"SOURCE": source}  # a local path: never the destination
-    return check_folder_output(dest, inputs=local, model=True)
+    return check_folder_output(dest, inputs=_source_input(source), model=True)
+
+
+def _source_input(source: str) -> dict[str, str]:
+    """A local source is an input the outputs may not touch; a URI is not on this machine."""
+    return {} if "://" in source else {"SOURCE": source}
 
 
 def home_champion(
@@ -86,7 +90,9 @@ def home_champion(
     """
     from iacsieve.reporting.report import pulled_champion_metrics
 
-    dest, reports = _checked_destination(source, dest), Path(reports)
+    dest = _checked_destination(source, dest)
+    inputs = {**_source_input(source), "--out": dest}
+    reports = check_folder_output(reports, flag="--reports", inputs=inputs, replaces=False)
     if not inside_dvc_repo(
         dest, repo
     ):  # e.g. a scratch copy: nothing to version, nothing written in the repo

@@ -26,7 +26,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import shutil
 import stat
 import tarfile
@@ -34,13 +33,14 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, BinaryIO
 
 from iacsieve import __version__
-from iacsieve.atomic import atomic_directory, output_mode
+from iacsieve.atomic import atomic_directory, atomic_write_stream
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import CHAMPION_FILE
 from iacsieve.models import META_FILE, read_meta
+from iacsieve.output_policy import check_file_output
 from iacsieve.steps.freeze import load_champion
 
 FORMAT = 1
@@ -107,21 +107,17 @@ def pack(champion_dir: str | Path, out: str | Path) -> dict:
     champion_dir = Path(champion_dir)
     if not champion_dir.is_dir():
         raise IacsieveError(f"{champion_dir}: champion directory not found (freeze one with `make repro`)")
+    check_file_output(out, inputs={"--champion": champion_dir})
     out = Path(out)
-    with contextlib.suppress(OSError):
-        if out.resolve().is_relative_to(champion_dir.resolve()):
-            raise IacsieveError(f"{out}: the archive may not be written inside {champion_dir}")
     card = card_of(champion_dir)
     files = _champion_files(champion_dir)
     card_bytes = (json.dumps(card, indent=2, sort_keys=True) + "\n").encode()
     sums = {name: _sha256_file(path) for name, path in files}
     sums[CARD] = hashlib.sha256(card_bytes).hexdigest()
     manifest = "".join(f"{sums[name]}  {name}\n" for name in sorted(sums)).encode()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.parent)
-    try:
+
+    def fill(raw: BinaryIO) -> None:
         with (
-            os.fdopen(fd, "wb") as raw,
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz,
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
         ):
@@ -130,12 +126,8 @@ def pack(champion_dir: str | Path, out: str | Path) -> dict:
             for name, path in files:
                 with path.open("rb") as handle:
                     tar.addfile(_tarinfo(name, path.stat().st_size), handle)
-        os.chmod(tmp, output_mode(out, 0o666))
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+
+    atomic_write_stream(out, fill)
     return {"archive": str(out), "sha256": _sha256_file(out), "members": len(sums) + 1, "card": card}
 
 
