@@ -91,7 +91,7 @@ def home_champion(
     from iacsieve.reporting.report import pulled_champion_metrics
 
     dest = _checked_destination(source, dest)
-    inputs = {**_source_input(source), "--out": dest}
+    inputs: dict[str, str | Path] = {**_source_input(source), "--out": dest}
     reports = check_folder_output(reports, flag="--reports", inputs=inputs, replaces=False)
     if not inside_dvc_repo(
         dest, repo
