@@ -11,11 +11,9 @@ Fast tests at the bottom: the Dockerfile's layout, the image-name policy, the no
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from images import answering_engine, build_script
 from runners import CHAMPION_KEYS, comparable_run, dvc_chain, kfp_all_stages, make_setup
 
 from iacsieve import __version__
@@ -41,25 +40,10 @@ BUILD_SCRIPT = REPO / "docker" / "build_image.py"
 
 
 def _build_script():
-    """docker/build_image.py as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("iacsieve_build_image", BUILD_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return build_script("build_image")
 
 
-def _engine() -> str | None:
-    """podman or docker, if present and answering."""
-    for name in ("podman", "docker"):
-        if (
-            shutil.which(name)
-            and subprocess.run([name, "info"], capture_output=True, timeout=60).returncode == 0
-        ):
-            return name
-    return None
-
-
-ENGINE = _engine()
+ENGINE = answering_engine()
 # .ci/run sets IACSIEVE_CONTAINER_TESTS=require: there a missing engine or base fails instead of skipping.
 REQUIRED = os.environ.get("IACSIEVE_CONTAINER_TESTS") == "require"
 needs_engine = pytest.mark.skipif(

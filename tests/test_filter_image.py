@@ -5,13 +5,12 @@ installs podman first, so there it runs); a rebuild with unchanged inputs comes 
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from images import answering_engine, build_script
 
 from iacsieve.cli.app import main
 from iacsieve.release.archive import pack
@@ -22,22 +21,7 @@ TAG = "localhost/iacsieve-filter:test"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "iacsieve_build_filter_image", REPO / "docker" / "build_filter_image.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _engine() -> str | None:
-    for name in ("podman", "docker"):
-        if (
-            shutil.which(name)
-            and subprocess.run([name, "info"], capture_output=True, timeout=60).returncode == 0
-        ):
-            return name
-    return None
+    return build_script("build_filter_image")
 
 
 def test_the_default_tag_is_the_package_version():
@@ -53,7 +37,7 @@ def test_a_missing_champion_archive_is_one_line(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_the_filter_image_filters_real_glitch_output_without_torch(champion, tmp_path):
-    engine = _engine()
+    engine = answering_engine()
     if engine is None:
         pytest.skip("no container engine answers (as root: docker/install-engine.sh)")
     if (

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from iacsieve.cli.filter import threshold_in_force
 from iacsieve.data.records import TECHS
-from iacsieve.filtering import read_champion
 from iacsieve.filtering.explain_page import explain_warning, render_page
-from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
 EXAMPLE = """\
 examples:
@@ -55,13 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    threshold, source = args.threshold, None
-    if args.min_retention is not None or args.max_fp_rate is not None:
-        choice = choose_threshold(
-            load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate
-        )
-        threshold, source = choice["threshold"], f"operating point: {choice['rule']}"
-        print(describe_choice(choice, read_champion(args.model).threshold), file=sys.stderr)
+    threshold, source = threshold_in_force(args)
     explained = explain_warning(
         args.model,
         args.scripts,

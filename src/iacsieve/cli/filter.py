@@ -219,18 +219,25 @@ def _output_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def threshold_in_force(args: argparse.Namespace) -> tuple[float | None, str | None]:
+    """(threshold, where it came from) for `--threshold` / `--min-retention` / `--max-fp-rate`
+    (filter, explain): an operating point is chosen on the champion's validation curve and said on
+    stderr; (None, None) leaves the champion's frozen one."""
+    if args.min_retention is None and args.max_fp_rate is None:
+        return args.threshold, None
+    choice = choose_threshold(
+        load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate
+    )
+    print(describe_choice(choice, read_champion(args.model).threshold), file=sys.stderr)
+    return choice["threshold"], f"operating point: {choice['rule']}"
+
+
 def _filter(args: argparse.Namespace) -> int:
-    threshold, source = args.threshold, None
     if args.json_summary is not None:
         written = None if args.out == STDOUT else args.out
         inputs = {"--out": written, "--detections": args.detections, "--model": args.model}
         check_file_output(args.json_summary, flag="--json-summary", inputs=inputs, scripts=args.scripts)
-    if args.min_retention is not None or args.max_fp_rate is not None:
-        choice = choose_threshold(
-            load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate
-        )
-        threshold, source = choice["threshold"], f"operating point: {choice['rule']}"
-        print(describe_choice(choice, read_champion(args.model).threshold), file=sys.stderr)
+    threshold, source = threshold_in_force(args)
     summary = filter_detections(
         args.model,
         args.detections,

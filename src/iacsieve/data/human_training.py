@@ -15,7 +15,7 @@ from pathlib import Path
 
 from iacsieve import layout
 from iacsieve.artifacts import HUMAN_REPORT, write_artifact
-from iacsieve.atomic import atomic_write_json, atomic_write_jsonl
+from iacsieve.atomic import atomic_write_json
 from iacsieve.data.human_store import (
     HUMAN_DIR,
     HumanLabel,
@@ -25,13 +25,12 @@ from iacsieve.data.human_store import (
 )
 from iacsieve.data.records import (
     SPLITS,
-    TECHS,
     WarningRecord,
     compute_stats,
     load_prepared,
-    prepared_path,
     split_problems,
     warning_counts,
+    write_prepared,
 )
 from iacsieve.data.warning_keys import record_key, split_keys, test_split_keys
 from iacsieve.errors import ConfigError, IacsieveError
@@ -247,12 +246,7 @@ def build_training_data(
         "label_flips": {"train": _flips(prepared["train"], train), "val": _flips(prepared["val"], val)},
     }
     with output_folder(out_dir) as tmp:
-        for split, records in splits.items():
-            atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))
-            for tech in TECHS:
-                atomic_write_jsonl(
-                    prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech)
-                )
+        write_prepared(tmp, splits)
         atomic_write_json(Path(tmp) / layout.STATS_FILE, _stats(prepared_dir, splits))
         write_artifact(HUMAN_REPORT, Path(tmp) / REPORT_FILE, report)
     return report

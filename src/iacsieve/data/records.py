@@ -145,6 +145,15 @@ def prepared_path(prepared_dir: str | Path, split: str, test_set: str = "combine
     return Path(prepared_dir) / split / f"{test_set}.jsonl"
 
 
+def write_prepared(prepared_dir: str | Path, splits: dict[str, list[WarningRecord]]) -> None:
+    """The prepared layout: per split, `combined.jsonl` and one file per tech (what `load_prepared` reads)."""
+    for split, records in splits.items():
+        atomic_write_jsonl(prepared_path(prepared_dir, split), (r.to_row() for r in records))
+        for tech in TECHS:
+            rows = (r.to_row() for r in records if r.tech == tech)
+            atomic_write_jsonl(prepared_path(prepared_dir, split, tech), rows)
+
+
 def load_prepared(prepared_dir: str | Path, split: str, test_set: str = "combined") -> list[WarningRecord]:
     """Load a prepared split (already validated by `prepare`, validated again all the same)."""
     return load_jsonl(prepared_path(prepared_dir, split, test_set))[0]
@@ -313,11 +322,6 @@ def prepare(
     stats["skipped_invalid_rows"] = skipped
     stats["warnings"] = warning_counts(problems)
     with output_folder(out_dir) as tmp:
-        for split, records in splits.items():
-            atomic_write_jsonl(prepared_path(tmp, split), (r.to_row() for r in records))
-            for tech in TECHS:
-                atomic_write_jsonl(
-                    prepared_path(tmp, split, tech), (r.to_row() for r in records if r.tech == tech)
-                )
+        write_prepared(tmp, splits)
         atomic_write_json(Path(tmp) / STATS_FILE, stats)
     return stats
