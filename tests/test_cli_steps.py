@@ -105,7 +105,7 @@ def test_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert "needs a champion file" in one_line_error(
         capsys, ["evaluate", str(run), "--results", str(tmp_path / "r"), "--rule", "frozen"]
     )
-    assert "threshold.start" in one_line_error(
+    assert "threshold_sweep.start" in one_line_error(
         capsys, ["sweep-threshold", str(run), "--start", "0.8", "--stop", "0.2"]
     )
     assert "summary.json: not found" in one_line_error(
@@ -136,7 +136,7 @@ def test_train_flags_build_the_config(tmp_path, capsys, fake_train):
                 "train",
                 "--family",
                 "tiny-roberta",
-                "--lr",
+                "--learning-rate",
                 "5e-4",
                 "--batch-size",
                 "8",

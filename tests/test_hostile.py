@@ -953,7 +953,7 @@ BOMB = _bomb()
             "  bootstrap_seed: .nan",
             "evaluation.bootstrap_seed: must be a finite number",
         ),
-        ("  step: 0.01", "  step: 1e-12", "threshold_sweep.step: 1e-12 makes 400000000001 thresholds"),
+        ("  step: 0.01", "  step: 1e-12", "threshold_sweep.step: must be >= 0.0001, got 1e-12"),
         (
             "classical: {options: {}}",
             "classical: {options: {bogus: 1}}",

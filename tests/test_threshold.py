@@ -54,7 +54,7 @@ def test_grid_step_and_stop_off_grid():
     ],
 )
 def test_bad_ranges_are_config_errors(start, stop, step, key):
-    with pytest.raises(ConfigError, match=f"threshold.{key}"):
+    with pytest.raises(ConfigError, match=f"threshold_sweep.{key}"):  # params.yaml's key
         threshold_grid(start, stop, step)
 
 

@@ -1,4 +1,4 @@
-"""Every path, file name and shared default of the project, in one place.
+"""Every path and file name of the project, in one place (settings: `iacsieve.settings`).
 
 The DVC entry points, the KFP components, the report and the tests all name files through this
 module, so a layout change is one edit. Paths are relative to the repository root (where
@@ -61,10 +61,6 @@ CHAMPION_ARCHIVE = "models/champion.tar.gz"
 
 # ------------------------------------------------------------------ decision rules (where a threshold comes from)
 RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")  # 0.5; the run's sweep; a champion's
-
-# ------------------------------------------------------------------ defaults (params.yaml may override)
-SWEEP_START, SWEEP_STOP, SWEEP_STEP = 0.30, 0.70, 0.01
-BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED = 1000, 0
 
 # ------------------------------------------------------------------ reports
 REPORT_FILE = "reports/summary.md"

@@ -2,33 +2,53 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.settings import SEED_MAX, check_value, setting
+
+# Learning-rate schedules `train` accepts: transformers' SchedulerType names that need no extra
+# scheduler arguments (tests/test_settings.py checks them against the installed transformers).
+SCHEDULERS: tuple[str, ...] = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything `train` needs for one run. Field names are the vocabulary of params.yaml."""
+    """Everything `train` needs for one run. Field names are the vocabulary of params.yaml, of the
+    `train`/`stage-run` flags (`--learning-rate`) and of `config_used.yaml`; each is declared once here."""
 
-    family: str
-    learning_rate: float = 5e-5
-    batch_size: int = 16
-    epochs: int = 5
-    weight_decay: float = 0.0
-    gradient_accumulation: int = 1
-    warmup_ratio: float = 0.0
-    scheduler: str = "linear"
-    seed: int = 42
-    max_length: int = 256
-    use_context: bool = False
-    fp16: bool = True  # honoured only where CUDA is present
-    early_stopping_patience: int = 2
-    early_stopping_threshold: float = 0.001
-    name_or_path: str | None = None  # override a pretrained family's hub id with a local dir
-    options: dict[str, Any] = field(default_factory=dict)  # family-specific knobs (e.g. classical features)
+    family: str = setting(help="model family (params.yaml `families:`; iacsieve.models.FAMILIES)")
+    learning_rate: float = setting(5e-5, "learning rate", above=0.0, max=10.0)
+    batch_size: int = setting(16, "per-device batch size", min=1, max=65_536)
+    epochs: int = setting(5, "maximum epochs (early stopping may stop sooner)", min=1, max=10_000)
+    weight_decay: float = setting(0.0, "AdamW weight decay (classical: C = 1/weight_decay)", min=0.0, max=1e6)
+    gradient_accumulation: int = setting(1, "gradient accumulation steps", min=1, max=65_536)
+    warmup_ratio: float = setting(0.0, "share of the training steps used for LR warmup", min=0.0, below=1.0)
+    scheduler: str = setting("linear", "LR schedule", choices=SCHEDULERS)
+    seed: int = setting(42, "random seed", min=0, max=SEED_MAX)
+    max_length: int = setting(
+        256, "max input tokens (room for one token and the end marker)", min=2, max=65_536
+    )
+    use_context: bool = setting(False, "feed the lines around the warning to the model")
+    fp16: bool = setting(True, "mixed precision; honoured only where CUDA is present")
+    early_stopping_patience: int = setting(
+        2, "epochs without a val F1 gain before stopping", min=0, max=10_000
+    )
+    early_stopping_threshold: float = setting(0.001, "smallest val F1 gain that counts", min=0.0, max=1.0)
+    name_or_path: str | None = setting(None, "local directory (or hub id) of a pretrained family's weights")
+    options: dict[str, Any] = setting(
+        help="family-specific knobs (the family checks them)", default_factory=dict
+    )
 
     def run_name(self, *, with_seed: bool = False) -> str:
         """`<family>_lr<lr>_bs<bs>_ep<ep>_wd<wd>[_seed<s>]`, the contract in DESIGN.md (values as
@@ -56,10 +76,8 @@ class TrainConfig:
             )
         if "family" not in values:
             raise ConfigError(f"{where}.family", "missing required key", source=where.split(".")[0])
-        clean: dict[str, Any] = {}
-        for key, value in values.items():
-            clean[key] = _coerce(key, value, known[key].type, where)
-        return cls(**clean)
+        source = where.split(".")[0]
+        return cls(**{k: check_value(known[k], v, f"{where}.{k}", source=source) for k, v in values.items()})
 
 
 def format_value(value: Any) -> str:
@@ -67,36 +85,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return repr(value) if isinstance(value, float) else str(value)
-
-
-def _coerce(key: str, value: Any, type_name: Any, where: str) -> Any:
-    type_name = str(type_name)
-    bad = ConfigError(f"{where}.{key}", f"expected {type_name}, got {value!r}", source=where.split(".")[0])
-    if type_name == "bool":
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if type_name == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-        return value
-    if type_name == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
-        return float(value)
-    if type_name == "str":
-        if not isinstance(value, str):
-            raise bad
-        return value
-    if type_name.startswith("str | None"):
-        if value is not None and not isinstance(value, str):
-            raise bad
-        return value
-    if type_name.startswith("dict"):
-        if not isinstance(value, dict):
-            raise bad
-        return dict(value)
-    return value
 
 
 def read_run_settings(path: str | Path, *, hint: str = "") -> dict[str, Any]:

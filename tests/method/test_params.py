@@ -56,7 +56,7 @@ def test_repo_params_validate_in_both_profiles():
             "stage1.weight_decays[0]",
         ),  # dvc would name it wd0.0
         (lambda r: r["stage2"].pop("epochs"), "stage2.epochs"),
-        (lambda r: r["threshold_sweep"].update(stop=1.5), "threshold_sweep.start"),
+        (lambda r: r["threshold_sweep"].update(stop=1.5), "threshold_sweep.stop"),
         (lambda r: r["evaluation"].update(bootstrap_samples=1.5), "evaluation.bootstrap_samples"),
         (lambda r: r["families"].update(codebret={}), "families.codebret"),
         (lambda r: r["profiles"]["cluster"]["stage2"].update(epoch=[1]), "profiles.cluster.stage2.epoch"),

@@ -223,14 +223,10 @@ def _add_labels_apply(lsub: argparse._SubParsersAction) -> None:
         "--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)"
     )
     ap.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
-    ap.add_argument("--train", default="override", help="off | override | add (default: %(default)s)")
-    ap.add_argument("--validation", default="llm", help="llm | human | merged (default: %(default)s)")
-    ap.add_argument(
-        "--val-fraction", type=float, default=0.5, help="share of new warnings held out for validation"
-    )
-    ap.add_argument(
-        "--min-val-rows", type=int, default=30, help="validation=human refuses fewer rows than this"
-    )
+    from iacsieve.data.human import HumanSettings
+    from iacsieve.settings import add_flags
+
+    add_flags(ap, HumanSettings, ("train", "validation", "val_fraction", "min_val_rows"))
     ap.set_defaults(func=_labels_apply)
 
 
@@ -265,17 +261,10 @@ def _labels_stats(args: argparse.Namespace) -> int:
 
 def _labels_apply(args: argparse.Namespace) -> int:
     from iacsieve.data.human import HumanSettings, build_training_data
+    from iacsieve.settings import given_flags
 
-    settings = HumanSettings.from_dict(
-        {
-            "dir": args.human,
-            "train": args.train,
-            "validation": args.validation,
-            "val_fraction": args.val_fraction,
-            "min_val_rows": args.min_val_rows,
-        },
-        source="labels apply",
-    )
+    given = given_flags(args, HumanSettings, ("train", "validation", "val_fraction", "min_val_rows"))
+    settings = HumanSettings.from_dict({"dir": args.human, **given}, source="labels apply")
     report = build_training_data(args.prepared, args.human, args.out, settings)
     say(
         f"{args.out}: {report['labels']} human label(s); train relabelled {report['train_relabelled']} "

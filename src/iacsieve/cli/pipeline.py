@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 from iacsieve import layout
-from iacsieve.method.plan import PLAN, STAGES
+from iacsieve.method.plan import PLAN, RUN_LISTS, STAGES
 from iacsieve.output_policy import check_file_output, check_folder_output
 from iacsieve.overlap import refuse_overlap
+from iacsieve.run_config import TrainConfig
+from iacsieve.settings import add_flags, given_flags
 
 FREEZING_STAGES: tuple[int, ...] = tuple(n for n, plan in PLAN.items() if plan.freezes)
 
@@ -55,11 +57,12 @@ def _register_stage_run(sub: argparse._SubParsersAction) -> None:
         "  iacsieve stage-run --stage 3",
     )
     p.add_argument("--stage", type=int, choices=STAGES, required=True, help="stage number")
-    p.add_argument("--family", help="model family (stages 1-2)")
-    p.add_argument("--learning-rate", type=float, help="learning rate")
-    p.add_argument("--batch-size", type=int, help="batch size")
-    p.add_argument("--epochs", type=int, help="max epochs")
-    p.add_argument("--weight-decay", type=float, help="weight decay")
+    add_flags(  # a grid point's values (stages 1-2), named and typed as `train`'s flags
+        p.add_argument_group("grid point (stages whose grid names every value)"),
+        TrainConfig,
+        tuple(RUN_LISTS.values()),
+        show_defaults=False,
+    )
     _root_arg(p)
     _params_arg(p)
     p.set_defaults(func=_stage_run)
@@ -75,17 +78,7 @@ def _stage_run(args: argparse.Namespace) -> int:
     from iacsieve.method.dvc import stage_run
     from iacsieve.method.params import load_params
 
-    point = {
-        key: value
-        for key, value in (
-            ("family", args.family),
-            ("learning_rate", args.learning_rate),
-            ("batch_size", args.batch_size),
-            ("epochs", args.epochs),
-            ("weight_decay", args.weight_decay),
-        )
-        if value is not None
-    }
+    point = given_flags(args, TrainConfig, tuple(RUN_LISTS.values()))
     stage_run(load_params(args.params), args.stage, point, root=args.root)
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -12,35 +13,37 @@ from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.output_policy import check_file_output, check_folder_output
 from iacsieve.overlap import refuse_overlap, same_path
 from iacsieve.run_config import TrainConfig, read_run_settings
+from iacsieve.settings import add_flags, declared, given_flags, parse_block
+from iacsieve.steps.settings import EvaluationSettings, SweepSettings
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
-# CLI flag -> TrainConfig field (flags left out keep the --config file's value, else the default).
-_TRAIN_FLAGS: tuple[tuple[str, str, type, str], ...] = (
-    (
-        "--family",
-        "family",
-        str,
-        "model family, e.g. tiny-roberta, tiny-t5, classical, codebert, codet5p-220m",
-    ),
-    ("--lr", "learning_rate", float, "learning rate"),
-    ("--batch-size", "batch_size", int, "per-device batch size"),
-    ("--epochs", "epochs", int, "maximum epochs (early stopping may stop sooner)"),
-    ("--weight-decay", "weight_decay", float, "AdamW weight decay"),
-    ("--gradient-accumulation", "gradient_accumulation", int, "gradient accumulation steps"),
-    ("--warmup-ratio", "warmup_ratio", float, "share of steps used for LR warmup"),
-    ("--scheduler", "scheduler", str, "LR scheduler (e.g. linear, cosine, constant)"),
-    ("--seed", "seed", int, "random seed"),
-    ("--max-length", "max_length", int, "max input tokens"),
-    (
-        "--early-stopping-patience",
-        "early_stopping_patience",
-        int,
-        "epochs without val F1 gain before stopping",
-    ),
-    ("--early-stopping-threshold", "early_stopping_threshold", float, "smallest val F1 gain that counts"),
-    ("--name-or-path", "name_or_path", str, "local directory (or hub id) of a pretrained family's weights"),
-)
+# Every TrainConfig setting is a `train` flag of the same name (`learning_rate` -> `--learning-rate`),
+# typed and explained by its declaration (iacsieve.run_config); `options` come as `--option KEY=VALUE`.
+_TRAIN_SETTINGS: tuple[str, ...] = tuple(n for n in declared(TrainConfig) if n != "options")
+
+
+SWEEP_KEY, EVALUATION_KEY = "threshold_sweep", "evaluation"  # their params.yaml blocks
+T = TypeVar("T")
+
+
+def _params_block_arg(p: argparse.ArgumentParser, key: str) -> None:
+    p.add_argument(
+        "--params",
+        default=layout.PARAMS_FILE,
+        help=f"flags left out take its `{key}:` block, else the declared defaults (default: %(default)s)",
+    )
+
+
+def settings_in_force(args: argparse.Namespace, cls: type[T], key: str) -> T:
+    """A settings block as a step command uses it: params.yaml's block (when the file exists) < flags,
+    checked as `iacsieve params` checks the file (one declaration: `iacsieve.steps.settings`)."""
+    from iacsieve.method.params import read_yaml
+
+    block = read_yaml(args.params).get(key) if Path(args.params).is_file() else None
+    base = parse_block(cls, block, key, source=args.params)
+    values = {name: getattr(base, name) for name in declared(cls)}
+    return parse_block(cls, {**values, **given_flags(args, cls)}, key, source="command line")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,26 +66,13 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
         "test_scores.jsonl and train_log.json. Settings come from --config (a YAML mapping of\n"
         "TrainConfig fields, e.g. a previous run's config_used.yaml) and/or flags; flags win.",
         epilog="examples:\n"
-        "  iacsieve train --family tiny-roberta --lr 5e-4 --batch-size 16 --epochs 3 --out runs/tiny\n"
+        "  iacsieve train --family tiny-roberta --learning-rate 5e-4 --batch-size 16 --epochs 3 --out runs/tiny\n"
         "  iacsieve train --family classical --option char_ngram_max=5 --out runs/classical\n"
         "  iacsieve train --config models/experiments/stage1/x/config_used.yaml --seed 7 --out runs/x_seed7\n"
         "  iacsieve train --family codebert --name-or-path /models/codebert-base --out runs/codebert",
     )
     p.add_argument("--config", metavar="YAML", help="run settings file (TrainConfig fields)")
-    for flag, _field, kind, text in _TRAIN_FLAGS:
-        p.add_argument(flag, type=kind, default=None, help=text)
-    p.add_argument(
-        "--use-context",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="feed the lines around the warning to the model (default: no)",
-    )
-    p.add_argument(
-        "--fp16",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="mixed precision; honoured only where CUDA is present (default: yes)",
-    )
+    add_flags(p.add_argument_group("run settings (flags win over --config)"), TrainConfig, _TRAIN_SETTINGS)
     p.add_argument(
         "--option",
         action="append",
@@ -104,13 +94,7 @@ def build_train_config(args: argparse.Namespace) -> TrainConfig:
         values.update(
             read_run_settings(args.config, hint="give a run config (e.g. a run's config_used.yaml)")
         )
-    for flag, field, _kind, _text in _TRAIN_FLAGS:
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if value is not None:
-            values[field] = value
-    for field in ("use_context", "fp16"):
-        if getattr(args, field) is not None:
-            values[field] = getattr(args, field)
+    values.update(given_flags(args, TrainConfig, _TRAIN_SETTINGS))
     if args.option:
         options = dict(values.get("options") or {})
         for item in args.option:
@@ -153,18 +137,8 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
         "  iacsieve sweep-threshold runs/x --start 0.2 --stop 0.8 --step 0.05 --out /tmp/sweep.json",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding val_scores.jsonl")
-    p.add_argument(
-        "--start", type=float, default=layout.SWEEP_START, help="lowest threshold (default: %(default)s)"
-    )
-    p.add_argument(
-        "--stop",
-        type=float,
-        default=layout.SWEEP_STOP,
-        help="highest threshold, inclusive (default: %(default)s)",
-    )
-    p.add_argument(
-        "--step", type=float, default=layout.SWEEP_STEP, help="step between thresholds (default: %(default)s)"
-    )
+    add_flags(p, SweepSettings, show_defaults=False)
+    _params_block_arg(p, SWEEP_KEY)
     p.add_argument("--out", help="output JSON (default: RUN_DIR/threshold_sweep_results.json)")
     p.set_defaults(func=_sweep)
 
@@ -176,8 +150,9 @@ def _sweep(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / SWEEP_FILE
     check_file_output(out, inputs={f"RUN_DIR/{layout.VAL_SCORES}": run_dir / layout.VAL_SCORES})
+    sweep = settings_in_force(args, SweepSettings, SWEEP_KEY)
     result = sweep_threshold(
-        run_dir / layout.VAL_SCORES, out, start=args.start, stop=args.stop, step=args.step
+        run_dir / layout.VAL_SCORES, out, start=sweep.start, stop=sweep.stop, step=sweep.step
     )
     print(
         f"best threshold {result['best_threshold']:.2f} (val F1 {result['best_f1']:.4f}) "
@@ -215,18 +190,8 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
         help="sweep file for --rule threshold (default: RUN_DIR/threshold_sweep_results.json)",
     )
     p.add_argument("--champion", metavar="FILE", help="champion.json (or its folder) for --rule frozen")
-    p.add_argument(
-        "--bootstrap-samples",
-        type=int,
-        default=layout.BOOTSTRAP_SAMPLES,
-        help="bootstrap resamples (default: %(default)s)",
-    )
-    p.add_argument(
-        "--bootstrap-seed",
-        type=int,
-        default=layout.BOOTSTRAP_SEED,
-        help="bootstrap seed (default: %(default)s)",
-    )
+    add_flags(p, EvaluationSettings, show_defaults=False)
+    _params_block_arg(p, EVALUATION_KEY)
     p.set_defaults(func=_evaluate)
 
 
@@ -239,14 +204,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         inputs={"RUN_DIR": args.run_dir, "--sweep": args.sweep, "--champion": args.champion},
         replaces=False,  # writes its own named files into the folder
     )
+    bootstrap = settings_in_force(args, EvaluationSettings, EVALUATION_KEY)
     s = evaluate(
         args.run_dir,
         args.results,
         rule=args.rule,
         sweep_file=args.sweep,
         champion_file=args.champion,
-        bootstrap_samples=args.bootstrap_samples,
-        bootstrap_seed=args.bootstrap_seed,
+        bootstrap_samples=bootstrap.bootstrap_samples,
+        bootstrap_seed=bootstrap.bootstrap_seed,
     )
     tests = ", ".join(f"{name} {m['f1']:.4f}" for name, m in s["test"].items())
     print(

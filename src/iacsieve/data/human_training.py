@@ -35,6 +35,7 @@ from iacsieve.data.records import (
 from iacsieve.data.warning_keys import record_key, split_keys, test_split_keys
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.output_policy import check_folder_output, output_folder
+from iacsieve.settings import parse_block, setting
 
 REPORT_FILE = layout.HUMAN_REPORT
 TRAIN_MODES: tuple[str, ...] = ("off", "override", "add")
@@ -55,47 +56,17 @@ class HumanSettings:
     - `min_val_rows`: `validation: human` refuses to select on fewer rows than this.
     """
 
-    dir: str = str(HUMAN_DIR)
-    train: str = "override"
-    validation: str = "llm"
-    val_fraction: float = 0.5
-    min_val_rows: int = 30
+    dir: str = setting(str(HUMAN_DIR), "the labels store")
+    train: str = setting("override", "what human labels do to training", choices=TRAIN_MODES)
+    validation: str = setting("merged", "which labels validation selects on", choices=VALIDATION_MODES)
+    val_fraction: float = setting(
+        0.5, "share of new human-labelled warnings held out for validation", min=0.0, max=1.0
+    )
+    min_val_rows: int = setting(30, "validation: human refuses to select on fewer rows", min=1, max=10**9)
 
     @classmethod
     def from_dict(cls, block: Mapping | None, *, source: object = layout.PARAMS_FILE) -> HumanSettings:
-        block = dict(block or {})
-        known = {"dir", "train", "validation", "val_fraction", "min_val_rows"}
-        for key in sorted(set(block) - known):
-            raise ConfigError(
-                f"human.{key}", f"unknown key (known: {', '.join(sorted(known))})", source=source
-            )
-        settings = cls(**block)
-        if settings.train not in TRAIN_MODES:
-            raise ConfigError(
-                "human.train",
-                f"must be one of {', '.join(TRAIN_MODES)}, got {settings.train!r}",
-                source=source,
-            )
-        if settings.validation not in VALIDATION_MODES:
-            raise ConfigError(
-                "human.validation",
-                f"must be one of {', '.join(VALIDATION_MODES)}, got {settings.validation!r}",
-                source=source,
-            )
-        fraction = settings.val_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
-            raise ConfigError(
-                "human.val_fraction", f"must be a number in [0, 1], got {fraction!r}", source=source
-            )
-        if (
-            isinstance(settings.min_val_rows, bool)
-            or not isinstance(settings.min_val_rows, int)
-            or settings.min_val_rows < 1
-        ):
-            raise ConfigError(
-                "human.min_val_rows", f"must be an integer >= 1, got {settings.min_val_rows!r}", source=source
-            )
-        return settings
+        return parse_block(cls, block, "human", source=source)
 
 
 def held_out_for_validation(key: str, val_fraction: float) -> bool:

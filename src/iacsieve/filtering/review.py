@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from iacsieve.data.human import HUMAN_DIR, load_human_labels
-from iacsieve.data.records import WarningRecord, load_prepared, record_text, render_context
+from iacsieve.data.records import WarningRecord, load_prepared, render_context
 from iacsieve.data.sheet import SheetRow, write_sheet
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.apply import load_model, model_inputs, resolve_rows
@@ -36,7 +36,7 @@ from iacsieve.filtering.champion import Champion, read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder
-from iacsieve.models import Scorer
+from iacsieve.models import FAMILIES, Scorer
 from iacsieve.output_policy import check_file_output
 from iacsieve.run_config import TrainConfig
 
@@ -269,19 +269,11 @@ def _audit_scores(
     model_name: str,
     scorer: Any,
 ) -> tuple[np.ndarray, str]:
-    """(scores, how they were made) of the training rows: out-of-fold for a classical champion."""
+    """(scores, how they were made) of the training rows: out-of-fold where the family can (classical)."""
     config = champion.info.get("config")
-    if champion.family == "classical" and isinstance(config, dict):
-        from iacsieve.models import classical
-
-        settings = classical.resolve_options(TrainConfig.from_dict(config))
-        agree = classical.label_agreement(
-            settings, [record_text(r, use_context=settings.use_context) for r in records], labels
-        )
-        return (
-            np.where(labels == 1, agree, 1.0 - agree),
-            f"out-of-fold ({settings.options['noise_folds']}-fold CV)",
-        )
+    family = FAMILIES[champion.family].family if champion.family in FAMILIES else None
+    if family is not None and family.scores_out_of_fold and isinstance(config, dict):
+        return family.out_of_fold(TrainConfig.from_dict(config), records, labels)
     scorer = scorer if scorer is not None else load_model(champion.model_dir)
     return _scores(scorer, records, batch_size, model_name), "in-sample (the champion's own scores)"
 

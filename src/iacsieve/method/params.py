@@ -12,6 +12,7 @@ overrides of the stage-2 winner, stage 4 lists seeds.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -24,23 +25,19 @@ import yaml
 from iacsieve.data.human import HumanSettings
 from iacsieve.errors import ConfigError
 from iacsieve.image import DEFAULT_IMAGE
-from iacsieve.layout import (
-    BOOTSTRAP_SAMPLES,
-    BOOTSTRAP_SEED,
-    PARAMS_FILE,
-    SWEEP_START,
-    SWEEP_STEP,
-    SWEEP_STOP,
-)
+from iacsieve.layout import PARAMS_FILE
 from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_parallelism, parse_pod_settings
-from iacsieve.method.plan import STAGES, stage_plan
-from iacsieve.models import FAMILIES
+from iacsieve.method.plan import RUN_LISTS, SEED_LISTS, STAGES, stage_plan
+from iacsieve.models import FAMILIES, family_of
 from iacsieve.run_config import TrainConfig, format_value
+from iacsieve.settings import check_value, declared, parse_block
+from iacsieve.steps.settings import EvaluationSettings, SweepSettings
 
 LOCAL = "local"  # the top-level grids' profile name
 PROFILES_KEY = "profiles"
-_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
-MAX_SWEEP_THRESHOLDS = 10_001  # a 1e-4 grid over [0, 1]; a finer one is memory, not precision
+_TRAIN_FIELDS = declared(TrainConfig)
+SweepParams = SweepSettings  # the names kfp.settings imports
+EvaluationParams = EvaluationSettings
 
 
 class _Loader(yaml.SafeLoader):
@@ -75,24 +72,13 @@ class _Mapping:
 def _plain(value: Any) -> Any:
     if isinstance(value, _Mapping):
         return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
-
-
-@dataclass(frozen=True)
-class SweepParams(_Mapping):
-    start: float = SWEEP_START
-    stop: float = SWEEP_STOP
-    step: float = SWEEP_STEP
-
-
-@dataclass(frozen=True)
-class EvaluationParams(_Mapping):
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES
-    bootstrap_seed: int = BOOTSTRAP_SEED
 
 
 @dataclass(frozen=True)
@@ -132,8 +118,8 @@ class Params(_Mapping):
 
     profile: str  # `local` (the top-level grids) or a name under `profiles:`
     defaults: dict[str, Any]  # TrainConfig defaults: `defaults` updated by `profiles.<profile>.defaults`
-    threshold_sweep: SweepParams
-    evaluation: EvaluationParams
+    threshold_sweep: SweepSettings
+    evaluation: EvaluationSettings
     families: dict[str, dict[str, Any]]
     stages: dict[int, StageParams]
     cluster: ClusterParams
@@ -315,8 +301,10 @@ def parse_params(raw: dict, *, profile: str | None = None, source: str = PARAMS_
     return Params(
         profile=active,
         defaults=defaults,
-        threshold_sweep=_parse_sweep(v, raw.get("threshold_sweep", {})),
-        evaluation=v.block(EvaluationParams, raw.get("evaluation", {}), "evaluation"),
+        threshold_sweep=parse_block(
+            SweepSettings, raw.get("threshold_sweep"), "threshold_sweep", source=source
+        ),
+        evaluation=parse_block(EvaluationSettings, raw.get("evaluation"), "evaluation", source=source),
         families={k: dict(o or {}) for k, o in families.items()},
         stages=stages,
         cluster=_parse_cluster(v, raw.get("cluster", {})),
@@ -375,7 +363,7 @@ def _parse_defaults(v: _Validator, value: Any, path: str) -> dict:
     value = v.mapping(value, path)
     if "family" in value:
         raise v.error(f"{path}.family", "the family comes from the stage grid, not from defaults")
-    v.keys(value, path, tuple(sorted(_TRAIN_FIELDS - {"family"})))
+    v.keys(value, path, tuple(sorted(set(_TRAIN_FIELDS) - {"family"})))
     try:
         TrainConfig.from_dict({"family": "classical", **value}, where=path)
     except ConfigError as exc:
@@ -389,40 +377,10 @@ def _check_family_options(v: _Validator, family: str, options: Any, where: str) 
         return
     if not isinstance(options, dict):
         raise v.error(f"{where}.options", f"expected a mapping, got {options!r}")
-    config = TrainConfig(family=family, options=dict(options))
-    kind = FAMILIES[family].kind
     try:
-        if kind == "classical":
-            from iacsieve.models.classical import resolve_options
-
-            resolve_options(config)
-        elif kind == "tiny":
-            from iacsieve.models.tiny import tiny_options
-
-            tiny_options(config)
-        else:
-            key = sorted(options)[0]
-            raise ConfigError(f"options.{key}", f"the {family} family takes no options")
+        family_of(family).check_options(TrainConfig(family=family, options=dict(options)))
     except ConfigError as exc:
         raise v.error(f"{where}.{exc.key_path}", f"{exc.problem} (family {family})") from None
-
-
-def _parse_sweep(v: _Validator, value: Any) -> SweepParams:
-    sweep = v.block(SweepParams, value, "threshold_sweep")
-    if not 0.0 <= sweep.start <= sweep.stop <= 1.0:
-        raise v.error(
-            "threshold_sweep.start", f"need 0 <= start <= stop <= 1, got {sweep.start}..{sweep.stop}"
-        )
-    if sweep.step <= 0:
-        raise v.error("threshold_sweep.step", f"must be > 0, got {sweep.step}")
-    count = math.floor((sweep.stop - sweep.start) / sweep.step + 1e-9) + 1
-    if count > MAX_SWEEP_THRESHOLDS:
-        raise v.error(
-            "threshold_sweep.step",
-            f"{sweep.step} makes {count} thresholds from {sweep.start} to {sweep.stop} (at most "
-            f"{MAX_SWEEP_THRESHOLDS}: a 1e-4 grid over [0, 1]); use a larger step",
-        )
-    return sweep
 
 
 def _parse_cluster(v: _Validator, value: Any) -> ClusterParams:
@@ -434,14 +392,7 @@ def _parse_cluster(v: _Validator, value: Any) -> ClusterParams:
     return ClusterParams(image=base.image, parallelism=parallelism, pods=pods)
 
 
-_LIST_TYPES: dict[str, type] = {
-    "families": str,
-    "learning_rates": float,
-    "batch_sizes": int,
-    "epochs": int,
-    "weight_decays": float,
-    "seeds": int,
-}
+_LIST_FIELDS: dict[str, str] = {**RUN_LISTS, **SEED_LISTS}  # grid list -> the run setting it sets
 _MOVED = {
     "decision_rule": "the decision rule is part of the method (iacsieve.method.plan), not a setting",
     "gradient_accumulations": "one value for every run: set `gradient_accumulation` in defaults",
@@ -478,16 +429,9 @@ def _grid_value(v: _Validator, item: Any, key: str, n: int, path: str) -> Any:
             else "name the value (run directories are named by real values)"
         )
         raise v.error(path, f"'best' is not a grid value: {inherit}")
-    kind = _LIST_TYPES[key]
-    checked = v.scalar(item, path, kind)
+    checked = check_value(_TRAIN_FIELDS[_LIST_FIELDS[key]], item, path, source=v.source)  # type and bounds
     if key == "families" and checked not in FAMILIES:
         raise v.error(path, f"unknown model family {item!r} (known: {', '.join(FAMILIES)})")
-    if kind is int and checked < (0 if key == "seeds" else 1):
-        raise v.error(path, f"must be >= {0 if key == 'seeds' else 1}, got {item}")
-    if key == "learning_rates" and not checked > 0:
-        raise v.error(path, f"must be > 0, got {item}")
-    if key == "weight_decays" and checked < 0:
-        raise v.error(path, f"must be >= 0, got {item}")
     if str(item) != format_value(item):  # dvc.yaml spells run dirs with str(); the library with format_value
         raise v.error(
             path,

@@ -32,12 +32,13 @@ from iacsieve.data.human import HumanLabel, apply_human_labels, record_key
 from iacsieve.data.records import WarningRecord, load_prepared
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.review import candidate_for_record, pick_for_review
-from iacsieve.models import Scorer, family_module, load_scorer
+from iacsieve.models import FAMILIES, Scorer, family_of, load_scorer
 from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZES: tuple[int, ...] = (0, 25, 50, 100)
+THROWAWAY = "classical"  # the curve's family where the champion's own does not refit cheaply
 STRATEGIES: tuple[str, ...] = ("random", "uncertainty")
 CAVEAT = (
     "Report-only experiment, not a headline figure: it reuses the human-labelled test split. Reviews come "
@@ -50,27 +51,27 @@ CAVEAT = (
 def _base(champion_dir: str | Path | None) -> tuple[TrainConfig, float, Scorer | None]:
     """(throwaway config, threshold, scorer of the n = 0 point or None to train it).
 
-    A classical champion is its own n = 0 point and lends its config. Another family's champion lends
-    only its threshold: the n = 0 point is then a classical LLM-only model, so every point of the curve
-    compares the same family.
+    A champion whose family refits cheaply (`ModelFamily.refits_cheaply`: classical) is its own
+    n = 0 point and lends its config. Another family's champion lends only its threshold: the n = 0
+    point is then a `THROWAWAY`-family LLM-only model, so every point of the curve compares the same family.
     """
     if champion_dir is None:
-        return TrainConfig(family="classical"), 0.5, None
+        return TrainConfig(family=THROWAWAY), 0.5, None
     from iacsieve.steps.freeze import load_champion
 
     card = load_champion(champion_dir)
-    if card["family"] != "classical":
-        return TrainConfig(family="classical"), float(card["threshold"]), None
+    if card["family"] not in FAMILIES or not family_of(card["family"]).refits_cheaply:
+        return TrainConfig(family=THROWAWAY), float(card["threshold"]), None
     return TrainConfig.from_dict(card["config"]), float(card["threshold"]), load_scorer(champion_dir)
 
 
 def _fit_scores(
     config: TrainConfig, train: list[WarningRecord], val: list[WarningRecord], score: list[WarningRecord]
 ) -> np.ndarray:
-    module = family_module("classical")
+    family = family_of(config.family)
     with tempfile.TemporaryDirectory(prefix="iacsieve-lc-") as tmp:
-        module.fit(config, train, val, Path(tmp) / "model")
-        return np.asarray(module.load(Path(tmp) / "model").predict_proba(score), dtype=float)
+        family.fit(config, train, val, Path(tmp) / "model")
+        return family.score(family.load(Path(tmp) / "model"), score)
 
 
 def pick_reviews(
@@ -189,9 +190,9 @@ def learning_curve(
         "seed": seed,
         "repeats_random": repeats,
         "threshold": threshold,
-        "family": "classical",
+        "family": config.family,
         "config": config.to_dict(),
-        "zero_point": "LLM-only champion" if champion else "LLM-only classical model",
+        "zero_point": "LLM-only champion" if champion else f"LLM-only {config.family} model",
         "test_rows": len(test),
         "pool_size": pool_size,
         "points": points,

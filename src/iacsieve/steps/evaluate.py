@@ -16,8 +16,6 @@ from iacsieve.artifacts import EVALUATION, RUN_SUMMARY, SWEEP, TRAIN_LOG, read_a
 from iacsieve.classification import compute_metrics, predict
 from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.layout import (
-    BOOTSTRAP_SAMPLES,
-    BOOTSTRAP_SEED,
     EVAL_FILE,
     EVAL_SETS,
     SUMMARY_FILE,
@@ -26,12 +24,15 @@ from iacsieve.layout import (
     TEST_SETS,
 )
 from iacsieve.run_config import read_run_settings
+from iacsieve.settings import parse_block
 from iacsieve.steps.freeze import load_champion
 from iacsieve.steps.metrics import bootstrap_f1_ci, load_scores, score_arrays
+from iacsieve.steps.settings import EvaluationSettings
 
 log = logging.getLogger(__name__)
 
 RULES = layout.RULES
+_DEFAULT = EvaluationSettings()  # the declared defaults (params.yaml `evaluation:`)
 
 
 def resolve_threshold(
@@ -65,15 +66,22 @@ def evaluate_rows(
     rows: list[dict],
     threshold: float,
     *,
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
-    bootstrap_seed: int = BOOTSTRAP_SEED,
+    bootstrap_samples: int = _DEFAULT.bootstrap_samples,
+    bootstrap_seed: int = _DEFAULT.bootstrap_seed,
 ) -> dict:
     """Metrics (with per-smell breakdown) of score rows at a threshold, plus a bootstrap F1 interval."""
+    _check_bootstrap(bootstrap_samples, bootstrap_seed)
     labels, scores, smells = score_arrays(rows)
     metrics = compute_metrics(labels, scores, threshold, smells=smells)
     lo, hi = bootstrap_f1_ci(labels, predict(scores, threshold), bootstrap_samples, bootstrap_seed)
     metrics["f1_ci95"] = {"lo": lo, "hi": hi, "samples": bootstrap_samples, "seed": bootstrap_seed}
     return metrics
+
+
+def _check_bootstrap(samples: int, seed: int) -> None:
+    """The bounds of params.yaml's `evaluation:` block, for every caller (one declaration)."""
+    values = {"bootstrap_samples": samples, "bootstrap_seed": seed}
+    parse_block(EvaluationSettings, values, "evaluation", source="evaluate")
 
 
 def evaluate(
@@ -82,8 +90,8 @@ def evaluate(
     rule: str = "argmax",
     sweep_file: str | Path | None = None,
     champion_file: str | Path | None = None,
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
-    bootstrap_seed: int = BOOTSTRAP_SEED,
+    bootstrap_samples: int = _DEFAULT.bootstrap_samples,
+    bootstrap_seed: int = _DEFAULT.bootstrap_seed,
 ) -> dict:
     """Write `<results_dir>/<set>/evaluation_metadata.json` for val + each test set, and `summary.json`.
 

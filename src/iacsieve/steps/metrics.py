@@ -14,9 +14,9 @@ import numpy as np
 
 from iacsieve import reading
 from iacsieve.errors import DataError, IacsieveError
-from iacsieve.layout import BOOTSTRAP_SAMPLES
 from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.limits import shorten
+from iacsieve.steps.settings import EvaluationSettings
 
 SCORE_FIELDS: tuple[str, ...] = ("file", "line", "smell", "tech", "label", "score")
 
@@ -24,7 +24,7 @@ SCORE_FIELDS: tuple[str, ...] = ("file", "line", "smell", "tech", "label", "scor
 def bootstrap_f1_ci(
     labels: Sequence[int] | np.ndarray,
     preds: Sequence[int] | np.ndarray,
-    samples: int = BOOTSTRAP_SAMPLES,
+    samples: int = EvaluationSettings().bootstrap_samples,
     seed: int = 0,
     *,
     confidence: float = 0.95,

@@ -3,39 +3,33 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 from iacsieve.artifacts import SWEEP, write_artifact
 from iacsieve.classification import compute_metrics
-from iacsieve.errors import ConfigError
-from iacsieve.layout import SWEEP_START, SWEEP_STEP, SWEEP_STOP
+from iacsieve.settings import parse_block
 from iacsieve.steps.metrics import load_scores, score_arrays
+from iacsieve.steps.settings import SweepSettings
 
 log = logging.getLogger(__name__)
 
 TIE_CENTRE = 0.5
-_DECIMALS = 6  # thresholds are rounded to 1e-6: 0.30 + 7 * 0.01 is 0.37, not 0.37000000000000005
+_DECIMALS = 6  # thresholds are rounded to 1e-6 (as `SweepSettings.grid` builds them)
 _F1_TOLERANCE = 1e-12  # F1s equal up to float noise count as tied
 
 
+_DEFAULT = SweepSettings()  # the declared defaults (params.yaml `threshold_sweep:`)
+
+
 def threshold_grid(
-    start: float = SWEEP_START, stop: float = SWEEP_STOP, step: float = SWEEP_STEP
+    start: float = _DEFAULT.start, stop: float = _DEFAULT.stop, step: float = _DEFAULT.step
 ) -> list[float]:
-    """Thresholds start, start+step, ..., up to and including stop, built from integer steps."""
-    for name, value in (("start", start), ("stop", stop), ("step", step)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"threshold.{name}", f"must be a finite number, got {value!r}", source="sweep")
-    if step <= 0:
-        raise ConfigError("threshold.step", f"must be > 0, got {step}", source="sweep")
-    if start > stop:
-        raise ConfigError("threshold.start", f"must be <= stop ({stop}), got {start}", source="sweep")
-    if not (start >= 0.0 and stop <= 1.0):
-        raise ConfigError(
-            "threshold.start", f"range [{start}, {stop}] must lie within [0, 1]", source="sweep"
-        )
-    count = math.floor((stop - start) / step + 1e-9)  # +eps: (0.70 - 0.30) / 0.01 is 39.99999...
-    return [round(start + i * step, _DECIMALS) for i in range(count + 1)]
+    """Thresholds start, start+step, ..., up to and including stop, checked as params.yaml's
+    `threshold_sweep:` block is (one declaration: `SweepSettings`)."""
+    sweep = parse_block(
+        SweepSettings, {"start": start, "stop": stop, "step": step}, "threshold_sweep", source="sweep"
+    )
+    return sweep.grid()
 
 
 def best_point(curve: list[dict]) -> dict:
@@ -48,9 +42,9 @@ def best_point(curve: list[dict]) -> dict:
 def sweep_threshold(
     val_scores: str | Path,
     out_file: str | Path,
-    start: float = SWEEP_START,
-    stop: float = SWEEP_STOP,
-    step: float = SWEEP_STEP,
+    start: float = _DEFAULT.start,
+    stop: float = _DEFAULT.stop,
+    step: float = _DEFAULT.step,
 ) -> dict:
     """F1 / precision / recall on validation scores at each threshold of the grid; the best one.
 

@@ -29,7 +29,7 @@ from iacsieve.layout import (
     TRAIN_LOG,
     VAL_SCORES,
 )
-from iacsieve.models import family_module, get_family, load_scorer
+from iacsieve.models import get_family, load_scorer
 from iacsieve.output_policy import check_folder_output
 from iacsieve.run_config import TrainConfig
 
@@ -76,7 +76,7 @@ def train(
 ) -> Path:
     """Train `config.family` on `prepared_dir` and write the run dir atomically; returns `run_dir`.
 
-    Dispatches on the family's kind (`models/<kind>.py`: hf, tiny, classical). Scores are
+    Trains through the family's plug-in (`iacsieve.models.FAMILIES`). Scores are
     computed by reloading the saved model, so the run dir is known to load before it is published.
     `name` is the run's name (default: the directory's name). `train_log.json` holds no wall time
     (DVC hashes the run dir); pass `timings` (a dict) to receive wall time and throughput.
@@ -96,7 +96,7 @@ def train(
     with atomic_directory(run_dir) as tmp:
         atomic_write_text(tmp / CONFIG_FILE, yaml.safe_dump(config.to_dict(), sort_keys=False))
         start = time.perf_counter()
-        train_log = dict(family_module(spec.kind).fit(config, train_records, val_records, tmp / MODEL_DIR))
+        train_log = dict(spec.family.fit(config, train_records, val_records, tmp / MODEL_DIR))
         fit_seconds = time.perf_counter() - start
         scorer = load_scorer(tmp / MODEL_DIR)
         atomic_write_jsonl(tmp / VAL_SCORES, score_rows(val_records, scorer.predict_proba(val_records)))
