@@ -23,6 +23,7 @@ from iacsieve.models.persistence import META_TYPES as META_TYPES
 from iacsieve.models.persistence import check_model_files as check_model_files
 from iacsieve.models.persistence import load_scorer as load_scorer
 from iacsieve.models.persistence import read_meta as read_meta
+from iacsieve.models.persistence import write_meta as write_meta
 
 __all__ = ["FAMILIES", "FamilySpec", "ModelFamily", "Scorer", "family_of", "get_family", "load_scorer"]
 

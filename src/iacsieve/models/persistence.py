@@ -28,6 +28,17 @@ META_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def write_meta(model_dir: str | Path, meta: dict) -> Path:
+    """`model_meta.json` of a model a family saves, its shape checked as `read_meta` will check it
+    (`kind` and `family` required): a family cannot save a folder the loader would refuse."""
+    from iacsieve.atomic import atomic_write_json
+
+    path = Path(model_dir) / META_FILE
+    atomic_write_json(path, meta)
+    read_meta(model_dir)
+    return path
+
+
 def read_meta(model_dir: str | Path) -> dict:
     """`model_meta.json` as a dict, its shape checked: a bad file is one line naming file and key."""
     path = Path(model_dir) / META_FILE
