@@ -27,7 +27,9 @@ class TrainConfig:
     """Everything `train` needs for one run. Field names are the vocabulary of params.yaml, of the
     `train`/`stage-run` flags (`--learning-rate`) and of `config_used.yaml`; each is declared once here."""
 
-    family: str = setting(help="model family (params.yaml `families:`; iacsieve.models.FAMILIES)")
+    family: str = setting(
+        help="model family (iacsieve.models.FAMILIES); in params.yaml the grid's `families` list"
+    )
     learning_rate: float = setting(5e-5, "learning rate", above=0.0, max=10.0)
     batch_size: int = setting(16, "per-device batch size", min=1, max=65_536)
     epochs: int = setting(5, "maximum epochs (early stopping may stop sooner)", min=1, max=10_000)
@@ -47,7 +49,7 @@ class TrainConfig:
     early_stopping_threshold: float = setting(0.001, "smallest val F1 gain that counts", min=0.0, max=1.0)
     name_or_path: str | None = setting(None, "local directory (or hub id) of a pretrained family's weights")
     options: dict[str, Any] = setting(
-        help="family-specific knobs (the family checks them)", default_factory=dict
+        help="family-specific knobs (the family checks them)", flag="--option KEY=VALUE", default_factory=dict
     )
 
     def run_name(self, *, with_seed: bool = False) -> str:

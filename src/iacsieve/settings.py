@@ -38,6 +38,7 @@ class Spec:
     above: float | None = None  # strictly greater than (a learning rate, a sweep step)
     below: float | None = None  # strictly less than (a warmup ratio)
     choices: tuple[str, ...] = ()
+    flag: str = ""  # the command-line spelling where it is not `--<name-with-dashes>`
 
 
 def setting(
@@ -49,10 +50,11 @@ def setting(
     above: float | None = None,
     below: float | None = None,
     choices: Iterable[str] = (),
+    flag: str = "",
     default_factory: Callable[[], Any] | None = None,
 ) -> Any:
     """A dataclass field carrying its `Spec` (`metadata["setting"]`)."""
-    spec = Spec(help, min, max, above, below, tuple(choices))
+    spec = Spec(help, min, max, above, below, tuple(choices), flag)
     if default_factory is not None:
         return field(default_factory=default_factory, metadata={"setting": spec})
     return field(default=default, metadata={"setting": spec})
@@ -168,8 +170,9 @@ def parse_block(cls: type[T], block: Any, where: str, *, source: object, fixed: 
 # ----------------------------------------------------------------------------- flags
 
 
-def flag_name(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def flag_name(name: str, f: Field[Any] | None = None) -> str:
+    """A setting's flag: `--learning-rate` for `learning_rate` unless its Spec names another."""
+    return (spec(f).flag if f is not None else "") or "--" + name.replace("_", "-")
 
 
 def add_flags(
@@ -195,12 +198,12 @@ def add_flags(
         text = text.replace("%", "%%")
         if base == "bool":
             parser.add_argument(
-                flag_name(name), dest=name, action=argparse.BooleanOptionalAction, default=None, help=text
+                flag_name(name, f), dest=name, action=argparse.BooleanOptionalAction, default=None, help=text
             )
             continue
         converter: Callable[[str], Any] = {"int": int, "float": float}.get(base, str)
         parser.add_argument(
-            flag_name(name),
+            flag_name(name, f),
             dest=name,
             type=converter,
             default=None,
@@ -237,7 +240,10 @@ def describe(f: Field[Any]) -> str:
     )
     if lower or upper:
         parts.append(", ".join(p for p in (lower, upper) if p))
-    return "; ".join(parts) or type_name(f)
+    words = {"str": "text", "bool": "true / false", "int": "integer", "float": "number"}
+    base = type_name(f).removesuffix(" | None").strip()
+    plain = words.get(base, "mapping" if base.startswith("dict") else base)
+    return "; ".join(parts) or (plain + (" or null" if type_name(f).endswith("| None") else ""))
 
 
 def table(blocks: Iterable[tuple[str, type]]) -> str:
@@ -248,5 +254,5 @@ def table(blocks: Iterable[tuple[str, type]]) -> str:
             default = default_of(f)
             shown = "(required)" if default is MISSING else f"`{default}`"
             key = f"{prefix}.{name}" if prefix else name
-            lines.append(f"| `{key}` | `{flag_name(name)}` | {shown} | {describe(f)} | {spec(f).help} |")
+            lines.append(f"| `{key}` | `{flag_name(name, f)}` | {shown} | {describe(f)} | {spec(f).help} |")
     return "\n".join(lines) + "\n"

@@ -56,7 +56,7 @@ class HumanSettings:
     - `min_val_rows`: `validation: human` refuses to select on fewer rows than this.
     """
 
-    dir: str = setting(str(HUMAN_DIR), "the labels store")
+    dir: str = setting(str(HUMAN_DIR), "the labels store", flag="--human")
     train: str = setting("override", "what human labels do to training", choices=TRAIN_MODES)
     validation: str = setting("merged", "which labels validation selects on", choices=VALIDATION_MODES)
     val_fraction: float = setting(

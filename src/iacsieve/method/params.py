@@ -38,6 +38,15 @@ PROFILES_KEY = "profiles"
 _TRAIN_FIELDS = declared(TrainConfig)
 SweepParams = SweepSettings  # the names kfp.settings imports
 EvaluationParams = EvaluationSettings
+# The declared settings of params.yaml, by block (docs/settings.md is generated from them:
+# `iacsieve params --table`). `defaults:` holds TrainConfig keys, as do `families.<name>` and the
+# profiles' `defaults`; a grid list (`learning_rates`) holds values of the setting it names.
+SETTINGS_BLOCKS: tuple[tuple[str, type], ...] = (
+    ("defaults", TrainConfig),
+    ("threshold_sweep", SweepSettings),
+    ("evaluation", EvaluationSettings),
+    ("human", HumanSettings),
+)
 
 
 class _Loader(yaml.SafeLoader):
