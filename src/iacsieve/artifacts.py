@@ -24,7 +24,18 @@ import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict, Union, get_args, get_origin, get_type_hints
+from typing import (
+    Any,
+    Generic,
+    Literal,
+    NotRequired,
+    TypedDict,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from iacsieve import layout
 from iacsieve.atomic import atomic_write_json, atomic_write_text
@@ -253,9 +264,13 @@ class HumanReport(TypedDict):
 # ----------------------------------------------------------------------------- the registry
 
 
+Shape = TypeVar("Shape")
+
+
 @dataclass(frozen=True)
-class Artifact:
-    """One JSON artifact: its file, its shape, who writes it and who reads it."""
+class Artifact(Generic[Shape]):
+    """One JSON artifact: its file, its shape, who writes it and who reads it. `Artifact[Winner]`:
+    `read_artifact` returns a `Winner`, so mypy checks every use of what is read."""
 
     name: str
     path: str  # where it lives (a pattern)
@@ -265,7 +280,7 @@ class Artifact:
     open: bool = False  # extra keys allowed on write (family-specific training details)
 
 
-TRAIN_LOG = Artifact(
+TRAIN_LOG: Artifact[TrainLog] = Artifact(
     "train log",
     f"{layout.EXPERIMENTS_DIR}/<stage>/<run>/{layout.TRAIN_LOG}",
     TrainLog,
@@ -273,63 +288,63 @@ TRAIN_LOG = Artifact(
     "steps.evaluate.evaluate (training cost for tie-breaks), reporting",
     open=True,
 )
-SWEEP = Artifact(
+SWEEP: Artifact[ThresholdSweep] = Artifact(
     "threshold sweep",
     f"{layout.EXPERIMENTS_DIR}/<stage>/<run>/{layout.SWEEP_FILE}",
     ThresholdSweep,
     "steps.threshold.sweep_threshold (stages whose plan sweeps)",
     "steps.evaluate (rule `threshold`), reporting.plots",
 )
-EVALUATION = Artifact(
+EVALUATION: Artifact[Evaluation] = Artifact(
     "evaluation",
     f"{layout.RESULTS_DIR}/<stage>/<run>/<set>/{layout.EVAL_FILE}",
     Evaluation,
     "steps.evaluate.evaluate",
     "reporting.report, people",
 )
-RUN_SUMMARY = Artifact(
+RUN_SUMMARY: Artifact[RunSummary] = Artifact(
     "run summary",
     f"{layout.RESULTS_DIR}/<stage>/<run>/{layout.SUMMARY_FILE}",
     RunSummary,
     "steps.evaluate.evaluate",
     "steps.selection.select_runs, method.dvc.stage_metrics, reporting.report",
 )
-SELECTION = Artifact(
+SELECTION: Artifact[Selection] = Artifact(
     "selection",
     f"{layout.SELECTIONS_DIR}/<stage>/{layout.SELECTION_FILE}",
     Selection,
     "steps.selection.select_runs (DVC `select@N`, KFP select task)",
     "steps.freeze.freeze, reporting.report, reporting.plots, kfp.pull",
 )
-WINNER = Artifact(
+WINNER: Artifact[Winner] = Artifact(
     "winner",
     f"{layout.SELECTIONS_DIR}/<stage>/{layout.WINNER_FILE}",
     Winner,
     "steps.selection.select_runs",
     "method.grid.read_base (the next stage builds on its settings; DVC params dep)",
 )
-STAGE_METRICS = Artifact(
+STAGE_METRICS: Artifact[HeadlineMetrics] = Artifact(
     "stage metrics",
     f"{layout.SELECTIONS_DIR}/<stage>/{layout.METRICS_FILE}, {layout.REPORT_METRICS}",
     HeadlineMetrics,
     "method.dvc.select_stage, reporting.report.write_report, kfp.pull",
     "`dvc metrics show/diff`",
 )
-CHAMPION = Artifact(
+CHAMPION: Artifact[ChampionCard] = Artifact(
     "champion card",
     f"{layout.CHAMPION_DIR}/{layout.CHAMPION_FILE} (and models/champions/<stage>/)",
     ChampionCard,
     "steps.freeze.freeze (DVC `freeze@N`, KFP freeze task)",
     "filtering (the `filter` command), steps.evaluate (rule `frozen`), method.grid.read_base, reporting",
 )
-HUMAN_REPORT = Artifact(
+HUMAN_REPORT: Artifact[HumanReport] = Artifact(
     "human-label report",
     f"{layout.TRAINING_DIR}/{layout.HUMAN_REPORT}",
     HumanReport,
     "data.human_training.build_training_data (DVC `training-data`, KFP training-data task)",
     "steps.freeze (the champion's `validation`), reporting.report",
 )
-ARTIFACTS: tuple[Artifact, ...] = (
+ARTIFACTS: tuple[Artifact[Any], ...] = (
     TRAIN_LOG,
     SWEEP,
     EVALUATION,
@@ -441,7 +456,7 @@ def _has(value: dict, dotted: str) -> bool:
 
 
 def check(
-    artifact: Artifact, value: Any, path: object, *, writing: bool = False, needs: Iterable[str] = ()
+    artifact: Artifact[Any], value: Any, path: object, *, writing: bool = False, needs: Iterable[str] = ()
 ) -> None:
     """Raise IacsieveError naming the file and the first bad key if `value` is not the artifact's shape.
 
@@ -461,15 +476,18 @@ def check(
         raise IacsieveError(f"{path}: {problems[0]}{more} ({artifact.name})")
 
 
-def read_artifact(artifact: Artifact, path: str | Path, *, hint: str = "", needs: Iterable[str] = ()) -> Any:
-    """The artifact at `path`: every key present of its shape's type, the keys in `needs` present
-    (extra keys kept: a newer producer)."""
+def read_artifact(
+    artifact: Artifact[Shape], path: str | Path, *, hint: str = "", needs: Iterable[str] = ()
+) -> Shape:
+    """The artifact at `path`, typed as its shape: every key present of its shape's type, the keys in
+    `needs` present (extra keys kept: a newer producer). Keys outside `needs` that the shape marks
+    required may still be absent in an older file: read them with `.get` where that matters."""
     value = read_json_object(path, what="JSON", hint=hint)
     check(artifact, value, path, needs=needs)
-    return value
+    return value  # type: ignore[return-value]  # checked above against the shape
 
 
-def write_artifact(artifact: Artifact, path: str | Path, value: Any) -> Path:
+def write_artifact(artifact: Artifact[Any], path: str | Path, value: Any) -> Path:
     """Check `value` against the artifact's shape (no unknown keys), then write it atomically."""
     check(artifact, value, path, writing=True)
     return atomic_write_json(path, value)

@@ -70,7 +70,7 @@ def _load_champion_json(model_dir: Path) -> dict:
         from iacsieve.steps.freeze import load_champion
     except ImportError:  # a trimmed install without the training steps
         return read_json_object(model_dir / CHAMPION_FILE, what="champion file")
-    return load_champion(model_dir)
+    return dict(load_champion(model_dir))
 
 
 def champion_sha256(model_dir: str | Path) -> str:

@@ -58,7 +58,7 @@ def pull_champion(
         if unsafe:
             raise IacsieveError(f"{source}: refusing a champion with pickle files ({unsafe[0].name})")
         atomic_write_json(tmp / layout.ORIGIN_FILE, {"source": source, **(origin or {})})
-    return champion
+    return dict(champion)
 
 
 def _checked_destination(source: str, dest: str | Path) -> Path:

@@ -173,4 +173,4 @@ def freeze(
     champion.metadata.update(
         {k: info[k] for k in ("run", "family", "threshold", "threshold_source", "data_md5")}
     )
-    log_headline(metrics, info)
+    log_headline(metrics, dict(info))

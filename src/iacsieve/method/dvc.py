@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from iacsieve import layout
-from iacsieve.artifacts import RUN_SUMMARY, STAGE_METRICS, read_artifact, write_artifact
+from iacsieve.artifacts import RUN_SUMMARY, STAGE_METRICS, ChampionCard, Winner, read_artifact, write_artifact
 from iacsieve.atomic import atomic_directory, atomic_write_json
 from iacsieve.errors import IacsieveError
 from iacsieve.method.grid import read_base, resolve_run_config, run_name, stage_runs
@@ -43,7 +43,7 @@ def base_file(plan: StagePlan, root: str | Path = ".") -> Path | None:
     return None
 
 
-def load_base(plan: StagePlan, root: str | Path = ".") -> dict | None:
+def load_base(plan: StagePlan, root: str | Path = ".") -> Winner | ChampionCard | None:
     path = base_file(plan, root)
     if path is None:
         return None

@@ -6,11 +6,12 @@ A run's settings are resolved BEFORE it is named, so every run directory reads
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from iacsieve import layout
-from iacsieve.artifacts import WINNER, read_artifact
+from iacsieve.artifacts import WINNER, ChampionCard, Winner, read_artifact
 from iacsieve.errors import ConfigError
 from iacsieve.method.params import Params
 from iacsieve.method.plan import stage_plan
@@ -19,7 +20,7 @@ from iacsieve.run_config import TrainConfig
 
 def read_base(
     path: str | Path, *, hint: str = "give a select task's `selection` or a freeze task's `card`/`champion`"
-) -> dict:
+) -> Winner | ChampionCard:
     """What a stage builds on, for both runners: a selection's winner.json or a champion.json, given as
     the file or the folder holding it (a DVC output or a KFP artifact)."""
     from iacsieve.steps.freeze import load_champion
@@ -30,9 +31,9 @@ def read_base(
     return read_artifact(WINNER, path if path.suffix == ".json" else path / layout.WINNER_FILE, hint=hint)
 
 
-def base_config(base: dict | None, *, stage: int) -> dict:
+def base_config(base: Mapping[str, Any] | None, *, stage: int) -> dict:
     """The run settings a stage builds on: a `winner.json`'s or a `champion.json`'s `config`."""
-    config = base.get("config") if isinstance(base, dict) else None
+    config = base.get("config") if base is not None else None
     if not isinstance(config, dict):
         plan = stage_plan(stage)
         raise ConfigError(
@@ -42,7 +43,7 @@ def base_config(base: dict | None, *, stage: int) -> dict:
 
 
 def resolve_run_config(
-    params: Params, stage: int, point: dict[str, Any], base: dict | None = None
+    params: Params, stage: int, point: dict[str, Any], base: Mapping[str, Any] | None = None
 ) -> TrainConfig:
     """The TrainConfig of one grid point: defaults < families.<family> < point for stages that
     build on nothing; the previous winner's/champion's config < point otherwise."""
@@ -55,7 +56,7 @@ def resolve_run_config(
     return TrainConfig.from_dict(values, where=f"stage{stage}")
 
 
-def resolve_from_base(stage: int, point: dict[str, Any], base: dict | None) -> TrainConfig:
+def resolve_from_base(stage: int, point: dict[str, Any], base: Mapping[str, Any] | None) -> TrainConfig:
     """The settings of a point of a stage that builds on the previous winner/champion (no params
     needed: what a KFP `resolve` task computes at run time from the previous stage's artifact)."""
     return TrainConfig.from_dict({**base_config(base, stage=stage), **point}, where=f"stage{stage}")
@@ -66,7 +67,9 @@ def run_name(stage: int, config: TrainConfig) -> str:
     return config.run_name(with_seed=stage_plan(stage).seed_in_run_name)
 
 
-def stage_runs(params: Params, stage: int, base: dict | None = None) -> list[tuple[str, TrainConfig]]:
+def stage_runs(
+    params: Params, stage: int, base: Mapping[str, Any] | None = None
+) -> list[tuple[str, TrainConfig]]:
     """(run name, settings) of every point of the stage's grid, in grid order."""
     runs = [resolve_run_config(params, stage, p, base) for p in params.stage(stage).grid_points()]
     return [(run_name(stage, c), c) for c in runs]

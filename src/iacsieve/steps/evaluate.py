@@ -9,7 +9,9 @@ Rules (where the threshold comes from):
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from iacsieve import layout
 from iacsieve.artifacts import EVALUATION, RUN_SUMMARY, SWEEP, TRAIN_LOG, read_artifact, write_artifact
@@ -163,7 +165,7 @@ def _read_config(path: Path) -> dict:
     return config
 
 
-def training_cost(train_log: dict) -> int:
+def training_cost(train_log: Mapping[str, Any]) -> int:
     """Deterministic training cost for tie-breaks: training rows times epochs run (wall time varies)."""
     epochs = train_log.get("epochs_run") or len(train_log.get("epochs") or []) or 1
     return int(train_log.get("n_train") or 0) * int(epochs)

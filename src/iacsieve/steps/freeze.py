@@ -148,7 +148,7 @@ def freeze(
     return champion_dir
 
 
-def load_champion(champion: str | Path) -> dict:
+def load_champion(champion: str | Path) -> artifacts.ChampionCard:
     """Read and validate `champion.json` (given the champion directory or the file itself)."""
     path = Path(champion)
     if path.is_dir() or path.suffix.lower() != ".json":

@@ -7,8 +7,9 @@ down, so the models layer can use it too.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,9 @@ HEADLINE_KEYS: tuple[str, ...] = (
 )
 
 
-def headline(threshold: float | None, val: dict | None, test_combined: dict | None) -> dict[str, float]:
+def headline(
+    threshold: float | None, val: Mapping[str, Any] | None, test_combined: Mapping[str, Any] | None
+) -> dict[str, float]:
     """The few numbers every DVC metrics file and the KFP UI show, in one shape: the threshold, val
     F1, and on the combined test set F1 with its 95% interval, FP reduction and TP retention (per
     tech and per smell: the report). One flat row each, so `dvc metrics show` fits a terminal."""
