@@ -70,6 +70,7 @@ RAW = committed_params()
         ("human.val_fraction", True, "human.val_fraction: expected a number"),
         ("stage4.seeds", [-1], "stage4.seeds[0]: must be >= 0"),
         ("families.tiny-t5.max_length", 1, "families.tiny-t5.max_length: must be >= 2"),
+        ("families.tiny-t5.options", {"dropout": 5}, "families.tiny-t5.options.dropout: must be <= 1"),
     ],
 )
 def test_params_refuses_in_one_line_naming_the_key(tmp_path, capsys, key, value, needle):

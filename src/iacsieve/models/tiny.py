@@ -10,27 +10,38 @@ Sizes are overridable per run via `options` (e.g. `options: {hidden_size: 128, n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from iacsieve.data.records import WarningRecord, record_text
-from iacsieve.errors import ConfigError
 from iacsieve.models import get_family
 from iacsieve.models.encoders.training import fit_encoder
 from iacsieve.models.hf import EncoderScorer
 from iacsieve.models.hf import load as _load_encoder
 from iacsieve.run_config import TrainConfig
+from iacsieve.settings import parse_block, setting
 
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "hidden_size": 64,
-    "num_layers": 2,
-    "num_heads": 2,
-    "intermediate_size": 256,
-    "dropout": 0.1,
-    "vocab_size": 4000,  # the BPE vocabulary trained on the train split
-    "min_frequency": 2,
-}
+
+@dataclass(frozen=True)
+class TinyOptions:
+    """A tiny encoder's `options` (params.yaml `families.tiny-*.options`), declared once."""
+
+    hidden_size: int = setting(64, "hidden width", min=1, max=65_536)
+    num_layers: int = setting(2, "encoder layers", min=1, max=1024)
+    num_heads: int = setting(2, "attention heads (must divide hidden_size)", min=1, max=65_536)
+    intermediate_size: int = setting(256, "feed-forward width", min=1, max=1_048_576)
+    dropout: float = setting(0.1, "dropout probability", min=0.0, max=1.0)
+    vocab_size: int = setting(4000, "the BPE vocabulary trained on the train split", min=1, max=10**7)
+    min_frequency: int = setting(2, "least count of a merged BPE pair", min=1, max=10**9)
+
+    def relations(self) -> Iterator[tuple[str, str]]:
+        if self.hidden_size % self.num_heads:
+            yield "num_heads", f"must divide hidden_size ({self.hidden_size}), got {self.num_heads}"
+
+
+DEFAULT_OPTIONS: dict[str, Any] = asdict(TinyOptions())
 
 # Special tokens in the order of the ids the architectures expect.
 SPECIAL_TOKENS: dict[str, dict[str, str]] = {
@@ -46,22 +57,8 @@ SPECIAL_TOKENS: dict[str, dict[str, str]] = {
 
 
 def tiny_options(config: TrainConfig) -> dict[str, Any]:
-    """Defaults overridden by `config.options`; an unknown key is a ConfigError naming it."""
-    unknown = sorted(set(config.options) - set(DEFAULT_OPTIONS))
-    if unknown:
-        raise ConfigError(
-            f"options.{unknown[0]}",
-            f"unknown option for {config.family} (known: {', '.join(DEFAULT_OPTIONS)})",
-        )
-    opts = {**DEFAULT_OPTIONS, **config.options}
-    for key in ("hidden_size", "num_layers", "num_heads", "intermediate_size", "vocab_size", "min_frequency"):
-        if isinstance(opts[key], bool) or not isinstance(opts[key], int) or opts[key] < 1:
-            raise ConfigError(f"options.{key}", f"must be a positive integer, got {opts[key]!r}")
-    if opts["hidden_size"] % opts["num_heads"]:
-        raise ConfigError(
-            "options.num_heads", f"must divide hidden_size ({opts['hidden_size']}), got {opts['num_heads']}"
-        )
-    return opts
+    """Defaults overridden by `config.options`; a bad key or value is a ConfigError naming `options.<key>`."""
+    return asdict(parse_block(TinyOptions, config.options, "options", source=config.family))
 
 
 def train_tokenizer(
