@@ -94,19 +94,39 @@ def _set(raw: dict, dotted: str, value: object) -> None:
 # ----------------------------------------------------------------------------- one declaration
 
 
-def test_the_committed_params_are_the_declared_defaults_where_they_agree():
-    """params.yaml's blocks hold values, never a second copy of a default that disagrees with the
-    code's (human.validation was `llm` in code and `merged` here)."""
-    params = parse_params(copy.deepcopy(RAW))
-    for block, cls in SETTINGS_BLOCKS[1:]:
-        written = RAW.get(block, {})
-        current = getattr(params, block)
-        for name, f in declared(cls).items():
-            if name in written and f.default is not dataclasses.MISSING:
-                assert getattr(current, name) == f.default, (
-                    f"params.yaml {block}.{name} = {written[name]!r} differs from the declared default "
-                    f"{f.default!r}: change the declaration, not a copy"
-                )
+def test_step_commands_read_params_yaml_blocks_through_the_declaration(tmp_path, capsys):
+    """`labels apply` (and `sweep-threshold`, `evaluate`) take params.yaml's block for flags left
+    out: a value there is checked by the same declaration, naming the file and the key."""
+    (tmp_path / "human").mkdir()
+    (tmp_path / "params.yaml").write_text("human:\n  val_fraction: 2\n")
+    argv = ["labels", "apply", "--prepared", str(tmp_path / "none"), "--human", str(tmp_path / "human")]
+    code = main([*argv, "--out", str(tmp_path / "out"), "--params", str(tmp_path / "params.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and "params.yaml: human.val_fraction: must be <= 1, got 2" in err, err
+    (tmp_path / "params.yaml").write_text("human:\n  val_fraction: 0.2\n")
+    code = main(
+        [
+            *argv,
+            "--out",
+            str(tmp_path / "out"),
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--val-fraction",
+            "3",
+        ]
+    )
+    assert "command line: human.val_fraction: must be <= 1, got 3" in capsys.readouterr().err
+
+
+def test_declared_defaults_agree_with_the_flags_that_show_them(capsys):
+    """One default per setting: `labels apply` has none of its own (human.validation was `llm` in
+    the command and `merged` in params.yaml)."""
+    from iacsieve.data.human import HumanSettings
+
+    with pytest.raises(SystemExit):
+        main(["labels", "apply", "--help"])
+    assert HumanSettings().validation == "merged" == RAW["human"]["validation"]
+    assert "(default: llm)" not in capsys.readouterr().out
 
 
 def test_schedulers_are_transformers_names():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from typing import TextIO
 
 from iacsieve import layout
@@ -223,10 +224,12 @@ def _add_labels_apply(lsub: argparse._SubParsersAction) -> None:
         "--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)"
     )
     ap.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
+    from iacsieve.cli.steps import params_block_arg
     from iacsieve.data.human import HumanSettings
     from iacsieve.settings import add_flags
 
-    add_flags(ap, HumanSettings, ("train", "validation", "val_fraction", "min_val_rows"))
+    add_flags(ap, HumanSettings, ("train", "validation", "val_fraction", "min_val_rows"), show_defaults=False)
+    params_block_arg(ap, "human")
     ap.set_defaults(func=_labels_apply)
 
 
@@ -260,11 +263,10 @@ def _labels_stats(args: argparse.Namespace) -> int:
 
 
 def _labels_apply(args: argparse.Namespace) -> int:
+    from iacsieve.cli.steps import settings_in_force
     from iacsieve.data.human import HumanSettings, build_training_data
-    from iacsieve.settings import given_flags
 
-    given = given_flags(args, HumanSettings, ("train", "validation", "val_fraction", "min_val_rows"))
-    settings = HumanSettings.from_dict({"dir": args.human, **given}, source="labels apply")
+    settings = replace(settings_in_force(args, HumanSettings, "human"), dir=str(args.human))
     report = build_training_data(args.prepared, args.human, args.out, settings)
     say(
         f"{args.out}: {report['labels']} human label(s); train relabelled {report['train_relabelled']} "

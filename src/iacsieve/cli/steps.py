@@ -27,7 +27,7 @@ SWEEP_KEY, EVALUATION_KEY = "threshold_sweep", "evaluation"  # their params.yaml
 T = TypeVar("T")
 
 
-def _params_block_arg(p: argparse.ArgumentParser, key: str) -> None:
+def params_block_arg(p: argparse.ArgumentParser, key: str) -> None:
     p.add_argument(
         "--params",
         default=layout.PARAMS_FILE,
@@ -138,7 +138,7 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding val_scores.jsonl")
     add_flags(p, SweepSettings, show_defaults=False)
-    _params_block_arg(p, SWEEP_KEY)
+    params_block_arg(p, SWEEP_KEY)
     p.add_argument("--out", help="output JSON (default: RUN_DIR/threshold_sweep_results.json)")
     p.set_defaults(func=_sweep)
 
@@ -191,7 +191,7 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--champion", metavar="FILE", help="champion.json (or its folder) for --rule frozen")
     add_flags(p, EvaluationSettings, show_defaults=False)
-    _params_block_arg(p, EVALUATION_KEY)
+    params_block_arg(p, EVALUATION_KEY)
     p.set_defaults(func=_evaluate)
 
 
