@@ -71,3 +71,68 @@ def test_the_check_sees_a_retyped_name(tmp_path):
         f"m.py:2: {layout.CHAMPION_FILE!r} is layout.CHAMPION_FILE",
         "m.py:3: 'models/experiments/' is a path under a layout folder (name it in layout.py)",
     ]
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def _declared_flags() -> dict[str, str]:
+    """`--flag` -> the declared setting it belongs to (iacsieve.settings), over every settings block."""
+    from iacsieve.method.params import SETTINGS_BLOCKS
+    from iacsieve.settings import declared, flag_name
+
+    return {
+        flag_name(name, f): f"{block}.{name}"
+        for block, cls in SETTINGS_BLOCKS
+        for name, f in declared(cls).items()
+        if name != "dir"  # `--human DIR`: the labels store, a path every labels command takes
+    }
+
+
+def hand_written_flags(path: Path, flags: dict[str, str], root: Path = SRC.parent) -> list[str]:
+    """`add_argument("--learning-rate", ...)` written by hand for a declared setting: a second copy
+    of its type, default and help (add it with `iacsieve.settings.add_flags`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        f"{path.relative_to(root)}:{node.lineno}: {arg.value} is the setting {flags[arg.value]}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "add_argument"
+        for arg in node.args
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value in flags
+    ]
+
+
+# Other knobs that share a setting's flag name: not a copy of that setting.
+NOT_THE_SETTING = {
+    ("cli/filter.py", "--batch-size"): "scoring batch of the filter, not training's",
+    ("reporting/bench_filter.py", "--batch-size"): "scoring batch of the filter benchmark",
+    ("cli/human.py", "--seed"): "the learning-curve experiment's fold seed",
+    ("cli/quality.py", "--seed"): "the quality check's sampling seed",
+}
+
+
+def test_setting_flags_are_derived_from_the_declarations():
+    flags = _declared_flags()
+    found = [
+        hit
+        for path in sorted(SRC.rglob("*.py"))
+        for hit in hand_written_flags(path, flags)
+        if (str(path.relative_to(SRC)), hit.split(": ")[1].split()[0]) not in NOT_THE_SETTING
+    ]
+    assert not found, "derive these flags with iacsieve.settings.add_flags:\n" + "\n".join(found)
+
+
+def test_the_flag_check_sees_a_hand_written_flag(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('p.add_argument("--lr", type=float)\np.add_argument("--seed", type=int, default=42)\n')
+    assert hand_written_flags(module, _declared_flags(), tmp_path) == [
+        "m.py:2: --seed is the setting defaults.seed"
+    ]
+
+
+def test_no_setting_default_is_retyped_in_layout():
+    """layout.py names paths; the settings' defaults live in their declarations only."""
+    for name in ("SWEEP_START", "SWEEP_STOP", "SWEEP_STEP", "BOOTSTRAP_SAMPLES", "BOOTSTRAP_SEED"):
+        assert not hasattr(layout, name), f"layout.{name}: declare it in iacsieve.steps.settings"
