@@ -92,17 +92,9 @@ def format_value(value: Any) -> str:
 def read_run_settings(path: str | Path, *, hint: str = "") -> dict[str, Any]:
     """A run's settings file (`config_used.yaml`, or one given to `iacsieve train --config`) as a
     mapping; a missing file, bad YAML or a non-mapping is one line naming the file."""
-    from pathlib import Path
-
-    import yaml
+    from iacsieve.yaml_file import read_yaml
 
     path = Path(path)
     if not path.is_file():
         raise IacsieveError(f"{path}: not found" + (f"; {hint}" if hint else ""))
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise IacsieveError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(values, dict):
-        raise ConfigError("<root>", "expected a mapping of run settings", source=path)
-    return values
+    return read_yaml(path)  # the loader params.yaml goes through (duplicate keys, aliases, YAML 1.2)
