@@ -115,7 +115,7 @@ def test_step_commands_read_params_yaml_blocks_through_the_declaration(tmp_path,
             "3",
         ]
     )
-    assert "command line: human.val_fraction: must be <= 1, got 3" in capsys.readouterr().err
+    assert "command line: --val-fraction: must be <= 1, got 3" in capsys.readouterr().err
 
 
 def test_declared_defaults_agree_with_the_flags_that_show_them(capsys):
@@ -293,3 +293,27 @@ def _training_arguments(config: TrainConfig) -> None:
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=config.learning_rate)
     steps = 10 * config.epochs
     get_scheduler(config.scheduler, optimizer, int(config.warmup_ratio * steps), steps)
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["train", "--family", "classical", "--seed", "-1"], "command line: --seed: must be >= 0, got -1"),
+        (["train", "--family", "classical", "--max-length", "0"], "command line: --max-length: must be >= 2"),
+        (
+            ["stage-run", "--stage", "1", "--family", "classical", "--learning-rate", "0"],
+            "command line: --learning-rate: must be > 0",
+        ),
+        (["sweep-threshold", "RUN", "--step", "1e-320"], "command line: --step: must be >= 0.0001"),
+        (
+            ["evaluate", "RUN", "--results", "R", "--bootstrap-samples", "0"],
+            "--bootstrap-samples: must be >= 1",
+        ),
+    ],
+)
+def test_a_bad_flag_is_named_in_one_line(tmp_path, capsys, argv, needle):
+    argv = [str(tmp_path / a) if a in ("RUN", "R") else a for a in argv]
+    code = main([*argv, "--out", str(tmp_path / "out")] if argv[0] in ("train",) else argv)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert needle in err, err

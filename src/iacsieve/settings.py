@@ -214,12 +214,16 @@ def add_flags(
 
 
 def given_flags(args: argparse.Namespace, cls: type, names: Iterable[str] | None = None) -> dict[str, Any]:
-    """The settings given on the command line (flags left out are absent)."""
+    """The settings given on the command line (flags left out are absent), each checked against its
+    declaration: a bad value is a ConfigError naming the flag (`command line: --seed: must be >= 0`)."""
     known = declared(cls)
-    return {
+    given = {
         n: getattr(args, n)
         for n in (names if names is not None else known)
         if getattr(args, n, None) is not None
+    }
+    return {
+        n: check_value(known[n], v, flag_name(n, known[n]), source="command line") for n, v in given.items()
     }
 
 
