@@ -69,6 +69,9 @@ class HumanSettings:
         return parse_block(cls, block, "human", source=source)
 
 
+_DEFAULT = HumanSettings()  # the declared defaults, for the functions below
+
+
 def held_out_for_validation(key: str, val_fraction: float) -> bool:
     """Stable hash split of a warning outside the dataset: validation when its hash falls below the fraction."""
     value = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
@@ -88,9 +91,9 @@ def apply_human_labels(
     train_records: Sequence[WarningRecord],
     human: Mapping[str, HumanLabel],
     *,
-    mode: str = "override",
+    mode: str = _DEFAULT.train,
     val_keys: frozenset[str] = frozenset(),
-    val_fraction: float = 0.5,
+    val_fraction: float = _DEFAULT.val_fraction,
 ) -> list[WarningRecord]:
     """Train records with each human-labelled warning's LLM label replaced by the human one.
 
@@ -122,7 +125,7 @@ def human_validation_split(
     *,
     mode: str = "human",
     train_keys: frozenset[str] = frozenset(),
-    val_fraction: float = 0.5,
+    val_fraction: float = _DEFAULT.val_fraction,
     min_rows: int = 1,
 ) -> list[WarningRecord]:
     """The validation rows that threshold sweep and selection read.
