@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from runners import PARAMS, make_setup
 
-from iacsieve import layout
+from iacsieve.core import layout
+from iacsieve.core.errors import ConfigError
 from iacsieve.data.human import build_training_data
 from iacsieve.data.records import load_prepared, prepare
-from iacsieve.errors import ConfigError
 from iacsieve.method import dvc
 from iacsieve.method.params import load_params, parse_params
 from iacsieve.models import FAMILIES, FamilySpec, family_of, load_scorer

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from iacsieve import layout
+from iacsieve.core import layout
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "iacsieve"
 # layout's file and folder names (a dot or a slash: "results" alone is too common a word to police)
@@ -77,9 +77,9 @@ def test_the_check_sees_a_retyped_name(tmp_path):
 
 
 def _declared_flags() -> dict[str, str]:
-    """`--flag` -> the declared setting it belongs to (iacsieve.settings), over every settings block."""
+    """`--flag` -> the declared setting it belongs to (iacsieve.core.settings), over every settings block."""
+    from iacsieve.core.settings import declared, flag_name
     from iacsieve.method.params import SETTINGS_BLOCKS
-    from iacsieve.settings import declared, flag_name
 
     return {
         flag_name(name, f): f"{block}.{name}"
@@ -91,7 +91,7 @@ def _declared_flags() -> dict[str, str]:
 
 def hand_written_flags(path: Path, flags: dict[str, str], root: Path = SRC.parent) -> list[str]:
     """`add_argument("--learning-rate", ...)` written by hand for a declared setting: a second copy
-    of its type, default and help (add it with `iacsieve.settings.add_flags`)."""
+    of its type, default and help (add it with `iacsieve.core.settings.add_flags`)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     return [
         f"{path.relative_to(root)}:{node.lineno}: {arg.value} is the setting {flags[arg.value]}"
@@ -121,7 +121,7 @@ def test_setting_flags_are_derived_from_the_declarations():
         for hit in hand_written_flags(path, flags)
         if (str(path.relative_to(SRC)), hit.split(": ")[1].split()[0]) not in NOT_THE_SETTING
     ]
-    assert not found, "derive these flags with iacsieve.settings.add_flags:\n" + "\n".join(found)
+    assert not found, "derive these flags with iacsieve.core.settings.add_flags:\n" + "\n".join(found)
 
 
 def test_the_flag_check_sees_a_hand_written_flag(tmp_path):

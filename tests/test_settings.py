@@ -1,4 +1,4 @@
-"""Each setting declared once (`iacsieve.settings`), and `iacsieve params` refuses every value that
+"""Each setting declared once (`iacsieve.core.settings`), and `iacsieve params` refuses every value that
 would fail later (issue 31: "params that pass, then fail").
 
 The property test mutates one declared setting of the committed params.yaml to a value around one
@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from iacsieve.cli.app import main
-from iacsieve.errors import ConfigError
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.run_config import SCHEDULERS, TrainConfig
+from iacsieve.core.settings import declared, spec
 from iacsieve.method.grid import resolve_run_config
 from iacsieve.method.params import SETTINGS_BLOCKS, parse_params, read_yaml
 from iacsieve.models import family_of
-from iacsieve.run_config import SCHEDULERS, TrainConfig
-from iacsieve.settings import declared, spec
 from iacsieve.steps.metrics import bootstrap_f1_ci
 from iacsieve.steps.threshold import threshold_grid
 

@@ -8,18 +8,18 @@ from typing import TypeVar
 
 import yaml
 
-from iacsieve import layout
-from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.output_policy import check_file_output, check_folder_output
-from iacsieve.overlap import refuse_overlap, same_path
-from iacsieve.run_config import TrainConfig, read_run_settings
-from iacsieve.settings import add_flags, declared, given_flags, parse_block
+from iacsieve.core import layout
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.run_config import TrainConfig, read_run_settings
+from iacsieve.core.settings import add_flags, declared, given_flags, parse_block
+from iacsieve.io.output_policy import check_file_output, check_folder_output
+from iacsieve.io.overlap import refuse_overlap, same_path
 from iacsieve.steps.settings import EvaluationSettings, SweepSettings
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
 # Every TrainConfig setting is a `train` flag of the same name (`learning_rate` -> `--learning-rate`),
-# typed and explained by its declaration (iacsieve.run_config); `options` come as `--option KEY=VALUE`.
+# typed and explained by its declaration (iacsieve.core.run_config); `options` come as `--option KEY=VALUE`.
 _TRAIN_SETTINGS: tuple[str, ...] = tuple(n for n in declared(TrainConfig) if n != "options")
 
 
@@ -144,7 +144,7 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from iacsieve.layout import SWEEP_FILE
+    from iacsieve.core.layout import SWEEP_FILE
     from iacsieve.steps.threshold import sweep_threshold
 
     run_dir = Path(args.run_dir)

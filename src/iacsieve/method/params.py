@@ -18,17 +18,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.image import DEFAULT_IMAGE
+from iacsieve.core.layout import PARAMS_FILE
+from iacsieve.core.run_config import TrainConfig, format_value
+from iacsieve.core.settings import check_value, declared, parse_block
 from iacsieve.data.human import HumanSettings
-from iacsieve.errors import ConfigError
-from iacsieve.image import DEFAULT_IMAGE
-from iacsieve.layout import PARAMS_FILE
+from iacsieve.io.yaml_file import read_yaml as read_yaml  # the one YAML loader (re-exported)
 from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_parallelism, parse_pod_settings
 from iacsieve.method.plan import RUN_LISTS, SEED_LISTS, STAGES, stage_plan
 from iacsieve.models import FAMILIES, family_of
-from iacsieve.run_config import TrainConfig, format_value
-from iacsieve.settings import check_value, declared, parse_block
 from iacsieve.steps.settings import EvaluationSettings, SweepSettings
-from iacsieve.yaml_file import read_yaml as read_yaml  # the one YAML loader (re-exported)
 
 LOCAL = "local"  # the top-level grids' profile name
 PROFILES_KEY = "profiles"

@@ -16,8 +16,8 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-from iacsieve.errors import ConfigError
-from iacsieve.layout import META_FILE as META_FILE  # re-exported: models.META_FILE is its old home
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.layout import META_FILE as META_FILE  # re-exported: models.META_FILE is its old home
 from iacsieve.models.family import ModelFamily, Scorer
 from iacsieve.models.persistence import META_TYPES as META_TYPES
 from iacsieve.models.persistence import check_model_files as check_model_files

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from iacsieve.errors import ConfigError
+from iacsieve.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from iacsieve.core.run_config import TrainConfig
     from iacsieve.data.records import WarningRecord
-    from iacsieve.run_config import TrainConfig
 
 
 class Scorer(Protocol):

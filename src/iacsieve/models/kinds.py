@@ -13,8 +13,8 @@ import numpy as np
 from iacsieve.models.family import FamilyBase, Scorer
 
 if TYPE_CHECKING:
+    from iacsieve.core.run_config import TrainConfig
     from iacsieve.data.records import WarningRecord
-    from iacsieve.run_config import TrainConfig
 
 
 class Classical(FamilyBase):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import META_FILE
-from iacsieve.limits import shorten
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import META_FILE
+from iacsieve.io.limits import shorten
+from iacsieve.io.reading import read_json_object
 from iacsieve.models.family import Scorer
-from iacsieve.reading import read_json_object
 
 # Keys of model_meta.json the loaders and the filter rely on, with the JSON type each must have.
 META_TYPES: dict[str, tuple[type, ...]] = {
@@ -31,7 +31,7 @@ META_TYPES: dict[str, tuple[type, ...]] = {
 def write_meta(model_dir: str | Path, meta: dict) -> Path:
     """`model_meta.json` of a model a family saves, its shape checked as `read_meta` will check it
     (`kind` and `family` required): a family cannot save a folder the loader would refuse."""
-    from iacsieve.atomic import atomic_write_json
+    from iacsieve.io.atomic import atomic_write_json
 
     path = Path(model_dir) / META_FILE
     atomic_write_json(path, meta)

@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from iacsieve.core.run_config import TrainConfig
+from iacsieve.core.settings import parse_block, setting
 from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.models import get_family
 from iacsieve.models.encoders.training import fit_encoder
 from iacsieve.models.hf import EncoderScorer
 from iacsieve.models.hf import load as _load_encoder
-from iacsieve.run_config import TrainConfig
-from iacsieve.settings import parse_block, setting
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from iacsieve import layout
-from iacsieve.artifacts import EVALUATION, RUN_SUMMARY, SWEEP, TRAIN_LOG, read_artifact, write_artifact
-from iacsieve.classification import compute_metrics, predict
-from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.layout import (
+from iacsieve.core import layout
+from iacsieve.core.artifacts import EVALUATION, RUN_SUMMARY, SWEEP, TRAIN_LOG, read_artifact, write_artifact
+from iacsieve.core.classification import compute_metrics, predict
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.layout import (
     EVAL_FILE,
     EVAL_SETS,
     SUMMARY_FILE,
@@ -25,8 +25,8 @@ from iacsieve.layout import (
     TECHS,
     TEST_SETS,
 )
-from iacsieve.run_config import read_run_settings
-from iacsieve.settings import parse_block
+from iacsieve.core.run_config import read_run_settings
+from iacsieve.core.settings import parse_block
 from iacsieve.steps.freeze import load_champion
 from iacsieve.steps.metrics import bootstrap_f1_ci, load_scores, score_arrays
 from iacsieve.steps.settings import EvaluationSettings

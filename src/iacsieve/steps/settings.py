@@ -1,6 +1,6 @@
 """The settings the steps take from params.yaml: the threshold sweep's range, the bootstrap.
 
-Declared once (`iacsieve.settings`): params.yaml's `threshold_sweep:` and `evaluation:` blocks,
+Declared once (`iacsieve.core.settings`): params.yaml's `threshold_sweep:` and `evaluation:` blocks,
 the `sweep-threshold` and `evaluate` flags and docs/settings.md all read these fields.
 """
 
@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from iacsieve.settings import SEED_MAX, setting
+from iacsieve.core.settings import SEED_MAX, setting
 
 SWEEP_STEP_MIN = 1e-4  # a 1e-4 grid over [0, 1] is 10,001 thresholds; finer is memory, not precision
 _DECIMALS = 6  # thresholds are rounded to 1e-6: 0.30 + 7 * 0.01 is 0.37, not 0.37000000000000005

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from iacsieve.artifacts import SWEEP, write_artifact
-from iacsieve.classification import compute_metrics
-from iacsieve.settings import parse_block
+from iacsieve.core.artifacts import SWEEP, write_artifact
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.settings import parse_block
 from iacsieve.steps.metrics import load_scores, score_arrays
 from iacsieve.steps.settings import SweepSettings
 

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.settings import SEED_MAX, check_value, setting
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.settings import SEED_MAX, check_value, setting
 
 # Learning-rate schedules `train` accepts: transformers' SchedulerType names that need no extra
 # scheduler arguments (tests/test_settings.py checks them against the installed transformers).
@@ -92,7 +92,7 @@ def format_value(value: Any) -> str:
 def read_run_settings(path: str | Path, *, hint: str = "") -> dict[str, Any]:
     """A run's settings file (`config_used.yaml`, or one given to `iacsieve train --config`) as a
     mapping; a missing file, bad YAML or a non-mapping is one line naming the file."""
-    from iacsieve.yaml_file import read_yaml
+    from iacsieve.io.yaml_file import read_yaml
 
     path = Path(path)
     if not path.is_file():

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from iacsieve.errors import ConfigError
+from iacsieve.core.errors import ConfigError
 
 
 class _Loader(yaml.SafeLoader):
@@ -34,8 +34,8 @@ _Loader.add_implicit_resolver(
 
 def read_yaml(path: str | Path) -> dict:
     """Load a YAML mapping (YAML 1.2 floats); a missing file or bad syntax is a ConfigError."""
-    from iacsieve.limits import MAX_JSON_FILE_BYTES
-    from iacsieve.reading import read_regular_text  # regular files only, size-capped, one-line errors
+    from iacsieve.io.limits import MAX_JSON_FILE_BYTES
+    from iacsieve.io.reading import read_regular_text  # regular files only, size-capped, one-line errors
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():

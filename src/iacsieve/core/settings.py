@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, TypeVar
 
-from iacsieve.errors import ConfigError
+from iacsieve.core.errors import ConfigError
 
 T = TypeVar("T")
 SEED_MAX = 2**32 - 1  # numpy's and transformers' set_seed take seeds below 2**32

@@ -1,4 +1,4 @@
-"""Every path and file name of the project, in one place (settings: `iacsieve.settings`).
+"""Every path and file name of the project, in one place (settings: `iacsieve.core.settings`).
 
 The DVC entry points, the KFP components, the report and the tests all name files through this
 module, so a layout change is one edit. Paths are relative to the repository root (where
