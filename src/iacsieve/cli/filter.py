@@ -133,7 +133,7 @@ def _decision_args(p: argparse.ArgumentParser) -> None:
         "--on-missing",
         choices=ON_MISSING,
         default="error",
-        help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
+        help="a script missing or outside --scripts: fail with exit 2 "
         "(error, default), or keep / drop the row and count it in the summary",
     )
 

@@ -34,6 +34,7 @@ from iacsieve.filtering.fingerprint import fingerprint
 from iacsieve.filtering.output import STDOUT, SarifOptions, output_chunks, output_format, write_chunks
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY, RunInfo
 from iacsieve.filtering.scripts import (
+    LINE_OUTSIDE,
     SCRIPT_CACHE_BYTES,
     ScriptFolder,
     ScriptProblem,
@@ -306,7 +307,7 @@ class _Run:
         occurrence = 0
         if det.file_level:
             content = "<whole file>"
-        elif row.script is not None and row.status in (SCORED, PASS_THROUGH):
+        elif row.script is not None and row.status in (SCORED, PASS_THROUGH) and row.problem is None:
             content = normalise_line(self.folder.line(row.script, det.line)[0])
             occurrence = self.folder.occurrence(row.script, det.line, content)
         else:  # the script is gone or unreadable: the detector's snippet, else the line number
@@ -336,7 +337,9 @@ def classify(
         message = f"{source}:{det.row_no}: {problem.message}"
         row.location = row.location or folder.mapped(det.file).as_posix()
         row.problem, row.score = message, None
-        if problem.unreadable:
+        if problem.reason == LINE_OUTSIDE and det.non_security:  # a code-quality row: passes through
+            row.status, row.keep = PASS_THROUGH, True
+        elif problem.unreadable:
             row.status, row.keep = f"unreadable:{problem.reason}", True
         elif on_missing == "error":
             raise IacsieveError(f"{message} (--on-missing keep|drop goes on and counts it)") from None

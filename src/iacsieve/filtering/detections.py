@@ -5,7 +5,9 @@ Three formats are read:
 - ``glitch``: GLITCH's own CSV, no header, never quoted. Older releases write ``path,line,code,snippet``;
   current ones add a fifth field, the message or ``-``. Only the first three commas split safely (the
   code and the message may hold commas), so a row is split there and a trailing ``,-`` is the empty
-  message. Line ``-1`` is a whole-file smell.
+  message. Line ``-1`` is a whole-file smell. GLITCH also prints line ``0`` (a resource it could not
+  place, e.g. `implementation_improper_alignment` on puppetlabs-mysql): any integer line is read; one
+  outside the script is the filter's to judge (`Detection.outside_file`, kept or passed through unscored).
 - ``replication``: the replication package's CSV, header ``PATH,LINE,ERROR`` (older smell names such
   as ``hardcoded-secret`` or ``use of http``), properly quoted.
 - ``jsonl``: one JSON object a line with ``file``, ``line`` and ``smell``.
@@ -38,9 +40,9 @@ JSONL_KEYS: tuple[str, str, str] = ("file", "line", "smell")
 FILE_LEVEL = -1  # GLITCH's line for a smell about the whole file (too many variables, ...)
 
 _GLITCH_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# ASCII digits only (str.isdigit() accepts '²' and other digits int() rejects), at most 10 of them;
-# `-1` alone is GLITCH's whole-file line.
-_LINE_NUMBER = re.compile(r"^\s*(?:\+?[0-9]{1,10}|-1)\s*$")
+# ASCII digits only (str.isdigit() accepts '²' and other digits int() rejects), at most 10 of them, signed;
+# `-1` is GLITCH's whole-file line, any other line below 1 is outside the file.
+_LINE_NUMBER = re.compile(r"^\s*[+-]?[0-9]{1,10}\s*$")
 MAX_LINE_NUMBER = 2**31 - 1
 
 
@@ -50,7 +52,7 @@ class Detection:
 
     row_no: int  # 1-based line of the detections file where the row starts (for error messages)
     file: str  # the path exactly as the detector wrote it
-    line: int  # 1-based line in the script, or FILE_LEVEL (-1) for a whole-file smell
+    line: int  # 1-based line in the script, FILE_LEVEL (-1) for a whole-file smell; 0 or below: outside it
     raw_smell: str  # the detector's smell name / code
     values: dict = field(default_factory=dict)  # the input row, column -> value, for the output
 
@@ -68,6 +70,12 @@ class Detection:
     def file_level(self) -> bool:
         """A smell about the whole file (GLITCH's line -1): no line to score, passed through."""
         return self.line == FILE_LEVEL
+
+    @property
+    def outside_file(self) -> bool:
+        """A line no script has (0, or below -1): never scored; the filter says so (a line past the
+        script's end is found when the script is read)."""
+        return self.line < 1 and self.line != FILE_LEVEL
 
     @property
     def display_smell(self) -> str:
@@ -297,14 +305,14 @@ def _detection(
     if "\x00" in file:
         raise DataError(path, row_no, names[0], "path contains a NUL byte")
     if isinstance(line, bool) or not (isinstance(line, int) or (isinstance(line, str) and _is_int(line))):
-        raise DataError(path, row_no, names[1], f"must be an integer >= 1 (or -1), got {shorten(line)}")
+        raise DataError(path, row_no, names[1], f"must be an integer line number, got {shorten(line)}")
     line_no = int(line)
-    if not (1 <= line_no <= MAX_LINE_NUMBER or line_no == FILE_LEVEL):
+    if not -MAX_LINE_NUMBER <= line_no <= MAX_LINE_NUMBER:
         raise DataError(
             path,
             row_no,
             names[1],
-            f"must be an integer from 1 to {MAX_LINE_NUMBER} (or -1: the whole file), got {shorten(line)}",
+            f"must be an integer from {-MAX_LINE_NUMBER} to {MAX_LINE_NUMBER}, got {shorten(line)}",
         )
     if not isinstance(smell, str) or not smell.strip():
         raise DataError(path, row_no, names[2], "must be a non-empty smell name")
@@ -347,5 +355,5 @@ def _csv_fields(line: str) -> list[str]:
 
 
 def _is_int(value: str) -> bool:
-    """A line number as detectors write it: ASCII digits, at most 10 of them, or -1."""
+    """A line number as detectors write it: ASCII digits, at most 10 of them, signed."""
     return _LINE_NUMBER.match(value) is not None

@@ -127,7 +127,7 @@ def format_summary(summary: dict) -> str:
         )
     if summary["unreadable"]:
         reasons = ", ".join(f"{k} {v}" for k, v in summary["unreadable_by_reason"].items())
-        lines.append(f"  unreadable scripts: {summary['unreadable']} rows kept unscored: {reasons}")
+        lines.append(f"  unreadable scripts or lines: {summary['unreadable']} rows kept unscored: {reasons}")
         lines += _listed(summary["unreadable_rows"], summary["unreadable"])
     if summary["missing"]:
         reasons = ", ".join(f"{k} {v}" for k, v in summary["missing_by_reason"].items())
