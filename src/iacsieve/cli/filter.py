@@ -59,11 +59,12 @@ def _io_args(p: argparse.ArgumentParser) -> None:
     """What to read and where to write: the champion, the detections, the scripts, the output."""
     p.add_argument(
         "--model",
-        required=True,
+        default=None,
         metavar="DIR|ARCHIVE",
         help="champion directory (model files, model_meta.json, champion.json): models/champion "
         "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s); or a champion "
-        "archive (`iacsieve champion pack`), verified member by member first",
+        "archive (`iacsieve champion pack`), verified member by member first (default: the champion "
+        "this package bundles; the summary says so)",
     )
     p.add_argument(
         "--detections",
@@ -260,6 +261,7 @@ def _filter(args: argparse.Namespace) -> int:
         explain=args.explain,
         sarif_suppressed=args.sarif_suppressed,
         model_label=getattr(args, "model_label", None),
+        provenance=getattr(args, "provenance", None),
     )
     code = 1 if args.fail_on == "kept" and summary["kept_security"] else 0
     summary.update(fail_on=args.fail_on, exit_code=code)

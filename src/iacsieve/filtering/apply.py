@@ -27,12 +27,12 @@ from iacsieve.classification import predict
 from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering.baseline import read_baseline
-from iacsieve.filtering.champion import CHAMPION_FILE, Champion, champion_sha256, read_champion
+from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion, record_provenance
 from iacsieve.filtering.detections import Detection, DetectionSet, open_detections
 from iacsieve.filtering.evidence import Evidence, ExplainWriter, champion_index, explain_inputs
 from iacsieve.filtering.fingerprint import fingerprint
 from iacsieve.filtering.output import STDOUT, SarifOptions, output_chunks, output_format, write_chunks
-from iacsieve.filtering.sarif import DEFAULT_CATEGORY, RunInfo
+from iacsieve.filtering.sarif import DEFAULT_CATEGORY, RunInfo, provenance_properties
 from iacsieve.filtering.scripts import (
     LINE_OUTSIDE,
     SCRIPT_CACHE_BYTES,
@@ -78,6 +78,7 @@ def filter_detections(
     explain: str | Path | None = None,
     sarif_suppressed: bool = False,
     model_label: str | None = None,
+    provenance: dict | None = None,
 ) -> dict:
     """Filter a detector's warnings with a champion; write `out` (atomically, or stdout for `-`) and return
     the summary.
@@ -98,7 +99,9 @@ def filter_detections(
     the `reason` column and SARIF properties; `explain`: the full evidence per row, as JSONL;
     `sarif_suppressed`: SARIF also holds the dropped warnings, as suppressed results.
     `model_label`: the model's name in the summary, the SARIF run and errors (the champion archive that
-    `model_dir`, a temp folder, was unpacked from); default `model_dir`.
+    `model_dir`, a temp folder, was unpacked from); default `model_dir`. `provenance`: where the champion
+    came from (`champion_source`, the archive's `champion_sha256`, `package_version`; cli.app), recorded
+    in the summary and the SARIF run; without an archive hash the folder's own (`champion_sha256`).
 
     Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
     Long because it is the filter's one sequence (check, read, resolve, score, write) end to end.
@@ -147,6 +150,7 @@ def filter_detections(
     if evidence:
         frozen = "frozen" if source == "champion" else source
         run.explain = lambda records, scores: explain_inputs(index, run.scorer, records, scores, cut, frozen)
+    recorded = record_provenance(provenance, champion.model_dir)
     tally = Tally()
     counted = tally.counted(run.verdicts(stream))
     sarif = None
@@ -157,8 +161,9 @@ def filter_detections(
             threshold_source=source,
             model=label,
             family=champion.family,
-            champion_sha256=champion_sha256(champion.model_dir),
+            champion_sha256=recorded["champion_sha256"],
             category=sarif_category,
+            extra=provenance_properties(recorded),
         )
         sarif = SarifOptions(
             base,
@@ -193,6 +198,7 @@ def filter_detections(
         "lines_cut": run.cut_lines,
         "max_line_chars": limits.max_line_chars,
         "evidence": evidence,
+        **recorded,
     }
     if explain is not None:
         summary["explain"] = str(explain)
@@ -204,7 +210,6 @@ def filter_detections(
             sarif_all=sarif_all,
             sarif_category=sarif_category,
             uri_base=str(base),
-            champion_sha256=sarif.info.champion_sha256,
         )
     return summary
 

@@ -159,6 +159,19 @@ def _run_properties(info: RunInfo) -> dict:
     return {**props, **info.extra}
 
 
+def provenance_properties(recorded: dict) -> dict:
+    """The run properties that say which champion judged it (`filtering.champion.record_provenance`):
+    `championSha256` itself is RunInfo's."""
+    props = {
+        "championSource": recorded.get("champion_source"),
+        "championSha256Of": recorded.get("champion_sha256_of"),
+        "packageVersion": recorded.get("package_version"),
+    }
+    if recorded.get("champion_archive"):
+        props["championArchive"] = recorded["champion_archive"]
+    return props
+
+
 def security_severity(rule_id: str) -> str:
     """GitHub's `security-severity` for a rule (a number 0-10 as a string)."""
     return SECURITY_SEVERITY.get(canonical_smell(rule_id) or "", UNKNOWN_SEVERITY)
