@@ -29,6 +29,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "steps",
     "pipeline",
     "filter",
+    "scan",
     "explain",
     "champion",
     "kfp",

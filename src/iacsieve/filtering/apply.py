@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 from iacsieve.classification import predict
 from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.errors import IacsieveError
+from iacsieve.filtering.analysed import NotAnalysed, notifications, summary_fields
 from iacsieve.filtering.baseline import read_baseline
 from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion, record_provenance
 from iacsieve.filtering.detections import Detection, DetectionSet, open_detections
@@ -79,6 +80,7 @@ def filter_detections(
     sarif_suppressed: bool = False,
     model_label: str | None = None,
     provenance: dict | None = None,
+    not_analysed: Sequence[NotAnalysed] | None = None,
 ) -> dict:
     """Filter a detector's warnings with a champion; write `out` (atomically, or stdout for `-`) and return
     the summary.
@@ -102,6 +104,8 @@ def filter_detections(
     `model_dir`, a temp folder, was unpacked from); default `model_dir`. `provenance`: where the champion
     came from (`champion_source`, the archive's `champion_sha256`, `package_version`; cli.app), recorded
     in the summary and the SARIF run; without an archive hash the folder's own (`champion_sha256`).
+    `not_analysed`: the files the detector said it skipped (`iacsieve scan`), in the summary and as SARIF
+    tool execution notifications; None: not known (the summary then says nothing about them).
 
     Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
     Long because it is the filter's one sequence (check, read, resolve, score, write) end to end.
@@ -164,6 +168,7 @@ def filter_detections(
             champion_sha256=recorded["champion_sha256"],
             category=sarif_category,
             extra=provenance_properties(recorded),
+            notifications=None if not_analysed is None else notifications(not_analysed, folder, base),
         )
         sarif = SarifOptions(
             base,
@@ -200,6 +205,8 @@ def filter_detections(
         "evidence": evidence,
         **recorded,
     }
+    if not_analysed is not None:
+        summary.update(summary_fields(not_analysed, folder))
     if explain is not None:
         summary["explain"] = str(explain)
     if sarif is not None:

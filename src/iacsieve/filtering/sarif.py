@@ -74,6 +74,8 @@ class RunInfo:
     champion_sha256: str = ""
     category: str = DEFAULT_CATEGORY
     extra: dict = field(default_factory=dict)
+    # files the detector did not analyse (scan): `invocations[0].toolExecutionNotifications`; None: unknown
+    notifications: list[dict] | None = None
 
 
 def sarif_chunks(
@@ -138,6 +140,10 @@ def sarif_chunks(
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
         "properties": _run_properties(info),
     }
+    if info.notifications is not None:
+        run_tail["invocations"] = [
+            {"executionSuccessful": True, "toolExecutionNotifications": info.notifications}
+        ]
     tail = json.dumps(run_tail, indent=2, ensure_ascii=False)
     indented = "\n".join("      " + ln for ln in tail[1:-1].strip("\n").splitlines())
     yield ("\n      " if not first else "") + "],\n" + indented + "\n    }\n  ]\n}\n"

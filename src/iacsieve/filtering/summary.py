@@ -98,6 +98,11 @@ def format_summary(summary: dict) -> str:
         f"kept {summary['kept']}, dropped {summary['dropped']}, passed through {summary['passed_through']}"
         + (f" ({summary['file_level']} whole-file)" if summary.get("file_level") else ""),
     ]
+    if summary.get("champion_sha256"):
+        lines.append(
+            f"  champion SHA-256 {summary['champion_sha256']} (of the {summary['champion_sha256_of']}; "
+            f"{summary['champion_source']}), iacsieve {summary['package_version']}"
+        )
     width = max([len("smell")] + [len(safe(s)) for s in summary["by_smell"]])
     lines.append(f"  {'smell':<{width}} {'in':>6} {'scored':>6} {'kept':>6} {'dropped':>7} {'missing':>7}")
     for smell, c in summary["by_smell"].items():
@@ -136,7 +141,24 @@ def format_summary(summary: dict) -> str:
             f"  missing: {summary['missing']} rows {action} (--on-missing {summary['on_missing']}): {reasons}"
         )
         lines += _listed(summary["missing_rows"], summary["missing"])
+    lines += _not_analysed(summary)
     return "\n".join(lines)
+
+
+def _not_analysed(summary: dict) -> list[str]:
+    """What the detector did not analyse (scan), or that it analysed everything it read."""
+    if "not_analysed" not in summary:
+        return []
+    count = summary["not_analysed"]
+    if not count:
+        return ["  not analysed: none (the detector reported no file it could not read)"]
+    reasons = ", ".join(f"{k} {v}" for k, v in summary["not_analysed_by_reason"].items())
+    named = [
+        f"{f['file'] or '(a file the detector did not name)'}: {f['message']}"
+        for f in summary["not_analysed_files"][:MAX_LISTED_PROBLEMS]
+    ]
+    header = f"  not analysed by the detector: {count} files ({reasons}); no warning of theirs is above"
+    return [header, *_listed(named, count)]
 
 
 def _listed(rows: list[str], total: int) -> list[str]:
