@@ -127,3 +127,44 @@ def test_a_missing_bundle_is_one_line(capsys, monkeypatch, tmp_path):
 
 def test_the_bundled_path_is_inside_the_package():
     assert not Path(layout.BUNDLED_CHAMPION).is_absolute() and ".." not in Path(layout.BUNDLED_CHAMPION).parts
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_bundled_champion(tmp_path):
+    """What `pip install .` and `pip install "iacsieve @ git+..."` build: the archive, byte for byte."""
+    import zipfile
+
+    from wheelhouse import build_own_wheel
+
+    wheel = build_own_wheel(REPO, tmp_path)
+    member = f"iacsieve/{layout.BUNDLED_CHAMPION}"
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read(member) == (REPO / "src" / "iacsieve" / layout.BUNDLED_CHAMPION).read_bytes()
+
+
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md")), *sorted((REPO / "docs").rglob("*.yml"))]
+BARE_INSTALL = re.compile(r"pip3? install\s+(?:-\S+\s+)*(['\"]?)iacsieve(?:\[[^\]]*\])?\1(?=\s|$|`)(?!\s*@)")
+TAG_REF = re.compile(r"(?:@|rev:\s*|--rev\s+|/download/|release create\s+)['\"]?(v\d+(?:\.\d+)*)\b")
+
+
+def test_no_doc_installs_by_bare_name_or_names_a_missing_tag():
+    import subprocess
+
+    tags = set(subprocess.run(["git", "tag"], cwd=REPO, capture_output=True, text=True).stdout.split())
+    bad = []
+    for page in DOCS + [REPO / "action.yml", REPO / ".pre-commit-hooks.yaml"]:
+        text = page.read_text(encoding="utf-8")
+        for match in BARE_INSTALL.finditer(text):
+            bad.append(f"{page.relative_to(REPO)}: {match.group(0)!r} (a bare name from an index)")
+        for match in TAG_REF.finditer(text):
+            if match.group(1) not in tags:
+                bad.append(f"{page.relative_to(REPO)}: {match.group(0)!r} (no such tag)")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_bare_name_and_tag_checks_catch_what_they_should():
+    assert BARE_INSTALL.search("pip install iacsieve") and BARE_INSTALL.search("`pip install 'iacsieve[hf]'`")
+    assert not BARE_INSTALL.search('pip install "iacsieve @ git+https://x/y@abc"')
+    assert not BARE_INSTALL.search("pip install ./iacsieve")
+    assert TAG_REF.search("uses: iacsieve/iacsieve@v0.1.0") and TAG_REF.search("    rev: v0.1.0")
+    assert not TAG_REF.search("uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2")

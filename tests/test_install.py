@@ -143,7 +143,7 @@ def test_a_command_needing_an_extra_names_it_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "iacsieve: error: this command needs torch, which the light install leaves out: "
-        "pip install 'iacsieve[hf]'"
+        "pip install '.[hf]' in a clone of iacsieve (docs/champion.md; never by bare name from an index)"
     )
 
 
@@ -216,7 +216,7 @@ def test_the_wheel_installs_light_and_filters_real_glitch_output(champion, tmp_p
         [iacsieve, "plots"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
     )
     assert train.returncode == 2
-    assert "pip install 'iacsieve[pipeline]'" in train.stderr and len(train.stderr.splitlines()) == 1
+    assert "pip install '.[pipeline]'" in train.stderr and len(train.stderr.splitlines()) == 1
     shutil.rmtree(venv)
 
 

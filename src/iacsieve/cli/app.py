@@ -30,6 +30,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "pipeline",
     "filter",
     "scan",
+    "hook",
     "explain",
     "champion",
     "kfp",
