@@ -33,6 +33,7 @@ from iacsieve.filtering.detections import Detection, DetectionSet, open_detectio
 from iacsieve.filtering.evidence import Evidence, ExplainWriter, champion_index, explain_inputs
 from iacsieve.filtering.fingerprint import fingerprint
 from iacsieve.filtering.output import STDOUT, SarifOptions, output_chunks, output_format, write_chunks
+from iacsieve.filtering.rowcheck import checked, settle
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY, RunInfo, provenance_properties
 from iacsieve.filtering.scripts import (
     LINE_OUTSIDE,
@@ -319,9 +320,12 @@ class _Run:
         occurrence = 0
         if det.file_level:
             content = "<whole file>"
-        elif row.script is not None and row.status in (SCORED, PASS_THROUGH) and row.problem is None:
-            content = normalise_line(self.folder.line(row.script, det.line)[0])
-            occurrence = self.folder.occurrence(row.script, det.line, content)
+        elif row.script is not None and row.status in (SCORED, PASS_THROUGH) and not det.outside_file:
+            try:
+                content = normalise_line(self.folder.line(row.script, det.line)[0])
+                occurrence = self.folder.occurrence(row.script, det.line, content)
+            except ScriptProblem:  # a code-quality row on a line past the end: as a gone script
+                content = normalise_line(str(det.values.get("snippet") or "")) or f"line {det.line}"
         else:  # the script is gone or unreadable: the detector's snippet, else the line number
             content = normalise_line(str(det.values.get("snippet") or "")) or f"line {det.line}"
         row.fingerprint = fingerprint(row.location or det.file, row.smell, content, occurrence)
@@ -334,6 +338,12 @@ def classify(
 ) -> FilteredRow:
     """A detection's row before scoring: to score, to pass through, missing or unreadable (its script
     must resolve safely under --scripts either way); `source` names the detections file in messages."""
+    doubt: ScriptProblem | None = None
+    try:
+        det = settle(det, folder)  # the reading of an unquoted row that exists (its smell too)
+    except ScriptProblem as problem:  # ambiguous: shown as its security reading, if any (the gate sees it)
+        doubt = problem
+        det = next((r for r in (det, *det.alternatives) if not r.non_security), det)
     covered = (
         det.smell is not None
         and det.smell in champion.covered
@@ -342,15 +352,21 @@ def classify(
     )
     row = FilteredRow(detection=det, smell=det.display_smell, status=SCORED if covered else PASS_THROUGH)
     try:
+        if doubt is not None:
+            raise doubt
         row.script = folder.resolve(det.file)
         row.location = folder.relative(row.script)
         folder.line(row.script, det.line)
+        row.detection = checked(det, folder, row.script)  # its snippet against its line
+        if row.detection.line != det.line:  # the one line that holds the snippet: scored, and counted
+            row.problem = f"{source}:{det.row_no}: snippet found on line {row.detection.line}, not {det.line}"
+            det = row.detection
     except ScriptProblem as problem:
         message = f"{source}:{det.row_no}: {problem.message}"
         row.location = row.location or folder.mapped(det.file).as_posix()
         row.problem, row.score = message, None
         if problem.reason == LINE_OUTSIDE and det.non_security:  # a code-quality row: passes through
-            row.status, row.keep = PASS_THROUGH, True
+            row.status, row.keep, row.problem = PASS_THROUGH, True, None
         elif problem.unreadable:
             row.status, row.keep = f"unreadable:{problem.reason}", True
         elif on_missing == "error":

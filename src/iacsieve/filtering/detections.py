@@ -23,7 +23,7 @@ import csv
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from iacsieve.errors import DataError, IacsieveError
@@ -55,6 +55,10 @@ class Detection:
     line: int  # 1-based line in the script, FILE_LEVEL (-1) for a whole-file smell; 0 or below: outside it
     raw_smell: str  # the detector's smell name / code
     values: dict = field(default_factory=dict)  # the input row, column -> value, for the output
+    # Other readings of an unquoted GLITCH row whose path holds `,<line>,<code>,` itself (a file named
+    # `init.pp,3,sec_hard_secr,x.pp`): the filter settles it by what exists under --scripts
+    # (iacsieve.filtering.rowcheck), never by position alone.
+    alternatives: tuple[Detection, ...] = ()
 
     @property
     def smell(self) -> str | None:
@@ -210,7 +214,27 @@ def _parse_glitch(lines: Lines, ctx: _Context, with_message: bool) -> Iterator[D
             )
         file, line, code, rest = fields
         values = dict(zip(columns, (file, line, code, *_split_message(rest, with_message))))
-        yield _detection(ctx, row_no, file, line, code, values, ("path", "line", "code"))
+        first = _detection(ctx, row_no, file, line, code, values, ("path", "line", "code"))
+        others = tuple(_other_readings(ctx, row_no, raw, columns, with_message))
+        yield replace(first, alternatives=others) if others else first
+
+
+_READING = re.compile(r",(?P<line>[+-]?[0-9]{1,10}),(?P<code>[A-Za-z][A-Za-z0-9_]*),")
+
+
+def _other_readings(
+    ctx: _Context, row_no: int, raw: str, columns: tuple[str, ...], with_message: bool
+) -> Iterator[Detection]:
+    """The row read with a longer path: every later `,<int>,<code>,` could end the path too."""
+    first = raw.split(",", 1)[0]
+    for match in _READING.finditer(raw, len(first) + 1):
+        file, rest = raw[: match.start()], raw[match.end() :]
+        line, code = match["line"], match["code"]
+        values = dict(zip(columns, (file, line, code, *_split_message(rest, with_message))))
+        try:
+            yield _detection(ctx, row_no, file, line, code, values, ("path", "line", "code"))
+        except DataError:
+            continue
 
 
 def _split_message(rest: str, with_message: bool) -> tuple[str, ...]:
@@ -235,10 +259,22 @@ def _replication_header(path: Path, first: str | None) -> tuple[str, ...]:
     except csv.Error as exc:
         raise DataError(path, 1, "<csv>", str(exc)) from None
     columns = tuple(c.strip() for c in header)
+    _refuse_duplicate_columns(path, columns)
     missing = [k for k in REPLICATION_KEYS if k not in {c.upper() for c in columns}]
     if missing:
         raise DataError(path, 1, "<header>", f"missing column(s) {', '.join(missing)}")
     return columns
+
+
+def _refuse_duplicate_columns(path: Path, columns: tuple[str, ...]) -> None:
+    """Two columns of one name (any case) would overwrite each other; refused in one line."""
+    seen: dict[str, str] = {}
+    for column in columns:
+        if column.upper() in seen:
+            raise DataError(
+                path, 1, "<header>", f"column {column!r} named twice ({seen[column.upper()]!r}); refused"
+            )
+        seen[column.upper()] = column
 
 
 def _parse_replication(lines: Lines, ctx: _Context) -> Iterator[Detection]:
@@ -251,6 +287,7 @@ def _parse_replication(lines: Lines, ctx: _Context) -> Iterator[Detection]:
     except csv.Error as exc:
         raise DataError(path, 1, "<csv>", str(exc)) from None
     columns = tuple(c.strip() for c in header)
+    _refuse_duplicate_columns(path, columns)
     index = {c.upper(): i for i, c in enumerate(columns)}
     names = (columns[index["PATH"]], columns[index["LINE"]], columns[index["ERROR"]])
     for row_no, fields, error in csv_rows(reader):
@@ -272,7 +309,7 @@ def _parse_jsonl(lines: Lines, ctx: _Context) -> Iterator[Detection]:
         if not raw.strip():
             continue
         ctx.count_row(row_no)
-        obj = decode_json_line(raw, path=path, line_no=row_no)
+        obj = decode_json_line(raw, path=path, line_no=row_no, unique_keys=True)
         if not isinstance(obj, dict):
             raise DataError(path, row_no, "<row>", f"expected a JSON object, got {type(obj).__name__}")
         for key in JSONL_KEYS:

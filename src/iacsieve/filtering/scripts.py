@@ -32,7 +32,9 @@ BOMS: tuple[tuple[bytes, str], ...] = (
 # --on-missing says (dropping it would hide a warning the model never saw). `line_outside`: the
 # script is there but has no such line (GLITCH's line 0, a stale line number past the end).
 LINE_OUTSIDE = "line_outside"
-UNREADABLE_REASONS: frozenset[str] = frozenset({"binary", "undecodable", LINE_OUTSIDE})
+UNREADABLE_REASONS: frozenset[str] = frozenset(
+    {"binary", "undecodable", LINE_OUTSIDE, "ambiguous_row", "snippet_mismatch"}  # the last two: rowcheck
+)
 SCRIPT_CACHE_BYTES = 64 << 20  # scripts kept in memory between rows (a 2M-row run re-reads the rest)
 RESOLVED_CACHE_ENTRIES = 1 << 16  # detector paths remembered with where they resolved
 

@@ -30,6 +30,8 @@ class Tally:
     kept_security: int = 0
     dropped_scored: int = 0
     file_level: int = 0
+    repointed: list[str] = field(default_factory=list)  # rows whose snippet sat on another line (rowcheck)
+    repointed_count: int = 0
 
     def add(self, row: FilteredRow) -> None:
         self.rows += 1
@@ -44,6 +46,10 @@ class Tally:
         self.kept_security += row.keep and row.security
         self.dropped_scored += kind == SCORED and not row.keep
         self.file_level += row.detection.file_level
+        if kind in (SCORED, PASS_THROUGH, BASELINE) and row.problem:
+            self.repointed_count += 1
+            if len(self.repointed) < MAX_LISTED_PROBLEMS:
+                self.repointed.append(row.problem)
         if kind == "missing":
             self.missing_reasons[reason] += 1
             if len(self.missing_rows) < MAX_LISTED_PROBLEMS and row.problem:
@@ -78,6 +84,8 @@ class Tally:
             "unreadable": sum(self.unreadable_reasons.values()),
             "unreadable_by_reason": dict(sorted(self.unreadable_reasons.items())),
             "unreadable_rows": list(self.unreadable_rows),
+            "repointed": self.repointed_count,
+            "repointed_rows": list(self.repointed),
             "by_smell": {
                 smell: {k: c[k] for k in ("in", "scored", "kept", "dropped", "missing")}
                 for smell, c in sorted(self.by_smell.items())
@@ -141,6 +149,12 @@ def format_summary(summary: dict) -> str:
             f"  missing: {summary['missing']} rows {action} (--on-missing {summary['on_missing']}): {reasons}"
         )
         lines += _listed(summary["missing_rows"], summary["missing"])
+    if summary.get("repointed"):
+        lines.append(
+            f"  re-pointed: {summary['repointed']} rows scored on the one line of their script that holds "
+            f"the detector's snippet (their own line did not)"
+        )
+        lines += _listed(summary["repointed_rows"], summary["repointed"])
     lines += _not_analysed(summary)
     return "\n".join(lines)
 
