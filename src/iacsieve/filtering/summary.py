@@ -106,11 +106,7 @@ def format_summary(summary: dict) -> str:
         f"kept {summary['kept']}, dropped {summary['dropped']}, passed through {summary['passed_through']}"
         + (f" ({summary['file_level']} whole-file)" if summary.get("file_level") else ""),
     ]
-    if summary.get("champion_sha256"):
-        lines.append(
-            f"  champion SHA-256 {summary['champion_sha256']} (of the {summary['champion_sha256_of']}; "
-            f"{summary['champion_source']}), iacsieve {summary['package_version']}"
-        )
+    lines += _provenance(summary)
     width = max([len("smell")] + [len(safe(s)) for s in summary["by_smell"]])
     lines.append(f"  {'smell':<{width}} {'in':>6} {'scored':>6} {'kept':>6} {'dropped':>7} {'missing':>7}")
     for smell, c in summary["by_smell"].items():
@@ -149,14 +145,29 @@ def format_summary(summary: dict) -> str:
             f"  missing: {summary['missing']} rows {action} (--on-missing {summary['on_missing']}): {reasons}"
         )
         lines += _listed(summary["missing_rows"], summary["missing"])
-    if summary.get("repointed"):
-        lines.append(
-            f"  re-pointed: {summary['repointed']} rows scored on the one line of their script that holds "
-            f"the detector's snippet (their own line did not)"
-        )
-        lines += _listed(summary["repointed_rows"], summary["repointed"])
-    lines += _not_analysed(summary)
+    lines += _repointed(summary) + _not_analysed(summary)
     return "\n".join(lines)
+
+
+def _provenance(summary: dict) -> list[str]:
+    """Which champion judged the run: its SHA-256 (the archive's when it came as one), source, version."""
+    if not summary.get("champion_sha256"):
+        return []
+    return [
+        f"  champion SHA-256 {summary['champion_sha256']} (of the {summary['champion_sha256_of']}; "
+        f"{summary['champion_source']}), iacsieve {summary['package_version']}"
+    ]
+
+
+def _repointed(summary: dict) -> list[str]:
+    """Rows scored on another line of their script than the detector said (iacsieve.filtering.rowcheck)."""
+    if not summary.get("repointed"):
+        return []
+    head = (
+        f"  re-pointed: {summary['repointed']} rows scored on the one line of their script that holds "
+        f"the detector's snippet (their own line did not)"
+    )
+    return [head, *_listed(summary["repointed_rows"], summary["repointed"])]
 
 
 def _not_analysed(summary: dict) -> list[str]:
