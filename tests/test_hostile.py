@@ -731,23 +731,39 @@ def _second_outputs(w: dict[str, Path]) -> dict[str, object]:
     m, d, s, p, h = (str(w[k]) for k in ("model", "detections", "scripts", "prepared", "human"))
     fresh = str(w["root"] / "fresh")
     filter_argv = ["filter", "--model", m, "--detections", d, "--scripts", s, "--out", fresh + ".csv"]
+    scan_argv = [
+        "scan",
+        "--tech",
+        "puppet",
+        s,
+        "--model",
+        m,
+        "--glitch",
+        str(w["glitch"]),
+        "--out",
+        fresh + ".csv",
+    ]
     return {
         "filter --json-summary": lambda x: [*filter_argv, "--json-summary", x],
         "filter --explain": lambda x: [*filter_argv, "--explain", x],
+        "scan --json-summary": lambda x: [*scan_argv, "--json-summary", x],
+        "scan --explain": lambda x: [*scan_argv, "--explain", x],
         "ablate --timings": lambda x: ["ablate", "--data", p, "--out", fresh, "--timings", x],
         "kfp pull-champion --reports": lambda x: ["kfp", "pull-champion", m, "--out", fresh, "--reports", x],
         "report --metrics": lambda x: ["report", "--results", str(w["results"]), "--champion", m, "--out", fresh + ".md", "--metrics", x, "--params", str(w["params"])],
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("output", ["filter --json-summary", "filter --explain", "ablate --timings", "kfp pull-champion --reports", "report --metrics"])  # fmt: skip
+@pytest.mark.parametrize("output", ["filter --json-summary", "filter --explain", "scan --json-summary", "scan --explain", "ablate --timings", "kfp pull-champion --reports", "report --metrics"])  # fmt: skip
 def test_second_outputs_follow_the_same_policy(world, capsys, no_model, monkeypatch, output):
     monkeypatch.chdir(world["root"])
     argv = _second_outputs(world)[output]
     bad = {
-        "an input": {"filter": world["detections"], "ablate": world["prepared"] / "train" / "combined.jsonl"}.get(
-            output.split()[0], world["params"]
-        ),
+        "an input": {
+            "filter": world["detections"],
+            "scan": world["scripts"] / next(p.name for p in SCRIPTS.iterdir()),  # a script it scans
+            "ablate": world["prepared"] / "train" / "combined.jsonl",
+        }.get(output.split()[0], world["params"]),
         "the labels store": world["human"] / "labels.jsonl",
         "a model": world["model"] / "champion.json",
         "a device": Path("/dev/null"),
