@@ -275,6 +275,7 @@ def run_filter(args: argparse.Namespace, **extra: object) -> int:
         provenance=getattr(args, "provenance", None),
         **extra,  # type: ignore[arg-type]
     )
+    summary.update(getattr(args, "summary_extra", {}))  # scan: the detector's run, not its temp CSV
     allowed = getattr(args, "allow_unanalysed", None)
     code = gate(summary, args.fail_on, allowed)
     summary.update(fail_on=args.fail_on, exit_code=code, exit_reason=REASONS[code])

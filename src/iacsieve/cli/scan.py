@@ -86,6 +86,11 @@ def _scan(args: argparse.Namespace) -> int:
         skipped = [i for i in not_analysed(run, args.tech, scripts) if not excluded(i.file, folders)]
         _without_excluded(raw, kept, folders)
         args.detections, args.scripts, args.input_format = str(kept), str(scripts), "glitch"
+        args.summary_extra = {
+            "command": "scan",
+            "detections": f"GLITCH on {scripts}",
+            "detector": {"command": list(run.command), "excluded": list(folders)},
+        }
         return run_filter(args, not_analysed=skipped)
 
 

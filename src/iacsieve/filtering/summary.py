@@ -97,7 +97,7 @@ def format_summary(summary: dict) -> str:
     """The human summary `iacsieve filter` prints on stderr (every name from the input escaped)."""
     safe = terminal_safe
     lines = [
-        f"iacsieve filter: {summary['warnings_in']} warnings in ({summary['format']}) -> "
+        f"iacsieve {summary.get('command', 'filter')}: {summary['warnings_in']} warnings in ({summary['format']}) -> "
         f"{safe(summary['out'])} ({summary['out_format']})",
         f"  model {safe(summary['model'])} ({summary['family']}), threshold {summary['threshold']:.4g} "
         f"({summary['threshold_source']}), covers {', '.join(summary['covered_smells'])}"
