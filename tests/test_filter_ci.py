@@ -1,8 +1,9 @@
-"""docs/filter.md's commands, the GitHub Action and the pre-commit hook, run on real GLITCH output.
+"""docs/filter.md's filter commands, run on real GLITCH output (the Action: tests/test_action.py; the
+pre-commit hook: tests/test_hook.py; scan: tests/test_scan.py).
 
 GLITCH is not installed here: the jobs start from its saved output (tests/fixtures/glitch-real, made with
 the very command the docs show). Paths in the documented commands are mapped to the fixtures and temp files;
-the commands themselves are read from the docs, action.yml and .pre-commit-hooks.yaml, not copied here.
+the commands themselves are read from the docs, not copied here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from sarif_schema import validate_sarif
 from test_filter import load_cached
 from test_readme import readme_commands
@@ -46,10 +46,6 @@ def on_fixture(args: list[str], tech: str, champion: Path, work: Path) -> list[s
     paths = {"models/champion": str(champion), "glitch.csv": str(detections), "infra/": str(REAL / tech)}
     mapped = [paths.get(a, a) for a in args]
     return [str(work / a) if a.endswith((".csv", ".sarif", ".json")) and "/" not in a else a for a in mapped]
-
-
-def yaml_blocks(text: str) -> list[dict]:
-    return [yaml.safe_load(b) for b in re.findall(r"^```yaml\n(.*?)^```", text, flags=re.S | re.M)]
 
 
 def test_docs_glitch_command_is_how_the_fixtures_were_made():
