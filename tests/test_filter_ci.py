@@ -9,7 +9,6 @@ the commands themselves are read from the docs, not copied here.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import shutil
 from pathlib import Path
