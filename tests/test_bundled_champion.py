@@ -14,8 +14,9 @@ import pytest
 import yaml
 from worktree import REPO
 
-from iacsieve import __version__, layout
+from iacsieve import __version__
 from iacsieve.cli.app import main
+from iacsieve.core import layout
 from iacsieve.release.bundled import bundled_archive, default_model
 
 FIXTURE = REPO / "tests" / "fixtures" / "glitch-puppet"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from iacsieve import layout
-from iacsieve.errors import IacsieveError
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
 
 EXAMPLE = """\
 examples: (docs/champion.md)

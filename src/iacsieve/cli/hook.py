@@ -17,11 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import SUMMARY_FILE, TECHS
+from iacsieve.core.smells import is_non_security
 from iacsieve.filtering.gate import EXIT_BAD_INPUT, REASONS
-from iacsieve.layout import SUMMARY_FILE, TECHS
-from iacsieve.safe_text import terminal_safe
-from iacsieve.smells import is_non_security
+from iacsieve.io.safe_text import terminal_safe
 
 EXAMPLE = """\
 Exit codes: 0 no security warning kept; 1 security warnings kept; 2 bad input or GLITCH failed;

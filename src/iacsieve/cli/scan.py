@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 
 from iacsieve.cli.filter import add_filter_flags, run_filter
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering import output_format
 from iacsieve.filtering.glitch import EXCLUDED_BY_DEFAULT, excluded, find_executable, not_analysed, run_glitch
-from iacsieve.output_policy import STDOUT, check_file_output
+from iacsieve.io.output_policy import STDOUT, check_file_output
 
 EXAMPLE = """\
 example: (docs/filter.md)

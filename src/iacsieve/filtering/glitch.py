@@ -18,10 +18,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.smells import TECH_BY_SUFFIX
 from iacsieve.filtering.analysed import UNNAMED, NotAnalysed
-from iacsieve.safe_text import terminal_safe
-from iacsieve.smells import TECH_BY_SUFFIX
+from iacsieve.io.safe_text import terminal_safe
 
 EXECUTABLE = "glitch"  # found on PATH unless --glitch names it
 FOLDER_STRATEGY = ("--folder-strategy", "include-all")  # without it GLITCH skips files (docs/filter.md)

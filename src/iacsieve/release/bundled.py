@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from iacsieve import __version__
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import BUNDLED_CHAMPION
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import BUNDLED_CHAMPION
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/iacsieve (or site-packages/iacsieve)
 SOURCES: tuple[str, ...] = ("bundled", "archive", "folder")  # where a run's champion came from
