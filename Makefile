@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install lint test repro bench kfp-specs dvc-deps interfaces cli-reference image image-local image-filter clean-venv
+.PHONY: install lint test repro champion-bundle bench kfp-specs dvc-deps interfaces cli-reference image image-local image-filter clean-venv
 
 install: $(STAMP)
 
@@ -53,6 +53,13 @@ repro: install $(DATA_STAMP)
 	$(BIN)/iacsieve repair-dvc-lock
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/iacsieve where
+
+# The champion the package ships (package data; filter/review/explain/scan use it without --model): the
+# archive `make repro` froze, byte for byte (tests/test_bundled_champion.py compares it with dvc.lock).
+BUNDLED_CHAMPION := src/iacsieve/release/data/champion.tar.gz
+champion-bundle: repro
+	cp models/champion.tar.gz $(BUNDLED_CHAMPION)
+	$(BIN)/iacsieve champion verify $(BUNDLED_CHAMPION)
 
 # The checked-in KFP specs (components/*/component.yaml, pipelines/*.yaml), regenerated from the code.
 kfp-specs: install

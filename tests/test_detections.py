@@ -104,7 +104,7 @@ def test_unknown_format_is_one_clear_error(tmp_path, text):
 @pytest.mark.parametrize(
     "name,text,match",
     [
-        ("g.csv", "x.pp,3,sec_https,http://a\nx.pp,0,sec_https,http://a\n", r"g.csv:2: field 'line'"),
+        ("g.csv", "x.pp,3,sec_https,http://a\nx.pp,1.5,sec_https,http://a\n", r"g.csv:2: field 'line'"),
         ("g.csv", "x.pp,3,sec_https,http://a\nx.pp,3\n", r"g.csv:2: field '<row>'"),
         ("r.csv", "PATH,LINE,ERROR\nx.pp,abc,sec_https\n", r"r.csv:2: field 'LINE'"),
         ("r.csv", "PATH,LINE,ERROR\nx.pp,3\n", r"r.csv:2: field '<row>'"),

@@ -316,7 +316,6 @@ def hostile(tmp_path):
 
 BAD_ROWS = {
     "missing_script": ("nope.pp", 1, "not found", "not_found"),
-    "line_past_end": ("good.pp", 9, "past the end", "line_past_end"),
     "dotdot": ("../outside.pp", 1, "refused", "outside_scripts"),
     "absolute_outside": (None, 1, "refused", "outside_scripts"),
     "symlink_out": ("link.pp", 1, "refused", "outside_scripts"),

@@ -1,20 +1,19 @@
-"""docs/filter.md's commands, the GitHub Action and the pre-commit hook, run on real GLITCH output.
+"""docs/filter.md's filter commands, run on real GLITCH output (the Action: tests/test_action.py; the
+pre-commit hook: tests/test_hook.py; scan: tests/test_scan.py).
 
 GLITCH is not installed here: the jobs start from its saved output (tests/fixtures/glitch-real, made with
 the very command the docs show). Paths in the documented commands are mapped to the fixtures and temp files;
-the commands themselves are read from the docs, action.yml and .pre-commit-hooks.yaml, not copied here.
+the commands themselves are read from the docs, not copied here.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from sarif_schema import validate_sarif
 from test_filter import load_cached
 from test_readme import readme_commands
@@ -48,10 +47,6 @@ def on_fixture(args: list[str], tech: str, champion: Path, work: Path) -> list[s
     return [str(work / a) if a.endswith((".csv", ".sarif", ".json")) and "/" not in a else a for a in mapped]
 
 
-def yaml_blocks(text: str) -> list[dict]:
-    return [yaml.safe_load(b) for b in re.findall(r"^```yaml\n(.*?)^```", text, flags=re.S | re.M)]
-
-
 def test_docs_glitch_command_is_how_the_fixtures_were_made():
     (glitch,) = [c for c in COMMANDS if "/glitch --tech" in c]
     readme = (REAL / "README.md").read_text(encoding="utf-8")
@@ -74,41 +69,3 @@ def test_docs_filter_commands_run_on_real_output(capsys, champion, tmp_path, tec
     assert code == summary["exit_code"] == (1 if summary["kept_security"] else 0) and "Traceback" not in err
     assert log["runs"][0]["automationDetails"]["id"] == "iacsieve-puppet/"
     assert summary["sarif_results"] == len(log["runs"][0]["results"]) and summary["missing"] == 0
-
-
-def test_the_action_runs_the_documented_filter_and_the_pinned_glitch():
-    action = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
-    steps = {s.get("name", s.get("id", "")): s for s in action["runs"]["steps"]}
-    run = " ".join(steps["iacsieve filter"]["run"].replace("\\\n", " ").split())
-    for flag in ("--out", "--sarif-category", "--json-summary", "--on-missing keep", "--fail-on"):
-        assert flag in run and flag in " ".join(documented("--fail-on kept"))
-    assert "--folder-strategy include-all" in steps["GLITCH"]["run"]
-    assert action["inputs"]["glitch-ref"]["default"] == "19c5020"
-    assert steps["iacsieve filter"]["continue-on-error"] is True  # the SARIF uploads, then the gate fails
-    assert steps["Gate"]["if"] == "${{ steps.filter.outcome == 'failure' }}"
-    assert "upload-sarif" in steps["Upload SARIF"]["uses"]
-    workflow = next(b for b in yaml_blocks(DOCS.read_text()) if "jobs" in b)
-    uses = workflow["jobs"]["iac-smells"]["steps"][1]
-    assert set(uses["with"]) <= set(action["inputs"]) and {"tech", "model"} <= set(uses["with"])
-    assert workflow["permissions"]["security-events"] == "write"
-
-
-def test_the_pre_commit_hook_with_the_documented_args_gates(capsys, champion, tmp_path):
-    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
-    config = next(b for b in yaml_blocks(DOCS.read_text()) if "repos" in b)
-    ours = next(h for r in config["repos"] for h in r["hooks"] if h["id"] == hook["id"])
-    shutil.copyfile(REAL / "puppet-glitch.csv", tmp_path / ".glitch.csv")
-    paths = {
-        "models/champion": str(champion),
-        ".glitch.csv": str(tmp_path / ".glitch.csv"),
-        "infra/": str(REAL / "puppet"),
-    }
-    argv = shlex.split(hook["entry"])[1:] + [paths.get(a, a) for a in ours["args"]]
-    code = main(argv)
-    out = capsys.readouterr().out
-    kept = [
-        r
-        for r in map(json.loads, out.splitlines())
-        if r["keep"] and not r["code"].startswith(("design_", "implementation_"))
-    ]
-    assert code == (1 if kept else 0) and hook["pass_filenames"] is False

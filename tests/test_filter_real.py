@@ -327,7 +327,9 @@ def test_utf16_and_utf32_scripts_score_as_utf8_and_binary_is_kept_and_reported(c
     assert [(r["score"], r["keep"]) for r in rows[3:]] == [("", "true"), ("", "true")]  # kept, not dropped
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["unreadable_by_reason"] == {"binary": 1, "undecodable": 1} and summary["missing"] == 0
-    assert "unreadable scripts: 2 rows kept unscored" in err and "bin.pp" in err and "latin.pp" in err
+    assert (
+        "unreadable scripts or lines: 2 rows kept unscored" in err and "bin.pp" in err and "latin.pp" in err
+    )
 
 
 def test_script_cache_stays_within_its_byte_budget(champion, tmp_path):

@@ -536,6 +536,13 @@ def world(tmp_path_factory, prepared_small, champion) -> dict[str, Path]:
     evaluate(run, root / "evaluations" / "classical", bootstrap_samples=20)
     select_runs([root / "evaluations" / "classical"], root / "selection")
     pack(w["model"], w["archive"])
+    # scan's GLITCH: the stand-in replaying the world's detections (tests/fixtures/glitch-standin)
+    w["glitch"] = root / "glitch"
+    standin = Path(__file__).resolve().parent / "fixtures" / "glitch-standin" / "glitch"
+    w["glitch"].write_text(
+        f'#!/bin/sh\nGLITCH_STANDIN_CSV="{w["detections"]}" exec "{sys.executable}" "{standin}" "$@"\n'
+    )
+    w["glitch"].chmod(0o755)
     return w
 
 
@@ -545,6 +552,7 @@ def _commands(w: dict[str, Path]) -> dict[str, tuple[str, str, object]]:
     params, raw = str(w["params"]), str(w["raw"])
     return {
         "filter": ("file", d, lambda x: ["filter", "--model", m, "--detections", d, "--scripts", s, "--out", x, "--format", "csv"]),
+        "scan": ("file", s, lambda x: ["scan", "--tech", "puppet", s, "--model", m, "--glitch", str(w["glitch"]), "--out", x, "--format", "csv"]),
         "review": ("file", d, lambda x: ["review", "--model", m, "--detections", d, "--scripts", s, "--budget", "3", "--out", x, "--human", h]),
         "labels add": ("store", str(w["sheet"]), lambda x: ["labels", "add", str(w["sheet"]), "--reviewer", "alice", "--human", x, "--raw", raw, "--no-dvc"]),
         "labels apply": ("folder", p, lambda x: ["labels", "apply", "--prepared", p, "--human", h, "--out", x]),
@@ -576,8 +584,13 @@ def _target(w: dict[str, Path], kind: str, main_input: str, bad: str) -> Path | 
         return Path(main_input)
     if bad == "folder_holding_inputs":
         return None if kind == "root" else w["root"]  # specs only adds files beside the inputs
-    if bad == "inside_an_input":  # (a run's sweep goes beside its scores: that is its place)
-        return None if kind == "run-file" else folder_input / ("inside.csv" if file_like else "inside")
+    if bad == "inside_an_input":  # (a run's sweep goes beside its scores: that is its place; a scan's
+        # report into the folder it scanned is CI's usual place: only its scripts are protected)
+        return (
+            None
+            if kind == "run-file" or main_input == str(w["scripts"])
+            else folder_input / ("inside.csv" if file_like else "inside")
+        )
     if bad == "labels_store":
         return None if kind == "store" else (w["human"] / "labels.jsonl" if file_like else w["human"])
     if bad == "model_directory":  # a command that makes champions replaces one, never writes inside one
@@ -600,7 +613,7 @@ def _target(w: dict[str, Path], kind: str, main_input: str, bad: str) -> Path | 
     if bad == "script_under_scripts":
         return (
             w["scripts"] / next(p.name for p in SCRIPTS.iterdir())
-            if main_input == str(w["detections"])
+            if main_input in (str(w["detections"]), str(w["scripts"]))
             else None
         )
     raise AssertionError(bad)
@@ -620,6 +633,7 @@ BAD_TARGETS = (
 )
 WRITING_COMMANDS = (
     "filter",
+    "scan",
     "review",
     "labels add",
     "labels apply",
@@ -690,6 +704,14 @@ def test_no_command_writes_over_a_bad_target(world, capsys, no_model, monkeypatc
     assert checked >= 7
 
 
+def test_scan_in_the_world_writes_a_good_target(world, tmp_path, capsys, monkeypatch):
+    """The control for scan's row above: with a good target its GLITCH runs and the output is written."""
+    monkeypatch.chdir(world["root"])
+    _, _, argv = _commands(world)["scan"]
+    code, err = run(capsys, *argv(str(tmp_path / "kept.csv")))
+    assert code == 0 and (tmp_path / "kept.csv").is_file(), err
+
+
 def test_train_and_freeze_replace_what_they_made_before(world, tmp_path, capsys):
     """The policy's other half: a rerun over the command's own older output goes through."""
     data, selection = str(world["prepared"]), str(world["selection"])
@@ -709,23 +731,39 @@ def _second_outputs(w: dict[str, Path]) -> dict[str, object]:
     m, d, s, p, h = (str(w[k]) for k in ("model", "detections", "scripts", "prepared", "human"))
     fresh = str(w["root"] / "fresh")
     filter_argv = ["filter", "--model", m, "--detections", d, "--scripts", s, "--out", fresh + ".csv"]
+    scan_argv = [
+        "scan",
+        "--tech",
+        "puppet",
+        s,
+        "--model",
+        m,
+        "--glitch",
+        str(w["glitch"]),
+        "--out",
+        fresh + ".csv",
+    ]
     return {
         "filter --json-summary": lambda x: [*filter_argv, "--json-summary", x],
         "filter --explain": lambda x: [*filter_argv, "--explain", x],
+        "scan --json-summary": lambda x: [*scan_argv, "--json-summary", x],
+        "scan --explain": lambda x: [*scan_argv, "--explain", x],
         "ablate --timings": lambda x: ["ablate", "--data", p, "--out", fresh, "--timings", x],
         "kfp pull-champion --reports": lambda x: ["kfp", "pull-champion", m, "--out", fresh, "--reports", x],
         "report --metrics": lambda x: ["report", "--results", str(w["results"]), "--champion", m, "--out", fresh + ".md", "--metrics", x, "--params", str(w["params"])],
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("output", ["filter --json-summary", "filter --explain", "ablate --timings", "kfp pull-champion --reports", "report --metrics"])  # fmt: skip
+@pytest.mark.parametrize("output", ["filter --json-summary", "filter --explain", "scan --json-summary", "scan --explain", "ablate --timings", "kfp pull-champion --reports", "report --metrics"])  # fmt: skip
 def test_second_outputs_follow_the_same_policy(world, capsys, no_model, monkeypatch, output):
     monkeypatch.chdir(world["root"])
     argv = _second_outputs(world)[output]
     bad = {
-        "an input": {"filter": world["detections"], "ablate": world["prepared"] / "train" / "combined.jsonl"}.get(
-            output.split()[0], world["params"]
-        ),
+        "an input": {
+            "filter": world["detections"],
+            "scan": world["scripts"] / next(p.name for p in SCRIPTS.iterdir()),  # a script it scans
+            "ablate": world["prepared"] / "train" / "combined.jsonl",
+        }.get(output.split()[0], world["params"]),
         "the labels store": world["human"] / "labels.jsonl",
         "a model": world["model"] / "champion.json",
         "a device": Path("/dev/null"),

@@ -9,6 +9,7 @@ filters real GLITCH output there, byte for byte as the full install does.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -23,6 +24,7 @@ from wheelhouse import base_wheelhouse, build_own_wheel, dependency_closure
 from iacsieve import __version__
 from iacsieve.cli.app import main
 from iacsieve.core.extras import EXTRA_OF_MODULE, extra_for
+from iacsieve.core.layout import BUNDLED_CHAMPION
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
@@ -143,7 +145,7 @@ def test_a_command_needing_an_extra_names_it_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "iacsieve: error: this command needs torch, which the light install leaves out: "
-        "pip install 'iacsieve[hf]'"
+        "pip install '.[hf]' in a clone of iacsieve (docs/champion.md; never by bare name from an index)"
     )
 
 
@@ -212,11 +214,22 @@ def test_the_wheel_installs_light_and_filters_real_glitch_output(champion, tmp_p
         rows = light.read_text(encoding="utf-8").splitlines()
         assert len(rows) > 100, tech  # the fixture's warnings, not an empty run
 
+    # the bundled champion: a fresh install filters with no --model, and verifies to the repository's archive
+    bundled = tmp_path / "bundled.csv"
+    argv = ["filter", "--detections", str(REAL / "puppet-glitch.csv"), "--scripts", str(REAL / "puppet")]
+    run = subprocess.run([iacsieve, *argv, "--out", str(bundled)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert run.returncode == 0 and "(bundled)" in run.stderr, run.stderr
+    verify = subprocess.run(
+        [iacsieve, "champion", "verify"], capture_output=True, text=True, env=env, timeout=60
+    )
+    sha = hashlib.sha256((SRC / "iacsieve" / BUNDLED_CHAMPION).read_bytes()).hexdigest()
+    assert verify.returncode == 0 and sha in verify.stdout, verify.stdout + verify.stderr
+
     train = subprocess.run(
         [iacsieve, "plots"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
     )
     assert train.returncode == 2
-    assert "pip install 'iacsieve[pipeline]'" in train.stderr and len(train.stderr.splitlines()) == 1
+    assert "pip install '.[pipeline]'" in train.stderr and len(train.stderr.splitlines()) == 1
     shutil.rmtree(venv)
 
 

@@ -81,23 +81,35 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     "dvc plots diff HEAD~1": Runs(),
     "make bench": Target("bench"),
     # Filter a detector's output
-    "iacsieve filter --model models/champion --detections glitch.csv --scripts repo/ --out kept.csv": CoveredBy(
-        "tests/test_filter.py::test_cli_end_to_end_and_tech",
-        "the CLI on GLITCH's recorded output with a trained champion",
-    ),
     "glitch --tech puppet --csv tests/fixtures/glitch-puppet/scripts glitch.csv": External(
         "GLITCH is a separate tool; its recorded output on these scripts is tests/fixtures/glitch-puppet/glitch-puppet.csv",
         "tests/test_filter.py::test_glitch_csv_every_row_in_order_with_smell_score_keep",
     ),
-    "iacsieve filter --model models/champion --detections tests/fixtures/glitch-puppet/glitch-puppet.csv "
+    "iacsieve filter --detections tests/fixtures/glitch-puppet/glitch-puppet.csv "
     "--scripts tests/fixtures/glitch-puppet/scripts --out kept.sarif": CoveredBy(
         "tests/test_sarif.py::test_readme_sarif_example_on_the_bundled_fixture",
         "this very command (parsed from README.md) with a trained champion, from the repository root",
     ),
     # docs/filter.md: the filter in CI
-    "pip install iacsieve": CoveredBy(
+    "git clone https://github.com/iacsieve/iacsieve && pip install ./iacsieve": External(
+        "clones from GitHub, which this machine cannot reach; `pip install .` of this checkout is the wheel test's",
         "tests/test_install.py::test_the_wheel_installs_light_and_filters_real_glitch_output",
-        "the built wheel installed offline into an empty venv with only the base dependencies (docs/champion.md)",
+    ),
+    'pip install "iacsieve @ git+https://github.com/iacsieve/iacsieve@COMMIT_SHA"': External(
+        "fetches from GitHub; the same build of this checkout carries the bundled champion",
+        "tests/test_bundled_champion.py::test_the_wheel_carries_the_bundled_champion",
+    ),
+    "iacsieve champion verify --expect-sha256 SHA256": CoveredBy(
+        "tests/test_bundled_champion.py::test_verify_expect_sha256_accepts_what_it_printed",
+        "verify of the bundled champion against the SHA-256 it printed, and refusals of others",
+    ),
+    "iacsieve scan --tech puppet infra/ --glitch ~/.venvs/glitch/bin/glitch --out kept.sarif --fail-on kept": CoveredBy(
+        "tests/test_scan.py::test_could_not_parse_and_tracebacks_name_files_and_fail_the_gate",
+        "scan with a stand-in GLITCH replaying real output and GLITCH's stderr messages",
+    ),
+    "iacsieve scan --tech puppet repo/ --out kept.sarif --fail-on kept": CoveredBy(
+        "tests/test_scan.py::test_scan_without_model_uses_the_bundled_champion",
+        "scan with the bundled champion and a stand-in GLITCH on PATH",
     ),
     "git clone https://github.com/sr-lab/GLITCH ~/glitch && git -C ~/glitch checkout 19c5020": External(
         "clones GLITCH from GitHub, which this machine cannot reach"
@@ -109,11 +121,11 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "GLITCH is not installed here; tests/fixtures/glitch-real holds its output from this command",
         "tests/test_filter_ci.py::test_docs_glitch_command_is_how_the_fixtures_were_made",
     ),
-    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out kept.csv": CoveredBy(
+    "iacsieve filter --detections glitch.csv --scripts infra/ --out kept.csv": CoveredBy(
         "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
         "this very command (parsed from docs/filter.md) on GLITCH's real output for each technology",
     ),
-    "iacsieve filter --model models/champion --detections glitch.csv --scripts infra/ --out iacsieve.sarif "
+    "iacsieve filter --detections glitch.csv --scripts infra/ --out iacsieve.sarif "
     "--sarif-category iacsieve-puppet --json-summary summary.json --on-missing keep --fail-on kept": CoveredBy(
         "tests/test_filter_ci.py::test_docs_filter_commands_run_on_real_output",
         "the CI job (parsed from docs/filter.md) on GLITCH's real output: SARIF, summary and exit code",
@@ -243,14 +255,14 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_champion_archive.py::test_pack_is_reproducible_and_holds_every_file_with_a_sha256sum_manifest",
         "the SHA-256 pack prints is the file's (hashlib), as sha256sum prints it",
     ),
-    'gh release create v0.1.0 models/champion.tar.gz champion.tar.gz.sha256 --notes "champion of $(git rev-parse --short HEAD)"': External(
+    'gh release create "champion-$(git rev-parse --short HEAD)" models/champion.tar.gz champion.tar.gz.sha256': External(
         "needs a GitHub repository and a token"
     ),
-    "curl -fLO https://github.com/ORG/REPO/releases/download/v0.1.0/champion.tar.gz": External(
+    "curl -fLO https://github.com/ORG/REPO/releases/download/TAG/champion.tar.gz": External(
         "needs the team's published release"
     ),
     "dvc push champion-archive": External("pushes to the team's DVC remote"),
-    "dvc get https://github.com/ORG/REPO models/champion.tar.gz --rev v0.1.0": External(
+    "dvc get https://github.com/ORG/REPO models/champion.tar.gz --rev COMMIT_SHA": External(
         "needs the team's repository and its DVC remote"
     ),
     "oras push ghcr.io/ORG/iacsieve-champion:0.1.0 champion.tar.gz:application/vnd.iacsieve.champion.v1.tar+gzip": External(

@@ -29,6 +29,8 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "steps",
     "pipeline",
     "filter",
+    "scan",
+    "hook",
     "explain",
     "champion",
     "kfp",
@@ -86,9 +88,18 @@ def _main(argv: list[str] | None) -> int:
 
 @contextlib.contextmanager
 def model_from_archive(args: argparse.Namespace) -> Iterator[None]:
-    """Commands that set `model_archive=True` (filter, review) take `--model` as a folder or a champion
-    archive: an archive is verified against its manifest and unpacked to a temp folder for the run."""
-    if not getattr(args, "model_archive", False) or Path(args.model).is_dir():
+    """Commands that set `model_archive=True` (filter, review, explain, scan) take `--model` as a folder or
+    a champion archive, or none: the bundled champion (`iacsieve.release.bundled` decides). An archive is
+    verified against its manifest and unpacked to a temp folder for the run; `args.provenance` records
+    where the champion came from and the archive's SHA-256 (what `champion verify` prints)."""
+    if not getattr(args, "model_archive", False):
+        yield
+        return
+    from iacsieve.release.bundled import default_model
+
+    args.model, source = default_model(args.model)
+    args.provenance = {"champion_source": source, "package_version": __version__}
+    if source == "folder":
         yield
         return
     from iacsieve.release.archive import opened
@@ -97,9 +108,12 @@ def model_from_archive(args: argparse.Namespace) -> Iterator[None]:
     if out not in (None, "-") and Path(out).resolve() == Path(args.model).resolve():
         raise IacsieveError(f"--out {out} is the champion archive --model; pick another name")
 
-    with opened(args.model) as champion_dir:
+    verified: dict = {}
+    with opened(args.model, verified) as champion_dir:
         logging.getLogger("iacsieve").info("%s: verified against its SHA256SUMS", args.model)
-        args.model_label = args.model  # what the summary and SARIF name: the archive, not the temp folder
+        # what the summary and SARIF name: the archive (and that it is the bundled one), not the temp folder
+        args.model_label = f"{args.model} (bundled)" if source == "bundled" else args.model
+        args.provenance.update(champion_archive=args.model, champion_sha256=verified["sha256"])
         args.model = str(champion_dir)
         yield
 

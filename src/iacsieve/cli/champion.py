@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 
 from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
 
 EXAMPLE = """\
 examples: (docs/champion.md)
   iacsieve champion pack                                   # models/champion -> models/champion.tar.gz
   iacsieve champion verify champion.tar.gz                 # every member against SHA256SUMS; prints its SHA-256
+  iacsieve champion verify champion.tar.gz --expect-sha256 HEX   # and exit 2 unless it is the published one
+  iacsieve champion verify                                 # the champion this package bundles
   iacsieve filter --model champion.tar.gz --detections glitch.csv --scripts repo/ --out kept.csv
   iacsieve champion unpack champion.tar.gz --out champion/ # a folder for repeated runs
 """
@@ -38,7 +41,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     pack.set_defaults(func=_pack)
     verify = commands.add_parser("verify", help="check every member against SHA256SUMS; print the card")
-    verify.add_argument("archive", metavar="ARCHIVE")
+    verify.add_argument(
+        "archive",
+        metavar="ARCHIVE",
+        nargs="?",
+        default=None,
+        help="the archive (default: the champion this package bundles)",
+    )
+    verify.add_argument(
+        "--expect-sha256",
+        default=None,
+        metavar="HEX",
+        help="the archive's published SHA-256: exit 2 unless the archive is exactly that file (what SARIF "
+        "runs record as championSha256)",
+    )
     verify.set_defaults(func=_verify)
     unpack = commands.add_parser("unpack", help="verify, then write the champion folder (atomically)")
     unpack.add_argument("archive", metavar="ARCHIVE")
@@ -55,9 +71,28 @@ def _pack(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from iacsieve.release.archive import format_summary, verify
+    from iacsieve.release.bundled import default_model
 
-    print(format_summary(verify(args.archive), "verified"))
+    expected = None if args.expect_sha256 is None else expected_sha256(args.expect_sha256)
+    archive, source = default_model(args.archive)
+    summary = verify(archive)
+    if expected is not None and summary["sha256"] != expected:
+        raise IacsieveError(
+            f"{archive}: SHA-256 {summary['sha256']}, expected {expected} (--expect-sha256): not the "
+            f"published archive"
+        )
+    print(format_summary(summary, "verified" if source != "bundled" else "verified the bundled"))
+    if expected is not None:
+        print("  SHA-256 matches --expect-sha256")
     return 0
+
+
+def expected_sha256(text: str) -> str:
+    """A SHA-256 as people paste it (any case, `sha256:` prefix allowed): 64 hex digits, lower case."""
+    value = text.strip().lower().removeprefix("sha256:")
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise IacsieveError(f"--expect-sha256: not a SHA-256 (64 hex digits): {text!r}")
+    return value
 
 
 def _unpack(args: argparse.Namespace) -> int:

@@ -32,7 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", required=True, metavar="DIR", help="champion directory (models/champion)")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="DIR|ARCHIVE",
+        help="champion directory (models/champion) or archive (default: the bundled champion)",
+    )
     p.add_argument("--scripts", required=True, metavar="DIR", help="folder holding the scanned scripts")
     p.add_argument("--detections", metavar="FILE", help="the detector's warnings (any `filter` input format)")
     p.add_argument("--row", type=int, metavar="N", help="with --detections: the warning's line in that file")
@@ -50,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     point.add_argument(
         "--max-fp-rate", type=float, default=None, metavar="F", help="as `filter --max-fp-rate`"
     )
-    p.set_defaults(func=_explain)
+    p.set_defaults(func=_explain, model_archive=True)  # --model may be an archive or left out (cli.app)
 
 
 def _explain(args: argparse.Namespace) -> int:

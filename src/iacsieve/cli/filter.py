@@ -10,6 +10,7 @@ from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import TECHS
 from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
 from iacsieve.filtering.detections import FORMATS
+from iacsieve.filtering.gate import REASONS, gate, gate_message
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY
 from iacsieve.io.atomic import atomic_write_text
 from iacsieve.io.limits import add_limit_flags, limits_from_args
@@ -34,7 +35,7 @@ cover the smell), keep (true/false) and fingerprint (for --baseline); `-` writes
 SARIF 2.1.0 holds only the kept security smells (--sarif-all adds the kept design/implementation
 smells as notes), one result per (file, line, smell), each rule with the taxonomy's help text and
 CWE tags, URIs relative to the git repository holding --scripts (or --uri-base).
-Exit codes: 0 done, 1 real warnings remain (--fail-on kept), 2 bad input.
+Exit codes: 0 done, 1 real warnings remain (--fail-on kept), 2 bad input (docs/filter.md).
 """
 
 
@@ -48,35 +49,43 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _io_args(p)
+    add_filter_flags(p)
+    p.set_defaults(func=run_filter, model_archive=True)  # --model may be an archive (cli.app)
+
+
+def add_filter_flags(p: argparse.ArgumentParser, *, detections: bool = True) -> None:
+    """The filter's flags: `filter`'s, and `scan`'s (`detections=False`: it makes the detections and
+    takes the scripts folder as its argument; --tech is then required)."""
+    _io_args(p, detections)
     _decision_args(p)
     _output_args(p)
     add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
-    p.set_defaults(func=_filter, model_archive=True)  # --model may be an archive (cli.app)
 
 
-def _io_args(p: argparse.ArgumentParser) -> None:
+def _io_args(p: argparse.ArgumentParser, detections: bool = True) -> None:
     """What to read and where to write: the champion, the detections, the scripts, the output."""
     p.add_argument(
         "--model",
-        required=True,
+        default=None,
         metavar="DIR|ARCHIVE",
         help="champion directory (model files, model_meta.json, champion.json): models/champion "
         "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s); or a champion "
-        "archive (`iacsieve champion pack`), verified member by member first",
+        "archive (`iacsieve champion pack`), verified member by member first (default: the champion "
+        "this package bundles; the summary says so)",
     )
-    p.add_argument(
-        "--detections",
-        required=True,
-        metavar="FILE",
-        help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)",
-    )
-    p.add_argument(
-        "--scripts",
-        required=True,
-        metavar="DIR",
-        help="folder holding the scanned scripts; no file outside it is read",
-    )
+    if detections:
+        p.add_argument(
+            "--detections",
+            required=True,
+            metavar="FILE",
+            help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)",
+        )
+        p.add_argument(
+            "--scripts",
+            required=True,
+            metavar="DIR",
+            help="folder holding the scanned scripts; no file outside it is read",
+        )
     p.add_argument(
         "--out",
         required=True,
@@ -99,6 +108,7 @@ def _io_args(p: argparse.ArgumentParser) -> None:
         "--tech",
         choices=TECHS,
         default=None,
+        required=not detections,
         help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)",
     )
 
@@ -133,7 +143,7 @@ def _decision_args(p: argparse.ArgumentParser) -> None:
         "--on-missing",
         choices=ON_MISSING,
         default="error",
-        help="a script missing, outside --scripts, or shorter than the flagged line: fail with exit 2 "
+        help="a script missing or outside --scripts: fail with exit 2 "
         "(error, default), or keep / drop the row and count it in the summary",
     )
 
@@ -232,7 +242,9 @@ def threshold_in_force(args: argparse.Namespace) -> tuple[float | None, str | No
     return choice["threshold"], f"operating point: {choice['rule']}"
 
 
-def _filter(args: argparse.Namespace) -> int:
+def run_filter(args: argparse.Namespace, **extra: object) -> int:
+    """`iacsieve filter` (and `scan`'s filtering: `extra` goes to filter_detections); the exit code is
+    the gate's (iacsieve.filtering.gate)."""
     if args.json_summary is not None:
         written = None if args.out == STDOUT else args.out
         inputs = {"--out": written, "--detections": args.detections, "--model": args.model}
@@ -260,15 +272,17 @@ def _filter(args: argparse.Namespace) -> int:
         explain=args.explain,
         sarif_suppressed=args.sarif_suppressed,
         model_label=getattr(args, "model_label", None),
+        provenance=getattr(args, "provenance", None),
+        **extra,  # type: ignore[arg-type]
     )
-    code = 1 if args.fail_on == "kept" and summary["kept_security"] else 0
-    summary.update(fail_on=args.fail_on, exit_code=code)
+    summary.update(getattr(args, "summary_extra", {}))  # scan: the detector's run, not its temp CSV
+    allowed = getattr(args, "allow_unanalysed", None)
+    code = gate(summary, args.fail_on, allowed)
+    summary.update(fail_on=args.fail_on, exit_code=code, exit_reason=REASONS[code])
     print(format_summary(summary), file=sys.stderr)
-    if code:
-        print(
-            f"iacsieve filter: {summary['kept_security']} security warnings kept (--fail-on kept): exit 1",
-            file=sys.stderr,
-        )
+    message = gate_message(args.command, summary, code, allowed)
+    if message:
+        print(message, file=sys.stderr)
     if args.json_summary is not None:
         try:
             atomic_write_text(args.json_summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -60,9 +60,10 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--model",
-        required=True,
+        default=None,
         metavar="DIR|ARCHIVE",
-        help="champion directory, e.g. models/champion, or its archive (`iacsieve champion pack`)",
+        help="champion directory, e.g. models/champion, or its archive (`iacsieve champion pack`); "
+        "default: the bundled champion",
     )
     p.add_argument(
         "--detections",

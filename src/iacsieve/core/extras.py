@@ -39,4 +39,7 @@ def extra_for(module: str | None) -> str | None:
 
 def missing_extra_message(module: str, extra: str) -> str:
     """The one line a user sees: what is missing and the pip command that brings it."""
-    return f"this command needs {module}, which the light install leaves out: pip install 'iacsieve[{extra}]'"
+    return (
+        f"this command needs {module}, which the light install leaves out: pip install '.[{extra}]' in a "
+        f"clone of iacsieve (docs/champion.md; never by bare name from an index)"
+    )

@@ -58,6 +58,10 @@ VAL_CURVE_FILE = "val_curve.json"  # inside a champion: operating points (filter
 ORIGIN_FILE = "origin.json"  # inside a pulled champion: where it came from (source URI, run id)
 # `iacsieve champion pack`'s archive of models/champion (dvc.yaml stage champion-archive; docs/champion.md).
 CHAMPION_ARCHIVE = "models/champion.tar.gz"
+# That archive as the package ships it, relative to the iacsieve package (package data; `make
+# champion-bundle` copies it to src/iacsieve/<this>): the model filter, review, explain and scan use when
+# --model is not given (iacsieve.release.bundled).
+BUNDLED_CHAMPION = "release/data/champion.tar.gz"
 
 # ------------------------------------------------------------------ decision rules (where a threshold comes from)
 RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")  # 0.5; the run's sweep; a champion's

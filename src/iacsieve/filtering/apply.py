@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +26,17 @@ import numpy as np
 from iacsieve.core.classification import predict
 from iacsieve.core.errors import IacsieveError
 from iacsieve.data.records import TECHS, WarningRecord, render_context
+from iacsieve.filtering.analysed import NotAnalysed, notifications, summary_fields
 from iacsieve.filtering.baseline import read_baseline
-from iacsieve.filtering.champion import CHAMPION_FILE, Champion, champion_sha256, read_champion
+from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion, record_provenance
 from iacsieve.filtering.detections import Detection, DetectionSet, open_detections
 from iacsieve.filtering.evidence import Evidence, ExplainWriter, champion_index, explain_inputs
 from iacsieve.filtering.fingerprint import fingerprint
 from iacsieve.filtering.output import STDOUT, SarifOptions, output_chunks, output_format, write_chunks
-from iacsieve.filtering.sarif import DEFAULT_CATEGORY, RunInfo
+from iacsieve.filtering.rowcheck import checked, settle
+from iacsieve.filtering.sarif import DEFAULT_CATEGORY, RunInfo, provenance_properties
 from iacsieve.filtering.scripts import (
+    LINE_OUTSIDE,
     SCRIPT_CACHE_BYTES,
     ScriptFolder,
     ScriptProblem,
@@ -77,6 +80,8 @@ def filter_detections(
     explain: str | Path | None = None,
     sarif_suppressed: bool = False,
     model_label: str | None = None,
+    provenance: dict | None = None,
+    not_analysed: Sequence[NotAnalysed] | None = None,
 ) -> dict:
     """Filter a detector's warnings with a champion; write `out` (atomically, or stdout for `-`) and return
     the summary.
@@ -97,7 +102,11 @@ def filter_detections(
     the `reason` column and SARIF properties; `explain`: the full evidence per row, as JSONL;
     `sarif_suppressed`: SARIF also holds the dropped warnings, as suppressed results.
     `model_label`: the model's name in the summary, the SARIF run and errors (the champion archive that
-    `model_dir`, a temp folder, was unpacked from); default `model_dir`.
+    `model_dir`, a temp folder, was unpacked from); default `model_dir`. `provenance`: where the champion
+    came from (`champion_source`, the archive's `champion_sha256`, `package_version`; cli.app), recorded
+    in the summary and the SARIF run; without an archive hash the folder's own (`champion_sha256`).
+    `not_analysed`: the files the detector said it skipped (`iacsieve scan`), in the summary and as SARIF
+    tool execution notifications; None: not known (the summary then says nothing about them).
 
     Every argument is checked before anything is read, and the model loads last: a mistake costs no wait.
     Long because it is the filter's one sequence (check, read, resolve, score, write) end to end.
@@ -146,6 +155,7 @@ def filter_detections(
     if evidence:
         frozen = "frozen" if source == "champion" else source
         run.explain = lambda records, scores: explain_inputs(index, run.scorer, records, scores, cut, frozen)
+    recorded = record_provenance(provenance, champion.model_dir)
     tally = Tally()
     counted = tally.counted(run.verdicts(stream))
     sarif = None
@@ -156,8 +166,10 @@ def filter_detections(
             threshold_source=source,
             model=label,
             family=champion.family,
-            champion_sha256=champion_sha256(champion.model_dir),
+            champion_sha256=recorded["champion_sha256"],
             category=sarif_category,
+            extra=provenance_properties(recorded),
+            notifications=None if not_analysed is None else notifications(not_analysed, folder, base),
         )
         sarif = SarifOptions(
             base,
@@ -192,7 +204,10 @@ def filter_detections(
         "lines_cut": run.cut_lines,
         "max_line_chars": limits.max_line_chars,
         "evidence": evidence,
+        **recorded,
     }
+    if not_analysed is not None:
+        summary.update(summary_fields(not_analysed, folder))
     if explain is not None:
         summary["explain"] = str(explain)
     if sarif is not None:
@@ -203,7 +218,6 @@ def filter_detections(
             sarif_all=sarif_all,
             sarif_category=sarif_category,
             uri_base=str(base),
-            champion_sha256=sarif.info.champion_sha256,
         )
     return summary
 
@@ -306,9 +320,12 @@ class _Run:
         occurrence = 0
         if det.file_level:
             content = "<whole file>"
-        elif row.script is not None and row.status in (SCORED, PASS_THROUGH):
-            content = normalise_line(self.folder.line(row.script, det.line)[0])
-            occurrence = self.folder.occurrence(row.script, det.line, content)
+        elif row.script is not None and row.status in (SCORED, PASS_THROUGH) and not det.outside_file:
+            try:
+                content = normalise_line(self.folder.line(row.script, det.line)[0])
+                occurrence = self.folder.occurrence(row.script, det.line, content)
+            except ScriptProblem:  # a code-quality row on a line past the end: as a gone script
+                content = normalise_line(str(det.values.get("snippet") or "")) or f"line {det.line}"
         else:  # the script is gone or unreadable: the detector's snippet, else the line number
             content = normalise_line(str(det.values.get("snippet") or "")) or f"line {det.line}"
         row.fingerprint = fingerprint(row.location or det.file, row.smell, content, occurrence)
@@ -321,6 +338,12 @@ def classify(
 ) -> FilteredRow:
     """A detection's row before scoring: to score, to pass through, missing or unreadable (its script
     must resolve safely under --scripts either way); `source` names the detections file in messages."""
+    doubt: ScriptProblem | None = None
+    try:
+        det = settle(det, folder)  # the reading of an unquoted row that exists (its smell too)
+    except ScriptProblem as problem:  # ambiguous: shown as its security reading, if any (the gate sees it)
+        doubt = problem
+        det = next((r for r in (det, *det.alternatives) if not r.non_security), det)
     covered = (
         det.smell is not None
         and det.smell in champion.covered
@@ -329,14 +352,22 @@ def classify(
     )
     row = FilteredRow(detection=det, smell=det.display_smell, status=SCORED if covered else PASS_THROUGH)
     try:
+        if doubt is not None:
+            raise doubt
         row.script = folder.resolve(det.file)
         row.location = folder.relative(row.script)
         folder.line(row.script, det.line)
+        row.detection = checked(det, folder, row.script)  # its snippet against its line
+        if row.detection.line != det.line:  # the one line that holds the snippet: scored, and counted
+            row.problem = f"{source}:{det.row_no}: snippet found on line {row.detection.line}, not {det.line}"
+            det = row.detection
     except ScriptProblem as problem:
         message = f"{source}:{det.row_no}: {problem.message}"
         row.location = row.location or folder.mapped(det.file).as_posix()
         row.problem, row.score = message, None
-        if problem.unreadable:
+        if problem.reason == LINE_OUTSIDE and det.non_security:  # a code-quality row: passes through
+            row.status, row.keep, row.problem = PASS_THROUGH, True, None
+        elif problem.unreadable:
             row.status, row.keep = f"unreadable:{problem.reason}", True
         elif on_missing == "error":
             raise IacsieveError(f"{message} (--on-missing keep|drop goes on and counts it)") from None

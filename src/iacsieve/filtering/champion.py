@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from iacsieve import __version__
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import CHAMPION_FILE as CHAMPION_FILE  # re-exported for filtering.apply
 from iacsieve.core.smells import canonical_smell
@@ -85,3 +86,20 @@ def champion_sha256(model_dir: str | Path) -> str:
                 digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def record_provenance(provenance: dict | None, model_dir: str | Path) -> dict:
+    """What a run records about its champion: where it came from, the package version, and a SHA-256: the
+    archive's (as `champion verify` prints it) when the champion came as an archive (given or bundled),
+    else the folder's own (`champion_sha256`, which no archive hash equals)."""
+    given = dict(provenance or {})
+    recorded = {
+        "champion_source": given.get("champion_source", "folder"),
+        "package_version": given.get("package_version", __version__),
+    }
+    if given.get("champion_sha256"):
+        recorded.update(champion_sha256=given["champion_sha256"], champion_sha256_of="archive")
+        recorded["champion_archive"] = given.get("champion_archive")
+    else:
+        recorded.update(champion_sha256=champion_sha256(model_dir), champion_sha256_of="folder")
+    return recorded

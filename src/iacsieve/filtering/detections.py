@@ -5,7 +5,9 @@ Three formats are read:
 - ``glitch``: GLITCH's own CSV, no header, never quoted. Older releases write ``path,line,code,snippet``;
   current ones add a fifth field, the message or ``-``. Only the first three commas split safely (the
   code and the message may hold commas), so a row is split there and a trailing ``,-`` is the empty
-  message. Line ``-1`` is a whole-file smell.
+  message. Line ``-1`` is a whole-file smell. GLITCH also prints line ``0`` (a resource it could not
+  place, e.g. `implementation_improper_alignment` on puppetlabs-mysql): any integer line is read; one
+  outside the script is the filter's to judge (`Detection.outside_file`, kept or passed through unscored).
 - ``replication``: the replication package's CSV, header ``PATH,LINE,ERROR`` (older smell names such
   as ``hardcoded-secret`` or ``use of http``), properly quoted.
 - ``jsonl``: one JSON object a line with ``file``, ``line`` and ``smell``.
@@ -21,7 +23,7 @@ import csv
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from iacsieve.core.errors import DataError, IacsieveError
@@ -38,9 +40,9 @@ JSONL_KEYS: tuple[str, str, str] = ("file", "line", "smell")
 FILE_LEVEL = -1  # GLITCH's line for a smell about the whole file (too many variables, ...)
 
 _GLITCH_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# ASCII digits only (str.isdigit() accepts '²' and other digits int() rejects), at most 10 of them;
-# `-1` alone is GLITCH's whole-file line.
-_LINE_NUMBER = re.compile(r"^\s*(?:\+?[0-9]{1,10}|-1)\s*$")
+# ASCII digits only (str.isdigit() accepts '²' and other digits int() rejects), at most 10 of them, signed;
+# `-1` is GLITCH's whole-file line, any other line below 1 is outside the file.
+_LINE_NUMBER = re.compile(r"^\s*[+-]?[0-9]{1,10}\s*$")
 MAX_LINE_NUMBER = 2**31 - 1
 
 
@@ -50,9 +52,13 @@ class Detection:
 
     row_no: int  # 1-based line of the detections file where the row starts (for error messages)
     file: str  # the path exactly as the detector wrote it
-    line: int  # 1-based line in the script, or FILE_LEVEL (-1) for a whole-file smell
+    line: int  # 1-based line in the script, FILE_LEVEL (-1) for a whole-file smell; 0 or below: outside it
     raw_smell: str  # the detector's smell name / code
     values: dict = field(default_factory=dict)  # the input row, column -> value, for the output
+    # Other readings of an unquoted GLITCH row whose path holds `,<line>,<code>,` itself (a file named
+    # `init.pp,3,sec_hard_secr,x.pp`): the filter settles it by what exists under --scripts
+    # (iacsieve.filtering.rowcheck), never by position alone.
+    alternatives: tuple[Detection, ...] = ()
 
     @property
     def smell(self) -> str | None:
@@ -68,6 +74,12 @@ class Detection:
     def file_level(self) -> bool:
         """A smell about the whole file (GLITCH's line -1): no line to score, passed through."""
         return self.line == FILE_LEVEL
+
+    @property
+    def outside_file(self) -> bool:
+        """A line no script has (0, or below -1): never scored; the filter says so (a line past the
+        script's end is found when the script is read)."""
+        return self.line < 1 and self.line != FILE_LEVEL
 
     @property
     def display_smell(self) -> str:
@@ -202,7 +214,27 @@ def _parse_glitch(lines: Lines, ctx: _Context, with_message: bool) -> Iterator[D
             )
         file, line, code, rest = fields
         values = dict(zip(columns, (file, line, code, *_split_message(rest, with_message))))
-        yield _detection(ctx, row_no, file, line, code, values, ("path", "line", "code"))
+        first = _detection(ctx, row_no, file, line, code, values, ("path", "line", "code"))
+        others = tuple(_other_readings(ctx, row_no, raw, columns, with_message))
+        yield replace(first, alternatives=others) if others else first
+
+
+_READING = re.compile(r",(?P<line>[+-]?[0-9]{1,10}),(?P<code>[A-Za-z][A-Za-z0-9_]*),")
+
+
+def _other_readings(
+    ctx: _Context, row_no: int, raw: str, columns: tuple[str, ...], with_message: bool
+) -> Iterator[Detection]:
+    """The row read with a longer path: every later `,<int>,<code>,` could end the path too."""
+    first = raw.split(",", 1)[0]
+    for match in _READING.finditer(raw, len(first) + 1):
+        file, rest = raw[: match.start()], raw[match.end() :]
+        line, code = match["line"], match["code"]
+        values = dict(zip(columns, (file, line, code, *_split_message(rest, with_message))))
+        try:
+            yield _detection(ctx, row_no, file, line, code, values, ("path", "line", "code"))
+        except DataError:
+            continue
 
 
 def _split_message(rest: str, with_message: bool) -> tuple[str, ...]:
@@ -227,10 +259,22 @@ def _replication_header(path: Path, first: str | None) -> tuple[str, ...]:
     except csv.Error as exc:
         raise DataError(path, 1, "<csv>", str(exc)) from None
     columns = tuple(c.strip() for c in header)
+    _refuse_duplicate_columns(path, columns)
     missing = [k for k in REPLICATION_KEYS if k not in {c.upper() for c in columns}]
     if missing:
         raise DataError(path, 1, "<header>", f"missing column(s) {', '.join(missing)}")
     return columns
+
+
+def _refuse_duplicate_columns(path: Path, columns: tuple[str, ...]) -> None:
+    """Two columns of one name (any case) would overwrite each other; refused in one line."""
+    seen: dict[str, str] = {}
+    for column in columns:
+        if column.upper() in seen:
+            raise DataError(
+                path, 1, "<header>", f"column {column!r} named twice ({seen[column.upper()]!r}); refused"
+            )
+        seen[column.upper()] = column
 
 
 def _parse_replication(lines: Lines, ctx: _Context) -> Iterator[Detection]:
@@ -243,6 +287,7 @@ def _parse_replication(lines: Lines, ctx: _Context) -> Iterator[Detection]:
     except csv.Error as exc:
         raise DataError(path, 1, "<csv>", str(exc)) from None
     columns = tuple(c.strip() for c in header)
+    _refuse_duplicate_columns(path, columns)
     index = {c.upper(): i for i, c in enumerate(columns)}
     names = (columns[index["PATH"]], columns[index["LINE"]], columns[index["ERROR"]])
     for row_no, fields, error in csv_rows(reader):
@@ -264,7 +309,7 @@ def _parse_jsonl(lines: Lines, ctx: _Context) -> Iterator[Detection]:
         if not raw.strip():
             continue
         ctx.count_row(row_no)
-        obj = decode_json_line(raw, path=path, line_no=row_no)
+        obj = decode_json_line(raw, path=path, line_no=row_no, unique_keys=True)
         if not isinstance(obj, dict):
             raise DataError(path, row_no, "<row>", f"expected a JSON object, got {type(obj).__name__}")
         for key in JSONL_KEYS:
@@ -297,14 +342,14 @@ def _detection(
     if "\x00" in file:
         raise DataError(path, row_no, names[0], "path contains a NUL byte")
     if isinstance(line, bool) or not (isinstance(line, int) or (isinstance(line, str) and _is_int(line))):
-        raise DataError(path, row_no, names[1], f"must be an integer >= 1 (or -1), got {shorten(line)}")
+        raise DataError(path, row_no, names[1], f"must be an integer line number, got {shorten(line)}")
     line_no = int(line)
-    if not (1 <= line_no <= MAX_LINE_NUMBER or line_no == FILE_LEVEL):
+    if not -MAX_LINE_NUMBER <= line_no <= MAX_LINE_NUMBER:
         raise DataError(
             path,
             row_no,
             names[1],
-            f"must be an integer from 1 to {MAX_LINE_NUMBER} (or -1: the whole file), got {shorten(line)}",
+            f"must be an integer from {-MAX_LINE_NUMBER} to {MAX_LINE_NUMBER}, got {shorten(line)}",
         )
     if not isinstance(smell, str) or not smell.strip():
         raise DataError(path, row_no, names[2], "must be a non-empty smell name")
@@ -347,5 +392,5 @@ def _csv_fields(line: str) -> list[str]:
 
 
 def _is_int(value: str) -> bool:
-    """A line number as detectors write it: ASCII digits, at most 10 of them, or -1."""
+    """A line number as detectors write it: ASCII digits, at most 10 of them, signed."""
     return _LINE_NUMBER.match(value) is not None

@@ -26,6 +26,7 @@ import numpy as np
 from iacsieve.core.layout import CHAMPION_FILE
 from iacsieve.data.records import WarningRecord
 from iacsieve.filtering.champion import Champion
+from iacsieve.filtering.scripts import LINE_OUTSIDE
 from iacsieve.filtering.verdicts import FilteredRow
 from iacsieve.io.atomic import output_mode
 from iacsieve.models.evidence_index import (
@@ -246,6 +247,8 @@ def row_reason(row: FilteredRow, text: bool = True) -> str:
     if row.evidence is not None:
         return row.evidence.reason_text(text)
     verdict = "kept" if row.keep else "dropped"
+    if row.status == f"unreadable:{LINE_OUTSIDE}":
+        return f"kept unscored: line {row.detection.line} is outside the script"
     if row.status.startswith(("missing:", "unreadable:")):
         kind, why = row.status.split(":", 1)
         return f"{verdict} unscored: script {why}" + (" (--on-missing)" if kind == "missing" else "")

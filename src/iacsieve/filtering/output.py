@@ -70,7 +70,7 @@ def output_rows(columns: tuple[str, ...], rows: Iterable[FilteredRow]) -> list[d
 
 def iter_output_rows(columns: tuple[str, ...], rows: Iterable[FilteredRow]) -> Iterator[dict]:
     """`output_rows` one at a time (the writer streams them: a large input is never held)."""
-    rename = {c: f"input_{c}" for c in columns if c in ADDED_COLUMNS}
+    rename = input_names(columns)
     for row in rows:
         values = {rename.get(k, k): v for k, v in row.detection.values.items()}
         values.update(
@@ -162,9 +162,25 @@ def write_chunks(out: str | Path, chunks: Iterable[str]) -> None:
         raise IacsieveError(f"{out}: cannot write the output: {exc.strerror or exc}") from None
 
 
+def input_names(columns: tuple[str, ...]) -> dict[str, str]:
+    """Input columns named like an added one, renamed `input_<name>` (`input_input_<name>` when the input
+    has that too, and so on): no input column ever overwrites another, or an added one."""
+    taken = set(columns) | set(ADDED_COLUMNS)
+    rename: dict[str, str] = {}
+    for column in columns:
+        if column in ADDED_COLUMNS:
+            name = f"input_{column}"
+            while name in taken:
+                name = f"input_{name}"
+            rename[column] = name
+            taken.add(name)
+    return rename
+
+
 def output_columns(columns: tuple[str, ...]) -> list[str]:
     """Input columns (one named like an added column is kept as `input_<name>`) + the added ones."""
-    return [f"input_{c}" if c in ADDED_COLUMNS else c for c in columns] + list(ADDED_COLUMNS)
+    rename = input_names(columns)
+    return [rename.get(c, c) for c in columns] + list(ADDED_COLUMNS)
 
 
 def _csv_chunks(columns: tuple[str, ...], rows: Iterable[FilteredRow]) -> Iterator[str]:

@@ -74,6 +74,8 @@ class RunInfo:
     champion_sha256: str = ""
     category: str = DEFAULT_CATEGORY
     extra: dict = field(default_factory=dict)
+    # files the detector did not analyse (scan): `invocations[0].toolExecutionNotifications`; None: unknown
+    notifications: list[dict] | None = None
 
 
 def sarif_chunks(
@@ -138,6 +140,10 @@ def sarif_chunks(
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
         "properties": _run_properties(info),
     }
+    if info.notifications is not None:
+        run_tail["invocations"] = [
+            {"executionSuccessful": True, "toolExecutionNotifications": info.notifications}
+        ]
     tail = json.dumps(run_tail, indent=2, ensure_ascii=False)
     indented = "\n".join("      " + ln for ln in tail[1:-1].strip("\n").splitlines())
     yield ("\n      " if not first else "") + "],\n" + indented + "\n    }\n  ]\n}\n"
@@ -157,6 +163,19 @@ def _run_properties(info: RunInfo) -> dict:
         "operatingPoint": info.threshold_source,
     }
     return {**props, **info.extra}
+
+
+def provenance_properties(recorded: dict) -> dict:
+    """The run properties that say which champion judged it (`filtering.champion.record_provenance`):
+    `championSha256` itself is RunInfo's."""
+    props = {
+        "championSource": recorded.get("champion_source"),
+        "championSha256Of": recorded.get("champion_sha256_of"),
+        "packageVersion": recorded.get("package_version"),
+    }
+    if recorded.get("champion_archive"):
+        props["championArchive"] = recorded["champion_archive"]
+    return props
 
 
 def security_severity(rule_id: str) -> str:

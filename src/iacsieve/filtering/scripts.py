@@ -29,8 +29,12 @@ BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 # Problems that say nothing about whether the warning is real: the row is kept, unscored, whatever
-# --on-missing says (dropping it would hide a warning the model never saw).
-UNREADABLE_REASONS: frozenset[str] = frozenset({"binary", "undecodable"})
+# --on-missing says (dropping it would hide a warning the model never saw). `line_outside`: the
+# script is there but has no such line (GLITCH's line 0, a stale line number past the end).
+LINE_OUTSIDE = "line_outside"
+UNREADABLE_REASONS: frozenset[str] = frozenset(
+    {"binary", "undecodable", LINE_OUTSIDE, "ambiguous_row", "snippet_mismatch"}  # the last two: rowcheck
+)
 SCRIPT_CACHE_BYTES = 64 << 20  # scripts kept in memory between rows (a 2M-row run re-reads the rest)
 RESOLVED_CACHE_ENTRIES = 1 << 16  # detector paths remembered with where they resolved
 
@@ -153,15 +157,17 @@ class ScriptFolder:
         return path.relative_to(self.root).as_posix()
 
     def line(self, path: Path, line: int) -> tuple[str, list[str]]:
-        """The text of 1-based `line` and all the script's lines; raises ScriptProblem past the end.
+        """The text of 1-based `line` and all the script's lines; raises ScriptProblem (`line_outside`)
+        for a line the script does not have (0, or past its end).
         A whole-file warning (line -1) gives an empty text: the file only has to be readable."""
         script = self._script(path)
         lines = script.lines
-        if line < 1:
+        if line == -1:
             return "", lines
-        if line > len(lines):
+        if not 1 <= line <= len(lines):
             raise ScriptProblem(
-                "line_past_end", f"line {line} is past the end of {self.relative(path)} ({len(lines)} lines)"
+                LINE_OUTSIDE,
+                f"line {line} is outside {self.relative(path)} ({len(lines)} lines); kept unscored",
             )
         return lines[line - 1], lines
 

@@ -30,6 +30,8 @@ class Tally:
     kept_security: int = 0
     dropped_scored: int = 0
     file_level: int = 0
+    repointed: list[str] = field(default_factory=list)  # rows whose snippet sat on another line (rowcheck)
+    repointed_count: int = 0
 
     def add(self, row: FilteredRow) -> None:
         self.rows += 1
@@ -44,6 +46,10 @@ class Tally:
         self.kept_security += row.keep and row.security
         self.dropped_scored += kind == SCORED and not row.keep
         self.file_level += row.detection.file_level
+        if kind in (SCORED, PASS_THROUGH, BASELINE) and row.problem:
+            self.repointed_count += 1
+            if len(self.repointed) < MAX_LISTED_PROBLEMS:
+                self.repointed.append(row.problem)
         if kind == "missing":
             self.missing_reasons[reason] += 1
             if len(self.missing_rows) < MAX_LISTED_PROBLEMS and row.problem:
@@ -78,6 +84,8 @@ class Tally:
             "unreadable": sum(self.unreadable_reasons.values()),
             "unreadable_by_reason": dict(sorted(self.unreadable_reasons.items())),
             "unreadable_rows": list(self.unreadable_rows),
+            "repointed": self.repointed_count,
+            "repointed_rows": list(self.repointed),
             "by_smell": {
                 smell: {k: c[k] for k in ("in", "scored", "kept", "dropped", "missing")}
                 for smell, c in sorted(self.by_smell.items())
@@ -89,7 +97,7 @@ def format_summary(summary: dict) -> str:
     """The human summary `iacsieve filter` prints on stderr (every name from the input escaped)."""
     safe = terminal_safe
     lines = [
-        f"iacsieve filter: {summary['warnings_in']} warnings in ({summary['format']}) -> "
+        f"iacsieve {summary.get('command', 'filter')}: {summary['warnings_in']} warnings in ({summary['format']}) -> "
         f"{safe(summary['out'])} ({summary['out_format']})",
         f"  model {safe(summary['model'])} ({summary['family']}), threshold {summary['threshold']:.4g} "
         f"({summary['threshold_source']}), covers {', '.join(summary['covered_smells'])}"
@@ -98,6 +106,7 @@ def format_summary(summary: dict) -> str:
         f"kept {summary['kept']}, dropped {summary['dropped']}, passed through {summary['passed_through']}"
         + (f" ({summary['file_level']} whole-file)" if summary.get("file_level") else ""),
     ]
+    lines += _provenance(summary)
     width = max([len("smell")] + [len(safe(s)) for s in summary["by_smell"]])
     lines.append(f"  {'smell':<{width}} {'in':>6} {'scored':>6} {'kept':>6} {'dropped':>7} {'missing':>7}")
     for smell, c in summary["by_smell"].items():
@@ -127,7 +136,7 @@ def format_summary(summary: dict) -> str:
         )
     if summary["unreadable"]:
         reasons = ", ".join(f"{k} {v}" for k, v in summary["unreadable_by_reason"].items())
-        lines.append(f"  unreadable scripts: {summary['unreadable']} rows kept unscored: {reasons}")
+        lines.append(f"  unreadable scripts or lines: {summary['unreadable']} rows kept unscored: {reasons}")
         lines += _listed(summary["unreadable_rows"], summary["unreadable"])
     if summary["missing"]:
         reasons = ", ".join(f"{k} {v}" for k, v in summary["missing_by_reason"].items())
@@ -136,7 +145,45 @@ def format_summary(summary: dict) -> str:
             f"  missing: {summary['missing']} rows {action} (--on-missing {summary['on_missing']}): {reasons}"
         )
         lines += _listed(summary["missing_rows"], summary["missing"])
+    lines += _repointed(summary) + _not_analysed(summary)
     return "\n".join(lines)
+
+
+def _provenance(summary: dict) -> list[str]:
+    """Which champion judged the run: its SHA-256 (the archive's when it came as one), source, version."""
+    if not summary.get("champion_sha256"):
+        return []
+    return [
+        f"  champion SHA-256 {summary['champion_sha256']} (of the {summary['champion_sha256_of']}; "
+        f"{summary['champion_source']}), iacsieve {summary['package_version']}"
+    ]
+
+
+def _repointed(summary: dict) -> list[str]:
+    """Rows scored on another line of their script than the detector said (iacsieve.filtering.rowcheck)."""
+    if not summary.get("repointed"):
+        return []
+    head = (
+        f"  re-pointed: {summary['repointed']} rows scored on the one line of their script that holds "
+        f"the detector's snippet (their own line did not)"
+    )
+    return [head, *_listed(summary["repointed_rows"], summary["repointed"])]
+
+
+def _not_analysed(summary: dict) -> list[str]:
+    """What the detector did not analyse (scan), or that it analysed everything it read."""
+    if "not_analysed" not in summary:
+        return []
+    count = summary["not_analysed"]
+    if not count:
+        return ["  not analysed: none (the detector reported no file it could not read)"]
+    reasons = ", ".join(f"{k} {v}" for k, v in summary["not_analysed_by_reason"].items())
+    named = [
+        f"{f['file'] or '(a file the detector did not name)'}: {f['message']}"
+        for f in summary["not_analysed_files"][:MAX_LISTED_PROBLEMS]
+    ]
+    header = f"  not analysed by the detector: {count} files ({reasons}); no warning of theirs is above"
+    return [header, *_listed(named, count)]
 
 
 def _listed(rows: list[str], total: int) -> list[str]:

@@ -49,10 +49,26 @@ def read_regular_text(
         raise IacsieveError(f"{path}: {what} is not UTF-8 text (byte {exc.start})") from None
 
 
-def decode_json_line(raw: str, *, path: object, line_no: int) -> object:
-    """One JSONL line decoded; DataError naming file and line for bad JSON, huge numbers or deep nesting."""
+class DuplicateKey(ValueError):
+    """A JSON object that names one key twice (json.loads would keep the last silently)."""
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict:
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+def decode_json_line(raw: str, *, path: object, line_no: int, unique_keys: bool = False) -> object:
+    """One JSONL line decoded; DataError naming file and line for bad JSON, huge numbers or deep nesting,
+    and (`unique_keys`) for an object naming a key twice."""
     try:
-        return json.loads(raw)
+        return json.loads(raw, object_pairs_hook=_unique_pairs if unique_keys else None)
+    except DuplicateKey as exc:
+        raise DataError(path, line_no, str(exc), "the key appears twice in one object; refused") from None
     except json.JSONDecodeError as exc:
         raise DataError(path, line_no, "<json>", f"invalid JSON ({exc.msg} at column {exc.colno})") from None
     except ValueError as exc:  # e.g. an integer longer than Python's int-string conversion limit

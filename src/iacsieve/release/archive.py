@@ -291,9 +291,10 @@ def unpack(archive: str | Path, dest: str | Path) -> dict:
 
 
 @contextlib.contextmanager
-def opened(model: str | Path) -> Iterator[Path]:
+def opened(model: str | Path, verified: dict | None = None) -> Iterator[Path]:
     """A champion directory for `model`: the folder itself, or an archive verified and unpacked into a
-    temporary folder that is removed afterwards."""
+    temporary folder that is removed afterwards (`verified`, when given, receives `verify`'s summary:
+    the archive's SHA-256 for provenance)."""
     model = Path(model)
     if model.is_dir():
         yield model
@@ -304,7 +305,9 @@ def opened(model: str | Path) -> Iterator[Path]:
     try:
         champion_dir = tmp / ROOT
         champion_dir.mkdir()
-        _read(model, champion_dir)
+        summary = _read(model, champion_dir)
+        if verified is not None:
+            verified.update(summary)
         yield champion_dir
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
