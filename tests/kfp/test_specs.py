@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from kfp.components import load_component_from_file
+from worktree import repo_copy
 
 from iacsieve.kfp.specs import write_specs
 
@@ -32,3 +37,23 @@ def test_specs_are_not_stale(tmp_path):
     assert set(fresh) == set(current), "stale: run make kfp-specs (a spec was added or removed)"
     stale = [name for name, path in fresh.items() if path.read_bytes() != current[name].read_bytes()]
     assert not stale, f"stale: run make kfp-specs ({', '.join(sorted(stale))} differ from the code)"
+
+
+def test_a_comment_only_change_under_src_changes_no_spec(tmp_path):
+    """The specs name the placeholder image, not the source hash: a comment added to every module
+    under src/ (outside the component bodies, whose code the specs carry) leaves every spec as it was."""
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "src", src, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for module in src.rglob("*.py"):
+        module.write_text("# a comment-only change\n" + module.read_text(encoding="utf-8"), encoding="utf-8")
+    params = repo_copy("params.yaml")
+    before = {str(p.relative_to(tmp_path / "a")): p.read_bytes() for p in write_specs(tmp_path / "a", params)}
+    code = (
+        f"from iacsieve.kfp.specs import write_specs; write_specs({str(tmp_path / 'b')!r}, {str(params)!r})"
+    )
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    after = {str(p.relative_to(tmp_path / "b")): p.read_bytes() for p in (tmp_path / "b").rglob("*.yaml")}
+    assert set(after) == set(before) and len(before) == 13
+    assert [name for name in before if before[name] != after[name]] == []

@@ -8,6 +8,8 @@ install at run time: the image (or, for kfp.local, this venv) already holds iacs
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,4 +57,14 @@ def build_components(image: str = DEFAULT_IMAGE) -> StepComponents:
     )
 
 
-__all__ = ["DEFAULT_IMAGE", "StepComponents", "build_components"]
+def named(component: dsl.base_component.BaseComponent, name: str) -> dsl.base_component.BaseComponent:
+    """`component` under another name: KFP keys a task by its component's name (made unique within
+    one DAG only), and the launcher's output path holds that key (`iacsieve.kfp.task_keys`). The
+    body, image and interface are the same; only the spec's name (and so the task key) differs."""
+    renamed = copy.copy(component)
+    renamed.component_spec = dataclasses.replace(component.component_spec, name=name)
+    renamed.name = name
+    return renamed
+
+
+__all__ = ["DEFAULT_IMAGE", "StepComponents", "build_components", "named"]

@@ -23,7 +23,6 @@ import yaml
 
 from iacsieve.data.human import HumanSettings
 from iacsieve.errors import ConfigError
-from iacsieve.image import DEFAULT_IMAGE
 from iacsieve.layout import (
     BOOTSTRAP_SAMPLES,
     BOOTSTRAP_SEED,
@@ -100,8 +99,9 @@ class ClusterParams(_Mapping):
     """KFP-only settings (DVC ignores them): the image, how many train tasks at once, and the pod
     settings every task gets (`iacsieve.method.cluster`)."""
 
-    image: str = DEFAULT_IMAGE  # iacsieve:<package version>, what `make image` tags
+    image: str = ""  # unset: compile and submit refuse it until set (iacsieve.image.check_image)
     parallelism: int = 4
+    pipeline_root: str = ""  # where the launcher writes outputs; submit needs it (or --pipeline-root)
     pods: PodSettings = field(default_factory=PodSettings)
 
 
@@ -428,10 +428,13 @@ def _parse_sweep(v: _Validator, value: Any) -> SweepParams:
 def _parse_cluster(v: _Validator, value: Any) -> ClusterParams:
     value = dict(v.mapping(value, "cluster"))
     pods = parse_pod_settings(value, source=v.source)  # validates resources, retry, weights, credentials, ...
-    base = v.block(ClusterParams, {k: value[k] for k in ("image", "parallelism") if k in value}, "cluster")
-    v.keys(value, "cluster", ("image", "parallelism", *POD_KEYS))
+    own = ("image", "parallelism", "pipeline_root")
+    base = v.block(ClusterParams, {k: value[k] for k in own if k in value}, "cluster")
+    v.keys(value, "cluster", (*own, *POD_KEYS))
     parallelism = parse_parallelism(value.get("parallelism", base.parallelism), v.source)
-    return ClusterParams(image=base.image, parallelism=parallelism, pods=pods)
+    return ClusterParams(
+        image=base.image, parallelism=parallelism, pipeline_root=base.pipeline_root, pods=pods
+    )
 
 
 _LIST_TYPES: dict[str, type] = {
