@@ -36,7 +36,7 @@ from iacsieve.models import load_scorer
 from iacsieve.steps.freeze import load_champion
 
 REPO = Path(__file__).resolve().parents[1]
-BUILD_SCRIPT = REPO / "docker" / "build_image.py"
+BUILD_SCRIPT = REPO / "container" / "build_image.py"
 
 
 def _build_script():
@@ -49,13 +49,13 @@ REQUIRED = os.environ.get("IACSIEVE_CONTAINER_TESTS") == "require"
 needs_engine = pytest.mark.skipif(
     ENGINE is None and not REQUIRED,
     reason="no container engine (podman or docker) answers here: the image is not built or run; "
-    "as root on Debian, docker/install-engine.sh installs podman (.ci/run does)",
+    "as root on Debian, container/install-engine.sh installs podman (.ci/run does)",
 )
 
 
 @pytest.fixture(scope="session")
 def image() -> str:
-    """iacsieve:<version>, built by docker/build_image.py --local unless current (same source hash)."""
+    """iacsieve:<version>, built by container/build_image.py --local unless current (same source hash)."""
     if ENGINE is None:
         pytest.fail("IACSIEVE_CONTAINER_TESTS=require, but no container engine (podman or docker) answers")
     script = _build_script()
@@ -151,7 +151,7 @@ def test_containers_freeze_the_champion_dvc_freezes(in_containers, in_process, s
 
 
 def _dockerfile_instructions() -> list[tuple[str, str]]:
-    text = (REPO / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    text = (REPO / "container" / "Dockerfile").read_text(encoding="utf-8")
     text = re.sub(r"\\\n", " ", text)  # line continuations
     rows = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
     return [(row.split(None, 1)[0].upper(), row.split(None, 1)[1] if " " in row else "") for row in rows]

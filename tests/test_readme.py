@@ -147,7 +147,7 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     # docs/cluster.md
     'pip install ".[cluster]"': External("installs the cloud-storage extras from the package index"),
     "make image": Target("image"),
-    "TAG=$(python docker/build_image.py --print-source-tag | cut -d: -f2)": Runs(),
+    "TAG=$(python container/build_image.py --print-source-tag | cut -d: -f2)": Runs(),
     "IMAGE=ghcr.io/acme/iacsieve:0.1.0": External("a shell variable naming your registry"),
     "docker tag iacsieve:$TAG ghcr.io/acme/iacsieve:$TAG && docker push ghcr.io/acme/iacsieve:$TAG": External(
         "needs a registry to push to; the image itself: make image-local",

@@ -573,7 +573,7 @@ def resource_quantities(spec: Spec) -> Iterator[Violation]:
 
 def parameter_types(spec: Spec) -> Iterator[Violation]:
     """5e. Constants and loop items must match the consuming input's `parameterType`: the driver
-    checks every resolved value against it (backend/src/v2/driver/driver.go `resolveInputs`, the
+    checks every resolved value against it (backend/src/v2/driver/resolve.go `resolveInputs`, the
     parameter type check) and fails the task on a mismatch."""
     for dag, key, task in spec.tasks():
         definitions = spec.component(task).get("inputDefinitions", {}).get("parameters") or {}

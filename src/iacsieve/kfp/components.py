@@ -1,7 +1,7 @@
 """KFP components: the library's steps as lightweight Python components with typed artifacts.
 
 `build_components(image)` turns the functions in `step_functions.py` into components running in `image`
-(the project image, docker/Dockerfile). The image is a parameter, not a constant, because it is a
+(the project image, container/Dockerfile). The image is a parameter, not a constant, because it is a
 setting (`cluster.image` in params.yaml, overridable on the command line). Components never pip
 install at run time: the image (or, for kfp.local, this venv) already holds iacsieve and kfp.
 """

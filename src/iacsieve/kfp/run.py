@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -237,7 +235,8 @@ def run_local(
     run's outputs (`selection`, and `champion`/`card` for stages 3-4), which the next stage takes
     as `--selection-uri` / `--champion-uri`.
     """
-    local = _import_kfp_local()
+    from kfp import local
+
     arguments = inputs.arguments(stage)
     root = Path(pipeline_root).resolve()
     context: contextlib.AbstractContextManager[tuple[Any, str | None]]
@@ -282,29 +281,3 @@ def _quiet_on_all_cores(stage: int | str, verbose: bool) -> Iterator[None]:
                     + (f": {reason}" if reason else " (its last lines are above)")
                 ) from None
             raise IacsieveError(f"kfp.local: {plain(str(exc))}") from None
-
-
-def _import_kfp_local() -> Any:
-    """`kfp.local`, with its task dispatcher imported while the repo's `docker/` folder is hidden.
-
-    kfp.local does `import docker` (docker-py, optional) and copes with an ImportError; but with the
-    repo root on sys.path (`python -m pytest`, `python -m iacsieve`), the image recipe folder
-    `docker/` imports as an empty namespace package and kfp.local fails on `docker.DockerClient`.
-    """
-    shadowing = [
-        p
-        for p in sys.path
-        if (Path(p or ".") / "docker").is_dir() and not (Path(p or ".") / "docker" / "__init__.py").exists()
-    ]
-    stale = sys.modules.get("docker")
-    if stale is not None and getattr(stale, "__file__", None) is None:
-        del sys.modules["docker"]
-    saved = list(sys.path)
-    try:
-        sys.path[:] = [p for p in sys.path if p not in shadowing]
-        importlib.import_module("kfp.local.task_dispatcher")
-    finally:
-        sys.path[:] = saved
-    from kfp import local
-
-    return local
