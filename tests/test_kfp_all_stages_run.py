@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import socket
 import uuid
 from pathlib import Path
@@ -17,6 +18,8 @@ import pytest
 from test_kfp_from_run import RUNS, RunsKfp
 from test_kfp_submit import PARAMS
 from test_pull_champion import _make_cluster_outputs
+from test_readme import readme_commands
+from worktree import REPO, repo_copy
 
 from iacsieve.cli.app import main
 from iacsieve.kfp.from_run import resolve_run_outputs, stage_inputs_from_run
@@ -201,3 +204,24 @@ def test_object_store_failures_are_one_line(server, run_all, tmp_path, monkeypat
     )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_the_documented_submit_lines_work_as_written(server, run_all, tmp_path, monkeypatch, capsys):
+    """docs/cluster.md's submit lines, with the staged params.yaml (image and root unset: the flags
+    carry them) and the shell variables filled in; stages 3 and 4 resume from the all-stages run."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    doc = readme_commands((REPO / "docs" / "cluster.md").read_text(encoding="utf-8"))
+    lines = [c for c in doc if c.startswith("iacsieve kfp submit")]
+    assert len(lines) == 3
+    values = {"$IMAGE": "ghcr.io/acme/iacsieve:0.1.0", "$ROOT": ROOT, '"$DATA"': "s3://b/raw/0123"}
+    values |= {"https://KFP_HOST/pipeline": server.host, "…": server.host}
+    for line in lines:
+        for name, value in values.items():
+            line = line.replace(name, value)
+        line = re.sub(r"<[^>]*run id>", RUN, line)
+        server.calls.clear()
+        args = [*shlex.split(line)[1:], "--params", str(repo_copy("params.yaml")), "--data-md5", ""]
+        assert main(args) == 0, capsys.readouterr().err
+        (run,) = [c for c in server.calls if c["method"] == "POST" and c["path"] == "/apis/v2beta1/runs"]
+        assert run["body"]["runtime_config"]["pipeline_root"] == ROOT
+        assert "ghcr.io/acme/iacsieve:0.1.0-src." in json.dumps(run["body"]["pipeline_spec"])
