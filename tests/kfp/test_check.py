@@ -346,3 +346,16 @@ def test_check_refuses_what_is_no_spec_in_one_line(tmp_path, capsys):
         assert main(["kfp", "check", str(path)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and says in err and "Traceback" not in err, err
+
+
+def test_check_options_are_checked_in_one_line(fresh, capsys):
+    spec = str(fresh / "stage1.yaml")
+    for option, says in (
+        (["--train-time-budget", "4 hours"], "not a duration"),
+        (["--gpu-budget", "0"], ">= 1"),
+    ):
+        assert main(["kfp", "check", spec, *option]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err and "Traceback" not in err
+    assert main(["kfp", "check", spec, "--train-time-budget", "5h"]) == 2  # 3 x 5h > the compiled deadline
+    assert "[3e-retry-budget;" in capsys.readouterr().err

@@ -182,10 +182,12 @@ def _add_check(ksub: argparse._SubParsersAction) -> None:
         "check",
         help="check compiled pipeline specs against what a real KFP backend runs",
         description="Check compiled pipeline specs (IR YAML) against the KFP backend's rules "
-        "(docs/kfp-backend-rules.md): importer URI sources and schemes, dsl.Collected and caching, "
-        "retry fields, GPU loops against the budget, resource requests, the image reference. "
-        "One line per violation, naming the task and input; exit 2 when there is any. "
-        "`kfp compile` and `kfp submit` run the same check.",
+        "(docs/kfp-backend-rules.md): importer URI sources, schemes and conditions, dsl.Collected and "
+        "caching, retry fields and deadlines, GPU loops against the budget (in GPUs), resource "
+        "requests and quantities, the image reference and its registry, parameter types, the schema "
+        "version and pipeline name, and the platform document (node selectors, emptyDir sizes, PVC "
+        "names). One line per violation, naming the task and input; exit 2 when there is any. "
+        "`kfp compile` and `kfp submit` run the same check with --cluster.",
     )
     ck.add_argument("specs", nargs="+", metavar="SPEC.yaml", help="compiled pipeline specs")
     ck.add_argument(
@@ -358,7 +360,12 @@ def _stage_args(p: argparse.ArgumentParser, *, default_profile: str) -> None:
         "`profiles:` (default: %(default)s)",
     )
     p.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
-    p.add_argument("--image", help="component image (default: params.yaml cluster.image)")
+    p.add_argument(
+        "--image",
+        help="component image, with its registry host: host[:port]/path:tag or a digest (default: "
+        "params.yaml cluster.image, which starts unset: compile and submit need one of them; "
+        "run-local --runner docker: iacsieve:<version>, the local build)",
+    )
 
 
 def _input_args(p: argparse.ArgumentParser, *, data_default: str | None) -> None:
@@ -525,8 +532,18 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from iacsieve.errors import IacsieveError
     from iacsieve.kfp.check import check_files
+    from iacsieve.method.cluster import duration_seconds
 
+    if args.gpu_budget is not None and args.gpu_budget < 1:
+        raise IacsieveError(f"--gpu-budget: must be a whole number >= 1, got {args.gpu_budget}")
+    try:
+        duration_seconds(args.train_time_budget or "0s")
+    except ValueError:
+        raise IacsieveError(
+            f"--train-time-budget: {args.train_time_budget!r} is not a duration (e.g. 4h, 90m)"
+        ) from None
     lines = check_files(
         args.specs, args.gpu_budget, train_time_budget=args.train_time_budget, cluster=args.cluster
     )
