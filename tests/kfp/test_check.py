@@ -162,6 +162,26 @@ def _pvc_name_not_rfc1123(doc: dict) -> None:
     _executors(doc)["exec-train"]["pvcMount"] = [{"constant": "HF_Cache", "mountPath": "/models"}]
 
 
+def _toleration_effect_unknown(doc: dict) -> None:
+    _executors(doc)["exec-train"]["tolerations"][0]["effect"] = "NoScheduling"
+
+
+def _secret_name_not_rfc1123(doc: dict) -> None:
+    _executors(doc)["exec-train"]["secretAsEnv"] = [
+        {"keyToEnv": [{"envVar": "A", "secretKey": "a"}], "secretName": "S3_Creds"}
+    ]
+
+
+def _fractional_gpu_count(doc: dict) -> None:
+    doc["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]["accelerator"][
+        "resourceCount"
+    ] = "1.5"
+
+
+def _default_of_the_wrong_type(doc: dict) -> None:
+    doc["root"]["inputDefinitions"]["parameters"]["data_md5"]["defaultValue"] = 0
+
+
 def _old_schema(doc: dict) -> None:
     doc["schemaVersion"] = "2.0.0"
 
@@ -236,6 +256,10 @@ MUTATIONS: list[tuple[str, Callable[[dict], None], str, str]] = [
     ("5a-platform", _boolean_node_label, "comp-for-loop-2/train input nodeSelector.labels", "True"),
     ("5a-platform", _size_limit_not_a_quantity, "train input emptyDirMounts.sizeLimit", "'8GB'"),
     ("5a-platform", _pvc_name_not_rfc1123, "train input pvcMount", "'HF_Cache'"),
+    ("5a-platform", _toleration_effect_unknown, "train input tolerations", "'NoScheduling'"),
+    ("5a-platform", _secret_name_not_rfc1123, "train input secretAsEnv", "'S3_Creds'"),
+    ("5d-resources", _fractional_gpu_count, "train input resources.accelerator", "'1.5' GPUs"),
+    ("5e-parameter-type", _default_of_the_wrong_type, "task (inputs) input data_md5", "default 0"),
     ("5b-schema-version", _old_schema, "input schemaVersion", "'2.0.0'"),
     ("5c-pipeline-name", _pipeline_name_upper_case, "input pipelineInfo.name", "IacSieve_Stage3"),
     ("5d-resources", _memory_not_a_quantity, "task select input resources.resourceMemoryRequest", "'2GB'"),

@@ -485,6 +485,16 @@ def platform_settings(spec: Spec) -> Iterator[Violation]:
                 yield Violation("5a-platform", dag, key, field_name, problem)
 
 
+TOLERATION_OPERATORS = ("", "Exists", "Equal")
+TAINT_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _constant_names(mount: dict[str, Any], name_key: str, parameter_key: str) -> list[Any]:
+    """The constant names a kfp-kubernetes mount gives (it writes both the plain and the parameter form)."""
+    parameter = ((mount.get(parameter_key) or {}).get("runtimeValue") or {}).get("constant")
+    return [n for n in (mount.get(name_key), parameter) if n is not None]
+
+
 def _platform_problems(config: dict[str, Any]) -> Iterator[tuple[str, str]]:
     labels = (config.get("nodeSelector") or {}).get("labels") or {}
     for name, value in labels.items():
@@ -495,17 +505,33 @@ def _platform_problems(config: dict[str, Any]) -> Iterator[tuple[str, str]]:
                 f"{name}: {value!r} is not a label value (a string: quote true/false and numbers)",
                 "nodeSelector.labels",
             )
+    for toleration in config.get("tolerations") or []:
+        toleration = toleration or {}
+        operator, effect = toleration.get("operator", ""), toleration.get("effect", "")
+        if operator not in TOLERATION_OPERATORS or effect not in TAINT_EFFECTS:
+            yield (
+                f"toleration operator {operator!r} / effect {effect!r} is not one Kubernetes takes",
+                "tolerations",
+            )
+        elif operator == "Exists" and toleration.get("value"):
+            yield "a toleration with operator Exists takes no value", "tolerations"
     for mount in config.get("emptyDirMounts") or []:
-        size = (mount or {}).get("sizeLimit")
+        mount = mount or {}
+        size = mount.get("sizeLimit")
         if size not in (None, "") and not (isinstance(size, str) and QUANTITY.match(size)):
             yield f"sizeLimit {size!r} is not a Kubernetes quantity (e.g. 8Gi)", "emptyDirMounts.sizeLimit"
+        medium = mount.get("medium") or ""
+        if not (medium in ("", "Memory") or str(medium).startswith("HugePages")):
+            yield f'medium {medium!r} is not an emptyDir medium ("" or Memory)', "emptyDirMounts.medium"
     for mount in config.get("pvcMount") or []:
-        mount = mount or {}
-        name = mount.get("constant") or ((mount.get("pvcNameParameter") or {}).get("runtimeValue") or {}).get(
-            "constant"
-        )
-        if name is not None and not (isinstance(name, str) and RFC1123_SUBDOMAIN.match(name)):
-            yield f"PVC name {name!r} is not an RFC 1123 name (lower case, digits, -, .)", "pvcMount"
+        for name in _constant_names(mount or {}, "constant", "pvcNameParameter"):
+            if not (isinstance(name, str) and RFC1123_SUBDOMAIN.match(name)):
+                yield f"PVC name {name!r} is not an RFC 1123 name (lower case, digits, -, .)", "pvcMount"
+    for kind in ("secretAsEnv", "secretAsVolume"):
+        for mount in config.get(kind) or []:
+            for name in _constant_names(mount or {}, "secretName", "secretNameParameter"):
+                if not (isinstance(name, str) and RFC1123_SUBDOMAIN.match(name)):
+                    yield f"secret name {name!r} is not an RFC 1123 name", kind
 
 
 def schema_version(spec: Spec) -> Iterator[Violation]:
@@ -560,6 +586,16 @@ def resource_quantities(spec: Spec) -> Iterator[Violation]:
                 yield Violation(
                     "5d-resources", dag, key, f"resources.{name}", f"{text!r} is not a Kubernetes quantity"
                 )
+        accelerator = resources.get("accelerator") or {}
+        count = accelerator.get("resourceCount", accelerator.get("count"))
+        if count not in (None, "") and not re.fullmatch(r"[0-9]+", str(count).removesuffix(".0")):
+            yield Violation(
+                "5d-resources", dag, key, "resources.accelerator", f"{count!r} GPUs is not a whole number"
+            )
+        elif count not in (None, "", 0, "0") and not accelerator.get("resourceType", accelerator.get("type")):
+            yield Violation(
+                "5d-resources", dag, key, "resources.accelerator", "a GPU count with no resource type"
+            )
         for request, limit in RESOURCE_PAIRS:
             if request in values and limit in values and values[request] > values[limit]:
                 yield Violation(
@@ -572,9 +608,21 @@ def resource_quantities(spec: Spec) -> Iterator[Violation]:
 
 
 def parameter_types(spec: Spec) -> Iterator[Violation]:
-    """5e. Constants and loop items must match the consuming input's `parameterType`: the driver
-    checks every resolved value against it (backend/src/v2/driver/resolve.go `resolveInputs`, the
-    parameter type check) and fails the task on a mismatch."""
+    """5e. Constants, defaults and loop items must match the consuming input's `parameterType`: the
+    driver checks every resolved value against it (backend/src/v2/driver/resolve.go `resolveInputs`,
+    the parameter type check) and fails the task on a mismatch."""
+    for dag in ("root", *spec.components):
+        for name, definition in spec.dag_inputs(dag).items():
+            kind = (definition or {}).get("parameterType", "")
+            default = (definition or {}).get("defaultValue")
+            if default is not None and kind in PARAMETER_TYPES and not PARAMETER_TYPES[kind](default):
+                yield Violation(
+                    "5e-parameter-type",
+                    dag,
+                    "(inputs)",
+                    name,
+                    f"default {default!r} is not a {kind}",
+                )
     for dag, key, task in spec.tasks():
         definitions = spec.component(task).get("inputDefinitions", {}).get("parameters") or {}
         for name, source in ((task.get("inputs") or {}).get("parameters") or {}).items():
