@@ -8,6 +8,7 @@ install at run time: the image (or, for kfp.local, this venv) already holds iacs
 
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 import functools
@@ -42,7 +43,7 @@ def build_components(image: str = DEFAULT_IMAGE) -> StepComponents:
     """Wrap every step function as a lightweight component whose base image is `image`."""
 
     def make(func: Callable[..., Any]) -> dsl.base_component.BaseComponent:
-        return dsl.component(func, base_image=image, install_kfp_package=False)
+        return without_comments(dsl.component(func, base_image=image, install_kfp_package=False))
 
     return StepComponents(  # field order = the order of components/<step>/ (make kfp-specs)
         image=image,
@@ -55,6 +56,15 @@ def build_components(image: str = DEFAULT_IMAGE) -> StepComponents:
         select=make(steps.select),
         freeze=make(steps.freeze),
     )
+
+
+def without_comments(component: dsl.base_component.BaseComponent) -> dsl.base_component.BaseComponent:
+    """`component` with the Python program KFP embeds in its command (the function's source) in a
+    canonical form (`ast.unparse`: no comments, one layout), so a comment or formatting edit of a
+    step function changes no compiled spec; only a change of what the code does can."""
+    command = component.component_spec.implementation.container.command
+    command[-1] = "\n" + ast.unparse(ast.parse(command[-1])) + "\n"
+    return component
 
 
 def named(component: dsl.base_component.BaseComponent, name: str) -> dsl.base_component.BaseComponent:
