@@ -71,8 +71,9 @@ def resolve_run_outputs(
 
 
 def stage_inputs_from_run(client: Any, run_id: str, stage: int | str, **where: str | None) -> dict[str, str]:
-    """The `StageInputs` field stage `stage` takes from an earlier (one-stage) run, as the stage plan
-    says: the previous stage's selection (winner), or its champion's card (champion.json, no weights).
+    """The `StageInputs` field stage `stage` takes from an earlier run (the previous stage's, or an
+    all-stages run: then its stage `previous`'s outputs), as the stage plan says: the previous
+    stage's selection (winner), or its champion's card (champion.json, no weights).
 
     `where`: `pipeline_root` / `pipeline_name` / `endpoint_url`, as for `resolve_run_outputs`.
     """
