@@ -13,7 +13,7 @@ import pytest
 from test_kfp_all_stages_run import BUCKET, s3  # noqa: F401 (the moto S3 server fixture)
 
 from iacsieve.cli.app import main
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.kfp.pull import fetch, remote_files
 
 

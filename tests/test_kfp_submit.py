@@ -19,7 +19,7 @@ import yaml
 from worktree import repo_copy
 
 from iacsieve.cli.app import main
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.method.params import load_params, read_yaml
 
 CLUSTER_IMAGE = "ghcr.io/acme/iacsieve:0.1.0"

@@ -18,7 +18,7 @@ from test_kfp_submit import CLUSTER_IMAGE, cluster_params
 from worktree import repo_copy
 
 from iacsieve.cli.app import main
-from iacsieve.image import REFERENCE_IMAGE
+from iacsieve.core.image import REFERENCE_IMAGE
 from iacsieve.kfp.check import RULES, check_doc, check_files
 from iacsieve.kfp.specs import write_specs
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from iacsieve.atomic import atomic_write_text
+from iacsieve.io.atomic import atomic_write_text
 
 
 def every_task(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from iacsieve.errors import IacsieveError
-from iacsieve.image import REFERENCE_IMAGE, registry_host
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.image import REFERENCE_IMAGE, registry_host
 from iacsieve.kfp.image_ref import is_pinned
 from iacsieve.method.cluster import (
     QUANTITY,
@@ -80,7 +80,7 @@ class Spec:
     platform document (the second YAML document: kfp-kubernetes settings per executor).
 
     `cluster`: a spec about to run (what compile and submit check), where the checked-in specs'
-    placeholder image (`iacsieve.image.REFERENCE_IMAGE`, bound by compile) is refused too.
+    placeholder image (`iacsieve.core.image.REFERENCE_IMAGE`, bound by compile) is refused too.
     """
 
     doc: dict[str, Any]

@@ -20,11 +20,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
+from iacsieve.io.object_store import open_uri, uri_of
 from iacsieve.kfp.store_errors import store_errors
 from iacsieve.kfp.task_keys import ALL_STAGES_PIPELINE, read_back_key
 from iacsieve.method.plan import FINAL_STAGE
-from iacsieve.object_store import open_uri, uri_of
 
 log = logging.getLogger(__name__)
 

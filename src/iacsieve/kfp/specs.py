@@ -20,9 +20,9 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from iacsieve.atomic import atomic_write_text
-from iacsieve.image import REFERENCE_IMAGE
-from iacsieve.layout import PARAMS_FILE
+from iacsieve.core.image import REFERENCE_IMAGE
+from iacsieve.core.layout import PARAMS_FILE
+from iacsieve.io.atomic import atomic_write_text
 from iacsieve.method.plan import STAGES
 
 SPEC_PROFILE = "cluster"

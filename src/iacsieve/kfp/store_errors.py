@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 STORE_MODULES = ("botocore", "aiobotocore", "s3fs", "gcsfs", "google", "aiohttp", "fsspec", "urllib3")
 CREDENTIALS_HINT = (

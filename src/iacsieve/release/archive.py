@@ -36,11 +36,11 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
 from iacsieve import __version__
-from iacsieve.atomic import atomic_directory, atomic_write_stream
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import CHAMPION_FILE
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import CHAMPION_FILE
+from iacsieve.io.atomic import atomic_directory, atomic_write_stream
+from iacsieve.io.output_policy import check_file_output
 from iacsieve.models import META_FILE, read_meta
-from iacsieve.output_policy import check_file_output
 from iacsieve.steps.freeze import load_champion
 
 FORMAT = 1

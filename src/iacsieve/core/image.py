@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from iacsieve import __version__
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 DEFAULT_IMAGE = f"iacsieve:{__version__}"
 REFERENCE_REGISTRY = "registry.example.org"  # RFC 2606: reserved, never a real registry
