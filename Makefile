@@ -68,21 +68,21 @@ kfp-specs: install
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m iacsieve.reporting.bench
 
-# The component image, tagged iacsieve:<package version> (docker/build_image.py --help; docker/README.md).
+# The component image, tagged iacsieve:<package version> (container/build_image.py --help; container/README.md).
 # image: the cluster image (CUDA torch base from a registry). image-local: no registry needed:
 # debootstrapped Debian base + this machine's CPU wheelhouse of the pins, built offline.
 image:
-	$(PYTHON) docker/build_image.py
+	$(PYTHON) container/build_image.py
 
 image-local:
-	$(PYTHON) docker/build_image.py --local $(if $(wildcard $(BIN)/python),--python $(BIN)/python)
+	$(PYTHON) container/build_image.py --local $(if $(wildcard $(BIN)/python),--python $(BIN)/python)
 
 # The filter image, tagged iacsieve-filter:<package version>: the base install (no torch) and the champion
 # archive `make repro` leaves (models/champion.tar.gz; CHAMPION=FILE for another), built offline like
-# image-local (docker/build_filter_image.py --help; docs/champion.md).
+# image-local (container/build_filter_image.py --help; docs/champion.md).
 CHAMPION ?= models/champion.tar.gz
 image-filter:
-	$(PYTHON) docker/build_filter_image.py --champion $(CHAMPION) $(if $(wildcard $(BIN)/python),--python $(BIN)/python)
+	$(PYTHON) container/build_filter_image.py --champion $(CHAMPION) $(if $(wildcard $(BIN)/python),--python $(BIN)/python)
 
 clean-venv:
 	rm -rf $(VENV)

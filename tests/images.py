@@ -1,4 +1,4 @@
-"""The docker/ build scripts as modules and the container engine that answers here, for the tests that
+"""The container/ build scripts as modules and the container engine that answers here, for the tests that
 build and run the images (tests/test_container.py, tests/test_filter_image.py)."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-DOCKER = Path(__file__).resolve().parents[1] / "docker"
+DOCKER = Path(__file__).resolve().parents[1] / "container"
 
 
 def build_script(name: str) -> ModuleType:
-    """docker/<name>.py as a module (a script, not part of the package)."""
+    """container/<name>.py as a module (a script, not part of the package)."""
     spec = importlib.util.spec_from_file_location(f"iacsieve_{name}", DOCKER / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -30,13 +30,13 @@ from runners import CHAMPION_KEYS, comparable_run, dvc_chain, kfp_all_stages, ma
 from iacsieve import __version__
 from iacsieve.cli.app import main
 from iacsieve.core.errors import IacsieveError
-from iacsieve.core.image import DEFAULT_IMAGE, check_image
+from iacsieve.core.image import DEFAULT_IMAGE, REFERENCE_IMAGE, check_image
 from iacsieve.data.records import load_prepared
 from iacsieve.models import load_scorer
 from iacsieve.steps.freeze import load_champion
 
 REPO = Path(__file__).resolve().parents[1]
-BUILD_SCRIPT = REPO / "docker" / "build_image.py"
+BUILD_SCRIPT = REPO / "container" / "build_image.py"
 
 
 def _build_script():
@@ -49,13 +49,13 @@ REQUIRED = os.environ.get("IACSIEVE_CONTAINER_TESTS") == "require"
 needs_engine = pytest.mark.skipif(
     ENGINE is None and not REQUIRED,
     reason="no container engine (podman or docker) answers here: the image is not built or run; "
-    "as root on Debian, docker/install-engine.sh installs podman (.ci/run does)",
+    "as root on Debian, container/install-engine.sh installs podman (.ci/run does)",
 )
 
 
 @pytest.fixture(scope="session")
 def image() -> str:
-    """iacsieve:<version>, built by docker/build_image.py --local unless current (same source hash)."""
+    """iacsieve:<version>, built by container/build_image.py --local unless current (same source hash)."""
     if ENGINE is None:
         pytest.fail("IACSIEVE_CONTAINER_TESTS=require, but no container engine (podman or docker) answers")
     script = _build_script()
@@ -151,7 +151,7 @@ def test_containers_freeze_the_champion_dvc_freezes(in_containers, in_process, s
 
 
 def _dockerfile_instructions() -> list[tuple[str, str]]:
-    text = (REPO / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    text = (REPO / "container" / "Dockerfile").read_text(encoding="utf-8")
     text = re.sub(r"\\\n", " ", text)  # line continuations
     rows = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
     return [(row.split(None, 1)[0].upper(), row.split(None, 1)[1] if " " in row else "") for row in rows]
@@ -224,6 +224,10 @@ def test_driver_tools_are_an_extra_and_this_venv_holds_every_pin():
         "ghcr.io/Owner/iacsieve:0.1.0",
         "registry:5000/iacsieve",
         "",
+        DEFAULT_IMAGE,  # no registry host: a cluster would pull docker.io/library/iacsieve
+        "iacsieve:0.1.0-src.0123456789ab",
+        "acme/iacsieve:0.1.0",  # a Docker Hub user, not a registry
+        REFERENCE_IMAGE,  # the checked-in specs' placeholder
     ],
 )
 def test_placeholder_images_are_refused(ref):
@@ -234,7 +238,7 @@ def test_placeholder_images_are_refused(ref):
 @pytest.mark.parametrize(
     "ref",
     [
-        DEFAULT_IMAGE,
+        "localhost:5000/iacsieve:0.1.0",
         "registry:5000/team/iacsieve:0.1.0",
         "ghcr.io/acme/iacsieve:3f2c1ab",
         "ghcr.io/acme/iacsieve@sha256:" + "0" * 64,
@@ -270,15 +274,19 @@ def test_compile_and_submit_refuse_a_placeholder_in_one_line(command, tmp_path, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "OWNER" in err and "--image" in err and "Traceback" not in err
     assert not out.exists()
-    # the same from params.yaml: the error names the file and key
+    # the same from params.yaml: the error names the file and key; its default (unset) is refused too
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["cluster"]["image"] = "ghcr.io/acme/iacsieve:latest"
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    assert (
-        main(["kfp", "compile", "--stage", "1", "--params", str(tmp_path / "params.yaml"), "-o", str(out)])
-        == 2
-    )
-    assert "cluster.image" in capsys.readouterr().err and not out.exists()
+    for image, says in (
+        ("ghcr.io/acme/iacsieve:latest", "latest"),
+        ("", "not set"),
+        ("iacsieve:1", "registry"),
+    ):
+        params["cluster"]["image"] = image
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        compile_ = ["kfp", "compile", "--stage", "1", "--params", str(tmp_path / "params.yaml")]
+        assert main([*compile_, "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "cluster.image" in err and says in err and not out.exists()
 
 
 def test_make_image_without_an_engine_says_so_in_one_line(tmp_path):

@@ -1,4 +1,4 @@
-"""`make image-filter` for real: build the filter image offline (docker/build_filter_image.py) with a
+"""`make image-filter` for real: build the filter image offline (container/build_filter_image.py) with a
 champion archive packed from the test champion, run it on real GLITCH output, and check it writes
 what the filter writes here, with no torch inside. Skips, saying why, where no engine answers (CI
 installs podman first, so there it runs); a rebuild with unchanged inputs comes from the layer cache."""
@@ -39,7 +39,7 @@ def test_a_missing_champion_archive_is_one_line(tmp_path, capsys):
 def test_the_filter_image_filters_real_glitch_output_without_torch(champion, tmp_path):
     engine = answering_engine()
     if engine is None:
-        pytest.skip("no container engine answers (as root: docker/install-engine.sh)")
+        pytest.skip("no container engine answers (as root: container/install-engine.sh)")
     if (
         os.geteuid() != 0
         and subprocess.run([engine, "image", "exists", "localhost/iacsieve-base:bookworm"]).returncode != 0

@@ -848,7 +848,11 @@ def test_a_folder_the_tool_made_is_replaced_on_a_rerun(tmp_path, capsys):
 def test_kfp_compile_to_stdout(capsys):
     from worktree import repo_copy
 
-    assert main(["kfp", "compile", "--stage", "3", "--params", str(repo_copy("params.yaml")), "-o", "-"]) == 0
+    params = str(repo_copy("params.yaml"))
+    assert (
+        main(["kfp", "compile", "--stage", "3", "--params", params, "--image", "ghcr.io/a/i:1", "-o", "-"])
+        == 0
+    )
     spec = capsys.readouterr().out
     assert spec.startswith(("# PIPELINE DEFINITION", "components:", "pipelineInfo:")) and "iacsieve" in spec
     assert not Path("-").exists()

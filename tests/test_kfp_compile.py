@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from worktree import repo_copy
+from test_kfp_submit import cluster_params
 
 from iacsieve.cli.app import main
 from iacsieve.core.errors import ConfigError, IacsieveError
@@ -18,7 +18,7 @@ from iacsieve.method.params import load_params, read_yaml
 from iacsieve.method.plan import stage_plan
 
 REPO = Path(__file__).resolve().parents[1]
-PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
+PARAMS = cluster_params()  # the staged file, with the image and pipeline root a user must set
 PROFILES = ("local", "cluster")
 
 
@@ -162,13 +162,12 @@ def test_weights_travel_only_to_freeze(compiled):
     """sweep and evaluate read the small `scores` artifact; freeze imports ONE run by select's run_uri,
     inside a sub-DAG that takes the URI as its input (a real backend's importer reads only those)."""
     spec, _ = compiled["all", "cluster"]
-    for component in ("threshold-sweep", "evaluate", "select", "resolve"):
+    for component in ("threshold-sweep", "evaluate", "s1-select", "s4-select", "resolve"):
         artifacts = executor_inputs(spec, component).get("artifacts", {})
         assert all(a["artifactType"]["schemaTitle"] != "system.Model" for a in artifacts.values()), component
-    assert (
-        executor_inputs(spec, "freeze")["artifacts"]["run"]["artifactType"]["schemaTitle"] == "system.Model"
-    )
-    assert not executor_inputs(spec, "freeze")["artifacts"]["run"].get("isArtifactList")
+    for freeze in ("s3-freeze", "s4-freeze"):
+        run = executor_inputs(spec, freeze)["artifacts"]["run"]
+        assert run["artifactType"]["schemaTitle"] == "system.Model" and not run.get("isArtifactList")
     raw_tasks = spec["root"]["dag"]["tasks"]
     tasks = named(raw_tasks)
     for n in (3, 4):
@@ -178,9 +177,27 @@ def test_weights_travel_only_to_freeze(compiled):
         inner_tasks = spec["components"][sub["componentRef"]["name"]]["dag"]["tasks"]
         inner = named(inner_tasks)
         assert inner["chosen-run"]["inputs"]["parameters"]["uri"] == {"componentInputParameter": "run_uri"}
-        assert producer(inner_tasks, inner["freeze"]["inputs"]["artifacts"]["run"]["taskOutputArtifact"]) == (
-            "chosen-run"
-        )
+        assert producer(
+            inner_tasks, inner[f"s{n}-freeze"]["inputs"]["artifacts"]["run"]["taskOutputArtifact"]
+        ) == ("chosen-run")
+
+
+def test_read_back_tasks_have_one_key_across_the_all_stages_graph(compiled):
+    """The launcher writes a task's outputs under its key (newer backends) or its display name (older
+    ones), unique only within one DAG: every select and freeze of the all-stages graph is keyed and
+    displayed `s<N>-<step>`, and no two tasks anywhere in the graph share that key."""
+    spec, _ = compiled["all", "cluster"]
+    holders = [spec["root"], *spec["components"].values()]
+    keys = [(key, task) for h in holders for key, task in ((h.get("dag") or {}).get("tasks") or {}).items()]
+    read_back = {k: t for k, t in keys if k.rsplit("-", 1)[-1] in ("select", "freeze")}
+    assert set(read_back) == {"s1-select", "s2-select", "s3-select", "s4-select", "s3-freeze", "s4-freeze"}
+    assert all(t["taskInfo"]["name"] == k for k, t in read_back.items())
+    counts = [k for k, _ in keys] + [t["taskInfo"]["name"] for _, t in keys]
+    assert all(counts.count(k) == 2 for k in read_back)  # its key and its display name, nowhere else
+    one, _ = compiled[3, "cluster"]  # a one-stage pipeline keeps the step names
+    assert "select" in one["root"]["dag"]["tasks"] and any(
+        "freeze" in (c.get("dag") or {}).get("tasks", {}) for c in one["components"].values()
+    )
 
 
 @pytest.mark.parametrize("stage", [1, 2, 3, 4])

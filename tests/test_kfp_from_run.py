@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from test_kfp_submit import PARAMS, FakeKfp
 
 from iacsieve.cli.app import main
@@ -29,11 +30,14 @@ def _output(root: Path, pipeline: str, run: str, task: str, output: str, files: 
     return str(folder)
 
 
-def _run(run_id: str, root: Path, pipeline: str | None, **extra) -> dict:
+def _run(run_id: str, root: Path | None, pipeline: str | None, **extra) -> dict:
+    """A run as GET /apis/v2beta1/runs/{id} returns it: `runtime_config.pipeline_root` only when its
+    submitter sent one (`root`; None: submitted without, e.g. from the UI)."""
     run = {
         "run_id": run_id,
         "state": "SUCCEEDED",
-        "runtime_config": {"pipeline_root": str(root)},
+        "runtime_config": {"parameters": {"data_uri": "s3://b/raw"}}
+        | ({"pipeline_root": str(root)} if root is not None else {}),
         "run_details": {"task_details": [{"run_id": run_id, "display_name": "select"}]},  # no outputs listed
         **extra,
     }
@@ -88,8 +92,10 @@ def runs(tmp_path_factory):
     RUNS["run-v"] = _run(
         "run-v", root, None, pipeline_version_reference={"pipeline_id": "p", "pipeline_version_id": "v"}
     )
+    RUNS["run-ui"] = _run("run-ui", None, "iacsieve-stage3")  # same outputs, no root recorded
+    (root / "iacsieve-stage3" / "run-ui").symlink_to(root / "iacsieve-stage3" / "run-3")
     yield {"root": root, **found}
-    for run in ("run-2", "run-3", "run-v"):
+    for run in ("run-2", "run-3", "run-v", "run-ui"):
         del RUNS[run]
 
 
@@ -192,3 +198,48 @@ def test_found_paths_keep_the_roots_scheme(base, found, uri):
     from iacsieve.io.object_store import uri_of
 
     assert uri_of(base, found) == uri
+
+
+def test_a_run_that_records_no_pipeline_root_needs_the_flag(client, runs):
+    """The run API returns a pipeline root only when the submitter sent one; the launcher's default
+    (the kfp-launcher ConfigMap) is not in the API: one line naming --pipeline-root, never a guess."""
+    with pytest.raises(IacsieveError, match="records no pipeline root.*--pipeline-root") as info:
+        resolve_run_outputs(client, "run-ui")
+    assert "\n" not in str(info.value)
+    found = resolve_run_outputs(client, "run-ui", pipeline_root=str(runs["root"]))
+    assert set(found) == {"selection", "champion", "card"}
+
+
+def test_submit_records_its_pipeline_root_on_the_run(server, tmp_path, monkeypatch, capsys):
+    """What `submit` sends is what a later `--from-run` reads: the root, on every run it creates."""
+    from test_kfp_submit import PIPELINE_ROOT
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    base = [
+        "kfp",
+        "submit",
+        "--stage",
+        "1",
+        "--host",
+        server.host,
+        "--data-uri",
+        "s3://b/raw",
+        "--data-md5",
+        "",
+    ]
+    for extra, root in (([], PIPELINE_ROOT), (["--pipeline-root", "gs://other/root"], "gs://other/root")):
+        server.calls.clear()
+        assert main([*base, "--params", str(PARAMS), *extra]) == 0, capsys.readouterr().err
+        (run,) = [c for c in server.calls if c["method"] == "POST" and c["path"] == "/apis/v2beta1/runs"]
+        assert run["body"]["runtime_config"]["pipeline_root"] == root
+    unset = tmp_path / "params.yaml"
+    mapping = yaml.safe_load(PARAMS.read_text(encoding="utf-8"))
+    mapping["cluster"]["pipeline_root"] = ""
+    unset.write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    server.calls.clear()
+    assert main([*base, "--params", str(unset)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "submit needs --pipeline-root" in err
+    assert server.calls == []  # refused before any request
+    assert main([*base, "--params", str(unset), "--pipeline-root", "/local/dir"]) == 2
+    assert "launcher writes only to gs://, s3://, minio://" in capsys.readouterr().err

@@ -277,11 +277,9 @@ def test_run_local_failure_is_its_task_line_and_one_error(setup, tmp_path):
 
 
 def test_core_workers_runs_one_task_per_core_with_one_thread_each(monkeypatch):
-    from iacsieve.kfp.local_workers import core_workers
-    from iacsieve.kfp.run import _import_kfp_local
-
-    _import_kfp_local()  # kfp.local, imported past the repo's docker/ folder
     from kfp.local.orchestrator import enhanced_dag_orchestrator as orchestrator
+
+    from iacsieve.kfp.local_workers import core_workers
 
     seen = {}
 

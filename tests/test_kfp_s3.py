@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -158,7 +159,7 @@ def test_docs_cluster_commands_round_trip_through_s3(s3, kfp_server, champion, t
     before = set(_git("status", "--porcelain", "--untracked-files=all", cwd=clone).splitlines())
     try:
         pull = _doc("iacsieve kfp pull-champion --host").replace("…", kfp_server.host)
-        out = _run(pull.replace("<stage-4 run id>", "run-4"), capsys)
+        out = _run(re.sub(r"<[^>]*run id>", "run-4", pull), capsys)
     finally:
         del RUNS["run-4"]
     assert json.loads((clone / "models/cluster-champion/origin.json").read_text()) == {

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -16,9 +20,24 @@ from worktree import repo_copy
 
 from iacsieve.cli.app import main
 from iacsieve.core.errors import IacsieveError
-from iacsieve.method.params import load_params
+from iacsieve.method.params import load_params, read_yaml
 
-PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests
+CLUSTER_IMAGE = "ghcr.io/acme/iacsieve:0.1.0"
+PIPELINE_ROOT = "s3://iacsieve-test/iacsieve/pipelines"
+
+
+def cluster_params(**cluster: object) -> Path:
+    """The staged params.yaml (a user's working edits never reach the tests) with what a user must set
+    before compiling or submitting: `cluster.image` and `cluster.pipeline_root` (and `cluster` extras)."""
+    mapping = read_yaml(repo_copy("params.yaml"))
+    mapping["cluster"].update(image=CLUSTER_IMAGE, pipeline_root=PIPELINE_ROOT, **cluster)
+    folder = Path(tempfile.mkdtemp(prefix="iacsieve-test-params-"))
+    atexit.register(shutil.rmtree, folder, True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
+    return folder / "params.yaml"
+
+
+PARAMS = cluster_params()
 
 
 class FakeKfp:
@@ -255,6 +274,37 @@ def test_submit_takes_the_namespace_and_caching_switch():
         if "cachingOptions" in t
     ]
     assert cached and not any(cached)
+
+
+@pytest.mark.parametrize("stage", ["1", "2", "3", "4", "all"])
+def test_no_cache_reaches_every_task_of_every_dag(stage):
+    """kfp.Client's switch rewrites root tasks only; --no-cache must reach loop bodies (train, resolve,
+    the sweep) and sub-pipelines (freeze) too: every task of every component of the submitted spec."""
+    with FakeKfp() as kfp:
+        args = ["kfp", "submit", "--stage", stage, "--host", kfp.host, "--params", str(PARAMS)]
+        uris = [
+            "--data-uri",
+            "s3://b/raw",
+            "--data-md5",
+            "",
+            "--selection-uri",
+            "s3://b/s",
+            "--champion-uri",
+            "s3://b/c",
+        ]
+        assert main([*args, *uris, "--no-cache"]) == 0
+        [run] = kfp.posts("/apis/v2beta1/runs")
+    spec = run["body"]["pipeline_spec"]["pipeline_spec"]
+    holders = {"root": spec["root"], **spec["components"]}
+    tasks = {
+        (name, key): task
+        for name, holder in holders.items()
+        for key, task in ((holder.get("dag") or {}).get("tasks") or {}).items()
+    }
+    assert any(name != "root" for name, _ in tasks)  # loop bodies are walked
+    # protobuf's JSON leaves out a false enableCache: a task is cached only where it says true
+    cached = {k: bool(t.get("cachingOptions", {}).get("enableCache")) for k, t in tasks.items()}
+    assert cached == dict.fromkeys(tasks, False)
 
 
 def test_submit_errors_are_one_line(capsys):

@@ -159,8 +159,11 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
     # docs/cluster.md
     'pip install ".[cluster]"': External("installs the cloud-storage extras from the package index"),
     "make image": Target("image"),
-    "TAG=$(python docker/build_image.py --print-source-tag | cut -d: -f2)": Runs(),
+    "TAG=$(python container/build_image.py --print-source-tag | cut -d: -f2)": Runs(),
     "IMAGE=ghcr.io/acme/iacsieve:0.1.0": External("a shell variable naming your registry"),
+    "ROOT=s3://BUCKET/iacsieve/pipelines": External(
+        "a shell variable naming your kfp-launcher pipeline root"
+    ),
     "docker tag iacsieve:$TAG ghcr.io/acme/iacsieve:$TAG && docker push ghcr.io/acme/iacsieve:$TAG": External(
         "needs a registry to push to; the image itself: make image-local",
         "tests/test_container.py::test_the_image_runs_its_cli",
@@ -173,19 +176,19 @@ README_COMMANDS: dict[str, Runs | Target | CoveredBy | External] = {
         "tests/test_kfp_s3.py::test_docs_cluster_commands_round_trip_through_s3",
         "this command (from docs/cluster.md) against moto's S3 server on localhost",
     ),
-    'iacsieve kfp submit --stage all --host https://KFP_HOST/pipeline --image $IMAGE --data-uri "$DATA"': CoveredBy(
+    'iacsieve kfp submit --stage all --host https://KFP_HOST/pipeline --image $IMAGE --pipeline-root $ROOT --data-uri "$DATA"': CoveredBy(
         "tests/test_kfp_submit.py::test_submit_all_stages_in_one_run",
         "submit against a loopback KFP REST server",
     ),
-    'iacsieve kfp submit --stage 3 --host … --data-uri "$DATA" --from-run <stage-2 run id>': CoveredBy(
+    'iacsieve kfp submit --stage 3 --host … --image $IMAGE --pipeline-root $ROOT --data-uri "$DATA" --from-run <stage-2 run id>': CoveredBy(
         "tests/test_kfp_from_run.py::test_submit_from_run_sends_the_earlier_runs_selection",
         "--from-run against a loopback KFP REST server",
     ),
-    'iacsieve kfp submit --stage 4 --host … --data-uri "$DATA" --from-run <stage-3 run id>': CoveredBy(
-        "tests/test_kfp_from_run.py::test_stage_inputs_pick_what_each_stage_needs",
-        "stage 4 takes the champion",
+    'iacsieve kfp submit --stage 4 --host … --image $IMAGE --pipeline-root $ROOT --data-uri "$DATA" --from-run <stage-3 run id>': CoveredBy(
+        "tests/test_kfp_all_stages_run.py::test_the_cli_pulls_and_submits_from_an_all_stages_run",
+        "stage 4 submitted --from-run against a loopback KFP REST server and moto's S3",
     ),
-    "iacsieve kfp pull-champion --host … --from-run <stage-4 run id>": CoveredBy(
+    "iacsieve kfp pull-champion --host … --from-run <stage-4 or all-stages run id>": CoveredBy(
         "tests/test_kfp_s3.py::test_docs_cluster_commands_round_trip_through_s3",
         "this command (from docs/cluster.md): the run from a loopback KFP API, its champion from moto's S3",
     ),

@@ -116,14 +116,18 @@ def _add_submit(ksub: argparse._SubParsersAction) -> None:
     s.add_argument("--run-name", help="run name (default: pipeline name + time)")
     s.add_argument(
         "--pipeline-root",
-        help="where artifacts go (default: the server's, e.g. minio://mlpipeline/v2/artifacts)",
+        help="where the launcher writes this run's outputs, recorded on the run so --from-run finds "
+        "them: your kfp-launcher ConfigMap's defaultPipelineRoot, e.g. s3://BUCKET/iacsieve/pipelines "
+        "(default: params.yaml cluster.pipeline_root; one of them is required); with --from-run also "
+        "the earlier run's root when that run records none",
     )
     s.add_argument(
         "--no-cache",
         dest="enable_caching",
         action="store_false",
         default=None,
-        help="re-run every task (default: as compiled: cached, but evaluate and select, which always run)",
+        help="re-run every task, in every loop body and sub-pipeline (default: as compiled: cached, "
+        "but evaluate and select, which always run)",
     )
     _connection_args(s)
     s.set_defaults(func=_submit)
@@ -178,17 +182,33 @@ def _add_check(ksub: argparse._SubParsersAction) -> None:
         "check",
         help="check compiled pipeline specs against what a real KFP backend runs",
         description="Check compiled pipeline specs (IR YAML) against the KFP backend's rules "
-        "(docs/kfp-backend-rules.md): importer URI sources and schemes, dsl.Collected and caching, "
-        "retry fields, GPU loops against the budget, resource requests, the image reference. "
-        "One line per violation, naming the task and input; exit 2 when there is any. "
-        "`kfp compile` and `kfp submit` run the same check.",
+        "(docs/kfp-backend-rules.md): importer URI sources, schemes and conditions, dsl.Collected and "
+        "caching, retry fields and deadlines, GPU loops against the budget (in GPUs), resource "
+        "requests and quantities, the image reference and its registry, parameter types, the schema "
+        "version and pipeline name, and the platform document (node selectors, emptyDir sizes, PVC "
+        "names). One line per violation, naming the task and input; exit 2 when there is any. "
+        "`kfp compile` and `kfp submit` run the same check with --cluster.",
     )
     ck.add_argument("specs", nargs="+", metavar="SPEC.yaml", help="compiled pipeline specs")
     ck.add_argument(
         "--gpu-budget",
         type=int,
         default=None,
-        help="GPU train pods allowed at once (default: the largest loop's parallelism limit)",
+        help="GPUs the pipeline may hold at once, counted in GPUs (a loop's parallelism limit times "
+        "its tasks' GPUs per pod; default: the largest loop's)",
+    )
+    ck.add_argument(
+        "--train-time-budget",
+        default=None,
+        metavar="DURATION",
+        help="the longest one attempt of a retried task may take, e.g. 4h: a retry deadline below "
+        "(retries + 1) x this is refused (default: params.yaml's cluster.retry default)",
+    )
+    ck.add_argument(
+        "--cluster",
+        action="store_true",
+        help="check as a spec about to run on a cluster (what compile and submit do): the checked-in "
+        "specs' placeholder image is refused too",
     )
     ck.set_defaults(func=_check)
 
@@ -256,8 +276,8 @@ def _add_pull_champion(ksub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--pipeline-root",
-        help="with --from-run: the run's pipeline root (default: the run's own, else "
-        "minio://mlpipeline/v2/artifacts)",
+        help="with --from-run: the run's pipeline root (default: the one the run records; a run "
+        "submitted without one records none: then this is required)",
     )
     p.add_argument(
         "--endpoint-url",
@@ -340,7 +360,12 @@ def _stage_args(p: argparse.ArgumentParser, *, default_profile: str) -> None:
         "`profiles:` (default: %(default)s)",
     )
     p.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
-    p.add_argument("--image", help="component image (default: params.yaml cluster.image)")
+    p.add_argument(
+        "--image",
+        help="component image, with its registry host: host[:port]/path:tag or a digest (default: "
+        "params.yaml cluster.image, which starts unset: compile and submit need one of them; "
+        "run-local --runner docker: iacsieve:<version>, the local build)",
+    )
 
 
 def _input_args(p: argparse.ArgumentParser, *, data_default: str | None) -> None:
@@ -424,12 +449,13 @@ def _violations_per_line() -> Iterator[None]:
 
 def _submit(args: argparse.Namespace) -> int:
     from iacsieve.kfp.from_run import stage_inputs_from_run
-    from iacsieve.kfp.run import check_cluster_image
+    from iacsieve.kfp.run import check_cluster_image, submit_pipeline_root
 
     inputs = _inputs(args, local=False)
     if not args.from_run:
         inputs.arguments(args.stage)  # a missing stage input fails before any request
     check_cluster_image(args.params, args.profile, args.image)  # so does a placeholder image
+    submit_pipeline_root(args.params, args.profile, args.pipeline_root)  # and a missing pipeline root
     if not args.verbose:  # urllib3 logs each retry of an unreachable host (the error says it once); a
         # filter, because kfp_server_api resets urllib3's log level when it builds its configuration
         logging.getLogger("urllib3.connectionpool").addFilter(_errors_only)
@@ -506,9 +532,21 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from iacsieve.core.errors import IacsieveError
     from iacsieve.kfp.check import check_files
+    from iacsieve.method.cluster import duration_seconds
 
-    lines = check_files(args.specs, args.gpu_budget)
+    if args.gpu_budget is not None and args.gpu_budget < 1:
+        raise IacsieveError(f"--gpu-budget: must be a whole number >= 1, got {args.gpu_budget}")
+    try:
+        duration_seconds(args.train_time_budget or "0s")
+    except ValueError:
+        raise IacsieveError(
+            f"--train-time-budget: {args.train_time_budget!r} is not a duration (e.g. 4h, 90m)"
+        ) from None
+    lines = check_files(
+        args.specs, args.gpu_budget, train_time_budget=args.train_time_budget, cluster=args.cluster
+    )
     for line in lines:
         print(line, file=sys.stderr)
     if lines:
@@ -580,9 +618,10 @@ def _pull(args: argparse.Namespace) -> int:
 
 def _push_data(args: argparse.Namespace) -> int:
     from iacsieve.data.identity import data_md5_from_dvc_file, push_data
+    from iacsieve.kfp.store_errors import store_errors
 
-    uri = push_data(
-        args.raw, args.to, expected_md5=data_md5_from_dvc_file(args.dvc_file), endpoint_url=args.endpoint_url
-    )
+    expected = data_md5_from_dvc_file(args.dvc_file)
+    with store_errors(args.to, args.endpoint_url):
+        uri = push_data(args.raw, args.to, expected_md5=expected, endpoint_url=args.endpoint_url)
     print(uri)
     return 0

@@ -8,20 +8,47 @@ and `kfp submit` run the same rules on what they compile, and refuse with one li
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from iacsieve.core.errors import IacsieveError
+from iacsieve.core.image import REFERENCE_IMAGE, registry_host
 from iacsieve.kfp.image_ref import is_pinned
-from iacsieve.method.cluster import duration_seconds
+from iacsieve.method.cluster import (
+    QUANTITY,
+    Retry,
+    duration_seconds,
+    label_key_ok,
+    label_value_ok,
+    quantity_value,
+)
 
 RULES_DOC = "docs/kfp-backend-rules.md"
 IMPORTER_SCHEMES = ("gs://", "s3://", "minio://")
 MODEL_SCHEMES = ("oci://",)
+SCHEMA_VERSION = "2.1.0"
+RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+RFC1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+MAX_SPEC_BYTES = 64 * 2**20  # a compiled spec is well under 1 MiB
+# A parameter's type in the IR -> whether a JSON value fits it (bool is no number: check it first).
+PARAMETER_TYPES: dict[str, Callable[[Any], bool]] = {
+    "STRING": lambda v: isinstance(v, str),
+    "BOOLEAN": lambda v: isinstance(v, bool),
+    "NUMBER_INTEGER": lambda v: (
+        not isinstance(v, bool) and isinstance(v, (int, float)) and float(v).is_integer()
+    ),
+    "NUMBER_DOUBLE": lambda v: not isinstance(v, bool) and isinstance(v, (int, float)),
+    "LIST": lambda v: isinstance(v, list),
+    "STRUCT": lambda v: isinstance(v, dict),
+}
 
 
 class SpecViolations(IacsieveError):
@@ -49,10 +76,20 @@ class Violation:
 
 @dataclass(frozen=True)
 class Spec:
-    """A compiled pipeline spec (IR YAML): its tasks per DAG, components and executors."""
+    """A compiled pipeline spec (IR YAML): its tasks per DAG, components and executors, and its
+    platform document (the second YAML document: kfp-kubernetes settings per executor).
+
+    `cluster`: a spec about to run (what compile and submit check), where the checked-in specs'
+    placeholder image (`iacsieve.core.image.REFERENCE_IMAGE`, bound by compile) is refused too.
+    """
 
     doc: dict[str, Any]
-    gpu_budget: int | None = None  # cluster.parallelism; None: the largest loop's parallelismLimit
+    gpu_budget: int | None = (
+        None  # GPUs at once (cluster.parallelism x GPUs per train pod); None: the largest loop's
+    )
+    platform: dict[str, Any] = field(default_factory=dict)
+    train_time_budget: float = duration_seconds(Retry().train_time_budget)
+    cluster: bool = False
 
     @property
     def components(self) -> dict[str, Any]:
@@ -85,17 +122,40 @@ class Spec:
     def is_importer(self, task: dict[str, Any]) -> bool:
         return "importer" in self.executor(task)
 
-    def uses_gpu(self, component_name: str) -> bool:
-        """Whether a component's container, or any task inside its DAG (loops nest), asks for a GPU."""
+    def gpus(self, component_name: str) -> int:
+        """GPUs one pod of a component asks for; for a DAG (loops nest) the most any task in it asks."""
         component = self.components.get(component_name, {})
         if "dag" in component:
-            return any(
-                self.uses_gpu(t.get("componentRef", {}).get("name", ""))
-                for t in (component["dag"].get("tasks") or {}).values()
+            return max(
+                (
+                    self.gpus(t.get("componentRef", {}).get("name", ""))
+                    for t in (component["dag"].get("tasks") or {}).values()
+                ),
+                default=0,
             )
         container = self.executor({"componentRef": {"name": component_name}}).get("container", {})
         accelerator = (container.get("resources") or {}).get("accelerator") or {}
-        return int(accelerator.get("resourceCount") or accelerator.get("count") or 0) > 0
+        try:
+            return int(float(accelerator.get("resourceCount") or accelerator.get("count") or 0))
+        except (TypeError, ValueError):
+            return 0
+
+    def uses_gpu(self, component_name: str) -> bool:
+        """Whether a component's container, or any task inside its DAG (loops nest), asks for a GPU."""
+        return self.gpus(component_name) > 0
+
+    def executor_tasks(self, label: str) -> list[tuple[str, str]]:
+        """(dag, task key) of every task that runs executor `label`."""
+        return [
+            (dag, key)
+            for dag, key, task in self.tasks()
+            if self.component(task).get("executorLabel") == label
+        ]
+
+    def dag_inputs(self, dag: str) -> dict[str, Any]:
+        """The input parameters DAG `dag` declares (the pipeline's own for the root)."""
+        holder = self.doc.get("root", {}) if dag == "root" else self.components.get(dag, {})
+        return (holder.get("inputDefinitions") or {}).get("parameters") or {}
 
 
 def caching_on(task: dict[str, Any]) -> bool:
@@ -260,7 +320,8 @@ def retry_on_importer(spec: Spec) -> Iterator[Violation]:
 def gpu_parallelism(spec: Spec) -> Iterator[Violation]:
     """4a. `parallelismLimit` caps one loop only (backend/src/v2/compiler/argocompiler/dag.go
     `iteratorTask`: the Argo `parallelism` of that loop's template; no run-wide cap): a loop with GPU
-    tasks needs a limit within the budget, and two such loops must never run at once."""
+    tasks may hold its limit times the GPUs each of its pods asks for, which must stay within the
+    budget (counted in GPUs, not pods), and two such loops must never run at once."""
     loops = []
     for dag, key, task in spec.tasks():
         name = task.get("componentRef", {}).get("name", "")
@@ -271,28 +332,31 @@ def gpu_parallelism(spec: Spec) -> Iterator[Violation]:
         ):
             continue
         if spec.uses_gpu(name):
-            loops.append((dag, key, task))
-    limits = [int((t.get("iteratorPolicy") or {}).get("parallelismLimit") or 0) for _, _, t in loops]
-    budget = spec.gpu_budget or max(limits, default=0)
-    for (dag, key, _), limit in zip(loops, limits, strict=True):
-        if limit <= 0 or (budget and limit > budget):
+            loops.append((dag, key, task, spec.gpus(name)))
+    limits = [int((t.get("iteratorPolicy") or {}).get("parallelismLimit") or 0) for _, _, t, _ in loops]
+    held = [limit * gpus for limit, (_, _, _, gpus) in zip(limits, loops, strict=True)]
+    budget = spec.gpu_budget or max(held, default=0)
+    for (dag, key, _, gpus), limit in zip(loops, limits, strict=True):
+        if limit <= 0 or (budget and limit * gpus > budget):
             yield Violation(
                 "4a-gpu-parallelism",
                 dag,
                 key,
                 "iteratorPolicy.parallelismLimit",
-                f"{limit or 'no limit'}: a loop of GPU tasks needs a limit within the budget of {budget or '?'}",
+                f"{limit or 'no limit'}"
+                + (f" x {gpus} GPUs per pod" if limit and gpus > 1 else "")
+                + f": a loop of GPU tasks needs a limit within the budget of {budget or '?'} GPUs",
             )
-    for i, (dag, key, _) in enumerate(loops):
+    for i, (dag, key, _, _) in enumerate(loops):
         for j in range(i + 1, len(loops)):
-            other_dag, other, _ = loops[j]
+            other_dag, other, _, _ = loops[j]
             if dag == other_dag and not _ordered(spec, dag, key, other):
                 yield Violation(
                     "4a-gpu-parallelism",
                     dag,
                     other,
                     "dependentTasks",
-                    f"may run beside {key}: GPU loops add up (up to {limits[i] + limits[j]} GPU pods, "
+                    f"may run beside {key}: GPU loops add up (up to {held[i] + held[j]} GPUs, "
                     f"budget {budget}); make it wait for {key}'s stage",
                 )
 
@@ -334,17 +398,301 @@ def resource_requests(spec: Spec) -> Iterator[Violation]:
 def image_pinned(spec: Spec) -> Iterator[Violation]:
     """4b. The cache key holds the image *string* (backend/src/v2/driver/cache.go `getFingerPrint`,
     backend/src/v2/cacheutils/cache.go `GenerateCacheKey`): an image rebuilt under the same tag is
-    served stale results, so every image is named by digest or by a source-hash tag."""
+    served stale results, so every image is named by digest or by a source-hash tag. A checked-in
+    (reference) spec names the placeholder `REFERENCE_IMAGE`, which compile binds; a cluster spec
+    (`--cluster`, compile, submit) may not."""
     for dag, key, task in spec.tasks():
         image = spec.executor(task).get("container", {}).get("image")
-        if image is not None and not is_pinned(image):
+        if image is None or (image == REFERENCE_IMAGE and not spec.cluster):
+            continue
+        if image == REFERENCE_IMAGE:
+            message = f"{image}: the checked-in specs' placeholder; compile with your registry's image"
+        elif not is_pinned(image):
+            message = (
+                f"{image}: name it by digest (@sha256:...) or by its source tag "
+                "(<version>-src.<hash>, what make image tags)"
+            )
+        else:
+            continue
+        yield Violation("4b-image", dag, key, "image", message)
+
+
+def image_registry(spec: Spec) -> Iterator[Violation]:
+    """4d. An image must name its registry host (`host[:port]/path:tag` or a digest): the driver puts
+    the string in the pod as is (backend/src/v2/compiler/argocompiler/container.go
+    `containerExecutorTemplate`, the `image` of the user container), and the kubelet completes a
+    host-less name to docker.io/library/...: ImagePullBackOff, or a stranger's image."""
+    for dag, key, task in spec.tasks():
+        image = spec.executor(task).get("container", {}).get("image")
+        if isinstance(image, str) and registry_host(image) is None:
             yield Violation(
-                "4b-image",
+                "4d-image-registry",
                 dag,
                 key,
                 "image",
-                f"{image}: name it by digest (@sha256:...) or by its source tag "
-                "(<version>-src.<hash>, what make image tags)",
+                f"{image}: names no registry host (the kubelet would pull docker.io/library/...); "
+                "name it host[:port]/path:tag",
+            )
+
+
+def importer_input_of_its_dag(spec: Spec) -> Iterator[Violation]:
+    """1b. An importer's `componentInputParameter` must be an input of its *own* DAG:
+    backend/src/v2/component/importer_launcher.go `ImportSpecToMLMDArtifact` looks the name up among
+    the parameters of the DAG execution that encloses the importer ("parent DAG does not have input
+    parameter"), not the pipeline's or an outer DAG's."""
+    for dag, key, task in spec.tasks():
+        uri = (task.get("inputs") or {}).get("parameters", {}).get("uri", {})
+        name = uri.get("componentInputParameter")
+        if spec.is_importer(task) and name is not None and name not in spec.dag_inputs(dag):
+            yield Violation(
+                "1b-importer-input",
+                dag,
+                key,
+                "uri",
+                f"{name!r} is not an input of its own DAG {dag!r}; the backend resolves it only there",
+            )
+
+
+def importer_condition(spec: Spec) -> Iterator[Violation]:
+    """1c. An importer runs with no driver and no `when` (backend/src/v2/compiler/argocompiler/importer.go
+    `importerTask`, backend/src/v2/compiler/argocompiler/dag.go): a condition (`triggerPolicy`) on it
+    is never evaluated, so it imports whether the branch is taken or not; put it inside the branch's
+    sub-DAG instead."""
+    for dag, key, task in spec.tasks():
+        if spec.is_importer(task) and (task.get("triggerPolicy") or {}).get("condition"):
+            yield Violation(
+                "1c-importer-condition",
+                dag,
+                key,
+                "triggerPolicy",
+                "a condition on an importer is ignored by the backend (it always imports)",
+            )
+
+
+def platform_settings(spec: Spec) -> Iterator[Violation]:
+    """5a. The platform document (kfp-kubernetes) is applied by the driver to each pod
+    (backend/src/v2/driver/driver.go `extendPodSpecPatch`): node-selector labels are a
+    map<string, string> (a YAML boolean fails to parse), an emptyDir `sizeLimit` goes through
+    `k8sres.MustParse` (not a quantity: the driver panics), and a PVC name must be an RFC 1123
+    subdomain or the pod is refused."""
+    executors = (
+        ((spec.platform.get("platforms") or {}).get("kubernetes") or {}).get("deploymentSpec") or {}
+    ).get("executors") or {}
+    for label, config in executors.items():
+        where = spec.executor_tasks(label) or [("root", label)]
+        for problem, field_name in _platform_problems(config or {}):
+            for dag, key in where:
+                yield Violation("5a-platform", dag, key, field_name, problem)
+
+
+TOLERATION_OPERATORS = ("", "Exists", "Equal")
+TAINT_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _constant_names(mount: dict[str, Any], name_key: str, parameter_key: str) -> list[Any]:
+    """The constant names a kfp-kubernetes mount gives (it writes both the plain and the parameter form)."""
+    parameter = ((mount.get(parameter_key) or {}).get("runtimeValue") or {}).get("constant")
+    return [n for n in (mount.get(name_key), parameter) if n is not None]
+
+
+def _platform_problems(config: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    labels = (config.get("nodeSelector") or {}).get("labels") or {}
+    for name, value in labels.items():
+        if not label_key_ok(name):
+            yield f"{name!r} is not a Kubernetes label key", "nodeSelector.labels"
+        elif not label_value_ok(value):
+            yield (
+                f"{name}: {value!r} is not a label value (a string: quote true/false and numbers)",
+                "nodeSelector.labels",
+            )
+    for toleration in config.get("tolerations") or []:
+        toleration = toleration or {}
+        operator, effect = toleration.get("operator", ""), toleration.get("effect", "")
+        if operator not in TOLERATION_OPERATORS or effect not in TAINT_EFFECTS:
+            yield (
+                f"toleration operator {operator!r} / effect {effect!r} is not one Kubernetes takes",
+                "tolerations",
+            )
+        elif operator == "Exists" and toleration.get("value"):
+            yield "a toleration with operator Exists takes no value", "tolerations"
+    for mount in config.get("emptyDirMounts") or []:
+        mount = mount or {}
+        size = mount.get("sizeLimit")
+        if size not in (None, "") and not (isinstance(size, str) and QUANTITY.match(size)):
+            yield f"sizeLimit {size!r} is not a Kubernetes quantity (e.g. 8Gi)", "emptyDirMounts.sizeLimit"
+        medium = mount.get("medium") or ""
+        if not (medium in ("", "Memory") or str(medium).startswith("HugePages")):
+            yield f'medium {medium!r} is not an emptyDir medium ("" or Memory)', "emptyDirMounts.medium"
+    for mount in config.get("pvcMount") or []:
+        for name in _constant_names(mount or {}, "constant", "pvcNameParameter"):
+            if not (isinstance(name, str) and RFC1123_SUBDOMAIN.match(name)):
+                yield f"PVC name {name!r} is not an RFC 1123 name (lower case, digits, -, .)", "pvcMount"
+    for kind in ("secretAsEnv", "secretAsVolume"):
+        for mount in config.get(kind) or []:
+            for name in _constant_names(mount or {}, "secretName", "secretNameParameter"):
+                if not (isinstance(name, str) and RFC1123_SUBDOMAIN.match(name)):
+                    yield f"secret name {name!r} is not an RFC 1123 name", kind
+
+
+def schema_version(spec: Spec) -> Iterator[Violation]:
+    """5b. The API server takes IR `schemaVersion` 2.1.0 only (backend/src/apiserver/template/template.go
+    and v2_template.go; its test data keeps a 2.0.0 spec as the refused case)."""
+    version = spec.doc.get("schemaVersion")
+    if version != SCHEMA_VERSION:
+        yield Violation(
+            "5b-schema-version",
+            "root",
+            "(pipeline)",
+            "schemaVersion",
+            f"{version!r}: the backend takes {SCHEMA_VERSION}",
+        )
+
+
+def pipeline_name_label(spec: Spec) -> Iterator[Violation]:
+    """5c. The pipeline's name becomes the Argo Workflow's `generateName`
+    (backend/src/v2/compiler/argocompiler/argo.go `Compile`), which Kubernetes refuses unless it is a
+    lower-case RFC 1123 label (letters, digits, `-`; at most 63)."""
+    name = (spec.doc.get("pipelineInfo") or {}).get("name")
+    if not (isinstance(name, str) and RFC1123_LABEL.match(name)):
+        yield Violation(
+            "5c-pipeline-name",
+            "root",
+            "(pipeline)",
+            "pipelineInfo.name",
+            f"{name!r} is not a lower-case RFC 1123 label (the Workflow's generateName)",
+        )
+
+
+RESOURCE_PAIRS = (
+    ("resourceCpuRequest", "resourceCpuLimit"),
+    ("resourceMemoryRequest", "resourceMemoryLimit"),
+)
+
+
+def resource_quantities(spec: Spec) -> Iterator[Violation]:
+    """5d. The driver parses each container's resource strings as Kubernetes quantities
+    (backend/src/v2/driver/driver.go `initPodSpecPatch`, `k8sres.ParseQuantity`: `2GB` fails the
+    task) and the API server refuses a pod whose request exceeds its limit."""
+    for dag, key, task in spec.tasks():
+        resources = spec.executor(task).get("container", {}).get("resources") or {}
+        values: dict[str, float] = {}
+        for name in (n for pair in RESOURCE_PAIRS for n in pair):
+            text = resources.get(name)
+            if text in (None, ""):
+                continue
+            try:
+                values[name] = quantity_value(str(text))
+            except ValueError:
+                yield Violation(
+                    "5d-resources", dag, key, f"resources.{name}", f"{text!r} is not a Kubernetes quantity"
+                )
+        accelerator = resources.get("accelerator") or {}
+        count = accelerator.get("resourceCount", accelerator.get("count"))
+        if count not in (None, "") and not re.fullmatch(r"[0-9]+", str(count).removesuffix(".0")):
+            yield Violation(
+                "5d-resources", dag, key, "resources.accelerator", f"{count!r} GPUs is not a whole number"
+            )
+        elif count not in (None, "", 0, "0") and not accelerator.get("resourceType", accelerator.get("type")):
+            yield Violation(
+                "5d-resources", dag, key, "resources.accelerator", "a GPU count with no resource type"
+            )
+        for request, limit in RESOURCE_PAIRS:
+            if request in values and limit in values and values[request] > values[limit]:
+                yield Violation(
+                    "5d-resources",
+                    dag,
+                    key,
+                    f"resources.{request}",
+                    f"{resources[request]} is above the limit {resources[limit]}",
+                )
+
+
+def parameter_types(spec: Spec) -> Iterator[Violation]:
+    """5e. Constants, defaults and loop items must match the consuming input's `parameterType`: the
+    driver checks every resolved value against it (backend/src/v2/driver/resolve.go `resolveInputs`,
+    the parameter type check) and fails the task on a mismatch."""
+    for dag in ("root", *spec.components):
+        for name, definition in spec.dag_inputs(dag).items():
+            kind = (definition or {}).get("parameterType", "")
+            default = (definition or {}).get("defaultValue")
+            if default is not None and kind in PARAMETER_TYPES and not PARAMETER_TYPES[kind](default):
+                yield Violation(
+                    "5e-parameter-type",
+                    dag,
+                    "(inputs)",
+                    name,
+                    f"default {default!r} is not a {kind}",
+                )
+    for dag, key, task in spec.tasks():
+        definitions = spec.component(task).get("inputDefinitions", {}).get("parameters") or {}
+        for name, source in ((task.get("inputs") or {}).get("parameters") or {}).items():
+            if "runtimeValue" not in (source or {}) or name not in definitions:
+                continue
+            kind = definitions[name].get("parameterType", "")
+            value = (source["runtimeValue"] or {}).get("constant")
+            if kind in PARAMETER_TYPES and not PARAMETER_TYPES[kind](value):
+                yield Violation("5e-parameter-type", dag, key, name, f"constant {value!r} is not a {kind}")
+        yield from _loop_item_types(spec, dag, key, task)
+
+
+def _loop_item_types(spec: Spec, dag: str, key: str, task: dict[str, Any]) -> Iterator[Violation]:
+    iterator = task.get("parameterIterator") or {}
+    raw = (iterator.get("items") or {}).get("raw")
+    if raw is None:
+        return
+    try:
+        items = json.loads(raw)
+    except (TypeError, ValueError):
+        yield Violation("5e-parameter-type", dag, key, "parameterIterator.items", "raw items are not JSON")
+        return
+    if not isinstance(items, list):
+        yield Violation("5e-parameter-type", dag, key, "parameterIterator.items", "raw items are not a list")
+        return
+    body = task.get("componentRef", {}).get("name", "")
+    for inner, consumer in spec.dag_tasks(body).items():
+        definitions = spec.component(consumer).get("inputDefinitions", {}).get("parameters") or {}
+        for name, source in ((consumer.get("inputs") or {}).get("parameters") or {}).items():
+            if (source or {}).get("componentInputParameter") != iterator.get("itemInput"):
+                continue
+            kind = (definitions.get(name) or {}).get("parameterType", "")
+            bad = [item for item in items if kind in PARAMETER_TYPES and not PARAMETER_TYPES[kind](item)]
+            if bad:
+                yield Violation(
+                    "5e-parameter-type",
+                    dag,
+                    key,
+                    "parameterIterator.items",
+                    f"item {bad[0]!r} is not a {kind} (task {inner} input {name})",
+                )
+
+
+def retry_budget(spec: Spec) -> Iterator[Violation]:
+    """3e. Argo's `backoffMaxDuration` is a deadline from the first attempt's start (Argo
+    workflow/controller/operator.go, passed through by backend/src/v2/compiler/argocompiler/container.go
+    `getTaskRetryStrategyFromInput`): below (retries + 1) x the time one attempt may take
+    (`cluster.retry.train_time_budget`), a slow attempt is killed and the later retries never run."""
+    for dag, key, task in spec.tasks():
+        policy = task.get("retryPolicy") or {}
+        retries = int(policy.get("maxRetryCount") or 0)
+        if not retries:
+            continue
+        try:
+            first = duration_seconds(str(policy.get("backoffDuration", "0s")))
+            deadline = duration_seconds(str(policy.get("backoffMaxDuration", "3600s")))
+        except ValueError:
+            continue  # 3b says so
+        factor = float(policy.get("backoffFactor") or 1)
+        needed = (retries + 1) * spec.train_time_budget
+        if deadline <= sum(first * factor**i for i in range(retries)):
+            continue  # 3b says so: not even the waits fit
+        if deadline < needed:
+            yield Violation(
+                "3e-retry-budget",
+                dag,
+                key,
+                "retryPolicy.backoffMaxDuration",
+                f"{deadline:.0f}s is below {retries + 1} attempts x {spec.train_time_budget:.0f}s "
+                "(the train time budget): later attempts would be killed",
             )
 
 
@@ -359,34 +707,93 @@ RULES: tuple[Rule, ...] = (
     gpu_parallelism,
     resource_requests,
     image_pinned,
+    image_registry,
+    importer_input_of_its_dag,
+    importer_condition,
+    platform_settings,
+    schema_version,
+    pipeline_name_label,
+    resource_quantities,
+    parameter_types,
+    retry_budget,
 )
 
 
-def check_doc(doc: dict[str, Any], gpu_budget: int | None = None) -> list[Violation]:
-    """Every violation of every rule in one compiled spec (its first YAML document)."""
-    spec = Spec(doc, gpu_budget)
+def check_doc(
+    doc: dict[str, Any],
+    gpu_budget: int | None = None,
+    *,
+    platform: dict[str, Any] | None = None,
+    train_time_budget: str | None = None,
+    cluster: bool = False,
+) -> list[Violation]:
+    """Every violation of every rule in one compiled spec (and its platform document)."""
+    budget = duration_seconds(train_time_budget or Retry().train_time_budget)
+    spec = Spec(doc, gpu_budget, platform or {}, budget, cluster)
     return [v for rule in RULES for v in rule(spec)]
 
 
-def load_spec(path: str | Path) -> dict[str, Any]:
-    """The pipeline spec in a compiled YAML file; a file that is not one is a one-line error."""
+def load_documents(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pipeline spec and its platform document (or {}) in a compiled YAML file; a file that is not
+    one (a FIFO or device included: never opened, so never blocking) is a one-line error."""
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise IacsieveError(
+                f"{path}: not a regular file (a FIFO, device or folder); give a compiled spec"
+            )
+        if os.stat(path).st_size > MAX_SPEC_BYTES:
+            raise IacsieveError(f"{path}: over {MAX_SPEC_BYTES // 2**20} MiB; not a compiled pipeline spec")
         with open(path, encoding="utf-8") as handle:
-            doc = next(yaml.safe_load_all(handle), None)
+            docs = list(yaml.safe_load_all(handle))
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise IacsieveError(f"{path}: cannot read a pipeline spec ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise IacsieveError(f"{path}: nested too deeply to be a compiled pipeline spec") from None
+    doc = docs[0] if docs else None
     if not isinstance(doc, dict) or "root" not in doc:
         raise IacsieveError(f"{path}: not a compiled pipeline spec (no `root`)")
-    return doc
+    platform = docs[1] if len(docs) > 1 and isinstance(docs[1], dict) else {}
+    return doc, platform
 
 
-def check_files(paths: Iterable[str | Path], gpu_budget: int | None = None) -> list[str]:
+def load_spec(path: str | Path) -> dict[str, Any]:
+    """The pipeline spec (first document) in a compiled YAML file."""
+    return load_documents(path)[0]
+
+
+def check_files(
+    paths: Iterable[str | Path],
+    gpu_budget: int | None = None,
+    *,
+    train_time_budget: str | None = None,
+    cluster: bool = False,
+) -> list[str]:
     """One line per violation across `paths` (empty: they all conform)."""
-    return [v.line(str(p)) for p in paths for v in check_doc(load_spec(p), gpu_budget)]
+    lines = []
+    for path in paths:
+        doc, platform = load_documents(path)
+        found = check_doc(
+            doc, gpu_budget, platform=platform, train_time_budget=train_time_budget, cluster=cluster
+        )
+        lines += [v.line(str(path)) for v in found]
+    return lines
 
 
-def refuse_violations(path: str | Path, gpu_budget: int | None = None, *, name: str | None = None) -> None:
-    """For compile and submit: SpecViolations listing every violation (one line each), or nothing."""
-    lines = [v.line(name or str(path)) for v in check_doc(load_spec(path), gpu_budget)]
+def refuse_violations(
+    path: str | Path,
+    gpu_budget: int | None = None,
+    *,
+    name: str | None = None,
+    train_time_budget: str | None = None,
+    cluster: bool = True,
+) -> None:
+    """For compile and submit (cluster specs) and make kfp-specs (`cluster=False`): SpecViolations
+    listing every violation (one line each), or nothing."""
+    doc, platform = load_documents(path)
+    found = check_doc(
+        doc, gpu_budget, platform=platform, train_time_budget=train_time_budget, cluster=cluster
+    )
+    lines = [v.line(name or str(path)) for v in found]
     if lines:
         raise SpecViolations(lines)

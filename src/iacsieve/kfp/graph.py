@@ -21,14 +21,16 @@ from typing import Any, NamedTuple
 from kfp import dsl
 
 from iacsieve.core import layout
-from iacsieve.kfp.components import StepComponents, build_components
+from iacsieve.kfp.components import StepComponents, build_components, named
 from iacsieve.kfp.image_ref import pinned
 from iacsieve.kfp.pods import configure_task
 from iacsieve.kfp.settings import CompileSettings, StageSettings, compile_settings
+from iacsieve.kfp.task_keys import pipeline_name, read_back_key
 from iacsieve.method.cluster import PodSettings
 from iacsieve.method.plan import FINAL_STAGE, STAGES, stage_plan
 
 ALL = "all"
+__all__ = ["ALL", "build_pipeline", "pipeline_name", "stage_inputs"]
 
 
 class StageOutputs(NamedTuple):
@@ -43,10 +45,6 @@ class FrozenOutputs(NamedTuple):
 
 # What a stage's pipeline takes from an earlier stage, by what the plan says it builds on.
 BASE_INPUTS: dict[str, str] = {"winner": "selection_uri", "champion": "champion_uri"}
-
-
-def pipeline_name(stage: "int | str") -> str:
-    return "iacsieve-all-stages" if stage == ALL else f"iacsieve-stage{stage}"
 
 
 def stage_inputs(stage: "int | str") -> list[str]:
@@ -80,10 +78,10 @@ def build_pipeline(
     settings = compile_settings(params_path, profile, image=image)
     on_cluster = settings.profile != "local" if cluster is None else cluster
     components = build_components(pinned(settings.image) if pin_image else settings.image)
-    freezer = freeze_chosen(components, settings.cluster.pods if on_cluster else None)
+    pods = settings.cluster.pods if on_cluster else None
     if stage == ALL:
-        return _all_stages(settings, components, on_cluster, human, freezer)
-    return _one_stage(int(stage), settings, components, on_cluster, human, freezer)
+        return _all_stages(settings, components, on_cluster, human, pods)
+    return _one_stage(int(stage), settings, components, on_cluster, human, freeze_chosen(components, pods))
 
 
 def _stage_tasks(
@@ -95,13 +93,15 @@ def _stage_tasks(
     prefix: str = "",
     after: Any = None,
     freezer: Any = None,
+    keyed: "int | None" = None,
 ) -> dict[str, Any]:
     """One stage's tasks inside an enclosing pipeline; returns its outputs (selection [, champion, card])
     and its select task (`_select`). `after`: a task every train task waits for (the previous
     stage's select), so two stages' GPU loops never run at once.
 
     Display names are the step names (`train`, `select`, ...: KFP's task names in a one-stage
-    pipeline, which `--from-run` looks up), prefixed `s<N>-` in the all-stages pipeline.
+    pipeline, which `--from-run` looks up), prefixed `s<N>-` in the all-stages pipeline, where
+    `keyed` (the stage) also keys select `s<N>-select` (`iacsieve.kfp.task_keys`).
     Long because a `dsl.ParallelFor` body must be built inside its `with` block, in one scope.
     """
     plan, n = s.plan, s.plan.number
@@ -138,11 +138,12 @@ def _stage_tasks(
         ).set_display_name(f"{prefix}evaluate")
         # Never from the cache: select's collected inputs must all lie under this run's prefix (rule 2).
         on_pod(evaluation, "light").set_caching_options(False)
-    selected = c.select(
+    select = c.select if keyed is None else named(c.select, read_back_key("select", keyed))
+    selected = select(
         evaluations=dsl.Collected(evaluation.outputs["evaluation"]),
         mode=plan.selection_mode,
         stage=f"stage{n}",
-    ).set_display_name(f"{prefix}select")
+    ).set_display_name(read_back_key("select", keyed) if keyed is not None else f"{prefix}select")
     on_pod(selected, "light").set_caching_options(False)
     outputs = {"selection": selected.outputs["selection"], "_select": selected}
     if plan.freezes:
@@ -158,20 +159,24 @@ class Frozen(NamedTuple):
     card: dsl.Artifact
 
 
-def freeze_chosen(c: StepComponents, pods: "PodSettings | None") -> Any:
+def freeze_chosen(c: StepComponents, pods: "PodSettings | None", stage: "int | None" = None) -> Any:
     """A sub-DAG: import the chosen run by the URI it takes as an input, then freeze it.
 
     Built outside the enclosing pipeline (KFP refuses a pipeline defined inside another); `pods`:
-    the cluster's pod settings, None off the cluster. The backend's importer resolves a runtime URI only from its parent DAG's inputs, never from a
-    task output (rule 1); inside this DAG `run_uri` is such an input. The chosen run alone is
-    downloaded, by KFP's launcher with the pipeline root's credentials.
+    the cluster's pod settings, None off the cluster. The backend's importer resolves a runtime URI
+    only from its parent DAG's inputs, never from a task output (rule 1); inside this DAG `run_uri`
+    is such an input. The chosen run alone is downloaded, by KFP's launcher with the pipeline
+    root's credentials. `stage` (the all-stages pipeline): one sub-DAG per stage whose freeze task
+    is keyed `s<N>-freeze`, so two stages' champions never share an output path.
     """
+    key = read_back_key("freeze", stage)
+    freeze = c.freeze if stage is None else named(c.freeze, key)
 
-    @dsl.pipeline(name="freeze-chosen")
+    @dsl.pipeline(name=f"{'' if stage is None else f's{stage}-'}freeze-chosen")
     def sub(selection: dsl.Artifact, run_uri: str, data: dsl.Dataset) -> Frozen:
         run = dsl.importer(artifact_uri=run_uri, artifact_class=dsl.Model, reimport=False)
         run.set_display_name("chosen-run")
-        frozen = c.freeze(selection=selection, run=run.output, data=data).set_display_name("freeze")
+        frozen = freeze(selection=selection, run=run.output, data=data).set_display_name(key)
         if pods is not None:
             configure_task(frozen, pods, "light")
         return Frozen(champion=frozen.outputs["champion"], card=frozen.outputs["card"])
@@ -254,8 +259,10 @@ def _one_stage(
 
 
 def _all_stages(
-    settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, freezer: Any
+    settings: CompileSettings, c: StepComponents, on_cluster: bool, human: bool, pods: "PodSettings | None"
 ) -> Any:
+    freezers = {n: freeze_chosen(c, pods, n) for n in STAGES if settings.stages[n].plan.freezes}
+
     def all_stages(data_uri: str, data_md5: str = "", human_uri: str = "") -> FrozenOutputs:
         prepared = _prepared(c, data_uri, data_md5, human_uri if human else None, settings, on_cluster)
         outputs: dict[int, dict[str, Any]] = {}
@@ -274,7 +281,8 @@ def _all_stages(
                 on_cluster,
                 prefix=f"s{n}-",
                 after=after,
-                freezer=freezer,
+                freezer=freezers.get(n),
+                keyed=n,
             )
         return _returned(outputs[FINAL_STAGE])
 

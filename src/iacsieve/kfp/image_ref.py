@@ -3,7 +3,7 @@
 Why: KFP's cache key holds the image *string* (docs/kfp-backend-rules.md, 4b), so an image rebuilt
 under the same tag (`iacsieve:0.1.0`) would be served the old image's cached results. A tag that
 changes whenever what goes into the image changes (`iacsieve:0.1.0-src.<12 hex>`) cannot be.
-`docker/build_image.py` tags every build with `source_tag()` too, from this same module (stdlib only:
+`container/build_image.py` tags every build with `source_tag()` too, from this same module (stdlib only:
 the build script loads it by path, without the package installed).
 """
 
@@ -20,7 +20,7 @@ DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 def source_files(repo: Path) -> list[Path]:
     """What the image is built from that changes its behaviour: pyproject.toml, the Dockerfile, src/."""
-    files = [p for p in (repo / "pyproject.toml", repo / "docker" / "Dockerfile") if p.is_file()]
+    files = [p for p in (repo / "pyproject.toml", repo / "container" / "Dockerfile") if p.is_file()]
     files += sorted(
         p
         for p in (repo / "src").rglob("*")

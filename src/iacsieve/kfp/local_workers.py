@@ -1,10 +1,16 @@
-"""How many tasks kfp.local runs at once here: one per CPU core, each task on one thread.
+"""The one adapter over a private part of kfp.local: how many tasks it runs at once here.
 
-kfp.local runs a ParallelFor's iterations on a thread pool capped at 2 whatever the machine, and
-at the spec's `parallelism` (sized for cluster GPUs). Here each train task is a CPU process whose
-torch would take every core, so two of them on 2 cores fight over the CPU. `core_workers` runs as
-many tasks as there are cores and gives each task one intra-op thread (OMP/MKL/torch read these
-variables when the task's process starts).
+Upstream limitation: kfp.local runs a ParallelFor's iterations on a thread pool whose size is fixed
+at 2 (`kfp/local/orchestrator/enhanced_dag_orchestrator.py`, `ParallelExecutor.conservative_max`,
+added with kfp.local's ParallelFor support, kubeflow/pipelines#11901), capped again by the spec's
+`parallelism` (sized for cluster GPUs); `kfp.local.init` offers no setting for either (kfp 2.17).
+Here each train task is a CPU process whose torch would take every core, so two of them on 2 cores
+fight over the CPU. `core_workers` runs as many tasks as there are cores and gives each task one
+intra-op thread (OMP/MKL/torch read these variables when the task's process starts).
+
+Nothing else in iacsieve touches kfp.local's internals. Where a kfp release no longer has the class,
+the adapter steps aside (kfp.local's own pool, one warning line) instead of failing the run; remove
+this module once kfp.local takes a worker count.
 """
 
 from __future__ import annotations
@@ -41,10 +47,15 @@ def available_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
 @contextlib.contextmanager
 def core_workers(workers: int | None = None) -> Iterator[int]:
     """Within this, kfp.local runs up to `workers` (default: the available cores) tasks at once."""
-    from kfp.local.orchestrator import enhanced_dag_orchestrator as orchestrator
-
     workers = workers or available_cores()
-    base = orchestrator.ParallelExecutor
+    try:
+        from kfp.local.orchestrator import enhanced_dag_orchestrator as orchestrator
+
+        base = orchestrator.ParallelExecutor
+    except (ImportError, AttributeError):
+        log.warning("kfp.local: no ParallelExecutor to size (a newer kfp?); running with its own pool")
+        yield workers
+        return
 
     class CoreExecutor(base):  # type: ignore[misc, valid-type]
         def __init__(self, max_workers: int | None = None) -> None:

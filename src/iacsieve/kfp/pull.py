@@ -13,8 +13,10 @@ next `dvc repro` neither overwrites it nor finds its own output changed.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,7 @@ from iacsieve.core.errors import IacsieveError
 from iacsieve.io.atomic import atomic_directory, atomic_write_json
 from iacsieve.io.object_store import open_uri
 from iacsieve.io.output_policy import check_folder_output
+from iacsieve.kfp.store_errors import store_errors
 from iacsieve.models import read_meta
 from iacsieve.steps.freeze import load_champion, pickle_files
 from iacsieve.steps.metrics import read_json_object
@@ -236,19 +239,86 @@ def _dvc_repo(repo: str | Path, about: Path) -> Iterator[Any]:
 
 
 def fetch(source: str, into: Path, *, endpoint_url: str | None = None) -> None:
-    """Copy the directory at `source` (path, file:// or an fsspec URI) into the existing dir `into`."""
+    """Copy the directory at `source` (path, file:// or an fsspec URI) into the existing dir `into`.
+
+    Plain files and folders only: a symbolic link (which could reach outside the artifact), a
+    device or a FIFO (/dev/zero would fill the disk) is refused, as are object keys that would land
+    outside `into` (`../`) and an object `a` beside objects `a/b` (a file and a folder of one name).
+    """
     parsed = urlparse(source)
     if parsed.scheme in ("", "file"):
         path = Path(parsed.path if parsed.scheme == "file" else source)
         if not path.is_dir():
             raise IacsieveError(f"{source}: {NOT_A_FOLDER}")
-        shutil.copytree(path, into, dirs_exist_ok=True)
+        _copy_plain_tree(path, into, source)
         return
     _fetch_remote(source, into, endpoint_url)
 
 
+def _copy_plain_tree(root: Path, into: Path, source: str) -> None:
+    """Copy `root` into `into`, refusing anything but folders and regular files (never followed)."""
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        rel_folder = Path(folder).relative_to(root)
+        for name in sorted(dirs + files):
+            item = Path(folder) / name
+            mode = os.lstat(item).st_mode
+            if stat.S_ISDIR(mode):
+                (into / rel_folder / name).mkdir(exist_ok=True)
+            elif stat.S_ISREG(mode):
+                _copy_regular(item, into / rel_folder / name, source)
+            else:
+                kind = (
+                    "a symbolic link"
+                    if stat.S_ISLNK(mode)
+                    else "not a regular file (a device, FIFO or socket)"
+                )
+                raise IacsieveError(
+                    f"{source}: {rel_folder / name} is {kind}; a champion holds plain files only"
+                )
+
+
+def _copy_regular(item: Path, dest: Path, source: str) -> None:
+    """Copy one file opened without following a link and without blocking on a FIFO swapped in."""
+    fd = os.open(item, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise IacsieveError(f"{source}: {item.name} is not a regular file")
+        with open(dest, "xb") as out:
+            shutil.copyfileobj(handle, out)
+
+
+def remote_files(uri: str, listing: dict[str, dict[str, Any]], base: str) -> dict[str, str]:
+    """{relative path: full key} of the objects under `base`; keys that would escape the folder, and
+    an object `a` beside objects `a/...`, are one-line errors (either would lose or misplace a file)."""
+    files: dict[str, str] = {}
+    for full, info in sorted(listing.items()):
+        if info.get("type") == "directory":
+            continue
+        rel = full[len(base) + 1 :] if full.startswith(base + "/") else ""
+        parts = rel.split("/")
+        if not rel or any(p in ("", ".", "..") for p in parts) or "\\" in rel:
+            raise IacsieveError(f"{uri}: object key {full!r} would land outside the folder; refusing")
+        files[rel] = full
+    for rel in files:
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in files:
+                raise IacsieveError(
+                    f"{uri}: objects {'/'.join(parts[:i])!r} and {rel!r} collide (a file and a folder of "
+                    "one name); a champion folder cannot hold both"
+                )
+    return files
+
+
 def _fetch_remote(uri: str, into: Path, endpoint_url: str | None) -> None:
     fs, path = open_uri(uri, endpoint_url)
-    if not fs.isdir(path):
-        raise IacsieveError(f"{uri}: {NOT_A_FOLDER}")
-    fs.get(path.rstrip("/") + "/", str(into), recursive=True)
+    base = path.rstrip("/")
+    with store_errors(uri, endpoint_url):
+        if not fs.isdir(base):
+            raise IacsieveError(f"{uri}: {NOT_A_FOLDER}")
+        listing = fs.find(base, detail=True)
+    for rel, full in remote_files(uri, listing, base).items():
+        dest = into / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with store_errors(uri, endpoint_url):
+            fs.get_file(full, str(dest))

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -20,6 +18,8 @@ from iacsieve.core import layout
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.image import DEFAULT_IMAGE, check_image
 from iacsieve.io.atomic import atomic_write_text
+from iacsieve.kfp.caching import caching_off
+from iacsieve.kfp.check import IMPORTER_SCHEMES as PIPELINE_ROOT_SCHEMES
 from iacsieve.kfp.check import refuse_violations
 from iacsieve.kfp.connection import kfp_errors, kfp_target
 from iacsieve.kfp.graph import build_pipeline, pipeline_name, stage_inputs
@@ -77,8 +77,13 @@ def compile_stage(
         tmp_file = Path(tmp) / "pipeline.yaml"
         compiler.Compiler().compile(pipeline, str(tmp_file))
         # What a real backend would fail or run otherwise: refused here, one line per violation.
-        budget = load_params(params_path, profile=profile).cluster.parallelism
-        refuse_violations(tmp_file, budget, name=f"{pipeline_name(stage)} (compiled)")
+        cluster_params = load_params(params_path, profile=profile).cluster
+        refuse_violations(
+            tmp_file,
+            cluster_params.parallelism * max(1, cluster_params.pods.resources["train"].gpu),
+            name=f"{pipeline_name(stage)} (compiled)",
+            train_time_budget=cluster_params.pods.retry.train_time_budget,
+        )
         return atomic_write_text(out_file, tmp_file.read_text(encoding="utf-8"))
 
 
@@ -89,6 +94,28 @@ def check_cluster_image(params_path: str | Path, profile: str | None, image: str
         check_image(effective)
     except IacsieveError as exc:
         raise IacsieveError(f"{'--image' if image else f'{params_path}: cluster.image'}: {exc}") from None
+
+
+def submit_pipeline_root(params_path: str | Path, profile: str | None, given: str | None) -> str:
+    """The pipeline root a run is submitted with: `--pipeline-root`, else params.yaml's
+    `cluster.pipeline_root`; neither is a one-line error.
+
+    Always sent, because the run API returns `runtime_config.pipeline_root` only when the submitter
+    sent one (backend/src/apiserver/server/api_converter.go), and `--from-run` must know where the
+    launcher wrote; it should be your `kfp-launcher` ConfigMap's `defaultPipelineRoot`.
+    """
+    root = given or load_params(params_path, profile=profile).cluster.pipeline_root
+    where = "--pipeline-root" if given else f"{params_path}: cluster.pipeline_root"
+    if not root:
+        raise IacsieveError(
+            "submit needs --pipeline-root (or cluster.pipeline_root in params.yaml): the bucket prefix "
+            "your kfp-launcher ConfigMap's defaultPipelineRoot names, e.g. s3://BUCKET/iacsieve/pipelines"
+        )
+    if not root.startswith(PIPELINE_ROOT_SCHEMES) or not root.split("://", 1)[1].strip("/"):
+        raise IacsieveError(
+            f"{where}: {root!r}: the launcher writes only to {', '.join(PIPELINE_ROOT_SCHEMES)} URIs"
+        )
+    return root
 
 
 def make_client(
@@ -146,9 +173,12 @@ def submit_stage(
 ) -> str:
     """Compile the stage and create a run on a KFP cluster; returns the run id.
 
-    Caching follows the compiled spec (on, but for evaluate and select) unless `enable_caching` is
-    False; True (KFP: caching on for every task) is refused, since select would then collect cached
-    evaluations from an earlier run's prefix, which the backend's launcher cannot open (rules doc, 2).
+    The run always carries its pipeline root (`submit_pipeline_root`: `pipeline_root`, else
+    params.yaml's `cluster.pipeline_root`), so `--from-run` later finds its outputs. Caching follows
+    the compiled spec (on, but for evaluate and select) unless `enable_caching` is False: then it is
+    set off on every task of every DAG (`caching_off`; kfp.Client's own switch reaches the root DAG's
+    tasks only). True (caching on for every task) is refused, since select would then collect
+    cached evaluations from an earlier run's prefix, which the launcher cannot open (rules doc, 2).
     """
     if enable_caching:
         raise IacsieveError(
@@ -157,6 +187,7 @@ def submit_stage(
         )
     arguments = inputs.arguments(stage)
     check_cluster_image(params_path, profile, image)  # before any connection to the server
+    pipeline_root = submit_pipeline_root(params_path, profile, pipeline_root)
     client = client or make_client(host, namespace=namespace, **auth)
     with tempfile.TemporaryDirectory(prefix="iacsieve-kfp-") as tmp:
         package = compile_stage(
@@ -167,6 +198,8 @@ def submit_stage(
             image=image,
             human=bool(inputs.human_uri),
         )
+        if enable_caching is False:
+            caching_off(package)
         with kfp_errors(host or "the default KFP server"):
             result = client.create_run_from_pipeline_package(
                 str(package),
@@ -175,7 +208,7 @@ def submit_stage(
                 experiment_name=experiment,
                 namespace=namespace,
                 pipeline_root=pipeline_root,
-                enable_caching=enable_caching,
+                enable_caching=None,  # as compiled (caching_off above, for every DAG)
             )
     log.info("submitted %s: run %s", pipeline_name(stage), result.run_id)
     return result.run_id
@@ -202,7 +235,8 @@ def run_local(
     run's outputs (`selection`, and `champion`/`card` for stages 3-4), which the next stage takes
     as `--selection-uri` / `--champion-uri`.
     """
-    local = _import_kfp_local()
+    from kfp import local
+
     arguments = inputs.arguments(stage)
     root = Path(pipeline_root).resolve()
     context: contextlib.AbstractContextManager[tuple[Any, str | None]]
@@ -247,29 +281,3 @@ def _quiet_on_all_cores(stage: int | str, verbose: bool) -> Iterator[None]:
                     + (f": {reason}" if reason else " (its last lines are above)")
                 ) from None
             raise IacsieveError(f"kfp.local: {plain(str(exc))}") from None
-
-
-def _import_kfp_local() -> Any:
-    """`kfp.local`, with its task dispatcher imported while the repo's `docker/` folder is hidden.
-
-    kfp.local does `import docker` (docker-py, optional) and copes with an ImportError; but with the
-    repo root on sys.path (`python -m pytest`, `python -m iacsieve`), the image recipe folder
-    `docker/` imports as an empty namespace package and kfp.local fails on `docker.DockerClient`.
-    """
-    shadowing = [
-        p
-        for p in sys.path
-        if (Path(p or ".") / "docker").is_dir() and not (Path(p or ".") / "docker" / "__init__.py").exists()
-    ]
-    stale = sys.modules.get("docker")
-    if stale is not None and getattr(stale, "__file__", None) is None:
-        del sys.modules["docker"]
-    saved = list(sys.path)
-    try:
-        sys.path[:] = [p for p in sys.path if p not in shadowing]
-        importlib.import_module("kfp.local.task_dispatcher")
-    finally:
-        sys.path[:] = saved
-    from kfp import local
-
-    return local

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from iacsieve.core.image import REFERENCE_IMAGE
 from iacsieve.core.layout import PARAMS_FILE
 from iacsieve.method.grid import stage_runs
 from iacsieve.method.params import ClusterParams, Params, SweepParams, load_params
@@ -67,7 +68,7 @@ def compile_settings(
     params = load_params(params_path, profile=profile)
     return CompileSettings(
         profile=params.profile,
-        image=image or params.cluster.image,
+        image=image or params.cluster.image or REFERENCE_IMAGE,  # unset: compile/submit refuse it first
         stages={n: stage_settings(params, n) for n in STAGES},
         cluster=params.cluster,
         human_json=json.dumps(asdict(params.human), sort_keys=True),

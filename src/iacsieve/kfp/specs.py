@@ -3,10 +3,12 @@
 - `components/<step>/component.yaml`: each step component (`kfp.components.load_component_from_file`
   loads it), so a KFP user can compose the steps into pipelines of their own;
 - `pipelines/stage{1..4}.yaml`, `pipelines/all-stages.yaml`: the method's pipelines as compiled
-  from params.yaml's cluster profile, ready to upload in the KFP UI, checked by `iacsieve.kfp.check`.
+  from params.yaml's cluster profile, checked by `iacsieve.kfp.check` (reference mode); to run one,
+  compile it with your image (`iacsieve kfp compile`), or replace the placeholder image.
 
-Both name the image by its source tag (`iacsieve:<version>-src.<hash>`), so any change to src/,
-pyproject.toml or the Dockerfile makes them stale: regenerate them with the change.
+Both name the placeholder image `registry.example.org/iacsieve:<version>` (`REFERENCE_IMAGE`), never
+a source-hash tag, so they change only when the graph does (a comment under src/ changes none of
+them); `kfp compile` / `submit` bind your registry's image, by its source tag, for a cluster.
 
 They are generated, never hand-edited: a test regenerates them into a temp dir and fails with
 "stale: run make kfp-specs" when the checked-in copies differ.
@@ -18,13 +20,13 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
-from iacsieve import __version__
+from iacsieve.core.image import REFERENCE_IMAGE
 from iacsieve.core.layout import PARAMS_FILE
 from iacsieve.io.atomic import atomic_write_text
 from iacsieve.method.plan import STAGES
 
 SPEC_PROFILE = "cluster"
-SPEC_IMAGE = f"iacsieve:{__version__}"  # named by its source tag in the specs (what `make image` also tags)
+SPEC_IMAGE = REFERENCE_IMAGE  # a placeholder; compile and submit bind your image by its source tag
 
 
 def step_dir_name(field: str) -> str:
@@ -44,11 +46,10 @@ def write_specs(
     from iacsieve.kfp.check import refuse_violations
     from iacsieve.kfp.components import StepComponents, build_components
     from iacsieve.kfp.graph import ALL, build_pipeline
-    from iacsieve.kfp.image_ref import pinned
     from iacsieve.method.params import load_params
 
     root = Path(root)
-    components = build_components(pinned(image))
+    components = build_components(image)  # as given: the reference image, bound when compiling
     targets: list[tuple[object, Path]] = [
         (getattr(components, f.name), root / "components" / step_dir_name(f.name) / "component.yaml")
         for f in fields(StepComponents)
@@ -58,16 +59,26 @@ def write_specs(
     for stage in stages:
         name = "all-stages" if stage == ALL else f"stage{stage}"
         targets.append(
-            (build_pipeline(stage, params_path, profile, image=image), root / "pipelines" / f"{name}.yaml")
+            (
+                build_pipeline(stage, params_path, profile, image=image, pin_image=False),
+                root / "pipelines" / f"{name}.yaml",
+            )
         )
     written = []
     with tempfile.TemporaryDirectory(prefix="iacsieve-specs-") as tmp:
-        budget = load_params(params_path, profile=profile).cluster.parallelism
+        cluster = load_params(params_path, profile=profile).cluster
+        budget = cluster.parallelism * max(1, cluster.pods.resources["train"].gpu)
         for i, (component, path) in enumerate(targets):
             scratch = Path(tmp) / f"{i}.yaml"
             compiler.Compiler().compile(component, str(scratch))
             if path.parent.name == "pipelines":
-                refuse_violations(scratch, budget, name=str(path))
+                refuse_violations(
+                    scratch,
+                    budget,
+                    name=str(path),
+                    train_time_budget=cluster.pods.retry.train_time_budget,
+                    cluster=False,
+                )
             written.append(atomic_write_text(path, scratch.read_text(encoding="utf-8")))
     return written
 

@@ -1,7 +1,7 @@
 """The step components' functions: thin, typed wrappers over the library's steps.
 
 KFP copies each function's source into its container command, so every body imports what it
-uses; `iacsieve` is installed in the image (docker/Dockerfile) and in the venv kfp.local runs in.
+uses; `iacsieve` is installed in the image (container/Dockerfile) and in the venv kfp.local runs in.
 No step logic lives here: each body maps typed artifacts to paths and calls one library function.
 Small artifacts travel between tasks: a train task emits its `scores` (score files, settings, log:
 kilobytes) beside the `run` (the weights); sweep and evaluate read scores only, and freeze gets the

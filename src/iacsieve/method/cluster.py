@@ -19,6 +19,13 @@ KINDS: tuple[str, ...] = ("train", "light")
 POD_KEYS: tuple[str, ...] = ("resources", "retry", "weights", "credentials", "node_selector", "tolerations")
 SHM_VOLUME = "dshm"
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")  # a Kubernetes resource quantity
+# Kubernetes' full quantity grammar (apimachinery resource.ParseQuantity): number, then a binary or
+# decimal SI suffix or a decimal exponent.
+QUANTITY = re.compile(
+    r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+)
+_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "n": 1e-9, "u": 1e-6}
+_SUFFIX |= {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _DURATION = re.compile(
     r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)$"
 )  # what KFP's retry backoff accepts, e.g. 30s, 5m, 1h
@@ -161,6 +168,31 @@ def parse_pod_settings(cluster: Mapping[str, Any] | None, *, source: object = PA
     return settings
 
 
+def quantity_value(text: str) -> float:
+    """The number a Kubernetes quantity stands for (`500m` -> 0.5, `2Gi` -> 2**31); ValueError if not one."""
+    match = QUANTITY.match(text)
+    if not match:
+        raise ValueError(f"not a Kubernetes quantity: {text!r}")
+    suffix = match.group("suffix") or ""
+    number = text[: len(text) - len(suffix)]
+    if suffix[:1] in ("e", "E"):
+        return float(number) * 10 ** int(suffix[1:])
+    return float(number) * _SUFFIX.get(suffix, 1)
+
+
+def label_key_ok(key: object) -> bool:
+    """Whether `key` is a Kubernetes label key: an optional DNS-subdomain prefix and a name."""
+    if not isinstance(key, str):
+        return False
+    prefix, _, name = key.rpartition("/")
+    return bool(_LABEL_NAME.match(name)) and (not prefix or bool(_DNS_SUBDOMAIN.match(prefix)))
+
+
+def label_value_ok(value: object) -> bool:
+    """Whether `value` is a Kubernetes label value (a string: YAML's unquoted true is a bool)."""
+    return isinstance(value, str) and bool(_LABEL_VALUE.match(value))
+
+
 def duration_seconds(value: str) -> float:
     """Seconds in a KFP duration such as `30s`, `5m`, `1.5h` (checked by `_DURATION` first)."""
     match = _DURATION.match(value)
@@ -181,12 +213,7 @@ def _node_selector(value: Any, source: object) -> dict[str, str]:
     labels = {}
     for key, item in _mapping(value, "cluster.node_selector", source).items():
         where = f"cluster.node_selector.{key}"
-        prefix, _, name = str(key).rpartition("/")
-        if (
-            not isinstance(key, str)
-            or not _LABEL_NAME.match(name)
-            or (prefix and not _DNS_SUBDOMAIN.match(prefix))
-        ):
+        if not label_key_ok(key):
             raise ConfigError(where, "not a Kubernetes label key (e.g. nvidia.com/gpu.present)", source)
         if not isinstance(item, str):
             raise ConfigError(where, f'must be a string (quote it: "{item}"), got {item!r}', source)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from iacsieve.core.errors import ConfigError
-from iacsieve.core.image import DEFAULT_IMAGE
 from iacsieve.core.layout import PARAMS_FILE
 from iacsieve.core.run_config import TrainConfig, format_value
 from iacsieve.core.settings import check_value, declared, parse_block
@@ -79,8 +78,9 @@ class ClusterParams(_Mapping):
     """KFP-only settings (DVC ignores them): the image, how many train tasks at once, and the pod
     settings every task gets (`iacsieve.method.cluster`)."""
 
-    image: str = DEFAULT_IMAGE  # iacsieve:<package version>, what `make image` tags
+    image: str = ""  # unset: compile and submit refuse it until set (iacsieve.core.image.check_image)
     parallelism: int = 4
+    pipeline_root: str = ""  # where the launcher writes outputs; submit needs it (or --pipeline-root)
     pods: PodSettings = field(default_factory=PodSettings)
 
 
@@ -293,10 +293,13 @@ def _check_family_options(v: _Validator, family: str, options: Any, where: str) 
 def _parse_cluster(v: _Validator, value: Any) -> ClusterParams:
     value = dict(v.mapping(value, "cluster"))
     pods = parse_pod_settings(value, source=v.source)  # validates resources, retry, weights, credentials, ...
-    base = v.block(ClusterParams, {k: value[k] for k in ("image", "parallelism") if k in value}, "cluster")
-    v.keys(value, "cluster", ("image", "parallelism", *POD_KEYS))
+    own = ("image", "parallelism", "pipeline_root")
+    base = v.block(ClusterParams, {k: value[k] for k in own if k in value}, "cluster")
+    v.keys(value, "cluster", (*own, *POD_KEYS))
     parallelism = parse_parallelism(value.get("parallelism", base.parallelism), v.source)
-    return ClusterParams(image=base.image, parallelism=parallelism, pods=pods)
+    return ClusterParams(
+        image=base.image, parallelism=parallelism, pipeline_root=base.pipeline_root, pods=pods
+    )
 
 
 _LIST_FIELDS: dict[str, str] = {**RUN_LISTS, **SEED_LISTS}  # grid list -> the run setting it sets

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the component image (docker/Dockerfile) with podman or docker: `make image` / `make image-local`.
+"""Build the component image (container/Dockerfile) with podman or docker: `make image` / `make image-local`.
 
 Two modes:
   default   the cluster image: BASE_IMAGE (a CUDA torch base from a registry), pins from the index
@@ -30,8 +30,8 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOCKERFILE = REPO / "docker" / "Dockerfile"
-IGNOREFILE = REPO / "docker" / "Dockerfile.dockerignore"
+DOCKERFILE = REPO / "container" / "Dockerfile"
+IGNOREFILE = REPO / "container" / "Dockerfile.dockerignore"
 CACHE = REPO / "build" / "image"  # the local base's rootfs tarball is not kept; the wheelhouse is
 HASH_LABEL = "org.iacsieve.source-hash"
 IMAGE_REF = REPO / "src" / "iacsieve" / "kfp" / "image_ref.py"
@@ -102,11 +102,11 @@ def find_engine(preferred: str | None = None) -> str:
     if present:
         raise BuildError(
             f"{' and '.join(present)} present but not answering (`{present[0]} info` fails: "
-            "is the daemon running, containers.conf set? docker/install-engine.sh)"
+            "is the daemon running, containers.conf set? container/install-engine.sh)"
         )
     wanted = preferred or "podman or docker"
     raise BuildError(
-        f"no container engine: {wanted} is not on PATH (on Debian, as root: docker/install-engine.sh)"
+        f"no container engine: {wanted} is not on PATH (on Debian, as root: container/install-engine.sh)"
     )
 
 
@@ -171,7 +171,7 @@ def make_local_base(engine: str, suite: str, mirror: str | None, rebuild: bool) 
         raise BuildError("debootstrap needs root: run `make image-local` as root, or give --base-image")
     if not shutil.which("debootstrap"):
         raise BuildError(
-            "debootstrap is not installed (apt-get install debootstrap, or docker/install-engine.sh)"
+            "debootstrap is not installed (apt-get install debootstrap, or container/install-engine.sh)"
         )
     mirror = mirror or apt_mirror(suite)
     started = time.monotonic()
@@ -287,7 +287,7 @@ def make_wheelhouse(
 
 
 def build(engine: str, tag: str, base_image: str | None, wheelhouse: Path | None, extra: list[str]) -> None:
-    """`<engine> build` of docker/Dockerfile; with a wheelhouse: offline (no index, no network)."""
+    """`<engine> build` of container/Dockerfile; with a wheelhouse: offline (no index, no network)."""
     cmd = [
         engine,
         "build",
@@ -328,7 +328,7 @@ def image_id(engine: str, image: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="docker/build_image.py",
+        prog="container/build_image.py",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],

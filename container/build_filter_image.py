@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Build the filter image (docker/Dockerfile.filter) with podman or docker: `make image-filter`.
+"""Build the filter image (container/Dockerfile.filter) with podman or docker: `make image-filter`.
 
 `iacsieve filter` with a champion baked in and only the base install (no torch), for CI jobs that run
-GLITCH and filter its output in containers. Built like `make image-local` (docker/build_image.py, whose
+GLITCH and filter its output in containers. Built like `make image-local` (container/build_image.py, whose
 functions this reuses): a debootstrapped Debian base (no registry), a wheelhouse of the base pins made
 by this machine's pip, and an offline build (`--network none`). The champion archive
 (`iacsieve champion pack`; `make repro` leaves models/champion.tar.gz) is verified as it is unpacked.
@@ -23,14 +23,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOCKERFILE = REPO / "docker" / "Dockerfile.filter"
-IGNOREFILE = REPO / "docker" / "Dockerfile.dockerignore"
+DOCKERFILE = REPO / "container" / "Dockerfile.filter"
+IGNOREFILE = REPO / "container" / "Dockerfile.dockerignore"
 DEFAULT_CHAMPION = REPO / "models" / "champion.tar.gz"
 
 
 def _build_image():
-    """docker/build_image.py as a module: one engine, base and wheelhouse machinery for both images."""
-    spec = importlib.util.spec_from_file_location("iacsieve_build_image", REPO / "docker" / "build_image.py")
+    """container/build_image.py as a module: one engine, base and wheelhouse machinery for both images."""
+    spec = importlib.util.spec_from_file_location("iacsieve_build_image", REPO / "container" / "build_image.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -52,7 +52,7 @@ def default_tag() -> str:
 def main(argv: list[str] | None = None) -> int:
     b = _build_image()
     parser = argparse.ArgumentParser(
-        prog="docker/build_filter_image.py", description=__doc__.split("\n\n")[0]
+        prog="container/build_filter_image.py", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
         "--engine", choices=("podman", "docker"), help="default: podman if present, else docker"

@@ -3,7 +3,7 @@
 # this kind of machine needs (as root; CI runs it before `make test`). Idempotent.
 #   - crun cannot run here ("cgroups in hybrid mode not supported"): runtime = runc
 #   - root lacks CAP_SYS_RESOURCE: a container's default ulimits must not exceed the hard limits
-# Usage: docker/install-engine.sh            (CONTAINERS_CONF, if set, names the file to write)
+# Usage: container/install-engine.sh            (CONTAINERS_CONF, if set, names the file to write)
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -22,12 +22,12 @@ nofile=$(ulimit -Hn)
 nproc=$(ulimit -Hu)
 [[ $nproc == unlimited || $nproc -gt 32768 ]] && nproc=32768
 mkdir -p "$(dirname "$conf")"
-if [[ -f $conf ]] && ! grep -q '^# written by iacsieve docker/install-engine.sh' "$conf"; then
+if [[ -f $conf ]] && ! grep -q '^# written by iacsieve container/install-engine.sh' "$conf"; then
   cp -n "$conf" "$conf.orig"
 fi
 tmp=$(mktemp "$conf.XXXXXX")
 cat > "$tmp" <<CONF
-# written by iacsieve docker/install-engine.sh (the previous file, if any: $conf.orig)
+# written by iacsieve container/install-engine.sh (the previous file, if any: $conf.orig)
 [containers]
 default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 
