@@ -206,7 +206,7 @@ def clean_leftovers(final: Path) -> list[Path]:
         return done
     for path in siblings:
         match = pattern.match(path.name)
-        if match is None or _alive(int(match.group(2))):
+        if match is None or pid_alive(int(match.group(2))):
             continue
         if match.group(1) == "old" and not (final.exists() or final.is_symlink()):
             os.replace(path, final)
@@ -228,7 +228,8 @@ def _age_s(path: Path) -> float:
         return 0.0
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs (ours or another user's); this process counts as alive."""
     if pid == os.getpid():
         return True
     try:
