@@ -265,6 +265,7 @@ def _labels_stats(args: argparse.Namespace) -> int:
 
 def _labels_apply(args: argparse.Namespace) -> int:
     from iacsieve.data.human import HumanSettings, build_training_data
+    from iacsieve.data.human_store import store_lock
 
     settings = HumanSettings.from_dict(
         {
@@ -276,7 +277,8 @@ def _labels_apply(args: argparse.Namespace) -> int:
         },
         source="labels apply",
     )
-    report = build_training_data(args.prepared, args.human, args.out, settings)
+    with store_lock(args.human, shared=True):  # `labels add` waits: no label lands mid-stage
+        report = build_training_data(args.prepared, args.human, args.out, settings)
     say(
         f"{args.out}: {report['labels']} human label(s); train relabelled {report['train_relabelled']} "
         f"(+{report['train_added']} added), validation '{report['validation']}' with {report['val_rows']} rows "

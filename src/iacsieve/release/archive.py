@@ -458,10 +458,10 @@ def _walk(archive: Path, handle: BinaryIO, dest: Path | None) -> dict:
     card = _card(archive, card_bytes)
     _same_card(archive, card, champion_bytes)
     handle.seek(0)
-    digest = hashlib.sha256()
+    whole = hashlib.sha256()
     for block in iter(lambda: handle.read(CHUNK), b""):
-        digest.update(block)
-    return {"archive": str(archive), "sha256": digest.hexdigest(), "members": len(seen), "card": card}
+        whole.update(block)
+    return {"archive": str(archive), "sha256": whole.hexdigest(), "members": len(seen), "card": card}
 
 
 def _card(archive: Path, data: bytes) -> dict:
