@@ -76,11 +76,20 @@ def _replace_via_temp(path: Path, write: Callable[[int], None]) -> Path:
         write(fd)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if exc.filename is None and exc.errno in _DISK_ERRORS:  # a write names no file: the output's disk
+            raise OSError(exc.errno, f"{exc.strerror or exc} (writing it)", str(path)) from exc
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return path
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def current_umask() -> int:

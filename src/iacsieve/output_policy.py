@@ -34,6 +34,7 @@ from pathlib import Path
 from iacsieve import layout
 from iacsieve.atomic import atomic_directory
 from iacsieve.errors import IacsieveError
+from iacsieve.limits import shorten
 from iacsieve.overlap import refuse_overlap, same_path, within
 from iacsieve.smells import infer_tech_from_name
 
@@ -78,6 +79,7 @@ def check_file_output(
             return None
         raise IacsieveError(f"{flag} -: this command writes a file, not a stream; give a file name")
     path = Path(out)
+    _refuse_unusable_name(path, flag)
     _refuse_protected(path, flag, inputs, scripts, human)
     _refuse_bad_parent(path, flag)
     _refuse_odd_target(path, flag, folder=False)
@@ -103,6 +105,7 @@ def check_folder_output(
     if str(out) == STDOUT:
         raise IacsieveError(f"{flag} -: this command writes a folder, not a stream; give a folder name")
     path = Path(out)
+    _refuse_unusable_name(path, flag)
     _refuse_protected(path, flag, inputs, None, human, model_ok=model)
     _refuse_bad_parent(path, flag)
     _refuse_odd_target(path, flag, folder=True)
@@ -133,6 +136,20 @@ def output_folder(out: PathLike) -> Iterator[Path]:
             "written by iacsieve; a rerun may replace this folder as a whole\n", encoding="utf-8"
         )
         yield tmp
+
+
+NAME_MAX, PATH_MAX = 255, 4096  # bytes: Linux's limits (and most filesystems')
+
+
+def _refuse_unusable_name(path: Path, flag: str) -> None:
+    """A name the system cannot hold is the user's to shorten, said with what they gave (else the
+    error names a file inside it that nobody gave, or a temp name)."""
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > NAME_MAX or len(os.fsencode(os.path.abspath(path))) >= PATH_MAX:
+        raise IacsieveError(
+            f"{flag} {shorten(str(path))}: too long for the file system (a name over {NAME_MAX} bytes or "
+            f"a path over {PATH_MAX - 1}); give a shorter one"
+        )
 
 
 def _refuse_odd_target(path: Path, flag: str, *, folder: bool) -> None:

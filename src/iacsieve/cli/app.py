@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    try:
+        os.getcwd()
+    except OSError:  # every relative path would fail later, naming a file nobody gave
+        print("iacsieve: error: the current folder no longer exists (deleted?); cd into one", file=sys.stderr)
+        return IacsieveError.exit_code
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

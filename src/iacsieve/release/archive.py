@@ -529,14 +529,29 @@ def opened(model: str | Path) -> Iterator[Path]:
     if not model.exists():
         raise IacsieveError(f"{model}: model directory not found (nor a champion archive)")
     clean_stale_temps()
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
+    base = tempfile.gettempdir()
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
+    except OSError as exc:
+        raise _temp_error(model, base, exc) from None
     try:
         champion_dir = tmp / ROOT
-        champion_dir.mkdir()
-        _read(model, champion_dir)
+        try:
+            champion_dir.mkdir()
+            _read(model, champion_dir)
+        except OSError as exc:  # the temp folder's disk, not the command's output
+            raise _temp_error(model, base, exc) from None
         yield champion_dir
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _temp_error(model: Path, base: str, exc: OSError) -> IacsieveError:
+    return IacsieveError(
+        f"{model}: cannot unpack the champion archive into the temporary folder {base}: "
+        f"{exc.strerror or exc} (set TMPDIR to a folder with room, or unpack it once with "
+        f"`iacsieve champion unpack`)"
+    )
 
 
 _TEMP_NAME = re.compile(rf"^{re.escape(TEMP_PREFIX)}(\d+)-")
