@@ -69,7 +69,7 @@ def add_labels(
     skip_invalid: bool = False,
     date: str | None = None,
     dvc_track: bool = True,
-    wait_s: float = DVC_WAIT_S,
+    wait_s: float | None = None,
 ) -> dict:
     """Validate `sheet` and merge its labelled rows into `human_dir`; returns what changed. `wait_s`:
     how long to wait for another writer or a DVC stage reading the store before refusing."""
@@ -81,7 +81,7 @@ def add_labels(
     reading = read_sheet(sheet, reviewer=reviewer, date=date, test_keys=test_split_keys(raw_dir))
     if reading.problems and not skip_invalid:
         raise SheetError(sheet, reading.problems)
-    with _transaction(human_dir, dvc_track, wait_s) as repo:  # load -> merge -> save -> dvc add
+    with _transaction(human_dir, dvc_track, DVC_WAIT_S if wait_s is None else wait_s) as repo:  # load -> merge -> save -> dvc add
         merged = merge_labels(load_human_labels(human_dir), reading.labels)
         changed = bool(merged.added or merged.relabelled or merged.updated)
         if changed:
