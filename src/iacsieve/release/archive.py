@@ -367,10 +367,8 @@ def _prescan(archive: Path, raw: BinaryIO) -> None:
 
 
 def _read(archive: str | Path, dest: Path | None) -> dict:
-    """Walk the archive once: check every member against the manifest; write files under `dest` if given.
-
-    Long because the tar stream is read in order: each member's type, path, size and hash is
-    checked as it passes, against state (manifest, names seen) that split helpers would all share."""
+    """Check the archive: every member against the manifest, the card against champion.json; write
+    the files under `dest` if given."""
     archive = Path(archive)
     try:
         mode = archive.stat().st_mode
@@ -383,7 +381,10 @@ def _read(archive: str | Path, dest: Path | None) -> dict:
 
 
 def _walk(archive: Path, handle: BinaryIO, dest: Path | None) -> dict:
-    """`_read` over the open archive: the raw pre-scan, then tarfile's pass, then its SHA-256."""
+    """`_read` over the open archive: the raw pre-scan, then tarfile's pass, then its SHA-256.
+
+    Long because the tar stream is read in order: each member's type, path, size and hash is
+    checked as it passes, against state (manifest, names seen) that split helpers would all share."""
     sums: dict[str, str] | None = None
     seen: set[str] = set()
     total = 0
