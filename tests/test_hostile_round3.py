@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tarfile
 import time
-import zlib
 from pathlib import Path
 
 import pytest
@@ -268,6 +267,19 @@ def test_wrong_verify_refuses_a_card_that_is_not_the_champions(tmp_path, capsys,
     assert_one_line(code, err, "archive.json", "family", "codet5p-770m")
 
 
+def test_wrong_verify_refuses_a_card_naming_another_model_kind(tmp_path, capsys, archive):
+    def claim(name: str, data: bytes) -> bytes:
+        if name.endswith("archive.json"):
+            card = json.loads(data)
+            card.update(kind="hf")
+            return (json.dumps(card, indent=2, sort_keys=True) + "\n").encode()
+        return data
+
+    forged = _repacked(archive, tmp_path / "forged.tar.gz", claim)
+    code, err = run(capsys, "champion", "verify", str(forged))
+    assert_one_line(code, err, "archive.json", "kind", "model_meta.json")
+
+
 @pytest.mark.parametrize("name", ["new\nline.json", "back\\slash.json", "tab\there.json"])
 def test_wrong_pack_refuses_names_that_verify_would_refuse(tmp_path, capsys, champion, name):
     folder = tmp_path / "champion"
@@ -341,7 +353,13 @@ def repo(tmp_path) -> Path:
     (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
     (tmp_path / "data" / "human").mkdir(parents=True)
     (tmp_path / "data" / "human" / "labels.jsonl").write_text("")
-    row = {"smell": "hard_coded_secret", "file": "test.pp", "line": 1, "content": "$password = 'x'", "label": "TP"}
+    row = {
+        "smell": "hard_coded_secret",
+        "file": "test.pp",
+        "line": 1,
+        "content": "$password = 'x'",
+        "label": "TP",
+    }
     for tech in ("ansible", "chef", "puppet"):  # raw data: its test split is what labels add refuses
         (tmp_path / "raw" / tech).mkdir(parents=True)
         for split in ("train", "val", "test"):
@@ -464,6 +482,16 @@ def test_wrong_repair_fixes_valid_json_of_the_wrong_shape(repo, capsys, shape):
     assert not rwlock.exists() and "repaired" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("which", ["lock", "rwlock"])
+def test_hang_repair_never_blocks_on_a_fifo_in_dvc_tmp(repo, which):
+    os.mkfifo(repo / ".dvc" / "tmp" / which)
+    if which == "lock":
+        _corrupt_rwlock(repo, b"")
+    code, err, _ = child("repair-dvc-lock", "--root", str(repo), timeout=30)
+    assert code == 0 and "Traceback" not in err and "repaired" in err, err
+    assert not (repo / ".dvc" / "tmp" / "rwlock").exists()
+
+
 def test_repair_leaves_a_sound_rwlock_of_dvc_own_shape_alone(repo, capsys):
     sound = {"read": {"/x": [{"pid": 1, "cmd": "dvc"}]}, "write": {"/y": {"pid": 2, "cmd": "dvc"}}}
     rwlock = _corrupt_rwlock(repo, json.dumps(sound).encode())
@@ -516,6 +544,28 @@ def test_wrong_a_date_no_calendar_has_is_refused(repo, capsys):
     assert (human / "labels.jsonl").read_text() == ""
 
 
+def test_wrong_a_date_in_other_digits_is_refused(repo, capsys):
+    sheet = _sheet_in(repo)
+    human = repo / "data" / "human"
+    code, err = run(
+        capsys,
+        "labels",
+        "add",
+        str(sheet),
+        "--reviewer",
+        "alice",
+        "--date",
+        "\uff12\uff10\uff12\uff14-01-01",
+        "--human",
+        str(human),
+        "--raw",
+        str(repo / "raw"),
+        "--no-dvc",
+    )
+    assert_one_line(code, err, "--date")
+    assert (human / "labels.jsonl").read_text() == ""
+
+
 def _filter_with_baseline(capsys, champion: Path, baseline: Path, out: Path) -> tuple[int, str]:
     return run(
         capsys,
@@ -549,6 +599,13 @@ def test_wrong_a_jsonl_baseline_keep_that_is_a_string_is_refused(tmp_path, capsy
     baseline.write_text(json.dumps({"keep": "false", "fingerprint": "abc"}) + "\n")
     code, err = _filter_with_baseline(capsys, champion, baseline, tmp_path / "o.csv")
     assert_one_line(code, err, f"{baseline}:1", "keep")
+
+
+def test_wrong_a_csv_baseline_keep_that_is_not_true_or_false_is_refused(tmp_path, capsys, champion):
+    baseline = tmp_path / "base.csv"
+    baseline.write_text("path,keep,fingerprint\na.pp,TRUE,abc\n")
+    code, err = _filter_with_baseline(capsys, champion, baseline, tmp_path / "o.csv")
+    assert_one_line(code, err, f"{baseline}:2", "keep")
 
 
 @pytest.mark.parametrize(

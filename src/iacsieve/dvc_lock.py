@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,14 +99,30 @@ def _overlap(a: str, b: str) -> bool:
     return a == b or a.startswith(b.rstrip(os.sep) + os.sep) or b.startswith(a.rstrip(os.sep) + os.sep)
 
 
-def _load(path: Path) -> object:
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """Up to `limit` bytes of `path` if it is a regular file (a FIFO would block, a folder fails);
+    b"" when missing, None when it is something else or unreadable."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_RWLOCK_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        return {}
+        return b""
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            return handle.read(limit)
+        except OSError:
+            return None
+
+
+def _load(path: Path) -> object:
+    raw = _read_regular(path, MAX_RWLOCK_BYTES + 1)
+    if raw is None:
+        return None
+    if raw == b"" and not path.exists():
+        return {}
     if len(raw) > MAX_RWLOCK_BYTES:
         return None
     try:
@@ -146,13 +163,10 @@ def _sound(path: Path) -> bool:
 def _live_worker(root: Path, rwlock: Path) -> str | None:
     """A live process that may be DVC working in `root`: a pid named in the (even corrupt) rwlock's
     text, or a running `dvc` whose working folder lies in the repository."""
-    with contextlib.suppress(OSError):
-        with rwlock.open("rb") as handle:
-            text = handle.read(MAX_RWLOCK_BYTES)
-        for match in _PID.finditer(text):
-            pid = int(match.group(1))
-            if pid != os.getpid() and pid_alive(pid):
-                return f"pid {pid}, named in the rwlock"
+    for match in _PID.finditer(_read_regular(rwlock, MAX_RWLOCK_BYTES) or b""):
+        pid = int(match.group(1))
+        if pid != os.getpid() and pid_alive(pid):
+            return f"pid {pid}, named in the rwlock"
     worker = _dvc_process_in(root)
     return None if worker is None else f"dvc, pid {worker}"
 
@@ -190,8 +204,8 @@ def _guards(root: Path) -> Iterator[bool]:
     try:
         for guard in GUARDS:
             try:
-                fd = os.open(root / guard, os.O_RDONLY)
-            except (FileNotFoundError, IsADirectoryError):
+                fd = os.open(root / guard, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block
+            except OSError:  # missing, or not a file DVC could lock either
                 continue
             fds.append(fd)
             try:

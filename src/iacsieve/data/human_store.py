@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 HUMAN_DIR = Path(layout.HUMAN_DIR)
 LABELS_FILE = "labels.jsonl"
 _REVIEWER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")  # fullmatch: `$` would pass "alice\n"
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits: `\d` takes any script's
 
 
 @dataclass(frozen=True)
@@ -181,10 +181,10 @@ def store_lock(human_dir: str | Path, *, shared: bool = False, wait_s: float | N
     lock_path = store_lock_path(store)
     try:
         if shared:  # a reader makes nothing (a writer arriving later checks DVC's rwlock and waits)
-            fd = os.open(lock_path, os.O_RDONLY)
+            fd = os.open(lock_path, os.O_RDONLY | os.O_NONBLOCK)
         else:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o666)
     except OSError as exc:
         if shared:
             log.debug("%s: no lock (%s); reading without it", store, exc)

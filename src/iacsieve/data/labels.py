@@ -81,7 +81,9 @@ def add_labels(
     reading = read_sheet(sheet, reviewer=reviewer, date=date, test_keys=test_split_keys(raw_dir))
     if reading.problems and not skip_invalid:
         raise SheetError(sheet, reading.problems)
-    with _transaction(human_dir, dvc_track, DVC_WAIT_S if wait_s is None else wait_s) as repo:  # load -> merge -> save -> dvc add
+    with _transaction(
+        human_dir, dvc_track, DVC_WAIT_S if wait_s is None else wait_s
+    ) as repo:  # load -> merge -> save -> dvc add
         merged = merge_labels(load_human_labels(human_dir), reading.labels)
         changed = bool(merged.added or merged.relabelled or merged.updated)
         if changed:

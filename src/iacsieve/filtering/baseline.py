@@ -88,7 +88,16 @@ def _from_csv(path: Path, text: str) -> frozenset[str]:
             f"{path}: not `iacsieve filter` output: a baseline is an earlier run's SARIF, CSV or JSONL "
             f"(CSV/JSONL need the keep and fingerprint columns)"
         )
+    found: set[str] = set()
     try:
-        return frozenset(row["fingerprint"] for row in reader if row["keep"] == "true" and row["fingerprint"])
+        for row in reader:
+            if row["keep"] not in ("true", "false"):
+                raise IacsieveError(
+                    f"{path}:{reader.line_num}: column keep must be true or false (as `iacsieve filter` "
+                    f"writes it), got {json.dumps(row['keep'])[:20]}"
+                )
+            if row["keep"] == "true" and row["fingerprint"]:
+                found.add(row["fingerprint"])
     except csv.Error as exc:
         raise IacsieveError(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
+    return frozenset(found)

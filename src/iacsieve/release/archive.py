@@ -388,7 +388,7 @@ def _walk(archive: Path, handle: BinaryIO, dest: Path | None) -> dict:
     sums: dict[str, str] | None = None
     seen: set[str] = set()
     total = 0
-    card_bytes = champion_bytes = b""
+    small: dict[str, bytes] = {}  # the cards, read into memory and compared after the walk
     try:
         _prescan(archive, handle)
         handle.seek(0)
@@ -423,15 +423,12 @@ def _walk(archive: Path, handle: BinaryIO, dest: Path | None) -> dict:
                 if member.size > MAX_MEMBER_BYTES or total + member.size > MAX_TOTAL_BYTES:
                     raise IacsieveError(f"{archive}: member {label}: too large ({member.size} bytes)")
                 total += member.size
-                if name in (CARD, CHAMPION_FILE):  # small: kept in memory, compared after the walk
+                if name in (CARD, CHAMPION_FILE, META_FILE):  # small: kept in memory
                     memory = io.BytesIO()
                     digest, size = _copy_hashing(source, memory, min(member.size, MAX_MANIFEST_BYTES))
-                    if name == CARD:
-                        card_bytes = memory.getvalue()
-                    else:
-                        champion_bytes = memory.getvalue()
+                    small[name] = memory.getvalue()
                     if dest is not None:
-                        (dest / name).write_bytes(memory.getvalue())
+                        (dest / name).write_bytes(small[name])
                 elif dest is None:
                     digest, size = _copy_hashing(source, None, member.size)
                 else:
@@ -456,8 +453,8 @@ def _walk(archive: Path, handle: BinaryIO, dest: Path | None) -> dict:
     for required in (CARD, CHAMPION_FILE, META_FILE):
         if required not in seen:
             raise IacsieveError(f"{archive}: member {ROOT}/{required}: missing; not a champion archive")
-    card = _card(archive, card_bytes)
-    _same_card(archive, card, champion_bytes)
+    card = _card(archive, small[CARD])
+    _same_card(archive, card, small[CHAMPION_FILE], small[META_FILE])
     handle.seek(0)
     whole = hashlib.sha256()
     for block in iter(lambda: handle.read(CHUNK), b""):
@@ -478,21 +475,33 @@ def _card(archive: Path, data: bytes) -> dict:
     return card
 
 
-def _same_card(archive: Path, card: dict, champion_bytes: bytes) -> None:
-    """archive.json's card is what `verify` prints and people trust: it must say what champion.json,
-    the file the filter reads, says (a card claiming another family or threshold is refused)."""
-    try:
-        champion = json.loads(champion_bytes.decode("utf-8"))
-    except ValueError as exc:
-        raise IacsieveError(f"{archive}: member {ROOT}/{CHAMPION_FILE}: not JSON: {exc}") from None
-    if not isinstance(champion, dict):
-        raise IacsieveError(f"{archive}: member {ROOT}/{CHAMPION_FILE}: expected a JSON object")
-    for key in CARD_KEYS:
-        if card.get(key) != champion.get(key):
+def _same_card(archive: Path, card: dict, champion_bytes: bytes, meta_bytes: bytes) -> None:
+    """archive.json's card is what `verify` prints and people trust: it must say what champion.json
+    and model_meta.json, the files the filter reads, say (a card claiming another family, threshold
+    or model kind is refused)."""
+    champion, meta = (
+        _json_object(archive, CHAMPION_FILE, champion_bytes),
+        _json_object(archive, META_FILE, meta_bytes),
+    )
+    claims = [(key, champion.get(key), CHAMPION_FILE) for key in CARD_KEYS] + [
+        ("kind", meta.get("kind"), META_FILE)
+    ]
+    for key, truth, source in claims:
+        if card.get(key) != truth:
             raise IacsieveError(
-                f"{archive}: member {ROOT}/{CARD}: {key} {_short(card.get(key))} but {CHAMPION_FILE} says "
-                f"{_short(champion.get(key))}; the card does not describe this champion: refusing the archive"
+                f"{archive}: member {ROOT}/{CARD}: {key} {_short(card.get(key))} but {source} says "
+                f"{_short(truth)}; the card does not describe this champion: refusing the archive"
             )
+
+
+def _json_object(archive: Path, name: str, data: bytes) -> dict:
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise IacsieveError(f"{archive}: member {ROOT}/{name}: not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise IacsieveError(f"{archive}: member {ROOT}/{name}: expected a JSON object")
+    return value
 
 
 def _short(value: object) -> str:
