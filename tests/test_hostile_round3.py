@@ -147,6 +147,12 @@ def test_a_champion_folder_is_still_replaced_by_freeze_and_pull(
     assert (out / "origin.json").is_file()
 
 
+def test_an_unpacked_champion_is_replaced_by_pull_champion(tmp_path, capsys, champion, archive):
+    out = tmp_path / "champion"
+    assert main(["champion", "unpack", str(archive), "--out", str(out)]) == 0
+    assert main(["kfp", "pull-champion", str(champion), "--out", str(out), "--no-dvc-add"]) == 0
+
+
 @pytest.mark.parametrize("where", ["inside_a_model", "inside_the_labels_store"])
 def test_wrong_unpack_never_writes_into_a_model_or_the_labels_store(
     tmp_path, capsys, champion, archive, monkeypatch, where
@@ -639,6 +645,58 @@ def test_traceback_report_on_a_malformed_summary_is_one_line(tmp_path, capsys, s
     )
     assert_one_line(code, err, "summary.json")
     assert not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        (
+            "champion.json",
+            {"threshold": "high", "family": "classical", "run": "r", "test": {"combined": {"f1": "x"}}},
+        ),
+        ("champion.json", ["a", "list"]),
+        ("origin.json", "a string"),
+    ],
+)
+def test_traceback_report_on_a_malformed_champion_is_one_line(tmp_path, capsys, name, content):
+    champion = tmp_path / "champion"
+    champion.mkdir()
+    if name != "champion.json":
+        (champion / "champion.json").write_text(json.dumps({"threshold": 0.5}))
+    (champion / name).write_text(json.dumps(content))
+    (tmp_path / "results").mkdir()
+    code, err = run(
+        capsys,
+        "report",
+        "--results",
+        str(tmp_path / "results"),
+        "--champion",
+        str(champion),
+        "--out",
+        str(tmp_path / "r.md"),
+        "--metrics",
+        "",
+    )
+    assert_one_line(code, err)
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_unclear_an_input_past_path_max_is_named_as_given_and_short(tmp_path, capsys):
+    results = "c/" * 2100
+    code, err = run(
+        capsys,
+        "report",
+        "--results",
+        results,
+        "--champion",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "r.md"),
+        "--metrics",
+        "",
+    )
+    assert_one_line(code, err, "'c/c/c/", "too long")
+    assert "selection" not in err and len(err) < 300
 
 
 def test_unclear_a_full_temp_folder_is_named_not_the_output(tmp_path, capsys, archive, monkeypatch):

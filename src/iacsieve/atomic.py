@@ -71,7 +71,10 @@ def _replace_via_temp(path: Path, write: Callable[[int], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(path)
     mode = output_mode(path, 0o666)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), dir=path.parent)
+    except OSError as exc:  # its error names the temp name; the output is what the user knows
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         write(fd)
         os.chmod(tmp, mode)
@@ -139,7 +142,10 @@ def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(final)
     mode = output_mode(final, 0o777)
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(final), dir=final.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(final), dir=final.parent))
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(final)) from exc
     os.chmod(tmp, mode)  # mkdtemp makes it 0700: give what mkdir would (or the replaced folder's mode)
     try:
         yield tmp

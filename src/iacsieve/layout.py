@@ -64,6 +64,10 @@ CLASSICAL_MODEL_FILE = "model.skops"
 OUTPUT_MARKER = ".iacsieve-output"
 # `iacsieve champion pack`'s archive of models/champion (dvc.yaml stage champion-archive; docs/champion.md).
 CHAMPION_ARCHIVE = "models/champion.tar.gz"
+ARCHIVE_MANIFEST, ARCHIVE_CARD = (
+    "SHA256SUMS",
+    "archive.json",
+)  # what pack adds (an unpacked champion holds them)
 
 # ------------------------------------------------------------------ decision rules (where a threshold comes from)
 RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")  # 0.5; the run's sweep; a champion's

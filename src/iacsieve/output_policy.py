@@ -53,6 +53,8 @@ CHAMPION_NAMES: frozenset[str] = frozenset(
         layout.EVIDENCE_VECTORS_FILE,
         layout.EVIDENCE_ROWS_FILE,
         layout.CLASSICAL_MODEL_FILE,
+        layout.ARCHIVE_MANIFEST,  # `champion unpack` keeps them
+        layout.ARCHIVE_CARD,
         MARKER,
         *("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json"),
         *("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import logging
 import os
@@ -22,6 +23,7 @@ from typing import Any, TextIO
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
 from iacsieve.extras import extra_for, missing_extra_message
+from iacsieve.limits import shorten
 from iacsieve.safe_text import terminal_safe
 
 COMMAND_GROUPS: tuple[str, ...] = (
@@ -80,7 +82,8 @@ def _main(argv: list[str] | None) -> int:
         print(f"iacsieve: error: {missing_extra_message(str(exc.name), extra)}", file=sys.stderr)
         return IacsieveError.exit_code
     except OSError as exc:  # full disk, read-only folder, a path that is a folder: the user's to fix
-        print(f"iacsieve: error: {one_line(describe_os_error(exc))}", file=sys.stderr)
+        text = too_long(exc, sys.argv[1:] if argv is None else argv) or describe_os_error(exc)
+        print(f"iacsieve: error: {one_line(text)}", file=sys.stderr)
         return IacsieveError.exit_code
     except KeyboardInterrupt as exc:
         print(
@@ -160,6 +163,16 @@ def describe_os_error(exc: OSError) -> str:
     if exc.filename2 is not None:
         reason += f" (-> {os.fsdecode(exc.filename2) if isinstance(exc.filename2, bytes) else exc.filename2})"
     return f"{where}: {reason}"
+
+
+def too_long(exc: OSError, argv: list[str]) -> str | None:
+    """For a name the file system cannot hold: the argument the user gave that it grew from, cut
+    short (not a file inside it that nobody gave, thousands of characters long)."""
+    if exc.errno != errno.ENAMETOOLONG or exc.filename is None:
+        return None
+    name = os.fsdecode(exc.filename)
+    given = max((a for a in argv if a and name.startswith(a)), key=len, default=name)
+    return f"{shorten(given)}: too long for the file system (a name over 255 bytes or a path over 4095)"
 
 
 @contextlib.contextmanager

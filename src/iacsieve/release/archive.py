@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
-from iacsieve import __version__
+from iacsieve import __version__, layout
 from iacsieve.atomic import LEFTOVER_AGE_S, atomic_directory, atomic_write_stream, pid_alive
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import CHAMPION_FILE
@@ -53,8 +53,8 @@ from iacsieve.steps.freeze import load_champion
 
 FORMAT = 1
 ROOT = "champion"  # the one folder the archive holds
-MANIFEST = "SHA256SUMS"
-CARD = "archive.json"
+MANIFEST = layout.ARCHIVE_MANIFEST
+CARD = layout.ARCHIVE_CARD
 GENERATED: frozenset[str] = frozenset({MANIFEST, CARD})  # written by pack; an unpacked copy's are remade
 MTIME = 315532800  # 1980-01-01 UTC: fixed, so the bytes depend on the content only
 CARD_KEYS: tuple[str, ...] = ("family", "run", "threshold", "threshold_source", "data_md5", "val_f1", "test")

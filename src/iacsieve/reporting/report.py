@@ -88,8 +88,8 @@ def read_json(path: Path) -> dict | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-    except (OSError, UnicodeDecodeError, RecursionError) as exc:
-        raise IacsieveError(f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc})") from None
+    except (UnicodeDecodeError, RecursionError) as exc:  # (an OSError names its file at the CLI)
+        raise IacsieveError(f"{path}: unreadable ({exc})") from None
     if not isinstance(data, dict):
         raise IacsieveError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
