@@ -689,7 +689,7 @@ def test_unclear_an_input_past_path_max_is_named_as_given_and_short(tmp_path, ca
         "--results",
         results,
         "--champion",
-        str(tmp_path),
+        str(tmp_path / "none"),
         "--out",
         str(tmp_path / "r.md"),
         "--metrics",
