@@ -54,7 +54,13 @@ def digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-def child(*argv: str, timeout: float = 60, memory: int | None = None, env: dict | None = None):
+def child(
+    *argv: str,
+    timeout: float = 60,
+    memory: int | None = None,
+    env: dict | None = None,
+    cwd: Path | None = None,
+):
     """`iacsieve ARGV` in a child process, killed after `timeout` s, its address space capped at `memory`."""
 
     def cap() -> None:
@@ -68,6 +74,7 @@ def child(*argv: str, timeout: float = 60, memory: int | None = None, env: dict 
         text=True,
         timeout=timeout,
         preexec_fn=cap,
+        cwd=cwd,
         env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", **(env or {})},
     )
     return proc.returncode, proc.stderr, time.perf_counter() - started
@@ -410,6 +417,47 @@ def test_wrong_labels_add_waits_while_a_dvc_stage_reads_the_store(repo, capsys, 
     sleeper.wait()
     assert main([*argv, "--no-dvc"]) == 0  # the stage is over: the label goes in
     assert "alice" in (store / "labels.jsonl").read_text()
+
+
+@pytest.mark.slow
+def test_wrong_a_label_added_during_dvc_repro_reaches_the_next_repro(repo, prepared_small):
+    """The issue's race, with DVC itself: the training-data stage has read data/human and DVC has
+    not hashed it yet when `labels add` comes. Before, dvc.lock then recorded the new store for data
+    built from the old one (`dvc status` clean: the label was never trained on). Now the label waits
+    for the stage, and the next repro sees the store changed."""
+    dvc = [str(Path(sys.executable).parent / "dvc")]
+    shutil.rmtree(repo / ".dvc")
+    subprocess.run([*dvc, "init", "--no-scm", "-q"], cwd=repo, check=True)
+    subprocess.run([*dvc, "config", "core.analytics", "false"], cwd=repo, check=True)
+    subprocess.run([*dvc, "add", "-q", "data/human"], cwd=repo, check=True)
+    shutil.copytree(prepared_small, repo / "prepared")
+    apply = f"{sys.executable} -m iacsieve labels apply --prepared prepared --human data/human --out training"
+    sleep = f'{sys.executable} -c "import time; time.sleep(4)"'
+    stage = {"cmd": f"{apply} && {sleep}", "deps": ["data/human", "prepared"], "outs": ["training"]}
+    (repo / "dvc.yaml").write_text(json.dumps({"stages": {"training-data": stage}}))
+    repro = subprocess.Popen([*dvc, "repro", "-q"], cwd=repo, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (repo / "training" / "human.json").is_file():  # the stage has read the store
+        assert time.monotonic() < deadline and repro.poll() is None
+        time.sleep(0.1)
+    sheet = _sheet_in(repo)
+    code, err, _ = child(
+        "labels",
+        "add",
+        str(sheet),
+        "--reviewer",
+        "alice",
+        "--human",
+        str(repo / "data" / "human"),
+        "--raw",
+        str(repo / "raw"),
+        timeout=120,
+        cwd=repo.parent,  # outside the repository: DVC must still add the store given
+    )
+    assert repro.wait(timeout=60) == 0, repro.stderr.read()
+    assert code == 0, err
+    status = subprocess.run([*dvc, "status", "--json"], cwd=repo, capture_output=True, text=True, check=True)
+    assert "data/human" in status.stdout, status.stdout  # the next repro retrains on the new label
 
 
 def test_wrong_labels_apply_reads_the_store_only_between_writes(

@@ -132,20 +132,24 @@ def _transaction(human_dir: str | Path, dvc_track: bool, wait_s: float) -> Itera
         repaired = repair_rwlock(root)
         if repaired:
             log.warning("%s", repaired)
+    worker: str | None = None
     while True:
-        with contextlib.ExitStack() as held:
-            held.enter_context(store_lock(human_dir, wait_s=max(0.0, deadline - time.monotonic())))
-            repo = _locked_repo(held, root, deadline) if root is not None and dvc_track else None
-            worker = busy_with(root, human_dir) if root is not None else None
-            if worker is None:
-                yield repo
-                return
+        if root is not None:  # checked first without any lock: a running stage is never held up
+            worker = busy_with(root, human_dir)
+        if worker is None:
+            with contextlib.ExitStack() as held:
+                held.enter_context(store_lock(human_dir, wait_s=max(0.0, deadline - time.monotonic())))
+                repo = _locked_repo(held, root, deadline) if root is not None and dvc_track else None
+                worker = busy_with(root, human_dir) if root is not None else None
+                if worker is None:
+                    yield repo
+                    return
         if time.monotonic() >= deadline:
             raise IacsieveError(
                 f"{human_dir}: a DVC stage that reads the labels store is running ({worker}); "
                 f"nothing was written: run `labels add` again when it has finished"
             )
-        time.sleep(0.2)
+        time.sleep(0.5)
 
 
 def _locked_repo(held: contextlib.ExitStack, root: Path, deadline: float) -> Any:
@@ -178,7 +182,7 @@ def _dvc_add(repo: Any, human_dir: str | Path, changed: bool) -> str | None:
     level = dvc_log.level
     dvc_log.setLevel(logging.WARNING)  # its "to track the changes with git, run ..." hints: we print our own
     try:
-        repo.add([str(human_dir.relative_to(root))])
+        repo.add([str(human_dir)])  # absolute: DVC reads a relative target against the cwd, not `root`
     finally:
         dvc_log.setLevel(level)
     return str(human_dir.relative_to(root)) + ".dvc"
