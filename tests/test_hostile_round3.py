@@ -419,8 +419,7 @@ def test_wrong_labels_add_waits_while_a_dvc_stage_reads_the_store(repo, capsys, 
     assert "alice" in (store / "labels.jsonl").read_text()
 
 
-@pytest.mark.slow
-def test_wrong_a_label_added_during_dvc_repro_reaches_the_next_repro(repo, prepared_small):
+def _label_during_repro(repo: Path, prepared: Path, cwd: Path) -> None:
     """The issue's race, with DVC itself: the training-data stage has read data/human and DVC has
     not hashed it yet when `labels add` comes. Before, dvc.lock then recorded the new store for data
     built from the old one (`dvc status` clean: the label was never trained on). Now the label waits
@@ -430,7 +429,7 @@ def test_wrong_a_label_added_during_dvc_repro_reaches_the_next_repro(repo, prepa
     subprocess.run([*dvc, "init", "--no-scm", "-q"], cwd=repo, check=True)
     subprocess.run([*dvc, "config", "core.analytics", "false"], cwd=repo, check=True)
     subprocess.run([*dvc, "add", "-q", "data/human"], cwd=repo, check=True)
-    shutil.copytree(prepared_small, repo / "prepared")
+    shutil.copytree(prepared, repo / "prepared")
     apply = f"{sys.executable} -m iacsieve labels apply --prepared prepared --human data/human --out training"
     sleep = f'{sys.executable} -c "import time; time.sleep(4)"'
     stage = {"cmd": f"{apply} && {sleep}", "deps": ["data/human", "prepared"], "outs": ["training"]}
@@ -452,12 +451,25 @@ def test_wrong_a_label_added_during_dvc_repro_reaches_the_next_repro(repo, prepa
         "--raw",
         str(repo / "raw"),
         timeout=120,
-        cwd=repo.parent,  # outside the repository: DVC must still add the store given
+        cwd=cwd,
     )
     assert repro.wait(timeout=60) == 0, repro.stderr.read()
     assert code == 0, err
     status = subprocess.run([*dvc, "status", "--json"], cwd=repo, capture_output=True, text=True, check=True)
     assert "data/human" in status.stdout, status.stdout  # the next repro retrains on the new label
+
+
+@pytest.mark.slow
+def test_wrong_a_label_added_during_dvc_repro_reaches_the_next_repro(repo, prepared_small):
+    _label_during_repro(repo, prepared_small, cwd=repo)
+
+
+@pytest.mark.slow
+def test_traceback_labels_add_from_outside_the_repository_adds_the_store_given(
+    repo, prepared_small, tmp_path_factory
+):
+    """`--human` inside a DVC repo, run from elsewhere: DVC read the relative target against the cwd."""
+    _label_during_repro(repo, prepared_small, cwd=tmp_path_factory.mktemp("elsewhere"))
 
 
 def test_wrong_labels_apply_reads_the_store_only_between_writes(
