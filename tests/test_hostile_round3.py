@@ -472,6 +472,26 @@ def test_traceback_labels_add_from_outside_the_repository_adds_the_store_given(
     _label_during_repro(repo, prepared_small, cwd=tmp_path_factory.mktemp("elsewhere"))
 
 
+def test_traceback_labels_add_in_a_dvc_repo_dvc_cannot_open_is_one_line(repo, tmp_path):
+    """A `.dvc` folder without git (nor core.no_scm), or with a broken config: one line, nothing written."""
+    sheet = _sheet_in(repo)
+    human = repo / "data" / "human"
+    argv = (
+        "labels",
+        "add",
+        str(sheet),
+        "--reviewer",
+        "alice",
+        "--human",
+        str(human),
+        "--raw",
+        str(repo / "raw"),
+    )
+    code, err, _ = child(*argv, cwd=tmp_path)
+    assert_one_line(code, err, "DVC cannot open this repository", "--no-dvc")
+    assert (human / "labels.jsonl").read_text() == ""
+
+
 def test_wrong_labels_apply_reads_the_store_only_between_writes(
     repo, tmp_path, capsys, monkeypatch, prepared_small
 ):

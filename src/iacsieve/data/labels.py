@@ -112,6 +112,11 @@ def add_labels(
     }
 
 
+def _brief(exc: Exception) -> str:
+    """A DVC error as one short line."""
+    return " ".join(str(exc).split())[:300]
+
+
 def _dvc_root(human_dir: str | Path) -> Path | None:
     """The DVC repository holding the store, if any."""
     resolved = Path(human_dir).resolve()
@@ -154,10 +159,17 @@ def _transaction(human_dir: str | Path, dvc_track: bool, wait_s: float) -> Itera
 
 def _locked_repo(held: contextlib.ExitStack, root: Path, deadline: float) -> Any:
     """DVC's repository at `root`, its lock held by `held` (DVC's own lock waits 3 s per try)."""
+    from dvc.exceptions import DvcException
     from dvc.lock import LockError
     from dvc.repo import Repo, lock_repo
 
-    repo = held.enter_context(Repo(str(root)))
+    try:
+        repo = held.enter_context(Repo(str(root)))
+    except DvcException as exc:  # not git-backed, a broken config: nothing written yet
+        raise IacsieveError(
+            f"{root}: DVC cannot open this repository ({_brief(exc)}); nothing was written: fix it, "
+            f"or pass --no-dvc to record the labels without `dvc add`"
+        ) from None
     while True:
         try:
             held.enter_context(lock_repo(repo))
@@ -181,8 +193,15 @@ def _dvc_add(repo: Any, human_dir: str | Path, changed: bool) -> str | None:
     dvc_log = logging.getLogger("dvc")
     level = dvc_log.level
     dvc_log.setLevel(logging.WARNING)  # its "to track the changes with git, run ..." hints: we print our own
+    from dvc.exceptions import DvcException
+
     try:
         repo.add([str(human_dir)])  # absolute: DVC reads a relative target against the cwd, not `root`
+    except DvcException as exc:
+        raise IacsieveError(
+            f"{human_dir}: the labels were saved, but `dvc add` failed ({_brief(exc)}); run "
+            f"`dvc add {human_dir}` once it is fixed"
+        ) from None
     finally:
         dvc_log.setLevel(level)
     return str(human_dir.relative_to(root)) + ".dvc"
