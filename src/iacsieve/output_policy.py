@@ -148,10 +148,15 @@ def _refuse_unusable_name(path: Path, flag: str) -> None:
     error names a file inside it that nobody gave, or a temp name)."""
     longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
     if longest > NAME_MAX or len(os.fsencode(os.path.abspath(path))) >= PATH_MAX:
-        raise IacsieveError(
-            f"{flag} {shorten(str(path))}: too long for the file system (a name over {NAME_MAX} bytes or "
-            f"a path over {PATH_MAX - 1}); give a shorter one"
-        )
+        raise IacsieveError(f"{flag} {too_long_message(str(path))}")
+
+
+def too_long_message(given: str) -> str:
+    """The one line for a path the file system cannot hold, naming (shortly) what the user gave."""
+    return (
+        f"{shorten(given)}: too long for the file system (a name over {NAME_MAX} bytes or a path over "
+        f"{PATH_MAX - 1}); give a shorter one"
+    )
 
 
 def _refuse_odd_target(path: Path, flag: str, *, folder: bool) -> None:

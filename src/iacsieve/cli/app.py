@@ -23,7 +23,6 @@ from typing import Any, TextIO
 from iacsieve import __version__
 from iacsieve.errors import IacsieveError, Terminated
 from iacsieve.extras import extra_for, missing_extra_message
-from iacsieve.limits import shorten
 from iacsieve.safe_text import terminal_safe
 
 COMMAND_GROUPS: tuple[str, ...] = (
@@ -170,9 +169,10 @@ def too_long(exc: OSError, argv: list[str]) -> str | None:
     short (not a file inside it that nobody gave, thousands of characters long)."""
     if exc.errno != errno.ENAMETOOLONG or exc.filename is None:
         return None
+    from iacsieve.output_policy import too_long_message
+
     name = os.fsdecode(exc.filename)
-    given = max((a for a in argv if a and name.startswith(a)), key=len, default=name)
-    return f"{shorten(given)}: too long for the file system (a name over 255 bytes or a path over 4095)"
+    return too_long_message(max((a for a in argv if a and name.startswith(a)), key=len, default=name))
 
 
 @contextlib.contextmanager
