@@ -246,6 +246,43 @@ def test_unbounded_a_gzip_bomb_is_refused_before_anything_is_extracted(tmp_path,
     assert took < 20
 
 
+def _pax(records: dict[str, str], kind: bytes = tarfile.XHDTYPE) -> bytes:
+    body = b""
+    for key, value in records.items():
+        record = f" {key}={value}\n".encode()
+        length = len(record) + len(str(len(record)))
+        length += len(str(length)) - len(str(len(record)))
+        body += str(length).encode() + record
+    return _header("././@PaxHeader", len(body), kind) + body + b"\0" * (-len(body) % 512)
+
+
+@pytest.mark.parametrize(
+    "head, needle",
+    [
+        (_pax({"path": "champion/x"}, tarfile.XGLTYPE), "global pax header"),
+        (_pax({"size": str(1 << 40)}), "too large"),
+        (_pax({"GNU.sparse.size": "10"}), "pax keyword"),
+        (_header("././@LongLink", 1 << 20, tarfile.GNUTYPE_LONGNAME), "extended tar header"),
+    ],
+)
+def test_extended_headers_are_bounded_and_checked_before_tarfile(tmp_path, head, needle):
+    from iacsieve.errors import IacsieveError
+    from iacsieve.release.archive import verify
+
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(_gz(head + _header("champion/SHA256SUMS", 0)) + END)
+    with pytest.raises(IacsieveError, match=needle):
+        verify(bad)
+
+
+def test_a_real_champion_archive_is_far_below_the_bomb_ratio(archive):
+    from iacsieve.release.archive import MAX_RATIO
+
+    with gzip.open(archive) as gz:
+        inflated = len(gz.read())
+    assert inflated < MAX_RATIO / 5 * archive.stat().st_size
+
+
 def _repacked(archive: Path, out: Path, change) -> Path:
     """The archive with its members passed through `change(name, data)`, SHA256SUMS recomputed (a
     consistent forgery: only the cross-check can catch it)."""

@@ -304,8 +304,9 @@ def _prescan(archive: Path, raw: BinaryIO) -> None:
     """Walk the raw tar blocks before tarfile parses them: every header bounded, every member a regular
     file or folder of bounded size, the member count bounded, the whole stream bounded (`_Inflated`).
 
-    Long because it follows tar's grammar in one pass: an extended header (pax `x`/`g`, GNU `L`/`K`)
-    changes the name or size of the member after it, so the walk carries that state."""
+    Long because it follows tar's grammar in one pass: an extended header (pax `x`, GNU `L`/`K`)
+    changes the name or size of the member after it, so the walk carries that state (a global one
+    would change every later member: refused)."""
     stream = _Inflated(archive, raw)
     members = headers = total = 0
     size_override: int | None = None
@@ -327,7 +328,11 @@ def _prescan(archive: Path, raw: BinaryIO) -> None:
         headers += 1
         if headers > 2 * MAX_MEMBERS + 2:
             raise IacsieveError(f"{archive}: more than {MAX_MEMBERS} members; refusing the archive")
-        if kind in (b"x", b"g", b"L", b"K"):
+        if kind == b"g":  # a global pax header changes every later member (tarfile applies it so)
+            raise IacsieveError(
+                f"{archive}: a global pax header: not one `champion pack` writes; refusing the archive"
+            )
+        if kind in (b"x", b"L", b"K"):
             if not 0 <= size <= MAX_HEADER_BYTES:
                 raise IacsieveError(
                     f"{archive}: an extended tar header of {size} bytes (at most {MAX_HEADER_BYTES}: "
@@ -336,7 +341,7 @@ def _prescan(archive: Path, raw: BinaryIO) -> None:
             data = stream.read(-(-size // BLOCK) * BLOCK)[:size]
             if len(data) < size:
                 raise IacsieveError(f"{archive}: truncated; not a readable champion archive")
-            if kind in (b"x", b"g"):
+            if kind == b"x":
                 records = _pax_records(archive, data)
                 if "size" in records:
                     if not records["size"].isdigit() or len(records["size"]) > 20:
