@@ -263,6 +263,12 @@ def _pax(records: dict[str, str], kind: bytes = tarfile.XHDTYPE) -> bytes:
         (_pax({"size": str(1 << 40)}), "too large"),
         (_pax({"GNU.sparse.size": "10"}), "pax keyword"),
         (_header("././@LongLink", 1 << 20, tarfile.GNUTYPE_LONGNAME), "extended tar header"),
+        # an old-style folder ("x/", type NUL) has no data for tarfile: what follows is a header, and
+        # the walk must read it as tarfile will (here a million-digit pax header)
+        (
+            _header("champion/x/", 1 << 20, b"\0") + _header("./@PaxHeader", 1_000_000, tarfile.XHDTYPE),
+            "extended tar header of 1000000",
+        ),
     ],
 )
 def test_extended_headers_are_bounded_and_checked_before_tarfile(tmp_path, head, needle):

@@ -359,8 +359,8 @@ def _prescan(archive: Path, raw: BinaryIO) -> None:
         members += 1
         if members > MAX_MEMBERS:
             raise IacsieveError(f"{archive}: more than {MAX_MEMBERS} members; refusing the archive")
-        if kind == b"5":
-            continue  # a folder: no data blocks
+        if kind == b"5" or (kind == b"\0" and block[:100].split(b"\0", 1)[0].endswith(b"/")):
+            continue  # a folder (old tar: a file named x/, as tarfile reads it): no data blocks
         if kind not in (b"0", b"\0", b"7"):
             what = "link" if kind in (b"1", b"2") else "special file"
             raise IacsieveError(f"{archive}: member {label}: a {what}; refusing the archive")
