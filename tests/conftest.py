@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from worktree import REPO, WorktreeGuard, staged_text
 
-from iacsieve.run_config import TrainConfig
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.steps.train import train
 
 RAW = REPO / "data" / "raw"

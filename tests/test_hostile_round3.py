@@ -115,7 +115,7 @@ def test_dataloss_pull_champion_never_wipes_a_project_holding_a_champion_json(tm
 @pytest.fixture(scope="module")
 def selection(prepared_small, tmp_path_factory) -> Path:
     """A real stage selection, so that a freeze that ignored the policy would go on and replace."""
-    from iacsieve.run_config import TrainConfig
+    from iacsieve.core.run_config import TrainConfig
     from iacsieve.steps.evaluate import evaluate
     from iacsieve.steps.selection import select_runs
     from iacsieve.steps.train import train
@@ -272,7 +272,7 @@ def _pax(records: dict[str, str], kind: bytes = tarfile.XHDTYPE) -> bytes:
     ],
 )
 def test_extended_headers_are_bounded_and_checked_before_tarfile(tmp_path, head, needle):
-    from iacsieve.errors import IacsieveError
+    from iacsieve.core.errors import IacsieveError
     from iacsieve.release.archive import verify
 
     bad = tmp_path / "bad.tar.gz"
@@ -851,7 +851,7 @@ def test_unclear_a_full_temp_folder_is_named_not_the_output(tmp_path, capsys, ar
 
 
 def test_unclear_a_full_disk_names_the_output_being_written(tmp_path):
-    from iacsieve.atomic import atomic_write_stream
+    from iacsieve.io.atomic import atomic_write_stream
 
     def fill(handle):
         raise OSError(errno.ENOSPC, "No space left on device")

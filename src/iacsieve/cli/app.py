@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from iacsieve import __version__
-from iacsieve.errors import IacsieveError, Terminated
-from iacsieve.extras import extra_for, missing_extra_message
-from iacsieve.safe_text import terminal_safe
+from iacsieve.core.errors import IacsieveError, Terminated
+from iacsieve.core.extras import extra_for, missing_extra_message
+from iacsieve.io.safe_text import terminal_safe
 
 COMMAND_GROUPS: tuple[str, ...] = (
     "data",
@@ -169,7 +169,7 @@ def too_long(exc: OSError, argv: list[str]) -> str | None:
     short (not a file inside it that nobody gave, thousands of characters long)."""
     if exc.errno != errno.ENAMETOOLONG or exc.filename is None:
         return None
-    from iacsieve.output_policy import too_long_message
+    from iacsieve.io.output_policy import too_long_message
 
     name = os.fsdecode(exc.filename)
     return too_long_message(max((a for a in argv if a and name.startswith(a)), key=len, default=name))

@@ -6,14 +6,14 @@ import argparse
 import json
 import sys
 
-from iacsieve.atomic import atomic_write_text
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import TECHS
 from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
 from iacsieve.filtering.detections import FORMATS
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY
-from iacsieve.layout import TECHS
-from iacsieve.limits import add_limit_flags, limits_from_args
-from iacsieve.output_policy import STDOUT, check_file_output
+from iacsieve.io.atomic import atomic_write_text
+from iacsieve.io.limits import add_limit_flags, limits_from_args
+from iacsieve.io.output_policy import STDOUT, check_file_output
 from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
 FAIL_ON: tuple[str, ...] = ("never", "kept")

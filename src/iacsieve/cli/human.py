@@ -7,11 +7,11 @@ import json
 import sys
 from typing import TextIO
 
-from iacsieve import layout
+from iacsieve.core import layout
+from iacsieve.core.layout import TECHS
 from iacsieve.filtering import ON_MISSING
 from iacsieve.filtering.detections import FORMATS
-from iacsieve.layout import TECHS
-from iacsieve.safe_text import terminal_safe
+from iacsieve.io.safe_text import terminal_safe
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -105,7 +105,7 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
 
 
 def _review(args: argparse.Namespace) -> int:
-    from iacsieve.errors import IacsieveError
+    from iacsieve.core.errors import IacsieveError
     from iacsieve.filtering.review import format_review, review_detections, review_train
 
     if args.from_train:
@@ -329,8 +329,8 @@ def _register_experiment(sub: argparse._SubParsersAction) -> None:
 
 
 def _learning_curve(args: argparse.Namespace) -> int:
-    from iacsieve.errors import IacsieveError
-    from iacsieve.output_policy import check_folder_output
+    from iacsieve.core.errors import IacsieveError
+    from iacsieve.io.output_policy import check_folder_output
     from iacsieve.reporting.learning_curve import learning_curve
 
     try:

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from iacsieve import layout
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
 from iacsieve.data.human import (
     HUMAN_DIR,
     check_date,
@@ -38,8 +39,7 @@ from iacsieve.data.human import (
 from iacsieve.data.identity import data_md5_from_dvc_file, folder_md5
 from iacsieve.data.records import load_raw_split
 from iacsieve.data.sheet import read_sheet
-from iacsieve.errors import IacsieveError
-from iacsieve.output_policy import check_folder_output
+from iacsieve.io.output_policy import check_folder_output
 
 log = logging.getLogger(__name__)
 DVC_WAIT_S = 120.0  # how long `labels add` waits for a DVC stage reading the store (or DVC's lock)
@@ -129,7 +129,7 @@ def _transaction(human_dir: str | Path, dvc_track: bool, wait_s: float) -> Itera
     lock; inside a DVC repo, no live DVC process with the store in its rwlock; with `dvc_track`,
     DVC's repository lock too (yielded as an open `dvc.repo.Repo`, else None). While a stage reads
     the store, every lock is let go between tries, so the stage's `labels apply` is never blocked."""
-    from iacsieve.dvc_lock import busy_with, repair_rwlock
+    from iacsieve.repo.dvc_lock import busy_with, repair_rwlock
 
     root = _dvc_root(human_dir)
     deadline = time.monotonic() + wait_s

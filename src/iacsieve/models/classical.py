@@ -36,12 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_json
+from iacsieve.core import layout
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
-from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.io.atomic import atomic_write_json
 from iacsieve.models import META_FILE
-from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 

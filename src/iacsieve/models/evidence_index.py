@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_bytes
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import CHAMPION_FILE
 from iacsieve.data.records import WarningRecord, build_input_text
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import CHAMPION_FILE
+from iacsieve.io.atomic import atomic_write_bytes
 
 if TYPE_CHECKING:
     from scipy import sparse

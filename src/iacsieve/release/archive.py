@@ -43,12 +43,13 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
-from iacsieve import __version__, layout
-from iacsieve.atomic import LEFTOVER_AGE_S, atomic_directory, atomic_write_stream, pid_alive
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import CHAMPION_FILE
+from iacsieve import __version__
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import CHAMPION_FILE
+from iacsieve.io.atomic import LEFTOVER_AGE_S, atomic_directory, atomic_write_stream, pid_alive
+from iacsieve.io.output_policy import check_file_output, check_folder_output
 from iacsieve.models import META_FILE, read_meta
-from iacsieve.output_policy import check_file_output, check_folder_output
 from iacsieve.steps.freeze import load_champion
 
 FORMAT = 1

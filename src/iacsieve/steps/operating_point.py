@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_json
-from iacsieve.classification import compute_metrics
-from iacsieve.errors import IacsieveError
+from iacsieve.core import layout
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import IacsieveError
+from iacsieve.io.atomic import atomic_write_json
 from iacsieve.steps.metrics import load_scores, read_json_object, score_arrays
 
 CURVE_FILE = layout.VAL_CURVE_FILE

@@ -32,7 +32,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from iacsieve.atomic import pid_alive
+from iacsieve.io.atomic import pid_alive
 
 RWLOCK = Path(".dvc") / "tmp" / "rwlock"
 GUARDS: tuple[Path, ...] = (Path(".dvc") / "tmp" / "lock", Path(".dvc") / "tmp" / "rwlock.lock")
