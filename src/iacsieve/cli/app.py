@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import logging
 import os
@@ -58,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    try:
+        os.getcwd()
+    except OSError:  # every relative path would fail later, naming a file nobody gave
+        print("iacsieve: error: the current folder no longer exists (deleted?); cd into one", file=sys.stderr)
+        return IacsieveError.exit_code
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -77,7 +83,8 @@ def _main(argv: list[str] | None) -> int:
         print(f"iacsieve: error: {missing_extra_message(str(exc.name), extra)}", file=sys.stderr)
         return IacsieveError.exit_code
     except OSError as exc:  # full disk, read-only folder, a path that is a folder: the user's to fix
-        print(f"iacsieve: error: {one_line(describe_os_error(exc))}", file=sys.stderr)
+        text = too_long(exc, sys.argv[1:] if argv is None else argv) or describe_os_error(exc)
+        print(f"iacsieve: error: {one_line(text)}", file=sys.stderr)
         return IacsieveError.exit_code
     except KeyboardInterrupt as exc:
         print(
@@ -169,6 +176,17 @@ def describe_os_error(exc: OSError) -> str:
     if exc.filename2 is not None:
         reason += f" (-> {os.fsdecode(exc.filename2) if isinstance(exc.filename2, bytes) else exc.filename2})"
     return f"{where}: {reason}"
+
+
+def too_long(exc: OSError, argv: list[str]) -> str | None:
+    """For a name the file system cannot hold: the argument the user gave that it grew from, cut
+    short (not a file inside it that nobody gave, thousands of characters long)."""
+    if exc.errno != errno.ENAMETOOLONG or exc.filename is None:
+        return None
+    from iacsieve.io.output_policy import too_long_message
+
+    name = os.fsdecode(exc.filename)
+    return too_long_message(max((a for a in argv if a and name.startswith(a)), key=len, default=name))
 
 
 @contextlib.contextmanager

@@ -266,9 +266,11 @@ def _labels_stats(args: argparse.Namespace) -> int:
 def _labels_apply(args: argparse.Namespace) -> int:
     from iacsieve.cli.steps import settings_in_force
     from iacsieve.data.human import HumanSettings, build_training_data
+    from iacsieve.data.human_store import store_lock
 
     settings = replace(settings_in_force(args, HumanSettings, "human"), dir=str(args.human))
-    report = build_training_data(args.prepared, args.human, args.out, settings)
+    with store_lock(args.human, shared=True):  # `labels add` waits: no label lands mid-stage
+        report = build_training_data(args.prepared, args.human, args.out, settings)
     say(
         f"{args.out}: {report['labels']} human label(s); train relabelled {report['train_relabelled']} "
         f"(+{report['train_added']} added), validation '{report['validation']}' with {report['val_rows']} rows "

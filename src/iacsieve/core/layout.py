@@ -56,12 +56,22 @@ CLUSTER_CHAMPION_DIR = "models/cluster-champion"
 CLUSTER_REPORTS_DIR = "reports/cluster-champion"
 VAL_CURVE_FILE = "val_curve.json"  # inside a champion: operating points (filter --min-retention)
 ORIGIN_FILE = "origin.json"  # inside a pulled champion: where it came from (source URI, run id)
+# The evidence index freeze writes beside the model (models/evidence_index.py), and a classical model's dump.
+EVIDENCE_VECTORS_FILE, EVIDENCE_ROWS_FILE = "evidence_vectors.npz", "evidence_rows.json"
+CLASSICAL_MODEL_FILE = "model.skops"
+# The tool's mark in every folder it creates whole: the output policy replaces a non-empty folder only
+# when it carries this (or holds nothing but what the command itself writes).
+OUTPUT_MARKER = ".iacsieve-output"
 # `iacsieve champion pack`'s archive of models/champion (dvc.yaml stage champion-archive; docs/champion.md).
 CHAMPION_ARCHIVE = "models/champion.tar.gz"
 # That archive as the package ships it, relative to the iacsieve package (package data; `make
 # champion-bundle` copies it to src/iacsieve/<this>): the model filter, review, explain and scan use when
 # --model is not given (iacsieve.release.bundled).
 BUNDLED_CHAMPION = "release/data/champion.tar.gz"
+ARCHIVE_MANIFEST, ARCHIVE_CARD = (
+    "SHA256SUMS",
+    "archive.json",
+)  # what pack adds (an unpacked champion holds them)
 
 # ------------------------------------------------------------------ decision rules (where a threshold comes from)
 RULES: tuple[str, ...] = ("argmax", "threshold", "frozen")  # 0.5; the run's sweep; a champion's

@@ -8,10 +8,12 @@ the guard that no warning of the test split (the human oracle) ever enters the s
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import logging
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -32,8 +34,8 @@ log = logging.getLogger(__name__)
 
 HUMAN_DIR = Path(layout.HUMAN_DIR)
 LABELS_FILE = "labels.jsonl"
-_REVIEWER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_REVIEWER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")  # fullmatch: `$` would pass "alice\n"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits: `\d` takes any script's
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,11 @@ def parse_label_row(row: object, *, path: object, line_no: int) -> HumanLabel:
         ("reviewer", _REVIEWER, "a name of letters, digits and . _ @ + -"),
         ("date", _DATE, "a date YYYY-MM-DD"),
     ):
-        if not isinstance(row[field], str) or not pattern.match(row[field]):
+        if (
+            not isinstance(row[field], str)
+            or not pattern.fullmatch(row[field])
+            or not _real_date(field, row[field])
+        ):
             raise DataError(path, line_no, field, f"must be {what}, got {shorten(row[field])}")
     score = row.get("score")
     if score is not None and (
@@ -150,27 +156,70 @@ def load_human_labels(human_dir: str | Path = HUMAN_DIR) -> list[HumanLabel]:
     return labels
 
 
-@contextlib.contextmanager
-def store_lock(human_dir: str | Path) -> Iterator[Path]:
-    """Hold the store's exclusive lock (`.<store>.lock` beside it) for a load -> merge -> save.
+STORE_WAIT_S = 120.0  # how long a command waits for the store's lock before refusing in one line
+_POLL_S = 0.2
 
-    Two reviewers' `labels add` at once then run one after the other, and neither's labels are lost.
-    An advisory `flock`: the kernel drops it when the process dies, so a killed run never blocks
-    the next one.
+
+def store_lock_path(human_dir: str | Path) -> Path:
+    """`.<store>.lock` beside the store (outside the DVC-tracked folder, so its hash never sees it)."""
+    store = Path(human_dir)
+    return store.parent / f".{store.name}.lock"
+
+
+@contextlib.contextmanager
+def store_lock(human_dir: str | Path, *, shared: bool = False, wait_s: float | None = None) -> Iterator[Path]:
+    """Hold the store's lock: exclusive for `labels add`'s load -> merge -> save -> dvc add, shared for
+    a reader (`labels apply`, DVC's training-data stage).
+
+    Two reviewers' `labels add` at once then run one after the other, and neither's labels are lost;
+    a label never lands while a stage reads the store. The wait is bounded (`wait_s`, default
+    `STORE_WAIT_S`), then one line. An advisory `flock`: the kernel drops it when the process dies,
+    so a killed run never blocks the next one. A reader makes no lock file: where none exists (no
+    `labels add` ran yet, a read-only mount) it reads without one.
     """
     store = Path(human_dir)
-    lock_path = store.parent / f".{store.name}.lock"
-    store.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    lock_path = store_lock_path(store)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.warning("%s: another `labels add` is writing the store; waiting for it", store)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        if shared:  # a reader makes nothing (a writer arriving later checks DVC's rwlock and waits)
+            fd = os.open(lock_path, os.O_RDONLY | os.O_NONBLOCK)
+        else:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        if shared:
+            log.debug("%s: no lock (%s); reading without it", store, exc)
+            yield store
+            return
+        raise IacsieveError(
+            f"{lock_path}: cannot make the labels store's lock: {exc.strerror or exc}"
+        ) from None
+    try:
+        _flock_within(
+            fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, store, STORE_WAIT_S if wait_s is None else wait_s
+        )
         yield store
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _flock_within(fd: int, mode: int, store: Path, wait_s: float) -> None:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        log.warning("%s: another `labels add` or `labels apply` is using the store; waiting for it", store)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise IacsieveError(
+                    f"{store}: another `labels add` or `labels apply` has held the store for over "
+                    f"{wait_s:.0f}s; nothing was read or written: run again when it has finished"
+                ) from None
+            time.sleep(_POLL_S)
 
 
 def save_human_labels(human_dir: str | Path, labels: Iterable[HumanLabel]) -> Path:
@@ -180,15 +229,28 @@ def save_human_labels(human_dir: str | Path, labels: Iterable[HumanLabel]) -> Pa
 
 
 def check_reviewer(reviewer: str) -> str:
-    if not isinstance(reviewer, str) or not _REVIEWER.match(reviewer):
-        raise IacsieveError(f"--reviewer must be a name of letters, digits and . _ @ + - (got {reviewer!r})")
+    if not isinstance(reviewer, str) or not _REVIEWER.fullmatch(reviewer):
+        raise IacsieveError(
+            f"--reviewer must be a name of letters, digits and . _ @ + - (at most 64), got {ascii(reviewer)}"
+        )
     return reviewer
 
 
 def check_date(date: str) -> str:
-    if not _DATE.match(date):
-        raise IacsieveError(f"--date must be YYYY-MM-DD, got {date!r}")
+    if not isinstance(date, str) or not _DATE.fullmatch(date) or not _real_date("date", date):
+        raise IacsieveError(f"--date must be a real date YYYY-MM-DD, got {ascii(date)}")
     return date
+
+
+def _real_date(field: str, value: str) -> bool:
+    """True unless `field` is the date and `value` names no day of the calendar (2024-99-99)."""
+    if field != "date":
+        return True
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def refuse_test_rows(labels: Iterable[HumanLabel], test_keys: frozenset[str], where: object) -> None:

@@ -3,14 +3,24 @@
 `add_labels` validates the whole sheet first and writes nothing unless every row is valid (or
 `skip_invalid`); then it merges the rows into the store (`iacsieve.human.merge_labels`) and, inside a
 DVC repo, records the new version of `data/human` in `data/human.dvc`.
+
+Races with DVC: the merge runs under the store's lock (which `labels apply`, the training-data stage,
+takes to read), under DVC's repository lock (so `dvc add` cannot fail half-way), and only while no DVC
+process has the store in its rwlock (a stage that reads it is between its read and DVC's hashing).
+Otherwise it waits, bounded, then refuses in one line having written nothing: a label either makes
+it into the next `dvc repro` or is not recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from iacsieve.core import layout
 from iacsieve.core.errors import IacsieveError
@@ -32,6 +42,7 @@ from iacsieve.data.sheet import read_sheet
 from iacsieve.io.output_policy import check_folder_output
 
 log = logging.getLogger(__name__)
+DVC_WAIT_S = 120.0  # how long `labels add` waits for a DVC stage reading the store (or DVC's lock)
 
 
 class SheetError(IacsieveError):
@@ -58,8 +69,10 @@ def add_labels(
     skip_invalid: bool = False,
     date: str | None = None,
     dvc_track: bool = True,
+    wait_s: float | None = None,
 ) -> dict:
-    """Validate `sheet` and merge its labelled rows into `human_dir`; returns what changed."""
+    """Validate `sheet` and merge its labelled rows into `human_dir`; returns what changed. `wait_s`:
+    how long to wait for another writer or a DVC stage reading the store before refusing."""
     reviewer = check_reviewer(reviewer)
     date = check_date(date or today())
     check_folder_output(
@@ -68,12 +81,14 @@ def add_labels(
     reading = read_sheet(sheet, reviewer=reviewer, date=date, test_keys=test_split_keys(raw_dir))
     if reading.problems and not skip_invalid:
         raise SheetError(sheet, reading.problems)
-    with store_lock(human_dir):  # load -> merge -> save -> dvc add as one transaction
+    with _transaction(
+        human_dir, dvc_track, DVC_WAIT_S if wait_s is None else wait_s
+    ) as repo:  # load -> merge -> save -> dvc add
         merged = merge_labels(load_human_labels(human_dir), reading.labels)
         changed = bool(merged.added or merged.relabelled or merged.updated)
         if changed:
             save_human_labels(human_dir, merged.labels)
-        tracked = _dvc_add(human_dir, changed) if dvc_track else None
+        tracked = _dvc_add(repo, human_dir, changed) if repo is not None else None
     return {
         "sheet": str(sheet),
         "reviewer": reviewer,
@@ -97,26 +112,96 @@ def add_labels(
     }
 
 
-def _dvc_add(human_dir: str | Path, changed: bool) -> str | None:
-    """`dvc add <human_dir>` when it sits in a DVC repo and the store changed, or when its `.dvc` file
-    is stale (a run killed during `dvc add` left it naming an older version): the next run repairs it."""
+def _brief(exc: Exception) -> str:
+    """A DVC error as one short line."""
+    return " ".join(str(exc).split())[:300]
+
+
+def _dvc_root(human_dir: str | Path) -> Path | None:
+    """The DVC repository holding the store, if any."""
+    resolved = Path(human_dir).resolve()
+    return next((p for p in (resolved, *resolved.parents) if (p / ".dvc").is_dir()), None)
+
+
+@contextlib.contextmanager
+def _transaction(human_dir: str | Path, dvc_track: bool, wait_s: float) -> Iterator[Any]:
+    """Hold what a store update needs, or refuse in one line once `wait_s` has passed: the store's
+    lock; inside a DVC repo, no live DVC process with the store in its rwlock; with `dvc_track`,
+    DVC's repository lock too (yielded as an open `dvc.repo.Repo`, else None). While a stage reads
+    the store, every lock is let go between tries, so the stage's `labels apply` is never blocked."""
+    from iacsieve.repo.dvc_lock import busy_with, repair_rwlock
+
+    root = _dvc_root(human_dir)
+    deadline = time.monotonic() + wait_s
+    if root is not None:
+        repaired = repair_rwlock(root)
+        if repaired:
+            log.warning("%s", repaired)
+    worker: str | None = None
+    while True:
+        if root is not None:  # checked first without any lock: a running stage is never held up
+            worker = busy_with(root, human_dir)
+        if worker is None:
+            with contextlib.ExitStack() as held:
+                held.enter_context(store_lock(human_dir, wait_s=max(0.0, deadline - time.monotonic())))
+                repo = _locked_repo(held, root, deadline) if root is not None and dvc_track else None
+                worker = busy_with(root, human_dir) if root is not None else None
+                if worker is None:
+                    yield repo
+                    return
+        if time.monotonic() >= deadline:
+            raise IacsieveError(
+                f"{human_dir}: a DVC stage that reads the labels store is running ({worker}); "
+                f"nothing was written: run `labels add` again when it has finished"
+            )
+        time.sleep(0.5)
+
+
+def _locked_repo(held: contextlib.ExitStack, root: Path, deadline: float) -> Any:
+    """DVC's repository at `root`, its lock held by `held` (DVC's own lock waits 3 s per try)."""
+    from dvc.exceptions import DvcException
+    from dvc.lock import LockError
+    from dvc.repo import Repo, lock_repo
+
+    try:
+        repo = held.enter_context(Repo(str(root)))
+    except DvcException as exc:  # not git-backed, a broken config: nothing written yet
+        raise IacsieveError(
+            f"{root}: DVC cannot open this repository ({_brief(exc)}); nothing was written: fix it, "
+            f"or pass --no-dvc to record the labels without `dvc add`"
+        ) from None
+    while True:
+        try:
+            held.enter_context(lock_repo(repo))
+            return repo
+        except LockError:
+            if time.monotonic() >= deadline:
+                raise IacsieveError(
+                    f"{root}: another DVC command holds the repository; nothing was written: "
+                    f"run `labels add` again when it has finished"
+                ) from None
+
+
+def _dvc_add(repo: Any, human_dir: str | Path, changed: bool) -> str | None:
+    """`dvc add <human_dir>` (under the repository lock `repo` holds) when the store changed, or when
+    its `.dvc` file is stale (a run killed during `dvc add` left it naming an older version): the next
+    run repairs it."""
     human_dir = Path(human_dir).resolve()
-    root = next((p for p in (human_dir, *human_dir.parents) if (p / ".dvc").is_dir()), None)
-    if root is None or not (changed or _stale(human_dir)):
+    root = Path(repo.root_dir)
+    if not (changed or _stale(human_dir)):
         return None
-    from dvc.repo import Repo
-
-    from iacsieve.repo.dvc_lock import repair_rwlock
-
-    repaired = repair_rwlock(root)
-    if repaired:
-        log.warning("%s", repaired)
     dvc_log = logging.getLogger("dvc")
     level = dvc_log.level
     dvc_log.setLevel(logging.WARNING)  # its "to track the changes with git, run ..." hints: we print our own
+    from dvc.exceptions import DvcException
+
     try:
-        with Repo(str(root)) as repo:
-            repo.add([str(human_dir.relative_to(root))])
+        repo.add([str(human_dir)])  # absolute: DVC reads a relative target against the cwd, not `root`
+    except DvcException as exc:
+        raise IacsieveError(
+            f"{human_dir}: the labels were saved, but `dvc add` failed ({_brief(exc)}); run "
+            f"`dvc add {human_dir}` once it is fixed"
+        ) from None
     finally:
         dvc_log.setLevel(level)
     return str(human_dir.relative_to(root)) + ".dvc"

@@ -35,16 +35,29 @@ def read_baseline(path: str | Path, limits: Limits = DEFAULT) -> frozenset[str]:
 
 
 def _from_sarif(path: Path, text: str) -> frozenset[str]:
+    problem = f"{path}: not a SARIF log written by `iacsieve filter`"
     try:
         log = json.loads(text)
-        results = [r for run in log["runs"] for r in run.get("results", [])]
-        found = {r["partialFingerprints"][FINGERPRINT_KEY] for r in results}
-    except (ValueError, KeyError, TypeError, RecursionError):
-        raise IacsieveError(
-            f"{path}: not a SARIF log written by `iacsieve filter` (every result needs "
-            f"partialFingerprints.{FINGERPRINT_KEY}); rerun the baseline with this version"
-        ) from None
-    return frozenset(str(f) for f in found)
+    except (ValueError, RecursionError) as exc:
+        raise IacsieveError(f"{problem}: not JSON ({exc})") from None
+    runs = log.get("runs") if isinstance(log, dict) else None
+    if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
+        raise IacsieveError(f"{problem}: 'runs' must be a list of objects")
+    found: set[str] = set()
+    for i, run in enumerate(runs):
+        results = run.get("results", [])
+        if not isinstance(results, list):
+            raise IacsieveError(f"{problem}: runs[{i}].results must be a list")
+        for j, result in enumerate(results):
+            prints = result.get("partialFingerprints") if isinstance(result, dict) else None
+            value = prints.get(FINGERPRINT_KEY) if isinstance(prints, dict) else None
+            if not isinstance(value, str) or not value:
+                raise IacsieveError(
+                    f"{problem}: runs[{i}].results[{j}] has no partialFingerprints.{FINGERPRINT_KEY} "
+                    f"string; rerun the baseline with this version"
+                )
+            found.add(value)
+    return frozenset(found)
 
 
 def _from_jsonl(path: Path, text: str) -> frozenset[str]:
@@ -54,12 +67,17 @@ def _from_jsonl(path: Path, text: str) -> frozenset[str]:
             continue
         try:
             row = json.loads(line)
-            if row["keep"]:
-                found.add(str(row["fingerprint"]))
-        except (ValueError, KeyError, TypeError, RecursionError):
+        except (ValueError, RecursionError):
+            row = None
+        keep = row.get("keep") if isinstance(row, dict) else None
+        fingerprint = row.get("fingerprint") if isinstance(row, dict) else None
+        if not isinstance(keep, bool) or not isinstance(fingerprint, str):
             raise IacsieveError(
-                f"{path}:{line_no}: not a row of `iacsieve filter` JSONL output (needs keep and fingerprint)"
-            ) from None
+                f"{path}:{line_no}: not a row of `iacsieve filter` JSONL output (needs keep: true/false "
+                f"and a fingerprint string; got keep {json.dumps(keep)[:20]})"
+            )
+        if keep and fingerprint:
+            found.add(fingerprint)
     return frozenset(found)
 
 
@@ -70,7 +88,16 @@ def _from_csv(path: Path, text: str) -> frozenset[str]:
             f"{path}: not `iacsieve filter` output: a baseline is an earlier run's SARIF, CSV or JSONL "
             f"(CSV/JSONL need the keep and fingerprint columns)"
         )
+    found: set[str] = set()
     try:
-        return frozenset(row["fingerprint"] for row in reader if row["keep"] == "true" and row["fingerprint"])
+        for row in reader:
+            if row["keep"] not in ("true", "false"):
+                raise IacsieveError(
+                    f"{path}:{reader.line_num}: column keep must be true or false (as `iacsieve filter` "
+                    f"writes it), got {json.dumps(row['keep'])[:20]}"
+                )
+            if row["keep"] == "true" and row["fingerprint"]:
+                found.add(row["fingerprint"])
     except csv.Error as exc:
         raise IacsieveError(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from None
+    return frozenset(found)

@@ -71,16 +71,28 @@ def _replace_via_temp(path: Path, write: Callable[[int], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(path)
     mode = output_mode(path, 0o666)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), dir=path.parent)
+    except OSError as exc:  # its error names the temp name; the output is what the user knows
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         write(fd)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if exc.filename is None and exc.errno in _DISK_ERRORS:  # a write names no file: the output's disk
+            raise OSError(exc.errno, f"{exc.strerror or exc} (writing it)", str(path)) from exc
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return path
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def current_umask() -> int:
@@ -130,7 +142,10 @@ def atomic_directory(final: str | os.PathLike) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(final)
     mode = output_mode(final, 0o777)
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(final), dir=final.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(final), dir=final.parent))
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(final)) from exc
     os.chmod(tmp, mode)  # mkdtemp makes it 0700: give what mkdir would (or the replaced folder's mode)
     try:
         yield tmp
@@ -206,7 +221,7 @@ def clean_leftovers(final: Path) -> list[Path]:
         return done
     for path in siblings:
         match = pattern.match(path.name)
-        if match is None or _alive(int(match.group(2))):
+        if match is None or pid_alive(int(match.group(2))):
             continue
         if match.group(1) == "old" and not (final.exists() or final.is_symlink()):
             os.replace(path, final)
@@ -228,7 +243,8 @@ def _age_s(path: Path) -> float:
         return 0.0
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs (ours or another user's); this process counts as alive."""
     if pid == os.getpid():
         return True
     try:

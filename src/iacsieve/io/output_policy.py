@@ -11,10 +11,13 @@ An output is refused when it
   unless the command is the one that makes that folder (freeze, pull-champion: `model=True`);
 - is not a regular file (a device such as /dev/null, a FIFO, a socket, or a link to one), or, for a
   file output, is a folder; for a folder output, is a file (or a link to a folder);
+- for a folder output, is a link (dangling or not: the link, not a folder, would be replaced);
 - for a folder the command replaces as a whole: is a non-empty folder without the marker file
   `.iacsieve-output` that the tool writes into every folder it creates (so it never empties a folder
   it did not make), nor only the names the command itself writes there (`owned`: an older output of
-  the same command), nor, with `model=True`, a model folder.
+  the same command), nor, with `model=True`, a champion folder holding nothing but a champion's own
+  files (`CHAMPION_NAMES`): a folder that merely holds a `champion.json` beside anything else (a
+  project with .git/ and src/, a model folder with someone's notes) is not the tool's to replace.
 
 `-` means standard output where a command writes one stream (`STDOUT`); elsewhere it is refused.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
@@ -31,11 +35,34 @@ from iacsieve.core import layout
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.smells import infer_tech_from_name
 from iacsieve.io.atomic import atomic_directory
+from iacsieve.io.limits import shorten
 from iacsieve.io.overlap import refuse_overlap, same_path, within
 
 STDOUT = "-"
-MARKER = ".iacsieve-output"
+MARKER = layout.OUTPUT_MARKER
 MODEL_FILES: tuple[str, ...] = (layout.META_FILE, layout.CHAMPION_FILE)
+# What a champion folder holds at its top, all regular files: what freeze and pull-champion write (the
+# cards, the evidence index, a classical model's dump) and what a saved Hugging Face model and
+# tokenizer consist of (`save_pretrained`). Nothing else: another name is someone's, not ours.
+CHAMPION_NAMES: frozenset[str] = frozenset(
+    {
+        layout.CHAMPION_FILE,
+        layout.META_FILE,
+        layout.VAL_CURVE_FILE,
+        layout.ORIGIN_FILE,
+        layout.EVIDENCE_VECTORS_FILE,
+        layout.EVIDENCE_ROWS_FILE,
+        layout.CLASSICAL_MODEL_FILE,
+        layout.ARCHIVE_MANIFEST,  # `champion unpack` keeps them
+        layout.ARCHIVE_CARD,
+        MARKER,
+        *("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json"),
+        *("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"),
+        *("vocab.json", "vocab.txt", "merges.txt", "spiece.model", "sentencepiece.bpe.model"),
+        "chat_template.jinja",
+    }
+)
+_WEIGHT_SHARD = re.compile(r"model-\d{5}-of-\d{5}\.safetensors")
 PathLike = str | os.PathLike
 
 
@@ -54,6 +81,7 @@ def check_file_output(
             return None
         raise IacsieveError(f"{flag} -: this command writes a file, not a stream; give a file name")
     path = Path(out)
+    _refuse_unusable_name(path, flag)
     _refuse_protected(path, flag, inputs, scripts, human)
     _refuse_bad_parent(path, flag)
     _refuse_odd_target(path, flag, folder=False)
@@ -74,21 +102,31 @@ def check_folder_output(
     (so an existing non-empty one must carry the tool's marker); False for a command that only
     writes its own named files into the folder (plots). `owned`: the names the command writes at
     the folder's top; a folder holding only those (an older run's output, from before the marker)
-    and DVC's `.gitignore` for them is the tool's too. `model`: the command makes a model folder (a
-    champion), so an existing model folder at `out` is its own to replace."""
+    and DVC's `.gitignore` for them is the tool's too. `model`: the command makes a champion, so an
+    existing champion folder at `out` holding only a champion's files is its own to replace."""
     if str(out) == STDOUT:
         raise IacsieveError(f"{flag} -: this command writes a folder, not a stream; give a folder name")
     path = Path(out)
+    _refuse_unusable_name(path, flag)
     _refuse_protected(path, flag, inputs, None, human, model_ok=model)
     _refuse_bad_parent(path, flag)
     _refuse_odd_target(path, flag, folder=True)
-    ours = (path / MARKER).is_file() or _only_owned(path, owned) or (model and is_model_dir(path))
-    if replaces and path.is_dir() and not ours:
+    if not replaces or not path.is_dir():
+        return path
+    if (path / MARKER).is_file() or _only_owned(path, owned):
+        return path
+    if model and (path / layout.CHAMPION_FILE).is_file():
+        stranger = _stranger(path)
+        if stranger is None:
+            return path
         raise IacsieveError(
-            f"{flag} {out}: a non-empty folder iacsieve did not create (no {MARKER} in it); "
-            f"refusing to replace it: choose a new folder, or empty it yourself"
+            f"{flag} {out}: holds {stranger!r}, which no champion holds (a champion folder holds only its "
+            f"model, cards and evidence); refusing to replace it: choose a new folder, or move it away"
         )
-    return path
+    raise IacsieveError(
+        f"{flag} {out}: a non-empty folder iacsieve did not create (no {MARKER} in it); "
+        f"refusing to replace it: choose a new folder, or empty it yourself"
+    )
 
 
 @contextlib.contextmanager
@@ -102,8 +140,30 @@ def output_folder(out: PathLike) -> Iterator[Path]:
         yield tmp
 
 
+NAME_MAX, PATH_MAX = 255, 4096  # bytes: Linux's limits (and most filesystems')
+
+
+def _refuse_unusable_name(path: Path, flag: str) -> None:
+    """A name the system cannot hold is the user's to shorten, said with what they gave (else the
+    error names a file inside it that nobody gave, or a temp name)."""
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > NAME_MAX or len(os.fsencode(os.path.abspath(path))) >= PATH_MAX:
+        raise IacsieveError(f"{flag} {too_long_message(str(path))}")
+
+
+def too_long_message(given: str) -> str:
+    """The one line for a path the file system cannot hold, naming (shortly) what the user gave."""
+    return (
+        f"{shorten(given)}: too long for the file system (a name over {NAME_MAX} bytes or a path over "
+        f"{PATH_MAX - 1}); give a shorter one"
+    )
+
+
 def _refuse_odd_target(path: Path, flag: str, *, folder: bool) -> None:
-    """A link is judged by what it points to (the link itself is what gets replaced)."""
+    """A file output's link is judged by what it points to (the link itself is what gets replaced); a
+    folder output is never a link (replacing it would drop the link, not fill the folder)."""
+    if folder and path.is_symlink():
+        raise IacsieveError(f"{flag} {path}: is a link; give a real folder (or a new name)")
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
@@ -118,8 +178,6 @@ def _refuse_odd_target(path: Path, flag: str, *, folder: bool) -> None:
         raise IacsieveError(
             f"{flag} {path}: not a regular file (a device, FIFO or socket); refusing to replace it"
         )
-    if folder and path.is_symlink():
-        raise IacsieveError(f"{flag} {path}: is a link to a folder; give the real folder")
 
 
 def _refuse_protected(
@@ -169,6 +227,19 @@ def _refuse_bad_parent(path: Path, flag: str) -> None:
         raise IacsieveError(f"{flag} {path}: {folder} is not a folder; cannot write there")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise IacsieveError(f"{flag} {path}: no permission to write in {folder}")
+
+
+def _stranger(folder: Path) -> str | None:
+    """The first top-level entry of `folder` that is not a champion's own regular file, if any."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        return f"(unreadable: {exc.strerror or exc})"
+    for entry in entries:
+        own = entry.name in CHAMPION_NAMES or _WEIGHT_SHARD.fullmatch(entry.name)
+        if not own or not entry.is_file(follow_symlinks=False):
+            return entry.name + ("/" if entry.is_dir(follow_symlinks=False) else "")
+    return None
 
 
 def _only_owned(folder: Path, owned: Collection[str]) -> bool:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from iacsieve.core import layout
 from iacsieve.core.errors import ConfigError, IacsieveError
 from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 KIND = "classical"
 FAMILY = "classical"
-MODEL_FILE = "model.skops"
+MODEL_FILE = layout.CLASSICAL_MODEL_FILE
 
 # name -> (default, allowed type(s) or tuple of choices, help). Defaults are the settings chosen on
 # validation F1 / 5-fold CV on train (see `iacsieve ablate` and reports/ablation).

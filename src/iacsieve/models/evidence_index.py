@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from iacsieve.core import layout
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import CHAMPION_FILE
 from iacsieve.data.records import WarningRecord, build_input_text
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
     from scipy import sparse
     from sklearn.feature_extraction.text import HashingVectorizer
 
-VECTORS_FILE = "evidence_vectors.npz"  # beside the model files in the champion directory
-ROWS_FILE = "evidence_rows.json"
+VECTORS_FILE = layout.EVIDENCE_VECTORS_FILE  # beside the model files in the champion directory
+ROWS_FILE = layout.EVIDENCE_ROWS_FILE
 CARD_KEY = "evidence_index"  # champion.json's key for `save_index`'s card
 FORMAT = 1
 HASH_BITS = 18

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from iacsieve.core import layout
 from iacsieve.core.artifacts import STAGE_METRICS, write_artifact
-from iacsieve.core.errors import ConfigError
+from iacsieve.core.errors import ConfigError, IacsieveError
 from iacsieve.core.layout import TEST_SETS
 from iacsieve.core.run_config import TrainConfig
 from iacsieve.io.atomic import atomic_write_text
@@ -82,10 +82,31 @@ class ReportData:
 
 
 def read_json(path: Path) -> dict | None:
+    """A JSON object the pipeline wrote, or None when it is missing or not JSON (a run not finished);
+    anything else (a list, a string, bytes that are not UTF-8) is one line naming the file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+    except (UnicodeDecodeError, RecursionError) as exc:  # (an OSError names its file at the CLI)
+        raise IacsieveError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(data, dict):
+        raise IacsieveError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)  # a value of the wrong shape
+
+
+def _row_from(path: Path, stage: int, summary: dict, selected: bool) -> RunRow:
+    """`run_row` for the summary read from `path`: a malformed value is one line naming the file."""
+    try:
+        return run_row(stage, summary, selected=selected)
+    except MALFORMED as exc:
+        raise IacsieveError(
+            f"{path}: not a run summary `iacsieve evaluate` writes ({type(exc).__name__}: {exc}); "
+            f"rerun its evaluation"
+        ) from None
 
 
 def resolved_name(summary: dict, stage: int) -> str:
@@ -157,7 +178,7 @@ def collect_report(
             summary = read_json(d / layout.SUMMARY_FILE)
             if summary is None:
                 continue
-            row = run_row(stage, summary, selected=summary.get("run") == chosen)
+            row = _row_from(d / layout.SUMMARY_FILE, stage, summary, summary.get("run") == chosen)
             if prefix and not (row.name.startswith(prefix) or row.resolved.startswith(prefix)):
                 continue
             rows.append(row)
@@ -540,8 +561,16 @@ def write_report(
     selection: str | Path | None = None,
 ) -> Path:
     """Collect, render and write the report (and the champion metrics JSON); returns the report path."""
-    data = collect_report(results, champion, prefix=prefix, params=params, selection=selection)
-    path = atomic_write_text(out, render_report(data))
+    try:
+        data = collect_report(results, champion, prefix=prefix, params=params, selection=selection)
+        text = render_report(data)
+        metrics = champion_metrics(data) if metrics_file is not None else None
+    except MALFORMED as exc:  # the files read are the pipeline's; a hand-edited value is named here
+        raise IacsieveError(
+            f"{results} / {champion}: a summary.json, selection.json or champion.json holds a value of "
+            f"the wrong shape ({type(exc).__name__}: {exc}); rerun the step that wrote it"
+        ) from None
+    path = atomic_write_text(out, text)
     if metrics_file is not None:
-        write_artifact(STAGE_METRICS, metrics_file, champion_metrics(data))
+        write_artifact(STAGE_METRICS, metrics_file, metrics)
     return path
