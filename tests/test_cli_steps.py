@@ -25,7 +25,7 @@ def one_line_error(capsys, argv) -> str:
 
 def test_sweep_evaluate_select_freeze_chain(tmp_path, capsys):
     run = make_run(tmp_path / "runs", "r1")
-    assert main(["sweep-threshold", str(run), "--step", "0.05"]) == 0
+    assert main(["step", "sweep-threshold", str(run), "--step", "0.05"]) == 0
     out = capsys.readouterr().out
     sweep = json.loads((run / "threshold_sweep_results.json").read_text())
     assert (
@@ -37,6 +37,7 @@ def test_sweep_evaluate_select_freeze_chain(tmp_path, capsys):
     assert (
         main(
             [
+                "step",
                 "evaluate",
                 str(run),
                 "--results",
@@ -53,13 +54,17 @@ def test_sweep_evaluate_select_freeze_chain(tmp_path, capsys):
     summary = json.loads((tmp_path / "res" / "summary.json").read_text())
     assert out.count("\n") == 1 and f"val F1 {summary['val']['f1']:.4f}" in out and "sweep:" in out
 
-    assert main(["select", str(tmp_path / "res"), "--out", str(tmp_path / "sel"), "--mode", "median"]) == 0
+    assert (
+        main(["step", "select", str(tmp_path / "res"), "--out", str(tmp_path / "sel"), "--mode", "median"])
+        == 0
+    )
     assert capsys.readouterr().out.startswith("selected r1 (median")
 
     data = prepared(tmp_path)
     assert (
         main(
             [
+                "step",
                 "freeze",
                 str(tmp_path / "sel" / "selection.json"),
                 "--out",
@@ -77,6 +82,7 @@ def test_sweep_evaluate_select_freeze_chain(tmp_path, capsys):
     assert (
         main(
             [
+                "step",
                 "evaluate",
                 str(run),
                 "--results",
@@ -96,25 +102,25 @@ def test_sweep_evaluate_select_freeze_chain(tmp_path, capsys):
 
 def test_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert "nowhere: run directory not found" in one_line_error(
-        capsys, ["evaluate", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r")]
+        capsys, ["step", "evaluate", str(tmp_path / "nowhere"), "--results", str(tmp_path / "r")]
     )
     run = make_run(tmp_path / "runs")
     assert "threshold_sweep_results.json: not found" in one_line_error(
-        capsys, ["evaluate", str(run), "--results", str(tmp_path / "r"), "--rule", "threshold"]
+        capsys, ["step", "evaluate", str(run), "--results", str(tmp_path / "r"), "--rule", "threshold"]
     )
     assert "needs a champion file" in one_line_error(
-        capsys, ["evaluate", str(run), "--results", str(tmp_path / "r"), "--rule", "frozen"]
+        capsys, ["step", "evaluate", str(run), "--results", str(tmp_path / "r"), "--rule", "frozen"]
     )
     assert "threshold_sweep.start" in one_line_error(
-        capsys, ["sweep-threshold", str(run), "--start", "0.8", "--stop", "0.2"]
+        capsys, ["step", "sweep-threshold", str(run), "--start", "0.8", "--stop", "0.2"]
     )
     assert "summary.json: not found" in one_line_error(
-        capsys, ["select", str(tmp_path / "x"), "--out", str(tmp_path / "s")]
+        capsys, ["step", "select", str(tmp_path / "x"), "--out", str(tmp_path / "s")]
     )
     assert "selection.json: not found" in one_line_error(
-        capsys, ["freeze", str(tmp_path / "selection.json"), "--out", str(tmp_path / "c")]
+        capsys, ["step", "freeze", str(tmp_path / "selection.json"), "--out", str(tmp_path / "c")]
     )
-    assert "family" in one_line_error(capsys, ["train", "--out", str(tmp_path / "t")])
+    assert "family" in one_line_error(capsys, ["step", "train", "--out", str(tmp_path / "t")])
 
 
 @pytest.fixture
@@ -133,6 +139,7 @@ def test_train_flags_build_the_config(tmp_path, capsys, fake_train):
     assert (
         main(
             [
+                "step",
                 "train",
                 "--family",
                 "tiny-roberta",
@@ -184,7 +191,7 @@ def test_train_config_file_overlaid_by_flags(tmp_path, capsys, fake_train, monke
     cfg = tmp_path / "run.yaml"
     cfg.write_text(yaml.safe_dump(TrainConfig(family="classical", seed=1, options={"C": 2.0}).to_dict()))
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "--config", str(cfg), "--seed", "9", "--option", "char_ngram_max=5"]) == 0
+    assert main(["step", "train", "--config", str(cfg), "--seed", "9", "--option", "char_ngram_max=5"]) == 0
     config, data, out = fake_train[0]
     assert (
         config.family == "classical"
@@ -194,17 +201,19 @@ def test_train_config_file_overlaid_by_flags(tmp_path, capsys, fake_train, monke
     assert data == "data/prepared" and out == "models/experiments/adhoc/" + config.run_name(with_seed=True)
     capsys.readouterr()
     cfg.write_text(yaml.safe_dump({"family": "classical", "learnin_rate": 0.1}))
-    assert "learnin_rate" in one_line_error(capsys, ["train", "--config", str(cfg)])
-    assert "KEY=VALUE" in one_line_error(capsys, ["train", "--family", "classical", "--option", "oops"])
+    assert "learnin_rate" in one_line_error(capsys, ["step", "train", "--config", str(cfg)])
+    assert "KEY=VALUE" in one_line_error(
+        capsys, ["step", "train", "--family", "classical", "--option", "oops"]
+    )
 
 
 @pytest.mark.parametrize("command", ["train", "sweep-threshold", "evaluate", "select", "freeze"])
 def test_help_has_examples(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main([command, "--help"])
+        main(["step", command, "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    assert "examples:" in text and f"iacsieve {command}" in text
+    assert "examples:" in text and f"iacsieve step {command}" in text
 
 
 @pytest.mark.slow
@@ -219,6 +228,7 @@ def test_end_to_end_with_the_classical_family(tmp_path, capsys, prepared_small):
     assert (
         main(
             [
+                "step",
                 "train",
                 "--family",
                 "classical",
@@ -232,10 +242,11 @@ def test_end_to_end_with_the_classical_family(tmp_path, capsys, prepared_small):
         )
         == 0
     )
-    assert main(["sweep-threshold", str(run)]) == 0
+    assert main(["step", "sweep-threshold", str(run)]) == 0
     assert (
         main(
             [
+                "step",
                 "evaluate",
                 str(run),
                 "--results",
@@ -248,10 +259,11 @@ def test_end_to_end_with_the_classical_family(tmp_path, capsys, prepared_small):
         )
         == 0
     )
-    assert main(["select", str(tmp_path / "res"), "--out", str(tmp_path / "sel")]) == 0
+    assert main(["step", "select", str(tmp_path / "res"), "--out", str(tmp_path / "sel")]) == 0
     assert (
         main(
             [
+                "step",
                 "freeze",
                 str(tmp_path / "sel" / "selection.json"),
                 "--out",
@@ -266,9 +278,12 @@ def test_end_to_end_with_the_classical_family(tmp_path, capsys, prepared_small):
     # as the help shows: `select results/stage1/* --out results/stage1/_selection`, rerun, where the
     # glob also matches the earlier selection: that folder is not taken as a run
     before = (tmp_path / "sel" / "selection.json").read_text()
-    assert main(["select", str(tmp_path / "res"), str(tmp_path / "sel"), "--out", str(tmp_path / "sel")]) == 0
+    assert (
+        main(["step", "select", str(tmp_path / "res"), str(tmp_path / "sel"), "--out", str(tmp_path / "sel")])
+        == 0
+    )
     assert (tmp_path / "sel" / "selection.json").read_text() == before
-    assert main(["select", str(tmp_path / "sel"), "--out", str(tmp_path / "sel")]) == 2
+    assert main(["step", "select", str(tmp_path / "sel"), "--out", str(tmp_path / "sel")]) == 2
     assert "is the only RESULTS_DIR" in capsys.readouterr().err
     champion = load_champion(tmp_path / "champ")
     summary = json.loads((tmp_path / "res" / "summary.json").read_text())

@@ -55,7 +55,7 @@ def make_run(
     wall_time_s: float = 12.5,
     use_context: bool = False,
 ) -> Path:
-    """A complete run directory as `iacsieve train` writes it, with a fake safetensors model."""
+    """A complete run directory as `iacsieve step train` writes it, with a fake safetensors model."""
     run = Path(root) / name
     (run / "model").mkdir(parents=True)
     labels = [int(i % 3 != 0) if i % 2 else int(i % 5 == 0) for i in range(n)]
@@ -203,7 +203,7 @@ def test_missing_file_is_named(tmp_path, missing):
 def test_threshold_rule_without_sweep_says_what_to_run(tmp_path):
     run = make_run(tmp_path / "runs")
     with pytest.raises(
-        IacsieveError, match="threshold_sweep_results.json: not found; run `iacsieve sweep-threshold`"
+        IacsieveError, match="threshold_sweep_results.json: not found; run `iacsieve step sweep-threshold`"
     ):
         evaluate(run, tmp_path / "res", rule="threshold")
 

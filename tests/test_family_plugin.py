@@ -2,7 +2,7 @@
 
 The test writes a family the package has never seen (a per-smell majority vote, saved as plain
 JSON) into a temporary module, registers it with one `FamilySpec` line, and runs it through the
-stage plan as `dvc repro` does (stage-run, select and freeze of all four stages, trimmed data).
+stage plan as `dvc repro` does (stage run, select and freeze of all four stages, trimmed data).
 Nothing else in src/ is told about it: params.yaml accepts it, training, the sweep, evaluation,
 selection and freeze work, the champion loads through the one persistence boundary, and the
 capability-driven callers (review, the learning curve) take its in-sample path.

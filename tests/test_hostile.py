@@ -142,10 +142,10 @@ def test_other_commands_refuse_to_overwrite_their_inputs(tmp_path, capsys, prepa
     selection.parent.mkdir()
     selection.write_text("{}")
     for args in (
-        ["train", "--family", "classical", "--data", str(data), "--out", str(prepared_small / "run")],
+        ["step", "train", "--family", "classical", "--data", str(data), "--out", str(prepared_small / "run")],
         ["ablate", "--data", str(data), "--out", str(data / "ablation")],
-        ["freeze", str(selection), "--out", str(selection.parent), "--data", str(data)],
-        ["evaluate", str(tmp_path / "run"), "--results", str(tmp_path)],
+        ["step", "freeze", str(selection), "--out", str(selection.parent), "--data", str(data)],
+        ["step", "evaluate", str(tmp_path / "run"), "--results", str(tmp_path)],
     ):
         code, err = run(capsys, *args)
         assert_one_line(code, err, "--")
@@ -561,12 +561,12 @@ def _commands(w: dict[str, Path]) -> dict[str, tuple[str, str, object]]:
         "kfp specs": ("root", params, lambda x: ["kfp", "specs", "--root", x, "--params", params]),
         "report": ("file", params, lambda x: ["report", "--results", str(w["results"]), "--champion", m, "--out", x, "--metrics", "", "--params", params]),
         "plots": ("plots", p, lambda x: ["plots", "--results", str(w["results"]), "--champion", m, "--data", p, "--out", x]),
-        "train": ("folder", p, lambda x: ["train", "--family", "classical", "--data", p, "--out", x]),
-        "freeze": ("champion", str(w["selection"]), lambda x: ["freeze", str(w["selection"]), "--data", p, "--out", x]),
+        "step train": ("folder", p, lambda x: ["step", "train", "--family", "classical", "--data", p, "--out", x]),
+        "step freeze": ("champion", str(w["selection"]), lambda x: ["step", "freeze", str(w["selection"]), "--data", p, "--out", x]),
         "kfp pull-champion": ("champion", m, lambda x: ["kfp", "pull-champion", m, "--out", x, "--no-dvc-add"]),
-        "evaluate": ("plots", str(w["run"]), lambda x: ["evaluate", str(w["run"]), "--results", x, "--bootstrap-samples", "5"]),
-        "select": ("plots", str(w["evaluation"]), lambda x: ["select", str(w["evaluation"]), "--out", x]),
-        "sweep-threshold": ("run-file", str(w["run"]), lambda x: ["sweep-threshold", str(w["run"]), "--out", x]),
+        "step evaluate": ("plots", str(w["run"]), lambda x: ["step", "evaluate", str(w["run"]), "--results", x, "--bootstrap-samples", "5"]),
+        "step select": ("plots", str(w["evaluation"]), lambda x: ["step", "select", str(w["evaluation"]), "--out", x]),
+        "step sweep-threshold": ("run-file", str(w["run"]), lambda x: ["step", "sweep-threshold", str(w["run"]), "--out", x]),
         "ablate": ("plots", p, lambda x: ["ablate", "--data", p, "--out", x, "--cv-folds", "0", "--timings", str(w["root"] / "t.json")]),
         "experiment learning-curve": ("plots", p, lambda x: ["experiment", "learning-curve", "--data", p, "--champion", m, "--out", x, "--sizes", "0", "--folds", "2", "--repeats", "1"]),
         "champion pack": ("file", m, lambda x: ["champion", "pack", "--champion", m, "--out", x]),
@@ -642,12 +642,12 @@ WRITING_COMMANDS = (
     "kfp specs",
     "report",
     "plots",
-    "train",
-    "freeze",
+    "step train",
+    "step freeze",
     "kfp pull-champion",
-    "evaluate",
-    "select",
-    "sweep-threshold",
+    "step evaluate",
+    "step select",
+    "step sweep-threshold",
     "ablate",
     "experiment learning-curve",
     "champion pack",
@@ -657,9 +657,9 @@ WRITING_COMMANDS = (
 
 # Commands with an output flag that the table above does not drive, and why.
 NOT_IN_THE_TABLE = {
-    "stage-run": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
-    "stage-select": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
-    "stage-freeze": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
+    "stage run": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
+    "stage select": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
+    "stage freeze": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
     "repair-dvc-lock": "rewrites DVC's own .dvc/tmp/rwlock under --root, nothing else",
     "kfp run-local": "kfp.local writes under --pipeline-root; --champion-out is pull-champion's check",
 }
@@ -717,11 +717,11 @@ def test_train_and_freeze_replace_what_they_made_before(world, tmp_path, capsys)
     data, selection = str(world["prepared"]), str(world["selection"])
     run_dir, champion = tmp_path / "run", tmp_path / "champion"
     for _ in range(2):  # the second time over a run dir train wrote (no marker: only its own files)
-        assert main(["train", "--family", "classical", "--data", data, "--out", str(run_dir)]) == 0
-        assert main(["freeze", selection, "--data", data, "--out", str(champion)]) == 0  # a champion
+        assert main(["step", "train", "--family", "classical", "--data", data, "--out", str(run_dir)]) == 0
+        assert main(["step", "freeze", selection, "--data", data, "--out", str(champion)]) == 0  # a champion
     assert (run_dir / "model" / "model_meta.json").is_file() and (champion / "champion.json").is_file()
     (run_dir / "notes.txt").write_text("mine")
-    code, err = run(capsys, "train", "--family", "classical", "--data", data, "--out", str(run_dir))
+    code, err = run(capsys, "step", "train", "--family", "classical", "--data", data, "--out", str(run_dir))
     assert_one_line(code, err, "iacsieve did not create")
     assert (run_dir / "notes.txt").read_text() == "mine"
 

@@ -136,7 +136,9 @@ def test_dataloss_freeze_never_deletes_notes_beside_a_champion(
     (model / "analysis").mkdir()
     (model / "analysis" / "errors.csv").write_text("a,b\n")
     before = digest(model)
-    code, err = run(capsys, "freeze", str(selection), "--data", str(prepared_small), "--out", str(model))
+    code, err = run(
+        capsys, "step", "freeze", str(selection), "--data", str(prepared_small), "--out", str(model)
+    )
     assert_one_line(code, err, "--out", "NOTES.md", "no champion holds")
     assert digest(model) == before
 
@@ -148,7 +150,7 @@ def test_a_champion_folder_is_still_replaced_by_freeze_and_pull(
     with or without the marker) is replaced."""
     out = tmp_path / "champion"
     for _ in range(2):
-        assert main(["freeze", str(selection), "--data", str(prepared_small), "--out", str(out)]) == 0
+        assert main(["step", "freeze", str(selection), "--data", str(prepared_small), "--out", str(out)]) == 0
     for _ in range(2):
         assert main(["kfp", "pull-champion", str(champion), "--out", str(out), "--no-dvc-add"]) == 0
     assert (out / "origin.json").is_file()

@@ -144,8 +144,8 @@ def test_the_settings_page_is_generated(capsys):
 
 
 def test_every_step_flag_is_the_settings_name(capsys):
-    """`--learning-rate` on train and on stage-run (dvc.yaml's cmd), never `--lr`."""
-    for command in (["train", "--help"], ["stage-run", "--help"]):
+    """`--learning-rate` on `step train` and on `stage run` (dvc.yaml's cmd), never `--lr`."""
+    for command in (["step", "train", "--help"], ["stage", "run", "--help"]):
         with pytest.raises(SystemExit):
             main(command)
         text = capsys.readouterr().out
@@ -155,7 +155,7 @@ def test_every_step_flag_is_the_settings_name(capsys):
 
 
 def test_sweep_threshold_takes_params_yaml_not_a_copy(tmp_path, capsys):
-    """`iacsieve sweep-threshold` uses the params file's `threshold_sweep:` (flags win)."""
+    """`iacsieve step sweep-threshold` uses the params file's `threshold_sweep:` (flags win)."""
     import json
 
     run = tmp_path / "run"
@@ -170,10 +170,21 @@ def test_sweep_threshold_takes_params_yaml_not_a_copy(tmp_path, capsys):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     out = tmp_path / "sweep.json"
     assert (
-        main(["sweep-threshold", str(run), "--params", str(tmp_path / "params.yaml"), "--out", str(out)]) == 0
+        main(
+            [
+                "step",
+                "sweep-threshold",
+                str(run),
+                "--params",
+                str(tmp_path / "params.yaml"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
     )
     assert [p["threshold"] for p in json.loads(out.read_text())["curve"]] == [0.2, 0.3, 0.4]
-    argv = ["sweep-threshold", str(run), "--params", str(tmp_path / "params.yaml"), "--stop", "0.3"]
+    argv = ["step", "sweep-threshold", str(run), "--params", str(tmp_path / "params.yaml"), "--stop", "0.3"]
     assert main([*argv, "--out", str(out)]) == 0
     assert [p["threshold"] for p in json.loads(out.read_text())["curve"]] == [0.2, 0.3]
     capsys.readouterr()
@@ -298,15 +309,21 @@ def _training_arguments(config: TrainConfig) -> None:
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        (["train", "--family", "classical", "--seed", "-1"], "command line: --seed: must be >= 0, got -1"),
-        (["train", "--family", "classical", "--max-length", "0"], "command line: --max-length: must be >= 2"),
         (
-            ["stage-run", "--stage", "1", "--family", "classical", "--learning-rate", "0"],
+            ["step", "train", "--family", "classical", "--seed", "-1"],
+            "command line: --seed: must be >= 0, got -1",
+        ),
+        (
+            ["step", "train", "--family", "classical", "--max-length", "0"],
+            "command line: --max-length: must be >= 2",
+        ),
+        (
+            ["stage", "run", "--stage", "1", "--family", "classical", "--learning-rate", "0"],
             "command line: --learning-rate: must be > 0",
         ),
-        (["sweep-threshold", "RUN", "--step", "1e-320"], "command line: --step: must be >= 0.0001"),
+        (["step", "sweep-threshold", "RUN", "--step", "1e-320"], "command line: --step: must be >= 0.0001"),
         (
-            ["evaluate", "RUN", "--results", "R", "--bootstrap-samples", "0"],
+            ["step", "evaluate", "RUN", "--results", "R", "--bootstrap-samples", "0"],
             "--bootstrap-samples: must be >= 1",
         ),
     ],

@@ -27,8 +27,9 @@ from iacsieve.io.safe_text import terminal_safe
 
 COMMAND_GROUPS: tuple[str, ...] = (
     "data",
-    "steps",
-    "pipeline",
+    "stage",
+    "step",
+    "project",
     "filter",
     "scan",
     "hook",

@@ -225,7 +225,7 @@ def _add_labels_apply(lsub: argparse._SubParsersAction) -> None:
         "--human", default=layout.HUMAN_DIR, metavar="DIR", help="labels store (default: %(default)s)"
     )
     ap.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
-    from iacsieve.cli.steps import params_block_arg
+    from iacsieve.cli.step import params_block_arg
     from iacsieve.core.settings import add_flags
     from iacsieve.data.human import HumanSettings
 
@@ -264,7 +264,7 @@ def _labels_stats(args: argparse.Namespace) -> int:
 
 
 def _labels_apply(args: argparse.Namespace) -> int:
-    from iacsieve.cli.steps import settings_in_force
+    from iacsieve.cli.step import settings_in_force
     from iacsieve.data.human import HumanSettings, build_training_data
     from iacsieve.data.human_store import store_lock
 

@@ -23,7 +23,9 @@ TEST_SETS: tuple[str, ...] = ("combined", *TECHS)
 EVAL_SETS: tuple[str, ...] = ("val", *TEST_SETS)
 
 # ------------------------------------------------------------------ one run (models/experiments/stageN/<run>/)
-EXPERIMENTS_DIR = "models/experiments"  # stageN/<run>/ per stage; adhoc/ for `iacsieve train` without --out
+EXPERIMENTS_DIR = (
+    "models/experiments"  # stageN/<run>/ per stage; adhoc/ for `iacsieve step train` without --out
+)
 ADHOC_RUNS_DIR = f"{EXPERIMENTS_DIR}/adhoc"
 CONFIG_FILE = "config_used.yaml"
 MODEL_DIR = "model"

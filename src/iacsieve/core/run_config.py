@@ -25,7 +25,7 @@ SCHEDULERS: tuple[str, ...] = (
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything `train` needs for one run. Field names are the vocabulary of params.yaml, of the
-    `train`/`stage-run` flags (`--learning-rate`) and of `config_used.yaml`; each is declared once here."""
+    `train`/`stage run` flags (`--learning-rate`) and of `config_used.yaml`; each is declared once here."""
 
     family: str = setting(
         help="model family (iacsieve.models.FAMILIES); in params.yaml the grid's `families` list"
@@ -90,7 +90,7 @@ def format_value(value: Any) -> str:
 
 
 def read_run_settings(path: str | Path, *, hint: str = "") -> dict[str, Any]:
-    """A run's settings file (`config_used.yaml`, or one given to `iacsieve train --config`) as a
+    """A run's settings file (`config_used.yaml`, or one given to `iacsieve step train --config`) as a
     mapping; a missing file, bad YAML or a non-mapping is one line naming the file."""
     from iacsieve.io.yaml_file import read_yaml
 

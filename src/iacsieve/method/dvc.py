@@ -103,7 +103,7 @@ def run_one(
 
 
 def stage_run(params: Params, stage: int, point: dict | None = None, *, root: str | Path = ".") -> list[dict]:
-    """DVC's `iacsieve stage-run`: one grid point (stages whose grid names every value: dvc.yaml's
+    """DVC's `iacsieve stage run`: one grid point (stages whose grid names every value: dvc.yaml's
     matrix gives it) or every point (stages that build on the previous stage's output)."""
     plan = stage_plan(stage)
     base = load_base(plan, root)
@@ -152,7 +152,7 @@ def current_run_names(params: Params, stage: int, root: str | Path = ".") -> lis
 
 
 def select_stage(params: Params, stage: int, *, root: str | Path = ".") -> dict:
-    """DVC's `iacsieve stage-select`: rank the current grid's runs by the plan's mode; write the
+    """DVC's `iacsieve stage select`: rank the current grid's runs by the plan's mode; write the
     selection (selection.json, winner.json, ranking.csv/md) and the stage's metrics.json."""
     plan = stage_plan(stage)
     dirs = [layout.results_dir(stage, root) / name for name in current_run_names(params, stage, root)]
@@ -168,7 +168,7 @@ def select_stage(params: Params, stage: int, *, root: str | Path = ".") -> dict:
 
 
 def freeze_stage(params: Params, stage: int, *, root: str | Path = ".") -> Path:
-    """DVC's `iacsieve stage-freeze`: freeze the stage's selected run (stages whose plan freezes)."""
+    """DVC's `iacsieve stage freeze`: freeze the stage's selected run (stages whose plan freezes)."""
     plan = stage_plan(stage)
     if not plan.freezes:
         raise IacsieveError(

@@ -104,7 +104,7 @@ def _row_from(path: Path, stage: int, summary: dict, selected: bool) -> RunRow:
         return run_row(stage, summary, selected=selected)
     except MALFORMED as exc:
         raise IacsieveError(
-            f"{path}: not a run summary `iacsieve evaluate` writes ({type(exc).__name__}: {exc}); "
+            f"{path}: not a run summary `iacsieve step evaluate` writes ({type(exc).__name__}: {exc}); "
             f"rerun its evaluation"
         ) from None
 

@@ -46,7 +46,7 @@ def resolve_threshold(
     if rule == "threshold":
         path = Path(sweep_file) if sweep_file is not None else run_dir / SWEEP_FILE
         sweep = read_artifact(
-            SWEEP, path, hint="run `iacsieve sweep-threshold` first", needs=["best_threshold"]
+            SWEEP, path, hint="run `iacsieve step sweep-threshold` first", needs=["best_threshold"]
         )
         value = sweep["best_threshold"]
         if not 0.0 <= value <= 1.0:

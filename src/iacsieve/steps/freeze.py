@@ -109,7 +109,7 @@ def freeze(
     selection = artifacts.read_artifact(
         artifacts.SELECTION,
         selection_file,
-        hint="run `iacsieve select` first",
+        hint="run `iacsieve step select` first",
         needs=["selected", *(f"selected.{k}" for k in used)],
     )
     selected = selection["selected"]
@@ -156,7 +156,7 @@ def load_champion(champion: str | Path) -> artifacts.ChampionCard:
     data = artifacts.read_artifact(
         artifacts.CHAMPION,
         path,
-        hint="freeze a champion with `iacsieve freeze`",
+        hint="freeze a champion with `iacsieve step freeze`",
         needs=artifacts.required_keys(artifacts.ChampionCard),
     )
     if not 0.0 <= data["threshold"] <= 1.0:

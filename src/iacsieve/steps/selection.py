@@ -26,7 +26,7 @@ WINNER_KEYS: tuple[str, ...] = ("run", "family", "config", "threshold", "thresho
 def read_summary(results_dir: str | Path) -> dict:
     """One evaluated run's `summary.json` as a ranking row (val metrics first, test carried along)."""
     path = Path(results_dir) / SUMMARY_FILE
-    summary = read_artifact(RUN_SUMMARY, path, hint="run `iacsieve evaluate` for this run first")
+    summary = read_artifact(RUN_SUMMARY, path, hint="run `iacsieve step evaluate` for this run first")
     try:
         val = summary["val"]
         row = {

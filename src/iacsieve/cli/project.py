@@ -1,4 +1,4 @@
-"""`iacsieve stage-run | stage-select | stage-freeze | report | plots | params | where`: the DVC pipeline's commands."""
+"""`iacsieve report | plots | params | where | repair-dvc-lock`: the researcher's commands around the DVC project."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import sys
 from pathlib import Path
 
 from iacsieve.core import layout
-from iacsieve.core.run_config import TrainConfig
-from iacsieve.core.settings import add_flags, given_flags
 from iacsieve.io.output_policy import check_file_output, check_folder_output
 from iacsieve.io.overlap import refuse_overlap
-from iacsieve.method.plan import PLAN, RUN_LISTS, STAGES
+from iacsieve.method.plan import PLAN, STAGES
 
 FREEZING_STAGES: tuple[int, ...] = tuple(n for n, plan in PLAN.items() if plan.freezes)
 
@@ -23,9 +21,6 @@ PLOTS_DIR = Path(layout.PLOTS_DIR)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    _register_stage_run(sub)
-    _register_stage_select(sub)
-    _register_stage_freeze(sub)
     _register_report(sub)
     _register_plots(sub)
     _register_params(sub)
@@ -33,115 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_repair_lock(sub)
 
 
-def _params_arg(p: argparse.ArgumentParser) -> None:
+def params_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default=layout.PARAMS_FILE, help="params file (default: %(default)s)")
-
-
-# ----------------------------------------------------------------------------- stage-run
-
-
-def _register_stage_run(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "stage-run",
-        help="train, sweep and evaluate a stage's run(s) (what dvc.yaml calls)",
-        formatter_class=_RAW,
-        description="Run a stage as the stage plan (iacsieve.method.plan) says. Stages whose grid names\n"
-        "every value (1, 2) run ONE grid point, given by flags (dvc.yaml's matrix passes them);\n"
-        "stages that build on the previous stage (3: its winner, 4: its champion) run their\n"
-        "whole grid. Run settings: params.yaml defaults < families.<family> < the point, or the\n"
-        "previous winner's/champion's settings < the point. Each run directory\n"
-        "(models/experiments/stageN/<run>) and results directory is published atomically.",
-        epilog="examples (what dvc.yaml runs):\n"
-        "  iacsieve stage-run --stage 1 --family classical --learning-rate 0.001 --batch-size 16 \\\n"
-        "      --epochs 10 --weight-decay 0\n"
-        "  iacsieve stage-run --stage 3",
-    )
-    p.add_argument("--stage", type=int, choices=STAGES, required=True, help="stage number")
-    add_flags(  # a grid point's values (stages 1-2), named and typed as `train`'s flags
-        p.add_argument_group("grid point (stages whose grid names every value)"),
-        TrainConfig,
-        tuple(RUN_LISTS.values()),
-        show_defaults=False,
-    )
-    _root_arg(p)
-    _params_arg(p)
-    p.set_defaults(func=_stage_run)
-
-
-def _root_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--root", default=".", help="project root that holds models/, results/ (default: %(default)s)"
-    )
-
-
-def _stage_run(args: argparse.Namespace) -> int:
-    from iacsieve.method.dvc import stage_run
-    from iacsieve.method.params import load_params
-
-    point = given_flags(args, TrainConfig, tuple(RUN_LISTS.values()))
-    stage_run(load_params(args.params), args.stage, point, root=args.root)
-    return 0
-
-
-# ----------------------------------------------------------------------------- stage-select / stage-freeze
-
-
-def _register_stage_select(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "stage-select",
-        help="select a stage's winner among its current grid's runs",
-        description="Rank the runs of the stage's CURRENT grid (results of runs removed from the grid are "
-        "ignored) by validation F1 and write results/selection/stageN/: selection.json (the "
-        "ranking), winner.json (the chosen run's settings, all the next stage reads), "
-        "ranking.csv, ranking.md and metrics.json. The plan says best run or median seed.",
-    )
-    p.add_argument("--stage", type=int, choices=STAGES, required=True, help="stage number")
-    _root_arg(p)
-    _params_arg(p)
-    p.set_defaults(func=_stage_select)
-
-
-def _stage_select(args: argparse.Namespace) -> int:
-    from iacsieve.method.dvc import select_stage
-    from iacsieve.method.params import load_params
-
-    selection = select_stage(load_params(args.params), args.stage, root=args.root)
-    chosen = selection["selected"]
-    print(
-        f"stage {args.stage}: selected {chosen['run']} ({chosen['family']}, {selection['mode']} of "
-        f"{len(selection['runs'])}): val F1 {chosen['val_f1']:.3f}, threshold {chosen['threshold']:.2f}"
-    )
-    return 0
-
-
-def _register_stage_freeze(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "stage-freeze",
-        help="freeze a stage's selected run as that stage's champion",
-        description="Copy the stage's selected run (results/selection/stageN/selection.json) into its "
-        "champion folder with champion.json (stage 3: models/champions/stage3, stage 4: "
-        "models/champion), atomically.",
-    )
-    p.add_argument(
-        "--stage",
-        type=int,
-        choices=FREEZING_STAGES,
-        required=True,
-        help="stage number (those the plan freezes)",
-    )
-    _root_arg(p)
-    _params_arg(p)
-    p.set_defaults(func=_stage_freeze)
-
-
-def _stage_freeze(args: argparse.Namespace) -> int:
-    from iacsieve.method.dvc import freeze_stage
-    from iacsieve.method.params import load_params
-
-    print(
-        f"stage {args.stage}: champion in {freeze_stage(load_params(args.params), args.stage, root=args.root)}"
-    )
-    return 0
 
 
 # ----------------------------------------------------------------------------- report / plots
@@ -171,7 +59,7 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
         "--selection", help="a pulled stage-4 selection.json: the seed table of a cluster champion"
     )
     _cluster_arg(p)
-    _params_arg(p)
+    params_arg(p)
     p.set_defaults(func=_report)
 
 
@@ -266,7 +154,7 @@ def _plots(args: argparse.Namespace) -> int:
 SETTINGS_HEADER = """# Settings
 
 Generated by `iacsieve params --table` from the declarations (`iacsieve.core.settings`; a test keeps this
-page current). Each setting has one name: its params.yaml key, its command-line flag (`train`, `stage-run`,
+page current). Each setting has one name: its params.yaml key, its command-line flag (`train`, `stage run`,
 `sweep-threshold`, `evaluate`, `labels apply`) and its `config_used.yaml` key. `defaults.*` keys are also
 valid under `families.<name>` and `profiles.<name>.defaults`; a grid list (`stage1.learning_rates`)
 holds values of the setting it names, checked the same way. `iacsieve params` refuses any value out of
@@ -283,7 +171,7 @@ def _register_params(sub: argparse._SubParsersAction) -> None:
         "run count for a profile: `local` (the top-level grids dvc repro runs) or "
         "a name under `profiles:` (KFP's, e.g. cluster). `make repro` runs it first.",
     )
-    _params_arg(p)
+    params_arg(p)
     p.add_argument("--profile", help="profile to show (default: local, the grids dvc repro runs)")
     p.add_argument(
         "--table",

@@ -1,4 +1,4 @@
-"""`iacsieve train | sweep-threshold | evaluate | select | freeze`: one thin command per step function."""
+"""`iacsieve step train | sweep-threshold | evaluate | select | freeze`: one thin command per step function."""
 
 from __future__ import annotations
 
@@ -47,6 +47,12 @@ def settings_in_force(args: argparse.Namespace, cls: type[T], key: str) -> T:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "step",
+        help="one step of the method by hand: train, sweep-threshold, evaluate, select, freeze",
+        description="The single steps `iacsieve stage` chains (and KFP components run), one command each.",
+    )
+    sub = p.add_subparsers(dest="step_command", metavar="<step>", required=True)
     _register_train(sub)
     _register_sweep(sub)
     _register_evaluate(sub)
@@ -66,10 +72,10 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
         "test_scores.jsonl and train_log.json. Settings come from --config (a YAML mapping of\n"
         "TrainConfig fields, e.g. a previous run's config_used.yaml) and/or flags; flags win.",
         epilog="examples:\n"
-        "  iacsieve train --family tiny-roberta --learning-rate 5e-4 --batch-size 16 --epochs 3 --out runs/tiny\n"
-        "  iacsieve train --family classical --option char_ngram_max=5 --out runs/classical\n"
-        "  iacsieve train --config models/experiments/stage1/x/config_used.yaml --seed 7 --out runs/x_seed7\n"
-        "  iacsieve train --family codebert --name-or-path /models/codebert-base --out runs/codebert",
+        "  iacsieve step train --family tiny-roberta --learning-rate 5e-4 --batch-size 16 --epochs 3 --out runs/tiny\n"
+        "  iacsieve step train --family classical --option char_ngram_max=5 --out runs/classical\n"
+        "  iacsieve step train --config models/experiments/stage1/x/config_used.yaml --seed 7 --out runs/x_seed7\n"
+        "  iacsieve step train --family codebert --name-or-path /models/codebert-base --out runs/codebert",
     )
     p.add_argument("--config", metavar="YAML", help="run settings file (TrainConfig fields)")
     add_flags(p.add_argument_group("run settings (flags win over --config)"), TrainConfig, _TRAIN_SETTINGS)
@@ -133,8 +139,8 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
         "--step steps; picks the best (ties: nearest 0.5, then the lower). Writes the full curve\n"
         "to threshold_sweep_results.json. Test scores are never read.",
         epilog="examples:\n"
-        "  iacsieve sweep-threshold models/experiments/stage3/tiny-roberta_lr0.0005_bs16_ep3_wd0\n"
-        "  iacsieve sweep-threshold runs/x --start 0.2 --stop 0.8 --step 0.05 --out /tmp/sweep.json",
+        "  iacsieve step sweep-threshold models/experiments/stage3/tiny-roberta_lr0.0005_bs16_ep3_wd0\n"
+        "  iacsieve step sweep-threshold runs/x --start 0.2 --stop 0.8 --step 0.05 --out /tmp/sweep.json",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding val_scores.jsonl")
     add_flags(p, SweepSettings, show_defaults=False)
@@ -174,12 +180,12 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
         "metrics, FP reduction, TP retention, threshold and its source) and RESULTS/summary.json.\n"
         "Rules: argmax = threshold 0.5; threshold = the run's sweep; frozen = a champion's threshold.",
         epilog="examples:\n"
-        "  iacsieve evaluate runs/x --results results/stage1/x --rule argmax\n"
-        "  iacsieve evaluate runs/x --results results/stage3/x --rule threshold\n"
-        "  iacsieve evaluate runs/x_seed7 --results results/stage4/x_seed7 --rule frozen \\\n"
+        "  iacsieve step evaluate runs/x --results results/stage1/x --rule argmax\n"
+        "  iacsieve step evaluate runs/x --results results/stage3/x --rule threshold\n"
+        "  iacsieve step evaluate runs/x_seed7 --results results/stage4/x_seed7 --rule frozen \\\n"
         "      --champion models/stage3-champion/champion.json",
     )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `iacsieve train`")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `iacsieve step train`")
     p.add_argument("--results", required=True, metavar="DIR", help="folder to write the evaluation into")
     p.add_argument(
         "--rule", choices=layout.RULES, default="argmax", help="decision rule (default: %(default)s)"
@@ -235,11 +241,11 @@ def _register_select(sub: argparse._SubParsersAction) -> None:
         "an even count). Test metrics are reported, never used to choose. Writes selection.json,\n"
         "ranking.csv and ranking.md into --out.",
         epilog="examples:\n"
-        "  iacsieve select results/stage1/* --out results/stage1/_selection --mode best\n"
-        "  iacsieve select results/stage4/*_seed* --out results/stage4/_selection --mode median --stage 4",
+        "  iacsieve step select results/stage1/* --out results/stage1/_selection --mode best\n"
+        "  iacsieve step select results/stage4/*_seed* --out results/stage4/_selection --mode median --stage 4",
     )
     p.add_argument(
-        "results_dirs", nargs="+", metavar="RESULTS_DIR", help="folders written by `iacsieve evaluate`"
+        "results_dirs", nargs="+", metavar="RESULTS_DIR", help="folders written by `iacsieve step evaluate`"
     )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for selection.json and the ranking")
     p.add_argument(
@@ -282,10 +288,10 @@ def _register_freeze(sub: argparse._SubParsersAction) -> None:
         "source, family, run, config, data md5, val F1, test metrics). The previous champion stays\n"
         "in place until the new one is complete. Models holding pickle files are refused.",
         epilog="examples:\n"
-        "  iacsieve freeze results/stage3/_selection/selection.json --out models/champion\n"
-        "  iacsieve freeze sel/selection.json --out /tmp/champion --data data/prepared",
+        "  iacsieve step freeze results/stage3/_selection/selection.json --out models/champion\n"
+        "  iacsieve step freeze sel/selection.json --out /tmp/champion --data data/prepared",
     )
-    p.add_argument("selection", metavar="SELECTION", help="selection.json written by `iacsieve select`")
+    p.add_argument("selection", metavar="SELECTION", help="selection.json written by `iacsieve step select`")
     p.add_argument("--out", default=layout.CHAMPION_DIR, help="champion folder (default: %(default)s)")
     p.add_argument(
         "--data",
