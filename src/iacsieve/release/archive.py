@@ -37,11 +37,11 @@ from typing import IO, BinaryIO
 
 from iacsieve import __version__
 from iacsieve.atomic import atomic_directory, atomic_write_stream
+from iacsieve.champion_card import load_champion
 from iacsieve.errors import IacsieveError
 from iacsieve.layout import CHAMPION_FILE
 from iacsieve.models import META_FILE, read_meta
 from iacsieve.output_policy import check_file_output
-from iacsieve.steps.freeze import load_champion
 
 FORMAT = 1
 ROOT = "champion"  # the one folder the archive holds
