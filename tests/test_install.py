@@ -1,5 +1,6 @@
-"""The light install: `pip install iacsieve` brings only what filter/review/labels need for a classical
-champion, the CLI imports nothing heavy for them, and a classical champion never imports torch.
+"""The light install: `pip install iacsieve` brings only what filter/review/explain/labels need for a
+classical champion (numpy, PyYAML, mmh3), the CLI imports nothing heavy for them (not even scikit-learn,
+scipy or skops: the champion is plain data), and a classical champion never imports torch.
 
 The wheel test (marked `install`) builds iacsieve's wheel, installs it offline into an empty venv
 with only the base dependencies (repacked from this venv: no network, no pip cache needed) and
@@ -84,15 +85,16 @@ def _filter_args(model: Path, out: Path) -> list[str]:
     ]
 
 
-def test_the_base_dependencies_are_the_light_five_and_extras_hold_the_rest():
+def test_the_base_dependencies_are_the_filters_three_and_extras_hold_the_rest():
     project = _pyproject()["project"]
     base = {dep.split("==")[0].lower() for dep in project["dependencies"]}
-    assert base == {"numpy", "scipy", "scikit-learn", "skops", "pyyaml"}
+    assert base == {"numpy", "pyyaml", "mmh3"}
     extras = project["optional-dependencies"]
     assert {"torch", "transformers", "tokenizers", "safetensors", "accelerate"} <= {
         d.split("==")[0] for d in extras["hf"]
     }
     assert {"dvc", "kfp", "matplotlib"} <= {d.split("==")[0] for d in extras["pipeline"]}
+    assert {"scikit-learn", "scipy", "skops"} <= {d.split("==")[0] for d in extras["train"]}
     for extra, deps in extras.items():
         for dep in deps:
             assert "==" in dep, f"[{extra}] {dep}: every pin is exact"
