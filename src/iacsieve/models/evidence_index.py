@@ -128,17 +128,13 @@ class EvidenceIndex:
     def _postings(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(ids, start of each column's postings, member position, value): the group's rows by column,
         rows ascending within a column (the order scipy's product of a CSR query and a CSR transpose
-        adds them in)."""
+        adds them in). Columns are positions in `df_columns` (the ~30k any training row has)."""
         lengths = self.indptr[ids + 1] - self.indptr[ids]
-        take = (
-            np.concatenate([np.arange(self.indptr[i], self.indptr[i + 1]) for i in ids])
-            if len(ids)
-            else np.zeros(0, np.int64)
-        )
+        take = np.concatenate([np.arange(self.indptr[i], self.indptr[i + 1]) for i in ids])
         member = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
-        column = self.indices[take].astype(np.int64)
+        column = np.searchsorted(self.df_columns, self.indices[take])
         order = np.lexsort((member, column))
-        starts = np.searchsorted(column[order], np.arange(2**HASH_BITS + 1))
+        starts = np.searchsorted(column[order], np.arange(len(self.df_columns) + 1))
         return ids, starts, member[order], self.data[take][order]
 
     def vectorise(self, texts: Sequence[str]) -> Rows:
@@ -165,7 +161,9 @@ class EvidenceIndex:
             take = min(k, len(ids))
             for first in range(0, len(where), BATCH):
                 chunk = where[first : first + BATCH]
-                sims = self._similarities(queries, bounds, chunk, starts, member, value, len(ids))
+                sims = self._similarities(
+                    queries, bounds, chunk, self.df_columns, (starts, member, value), len(ids)
+                )
                 order = np.argsort(-sims, axis=1, kind="stable")[:, :take]
                 best = np.take_along_axis(sims, order, axis=1)
                 for q, row_order, row_sims in zip(chunk, order, best):
@@ -177,17 +175,20 @@ class EvidenceIndex:
         queries: Rows,
         bounds: np.ndarray,
         chunk: list[int],
-        starts: np.ndarray,
-        member: np.ndarray,
-        value: np.ndarray,
+        df_columns: np.ndarray,
+        postings: tuple[np.ndarray, np.ndarray, np.ndarray],
         width: int,
     ) -> np.ndarray:
         """(len(chunk), width) cosine similarities: each query's entries in column order, each times the
         postings of its column, summed one by one per (query, member) (`np.bincount`)."""
+        starts, member, value = postings
         spans = [np.arange(bounds[q], bounds[q + 1]) for q in chunk]
         entries = np.concatenate(spans) if spans else np.zeros(0, np.int64)
         which = np.repeat(np.arange(len(chunk), dtype=np.int64), [len(s) for s in spans])
-        columns = queries.column[entries]
+        columns = np.searchsorted(df_columns, queries.column[entries])
+        known = columns < len(df_columns)
+        known[known] = df_columns[columns[known]] == queries.column[entries[known]]
+        entries, which, columns = entries[known], which[known], columns[known]  # no posting elsewhere
         lo, hi = starts[columns], starts[columns + 1]
         counts = hi - lo
         total = int(counts.sum())

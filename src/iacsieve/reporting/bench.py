@@ -84,6 +84,9 @@ def bench(
         except ImportError:
             module = None
         if module is not None and hasattr(module, "run_filter_benchmark"):
+            from iacsieve.reporting import bench_targets
+
+            out["filter_targets"] = bench_targets.measure(champion)  # issue 28's targets, fresh processes
             out["filter_startup"] = module.run_startup_benchmark(champion)
             out["filter"] = module.run_filter_benchmark(champion)
             out["filter_scale"] = module.run_scale_benchmarks(champion)
@@ -212,6 +215,11 @@ def _extra_lines(result: dict) -> list[str]:
             f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
             f"scored warnings ==",
         ]
+    if result.get("filter_targets"):
+        from iacsieve.reporting.bench_targets import format_targets
+
+        lines += ["", "== the filter's weight beside its targets (fresh processes; CPU s, peak RSS) =="]
+        lines += [f"   {line}" for line in format_targets(result["filter_targets"])]
     if result.get("filter_startup"):
         from iacsieve.reporting.bench_filter import format_startup
 
