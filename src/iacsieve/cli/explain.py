@@ -7,6 +7,7 @@ import sys
 
 from iacsieve.cli.filter import threshold_in_force
 from iacsieve.data.records import TECHS
+from iacsieve.errors import IacsieveError
 from iacsieve.filtering.explain_page import explain_warning, render_page
 
 EXAMPLE = """\
@@ -32,7 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", required=True, metavar="DIR", help="champion directory (models/champion)")
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="DIR|ARCHIVE",
+        help="champion directory (models/champion) or archive (`iacsieve champion pack`), as for `filter`",
+    )
     p.add_argument("--scripts", required=True, metavar="DIR", help="folder holding the scanned scripts")
     p.add_argument("--detections", metavar="FILE", help="the detector's warnings (any `filter` input format)")
     p.add_argument("--row", type=int, metavar="N", help="with --detections: the warning's line in that file")
@@ -50,10 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     point.add_argument(
         "--max-fp-rate", type=float, default=None, metavar="F", help="as `filter --max-fp-rate`"
     )
-    p.set_defaults(func=_explain)
+    p.set_defaults(func=_explain, model_archive=True)  # --model may be an archive (cli.app), as for filter
 
 
 def _explain(args: argparse.Namespace) -> int:
+    if args.neighbours < 1:
+        raise IacsieveError(
+            f"--neighbours must be >= 1, got {args.neighbours} (the page compares the warning with its "
+            f"nearest labelled training warnings)"
+        )
     threshold, source = threshold_in_force(args)
     explained = explain_warning(
         args.model,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from iacsieve.atomic import atomic_write_text
 from iacsieve.errors import IacsieveError
 from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
 from iacsieve.filtering.detections import FORMATS
+from iacsieve.filtering.output import say
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY
 from iacsieve.layout import TECHS
 from iacsieve.limits import add_limit_flags, limits_from_args
@@ -228,7 +228,7 @@ def threshold_in_force(args: argparse.Namespace) -> tuple[float | None, str | No
     choice = choose_threshold(
         load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate
     )
-    print(describe_choice(choice, read_champion(args.model).threshold), file=sys.stderr)
+    say(describe_choice(choice, read_champion(args.model).threshold))
     return choice["threshold"], f"operating point: {choice['rule']}"
 
 
@@ -236,6 +236,7 @@ def _filter(args: argparse.Namespace) -> int:
     if args.json_summary is not None:
         written = None if args.out == STDOUT else args.out
         inputs = {"--out": written, "--detections": args.detections, "--model": args.model}
+        inputs["--explain"] = args.explain  # two outputs naming one file: refused, one line
         check_file_output(args.json_summary, flag="--json-summary", inputs=inputs, scripts=args.scripts)
     threshold, source = threshold_in_force(args)
     summary = filter_detections(
@@ -263,12 +264,9 @@ def _filter(args: argparse.Namespace) -> int:
     )
     code = 1 if args.fail_on == "kept" and summary["kept_security"] else 0
     summary.update(fail_on=args.fail_on, exit_code=code)
-    print(format_summary(summary), file=sys.stderr)
+    say(format_summary(summary))
     if code:
-        print(
-            f"iacsieve filter: {summary['kept_security']} security warnings kept (--fail-on kept): exit 1",
-            file=sys.stderr,
-        )
+        say(f"iacsieve filter: {summary['kept_security']} security warnings kept (--fail-on kept): exit 1")
     if args.json_summary is not None:
         try:
             atomic_write_text(args.json_summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -26,7 +26,7 @@ import numpy as np
 from iacsieve.atomic import output_mode
 from iacsieve.data.records import WarningRecord
 from iacsieve.filtering.champion import Champion
-from iacsieve.filtering.verdicts import FilteredRow
+from iacsieve.filtering.verdicts import FilteredRow, score_comparison
 from iacsieve.layout import CHAMPION_FILE
 from iacsieve.models.evidence_index import (
     CARD_KEY,
@@ -96,10 +96,7 @@ class Evidence:
     def reason_text(self, text: bool = True) -> str:
         """`reason`; `text=False` leaves out the n-gram features (fragments of the script's line)."""
         verdict = "kept" if self.keep else "dropped"
-        parts = [
-            f"{verdict}: score {self.score:.2f} {'>=' if self.keep else '<'} {self.threshold:.2f} "
-            f"({self.threshold_source})"
-        ]
+        parts = [f"{verdict}: score {score_comparison(self.score, self.threshold)} ({self.threshold_source})"]
         if self.neighbours:
             parts.append(neighbours_phrase(self.neighbours))
         elif not self.index:

@@ -20,6 +20,7 @@ from iacsieve.filtering.champion import CHAMPION_FILE, read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import Evidence, Neighbour, champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
+from iacsieve.filtering.verdicts import comparison_parts
 from iacsieve.models import load_scorer
 from iacsieve.smells import canonical_smell, is_non_security
 
@@ -136,13 +137,14 @@ def render_page(explained: Explained, width: int | None = None) -> str:
     """The terminal page for one judged warning."""
     width = width or max(80, min(shutil.get_terminal_size((110, 24)).columns, 160))
     record, ev = explained.record, explained.evidence
+    shown = comparison_parts(ev.score, ev.threshold, 3, 2)
     verdict = "KEPT (likely a real smell)" if ev.keep else "DROPPED (likely a false alarm)"
     out = [
         f"{record.smell} at {explained.where}:{record.line} ({record.tech})",
         "",
         *(_cut(ln, width) for ln in _window(explained.lines, record.line)),
         "",
-        f"{verdict}: score {ev.score:.3f} {'>=' if ev.keep else '<'} threshold {ev.threshold:.2f} "
+        f"{verdict}: score {shown[0]} {shown[1]} threshold {shown[2]} "
         f"({ev.threshold_source}), margin {ev.margin:+.3f}   [{explained.family} champion]",
     ]
     if ev.features:

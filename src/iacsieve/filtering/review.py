@@ -36,6 +36,7 @@ from iacsieve.filtering.champion import Champion, read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder
+from iacsieve.filtering.verdicts import score_comparison
 from iacsieve.models import Scorer
 from iacsieve.output_policy import check_file_output
 from iacsieve.run_config import TrainConfig
@@ -256,8 +257,8 @@ def audit_reason(llm_tp: bool, score: float, threshold: float, how: str) -> str:
     model_tp = score >= threshold
     verdict = "disagrees with" if model_tp != llm_tp else "agrees with, unsure of"
     return (
-        f"LLM label {'TP' if llm_tp else 'FP'}; model {verdict} it: score {score:.2f} "
-        f"{'>=' if model_tp else '<'} {threshold:.2f} ({how.split(' (')[0]})"
+        f"LLM label {'TP' if llm_tp else 'FP'}; model {verdict} it: score "
+        f"{score_comparison(score, threshold)} ({how.split(' (')[0]})"
     )
 
 

@@ -35,3 +35,22 @@ class FilteredRow:
     def security(self) -> bool:
         """A security smell (GLITCH's design/implementation smells are not)."""
         return not self.detection.non_security
+
+
+def score_comparison(score: float, threshold: float, score_digits: int = 2, threshold_digits: int = 2) -> str:
+    """`0.62 >= 0.50`: the score against the threshold with as many decimals as make the comparison
+    shown true (0.4987 against 0.50 is `0.499 < 0.500`, never `0.50 < 0.50`)."""
+    return " ".join(comparison_parts(score, threshold, score_digits, threshold_digits))
+
+
+def comparison_parts(
+    score: float, threshold: float, score_digits: int = 2, threshold_digits: int = 2
+) -> tuple[str, str, str]:
+    """(score, `>=` or `<`, threshold) as `score_comparison` writes them."""
+    keep = score >= threshold
+    extra = 0
+    while True:
+        s, t = f"{score:.{score_digits + extra}f}", f"{threshold:.{threshold_digits + extra}f}"
+        if (float(s) >= float(t)) == keep or extra >= 15:
+            return s, (">=" if keep else "<"), t
+        extra += 1

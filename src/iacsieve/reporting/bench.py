@@ -207,6 +207,12 @@ def _extra_lines(result: dict) -> list[str]:
             f"    {p['strategy']:<12} {p['n_labels']:>4} human labels: F1 {p['f1']:.3f} ± {p['f1_fold_std']:.3f}"
             for p in curve["points"]
         ]
+    return lines + _filter_lines(result)
+
+
+def _filter_lines(result: dict) -> list[str]:
+    """The filter's weight against its targets and its throughput, where measured."""
+    lines: list[str] = []
     f = result.get("filter")
     if f:
         lines += [
