@@ -123,6 +123,22 @@ def filter_command(
     return command + (["--threshold", str(threshold)] if threshold is not None else [])
 
 
+# Runs `python -m iacsieve ARGS` and writes the process's own peak RSS (VmHWM, KiB) to a file at exit.
+# Why not ru_maxrss from wait4: Linux carries the parent's high-water RSS into a child across exec
+# (subprocess forks the benchmark's own ~100 MB process), so a light filter would read as heavy.
+_PEAK_PROBE = """
+import atexit, runpy, sys
+def _peak(path=sys.argv[1]):
+    with open("/proc/self/status") as status:
+        kib = next((ln.split()[1] for ln in status if ln.startswith("VmHWM:")), "")
+    with open(path, "w") as out:
+        out.write(kib)
+atexit.register(_peak)
+sys.argv = ["iacsieve", *sys.argv[2:]]
+runpy.run_module("iacsieve", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_command(
     model_dir: str | Path,
     detections: Path,
@@ -137,11 +153,17 @@ def run_command(
     """One fresh `iacsieve filter` process: wall and CPU seconds and its own peak RSS (MB).
     `python` / `env`: another interpreter or source tree (a before/after comparison)."""
     command = filter_command(model_dir, detections, scripts, out, threshold) + list(extra or [])
-    command[0] = python
+    hwm = out.with_name(out.name + ".vmhwm")
+    command[:3] = [python, "-c", _PEAK_PROBE, str(hwm)]  # `python -m iacsieve` with its peak RSS noted
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
+    _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
+    try:
+        peak_kib = float(hwm.read_text(encoding="utf-8"))
+        hwm.unlink()
+    except (OSError, ValueError):  # no /proc: ru_maxrss (which may count the parent's pages)
+        peak_kib = float(usage.ru_maxrss)
     assert process.stderr is not None  # stderr=PIPE above
     stderr = process.stderr.read().decode("utf-8", errors="replace")
     process.stderr.close()
@@ -151,7 +173,7 @@ def run_command(
     return {
         "wall_s": round(wall, 3),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_kib / 1024, 1),
     }
 
 
