@@ -21,6 +21,7 @@ from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import Evidence, Neighbour, champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
 from iacsieve.filtering.verdicts import comparison_parts
+from iacsieve.limits import DEFAULT, Limits
 from iacsieve.models import load_scorer
 from iacsieve.smells import canonical_smell, is_non_security
 
@@ -51,6 +52,10 @@ def explain_warning(
     threshold: float | None = None,
     threshold_source: str | None = None,
     k: int = 3,
+    detections_format: str | None = None,
+    limits: Limits = DEFAULT,
+    path_prefix_strip: str | None = None,
+    model_label: str | None = None,
 ) -> Explained:
     """Judge one warning (`detections` + `row`, the row's line number in that file as `--explain` and
     error messages give it; or `file` + `line` + `smell`) with the champion and gather its evidence.
@@ -60,7 +65,7 @@ def explain_warning(
     if detections is not None:
         if row is None:
             raise IacsieveError("--detections needs --row N (the row's line in that file)")
-        parsed = read_detections(detections)
+        parsed = read_detections(detections, detections_format, limits)
         found = [d for d in parsed.rows if d.row_no == row]
         if not found:
             raise IacsieveError(f"{detections}: no warning starts on line {row} ({len(parsed.rows)} rows)")
@@ -78,9 +83,11 @@ def explain_warning(
         )
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
-        raise IacsieveError(f"{model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
+        raise IacsieveError(
+            f"{model_label or model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold"
+        )
     index = champion_index(champion)
-    folder = ScriptFolder(scripts_dir)
+    folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip)
     try:
         script = folder.resolve(file)
         text, lines = folder.line(script, int(line))

@@ -37,6 +37,7 @@ from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder
 from iacsieve.filtering.verdicts import score_comparison
+from iacsieve.limits import DEFAULT, Limits
 from iacsieve.models import Scorer
 from iacsieve.output_policy import check_file_output
 from iacsieve.run_config import TrainConfig
@@ -143,6 +144,9 @@ def review_detections(
     batch_size: int = 64,
     scorer: Scorer | None = None,
     model_label: str | None = None,
+    limits: Limits = DEFAULT,
+    path_prefix_strip: str | None = None,
+    threshold_source: str | None = None,
 ) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet.
     `model_label`: the model's name in the summary and errors (as `filter_detections`'s).
@@ -153,18 +157,18 @@ def review_detections(
     check_file_output(
         out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir, human=human_dir
     )
-    parsed = read_detections(detections, detections_format)
+    parsed = read_detections(detections, detections_format, limits)
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
         raise IacsieveError(f"{label}: no champion.json with a frozen threshold; pass --threshold")
-    folder = ScriptFolder(scripts_dir)
+    folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip)
     scorer = scorer if scorer is not None else load_model(champion.model_dir)
     use_context = bool(getattr(scorer, "use_context", champion.use_context))
     rows, problems = resolve_rows(parsed, folder, champion, on_missing)
     inputs, slots, _ = model_inputs(rows, folder, tech, use_context, parsed)
     scores = _scores(scorer, inputs, batch_size, label)
-    source = "--threshold" if threshold is not None else "frozen"
+    source = threshold_source or ("--threshold" if threshold is not None else "frozen")
     evidence = explain_inputs(champion_index(champion), scorer, inputs, scores, cut, source)
     firsts: dict[int, Any] = {}  # model input -> the first scored row that produced it
     for row in rows:
