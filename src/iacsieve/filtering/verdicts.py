@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,9 +12,19 @@ from iacsieve.filtering.detections import Detection
 if TYPE_CHECKING:
     from iacsieve.filtering.evidence import Evidence
 
-# Row statuses: "scored", "pass_through", "missing:<reason>" (--on-missing decides keep),
-# "unreadable:<reason>" (binary / undecodable script: kept, unscored), "baseline" (kept, but in --baseline).
-SCORED, PASS_THROUGH, BASELINE = "scored", "pass_through", "baseline"
+
+class Status(StrEnum):
+    """What the filter did with a row (the `status` of `--explain`, with the script problem's reason
+    after a colon for MISSING and UNREADABLE: `missing:not_found`)."""
+
+    SCORED = "scored"
+    PASS_THROUGH = "pass_through"  # a smell the champion does not judge, or a whole-file one
+    MISSING = "missing"  # the script is missing, outside --scripts or too short: --on-missing decides keep
+    UNREADABLE = "unreadable"  # binary / undecodable script: kept, unscored
+    BASELINE = "baseline"  # in --baseline: kept=false, left out of SARIF
+
+
+SCORED, PASS_THROUGH, BASELINE = Status.SCORED, Status.PASS_THROUGH, Status.BASELINE
 
 
 @dataclass
@@ -24,12 +35,18 @@ class FilteredRow:
     smell: str
     score: float | None = None
     keep: bool = True
-    status: str = PASS_THROUGH
+    status: Status = Status.PASS_THROUGH
+    why: str = ""  # MISSING / UNREADABLE: the script problem's reason (`not_found`, `binary`, ...)
     script: Path | None = None  # resolved real path (None when it could not be resolved)
     location: str | None = None  # the script's path relative to --scripts (resolved or best guess), POSIX
     fingerprint: str = ""  # line-shift tolerant identity of the warning (see iacsieve.filtering.fingerprint)
     problem: str | None = None  # why the script could not be used, for the summary
     evidence: Evidence | None = None  # why it was kept or dropped (shared by rows of one model input)
+
+    @property
+    def status_text(self) -> str:
+        """The status as written out: `scored`, `missing:not_found`."""
+        return f"{self.status.value}:{self.why}" if self.why else self.status.value
 
     @property
     def security(self) -> bool:
