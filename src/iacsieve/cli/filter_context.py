@@ -17,7 +17,7 @@ from iacsieve.filtering.detections import FORMATS
 from iacsieve.filtering.output import say
 from iacsieve.layout import TECHS
 from iacsieve.limits import Limits, add_limit_flags, limits_from_args
-from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
+from iacsieve.val_curve import choose_threshold, describe_choice, load_val_curve
 
 SCRIPT_LIMITS: tuple[str, ...] = ("max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
 
