@@ -66,3 +66,22 @@ def test_every_filter_input_is_accepted_by_all_three(setup, tmp_path, capsys, co
         assert code == 2 and "more than 3 rows" in err, err
     else:
         assert code == 0, err
+
+
+def test_run_filter_takes_the_two_option_objects(setup, tmp_path):
+    """The single entry `scan` and `filter` call: same bytes as the long keyword form."""
+    from iacsieve.filtering import filter_detections
+    from iacsieve.filtering.context import FilterOptions, OutputOptions, run_filter
+
+    options = FilterOptions(
+        model=str(setup["champion"]),
+        detections=str(setup["prefixed"]),
+        scripts=str(SCRIPTS),
+        path_prefix_strip="/src",
+    )
+    summary = run_filter(options, OutputOptions(out=str(tmp_path / "a.jsonl")))
+    filter_detections(
+        setup["champion"], setup["prefixed"], SCRIPTS, tmp_path / "b.jsonl", path_prefix_strip="/src"
+    )
+    assert summary["missing"] == 0 and summary["scored"] > 0
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()

@@ -15,7 +15,8 @@ from iacsieve.cli.filter_context import (
 )
 from iacsieve.cli.filter_context import threshold_in_force as threshold_in_force  # its old home
 from iacsieve.errors import IacsieveError
-from iacsieve.filtering import OUTPUT_FORMATS, filter_detections, format_summary
+from iacsieve.filtering import OUTPUT_FORMATS, format_summary
+from iacsieve.filtering.context import OutputOptions, run_filter
 from iacsieve.filtering.output import say
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY
 from iacsieve.output_policy import STDOUT, check_file_output
@@ -156,30 +157,19 @@ def _filter(args: argparse.Namespace) -> int:
         inputs = {"--out": written, "--detections": args.detections, "--model": args.model}
         inputs["--explain"] = args.explain  # two outputs naming one file: refused, one line
         check_file_output(args.json_summary, flag="--json-summary", inputs=inputs, scripts=args.scripts)
-    options = filter_options(args)
-    summary = filter_detections(
-        options.model,
-        args.detections,
-        args.scripts,
-        args.out,
+    output = OutputOptions(
+        out=args.out,
         fmt=args.format,
-        tech=options.tech,
-        threshold=options.threshold,
-        on_missing=options.on_missing,
         batch_size=args.batch_size,
-        detections_format=options.detections_format,
-        limits=options.limits,
         sarif_all=args.sarif_all,
         uri_base=args.uri_base,
-        path_prefix_strip=options.path_prefix_strip,
         baseline=args.baseline,
         sarif_category=args.sarif_category,
-        threshold_source=options.threshold_source,
         evidence=not args.no_evidence,
         explain=args.explain,
         sarif_suppressed=args.sarif_suppressed,
-        model_label=options.model_label,
     )
+    summary = run_filter(filter_options(args), output)
     code = 1 if args.fail_on == "kept" and summary["kept_security"] else 0
     summary.update(fail_on=args.fail_on, exit_code=code)
     say(format_summary(summary))

@@ -9,34 +9,16 @@ command adds the groups it needs and reads them back as one `FilterOptions`.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-from pathlib import Path
 
 from iacsieve.filtering import ON_MISSING, read_champion
+from iacsieve.filtering.context import FilterOptions
 from iacsieve.filtering.detections import FORMATS
 from iacsieve.filtering.output import say
 from iacsieve.layout import TECHS
-from iacsieve.limits import Limits, add_limit_flags, limits_from_args
+from iacsieve.limits import add_limit_flags, limits_from_args
 from iacsieve.val_curve import choose_threshold, describe_choice, load_val_curve
 
 SCRIPT_LIMITS: tuple[str, ...] = ("max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
-
-
-@dataclass(frozen=True)
-class FilterOptions:
-    """What a filter-like command was asked, from its flags (None: the flag's group was not added)."""
-
-    model: str
-    model_label: str | None  # the archive `--model` named when it was unpacked to a temp folder
-    scripts: str | None
-    detections: str | None
-    detections_format: str | None
-    tech: str | None
-    on_missing: str
-    limits: Limits
-    path_prefix_strip: str | None
-    threshold: float | None
-    threshold_source: str | None  # how `threshold` was chosen (an operating point), None: as given
 
 
 def add_model_flag(p: argparse.ArgumentParser) -> None:
@@ -163,8 +145,3 @@ def filter_options(args: argparse.Namespace) -> FilterOptions:
         threshold=threshold,
         threshold_source=source,
     )
-
-
-def label_of(options: FilterOptions) -> str:
-    """The model's name in summaries and errors: the archive given, else the folder."""
-    return options.model_label or str(Path(options.model))
