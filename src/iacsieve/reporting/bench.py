@@ -86,10 +86,17 @@ def bench(
         if module is not None and hasattr(module, "run_filter_benchmark"):
             from iacsieve.reporting import bench_targets
 
-            out["filter_targets"] = bench_targets.measure(champion)  # issue 28's targets, fresh processes
+            targets = bench_targets.measure(champion, scale=False)  # issue 28's targets, fresh processes
             out["filter_startup"] = module.run_startup_benchmark(champion)
             out["filter"] = module.run_filter_benchmark(champion)
-            out["filter_scale"] = module.run_scale_benchmarks(champion)
+            scales: list[dict] = module.run_scale_benchmarks(champion)
+            out["filter_scale"] = scales
+            by_rows = {run["rows"]: run for run in scales}  # the targets' 400k and 2M rows
+            if 400_000 in by_rows:
+                targets["rows_per_s_400k"] = by_rows[400_000]["rows_per_s"]
+            if 2_000_000 in by_rows:
+                targets["rss_mb_2m"] = by_rows[2_000_000]["peak_rss_mb"]
+            out["filter_targets"] = targets
             out["filter_no_evidence"] = module.run_filter_benchmark(champion, evidence=False)
             out["filter_scale_no_evidence"] = module.run_scale_benchmark(champion, evidence=False)
             # The encoders of stage 1, for their throughput (argmax rule: threshold 0.5).

@@ -116,9 +116,11 @@ def measure(
     python: str = sys.executable,
     env: dict | None = None,
     requirements: list[str] | None = None,
+    scale: bool = True,
 ) -> dict:
     """Every figure of `TARGETS` for `model` (quick: 40k / 200k rows instead of 400k / 2M); `python`,
-    `env`, `requirements`: another source tree and base (a before/after comparison)."""
+    `env`, `requirements`: another source tree and base (a before/after comparison); `scale=False`
+    leaves the two large runs to the caller (`make bench` has them from its scale runs)."""
     big, huge = (40_000, 200_000) if quick else (400_000, 2_000_000)
     out: dict = {"install_mb": base_install_mb(requirements)}
     with tempfile.TemporaryDirectory(prefix="iacsieve-targets-") as tmp:
@@ -131,12 +133,14 @@ def measure(
             model, *distinct_inputs(1000, folder), folder / "d.csv", python=python, env=env
         )
         out.update(distinct_cpu_s=distinct["cpu_s"], distinct_rss_mb=distinct["peak_rss_mb"])
+        if not scale:
+            return out
         detections, scripts = realistic_inputs(big, folder)
-        scale = run_command(model, detections, scripts, folder / "b.csv", python=python, env=env)
-        out.update(rows_per_s_400k=round(big / scale["wall_s"], 1), rows_400k=big)
+        large = run_command(model, detections, scripts, folder / "b.csv", python=python, env=env)
+        out.update(rows_per_s_400k=round(big / large["wall_s"], 1), rows_400k=big)
         detections, scripts = realistic_inputs(huge, folder)
-        scale = run_command(model, detections, scripts, folder / "h.csv", python=python, env=env)
-        out.update(rss_mb_2m=scale["peak_rss_mb"], rows_2m=huge)
+        large = run_command(model, detections, scripts, folder / "h.csv", python=python, env=env)
+        out.update(rss_mb_2m=large["peak_rss_mb"], rows_2m=huge)
     return out
 
 
