@@ -99,8 +99,12 @@ def _word_ngrams(tokens: list[str], lo: int, hi: int) -> list[str]:
 
 
 def gram_hash(gram: str) -> int:
-    """scikit-learn's `murmurhash3_bytes_s32(gram.encode('utf-8'), 0)`."""
-    return int(mmh3.hash(gram, 0, True))  # mmh3 hashes a str as its UTF-8 bytes
+    """scikit-learn's `murmurhash3_bytes_s32(gram.encode('utf-8'), 0)` (mmh3 hashes a str as its UTF-8
+    bytes; signed, seed 0)."""
+    return _MMH3(gram, 0, True)
+
+
+_MMH3 = mmh3.hash
 
 
 def gram_column(gram: str, n_features: int) -> int:

@@ -415,11 +415,14 @@ class PlainScorer:
             label = VIEW_WORDS.get(view.name, view.name)
             rows = sorted(wanted)
             view_texts = view.text([texts[i] for i in rows])
+            width = view.spec.n_features
             for i, doc in zip(rows, view_texts):
+                targets = set(wanted[i])
                 found: dict[int, list[str]] = {}
                 for gram in sorted(set(view.spec.grams(doc))):
-                    column = abs(gram_hash(gram)) % view.spec.n_features + start
-                    found.setdefault(column, []).append(gram)
+                    column = abs(gram_hash(gram)) % width + start
+                    if column in targets:  # only the picked columns are named
+                        found.setdefault(column, []).append(gram)
                 names[i].update(
                     {c: f"{label} " + " / ".join(f'"{g}"' for g in found.get(c, ["?"])) for c in wanted[i]}
                 )
