@@ -82,8 +82,8 @@ clean-venv:
 
 # dvc.yaml's code deps, regenerated from each stage's imports (a test says when they drifted).
 dvc-deps: install
-	$(BIN)/python -m iacsieve.dvc_deps
+	$(BIN)/python -m iacsieve.repo.dvc_deps
 
-# docs/INTERFACES.md, the JSON artifacts' reference, regenerated from src/iacsieve/artifacts.py.
+# docs/INTERFACES.md, the JSON artifacts' reference, regenerated from src/iacsieve/core/artifacts.py.
 interfaces: install
-	$(BIN)/python -m iacsieve.artifacts --out docs/INTERFACES.md
+	$(BIN)/python -m iacsieve.core.artifacts --out docs/INTERFACES.md

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from worktree import REPO, WorktreeGuard, staged_text
 
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import load_prepared
 from iacsieve.models.classical import PLAIN_CARD_KEY, write_plain
-from iacsieve.run_config import TrainConfig
 from iacsieve.steps.train import train
 
 RAW = REPO / "data" / "raw"

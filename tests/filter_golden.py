@@ -18,9 +18,9 @@ import json
 import re
 from pathlib import Path
 
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.filtering import filter_detections
 from iacsieve.filtering.explain_page import explain_warning, render_page
-from iacsieve.run_config import TrainConfig
 from iacsieve.steps.freeze import freeze
 from iacsieve.steps.train import train
 

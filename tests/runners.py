@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from iacsieve import layout
+from iacsieve.core import layout
 from iacsieve.data.human import build_training_data
 from iacsieve.data.records import TECHS, prepare
 from iacsieve.kfp import StageInputs, run_local

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.atomic import atomic_write_jsonl
 from iacsieve.cli.app import main
+from iacsieve.core.errors import IacsieveError
 from iacsieve.data.records import prepared_path
-from iacsieve.errors import IacsieveError
+from iacsieve.io.atomic import atomic_write_jsonl
 from iacsieve.reporting.ablation import BASE, DEFAULT_VARIANTS, Variant, run_ablation
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -52,8 +52,8 @@ def test_ablation_writes_its_table(prepared, tmp_path):
 
 
 def test_default_variants_are_distinct_and_valid():
+    from iacsieve.core.run_config import TrainConfig
     from iacsieve.models.classical import resolve_options
-    from iacsieve.run_config import TrainConfig
 
     assert DEFAULT_VARIANTS[0].name == BASE and len({v.name for v in DEFAULT_VARIANTS}) == len(
         DEFAULT_VARIANTS

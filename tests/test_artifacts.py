@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve import artifacts
-from iacsieve.errors import IacsieveError
+from iacsieve.core import artifacts
+from iacsieve.core.errors import IacsieveError
 
 REPO = Path(__file__).resolve().parents[1]
 WINNER = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from iacsieve.cli.app import build_parser, main
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.release.archive import MANIFEST, opened, pack, unpack, verify
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "glitch-real"

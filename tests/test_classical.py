@@ -8,10 +8,10 @@ import os
 import numpy as np
 import pytest
 
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
-from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.models import META_FILE, classical, load_scorer
-from iacsieve.run_config import TrainConfig
 
 CONTEXT = "# File: f.pp\n# Target line: 2\n\n   1: class x {\n>>> 2: {line}\n   3: }"
 
@@ -213,7 +213,7 @@ def test_a_saved_model_is_the_same_bytes_run_to_run(tmp_path, prepared_small):
     import sys
 
     code = (
-        "import sys; from iacsieve.steps.train import train; from iacsieve.run_config import TrainConfig; "
+        "import sys; from iacsieve.steps.train import train; from iacsieve.core.run_config import TrainConfig; "
         "train(TrainConfig(family='classical'), sys.argv[1], sys.argv[2])"
     )
     digests = []

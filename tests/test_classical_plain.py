@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 from filter_golden import REAL, golden_champion
 
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import load_prepared, record_text
-from iacsieve.errors import IacsieveError
 from iacsieve.models import classical, classical_plain, load_scorer
 from iacsieve.models.classical_explain import top_features
 from iacsieve.models.classical_hashing import NgramSpec, gram_column, hashed_counts
 from iacsieve.models.evidence_index import build_index, index_text
 from iacsieve.release import archive
-from iacsieve.run_config import TrainConfig
 
 HEAVY = ("scipy", "sklearn", "skops", "torch")
 SAMPLES = [

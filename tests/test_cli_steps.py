@@ -11,7 +11,7 @@ from test_freeze import prepared
 
 import iacsieve.steps.train
 from iacsieve.cli.app import main
-from iacsieve.run_config import TrainConfig
+from iacsieve.core.run_config import TrainConfig
 
 
 def one_line_error(capsys, argv) -> str:

@@ -29,9 +29,9 @@ from runners import CHAMPION_KEYS, comparable_run, dvc_chain, kfp_all_stages, ma
 
 from iacsieve import __version__
 from iacsieve.cli.app import main
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.image import DEFAULT_IMAGE, check_image
 from iacsieve.data.records import load_prepared
-from iacsieve.errors import IacsieveError
-from iacsieve.image import DEFAULT_IMAGE, check_image
 from iacsieve.models import load_scorer
 from iacsieve.steps.freeze import load_champion
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from iacsieve.cli.app import main
+from iacsieve.core.errors import DataError
 from iacsieve.data.records import (
     build_input_text,
     context_body,
@@ -15,7 +16,6 @@ from iacsieve.data.records import (
     prepare,
     render_context,
 )
-from iacsieve.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"

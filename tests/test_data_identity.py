@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from iacsieve.cli.app import main
+from iacsieve.core.errors import IacsieveError
 from iacsieve.data.identity import (
     data_md5_from_dvc_file,
     data_uri,
@@ -18,7 +19,6 @@ from iacsieve.data.identity import (
     push_data,
 )
 from iacsieve.data.records import prepare
-from iacsieve.errors import IacsieveError
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.errors import DataError, IacsieveError
+from iacsieve.core.errors import DataError, IacsieveError
 from iacsieve.filtering.detections import detect_format, read_detections
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from iacsieve.classification import compute_metrics
-from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import ConfigError, IacsieveError
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.threshold import sweep_threshold
 

@@ -17,6 +17,7 @@ import pytest
 from sarif_schema import validate_sarif
 
 from iacsieve.cli.app import main
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, load_prepared, record_text
 from iacsieve.filtering import filter_detections
 from iacsieve.filtering.champion import read_champion
@@ -24,7 +25,6 @@ from iacsieve.filtering.evidence import champion_index
 from iacsieve.models import classical, load_scorer
 from iacsieve.models.classical_explain import top_features
 from iacsieve.models.evidence_index import CARD_KEY, ROWS_FILE, VECTORS_FILE, index_text
-from iacsieve.run_config import TrainConfig
 from iacsieve.steps.freeze import freeze
 from iacsieve.steps.train import train
 

@@ -12,12 +12,12 @@ import pytest
 
 import iacsieve.filtering.apply as filter_module
 from iacsieve.cli.app import main
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.smells import canonical_smell, is_non_security
 from iacsieve.data.records import render_context
-from iacsieve.errors import IacsieveError
 from iacsieve.filtering import DATASET_SMELLS, filter_detections, read_champion
+from iacsieve.io.safe_text import unneutralise_cell
 from iacsieve.models import load_scorer
-from iacsieve.safe_text import unneutralise_cell
-from iacsieve.smells import canonical_smell, is_non_security
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
 GLITCH_CSV = FIXTURE / "glitch-puppet.csv"

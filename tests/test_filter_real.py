@@ -16,7 +16,7 @@ from test_filter import load_cached
 import iacsieve.filtering.apply as filter_module
 from iacsieve.cli.app import main
 from iacsieve.filtering import filter_detections
-from iacsieve.safe_text import neutralise_cell, terminal_safe, unneutralise_cell
+from iacsieve.io.safe_text import neutralise_cell, terminal_safe, unneutralise_cell
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "glitch-real"
 TECHS = ("ansible", "chef", "puppet")

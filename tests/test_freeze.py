@@ -10,7 +10,7 @@ import pytest
 from test_evaluate import make_run
 
 import iacsieve.steps.freeze as freeze_mod
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import data_md5, freeze, load_champion
 from iacsieve.steps.selection import select_runs

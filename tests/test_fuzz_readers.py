@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from iacsieve.cli.app import main
+from iacsieve.core.errors import DataError, IacsieveError
 from iacsieve.data.records import load_jsonl
-from iacsieve.errors import DataError, IacsieveError
 from iacsieve.filtering import read_champion
 from iacsieve.filtering.detections import FORMATS, read_detections
 from iacsieve.models import read_meta

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 import iacsieve.filtering.apply as apply_module
-from iacsieve.atomic import atomic_directory, atomic_write_text
 from iacsieve.cli.app import main
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering import read_champion
 from iacsieve.filtering.detections import read_detections
+from iacsieve.io.atomic import atomic_directory, atomic_write_text
 from iacsieve.models import load_scorer
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
@@ -493,9 +493,9 @@ def world(tmp_path_factory, prepared_small, champion) -> dict[str, Path]:
 
     from worktree import repo_copy
 
+    from iacsieve.core.run_config import TrainConfig
     from iacsieve.data.sheet import SheetRow, write_sheet
     from iacsieve.release.archive import pack
-    from iacsieve.run_config import TrainConfig
     from iacsieve.steps.evaluate import evaluate
     from iacsieve.steps.selection import select_runs
     from iacsieve.steps.train import train
@@ -750,7 +750,7 @@ def _dead_pid() -> int:
 
 
 def test_a_folder_is_swapped_in_one_step_and_a_killed_swap_is_undone(tmp_path, monkeypatch):
-    import iacsieve.atomic as atomic
+    import iacsieve.io.atomic as atomic
 
     final = tmp_path / "out"
     with atomic.atomic_directory(final) as tmp:
@@ -778,7 +778,7 @@ def test_a_folder_is_swapped_in_one_step_and_a_killed_swap_is_undone(tmp_path, m
 
 
 def test_the_fallback_swap_keeps_the_old_folder_until_the_new_one_is_in(tmp_path, monkeypatch):
-    import iacsieve.atomic as atomic
+    import iacsieve.io.atomic as atomic
 
     monkeypatch.setattr(atomic, "exchange", lambda a, b: False)  # e.g. not Linux
     final = tmp_path / "out"
@@ -917,7 +917,7 @@ def test_a_corrupt_dvc_rwlock_is_repaired_only_when_no_dvc_holds_the_repo(tmp_pa
 
 
 def test_a_sound_dvc_rwlock_is_left_alone(tmp_path, capsys):
-    from iacsieve.dvc_lock import repair_rwlock
+    from iacsieve.repo.dvc_lock import repair_rwlock
 
     (tmp_path / ".dvc" / "tmp").mkdir(parents=True)
     rwlock = tmp_path / ".dvc" / "tmp" / "rwlock"
@@ -991,7 +991,7 @@ def test_params_refuses_what_would_fail_later(tmp_path, capsys, old, new, needle
 
 
 def test_a_link_to_a_plain_file_is_replaced_not_its_target(tmp_path):
-    from iacsieve.output_policy import check_file_output
+    from iacsieve.io.output_policy import check_file_output
 
     target = tmp_path / "elsewhere.csv"
     target.write_text("keep me\n")

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.classification import compute_metrics
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.human import (
     HumanLabel,
     HumanSettings,
@@ -17,10 +19,8 @@ from iacsieve.data.human import (
     save_human_labels,
 )
 from iacsieve.data.records import SPLITS, TECHS, load_prepared, prepared_path
-from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.io.output_policy import MARKER
 from iacsieve.models import load_scorer
-from iacsieve.output_policy import MARKER
-from iacsieve.run_config import TrainConfig
 from iacsieve.steps.selection import select_runs
 from iacsieve.steps.train import train
 

@@ -23,7 +23,7 @@ from wheelhouse import base_wheelhouse, build_own_wheel, dependency_closure
 
 from iacsieve import __version__
 from iacsieve.cli.app import main
-from iacsieve.extras import EXTRA_OF_MODULE, extra_for
+from iacsieve.core.extras import EXTRA_OF_MODULE, extra_for
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"

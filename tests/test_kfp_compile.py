@@ -10,7 +10,7 @@ import yaml
 from worktree import repo_copy
 
 from iacsieve.cli.app import main
-from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.core.errors import ConfigError, IacsieveError
 from iacsieve.kfp import StageInputs, compile_stage
 from iacsieve.kfp.image_ref import pinned
 from iacsieve.method.grid import stage_runs

@@ -12,7 +12,7 @@ import pytest
 from test_kfp_submit import PARAMS, FakeKfp
 
 from iacsieve.cli.app import main
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.kfp.from_run import resolve_run_outputs, stage_inputs_from_run
 
 RUNS: dict[str, dict] = {
@@ -189,6 +189,6 @@ def test_submit_from_run_sends_the_earlier_runs_selection(server, runs, tmp_path
     ],
 )
 def test_found_paths_keep_the_roots_scheme(base, found, uri):
-    from iacsieve.object_store import uri_of
+    from iacsieve.io.object_store import uri_of
 
     assert uri_of(base, found) == uri

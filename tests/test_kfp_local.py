@@ -28,10 +28,10 @@ from runners import (
 )
 from runners import dvc_chain as run_dvc_chain
 
-from iacsieve import layout
 from iacsieve.cli.app import main
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
 from iacsieve.data.records import load_prepared
-from iacsieve.errors import IacsieveError
 from iacsieve.kfp import pull_champion
 from iacsieve.kfp.components import build_components
 from iacsieve.kfp.runtime import RUN_REF_FILE, headline_metrics, publish_scores

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from kfp import compiler, dsl
 
-from iacsieve.errors import ConfigError
+from iacsieve.core.errors import ConfigError
 from iacsieve.kfp.pods import configure_task
 from iacsieve.method.cluster import parse_pod_settings
 

@@ -15,7 +15,7 @@ import yaml
 from worktree import repo_copy
 
 from iacsieve.cli.app import main
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.method.params import load_params
 
 PARAMS = repo_copy("params.yaml")  # the staged file: a user's working edits never reach the tests

@@ -3,8 +3,8 @@
 import json
 
 import iacsieve.reporting.learning_curve as lc
-from iacsieve.classification import compute_metrics
 from iacsieve.cli.app import main
+from iacsieve.core.classification import compute_metrics
 from iacsieve.data.human import record_key
 from iacsieve.data.records import load_prepared
 

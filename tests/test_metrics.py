@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from iacsieve.classification import compute_metrics, predict
-from iacsieve.errors import DataError, IacsieveError
+from iacsieve.core.classification import compute_metrics, predict
+from iacsieve.core.errors import DataError, IacsieveError
 from iacsieve.steps.metrics import bootstrap_f1_ci, load_scores, read_json_object
 
 # 10 warnings: 4 real smells (1), 6 false alarms (0).

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import load_prepared, record_text
-from iacsieve.errors import ConfigError, IacsieveError
 from iacsieve.models import FAMILIES, get_family, hf, load_scorer, read_meta, tiny
 from iacsieve.models.encoders import loading, tokens, training
-from iacsieve.run_config import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from iacsieve import layout
+from iacsieve.core import layout
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "iacsieve"
 # layout's file and folder names (a dot or a slash: "results" alone is too common a word to police)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from iacsieve.classification import compute_metrics
 from iacsieve.cli.app import main
-from iacsieve.errors import IacsieveError
-from iacsieve.run_config import TrainConfig
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.steps.freeze import freeze
 from iacsieve.steps.metrics import load_scores, score_arrays
 from iacsieve.steps.operating_point import (

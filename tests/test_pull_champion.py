@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from iacsieve.run_config import TrainConfig
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze
 from iacsieve.steps.metrics import HEADLINE_KEYS

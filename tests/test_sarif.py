@@ -17,10 +17,7 @@ from worktree import REPO
 
 import iacsieve.filtering.apply as filter_module
 from iacsieve.cli.app import main
-from iacsieve.filtering import filter_detections
-from iacsieve.filtering.uri_base import repository_root
-from iacsieve.models import load_scorer
-from iacsieve.smells import (
+from iacsieve.core.smells import (
     CANONICAL_SMELLS,
     CODE_QUALITY_INFO,
     SMELL_INFO,
@@ -28,6 +25,9 @@ from iacsieve.smells import (
     is_non_security,
     smell_info,
 )
+from iacsieve.filtering import filter_detections
+from iacsieve.filtering.uri_base import repository_root
+from iacsieve.models import load_scorer
 
 LEVELS = {"none", "note", "warning", "error"}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_evaluate import make_run
 
-from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.core.errors import ConfigError, IacsieveError
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.selection import select_runs
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from iacsieve.smells import CANONICAL_SMELLS, TAXONOMY, canonical_smell, is_non_security
+from iacsieve.core.smells import CANONICAL_SMELLS, TAXONOMY, canonical_smell, is_non_security
 
 # The table from docs/DESIGN.md, written out independently of smells.py.
 TABLE = {

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from iacsieve.classification import compute_metrics
-from iacsieve.errors import ConfigError
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import ConfigError
 from iacsieve.steps.threshold import best_point, sweep_threshold, threshold_grid
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import load_prepared
-from iacsieve.errors import ConfigError
 from iacsieve.models import load_scorer, tiny
-from iacsieve.run_config import TrainConfig
 from iacsieve.steps.train import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iacsieve import artifacts
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import CHAMPION_FILE
+from iacsieve.core import artifacts
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import CHAMPION_FILE
 
 
 def load_champion(champion: str | Path) -> dict:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iacsieve import layout
-from iacsieve.errors import IacsieveError
-from iacsieve.reading import read_json_object
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.io.reading import read_json_object
 
 CURVE_FILE = layout.VAL_CURVE_FILE
 

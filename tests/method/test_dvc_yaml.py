@@ -1,6 +1,6 @@
 """dvc.yaml interprets the stage plan and depends on what each stage really uses.
 
-- dvc.yaml's code deps are what `make dvc-deps` writes (the generator, iacsieve.dvc_deps);
+- dvc.yaml's code deps are what `make dvc-deps` writes (the generator, iacsieve.repo.dvc_deps);
 - every training stage's code deps are the import closure of the module its command runs, no
   more and no less (a folder dep counts only if every module in it is in the closure);
 - each stage's inputs are the plan's: stages that build on a winner/champion read it as params
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iacsieve import dvc_deps
 from iacsieve.method.dvc import base_file
 from iacsieve.method.plan import PLAN, champion_dir
+from iacsieve.repo import dvc_deps
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from worktree import repo_copy
 
-from iacsieve.errors import ConfigError
+from iacsieve.core.errors import ConfigError
 from iacsieve.method.grid import resolve_run_config, run_name, stage_runs
 from iacsieve.method.params import load_params, parse_params
 

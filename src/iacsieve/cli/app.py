@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from iacsieve import __version__
-from iacsieve.errors import IacsieveError, Terminated
-from iacsieve.extras import extra_for, missing_extra_message
-from iacsieve.safe_text import terminal_safe
+from iacsieve.core.errors import IacsieveError, Terminated
+from iacsieve.core.extras import extra_for, missing_extra_message
+from iacsieve.io.safe_text import terminal_safe
 
 COMMAND_GROUPS: tuple[str, ...] = (
     "data",

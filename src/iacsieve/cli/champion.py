@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from iacsieve import layout
+from iacsieve.core import layout
 
 EXAMPLE = """\
 examples: (docs/champion.md)

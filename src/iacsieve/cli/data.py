@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from iacsieve import layout
+from iacsieve.core import layout
 from iacsieve.data.records import SPLITS, TECHS, compute_stats, load_jsonl, load_raw_split, prepare
-from iacsieve.limits import add_limit_flags, limits_from_args
+from iacsieve.io.limits import add_limit_flags, limits_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -12,7 +12,7 @@ from iacsieve.cli.filter_context import (
     add_threshold_flags,
     filter_options,
 )
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering.explain_page import explain_warning, render_page
 
 EXAMPLE = """\

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from iacsieve.atomic import atomic_write_text
 from iacsieve.cli.filter_context import (
     add_detections_flags,
     add_model_flag,
@@ -14,12 +13,13 @@ from iacsieve.cli.filter_context import (
     filter_options,
 )
 from iacsieve.cli.filter_context import threshold_in_force as threshold_in_force  # its old home
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering import OUTPUT_FORMATS, format_summary
 from iacsieve.filtering.context import OutputOptions, run_filter
 from iacsieve.filtering.output import say
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY
-from iacsieve.output_policy import STDOUT, check_file_output
+from iacsieve.io.atomic import atomic_write_text
+from iacsieve.io.output_policy import STDOUT, check_file_output
 
 FAIL_ON: tuple[str, ...] = ("never", "kept")
 EXAMPLE = """\

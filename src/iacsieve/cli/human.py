@@ -7,14 +7,14 @@ import json
 import sys
 from typing import TextIO
 
-from iacsieve import layout
 from iacsieve.cli.filter_context import (
     add_detections_flags,
     add_model_flag,
     add_scripts_flags,
     add_threshold_flags,
 )
-from iacsieve.safe_text import terminal_safe
+from iacsieve.core import layout
+from iacsieve.io.safe_text import terminal_safe
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -85,7 +85,7 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
 
 def _review(args: argparse.Namespace) -> int:
     from iacsieve.cli.filter_context import filter_options
-    from iacsieve.errors import IacsieveError
+    from iacsieve.core.errors import IacsieveError
     from iacsieve.filtering.review import format_review, review_detections, review_train
 
     if args.from_train:
@@ -313,8 +313,8 @@ def _register_experiment(sub: argparse._SubParsersAction) -> None:
 
 
 def _learning_curve(args: argparse.Namespace) -> int:
-    from iacsieve.errors import IacsieveError
-    from iacsieve.output_policy import check_folder_output
+    from iacsieve.core.errors import IacsieveError
+    from iacsieve.io.output_policy import check_folder_output
     from iacsieve.reporting.learning_curve import learning_curve
 
     try:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iacsieve import layout
+from iacsieve.core import layout
 
 if TYPE_CHECKING:
     from iacsieve.kfp.run import StageInputs
@@ -387,8 +387,8 @@ def _inputs(args: argparse.Namespace, *, local: bool) -> StageInputs:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    from iacsieve.io.output_policy import check_file_output
     from iacsieve.kfp import compile_stage
-    from iacsieve.output_policy import check_file_output
 
     out = args.output or f"iacsieve-stage{args.stage}-{args.profile}.yaml"
     target = check_file_output(out, flag="--output", inputs={"--params": args.params}, stream_ok=True)
@@ -409,7 +409,7 @@ def _compile(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _violations_per_line() -> Iterator[None]:
     """A spec the backend rules refuse: one stderr line per violation, then the usual error line (exit 2)."""
-    from iacsieve.errors import IacsieveError
+    from iacsieve.core.errors import IacsieveError
     from iacsieve.kfp.check import RULES_DOC, SpecViolations
 
     try:
@@ -477,8 +477,8 @@ def _errors_only(record: logging.LogRecord) -> bool:
 
 
 def _run_local(args: argparse.Namespace) -> int:
+    from iacsieve.io.output_policy import check_folder_output
     from iacsieve.kfp import pull_champion, run_local
-    from iacsieve.output_policy import check_folder_output
 
     if args.champion_out:  # checked before the run, not after it
         check_folder_output(args.champion_out, flag="--champion-out", model=True)
@@ -518,8 +518,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _specs(args: argparse.Namespace) -> int:
+    from iacsieve.io.output_policy import check_file_output
     from iacsieve.kfp.specs import spec_paths, write_specs
-    from iacsieve.output_policy import check_file_output
 
     for path in spec_paths(args.root):
         check_file_output(path, flag="--root", inputs={"--params": args.params})
@@ -529,7 +529,7 @@ def _specs(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from iacsieve.errors import IacsieveError
+    from iacsieve.core.errors import IacsieveError
     from iacsieve.kfp.from_run import PRODUCERS, resolve_run_outputs
     from iacsieve.kfp.pull import home_champion
 

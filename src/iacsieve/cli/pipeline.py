@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from iacsieve import layout
+from iacsieve.core import layout
+from iacsieve.io.output_policy import check_file_output, check_folder_output
+from iacsieve.io.overlap import refuse_overlap
 from iacsieve.method.plan import PLAN, STAGES
-from iacsieve.output_policy import check_file_output, check_folder_output
-from iacsieve.overlap import refuse_overlap
 
 FREEZING_STAGES: tuple[int, ...] = tuple(n for n, plan in PLAN.items() if plan.freezes)
 
@@ -342,7 +342,7 @@ def _register_repair_lock(sub: argparse._SubParsersAction) -> None:
 
 
 def _repair_lock(args: argparse.Namespace) -> int:
-    from iacsieve.dvc_lock import repair_rwlock
+    from iacsieve.repo.dvc_lock import repair_rwlock
 
     message = repair_rwlock(args.root)
     if message:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from iacsieve import layout
+from iacsieve.core import layout
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from iacsieve.output_policy import check_file_output, check_folder_output
+    from iacsieve.io.output_policy import check_file_output, check_folder_output
     from iacsieve.reporting.ablation import run_ablation
 
     check_folder_output(args.out, inputs={"--data": args.data}, replaces=False)  # its own named files

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import yaml
 
-from iacsieve import layout
-from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.output_policy import check_file_output, check_folder_output
-from iacsieve.overlap import refuse_overlap, same_path
-from iacsieve.run_config import TrainConfig, read_run_settings
+from iacsieve.core import layout
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.run_config import TrainConfig, read_run_settings
+from iacsieve.io.output_policy import check_file_output, check_folder_output
+from iacsieve.io.overlap import refuse_overlap, same_path
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -170,7 +170,7 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from iacsieve.layout import SWEEP_FILE
+    from iacsieve.core.layout import SWEEP_FILE
     from iacsieve.steps.threshold import sweep_threshold
 
     run_dir = Path(args.run_dir)

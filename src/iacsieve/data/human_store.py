@@ -17,16 +17,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_jsonl
+from iacsieve.core import layout
+from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.core.layout import TECHS
+from iacsieve.core.smells import canonical_smell
 from iacsieve.data.records import LABELS, WarningRecord
 from iacsieve.data.warning_keys import script_name, warning_key
-from iacsieve.errors import DataError, IacsieveError
-from iacsieve.layout import TECHS
-from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
-from iacsieve.limits import shorten
-from iacsieve.reading import decode_json_line, read_regular_text
-from iacsieve.smells import canonical_smell
+from iacsieve.io.atomic import atomic_write_jsonl
+from iacsieve.io.limits import DEFAULT as DEFAULT_LIMITS
+from iacsieve.io.limits import shorten
+from iacsieve.io.reading import decode_json_line, read_regular_text
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from iacsieve import layout
-from iacsieve.artifacts import HUMAN_REPORT, write_artifact
-from iacsieve.atomic import atomic_write_json
+from iacsieve.core import layout
+from iacsieve.core.artifacts import HUMAN_REPORT, write_artifact
+from iacsieve.core.errors import ConfigError, IacsieveError
 from iacsieve.data.human_store import (
     HUMAN_DIR,
     HumanLabel,
@@ -33,8 +33,8 @@ from iacsieve.data.records import (
     write_prepared,
 )
 from iacsieve.data.warning_keys import record_key, split_keys, test_split_keys
-from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.output_policy import check_folder_output, output_folder
+from iacsieve.io.atomic import atomic_write_json
+from iacsieve.io.output_policy import check_folder_output, output_folder
 
 REPORT_FILE = layout.HUMAN_REPORT
 TRAIN_MODES: tuple[str, ...] = ("off", "override", "add")

@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from iacsieve.atomic import atomic_directory
-from iacsieve.errors import IacsieveError
-from iacsieve.object_store import open_uri
+from iacsieve.core.errors import IacsieveError
+from iacsieve.io.atomic import atomic_directory
+from iacsieve.io.object_store import open_uri
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve import layout
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
 from iacsieve.data.human import (
     HUMAN_DIR,
     check_date,
@@ -30,8 +31,7 @@ from iacsieve.data.human import (
 from iacsieve.data.identity import data_md5_from_dvc_file, folder_md5
 from iacsieve.data.records import load_raw_split
 from iacsieve.data.sheet import read_sheet
-from iacsieve.errors import IacsieveError
-from iacsieve.output_policy import check_folder_output
+from iacsieve.io.output_policy import check_folder_output
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _dvc_add(human_dir: str | Path, changed: bool) -> str | None:
         return None
     from dvc.repo import Repo
 
-    from iacsieve.dvc_lock import repair_rwlock
+    from iacsieve.repo.dvc_lock import repair_rwlock
 
     repaired = repair_rwlock(root)
     if repaired:

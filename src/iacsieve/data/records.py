@@ -11,15 +11,15 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from iacsieve.atomic import atomic_write_json, atomic_write_jsonl
-from iacsieve.errors import DataError, IacsieveError
-from iacsieve.layout import STATS_FILE
-from iacsieve.layout import TECHS as TECHS  # re-exported: the data layer's importers read it here
-from iacsieve.layout import TEST_SETS as TEST_SETS
-from iacsieve.limits import DEFAULT, Limits, shorten
-from iacsieve.output_policy import check_folder_output, output_folder
-from iacsieve.reading import decode_json_line, read_regular_text
-from iacsieve.smells import canonical_smell
+from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.core.layout import STATS_FILE
+from iacsieve.core.layout import TECHS as TECHS  # re-exported: the data layer's importers read it here
+from iacsieve.core.layout import TEST_SETS as TEST_SETS
+from iacsieve.core.smells import canonical_smell
+from iacsieve.io.atomic import atomic_write_json, atomic_write_jsonl
+from iacsieve.io.limits import DEFAULT, Limits, shorten
+from iacsieve.io.output_policy import check_folder_output, output_folder
+from iacsieve.io.reading import decode_json_line, read_regular_text
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 LABELS: dict[str, int] = {"FP": 0, "TP": 1}

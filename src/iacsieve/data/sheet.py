@@ -15,14 +15,14 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from iacsieve.atomic import atomic_write_text
+from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.core.smells import canonical_smell
 from iacsieve.data.human import HumanLabel, key_id, parse_label_row, warning_key
 from iacsieve.data.records import LABELS, TECHS
-from iacsieve.errors import DataError, IacsieveError
-from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
-from iacsieve.reading import csv_rows, read_regular_text
-from iacsieve.safe_text import neutralise_cell, unneutralise_cell
-from iacsieve.smells import canonical_smell
+from iacsieve.io.atomic import atomic_write_text
+from iacsieve.io.limits import DEFAULT as DEFAULT_LIMITS
+from iacsieve.io.reading import csv_rows, read_regular_text
+from iacsieve.io.safe_text import neutralise_cell, unneutralise_cell
 
 SHEET_COLUMNS: tuple[str, ...] = (
     "id",

@@ -11,10 +11,10 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from iacsieve import layout
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.smells import canonical_smell
 from iacsieve.data.records import WarningRecord, load_raw_split
-from iacsieve.errors import IacsieveError
-from iacsieve.smells import canonical_smell
 
 
 def script_name(file: str) -> str:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve.classification import predict
+from iacsieve.core.classification import predict
+from iacsieve.core.errors import IacsieveError
 from iacsieve.data.records import TECHS, WarningRecord, render_context
-from iacsieve.errors import IacsieveError
 from iacsieve.filtering.baseline import read_baseline
 from iacsieve.filtering.champion import CHAMPION_FILE, Champion, champion_sha256, read_champion
 from iacsieve.filtering.detections import Detection, open_detections
@@ -43,9 +43,9 @@ from iacsieve.filtering.scripts import (
 from iacsieve.filtering.summary import Tally
 from iacsieve.filtering.uri_base import resolve_uri_base
 from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow, Status
-from iacsieve.limits import DEFAULT, Limits
+from iacsieve.io.limits import DEFAULT, Limits
+from iacsieve.io.output_policy import check_file_output
 from iacsieve.models import Scorer, load_scorer
-from iacsieve.output_policy import check_file_output
 
 ON_MISSING: tuple[str, ...] = ("error", "keep", "drop")
 CHUNK_ROWS = 4096  # rows held at once; their distinct inputs go to the model in one call

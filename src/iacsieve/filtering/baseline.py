@@ -12,10 +12,10 @@ import io
 import json
 from pathlib import Path
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering.fingerprint import FINGERPRINT_KEY
-from iacsieve.limits import DEFAULT, Limits
-from iacsieve.reading import read_regular_bytes
+from iacsieve.io.limits import DEFAULT, Limits
+from iacsieve.io.reading import read_regular_bytes
 
 
 def read_baseline(path: str | Path, limits: Limits = DEFAULT) -> frozenset[str]:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iacsieve.champion_card import load_champion
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import CHAMPION_FILE as CHAMPION_FILE  # re-exported for filtering.apply
-from iacsieve.limits import shorten
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import CHAMPION_FILE as CHAMPION_FILE  # re-exported for filtering.apply
+from iacsieve.core.smells import canonical_smell
+from iacsieve.io.limits import shorten
 from iacsieve.models import read_meta
-from iacsieve.smells import canonical_smell
 
 # What a champion covers when neither champion.json nor model_meta.json lists `smells`:
 # the four smells of the training data (data/README.md).

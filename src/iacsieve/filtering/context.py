@@ -14,7 +14,7 @@ from pathlib import Path
 
 from iacsieve.filtering.apply import filter_detections
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY
-from iacsieve.limits import DEFAULT, Limits
+from iacsieve.io.limits import DEFAULT, Limits
 from iacsieve.models import Scorer
 
 

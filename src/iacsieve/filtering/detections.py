@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iacsieve.errors import DataError, IacsieveError
-from iacsieve.limits import DEFAULT, FLAGS, Limits, shorten
-from iacsieve.reading import csv_rows, decode_json_line, open_regular
-from iacsieve.smells import canonical_smell, is_non_security
+from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.core.smells import canonical_smell, is_non_security
+from iacsieve.io.limits import DEFAULT, FLAGS, Limits, shorten
+from iacsieve.io.reading import csv_rows, decode_json_line, open_regular
 
 FORMATS: tuple[str, ...] = ("glitch", "replication", "jsonl")
 GLITCH_COLUMNS: tuple[str, ...] = ("path", "line", "code", "snippet")

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve.atomic import output_mode
+from iacsieve.core.layout import CHAMPION_FILE
 from iacsieve.data.records import WarningRecord
 from iacsieve.filtering.champion import Champion
 from iacsieve.filtering.verdicts import FilteredRow, Status, score_comparison
-from iacsieve.layout import CHAMPION_FILE
+from iacsieve.io.atomic import output_mode
 from iacsieve.models.evidence_index import (
     CARD_KEY,
     ROWS_FILE,

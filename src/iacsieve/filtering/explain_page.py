@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.smells import canonical_smell, is_non_security
 from iacsieve.data.records import WarningRecord, context_body, render_context
-from iacsieve.errors import IacsieveError
 from iacsieve.filtering.champion import CHAMPION_FILE, read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import Evidence, Neighbour, champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
 from iacsieve.filtering.verdicts import comparison_parts
-from iacsieve.limits import DEFAULT, Limits
+from iacsieve.io.limits import DEFAULT, Limits
 from iacsieve.models import load_scorer
-from iacsieve.smells import canonical_smell, is_non_security
 
 RADIUS = 3  # lines of context either side, on the page
 

@@ -3,7 +3,7 @@ the kept ones (security smells only unless `SarifOptions.include_all`), streamed
 to stdout (`--out -`).
 
 CSV is meant for people too: a cell a spreadsheet would run as a formula is neutralised
-(`iacsieve.safe_text.neutralise_cell`).
+(`iacsieve.io.safe_text.neutralise_cell`).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from iacsieve.atomic import atomic_write_chunks
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering.evidence import row_reason
 from iacsieve.filtering.sarif import RunInfo, SarifRow, sarif_chunks
 from iacsieve.filtering.verdicts import BASELINE, FilteredRow
-from iacsieve.safe_text import neutralise_cell
+from iacsieve.io.atomic import atomic_write_chunks
+from iacsieve.io.safe_text import neutralise_cell
 
 OUTPUT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sarif")
 ADDED_COLUMNS: tuple[str, ...] = (

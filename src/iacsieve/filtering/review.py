@@ -27,19 +27,19 @@ from typing import Any
 
 import numpy as np
 
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.human import HUMAN_DIR, load_human_labels
 from iacsieve.data.records import WarningRecord, load_prepared, record_text, render_context
 from iacsieve.data.sheet import SheetRow, write_sheet
-from iacsieve.errors import IacsieveError
 from iacsieve.filtering.apply import dedup_key, judged_rows, load_model, model_record
 from iacsieve.filtering.champion import Champion, read_champion
 from iacsieve.filtering.detections import open_detections
 from iacsieve.filtering.scripts import ScriptFolder
 from iacsieve.filtering.verdicts import FilteredRow, Status, score_comparison
-from iacsieve.limits import DEFAULT, Limits
+from iacsieve.io.limits import DEFAULT, Limits
+from iacsieve.io.output_policy import check_file_output
 from iacsieve.models import Scorer
-from iacsieve.output_policy import check_file_output
-from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 

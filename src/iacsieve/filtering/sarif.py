@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from iacsieve import __version__
+from iacsieve.core.smells import canonical_smell, smell_info
 from iacsieve.filtering.fingerprint import FINGERPRINT_KEY
-from iacsieve.smells import canonical_smell, smell_info
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

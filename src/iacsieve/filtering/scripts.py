@@ -15,10 +15,10 @@ import stat
 from collections import OrderedDict
 from pathlib import Path, PurePosixPath
 
-from iacsieve.errors import IacsieveError
-from iacsieve.limits import DEFAULT, Limits
-from iacsieve.reading import read_regular_bytes
-from iacsieve.smells import TECH_BY_SUFFIX
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.smells import TECH_BY_SUFFIX
+from iacsieve.io.limits import DEFAULT, Limits
+from iacsieve.io.reading import read_regular_bytes
 
 # BOMs, longest first (UTF-32 LE starts with UTF-16 LE's BOM).
 BOMS: tuple[tuple[bytes, str], ...] = (

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow, Status
-from iacsieve.safe_text import terminal_safe
+from iacsieve.io.safe_text import terminal_safe
 
 MAX_LISTED_PROBLEMS = 20  # missing / unreadable rows listed one by one in the summary, then counted
 

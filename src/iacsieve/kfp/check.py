@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.kfp.image_ref import is_pinned
 from iacsieve.method.cluster import duration_seconds
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from kfp import dsl
 
-from iacsieve.image import DEFAULT_IMAGE
+from iacsieve.core.image import DEFAULT_IMAGE
 from iacsieve.kfp import step_functions as steps
 
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 REST_MODULES = ("kfp_server_api", "urllib3", "requests", "kubernetes")

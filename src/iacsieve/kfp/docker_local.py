@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 log = logging.getLogger(__name__)
 SERVICE_START_S = 30

@@ -16,8 +16,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from iacsieve.errors import IacsieveError
-from iacsieve.object_store import open_uri, uri_of
+from iacsieve.core.errors import IacsieveError
+from iacsieve.io.object_store import open_uri, uri_of
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from kfp import dsl
 
-from iacsieve import layout
+from iacsieve.core import layout
 from iacsieve.kfp.components import StepComponents, build_components
 from iacsieve.kfp.image_ref import pinned
 from iacsieve.kfp.pods import configure_task

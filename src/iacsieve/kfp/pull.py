@@ -23,12 +23,12 @@ from urllib.parse import urlparse
 
 import yaml
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_directory, atomic_write_json
-from iacsieve.errors import IacsieveError
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.io.atomic import atomic_directory, atomic_write_json
+from iacsieve.io.object_store import open_uri
+from iacsieve.io.output_policy import check_folder_output
 from iacsieve.models import read_meta
-from iacsieve.object_store import open_uri
-from iacsieve.output_policy import check_folder_output
 from iacsieve.steps.freeze import load_champion, pickle_files
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.selection import SELECTION_FILE
@@ -126,7 +126,7 @@ def register_metrics(dvc_yaml: Path, metrics: Path) -> bool:
     The user's file changes by the added lines alone (`metrics_lines`): a YAML round trip would
     re-indent the whole file (a one-line change became a 492-line diff).
     """
-    from iacsieve.atomic import atomic_write_text
+    from iacsieve.io.atomic import atomic_write_text
 
     if not dvc_yaml.is_file():
         return False

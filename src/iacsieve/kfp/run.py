@@ -16,10 +16,10 @@ from typing import Any
 
 from kfp import compiler
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_text
-from iacsieve.errors import IacsieveError
-from iacsieve.image import DEFAULT_IMAGE, check_image
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.image import DEFAULT_IMAGE, check_image
+from iacsieve.io.atomic import atomic_write_text
 from iacsieve.kfp.check import refuse_violations
 from iacsieve.kfp.connection import kfp_errors, kfp_target
 from iacsieve.kfp.graph import build_pipeline, pipeline_name, stage_inputs
@@ -83,7 +83,7 @@ def compile_stage(
 
 
 def check_cluster_image(params_path: str | Path, profile: str | None, image: str | None) -> None:
-    """A compiled or submitted spec must name an image a cluster can pull (iacsieve.image.check_image)."""
+    """A compiled or submitted spec must name an image a cluster can pull (iacsieve.core.image.check_image)."""
     effective = image or load_params(params_path, profile=profile).cluster.image
     try:
         check_image(effective)

@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from iacsieve import layout
-from iacsieve.errors import IacsieveError
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
 
 RUN_REF_FILE = "run_ref.json"  # {"run", "uri"}: which Model artifact a scores/evaluation artifact belongs to
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from iacsieve.layout import PARAMS_FILE
+from iacsieve.core.layout import PARAMS_FILE
 from iacsieve.method.grid import stage_runs
 from iacsieve.method.params import ClusterParams, Params, SweepParams, load_params
 from iacsieve.method.plan import STAGES, StagePlan, stage_plan

@@ -19,8 +19,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from iacsieve import __version__
-from iacsieve.atomic import atomic_write_text
-from iacsieve.layout import PARAMS_FILE
+from iacsieve.core.layout import PARAMS_FILE
+from iacsieve.io.atomic import atomic_write_text
 from iacsieve.method.plan import STAGES
 
 SPEC_PROFILE = "cluster"

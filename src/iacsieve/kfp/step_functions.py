@@ -67,9 +67,9 @@ def train(
     import json
     from pathlib import Path
 
+    from iacsieve.core.run_config import TrainConfig
     from iacsieve.kfp.runtime import publish_scores
     from iacsieve.method.grid import run_name
-    from iacsieve.run_config import TrainConfig
     from iacsieve.steps.train import train as train_run
 
     config = TrainConfig.from_dict(json.loads(config_json), where="config_json")
@@ -92,7 +92,7 @@ def threshold_sweep(
     """Sweep the decision threshold on validation scores (`iacsieve.steps.threshold.sweep_threshold`)."""
     from pathlib import Path
 
-    from iacsieve.layout import VAL_SCORES
+    from iacsieve.core.layout import VAL_SCORES
     from iacsieve.steps.threshold import sweep_threshold
 
     result = sweep_threshold(Path(scores.path) / VAL_SCORES, sweep.path, start, stop, step)
@@ -161,8 +161,8 @@ def freeze(
     import shutil
     from pathlib import Path
 
+    from iacsieve.core.layout import CHAMPION_FILE, SELECTION_FILE
     from iacsieve.kfp.runtime import log_headline
-    from iacsieve.layout import CHAMPION_FILE, SELECTION_FILE
     from iacsieve.steps.freeze import freeze as freeze_run
     from iacsieve.steps.freeze import load_champion
 

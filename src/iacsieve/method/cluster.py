@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
-from iacsieve.errors import ConfigError
-from iacsieve.layout import PARAMS_FILE
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.layout import PARAMS_FILE
 
 KINDS: tuple[str, ...] = ("train", "light")
 POD_KEYS: tuple[str, ...] = ("resources", "retry", "weights", "credentials", "node_selector", "tolerations")

@@ -3,7 +3,7 @@
 Composition only: the work is done by the step functions (`train`, `sweep_threshold`, `evaluate`,
 `select_runs`, `freeze`) and the recipe comes from the stage plan (`iacsieve.method.plan`): which
 decision rule, whether runs sweep, what a run builds on, how the stage selects. Every file name
-comes from `iacsieve.layout`. Outputs that DVC hashes hold no wall time, temp path or timestamp;
+comes from `iacsieve.core.layout`. Outputs that DVC hashes hold no wall time, temp path or timestamp;
 timings go to `reports/timings/` (no stage depends on them).
 """
 
@@ -14,14 +14,14 @@ import statistics
 import time
 from pathlib import Path
 
-from iacsieve import layout
-from iacsieve.artifacts import RUN_SUMMARY, STAGE_METRICS, read_artifact, write_artifact
-from iacsieve.atomic import atomic_directory, atomic_write_json
-from iacsieve.errors import IacsieveError
+from iacsieve.core import layout
+from iacsieve.core.artifacts import RUN_SUMMARY, STAGE_METRICS, read_artifact, write_artifact
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.run_config import TrainConfig
+from iacsieve.io.atomic import atomic_directory, atomic_write_json
 from iacsieve.method.grid import read_base, resolve_run_config, run_name, stage_runs
 from iacsieve.method.params import Params
 from iacsieve.method.plan import PLAN, StagePlan, champion_dir, stage_plan
-from iacsieve.run_config import TrainConfig
 from iacsieve.steps.evaluate import evaluate
 from iacsieve.steps.freeze import freeze
 from iacsieve.steps.metrics import headline

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from iacsieve import layout
-from iacsieve.artifacts import WINNER, read_artifact
-from iacsieve.errors import ConfigError
+from iacsieve.core import layout
+from iacsieve.core.artifacts import WINNER, read_artifact
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.method.params import Params
 from iacsieve.method.plan import stage_plan
-from iacsieve.run_config import TrainConfig
 
 
 def read_base(

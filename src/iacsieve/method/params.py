@@ -21,10 +21,9 @@ from typing import Any
 
 import yaml
 
-from iacsieve.data.human import HumanSettings
-from iacsieve.errors import ConfigError
-from iacsieve.image import DEFAULT_IMAGE
-from iacsieve.layout import (
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.image import DEFAULT_IMAGE
+from iacsieve.core.layout import (
     BOOTSTRAP_SAMPLES,
     BOOTSTRAP_SEED,
     PARAMS_FILE,
@@ -32,10 +31,11 @@ from iacsieve.layout import (
     SWEEP_STEP,
     SWEEP_STOP,
 )
+from iacsieve.core.run_config import TrainConfig, format_value
+from iacsieve.data.human import HumanSettings
 from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_parallelism, parse_pod_settings
 from iacsieve.method.plan import STAGES, stage_plan
 from iacsieve.models import FAMILIES
-from iacsieve.run_config import TrainConfig, format_value
 
 LOCAL = "local"  # the top-level grids' profile name
 PROFILES_KEY = "profiles"
@@ -162,8 +162,8 @@ def load_params(path: str | Path = PARAMS_FILE, profile: str | None = None) -> P
 
 def read_yaml(path: str | Path) -> dict:
     """Load a YAML mapping (YAML 1.2 floats); a missing file or bad syntax is a ConfigError."""
-    from iacsieve.limits import MAX_JSON_FILE_BYTES
-    from iacsieve.reading import read_regular_text  # regular files only, size-capped, one-line errors
+    from iacsieve.io.limits import MAX_JSON_FILE_BYTES
+    from iacsieve.io.reading import read_regular_text  # regular files only, size-capped, one-line errors
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from iacsieve import layout
+from iacsieve.core import layout
 
 Rule = Literal["argmax", "threshold", "frozen"]
 BuildsOn = Literal["nothing", "winner", "champion"]
@@ -124,7 +124,7 @@ def sweep_stage() -> int:
 
 
 def stage_plan(number: int) -> StagePlan:
-    from iacsieve.errors import ConfigError
+    from iacsieve.core.errors import ConfigError
 
     if number not in PLAN:
         raise ConfigError(

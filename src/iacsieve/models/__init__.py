@@ -24,10 +24,10 @@ from typing import Protocol
 
 import numpy as np
 
-from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.layout import META_FILE as META_FILE  # re-exported: models.META_FILE is its old home
-from iacsieve.limits import shorten
-from iacsieve.reading import read_json_object
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.layout import META_FILE as META_FILE  # re-exported: models.META_FILE is its old home
+from iacsieve.io.limits import shorten
+from iacsieve.io.reading import read_json_object
 
 
 @dataclass(frozen=True)

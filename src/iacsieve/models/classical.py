@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from iacsieve.atomic import atomic_write_json
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
-from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.io.atomic import atomic_write_json
 from iacsieve.models import META_FILE
-from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -579,8 +579,8 @@ def load(model_dir: str | Path) -> Any:
 
 def _plain_card(model_dir: Path) -> dict | None:
     """champion.json's card of the plain-data files (their SHA-256), when the folder is a champion."""
-    from iacsieve.layout import CHAMPION_FILE
-    from iacsieve.reading import read_json_object
+    from iacsieve.core.layout import CHAMPION_FILE
+    from iacsieve.io.reading import read_json_object
 
     if not (model_dir / CHAMPION_FILE).is_file():
         return None

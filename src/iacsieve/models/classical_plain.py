@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from iacsieve.atomic import atomic_write_bytes
+from iacsieve.core.errors import IacsieveError
 from iacsieve.data.records import WarningRecord, record_text
-from iacsieve.errors import IacsieveError
+from iacsieve.io.atomic import atomic_write_bytes
 from iacsieve.models import features
 from iacsieve.models.classical_hashing import (
     ANALYZERS,

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve.atomic import atomic_write_bytes
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import CHAMPION_FILE
 from iacsieve.data.records import WarningRecord, build_input_text
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import CHAMPION_FILE
+from iacsieve.io.atomic import atomic_write_bytes
 from iacsieve.models.classical_hashing import NgramSpec, Rows, hashed_counts, l2_normalise
 from iacsieve.models.classical_plain import npz_bytes
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
-from iacsieve.errors import IacsieveError
 from iacsieve.models import get_family, read_meta
 from iacsieve.models.encoders.loading import (
     first_line,
@@ -24,7 +25,6 @@ from iacsieve.models.encoders.loading import (
 )
 from iacsieve.models.encoders.tokens import encode_texts, model_arch, positive_probs
 from iacsieve.models.encoders.training import fit_encoder
-from iacsieve.run_config import TrainConfig
 
 
 def fit(

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
-from iacsieve.errors import ConfigError
 from iacsieve.models import get_family
 from iacsieve.models.encoders.training import fit_encoder
 from iacsieve.models.hf import EncoderScorer
 from iacsieve.models.hf import load as _load_encoder
-from iacsieve.run_config import TrainConfig
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     "hidden_size": 64,

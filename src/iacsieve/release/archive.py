@@ -36,12 +36,12 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
 from iacsieve import __version__
-from iacsieve.atomic import atomic_directory, atomic_write_stream
 from iacsieve.champion_card import load_champion
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import CHAMPION_FILE
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import CHAMPION_FILE
+from iacsieve.io.atomic import atomic_directory, atomic_write_stream
+from iacsieve.io.output_policy import check_file_output
 from iacsieve.models import META_FILE, read_meta
-from iacsieve.output_policy import check_file_output
 
 FORMAT = 1
 ROOT = "champion"  # the one folder the archive holds

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_json, atomic_write_text
-from iacsieve.classification import compute_metrics
+from iacsieve.core import layout
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import load_prepared, record_text
-from iacsieve.errors import IacsieveError
+from iacsieve.io.atomic import atomic_write_json, atomic_write_text
 from iacsieve.models import classical
-from iacsieve.run_config import TrainConfig
 
 BASE = "defaults"
 

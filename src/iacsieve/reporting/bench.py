@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from iacsieve import layout
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import TEST_SETS
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import TEST_SETS
 from iacsieve.method.dvc import current_run_names
 from iacsieve.method.params import Params, load_params
 from iacsieve.method.plan import STAGES

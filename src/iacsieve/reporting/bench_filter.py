@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering import filter_detections
 from iacsieve.models import load_scorer
 

@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 from iacsieve.reporting.bench_filter import run_command
 
 REAL = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "glitch-real"  # the repo root

@@ -25,15 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_json, atomic_write_text
-from iacsieve.classification import compute_metrics
+from iacsieve.core import layout
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.human import HumanLabel, apply_human_labels, record_key
 from iacsieve.data.records import WarningRecord, load_prepared
-from iacsieve.errors import IacsieveError
 from iacsieve.filtering.review import candidate_for_record, pick_for_review
+from iacsieve.io.atomic import atomic_write_json, atomic_write_text
 from iacsieve.models import Scorer, family_module, load_scorer
-from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_text
-from iacsieve.classification import compute_metrics
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import SWEEP_FILE
+from iacsieve.core import layout
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import SWEEP_FILE
+from iacsieve.io.atomic import atomic_write_text
 from iacsieve.method.plan import FINAL_STAGE, champion_dir, sweep_stage
 from iacsieve.steps.metrics import load_scores, score_arrays
 

@@ -13,14 +13,14 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iacsieve import layout
-from iacsieve.artifacts import STAGE_METRICS, write_artifact
-from iacsieve.atomic import atomic_write_text
-from iacsieve.errors import ConfigError
-from iacsieve.layout import TEST_SETS
+from iacsieve.core import layout
+from iacsieve.core.artifacts import STAGE_METRICS, write_artifact
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.layout import TEST_SETS
+from iacsieve.core.run_config import TrainConfig
+from iacsieve.io.atomic import atomic_write_text
 from iacsieve.method.params import Params
 from iacsieve.method.plan import FINAL_STAGE, STAGES, stage_plan
-from iacsieve.run_config import TrainConfig
 from iacsieve.steps.metrics import headline
 
 ABLATION_FILE = Path(layout.ABLATION_DIR) / layout.ABLATION_MD

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from iacsieve import layout
-from iacsieve.artifacts import EVALUATION, RUN_SUMMARY, SWEEP, TRAIN_LOG, read_artifact, write_artifact
-from iacsieve.classification import compute_metrics, predict
-from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.layout import (
+from iacsieve.core import layout
+from iacsieve.core.artifacts import EVALUATION, RUN_SUMMARY, SWEEP, TRAIN_LOG, read_artifact, write_artifact
+from iacsieve.core.classification import compute_metrics, predict
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.layout import (
     BOOTSTRAP_SAMPLES,
     BOOTSTRAP_SEED,
     EVAL_FILE,
@@ -25,7 +25,7 @@ from iacsieve.layout import (
     TECHS,
     TEST_SETS,
 )
-from iacsieve.run_config import read_run_settings
+from iacsieve.core.run_config import read_run_settings
 from iacsieve.steps.freeze import load_champion
 from iacsieve.steps.metrics import bootstrap_f1_ci, load_scores, score_arrays
 

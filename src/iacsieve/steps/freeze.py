@@ -17,15 +17,15 @@ import logging
 import shutil
 from pathlib import Path
 
-from iacsieve import artifacts, layout
-from iacsieve.atomic import atomic_directory
 from iacsieve.champion_card import load_champion as load_champion  # re-exported: its old home
+from iacsieve.core import artifacts, layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
 from iacsieve.data.records import load_prepared
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
+from iacsieve.io.atomic import atomic_directory
+from iacsieve.io.output_policy import check_folder_output
 from iacsieve.models import META_FILE
 from iacsieve.models.evidence_index import CARD_KEY, build_index, save_index
-from iacsieve.output_policy import check_folder_output
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.operating_point import write_val_curve
 

@@ -1,6 +1,6 @@
 """Metrics for the steps: bootstrap F1 intervals, score files, headline numbers.
 
-The metric arithmetic itself (`compute_metrics`, `predict`) is `iacsieve.classification`, one layer
+The metric arithmetic itself (`compute_metrics`, `predict`) is `iacsieve.core.classification`, one layer
 down, so the models layer can use it too.
 """
 
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve import reading
-from iacsieve.errors import DataError, IacsieveError
-from iacsieve.layout import BOOTSTRAP_SAMPLES
-from iacsieve.limits import DEFAULT as DEFAULT_LIMITS
-from iacsieve.limits import shorten
+from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.core.layout import BOOTSTRAP_SAMPLES
+from iacsieve.io import reading
+from iacsieve.io.limits import DEFAULT as DEFAULT_LIMITS
+from iacsieve.io.limits import shorten
 
 SCORE_FIELDS: tuple[str, ...] = ("file", "line", "smell", "tech", "label", "score")
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_json
-from iacsieve.classification import compute_metrics
-from iacsieve.errors import IacsieveError
+from iacsieve.core import layout
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import IacsieveError
+from iacsieve.io.atomic import atomic_write_json
 from iacsieve.steps.metrics import load_scores, score_arrays
 from iacsieve.val_curve import CURVE_FILE as CURVE_FILE  # re-exported: its old home
 from iacsieve.val_curve import choose_threshold as choose_threshold

@@ -12,10 +12,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from iacsieve.artifacts import RUN_SUMMARY, SELECTION, WINNER, read_artifact, write_artifact
-from iacsieve.atomic import atomic_write_text
-from iacsieve.errors import ConfigError, IacsieveError
-from iacsieve.layout import RANKING_CSV, RANKING_MD, SELECTION_FILE, SUMMARY_FILE, TEST_SETS, WINNER_FILE
+from iacsieve.core.artifacts import RUN_SUMMARY, SELECTION, WINNER, read_artifact, write_artifact
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.layout import RANKING_CSV, RANKING_MD, SELECTION_FILE, SUMMARY_FILE, TEST_SETS, WINNER_FILE
+from iacsieve.io.atomic import atomic_write_text
 
 MODES: tuple[str, ...] = ("best", "median")
 # What the next stage reads of a selection: the winner's settings, not the whole ranking, so a

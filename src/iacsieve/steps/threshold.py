@@ -6,10 +6,10 @@ import logging
 import math
 from pathlib import Path
 
-from iacsieve.artifacts import SWEEP, write_artifact
-from iacsieve.classification import compute_metrics
-from iacsieve.errors import ConfigError
-from iacsieve.layout import SWEEP_START, SWEEP_STEP, SWEEP_STOP
+from iacsieve.core.artifacts import SWEEP, write_artifact
+from iacsieve.core.classification import compute_metrics
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.layout import SWEEP_START, SWEEP_STEP, SWEEP_STOP
 from iacsieve.steps.metrics import load_scores, score_arrays
 
 log = logging.getLogger(__name__)

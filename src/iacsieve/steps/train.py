@@ -15,12 +15,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from iacsieve.artifacts import TRAIN_LOG as TRAIN_LOG_ARTIFACT
-from iacsieve.artifacts import write_artifact
-from iacsieve.atomic import atomic_directory, atomic_write_jsonl, atomic_write_text
-from iacsieve.data.records import WarningRecord, load_prepared
-from iacsieve.errors import IacsieveError
-from iacsieve.layout import (
+from iacsieve.core.artifacts import TRAIN_LOG as TRAIN_LOG_ARTIFACT
+from iacsieve.core.artifacts import write_artifact
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.layout import (
     CONFIG_FILE,
     MODEL_DIR,
     SCORE_FILES,
@@ -29,9 +27,11 @@ from iacsieve.layout import (
     TRAIN_LOG,
     VAL_SCORES,
 )
+from iacsieve.core.run_config import TrainConfig
+from iacsieve.data.records import WarningRecord, load_prepared
+from iacsieve.io.atomic import atomic_directory, atomic_write_jsonl, atomic_write_text
+from iacsieve.io.output_policy import check_folder_output
 from iacsieve.models import family_module, get_family, load_scorer
-from iacsieve.output_policy import check_folder_output
-from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 

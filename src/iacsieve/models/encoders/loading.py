@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.models import FamilySpec
-from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 

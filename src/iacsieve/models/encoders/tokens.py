@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 
 def model_arch(model: Any) -> str:

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from iacsieve.atomic import atomic_write_json
+from iacsieve.core.errors import ConfigError
+from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
-from iacsieve.errors import ConfigError
+from iacsieve.io.atomic import atomic_write_json
 from iacsieve.models import META_FILE, FamilySpec, get_family
 from iacsieve.models.encoders.loading import first_line, quiet_progress_bars
 from iacsieve.models.encoders.tokens import encode_texts, model_arch, positive_probs
-from iacsieve.run_config import TrainConfig
 
 log = logging.getLogger(__name__)
 

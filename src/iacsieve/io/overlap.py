@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 
 def refuse_overlap(

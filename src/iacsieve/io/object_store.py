@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 MINIO_DEFAULT_ENDPOINT = (
     "http://localhost:9000"  # `kubectl port-forward -n kubeflow svc/minio-service 9000:9000`

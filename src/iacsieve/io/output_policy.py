@@ -3,7 +3,7 @@
 Checked before anything is read or trained, so a careless `--out` costs nothing and loses nothing.
 An output is refused when it
 
-- is, contains or lies inside an input of the same command (`iacsieve.overlap`), or is an existing
+- is, contains or lies inside an input of the same command (`iacsieve.io.overlap`), or is an existing
   script under the command's `--scripts` (writing a new file beside the scripts is fine);
 - is, contains or lies inside the labels store (`data/human`, or the command's `--human`): only
   `labels add` writes there, under its lock;
@@ -27,11 +27,11 @@ import stat
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_directory
-from iacsieve.errors import IacsieveError
-from iacsieve.overlap import refuse_overlap, same_path, within
-from iacsieve.smells import infer_tech_from_name
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.core.smells import infer_tech_from_name
+from iacsieve.io.atomic import atomic_directory
+from iacsieve.io.overlap import refuse_overlap, same_path, within
 
 STDOUT = "-"
 MARKER = ".iacsieve-output"

@@ -9,7 +9,7 @@ uses (a hand-edited or truncated file is one line naming the file and the key, n
 modules later). Keys a shape does not name are kept on read (a newer producer) and refused on write
 (a producer the shape forgot), except for shapes marked open. The bytes on disk are `atomic_write_json`'s: indented, key-sorted, so DVC hashes are stable.
 
-docs/INTERFACES.md is generated from these definitions: `python -m iacsieve.artifacts --out
+docs/INTERFACES.md is generated from these definitions: `python -m iacsieve.core.artifacts --out
 docs/INTERFACES.md` (`make interfaces`); a test fails when it is stale.
 
 No `from __future__ import annotations` here: TypedDict needs its annotations evaluated to know
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict, Union, get_args, get_origin, get_type_hints
 
-from iacsieve import layout
-from iacsieve.atomic import atomic_write_json, atomic_write_text
-from iacsieve.errors import IacsieveError
-from iacsieve.limits import shorten
-from iacsieve.reading import read_json_object
+from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
+from iacsieve.io.atomic import atomic_write_json, atomic_write_text
+from iacsieve.io.limits import shorten
+from iacsieve.io.reading import read_json_object
 
 # ----------------------------------------------------------------------------- shared parts
 
@@ -515,10 +515,10 @@ def reference() -> str:
     lines = [
         "# Artifact reference",
         "",
-        "<!-- Generated from src/iacsieve/artifacts.py by `make interfaces`; do not edit by hand. -->",
+        "<!-- Generated from src/iacsieve/core/artifacts.py by `make interfaces`; do not edit by hand. -->",
         "",
         "The JSON files the DVC stages, the KFP components, the report and the filter hand each other.",
-        "Each is one `TypedDict` in `iacsieve.artifacts`, written by `write_artifact` (the whole shape: every",
+        "Each is one `TypedDict` in `iacsieve.core.artifacts`, written by `write_artifact` (the whole shape: every",
         "required key, no unknown one) and read by `read_artifact` (every key present of its type, the keys",
         "the consumer uses present); a bad file is one line naming the file and the key.",
         "JSON is written indented with sorted keys. A number may be an integer where `number` is shown.",
@@ -552,7 +552,7 @@ def reference() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m iacsieve.artifacts", description="The artifact reference page."
+        prog="python -m iacsieve.core.artifacts", description="The artifact reference page."
     )
     parser.add_argument("--out", help="write the page here (atomically) instead of printing it")
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iacsieve.layout import PARAMS_FILE
+from iacsieve.core.layout import PARAMS_FILE
 
 
 class IacsieveError(Exception):

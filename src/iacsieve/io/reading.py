@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from iacsieve.errors import DataError, IacsieveError
-from iacsieve.limits import FLAGS, MAX_JSON_FILE_BYTES
+from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.io.limits import FLAGS, MAX_JSON_FILE_BYTES
 
 
 def read_regular_bytes(

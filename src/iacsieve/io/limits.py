@@ -9,7 +9,7 @@ import argparse
 import re
 from dataclasses import dataclass
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 MiB = 1 << 20
 _SIZE = re.compile(r"^\s*([0-9]{1,15})\s*([kKmMgG]?)i?[bB]?\s*$")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 
 def predict(scores: Sequence[float] | np.ndarray, threshold: float) -> np.ndarray:

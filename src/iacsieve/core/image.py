@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from iacsieve import __version__
-from iacsieve.errors import IacsieveError
+from iacsieve.core.errors import IacsieveError
 
 DEFAULT_IMAGE = f"iacsieve:{__version__}"
 PLACEHOLDERS = ("OWNER", "TAG")

@@ -1,7 +1,7 @@
 """dvc.yaml's code deps, generated: each stage depends on exactly the modules its command imports.
 
 A hand-kept list drifts (a new module goes unlisted and DVC reuses a stale output; a removed import
-keeps rerunning a stage for nothing). `python -m iacsieve.dvc_deps` (`make dvc-deps`) rewrites the
+keeps rerunning a stage for nothing). `python -m iacsieve.repo.dvc_deps` (`make dvc-deps`) rewrites the
 `src/` entries of every `deps:` list in place from the import closure of the stage's entry module,
 leaving the other entries, comments and layout of dvc.yaml as they are. A package folder whose every
 module is in the closure is listed as the folder. `--check` only reports drift (exit 1).
@@ -17,10 +17,10 @@ import re
 import sys
 from pathlib import Path
 
-from iacsieve.atomic import atomic_write_text
-from iacsieve.layout import DVC_FILE
+from iacsieve.core.layout import DVC_FILE
+from iacsieve.io.atomic import atomic_write_text
 
-SRC_ROOT = Path(__file__).resolve().parents[1]  # src/
+SRC_ROOT = Path(__file__).resolve().parents[2]  # src/
 PACKAGE = "iacsieve"
 # The module each stage's command runs (the CLI layer only parses flags, and is left out).
 STAGE_ENTRIES: dict[str, str] = {
@@ -116,7 +116,9 @@ def render(text: str, src: Path = SRC_ROOT) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m iacsieve.dvc_deps", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m iacsieve.repo.dvc_deps", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--dvc-yaml", default=DVC_FILE, help="the file to rewrite (default: dvc.yaml)")
     parser.add_argument("--check", action="store_true", help="exit 1 if the deps drifted; write nothing")
     args = parser.parse_args(argv)

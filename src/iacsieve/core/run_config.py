@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from iacsieve.errors import ConfigError, IacsieveError
+from iacsieve.core.errors import ConfigError, IacsieveError
 
 
 @dataclass(frozen=True)

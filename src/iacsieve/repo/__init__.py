@@ -1,0 +1,1 @@
+"""Upkeep of the DVC project itself: code deps of dvc.yaml, repair of an interrupted lock."""
