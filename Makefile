@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install lint test repro bench kfp-specs dvc-deps interfaces image image-local image-filter clean-venv
+.PHONY: install lint test repro bench kfp-specs dvc-deps interfaces cli-reference image image-local image-filter clean-venv
 
 install: $(STAMP)
 
@@ -87,3 +87,7 @@ dvc-deps: install
 # docs/INTERFACES.md, the JSON artifacts' reference, regenerated from src/iacsieve/core/artifacts.py.
 interfaces: install
 	$(BIN)/python -m iacsieve.core.artifacts --out docs/INTERFACES.md
+
+# docs/cli.md, every command's --help, regenerated from the parser (a test says when it is stale).
+cli-reference: install
+	$(BIN)/python -m iacsieve.cli.reference --out docs/cli.md

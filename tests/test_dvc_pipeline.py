@@ -91,6 +91,7 @@ def repo(tmp_path_factory) -> Path:
     _run(["git", "config", "user.email", "t@example.com"], root)
     _run(["git", "config", "user.name", "t"], root)
     _run(["dvc", "init", "-q"], root)
+    shutil.copy(repo_copy(".dvcignore"), root / ".dvcignore")  # after init, which writes its own
     _run(["dvc", "config", "core.analytics", "false"], root)
     _run(["dvc", "repro"], root)
     return root
@@ -198,6 +199,27 @@ def test_one_changed_value_reruns_only_its_run(repo):
     for key in changed:
         entry = diff[S1][key]
         assert (entry["old"], entry["new"]) == (_flat(old_metrics)[key], _flat(new_metrics)[key])
+
+
+def test_a_code_change_reruns_only_the_stages_that_import_it(repo):
+    """Code deps are package folders (dvc.yaml): a comment added to one package makes exactly the
+    stages naming that folder stale, and bytecode DVC must not hash (.dvcignore) changes nothing."""
+    before = _stage_names(repo, "")
+    pycache = repo / "src/iacsieve/models/__pycache__"
+    pycache.mkdir(exist_ok=True)
+    (pycache / "features.cpython-311.pyc").write_bytes(b"bytecode with a fresh mtime")
+    assert _stage_names(repo, "") == before
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    users = {name for name, s in stages.items() if "src/iacsieve/reporting" in s.get("do", s)["deps"]}
+    assert users and not users & {"prepare", "stage3"}
+    module = repo / "src/iacsieve/reporting/report.py"
+    original = module.read_text(encoding="utf-8")
+    try:
+        module.write_text(original + "# a comment\n", encoding="utf-8")
+        assert _stage_names(repo, "") - before == users
+    finally:
+        module.write_text(original, encoding="utf-8")
+    assert _stage_names(repo, "") == before
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 
 from iacsieve.core.layout import TECHS
+from iacsieve.core.val_curve import choose_threshold, describe_choice, load_val_curve
 from iacsieve.filtering import ON_MISSING, read_champion
 from iacsieve.filtering.context import FilterOptions
 from iacsieve.filtering.detections import FORMATS
 from iacsieve.filtering.output import say
 from iacsieve.io.limits import add_limit_flags, limits_from_args
-from iacsieve.val_curve import choose_threshold, describe_choice, load_val_curve
 
 SCRIPT_LIMITS: tuple[str, ...] = ("max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from iacsieve.champion_card import load_champion
+from iacsieve.core.champion_card import load_champion
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import CHAMPION_FILE as CHAMPION_FILE  # re-exported for filtering.apply
 from iacsieve.core.smells import canonical_smell

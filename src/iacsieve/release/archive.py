@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
 from iacsieve import __version__
-from iacsieve.champion_card import load_champion
+from iacsieve.core.champion_card import load_champion
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import CHAMPION_FILE
 from iacsieve.io.atomic import atomic_directory, atomic_write_stream

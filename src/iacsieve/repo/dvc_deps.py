@@ -3,8 +3,10 @@
 A hand-kept list drifts (a new module goes unlisted and DVC reuses a stale output; a removed import
 keeps rerunning a stage for nothing). `python -m iacsieve.repo.dvc_deps` (`make dvc-deps`) rewrites the
 `src/` entries of every `deps:` list in place from the import closure of the stage's entry module,
-leaving the other entries, comments and layout of dvc.yaml as they are. A package folder whose every
-module is in the closure is listed as the folder. `--check` only reports drift (exit 1).
+leaving the other entries, comments and layout of dvc.yaml as they are. Deps are whole package
+folders (src/iacsieve/core, io, data, ...): dvc.yaml stays readable, and a stage reruns when a
+package it imports from changes, never for one it does not. `.dvcignore` keeps `__pycache__` out of
+their hashes. `--check` only reports drift (exit 1).
 
 Bottom layer on purpose: nothing a stage imports, so editing it reruns no stage.
 """
@@ -39,7 +41,8 @@ STAGE_ENTRIES: dict[str, str] = {
 }
 DYNAMIC_PACKAGES = frozenset({"iacsieve.models"})  # the family registry imports its modules by name
 _STAGE = re.compile(r"^  ([\w@.-]+):\s*(#.*)?$")
-_DEPS = re.compile(r"^(\s+)deps:(\s+&\w+)?\s*$")
+_DEPS = re.compile(r"^(\s+)deps:((?:\s+&\w+)?)\s*\[")
+WIDTH = 110  # the line length the rest of the repo keeps (pyproject's ruff line-length)
 
 
 def module_file(name: str, src: Path = SRC_ROOT) -> Path | None:
@@ -74,23 +77,33 @@ def import_closure(entry: str, src: Path = SRC_ROOT) -> set[Path]:
 
 
 def code_deps(entry: str, src: Path = SRC_ROOT) -> list[str]:
-    """The closure as dvc.yaml paths (relative to the repo root), whole packages folded to a folder."""
-    closure = import_closure(entry, src)
+    """The closure as dvc.yaml paths: each top-level package folder it touches, whole (so a new
+    module inside one needs no edit here), and a top-level module file as itself."""
     root = src / PACKAGE
-    deps: set[Path] = set()
-    for path in closure:
-        folder = path.parent
-        top = None
-        while folder != root:  # the outermost package folder wholly in the closure
-            if set(folder.rglob("*.py")) <= closure:
-                top = folder
-            folder = folder.parent
-        deps.add(top or path)
+    deps = set()
+    for path in import_closure(entry, src):
+        rel = path.relative_to(root)
+        deps.add(root / rel.parts[0] if len(rel.parts) > 1 else path)
     return sorted(str(p.relative_to(src.parent)) for p in deps)
 
 
+def flow_list(indent: str, anchor: str, items: list[str]) -> list[str]:
+    """`deps: [a, b, ...]` wrapped at WIDTH, continuation lines two spaces deeper than the key."""
+    lines = [f"{indent}deps:{anchor} ["]
+    for i, item in enumerate(items):
+        piece = item + ("]" if i == len(items) - 1 else ",")
+        if len(lines[-1]) + 1 + len(piece) > WIDTH and not lines[-1].endswith("["):
+            lines.append(f"{indent}  {piece}")
+        else:
+            lines[-1] += piece if lines[-1].endswith("[") else f" {piece}"
+    return lines
+
+
 def render(text: str, src: Path = SRC_ROOT) -> str:
-    """dvc.yaml's text with every listed stage's `src/` deps regenerated; other lines untouched."""
+    """dvc.yaml's text with every listed stage's `src/` deps regenerated; other lines untouched.
+
+    A stage's deps are one flow list (`deps: [data/x, src/iacsieve/core, ...]`, wrapped), so the
+    graph reads whole; its non-`src/` entries keep their order and quoting."""
     lines = text.split("\n")
     out: list[str] = []
     stage: str | None = None
@@ -100,18 +113,19 @@ def render(text: str, src: Path = SRC_ROOT) -> str:
         match = _STAGE.match(line)
         if match:
             stage = match.group(1)
-        out.append(line)
-        i += 1
         deps = _DEPS.match(line)
         if not deps or stage not in STAGE_ENTRIES:
-            continue
-        item = f"{deps.group(1)}  - "
-        kept: list[str] = []
-        while i < len(lines) and lines[i].startswith(item):
-            if not lines[i][len(item) :].startswith("src/"):
-                kept.append(lines[i])
+            out.append(line)
             i += 1
-        out += kept + [item + dep for dep in code_deps(STAGE_ENTRIES[stage], src)]
+            continue
+        body = line[deps.end() :]
+        while "]" not in body and i + 1 < len(lines):
+            i += 1
+            body += " " + lines[i].strip()
+        i += 1
+        items = [s.strip() for s in body[: body.index("]")].split(",") if s.strip()]
+        kept = [s for s in items if not s.strip("\"'").startswith("src/")]
+        out += flow_list(deps.group(1), deps.group(2), kept + code_deps(STAGE_ENTRIES[stage], src))
     return "\n".join(out)
 
 

@@ -17,8 +17,8 @@ import logging
 import shutil
 from pathlib import Path
 
-from iacsieve.champion_card import load_champion as load_champion  # re-exported: its old home
 from iacsieve.core import artifacts, layout
+from iacsieve.core.champion_card import load_champion as load_champion  # re-exported: its old home
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
 from iacsieve.data.records import load_prepared

@@ -18,12 +18,12 @@ import numpy as np
 from iacsieve.core import layout
 from iacsieve.core.classification import compute_metrics
 from iacsieve.core.errors import IacsieveError
+from iacsieve.core.val_curve import CURVE_FILE as CURVE_FILE  # re-exported: its old home
+from iacsieve.core.val_curve import choose_threshold as choose_threshold
+from iacsieve.core.val_curve import describe_choice as describe_choice
+from iacsieve.core.val_curve import load_val_curve as load_val_curve
 from iacsieve.io.atomic import atomic_write_json
 from iacsieve.steps.metrics import load_scores, score_arrays
-from iacsieve.val_curve import CURVE_FILE as CURVE_FILE  # re-exported: its old home
-from iacsieve.val_curve import choose_threshold as choose_threshold
-from iacsieve.val_curve import describe_choice as describe_choice
-from iacsieve.val_curve import load_val_curve as load_val_curve
 
 RETENTION_TARGETS: tuple[float, ...] = (0.90, 0.95, 0.99)
 
