@@ -16,6 +16,8 @@ import pytest
 from worktree import REPO, WorktreeGuard, staged_text
 
 from iacsieve.core.run_config import TrainConfig
+from iacsieve.data.records import load_prepared
+from iacsieve.models.classical import PLAIN_CARD_KEY, write_plain
 from iacsieve.steps.train import train
 
 RAW = REPO / "data" / "raw"
@@ -147,6 +149,8 @@ def champion(tmp_path_factory, prepared_small) -> Path:
         "threshold": CHAMPION_THRESHOLD,
         "family": "classical",
         "use_context": meta["use_context"],
+        # as freeze writes it: the plain-data model the filter scores with numpy alone
+        PLAIN_CARD_KEY: write_plain(champion_dir, load_prepared(prepared_small, "train")),
     }
     (champion_dir / "champion.json").write_text(json.dumps(info))
     return champion_dir

@@ -22,7 +22,7 @@ from iacsieve.data.records import WarningRecord, load_prepared, record_text
 from iacsieve.filtering import filter_detections
 from iacsieve.filtering.champion import read_champion
 from iacsieve.filtering.evidence import champion_index
-from iacsieve.models import load_scorer
+from iacsieve.models import classical, load_scorer
 from iacsieve.models.classical_explain import top_features
 from iacsieve.models.evidence_index import CARD_KEY, ROWS_FILE, VECTORS_FILE, index_text
 from iacsieve.steps.freeze import freeze
@@ -166,14 +166,16 @@ def test_a_warning_identical_to_a_training_row_finds_that_row_first(frozen):
 
 def test_top_features_sum_to_the_logit_and_name_the_reviewer_columns(frozen):
     champion, _, _ = frozen
-    scorer = load_scorer(champion)
+    scorer = load_scorer(champion)  # the plain-data scorer (numpy), as the filter loads it
+    pipeline = classical.load_skops(champion).pipeline  # the fitted scikit-learn pipeline it came from
     records = [
         _record("hard_coded_secret", "$password = $::vault_password"),
         _record("hard_coded_secret", "$password = 'Tr0ub4dor&3'"),
     ]
     texts = [record_text(r) for r in records]
-    everything = top_features(scorer.pipeline, texts, n=10**6)
-    intercept = float(np.asarray(scorer.pipeline.named_steps["clf"].intercept_).reshape(-1)[0])
+    everything = top_features(pipeline, texts, n=10**6)
+    assert scorer.top_features(records, 10**6) == everything
+    intercept = float(np.asarray(pipeline.named_steps["clf"].intercept_).reshape(-1)[0])
     for features, score in zip(everything, scorer.predict_proba(records)):
         rounding = 5e-7 * len(features) + 1e-9  # each contribution is rounded to 6 decimals
         assert intercept + sum(c for _, c in features) == pytest.approx(

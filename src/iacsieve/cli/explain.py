@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from iacsieve.cli.filter import threshold_in_force
-from iacsieve.data.records import TECHS
+from iacsieve.cli.filter_context import (
+    add_detections_flags,
+    add_model_flag,
+    add_scripts_flags,
+    add_threshold_flags,
+    filter_options,
+)
+from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering.explain_page import explain_warning, render_page
 
 EXAMPLE = """\
@@ -32,46 +38,42 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--model",
-        default=None,
-        metavar="DIR|ARCHIVE",
-        help="champion directory (models/champion) or archive (default: the bundled champion)",
-    )
-    p.add_argument("--scripts", required=True, metavar="DIR", help="folder holding the scanned scripts")
-    p.add_argument("--detections", metavar="FILE", help="the detector's warnings (any `filter` input format)")
+    add_model_flag(p)
+    add_scripts_flags(p, on_missing=False)
+    add_detections_flags(p, required=False)
     p.add_argument("--row", type=int, metavar="N", help="with --detections: the warning's line in that file")
     p.add_argument("--file", metavar="F", help="the script (relative to --scripts), instead of --detections")
     p.add_argument("--line", type=int, metavar="L", help="with --file: the flagged line")
     p.add_argument("--smell", metavar="S", help="with --file: the smell (canonical name or detector code)")
-    p.add_argument("--tech", choices=TECHS, default=None, help="technology (default: from the extension)")
     p.add_argument("--neighbours", type=int, default=3, metavar="K", help="neighbours shown (default: 3)")
     p.add_argument("--width", type=int, default=None, help="page width (default: the terminal's)")
-    point = p.add_mutually_exclusive_group()
-    point.add_argument("--threshold", type=float, default=None, metavar="X", help="as `filter --threshold`")
-    point.add_argument(
-        "--min-retention", type=float, default=None, metavar="R", help="as `filter --min-retention`"
-    )
-    point.add_argument(
-        "--max-fp-rate", type=float, default=None, metavar="F", help="as `filter --max-fp-rate`"
-    )
-    p.set_defaults(func=_explain, model_archive=True)  # --model may be an archive or left out (cli.app)
+    add_threshold_flags(p)
+    p.set_defaults(func=_explain)
 
 
 def _explain(args: argparse.Namespace) -> int:
-    threshold, source = threshold_in_force(args)
+    if args.neighbours < 1:
+        raise IacsieveError(
+            f"--neighbours must be >= 1, got {args.neighbours} (the page compares the warning with its "
+            f"nearest labelled training warnings)"
+        )
+    options = filter_options(args)
     explained = explain_warning(
-        args.model,
+        options.model,
         args.scripts,
-        detections=args.detections,
+        detections=options.detections,
         row=args.row,
         file=args.file,
         line=args.line,
         smell=args.smell,
-        tech=args.tech,
-        threshold=threshold,
-        threshold_source=source,
+        tech=options.tech,
+        threshold=options.threshold,
+        threshold_source=options.threshold_source,
         k=args.neighbours,
+        detections_format=options.detections_format,
+        limits=options.limits,
+        path_prefix_strip=options.path_prefix_strip,
+        model_label=options.model_label,
     )
     sys.stdout.write(render_page(explained, args.width))
     return 0

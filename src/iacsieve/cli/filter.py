@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from collections.abc import Sequence
 
+from iacsieve.cli.filter_context import (
+    SCRIPT_LIMITS,
+    add_detections_flags,
+    add_model_flag,
+    add_on_missing_flag,
+    add_scripts_flags,
+    add_tech_flag,
+    add_threshold_flags,
+    filter_options,
+)
+from iacsieve.cli.filter_context import threshold_in_force as threshold_in_force  # its old home
 from iacsieve.core.errors import IacsieveError
-from iacsieve.core.layout import TECHS
-from iacsieve.filtering import ON_MISSING, OUTPUT_FORMATS, filter_detections, format_summary, read_champion
-from iacsieve.filtering.detections import FORMATS
+from iacsieve.filtering import OUTPUT_FORMATS, format_summary
+from iacsieve.filtering.analysed import NotAnalysed
+from iacsieve.filtering.context import OutputOptions, run_filter
 from iacsieve.filtering.gate import REASONS, gate, gate_message
+from iacsieve.filtering.output import say
 from iacsieve.filtering.sarif import DEFAULT_CATEGORY
 from iacsieve.io.atomic import atomic_write_text
-from iacsieve.io.limits import add_limit_flags, limits_from_args
+from iacsieve.io.limits import add_limit_flags
 from iacsieve.io.output_policy import STDOUT, check_file_output
-from iacsieve.steps.operating_point import choose_threshold, describe_choice, load_val_curve
 
 FAIL_ON: tuple[str, ...] = ("never", "kept")
 EXAMPLE = """\
@@ -50,42 +61,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_filter_flags(p)
-    p.set_defaults(func=run_filter, model_archive=True)  # --model may be an archive (cli.app)
+    p.set_defaults(func=filter_command)
 
 
 def add_filter_flags(p: argparse.ArgumentParser, *, detections: bool = True) -> None:
     """The filter's flags: `filter`'s, and `scan`'s (`detections=False`: it makes the detections and
-    takes the scripts folder as its argument; --tech is then required)."""
-    _io_args(p, detections)
-    _decision_args(p)
-    _output_args(p)
-    add_limit_flags(p, "max_file_bytes", "max_rows", "max_path_chars", "max_line_chars")
-
-
-def _io_args(p: argparse.ArgumentParser, detections: bool = True) -> None:
-    """What to read and where to write: the champion, the detections, the scripts, the output."""
-    p.add_argument(
-        "--model",
-        default=None,
-        metavar="DIR|ARCHIVE",
-        help="champion directory (model files, model_meta.json, champion.json): models/champion "
-        "(`dvc repro`'s) or models/cluster-champion (`iacsieve kfp pull-champion`'s); or a champion "
-        "archive (`iacsieve champion pack`), verified member by member first (default: the champion "
-        "this package bundles; the summary says so)",
-    )
+    takes the scripts folder as its argument; --tech is then required). Groups: cli.filter_context."""
+    add_model_flag(p)
     if detections:
-        p.add_argument(
-            "--detections",
-            required=True,
-            metavar="FILE",
-            help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)",
-        )
-        p.add_argument(
-            "--scripts",
-            required=True,
-            metavar="DIR",
-            help="folder holding the scanned scripts; no file outside it is read",
-        )
+        add_detections_flags(p)
+        add_scripts_flags(p)
+    else:
+        add_tech_flag(p, required=True)
+        add_on_missing_flag(p)
+        add_limit_flags(p, *SCRIPT_LIMITS)
+    add_threshold_flags(p)
+    _io_args(p)
+    _output_args(p)
+
+
+def _io_args(p: argparse.ArgumentParser) -> None:
+    """Where to write and in which format (the shared groups: `cli.filter_context`)."""
     p.add_argument(
         "--out",
         required=True,
@@ -97,54 +93,6 @@ def _io_args(p: argparse.ArgumentParser, detections: bool = True) -> None:
         choices=OUTPUT_FORMATS,
         default=None,
         help="output format (default: from --out's suffix: .csv, .jsonl, .sarif; another suffix is refused)",
-    )
-    p.add_argument(
-        "--input-format",
-        choices=FORMATS,
-        default=None,
-        help="force the detections format (default: detected)",
-    )
-    p.add_argument(
-        "--tech",
-        choices=TECHS,
-        default=None,
-        required=not detections,
-        help="technology of every script (default: from extensions: .pp puppet, .rb chef, .yml/.yaml ansible)",
-    )
-
-
-def _decision_args(p: argparse.ArgumentParser) -> None:
-    """Where the threshold comes from, and what a missing script does."""
-    point = p.add_mutually_exclusive_group()
-    point.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        metavar="X",
-        help="keep warnings scoring >= X (default: the champion's frozen threshold)",
-    )
-    point.add_argument(
-        "--min-retention",
-        type=float,
-        default=None,
-        metavar="R",
-        help="operating point: the highest threshold that keeps at least R of the real smells on "
-        "the champion's validation data (e.g. 0.95), read from its val_curve.json; no retraining",
-    )
-    point.add_argument(
-        "--max-fp-rate",
-        type=float,
-        default=None,
-        metavar="F",
-        help="operating point: the lowest threshold that keeps at most F of the false alarms on "
-        "the champion's validation data (e.g. 0.2)",
-    )
-    p.add_argument(
-        "--on-missing",
-        choices=ON_MISSING,
-        default="error",
-        help="a script missing or outside --scripts: fail with exit 2 "
-        "(error, default), or keep / drop the row and count it in the summary",
     )
 
 
@@ -172,14 +120,6 @@ def _output_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="SARIF: automationDetails.id, one per analysis a commit uploads (e.g. iacsieve-puppet; "
         "default: %(default)s)",
-    )
-    p.add_argument(
-        "--path-prefix-strip",
-        default=None,
-        metavar="PREFIX",
-        help="drop PREFIX from the detector's paths before looking under --scripts (GLITCH run in a "
-        "container on /src: --path-prefix-strip /src); absolute paths that do not exist here are also "
-        "tried by their tails under --scripts",
     )
     p.add_argument(
         "--baseline",
@@ -229,60 +169,35 @@ def _output_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def threshold_in_force(args: argparse.Namespace) -> tuple[float | None, str | None]:
-    """(threshold, where it came from) for `--threshold` / `--min-retention` / `--max-fp-rate`
-    (filter, explain): an operating point is chosen on the champion's validation curve and said on
-    stderr; (None, None) leaves the champion's frozen one."""
-    if args.min_retention is None and args.max_fp_rate is None:
-        return args.threshold, None
-    choice = choose_threshold(
-        load_val_curve(args.model), min_retention=args.min_retention, max_fp_rate=args.max_fp_rate
-    )
-    print(describe_choice(choice, read_champion(args.model).threshold), file=sys.stderr)
-    return choice["threshold"], f"operating point: {choice['rule']}"
-
-
-def run_filter(args: argparse.Namespace, **extra: object) -> int:
-    """`iacsieve filter` (and `scan`'s filtering: `extra` goes to filter_detections); the exit code is
+def filter_command(args: argparse.Namespace, not_analysed: Sequence[NotAnalysed] | None = None) -> int:
+    """`iacsieve filter` (and `scan`'s filtering, with the files GLITCH did not analyse); the exit code is
     the gate's (iacsieve.filtering.gate)."""
     if args.json_summary is not None:
         written = None if args.out == STDOUT else args.out
         inputs = {"--out": written, "--detections": args.detections, "--model": args.model}
+        inputs["--explain"] = args.explain  # two outputs naming one file: refused, one line
         check_file_output(args.json_summary, flag="--json-summary", inputs=inputs, scripts=args.scripts)
-    threshold, source = threshold_in_force(args)
-    summary = filter_detections(
-        args.model,
-        args.detections,
-        args.scripts,
-        args.out,
+    output = OutputOptions(
+        out=args.out,
         fmt=args.format,
-        tech=args.tech,
-        threshold=threshold,
-        on_missing=args.on_missing,
         batch_size=args.batch_size,
-        detections_format=args.input_format,
-        limits=limits_from_args(args),
         sarif_all=args.sarif_all,
         uri_base=args.uri_base,
-        path_prefix_strip=args.path_prefix_strip,
         baseline=args.baseline,
         sarif_category=args.sarif_category,
-        threshold_source=source,
         evidence=not args.no_evidence,
         explain=args.explain,
         sarif_suppressed=args.sarif_suppressed,
-        model_label=getattr(args, "model_label", None),
-        provenance=getattr(args, "provenance", None),
-        **extra,  # type: ignore[arg-type]
     )
+    summary = run_filter(filter_options(args), output, not_analysed=not_analysed)
     summary.update(getattr(args, "summary_extra", {}))  # scan: the detector's run, not its temp CSV
     allowed = getattr(args, "allow_unanalysed", None)
     code = gate(summary, args.fail_on, allowed)
     summary.update(fail_on=args.fail_on, exit_code=code, exit_reason=REASONS[code])
-    print(format_summary(summary), file=sys.stderr)
+    say(format_summary(summary))
     message = gate_message(args.command, summary, code, allowed)
     if message:
-        print(message, file=sys.stderr)
+        say(message)
     if args.json_summary is not None:
         try:
             atomic_write_text(args.json_summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")

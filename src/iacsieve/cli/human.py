@@ -8,10 +8,13 @@ import sys
 from dataclasses import replace
 from typing import TextIO
 
+from iacsieve.cli.filter_context import (
+    add_detections_flags,
+    add_model_flag,
+    add_scripts_flags,
+    add_threshold_flags,
+)
 from iacsieve.core import layout
-from iacsieve.core.layout import TECHS
-from iacsieve.filtering import ON_MISSING
-from iacsieve.filtering.detections import FORMATS
 from iacsieve.io.safe_text import terminal_safe
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -58,19 +61,10 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
         epilog=REVIEW_EXAMPLE,
         formatter_class=_RAW,
     )
-    p.add_argument(
-        "--model",
-        default=None,
-        metavar="DIR|ARCHIVE",
-        help="champion directory, e.g. models/champion, or its archive (`iacsieve champion pack`); "
-        "default: the bundled champion",
-    )
-    p.add_argument(
-        "--detections",
-        metavar="FILE",
-        help="the detector's warnings (GLITCH CSV, PATH,LINE,ERROR CSV or JSONL)",
-    )
-    p.add_argument("--scripts", metavar="DIR", help="folder holding the scanned scripts")
+    add_model_flag(p)  # the flag groups `filter` and `explain` share (cli.filter_context)
+    add_detections_flags(p, required=False)
+    add_scripts_flags(p, required=False)
+    add_threshold_flags(p)
     p.add_argument(
         "--from-train", action="store_true", help="audit the LLM labels of the training split instead"
     )
@@ -87,32 +81,19 @@ def _register_review(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="labels store; its warnings are left out (default: %(default)s)",
     )
-    p.add_argument(
-        "--tech", choices=TECHS, default=None, help="technology of every script (default: from extensions)"
-    )
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="uncertainty around this score (default: the champion's)",
-    )
-    p.add_argument("--input-format", choices=FORMATS, default=None, help="force the detections format")
-    p.add_argument(
-        "--on-missing",
-        choices=ON_MISSING,
-        default="error",
-        help="a warning whose script is missing (as filter)",
-    )
-    p.set_defaults(func=_review, model_archive=True)  # --model may be an archive (cli.app)
+    p.set_defaults(func=_review)
 
 
 def _review(args: argparse.Namespace) -> int:
+    from iacsieve.cli.filter_context import filter_options
     from iacsieve.core.errors import IacsieveError
     from iacsieve.filtering.review import format_review, review_detections, review_train
 
     if args.from_train:
-        if args.detections or args.scripts:
-            raise IacsieveError("--from-train reads the training split; drop --detections/--scripts")
+        if args.detections or args.scripts or args.min_retention is not None or args.max_fp_rate is not None:
+            raise IacsieveError(
+                "--from-train reads the training split; drop --detections/--scripts/--min-retention/--max-fp-rate"
+            )
         summary = review_train(
             args.model,
             args.data,
@@ -126,18 +107,22 @@ def _review(args: argparse.Namespace) -> int:
             raise IacsieveError(
                 "give --detections FILE and --scripts DIR (or --from-train for a label audit)"
             )
+        options = filter_options(args)
         summary = review_detections(
-            args.model,
+            options.model,
             args.detections,
             args.scripts,
             args.budget,
             args.out,
-            tech=args.tech,
-            threshold=args.threshold,
+            tech=options.tech,
+            threshold=options.threshold,
             human_dir=args.human,
-            on_missing=args.on_missing,
-            detections_format=args.input_format,
-            model_label=getattr(args, "model_label", None),
+            on_missing=options.on_missing,
+            detections_format=options.detections_format,
+            model_label=options.model_label,
+            limits=options.limits,
+            path_prefix_strip=options.path_prefix_strip,
+            threshold_source=options.threshold_source,
         )
     say(format_review(summary))
     return 0

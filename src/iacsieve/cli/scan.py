@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from iacsieve.cli.filter import add_filter_flags, run_filter
+from iacsieve.cli.filter import add_filter_flags, filter_command
 from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering import output_format
 from iacsieve.filtering.glitch import EXCLUDED_BY_DEFAULT, excluded, find_executable, not_analysed, run_glitch
@@ -91,7 +91,7 @@ def _scan(args: argparse.Namespace) -> int:
             "detections": f"GLITCH on {scripts}",
             "detector": {"command": list(run.command), "excluded": list(folders)},
         }
-        return run_filter(args, not_analysed=skipped)
+        return filter_command(args, not_analysed=skipped)
 
 
 def _without_excluded(raw: Path, kept: Path, folders: tuple[str, ...]) -> None:

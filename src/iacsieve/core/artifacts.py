@@ -224,6 +224,14 @@ class EvidenceCard(TypedDict):
     sha256: dict[str, str]  # file name -> SHA-256
 
 
+class PlainModelCard(TypedDict):
+    """champion.json's `classical_plain`: the classical model as plain data (`iacsieve.models.classical_plain`;
+    the filter refuses files whose SHA-256 differs)."""
+
+    format: int
+    sha256: dict[str, str]  # file name -> SHA-256
+
+
 class ChampionCard(TypedDict):
     """`models/champion/champion.json`: the frozen champion, all the filter needs besides the weights."""
 
@@ -244,6 +252,7 @@ class ChampionCard(TypedDict):
     stage: NotRequired[str]
     validation: NotRequired[str]  # llm | human | merged: which labels the choice was made on
     evidence_index: NotRequired[EvidenceCard]  # written by freeze (docs/explain.md)
+    classical_plain: NotRequired[PlainModelCard]  # written by freeze for a classical model (docs/champion.md)
 
 
 class HumanReport(TypedDict):

@@ -1,5 +1,5 @@
 """Which pip extra brings a missing module: a light install (`pip install iacsieve`) holds only what
-`filter`, `review` and `labels` need for a classical champion; a command that reaches further says
+`filter`, `review`, `explain` and `labels` need for a classical champion (numpy, PyYAML, mmh3); a command that reaches further says
 which extra to add, in one line, instead of a traceback (pyproject.toml lists the extras)."""
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "safetensors": "hf",
     "accelerate": "hf",
     "datasets": "train",
+    "sklearn": "train",
+    "scipy": "train",
+    "skops": "train",
     "dvc": "pipeline",
     "dvclive": "pipeline",
     "kfp": "pipeline",

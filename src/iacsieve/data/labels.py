@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from iacsieve.core import layout
 from iacsieve.core.errors import IacsieveError
 from iacsieve.data.human import (
@@ -275,17 +277,28 @@ def label_stats(human_dir: str | Path = HUMAN_DIR, raw_dir: str | Path | None = 
     return out
 
 
+def _cohen_kappa(pairs: list[tuple[int, int]]) -> float:
+    """Cohen's kappa as scikit-learn computes it (numpy only: `labels` runs on the base install)."""
+    labels = sorted({v for pair in pairs for v in pair})
+    where = {label: i for i, label in enumerate(labels)}
+    confusion = np.zeros((len(labels), len(labels)))
+    for a, b in pairs:
+        confusion[where[a], where[b]] += 1
+    expected = np.outer(confusion.sum(axis=0), confusion.sum(axis=1)) / confusion.sum()
+    off = 1.0 - np.eye(len(labels))
+    chance = float(np.sum(off * expected))
+    return float("nan") if chance == 0 else 1.0 - float(np.sum(off * confusion)) / chance
+
+
 def agreement(pairs: list[tuple[int, int]]) -> dict:
     """(LLM label, human label) pairs -> n, share equal, Cohen's kappa (None when undefined)."""
     if not pairs:
         return {"n": 0, "agree": None, "kappa": None}
-    from sklearn.metrics import cohen_kappa_score
-
     llm, human = zip(*pairs)
     agree = sum(a == b for a, b in pairs) / len(pairs)
     kappa = None
     if len(set(llm) | set(human)) > 1:
-        value = float(cohen_kappa_score(llm, human))
+        value = _cohen_kappa(pairs)
         kappa = (
             None if value != value else value
         )  # NaN when one rater uses a single label and agreement is perfect

@@ -28,8 +28,13 @@ from iacsieve.core.errors import IacsieveError
 from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.filtering.analysed import NotAnalysed, notifications, summary_fields
 from iacsieve.filtering.baseline import read_baseline
-from iacsieve.filtering.champion import CHAMPION_FILE, Champion, read_champion, record_provenance
-from iacsieve.filtering.detections import Detection, DetectionSet, open_detections
+from iacsieve.filtering.champion import (
+    CHAMPION_FILE,
+    Champion,
+    read_champion,
+    record_provenance,
+)
+from iacsieve.filtering.detections import Detection, open_detections
 from iacsieve.filtering.evidence import Evidence, ExplainWriter, champion_index, explain_inputs
 from iacsieve.filtering.fingerprint import fingerprint
 from iacsieve.filtering.output import STDOUT, SarifOptions, output_chunks, output_format, write_chunks
@@ -45,7 +50,7 @@ from iacsieve.filtering.scripts import (
 )
 from iacsieve.filtering.summary import Tally
 from iacsieve.filtering.uri_base import resolve_uri_base
-from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow
+from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow, Status
 from iacsieve.io.limits import DEFAULT, Limits
 from iacsieve.io.output_policy import check_file_output
 from iacsieve.models import Scorer, load_scorer
@@ -368,11 +373,11 @@ def classify(
         if problem.reason == LINE_OUTSIDE and det.non_security:  # a code-quality row: passes through
             row.status, row.keep, row.problem = PASS_THROUGH, True, None
         elif problem.unreadable:
-            row.status, row.keep = f"unreadable:{problem.reason}", True
+            row.status, row.why, row.keep = Status.UNREADABLE, problem.reason, True
         elif on_missing == "error":
             raise IacsieveError(f"{message} (--on-missing keep|drop goes on and counts it)") from None
         else:
-            row.status, row.keep = f"missing:{problem.reason}", on_missing == "keep"
+            row.status, row.why, row.keep = Status.MISSING, problem.reason, on_missing == "keep"
     return row
 
 
@@ -438,26 +443,31 @@ def _dedup_key(row: FilteredRow) -> tuple[Path | None, int, str]:
 # ----------------------------------------------------------------------------- the review queue's use
 
 
-def resolve_rows(
-    parsed: DetectionSet, folder: ScriptFolder, champion: Champion, on_missing: str
-) -> tuple[list[FilteredRow], list[str]]:
-    """Every row of an in-memory detections file classified (`classify`), and the problems met."""
-    rows = [classify(det, folder, champion, on_missing, parsed.path) for det in parsed.rows]
-    return rows, [row.problem for row in rows if row.problem and row.status.startswith("missing")]
+def judged_rows(
+    champion: Champion,
+    folder: ScriptFolder,
+    detections: Iterable[Detection],
+    source: Path,
+    *,
+    cut: float,
+    threshold_source: str,
+    tech: str | None,
+    on_missing: str,
+    batch_size: int,
+    model_name: str,
+    scorer: Scorer | None = None,
+) -> Iterator[FilteredRow]:
+    """Every detection's verdict with its evidence, as `filter` makes them (the one streaming scoring
+    path: chunks, dedup by `dedup_key`, a bounded score cache), for another consumer (the review queue)."""
+    load = (lambda: scorer) if scorer is not None else (lambda: load_model(champion.model_dir))
+    run = _Run(folder, champion, load, cut, tech, on_missing, batch_size, None, model_name, source)
+    index = champion_index(champion)
+    run.explain = lambda records, scores: explain_inputs(
+        index, run.scorer, records, scores, cut, threshold_source
+    )
+    return run.verdicts(detections)
 
 
-def model_inputs(
-    rows: list[FilteredRow], folder: ScriptFolder, tech: str | None, use_context: bool, parsed: DetectionSet
-) -> tuple[list[WarningRecord], dict, int]:
-    """One WarningRecord per distinct (script, line, smell) to score, where each row's score sits, and
-    how many of those inputs had their flagged line cut to `--max-line-length`."""
-    inputs: list[WarningRecord] = []
-    slots: dict[tuple, int] = {}
-    cut_lines = 0
-    for row in rows:
-        if row.status != SCORED or _dedup_key(row) in slots:
-            continue
-        slots[_dedup_key(row)] = len(inputs)
-        cut_lines += row.script is not None and folder.was_cut(row.script, row.detection.line)
-        inputs.append(model_record(row, folder, tech, use_context, parsed.path))
-    return inputs, slots, cut_lines
+def dedup_key(row: FilteredRow) -> tuple[Path | None, int, str]:
+    """Rows with this key are one model input (`filter` scores each once)."""
+    return _dedup_key(row)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iacsieve import __version__
+from iacsieve.core.champion_card import load_champion
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import CHAMPION_FILE as CHAMPION_FILE  # re-exported for filtering.apply
 from iacsieve.core.smells import canonical_smell
 from iacsieve.io.limits import shorten
-from iacsieve.io.reading import read_json_object
 from iacsieve.models import read_meta
 
 # What a champion covers when neither champion.json nor model_meta.json lists `smells`:
@@ -44,7 +44,7 @@ def read_champion(model_dir: str | Path) -> Champion:
     meta = read_meta(model_dir)
     info: dict = {}
     if os.path.lexists(model_dir / CHAMPION_FILE):  # a FIFO or a broken link is refused, not skipped
-        info = _load_champion_json(model_dir)
+        info = dict(load_champion(model_dir))
     threshold = info.get("threshold")
     smells = info.get("smells", meta.get("smells"))
     if smells is None:
@@ -64,14 +64,6 @@ def read_champion(model_dir: str | Path) -> Champion:
         family=str(info.get("family", meta.get("family", "?"))),
         info=info,
     )
-
-
-def _load_champion_json(model_dir: Path) -> dict:
-    try:
-        from iacsieve.steps.freeze import load_champion
-    except ImportError:  # a trimmed install without the training steps
-        return read_json_object(model_dir / CHAMPION_FILE, what="champion file")
-    return dict(load_champion(model_dir))
 
 
 def champion_sha256(model_dir: str | Path) -> str:

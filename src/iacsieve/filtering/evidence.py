@@ -27,7 +27,7 @@ from iacsieve.core.layout import CHAMPION_FILE
 from iacsieve.data.records import WarningRecord
 from iacsieve.filtering.champion import Champion
 from iacsieve.filtering.scripts import LINE_OUTSIDE
-from iacsieve.filtering.verdicts import FilteredRow
+from iacsieve.filtering.verdicts import FilteredRow, Status, score_comparison
 from iacsieve.io.atomic import output_mode
 from iacsieve.models.evidence_index import (
     CARD_KEY,
@@ -97,10 +97,7 @@ class Evidence:
     def reason_text(self, text: bool = True) -> str:
         """`reason`; `text=False` leaves out the n-gram features (fragments of the script's line)."""
         verdict = "kept" if self.keep else "dropped"
-        parts = [
-            f"{verdict}: score {self.score:.2f} {'>=' if self.keep else '<'} {self.threshold:.2f} "
-            f"({self.threshold_source})"
-        ]
+        parts = [f"{verdict}: score {score_comparison(self.score, self.threshold)} ({self.threshold_source})"]
         if self.neighbours:
             parts.append(neighbours_phrase(self.neighbours))
         elif not self.index:
@@ -241,20 +238,21 @@ def _neighbour(index: EvidenceIndex, row: int, similarity: float) -> Neighbour:
 def row_reason(row: FilteredRow, text: bool = True) -> str:
     """The `reason` of any output row: the evidence's (`text=False`: without n-grams of the line), or
     why the row was not scored."""
-    if row.status == "baseline":
+    if row.status == Status.BASELINE:
         why = row.evidence.reason_text(text) if row.evidence is not None else f"score {row.score}"
         return f"not reported: in --baseline (an earlier run reported it); {why}"
     if row.evidence is not None:
         return row.evidence.reason_text(text)
     verdict = "kept" if row.keep else "dropped"
-    if row.status == f"unreadable:{LINE_OUTSIDE}":
+    if row.status == Status.UNREADABLE and row.why == LINE_OUTSIDE:
         return f"kept unscored: line {row.detection.line} is outside the script"
-    if row.status.startswith(("missing:", "unreadable:")):
-        kind, why = row.status.split(":", 1)
-        return f"{verdict} unscored: script {why}" + (" (--on-missing)" if kind == "missing" else "")
+    if row.status in (Status.MISSING, Status.UNREADABLE):
+        return f"{verdict} unscored: script {row.why}" + (
+            " (--on-missing)" if row.status == Status.MISSING else ""
+        )
     if row.detection.non_security:
         return "kept unscored: a code-quality smell (passed through)"
-    if row.status == "scored" and row.score is not None:
+    if row.status == Status.SCORED and row.score is not None:
         return f"{verdict}: score {row.score:.2f}"
     return f"kept unscored: the champion does not judge {row.smell} (passed through)"
 
@@ -262,7 +260,13 @@ def row_reason(row: FilteredRow, text: bool = True) -> str:
 def explain_line(row: FilteredRow, cache: dict[int, str]) -> str:
     """One `--explain` JSONL line (the evidence JSON made once per distinct input, kept in `cache`)."""
     det = row.detection
-    head = {"row": det.row_no, "file": det.file, "line": det.line, "smell": row.smell, "status": row.status}
+    head = {
+        "row": det.row_no,
+        "file": det.file,
+        "line": det.line,
+        "smell": row.smell,
+        "status": row.status_text,
+    }
     if row.evidence is None:
         plain = {**head, "score": row.score, "keep": row.keep, "reason": row_reason(row)}
         return json.dumps(plain, ensure_ascii=False) + "\n"

@@ -21,6 +21,8 @@ from iacsieve.filtering.champion import CHAMPION_FILE, read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import Evidence, Neighbour, champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
+from iacsieve.filtering.verdicts import comparison_parts
+from iacsieve.io.limits import DEFAULT, Limits
 from iacsieve.models import load_scorer
 
 RADIUS = 3  # lines of context either side, on the page
@@ -50,6 +52,10 @@ def explain_warning(
     threshold: float | None = None,
     threshold_source: str | None = None,
     k: int = 3,
+    detections_format: str | None = None,
+    limits: Limits = DEFAULT,
+    path_prefix_strip: str | None = None,
+    model_label: str | None = None,
 ) -> Explained:
     """Judge one warning (`detections` + `row`, the row's line number in that file as `--explain` and
     error messages give it; or `file` + `line` + `smell`) with the champion and gather its evidence.
@@ -59,7 +65,7 @@ def explain_warning(
     if detections is not None:
         if row is None:
             raise IacsieveError("--detections needs --row N (the row's line in that file)")
-        parsed = read_detections(detections)
+        parsed = read_detections(detections, detections_format, limits)
         found = [d for d in parsed.rows if d.row_no == row]
         if not found:
             raise IacsieveError(f"{detections}: no warning starts on line {row} ({len(parsed.rows)} rows)")
@@ -77,9 +83,11 @@ def explain_warning(
         )
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
-        raise IacsieveError(f"{model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
+        raise IacsieveError(
+            f"{model_label or model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold"
+        )
     index = champion_index(champion)
-    folder = ScriptFolder(scripts_dir)
+    folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip)
     try:
         script = folder.resolve(file)
         text, lines = folder.line(script, int(line))
@@ -136,13 +144,14 @@ def render_page(explained: Explained, width: int | None = None) -> str:
     """The terminal page for one judged warning."""
     width = width or max(80, min(shutil.get_terminal_size((110, 24)).columns, 160))
     record, ev = explained.record, explained.evidence
+    shown = comparison_parts(ev.score, ev.threshold, 3, 2)
     verdict = "KEPT (likely a real smell)" if ev.keep else "DROPPED (likely a false alarm)"
     out = [
         f"{record.smell} at {explained.where}:{record.line} ({record.tech})",
         "",
         *(_cut(ln, width) for ln in _window(explained.lines, record.line)),
         "",
-        f"{verdict}: score {ev.score:.3f} {'>=' if ev.keep else '<'} threshold {ev.threshold:.2f} "
+        f"{verdict}: score {shown[0]} {shown[1]} threshold {shown[2]} "
         f"({ev.threshold_source}), margin {ev.margin:+.3f}   [{explained.family} champion]",
     ]
     if ev.features:

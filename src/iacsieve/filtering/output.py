@@ -8,6 +8,7 @@ CSV is meant for people too: a cell a spreadsheet would run as a formula is neut
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from iacsieve.core.errors import IacsieveError
 from iacsieve.filtering.evidence import row_reason
@@ -149,10 +151,27 @@ def output_chunks(
     return _csv_chunks(columns(), rows)
 
 
+def summary_stream() -> TextIO | None:
+    """Where a command's summary goes: stderr, never the stream the data goes to. With stderr closed
+    (`2>&-`) Python's `print(file=None)` would write to stdout, into `--out -`'s CSV or SARIF: None."""
+    stream = sys.stderr
+    return None if stream is None or stream.closed else stream
+
+
+def say(text: str) -> None:
+    """Print a summary line on `summary_stream()` (nowhere when stderr is closed)."""
+    stream = summary_stream()
+    if stream is not None:
+        with contextlib.suppress(OSError):  # stderr closed under us (a broken pipe): the data matters
+            print(text, file=stream)
+
+
 def write_chunks(out: str | Path, chunks: Iterable[str]) -> None:
     """`chunks` to `out` atomically, or to stdout for `-` (where a failed run may leave part of it)."""
     try:
         if str(out) == STDOUT:
+            if sys.stdout is None or sys.stdout.closed:  # `>&-`: one line, not a traceback
+                raise IacsieveError("--out -: stdout is closed; name an output file instead")
             for chunk in chunks:
                 sys.stdout.write(chunk)
             sys.stdout.flush()

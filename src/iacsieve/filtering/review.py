@@ -32,11 +32,12 @@ from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.human import HUMAN_DIR, load_human_labels
 from iacsieve.data.records import WarningRecord, load_prepared, render_context
 from iacsieve.data.sheet import SheetRow, write_sheet
-from iacsieve.filtering.apply import load_model, model_inputs, resolve_rows
+from iacsieve.filtering.apply import dedup_key, judged_rows, load_model, model_record
 from iacsieve.filtering.champion import Champion, read_champion
-from iacsieve.filtering.detections import read_detections
-from iacsieve.filtering.evidence import champion_index, explain_inputs
+from iacsieve.filtering.detections import open_detections
 from iacsieve.filtering.scripts import ScriptFolder
+from iacsieve.filtering.verdicts import FilteredRow, Status, score_comparison
+from iacsieve.io.limits import DEFAULT, Limits
 from iacsieve.io.output_policy import check_file_output
 from iacsieve.models import FAMILIES, Scorer
 
@@ -142,6 +143,9 @@ def review_detections(
     batch_size: int = 64,
     scorer: Scorer | None = None,
     model_label: str | None = None,
+    limits: Limits = DEFAULT,
+    path_prefix_strip: str | None = None,
+    threshold_source: str | None = None,
 ) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet.
     `model_label`: the model's name in the summary and errors (as `filter_detections`'s).
@@ -152,26 +156,27 @@ def review_detections(
     check_file_output(
         out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir, human=human_dir
     )
-    parsed = read_detections(detections, detections_format)
+    stream = open_detections(detections, detections_format, limits)
     champion = read_champion(model_dir)
     cut = float(threshold) if threshold is not None else champion.threshold
     if cut is None:
         raise IacsieveError(f"{label}: no champion.json with a frozen threshold; pass --threshold")
-    folder = ScriptFolder(scripts_dir)
-    scorer = scorer if scorer is not None else load_model(champion.model_dir)
-    use_context = bool(getattr(scorer, "use_context", champion.use_context))
-    rows, problems = resolve_rows(parsed, folder, champion, on_missing)
-    inputs, slots, _ = model_inputs(rows, folder, tech, use_context, parsed)
-    scores = _scores(scorer, inputs, batch_size, label)
-    source = "--threshold" if threshold is not None else "frozen"
-    evidence = explain_inputs(champion_index(champion), scorer, inputs, scores, cut, source)
-    firsts: dict[int, Any] = {}  # model input -> the first scored row that produced it
-    for row in rows:
-        if row.status == "scored":
-            firsts.setdefault(slots[(row.script, row.detection.line, row.smell)], row)
+    folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip)
+    source = threshold_source or ("--threshold" if threshold is not None else "frozen")
+    firsts: dict[tuple, FilteredRow] = {}  # model input -> the first scored row that produced it
+    warnings_in = missing = 0
+    for row in judged_rows(
+        champion, folder, stream, stream.path, cut=cut, threshold_source=source, tech=tech,
+        on_missing=on_missing, batch_size=batch_size, model_name=label, scorer=scorer,
+    ):  # fmt: skip
+        warnings_in += 1
+        missing += row.status == Status.MISSING and bool(row.problem)
+        if row.status == Status.SCORED:
+            firsts.setdefault(dedup_key(row), row)
     candidates = []
-    for i, record in enumerate(inputs):
-        row = firsts[i]
+    for row in firsts.values():
+        assert row.script is not None and row.score is not None and row.evidence is not None
+        record = model_record(row, folder, tech, False, stream.path)
         _, lines = folder.line(row.script, record.line)
         sheet_row = SheetRow(
             tech=record.tech,
@@ -180,18 +185,18 @@ def review_detections(
             line=record.line,
             code=record.content,
             context=render_context(lines, record.line, file=record.file),
-            score=float(scores[i]),
-            reason=evidence[i].reason,
+            score=row.score,
+            reason=row.evidence.reason,
         )
-        candidates.append(Candidate(sheet_row, abs(float(scores[i]) - cut)))
+        candidates.append(Candidate(sheet_row, abs(row.score - cut)))
     summary = {
         "source": "detections",
         "detections": str(detections),
         "model": label,
         "threshold": cut,
-        "warnings_in": len(rows),
-        "scored_inputs": len(inputs),
-        "missing": len(problems),
+        "warnings_in": warnings_in,
+        "scored_inputs": len(firsts),
+        "missing": missing,
     }
     return _finish(candidates, budget, out, human_dir, summary)
 
@@ -256,8 +261,8 @@ def audit_reason(llm_tp: bool, score: float, threshold: float, how: str) -> str:
     model_tp = score >= threshold
     verdict = "disagrees with" if model_tp != llm_tp else "agrees with, unsure of"
     return (
-        f"LLM label {'TP' if llm_tp else 'FP'}; model {verdict} it: score {score:.2f} "
-        f"{'>=' if model_tp else '<'} {threshold:.2f} ({how.split(' (')[0]})"
+        f"LLM label {'TP' if llm_tp else 'FP'}; model {verdict} it: score "
+        f"{score_comparison(score, threshold)} ({how.split(' (')[0]})"
     )
 
 

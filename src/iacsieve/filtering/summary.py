@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow
+from iacsieve.filtering.verdicts import BASELINE, PASS_THROUGH, SCORED, FilteredRow, Status
 from iacsieve.io.safe_text import terminal_safe
 
 MAX_LISTED_PROBLEMS = 20  # missing / unreadable rows listed one by one in the summary, then counted
@@ -35,13 +35,13 @@ class Tally:
 
     def add(self, row: FilteredRow) -> None:
         self.rows += 1
-        kind, _, reason = row.status.partition(":")
+        kind, reason = row.status, row.why
         self.by_status[kind] += 1
         counts = self.by_smell.setdefault(row.smell, Counter())
         counts["in"] += 1
         counts["scored"] += kind == SCORED or (kind == BASELINE and row.score is not None)
         counts["kept" if row.keep else "dropped"] += 1
-        counts["missing"] += kind == "missing"
+        counts["missing"] += kind == Status.MISSING
         self.kept += row.keep
         self.kept_security += row.keep and row.security
         self.dropped_scored += kind == SCORED and not row.keep
@@ -50,11 +50,11 @@ class Tally:
             self.repointed_count += 1
             if len(self.repointed) < MAX_LISTED_PROBLEMS:
                 self.repointed.append(row.problem)
-        if kind == "missing":
+        if kind == Status.MISSING:
             self.missing_reasons[reason] += 1
             if len(self.missing_rows) < MAX_LISTED_PROBLEMS and row.problem:
                 self.missing_rows.append(row.problem)
-        elif kind == "unreadable":
+        elif kind == Status.UNREADABLE:
             self.unreadable_reasons[reason] += 1
             if len(self.unreadable_rows) < MAX_LISTED_PROBLEMS and row.problem:
                 self.unreadable_rows.append(row.problem)

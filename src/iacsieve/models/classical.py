@@ -557,10 +557,41 @@ class ClassicalScorer:
         return top_features(self.pipeline, texts, n, features)
 
 
-def load(model_dir: str | Path) -> ClassicalScorer:
-    """Load a saved classical model, refusing any type outside `ALLOWED_TYPES` (no code runs first)."""
-    sio = skops_io()
+PLAIN_CARD_KEY = "classical_plain"  # champion.json's key for the plain-data files' card
 
+
+def load(model_dir: str | Path) -> Any:
+    """Load a saved classical model: its plain-data files when present (numpy only: what the filter
+    uses), else the skops dump (`load_skops`, which needs scikit-learn)."""
+    from iacsieve.models import classical_plain
+
+    model_dir = Path(model_dir)
+    if classical_plain.present(model_dir):
+        return classical_plain.load(model_dir, _plain_card(model_dir))
+    try:
+        return load_skops(model_dir)
+    except ModuleNotFoundError:
+        raise IacsieveError(
+            f"{model_dir}: a classical model without {classical_plain.SETTINGS_FILE} (frozen before the "
+            f"plain-data format) needs scikit-learn: freeze it again (`iacsieve freeze`), or "
+            f"pip install 'iacsieve[train]'"
+        ) from None
+
+
+def _plain_card(model_dir: Path) -> dict | None:
+    """champion.json's card of the plain-data files (their SHA-256), when the folder is a champion."""
+    from iacsieve.core.layout import CHAMPION_FILE
+    from iacsieve.io.reading import read_json_object
+
+    if not (model_dir / CHAMPION_FILE).is_file():
+        return None
+    card = read_json_object(model_dir / CHAMPION_FILE, what="champion file").get(PLAIN_CARD_KEY)
+    return card if isinstance(card, dict) else None
+
+
+def load_skops(model_dir: str | Path) -> ClassicalScorer:
+    """The skops dump of `model_dir` as a scikit-learn pipeline, refusing any type outside
+    `ALLOWED_TYPES` before anything in it is loaded (no code runs first)."""
     from iacsieve.models import read_meta
 
     model_dir = Path(model_dir)
@@ -568,6 +599,7 @@ def load(model_dir: str | Path) -> ClassicalScorer:
     path = model_dir / MODEL_FILE
     if not path.is_file():
         raise IacsieveError(f"{path}: not found; is {model_dir} a classical model saved by iacsieve?")
+    sio = skops_io()
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # a corrupt or foreign file
@@ -577,3 +609,27 @@ def load(model_dir: str | Path) -> ClassicalScorer:
         raise IacsieveError(f"{path}: refusing to load untrusted types: {', '.join(refused)}")
     pipeline = sio.load(path, trusted=list(untrusted))
     return ClassicalScorer(pipeline=pipeline, use_context=bool(meta.get("use_context", False)))
+
+
+def write_plain(model_dir: str | Path, check: Sequence[WarningRecord], tolerance: float = 1e-9) -> dict:
+    """Export the skops model of `model_dir` as plain data beside it and prove it scores `check` (the
+    training rows) as scikit-learn does; return the files' card for champion.json.
+
+    Refuses (one line) a pipeline shape the plain runtime does not reproduce, or any score off by more
+    than `tolerance`: a champion must run on the base install, byte for byte as it was evaluated."""
+    from iacsieve.models import classical_plain
+
+    model_dir = Path(model_dir)
+    fitted = load_skops(model_dir)
+    settings, arrays = classical_plain.export(fitted.pipeline, fitted.use_context)
+    card = classical_plain.save(settings, arrays, model_dir)
+    if check:
+        expected = fitted.predict_proba(list(check))
+        got = classical_plain.load(model_dir, card).predict_proba(list(check))
+        worst = float(np.max(np.abs(expected - got)))
+        if worst > tolerance:
+            raise IacsieveError(
+                f"{model_dir}: the plain-data export scores the training rows up to {worst:.2e} away from "
+                f"scikit-learn (> {tolerance:g}); not freezing it"
+            )
+    return card

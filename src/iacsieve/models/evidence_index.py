@@ -11,7 +11,8 @@ that boilerplate around a line does not decide which warnings are alike.
 
 Representation: sublinear TF-IDF of hashed character n-grams (2-4, word-bounded), l2-normalised;
 similarity = cosine. Hashing leaves only integer and float arrays to save (no vocabulary). Search is
-brute force within the same smell: one sparse product per batch of queries, exact and deterministic
+brute force within the same smell: one product of queries and postings per batch (numpy only: the
+filter imports neither scipy nor scikit-learn), exact and deterministic
 (ties go to the earlier training row).
 
 Saved without pickle, beside the model files: `evidence_vectors.npz` (a zip of .npy arrays with fixed
@@ -30,7 +31,6 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,10 +39,8 @@ from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import CHAMPION_FILE
 from iacsieve.data.records import WarningRecord, build_input_text
 from iacsieve.io.atomic import atomic_write_bytes
-
-if TYPE_CHECKING:
-    from scipy import sparse
-    from sklearn.feature_extraction.text import HashingVectorizer
+from iacsieve.models.classical_hashing import NgramSpec, Rows, hashed_counts, l2_normalise
+from iacsieve.models.classical_plain import npz_bytes
 
 VECTORS_FILE = layout.EVIDENCE_VECTORS_FILE  # beside the model files in the champion directory
 ROWS_FILE = layout.EVIDENCE_ROWS_FILE
@@ -50,9 +48,11 @@ CARD_KEY = "evidence_index"  # champion.json's key for `save_index`'s card
 FORMAT = 1
 HASH_BITS = 18
 NGRAM_RANGE = (2, 4)
-BATCH = 1024  # queries per sparse product (bounds the dense similarity block)
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+BATCH = 128  # queries per product (bounds the postings expanded at once)
 _ROW_KEYS = ("file", "line", "smell", "tech", "label", "source", "content", "with_context")
+SPEC = NgramSpec(
+    analyzer="char_wb", ngram_min=NGRAM_RANGE[0], ngram_max=NGRAM_RANGE[1], n_features=2**HASH_BITS
+)
 
 
 @dataclass(frozen=True)
@@ -86,28 +86,6 @@ def index_text(smell: str, content: str) -> str:
     return build_input_text(smell, content).split("\nline: ", 1)[1]
 
 
-def _vectorizer() -> HashingVectorizer:
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    return HashingVectorizer(
-        analyzer="char_wb",
-        ngram_range=NGRAM_RANGE,
-        n_features=2**HASH_BITS,
-        alternate_sign=False,
-        norm=None,
-        lowercase=True,
-        dtype=np.float64,
-    )
-
-
-def _counts(texts: Sequence[str]) -> sparse.csr_matrix:
-    from scipy import sparse
-
-    counts = sparse.csr_matrix(_vectorizer().transform(list(texts)))
-    counts.sum_duplicates()
-    return counts
-
-
 def _idf(df_columns: np.ndarray, df_counts: np.ndarray, n_rows: int) -> np.ndarray:
     """scikit-learn's smooth idf, log((1 + n) / (1 + df)) + 1, for every hashed column."""
     idf = np.full(2**HASH_BITS, math.log(1.0 + n_rows) + 1.0)
@@ -115,72 +93,112 @@ def _idf(df_columns: np.ndarray, df_counts: np.ndarray, n_rows: int) -> np.ndarr
     return idf
 
 
-def _weigh(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
-    from scipy import sparse
-    from sklearn.preprocessing import normalize
-
-    counts = counts.astype(np.float64, copy=True)
-    counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
-    return sparse.csr_matrix(normalize(counts, norm="l2", copy=False))
+def _weigh(counts: Rows, idf: np.ndarray) -> Rows:
+    """Sublinear tf (1 + log count) times idf, each row l2-normalised."""
+    data = (1.0 + np.log(counts.value)) * idf[counts.column]
+    return Rows(counts.n_rows, counts.row, counts.column, l2_normalise(counts.row, data, counts.n_rows))
 
 
 @dataclass
 class EvidenceIndex:
-    """The labelled training warnings and their vectors; `nearest` finds the most alike per query."""
+    """The labelled training warnings and their vectors; `nearest` finds the most alike per query.
+
+    The vectors are CSR arrays (`indptr`, `indices`, `data`: rows of 2**HASH_BITS columns); the search
+    reads them by column (postings: which training rows hold each column, in row order)."""
 
     rows: list[IndexedWarning]
-    matrix: sparse.csr_matrix  # (rows, 2**HASH_BITS), l2-normalised TF-IDF
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
     df_columns: np.ndarray  # columns with a non-zero document frequency...
     df_counts: np.ndarray  # ...and that frequency (the idf is rebuilt from these)
     _idf: np.ndarray = field(init=False, repr=False)
-    _by_smell: dict[str, tuple[np.ndarray, sparse.csr_matrix]] = field(init=False, repr=False)
+    _by_smell: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
+        init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
-        from scipy import sparse
-
         self._idf = _idf(self.df_columns, self.df_counts, len(self.rows))
         groups: dict[str, list[int]] = {}
         for i, row in enumerate(self.rows):
             groups.setdefault(row.smell, []).append(i)
-        # Only the columns some training row has can add to a similarity: search in those alone
-        # (~30k of the 2**18), the queries' other n-grams having counted in their norms already.
-        seen = sparse.csr_matrix(self.matrix[:, self.df_columns])
         self._by_smell = {
-            smell: (np.asarray(ids, dtype=np.int64), sparse.csr_matrix(seen[ids].T))
-            for smell, ids in groups.items()
+            smell: self._postings(np.asarray(ids, dtype=np.int64)) for smell, ids in groups.items()
         }
 
-    def vectorise(self, texts: Sequence[str]) -> sparse.csr_matrix:
+    def _postings(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, start of each column's postings, member position, value): the group's rows by column,
+        rows ascending within a column (the order scipy's product of a CSR query and a CSR transpose
+        adds them in). Columns are positions in `df_columns` (the ~30k any training row has)."""
+        lengths = self.indptr[ids + 1] - self.indptr[ids]
+        take = np.concatenate([np.arange(self.indptr[i], self.indptr[i + 1]) for i in ids])
+        member = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
+        column = np.searchsorted(self.df_columns, self.indices[take])
+        order = np.lexsort((member, column))
+        starts = np.searchsorted(column[order], np.arange(len(self.df_columns) + 1))
+        return ids, starts, member[order], self.data[take][order]
+
+    def vectorise(self, texts: Sequence[str]) -> Rows:
         """TF-IDF vectors of `texts` (index_text strings) with the index's idf."""
-        return _weigh(_counts(texts), self._idf)
+        return _weigh(hashed_counts(SPEC, texts), self._idf)
 
     def nearest(
         self, smells: Sequence[str], texts: Sequence[str], k: int = 3
     ) -> list[list[tuple[int, float]]]:
         """For each query, up to `k` (row index, cosine similarity) of the same smell, most alike
         first (ties: the earlier row); rows sharing nothing with the query (similarity 0) are left out."""
-        from scipy import sparse
-
         out: list[list[tuple[int, float]]] = [[] for _ in texts]
         if k < 1 or not texts:
             return out
-        queries = sparse.csr_matrix(self.vectorise(texts)[:, self.df_columns])
+        queries = self.vectorise(texts)
+        bounds = np.searchsorted(queries.row, np.arange(len(texts) + 1))
         positions: dict[str, list[int]] = {}
         for i, smell in enumerate(smells):
             positions.setdefault(smell, []).append(i)
         for smell, where in positions.items():
             if smell not in self._by_smell:
                 continue
-            ids, columns = self._by_smell[smell]
+            ids, starts, member, value = self._by_smell[smell]
             take = min(k, len(ids))
-            for start in range(0, len(where), BATCH):
-                chunk = where[start : start + BATCH]
-                sims = (queries[chunk] @ columns).toarray()
+            for first in range(0, len(where), BATCH):
+                chunk = where[first : first + BATCH]
+                sims = self._similarities(
+                    queries, bounds, chunk, self.df_columns, (starts, member, value), len(ids)
+                )
                 order = np.argsort(-sims, axis=1, kind="stable")[:, :take]
                 best = np.take_along_axis(sims, order, axis=1)
                 for q, row_order, row_sims in zip(chunk, order, best):
                     out[q] = [(int(ids[j]), round(float(s), 6)) for j, s in zip(row_order, row_sims) if s > 0]
         return out
+
+    @staticmethod
+    def _similarities(
+        queries: Rows,
+        bounds: np.ndarray,
+        chunk: list[int],
+        df_columns: np.ndarray,
+        postings: tuple[np.ndarray, np.ndarray, np.ndarray],
+        width: int,
+    ) -> np.ndarray:
+        """(len(chunk), width) cosine similarities: each query's entries in column order, each times the
+        postings of its column, summed one by one per (query, member) (`np.bincount`)."""
+        starts, member, value = postings
+        spans = [np.arange(bounds[q], bounds[q + 1]) for q in chunk]
+        entries = np.concatenate(spans) if spans else np.zeros(0, np.int64)
+        which = np.repeat(np.arange(len(chunk), dtype=np.int64), [len(s) for s in spans])
+        columns = np.searchsorted(df_columns, queries.column[entries])
+        known = columns < len(df_columns)
+        known[known] = df_columns[columns[known]] == queries.column[entries[known]]
+        entries, which, columns = entries[known], which[known], columns[known]  # no posting elsewhere
+        lo, hi = starts[columns], starts[columns + 1]
+        counts = hi - lo
+        total = int(counts.sum())
+        if total == 0:
+            return np.zeros((len(chunk), width))
+        offsets = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(total)
+        products = np.repeat(queries.value[entries], counts) * value[offsets]
+        bins = np.repeat(which, counts) * width + member[offsets]
+        return np.bincount(bins, weights=products, minlength=len(chunk) * width).reshape(len(chunk), width)
 
 
 def build_index(records: Sequence[WarningRecord]) -> EvidenceIndex:
@@ -200,38 +218,27 @@ def build_index(records: Sequence[WarningRecord]) -> EvidenceIndex:
         for r in records
         if r.label is not None
     ]
-    counts = _counts([index_text(r.smell, r.content) for r in rows])
-    df = np.bincount(counts.indices, minlength=2**HASH_BITS)
+    counts = hashed_counts(SPEC, [index_text(r.smell, r.content) for r in rows])
+    df = np.bincount(counts.column, minlength=2**HASH_BITS)
     df_columns = np.flatnonzero(df).astype(np.int64)
     df_counts = df[df_columns].astype(np.int64)
-    idf = _idf(df_columns, df_counts, len(rows))
-    return EvidenceIndex(rows, _weigh(counts, idf), df_columns, df_counts)
+    weighed = _weigh(counts, _idf(df_columns, df_counts, len(rows)))
+    indptr = np.searchsorted(weighed.row, np.arange(len(rows) + 1)).astype(np.int64)
+    return EvidenceIndex(rows, indptr, weighed.column.astype(np.int32), weighed.value, df_columns, df_counts)
 
 
 # ----------------------------------------------------------------------------- save / load
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An .npz numpy reads, with fixed member timestamps and order (np.savez stamps the current time)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # stored: loads faster
-        for name in sorted(arrays):
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME), member.getvalue())
-    return buffer.getvalue()
-
-
 def save_index(index: EvidenceIndex, model_dir: str | Path) -> dict:
     """Write the index into `model_dir`; return its card for champion.json (the files' SHA-256)."""
     folder = Path(model_dir)
-    matrix = index.matrix
-    vectors = _npz_bytes(
+    vectors = npz_bytes(
         {
-            "data": matrix.data.astype(np.float64),
-            "indices": matrix.indices.astype(np.int32),
-            "indptr": matrix.indptr.astype(np.int64),
-            "shape": np.asarray(matrix.shape, dtype=np.int64),
+            "data": index.data.astype(np.float64),
+            "indices": index.indices.astype(np.int32),
+            "indptr": index.indptr.astype(np.int64),
+            "shape": np.asarray((len(index.rows), 2**HASH_BITS), dtype=np.int64),
             "df_columns": index.df_columns,
             "df_counts": index.df_counts,
         }
@@ -256,8 +263,6 @@ def save_index(index: EvidenceIndex, model_dir: str | Path) -> dict:
 
 def load_index(model_dir: str | Path, card: object, *, where: str = CHAMPION_FILE) -> EvidenceIndex:
     """Load the index `card` (champion.json's `evidence_index`) describes, refusing altered files."""
-    from scipy import sparse
-
     if not isinstance(card, dict) or not isinstance(card.get("sha256"), dict):
         raise IacsieveError(f"{where}: key '{CARD_KEY}': must be an object with 'sha256' per file")
     if card.get("format") != FORMAT:
@@ -273,7 +278,7 @@ def load_index(model_dir: str | Path, card: object, *, where: str = CHAMPION_FIL
         with np.load(io.BytesIO(blobs[VECTORS_FILE]), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
         shape = tuple(int(n) for n in arrays["shape"])
-        matrix = sparse.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
+        data, indices, indptr = arrays["data"], arrays["indices"], arrays["indptr"]
         raw_rows = json.loads(blobs[ROWS_FILE].decode("utf-8"))
         rows = [IndexedWarning(**{key: row[key] for key in _ROW_KEYS}) for row in raw_rows]
         df_columns, df_counts = arrays["df_columns"], arrays["df_counts"]
@@ -281,9 +286,13 @@ def load_index(model_dir: str | Path, card: object, *, where: str = CHAMPION_FIL
         raise IacsieveError(
             f"{folder / VECTORS_FILE}: not a readable evidence index: {exc}".splitlines()[0]
         ) from None
-    if shape != (len(rows), 2**HASH_BITS):
+    if shape != (len(rows), 2**HASH_BITS) or indptr.shape != (len(rows) + 1,) or indptr[-1] != len(data):
         raise IacsieveError(f"{folder / VECTORS_FILE}: shape {shape} does not match {len(rows)} rows")
-    return EvidenceIndex(rows, matrix, df_columns, df_counts)
+    if len(indices) != len(data) or (len(indices) and (indices.min() < 0 or indices.max() >= 2**HASH_BITS)):
+        raise IacsieveError(
+            f"{folder / VECTORS_FILE}: column indices out of range; not a readable evidence index"
+        )
+    return EvidenceIndex(rows, indptr, indices, data, df_columns, df_counts)
 
 
 def _read_checked(path: Path, expected: object, where: str) -> bytes:

@@ -45,12 +45,12 @@ from typing import IO, BinaryIO
 
 from iacsieve import __version__
 from iacsieve.core import layout
+from iacsieve.core.champion_card import load_champion
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import CHAMPION_FILE
 from iacsieve.io.atomic import LEFTOVER_AGE_S, atomic_directory, atomic_write_stream, pid_alive
 from iacsieve.io.output_policy import check_file_output, check_folder_output
 from iacsieve.models import META_FILE, read_meta
-from iacsieve.steps.freeze import load_champion
 
 FORMAT = 1
 ROOT = "champion"  # the one folder the archive holds

@@ -84,9 +84,19 @@ def bench(
         except ImportError:
             module = None
         if module is not None and hasattr(module, "run_filter_benchmark"):
+            from iacsieve.reporting import bench_targets
+
+            targets = bench_targets.measure(champion, scale=False)  # issue 28's targets, fresh processes
             out["filter_startup"] = module.run_startup_benchmark(champion)
             out["filter"] = module.run_filter_benchmark(champion)
-            out["filter_scale"] = module.run_scale_benchmarks(champion)
+            scales: list[dict] = module.run_scale_benchmarks(champion)
+            out["filter_scale"] = scales
+            by_rows = {run["rows"]: run for run in scales}  # the targets' 400k and 2M rows
+            if 400_000 in by_rows:
+                targets["rows_per_s_400k"] = by_rows[400_000]["rows_per_s"]
+            if 2_000_000 in by_rows:
+                targets["rss_mb_2m"] = by_rows[2_000_000]["peak_rss_mb"]
+            out["filter_targets"] = targets
             out["filter_no_evidence"] = module.run_filter_benchmark(champion, evidence=False)
             out["filter_scale_no_evidence"] = module.run_scale_benchmark(champion, evidence=False)
             # The encoders of stage 1, for their throughput (argmax rule: threshold 0.5).
@@ -204,6 +214,12 @@ def _extra_lines(result: dict) -> list[str]:
             f"    {p['strategy']:<12} {p['n_labels']:>4} human labels: F1 {p['f1']:.3f} ± {p['f1_fold_std']:.3f}"
             for p in curve["points"]
         ]
+    return lines + _filter_lines(result)
+
+
+def _filter_lines(result: dict) -> list[str]:
+    """The filter's weight against its targets and its throughput, where measured."""
+    lines: list[str] = []
     f = result.get("filter")
     if f:
         lines += [
@@ -212,6 +228,11 @@ def _extra_lines(result: dict) -> list[str]:
             f"(median of {f['repeats']}, first load incl. imports {f['load_s']:.2f}s), drops {f['dropped_scored']}/{f['scored']} "
             f"scored warnings ==",
         ]
+    if result.get("filter_targets"):
+        from iacsieve.reporting.bench_targets import format_targets
+
+        lines += ["", "== the filter's weight beside its targets (fresh processes; CPU s, peak RSS) =="]
+        lines += [f"   {line}" for line in format_targets(result["filter_targets"])]
     if result.get("filter_startup"):
         from iacsieve.reporting.bench_filter import format_startup
 

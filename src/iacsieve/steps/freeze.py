@@ -1,7 +1,9 @@
 """Freeze the selected run as the champion filter: its model plus `champion.json`, swapped in atomically.
 
 Layout: `<champion_dir>/` IS a model directory (the run's `model/` content, with `model_meta.json`,
-loadable by `iacsieve.models.load_scorer(champion_dir)`) plus `champion.json`, `val_curve.json` and the
+loadable by `iacsieve.models.load_scorer(champion_dir)`) plus `champion.json`, `val_curve.json`, for a
+classical model its plain-data export (`classical_plain.json` + `.npz`, checked to score the training rows
+as scikit-learn does; SHA-256 in champion.json's `classical_plain`: the filter needs numpy only), and the
 evidence index of the training rows (`evidence_vectors.npz`, `evidence_rows.json`: what `filter` shows
 as the nearest labelled warnings; their SHA-256 in champion.json's `evidence_index`). An interrupted freeze
 leaves the previous champion untouched. Model files that would need code execution to load
@@ -16,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from iacsieve.core import artifacts, layout
+from iacsieve.core.champion_card import load_champion as load_champion  # re-exported: its old home
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.layout import CHAMPION_FILE, HUMAN_REPORT, MODEL_DIR
 from iacsieve.data.records import load_prepared
@@ -88,6 +91,21 @@ def read_safe_model_meta(model_dir: Path) -> dict:
     return read_json_object(meta_path)
 
 
+def fill_champion(
+    tmp: Path, model_dir: Path, run_dir: str | Path, data_dir: str | Path, champion: dict
+) -> None:
+    """Everything but champion.json into the champion folder being built; the cards into `champion`."""
+    train_rows = load_prepared(data_dir, "train")
+    copy_model(model_dir, tmp)
+    if champion.get("kind") == "classical":  # plain data: the filter scores it with numpy alone
+        from iacsieve.models.classical import PLAIN_CARD_KEY, write_plain
+
+        champion[PLAIN_CARD_KEY] = write_plain(tmp, train_rows)
+    write_val_curve(tmp, run_dir)  # lets `filter --min-retention` pick an operating point
+    # the labelled training rows, searchable: the evidence `filter` shows for each decision
+    champion[CARD_KEY] = save_index(build_index(train_rows), tmp)
+
+
 def freeze(
     selection_file: str | Path,
     champion_dir: str | Path,
@@ -139,26 +157,7 @@ def freeze(
         champion["stage"] = selection["stage"]
     champion["validation"] = validation_source(data_dir)
     with atomic_directory(champion_dir) as tmp:
-        copy_model(model_dir, tmp)
-        write_val_curve(tmp, run_dir)  # lets `filter --min-retention` pick an operating point
-        # the labelled training rows, searchable: the evidence `filter` shows for each decision
-        champion[CARD_KEY] = save_index(build_index(load_prepared(data_dir, "train")), tmp)
+        fill_champion(tmp, model_dir, run_dir, data_dir, champion)
         artifacts.write_artifact(artifacts.CHAMPION, tmp / CHAMPION_FILE, champion)
     log.info("froze %s (threshold %.2f) into %s", champion["run"], champion["threshold"], champion_dir)
     return champion_dir
-
-
-def load_champion(champion: str | Path) -> artifacts.ChampionCard:
-    """Read and validate `champion.json` (given the champion directory or the file itself)."""
-    path = Path(champion)
-    if path.is_dir() or path.suffix.lower() != ".json":
-        path = path / CHAMPION_FILE
-    data = artifacts.read_artifact(
-        artifacts.CHAMPION,
-        path,
-        hint="freeze a champion with `iacsieve step freeze`",
-        needs=artifacts.required_keys(artifacts.ChampionCard),
-    )
-    if not 0.0 <= data["threshold"] <= 1.0:
-        raise IacsieveError(f"{path}: 'threshold' must be a number in [0, 1], got {data['threshold']!r}")
-    return data
