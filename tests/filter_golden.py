@@ -6,7 +6,9 @@ by the real `freeze` step (so it carries the evidence index). Outputs per techno
 (every kept smell plus the dropped ones as suppressed results), the `--explain` JSONL, and the
 `iacsieve explain` page of the first three scored rows. The one value that may change is SARIF's
 `championSha256` (a hash over the champion's files, which a new champion format adds to): it is
-replaced by a placeholder before comparing.
+replaced by a placeholder before comparing. The provenance properties the gate work added after the
+recording (`championSource`, `championSha256Of`, `packageVersion`: issue 27) are taken out before
+comparing too; every other byte must be as recorded.
 
 To record again (only when an output is meant to change): `IACSIEVE_GOLDEN_OUT=/tmp/golden python -m
 pytest tests/test_filter_golden.py`, then copy /tmp/golden over tests/fixtures/filter-golden.
@@ -31,6 +33,7 @@ TECHS = ("ansible", "chef", "puppet")
 PAGES = 3  # explain pages recorded per technology
 WIDTH = 120
 _SHA = re.compile(r'("championSha256": ")[0-9a-f]{64}(")')
+_PROVENANCE = re.compile(r',\n\s*"(?:championSource|championSha256Of|packageVersion)": "[^"\n]*"')
 
 
 def golden_champion(root: Path, prepared: Path) -> Path:
@@ -55,7 +58,7 @@ def normalise(name: str, data: bytes) -> bytes:
     """SARIF's champion hash replaced by a placeholder (it hashes the champion's files)."""
     if name.endswith(".sarif"):
         text = _SHA.sub(lambda m: m.group(1) + "0" * 64 + m.group(2), data.decode("utf-8"))
-        return text.encode("utf-8")
+        return _PROVENANCE.sub("", text).encode("utf-8")
     return data
 
 

@@ -61,6 +61,8 @@ ORIGIN_FILE = "origin.json"  # inside a pulled champion: where it came from (sou
 # The evidence index freeze writes beside the model (models/evidence_index.py), and a classical model's dump.
 EVIDENCE_VECTORS_FILE, EVIDENCE_ROWS_FILE = "evidence_vectors.npz", "evidence_rows.json"
 CLASSICAL_MODEL_FILE = "model.skops"
+# The classical model as plain data, what the filter scores with (models/classical_plain.py).
+CLASSICAL_PLAIN_SETTINGS, CLASSICAL_PLAIN_ARRAYS = "classical_plain.json", "classical_plain.npz"
 # The tool's mark in every folder it creates whole: the output policy replaces a non-empty folder only
 # when it carries this (or holds nothing but what the command itself writes).
 OUTPUT_MARKER = ".iacsieve-output"

@@ -53,6 +53,8 @@ CHAMPION_NAMES: frozenset[str] = frozenset(
         layout.EVIDENCE_VECTORS_FILE,
         layout.EVIDENCE_ROWS_FILE,
         layout.CLASSICAL_MODEL_FILE,
+        layout.CLASSICAL_PLAIN_SETTINGS,
+        layout.CLASSICAL_PLAIN_ARRAYS,
         layout.ARCHIVE_MANIFEST,  # `champion unpack` keeps them
         layout.ARCHIVE_CARD,
         MARKER,

@@ -573,8 +573,8 @@ def load(model_dir: str | Path) -> Any:
     except ModuleNotFoundError:
         raise IacsieveError(
             f"{model_dir}: a classical model without {classical_plain.SETTINGS_FILE} (frozen before the "
-            f"plain-data format) needs scikit-learn: freeze it again (`iacsieve freeze`), or "
-            f"pip install 'iacsieve[train]'"
+            f"plain-data format) needs scikit-learn: freeze it again (`iacsieve step freeze`), or "
+            f"pip install '.[train]' in a clone of iacsieve"
         ) from None
 
 

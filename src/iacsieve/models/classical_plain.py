@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from iacsieve.core import layout
 from iacsieve.core.errors import IacsieveError
 from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.io.atomic import atomic_write_bytes
@@ -42,8 +43,8 @@ from iacsieve.models.classical_hashing import (
 )
 
 FORMAT = 1
-SETTINGS_FILE = "classical_plain.json"
-ARRAYS_FILE = "classical_plain.npz"
+SETTINGS_FILE = layout.CLASSICAL_PLAIN_SETTINGS
+ARRAYS_FILE = layout.CLASSICAL_PLAIN_ARRAYS
 FAMILY = "classical"
 
 # The fixed table of feature functions a view may name (nothing else is ever called by name).
