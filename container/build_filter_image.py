@@ -30,7 +30,9 @@ DEFAULT_CHAMPION = REPO / "models" / "champion.tar.gz"
 
 def _build_image():
     """container/build_image.py as a module: one engine, base and wheelhouse machinery for both images."""
-    spec = importlib.util.spec_from_file_location("iacsieve_build_image", REPO / "container" / "build_image.py")
+    spec = importlib.util.spec_from_file_location(
+        "iacsieve_build_image", REPO / "container" / "build_image.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
