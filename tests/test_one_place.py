@@ -108,7 +108,7 @@ def hand_written_flags(path: Path, flags: dict[str, str], root: Path = SRC.paren
 NOT_THE_SETTING = {
     ("cli/filter.py", "--batch-size"): "scoring batch of the filter, not training's",
     ("reporting/bench_filter.py", "--batch-size"): "scoring batch of the filter benchmark",
-    ("cli/human.py", "--seed"): "the learning-curve experiment's fold seed",
+    ("cli/experiment.py", "--seed"): "the learning-curve experiment's fold seed",
     ("cli/quality.py", "--seed"): "the quality check's sampling seed",
 }
 

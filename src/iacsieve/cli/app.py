@@ -37,7 +37,9 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "champion",
     "kfp",
     "quality",
-    "human",
+    "review",
+    "labels",
+    "experiment",
 )
 
 

@@ -9,6 +9,8 @@ via OSC 52). Both helpers are pure and reversible where it matters (`unneutralis
 from __future__ import annotations
 
 import re
+import sys
+from typing import TextIO
 
 # OWASP: cells beginning with these are read as formulas (TAB and CR too, by some spreadsheets).
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -54,3 +56,8 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return value.strip() == value and value.lower().lstrip("+-") not in ("inf", "infinity", "nan")
+
+
+def print_safe(text: str, file: TextIO | None = None) -> None:
+    """Print lines that hold names from users' files (scripts, sheets): escape sequences shown, not run."""
+    print("\n".join(terminal_safe(line) for line in text.split("\n")), file=file or sys.stdout)
