@@ -1,6 +1,6 @@
 """Read a detector's warnings file: detect its format and stream its rows, in order.
 
-Three formats are read:
+Three formats (dialects, registered in `DIALECTS` at the end: a sniff, the columns, a parser) are read:
 
 - ``glitch``: GLITCH's own CSV, no header, never quoted. Older releases write ``path,line,code,snippet``;
   current ones add a fifth field, the message or ``-``. Only the first three commas split safely (the
@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +31,6 @@ from iacsieve.core.smells import canonical_smell, is_non_security
 from iacsieve.io.limits import DEFAULT, FLAGS, Limits, shorten
 from iacsieve.io.reading import csv_rows, decode_json_line, open_regular
 
-FORMATS: tuple[str, ...] = ("glitch", "replication", "jsonl")
 GLITCH_COLUMNS: tuple[str, ...] = ("path", "line", "code", "snippet")
 GLITCH_MESSAGE = "message"  # the fifth column of current GLITCH releases
 NO_MESSAGE = "-"  # what GLITCH writes in it when a smell has no message
@@ -104,13 +103,9 @@ class DetectionStream:
     """
 
     def __init__(self, path: Path, fmt: str, limits: Limits, first: str | None) -> None:
-        self.path, self.format, self.limits = path, fmt, limits
-        self._glitch_message = fmt == "glitch" and first is not None and _has_message(first)
-        self._columns: tuple[str, ...] | None = None
-        if fmt == "glitch":
-            self._columns = GLITCH_COLUMNS + ((GLITCH_MESSAGE,) if self._glitch_message else ())
-        elif fmt == "replication":
-            self._columns = _replication_header(self.path, first)
+        self.path, self.format, self.limits, self._first = path, fmt, limits, first
+        self._dialect = DIALECTS[fmt]
+        self._columns: tuple[str, ...] | None = self._dialect.columns(path, first)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -124,12 +119,7 @@ class DetectionStream:
 
     def __iter__(self) -> Iterator[Detection]:
         ctx = _Context(self.path, self.limits)
-        lines = _text_lines(self.path, self.limits.max_file_bytes)
-        if self.format == "glitch":
-            return _parse_glitch(lines, ctx, self._glitch_message)
-        if self.format == "replication":
-            return _parse_replication(lines, ctx)
-        return _parse_jsonl(lines, ctx)
+        return self._dialect.parse(_text_lines(self.path, self.limits.max_file_bytes), ctx, self._first)
 
 
 def open_detections(path: str | Path, fmt: str | None = None, limits: Limits = DEFAULT) -> DetectionStream:
@@ -138,7 +128,7 @@ def open_detections(path: str | Path, fmt: str | None = None, limits: Limits = D
     `limits`: the file's size, its row count and each path's length are capped (IacsieveError past them).
     """
     path = Path(path)
-    if fmt is not None and fmt not in FORMATS:
+    if fmt is not None and fmt not in DIALECTS:
         raise IacsieveError(f"{path}: unknown detections format {fmt!r} (known: {', '.join(FORMATS)})")
     first = next((ln for _, ln in _text_lines(path, limits.max_file_bytes) if ln.strip()), None)
     if fmt is None:
@@ -167,28 +157,37 @@ class _Context:
 
 
 def detect_format(text: str, *, path: object = "<detections>") -> str:
-    """Tell the three formats apart from the first non-empty line; an empty file reads as GLITCH's."""
+    """Tell the dialects apart from the first non-empty line (each dialect's `sniff`, in `priority`
+    order); an empty file reads as GLITCH's."""
     first = next((ln.rstrip("\r\n") for ln in text.split("\n") if ln.strip()), None)
     if first is None:
-        return "glitch"  # GLITCH writes an empty CSV when it finds nothing
+        return EMPTY_FILE_FORMAT  # GLITCH writes an empty CSV when it finds nothing
+    for dialect in sorted(DIALECTS.values(), key=lambda d: d.priority):
+        if dialect.sniff(first):
+            return dialect.name
+    *others, last = (d.description for d in DIALECTS.values())
+    raise IacsieveError(f"{path}: unknown detections format: expected {', '.join(others)}, or {last}")
+
+
+def _sniff_jsonl(first: str) -> bool:
     stripped = first.strip()
-    if stripped.startswith("{"):
-        try:
-            obj = json.loads(stripped)
-        except (ValueError, RecursionError):  # bad JSON, a huge number, deep nesting: not this format
-            obj = None
-        if isinstance(obj, dict) and all(k in obj for k in JSONL_KEYS):
-            return "jsonl"
+    if not stripped.startswith("{"):
+        return False
+    try:
+        obj = json.loads(stripped)
+    except (ValueError, RecursionError):  # bad JSON, a huge number, deep nesting: not this format
+        return False
+    return isinstance(obj, dict) and all(k in obj for k in JSONL_KEYS)
+
+
+def _sniff_replication(first: str) -> bool:
     header = {c.strip().upper() for c in _csv_fields(first)}
-    if all(k in header for k in REPLICATION_KEYS):
-        return "replication"
+    return all(k in header for k in REPLICATION_KEYS)
+
+
+def _sniff_glitch(first: str) -> bool:
     fields = first.split(",", 3)
-    if len(fields) == 4 and _is_int(fields[1]) and _GLITCH_CODE.match(fields[2].strip()):
-        return "glitch"
-    raise IacsieveError(
-        f"{path}: unknown detections format: expected GLITCH CSV (path,line,code,snippet[,message]), "
-        f"a CSV with header {','.join(REPLICATION_KEYS)}, or JSONL with {', '.join(JSONL_KEYS)}"
-    )
+    return len(fields) == 4 and _is_int(fields[1]) and bool(_GLITCH_CODE.match(fields[2].strip()))
 
 
 # ----------------------------------------------------------------------------- parsers
@@ -394,3 +393,54 @@ def _csv_fields(line: str) -> list[str]:
 def _is_int(value: str) -> bool:
     """A line number as detectors write it: ASCII digits, at most 10 of them, signed."""
     return _LINE_NUMBER.match(value) is not None
+
+
+# ----------------------------------------------------------------------------- dialects
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One detections format: how to recognise it, its columns, and its parser. Adding a detector's
+    format is one `Dialect` (a sniff, a parser) and one line in DIALECTS; `--input-format`'s choices,
+    the detection order and the error message follow."""
+
+    name: str
+    description: str  # for the unknown-format message
+    priority: int  # sniffing order (lower first): the most specific shape first
+    sniff: Callable[[str], bool]  # the first non-empty line is this format's
+    parse: Callable[[Lines, _Context, str | None], Iterator[Detection]]  # (lines, context, first line)
+    columns: Callable[[Path, str | None], tuple[str, ...] | None] = lambda path, first: (
+        None
+    )  # None: from the rows
+
+
+DIALECTS: dict[str, Dialect] = {
+    d.name: d
+    for d in (
+        Dialect(
+            "glitch",
+            "GLITCH CSV (path,line,code,snippet[,message])",
+            2,
+            _sniff_glitch,
+            lambda lines, ctx, first: _parse_glitch(lines, ctx, first is not None and _has_message(first)),
+            lambda path, first: GLITCH_COLUMNS + ((GLITCH_MESSAGE,) if first and _has_message(first) else ()),
+        ),
+        Dialect(
+            "replication",
+            f"a CSV with header {','.join(REPLICATION_KEYS)}",
+            1,
+            _sniff_replication,
+            lambda lines, ctx, first: _parse_replication(lines, ctx),
+            _replication_header,
+        ),
+        Dialect(
+            "jsonl",
+            f"JSONL with {', '.join(JSONL_KEYS)}",
+            0,
+            _sniff_jsonl,
+            lambda lines, ctx, first: _parse_jsonl(lines, ctx),
+        ),
+    )
+}
+FORMATS: tuple[str, ...] = tuple(DIALECTS)
+EMPTY_FILE_FORMAT = "glitch"
