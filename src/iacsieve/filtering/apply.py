@@ -29,7 +29,6 @@ from iacsieve.data.records import TECHS, WarningRecord, render_context
 from iacsieve.filtering.analysed import NotAnalysed, notifications, summary_fields
 from iacsieve.filtering.baseline import read_baseline
 from iacsieve.filtering.champion import (
-    CHAMPION_FILE,
     Champion,
     read_champion,
     record_provenance,
@@ -148,9 +147,7 @@ def filter_detections(
     folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip, cache_bytes=script_cache_bytes)
     base = resolve_uri_base(scripts_dir, uri_base) if out_format == "sarif" else None
     champion = read_champion(model_dir)
-    cut = float(threshold) if threshold is not None else champion.threshold
-    if cut is None:
-        raise IacsieveError(f"{label}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
+    cut = champion.cut(threshold, label)
     source = threshold_source or ("--threshold" if threshold is not None else "champion")
     index = champion_index(champion) if evidence else None  # an altered index is refused here
     stream = open_detections(detections, detections_format, limits)

@@ -35,6 +35,15 @@ class Champion:
     family: str
     info: dict  # champion.json (empty for a bare model dir)
 
+    def cut(self, given: float | None, label: object) -> float:
+        """The decision threshold in force: `given` (--threshold or an operating point), else the
+        frozen one; a bare model without one is refused in one line naming `label` (the model)."""
+        if given is not None:
+            return float(given)
+        if self.threshold is None:
+            raise IacsieveError(f"{label}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold")
+        return self.threshold
+
 
 def read_champion(model_dir: str | Path) -> Champion:
     """Read champion.json (when present) and model_meta.json; loads no weights."""

@@ -17,7 +17,7 @@ import numpy as np
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.smells import canonical_smell, is_non_security
 from iacsieve.data.records import WarningRecord, context_body, render_context
-from iacsieve.filtering.champion import CHAMPION_FILE, read_champion
+from iacsieve.filtering.champion import read_champion
 from iacsieve.filtering.detections import read_detections
 from iacsieve.filtering.evidence import Evidence, Neighbour, champion_index, explain_inputs
 from iacsieve.filtering.scripts import ScriptFolder, ScriptProblem, infer_tech
@@ -81,11 +81,7 @@ def explain_warning(
             f"{raw_smell!r}: the champion does not judge this smell (it judges "
             f"{', '.join(sorted(champion.covered))}); `filter` passes it through unscored"
         )
-    cut = float(threshold) if threshold is not None else champion.threshold
-    if cut is None:
-        raise IacsieveError(
-            f"{model_label or model_dir}: no {CHAMPION_FILE} with a frozen threshold; pass --threshold"
-        )
+    cut = champion.cut(threshold, model_label or model_dir)
     index = champion_index(champion)
     folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip)
     try:

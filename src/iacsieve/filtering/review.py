@@ -158,9 +158,7 @@ def review_detections(
     )
     stream = open_detections(detections, detections_format, limits)
     champion = read_champion(model_dir)
-    cut = float(threshold) if threshold is not None else champion.threshold
-    if cut is None:
-        raise IacsieveError(f"{label}: no champion.json with a frozen threshold; pass --threshold")
+    cut = champion.cut(threshold, label)
     folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip)
     source = threshold_source or ("--threshold" if threshold is not None else "frozen")
     firsts: dict[tuple, FilteredRow] = {}  # model input -> the first scored row that produced it
