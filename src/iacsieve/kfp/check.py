@@ -278,11 +278,9 @@ def retry_backoff_factor(spec: Spec) -> Iterator[Violation]:
             )
 
 
-def retry_deadline(spec: Spec) -> Iterator[Violation]:
-    """3b. `backoffMaxDuration` is a deadline from the first attempt's start (Argo
-    workflow/controller/operator.go `processNodeRetries`, passed through by
-    backend/src/v2/compiler/argocompiler/container.go `getTaskRetryStrategyFromInput`): when the waits
-    alone reach it, the last retries never happen."""
+def retry_policies(spec: Spec) -> Iterator[tuple[str, str, tuple[int, float, float] | str]]:
+    """(dag, task, (retries, the waits between them in s, backoffMaxDuration in s)) of every task that
+    retries, or the duration's error text: what rules 3b and 3e read."""
     for dag, key, task in spec.tasks():
         policy = task.get("retryPolicy") or {}
         retries = int(policy.get("maxRetryCount") or 0)
@@ -292,10 +290,22 @@ def retry_deadline(spec: Spec) -> Iterator[Violation]:
             first = duration_seconds(str(policy.get("backoffDuration", "0s")))
             deadline = duration_seconds(str(policy.get("backoffMaxDuration", "3600s")))
         except ValueError as exc:
-            yield Violation("3b-retry-deadline", dag, key, "retryPolicy", str(exc))
+            yield dag, key, str(exc)
             continue
         factor = float(policy.get("backoffFactor") or 1)
-        waits = sum(first * factor**i for i in range(retries))
+        yield dag, key, (retries, sum(first * factor**i for i in range(retries)), deadline)
+
+
+def retry_deadline(spec: Spec) -> Iterator[Violation]:
+    """3b. `backoffMaxDuration` is a deadline from the first attempt's start (Argo
+    workflow/controller/operator.go `processNodeRetries`, passed through by
+    backend/src/v2/compiler/argocompiler/container.go `getTaskRetryStrategyFromInput`): when the waits
+    alone reach it, the last retries never happen."""
+    for dag, key, retry in retry_policies(spec):
+        if isinstance(retry, str):
+            yield Violation("3b-retry-deadline", dag, key, "retryPolicy", retry)
+            continue
+        retries, waits, deadline = retry
         if deadline <= waits:
             yield Violation(
                 "3b-retry-deadline",
@@ -671,19 +681,12 @@ def retry_budget(spec: Spec) -> Iterator[Violation]:
     workflow/controller/operator.go, passed through by backend/src/v2/compiler/argocompiler/container.go
     `getTaskRetryStrategyFromInput`): below (retries + 1) x the time one attempt may take
     (`cluster.retry.train_time_budget`), a slow attempt is killed and the later retries never run."""
-    for dag, key, task in spec.tasks():
-        policy = task.get("retryPolicy") or {}
-        retries = int(policy.get("maxRetryCount") or 0)
-        if not retries:
-            continue
-        try:
-            first = duration_seconds(str(policy.get("backoffDuration", "0s")))
-            deadline = duration_seconds(str(policy.get("backoffMaxDuration", "3600s")))
-        except ValueError:
+    for dag, key, retry in retry_policies(spec):
+        if isinstance(retry, str):
             continue  # 3b says so
-        factor = float(policy.get("backoffFactor") or 1)
+        retries, waits, deadline = retry
         needed = (retries + 1) * spec.train_time_budget
-        if deadline <= sum(first * factor**i for i in range(retries)):
+        if deadline <= waits:
             continue  # 3b says so: not even the waits fit
         if deadline < needed:
             yield Violation(
