@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_hostile import assert_one_line, run
 
 from iacsieve.cli.app import main
 
@@ -33,17 +34,6 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "glitch-puppet"
 GLITCH_CSV = FIXTURE / "glitch-puppet.csv"
 SCRIPTS = FIXTURE / "scripts"
 MiB = 1 << 20
-
-
-def run(capsys, *args: str) -> tuple[int, str]:
-    code = main(list(args))
-    return code, capsys.readouterr().err
-
-
-def assert_one_line(code: int, err: str, *needles: str) -> None:
-    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, err
 
 
 def digest(folder: Path) -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import socket
 import uuid
 from pathlib import Path
 
 import pytest
+from s3server import moto_s3
 from test_kfp_from_run import RUNS, RunsKfp
 from test_kfp_submit import PARAMS
 from test_pull_champion import _make_cluster_outputs
@@ -31,32 +31,13 @@ BUCKET = "iacsieve-all"
 ROOT = f"s3://{BUCKET}/iacsieve/pipelines"
 RUN = "0b6c3a52-run-all"
 UUID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/")
-AWS = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
 
 @pytest.fixture(scope="module")
 def s3():
-    """moto's S3 server on a free 127.0.0.1 port, one bucket, the AWS_* variables pointing at it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        for key in AWS:
-            mp.delenv(key, raising=False)
-        client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
-        client.create_bucket(Bucket=BUCKET)
+    """moto's S3 server with the bucket (tests/s3server.py)."""
+    with moto_s3(BUCKET) as client:
         yield client
-    server.stop()
 
 
 def _put_folder(s3, folder: Path, key: str) -> None:
