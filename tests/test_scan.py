@@ -117,6 +117,18 @@ def test_a_clean_run_says_everything_was_analysed(capsys, monkeypatch, glitch, t
     assert log["runs"][0]["invocations"] == [{"executionSuccessful": True, "toolExecutionNotifications": []}]
 
 
+def test_a_relative_glitch_path_is_taken_from_where_the_user_stands(
+    capsys, monkeypatch, glitch, tmp_path, champion
+):
+    """GLITCH runs inside the scanned folder: `--glitch bin/glitch` still names the user's file."""
+    replay(monkeypatch, "puppet")
+    monkeypatch.chdir(tmp_path)
+    code, err, summary, _ = scan(
+        capsys, tmp_path, champion, "puppet", REAL / "puppet", "--glitch", "bin/glitch"
+    )
+    assert code == 0 and summary["not_analysed"] == 0, err
+
+
 def test_chef_without_ruby_names_every_chef_file(capsys, monkeypatch, glitch, tmp_path, champion):
     replay(monkeypatch, "chef", "chef-no-ruby-stderr.txt", csv_file=tmp_path / "empty.csv")
     (tmp_path / "empty.csv").write_text("")

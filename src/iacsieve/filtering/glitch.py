@@ -57,14 +57,15 @@ def command(executable: str, tech: str, out_csv: Path) -> list[str]:
 
 
 def find_executable(given: str | None) -> str:
-    """GLITCH's executable: `--glitch PATH`, else `glitch` on PATH; one line when there is none."""
+    """GLITCH's executable: `--glitch PATH`, else `glitch` on PATH; one line when there is none. The
+    path is made absolute: GLITCH runs inside the scanned folder, where a relative one means nothing."""
     found = shutil.which(given or EXECUTABLE)
     if found is None:
         where = f"--glitch {given}: not an executable" if given else f"no `{EXECUTABLE}` on PATH"
         raise IacsieveError(
             f"{where}; install GLITCH at 19c5020 (docs/filter.md, section 3) or pass --glitch PATH"
         )
-    return found
+    return os.path.abspath(found)
 
 
 def run_glitch(executable: str, tech: str, scripts: Path, out_csv: Path) -> GlitchRun:
