@@ -11,6 +11,7 @@ import json
 import re
 import shlex
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,18 @@ def test_the_cli_pulls_and_submits_from_an_all_stages_run(server, run_all, tmp_p
     assert run["body"]["runtime_config"]["parameters"]["champion_uri"] == run_all["s3-card"]
 
 
+@pytest.fixture()
+def fresh_s3fs() -> Iterator[None]:
+    """s3fs caches a filesystem per thread and arguments, not per environment: a new process would
+    make a new one with its own env. Cleared before and after, so a credential-less one made here is
+    never handed to a later test that runs on the same thread."""
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
 @pytest.mark.parametrize(
     "env, root, says",
     [
@@ -164,10 +177,9 @@ def test_the_cli_pulls_and_submits_from_an_all_stages_run(server, run_all, tmp_p
     ],
     ids=["no-credentials", "unreachable-endpoint", "missing-bucket"],
 )
-def test_object_store_failures_are_one_line(server, run_all, tmp_path, monkeypatch, capsys, env, root, says):
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()  # a new process would make a new one, with its own env
+def test_object_store_failures_are_one_line(
+    server, run_all, fresh_s3fs, tmp_path, monkeypatch, capsys, env, root, says
+):
     monkeypatch.setenv("HOME", str(tmp_path))
     for key, value in env.items():
         if value is None:

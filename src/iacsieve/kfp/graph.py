@@ -15,6 +15,7 @@ all-stages pipeline wires stage N's output into stage N+1 in-graph.
 (No `from __future__ import annotations`: KFP reads the pipeline functions' annotations as types.)
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -80,8 +81,27 @@ def build_pipeline(
     components = build_components(pinned(settings.image) if pin_image else settings.image)
     pods = settings.cluster.pods if on_cluster else None
     if stage == ALL:
-        return _all_stages(settings, components, on_cluster, human, pods)
-    return _one_stage(int(stage), settings, components, on_cluster, human, freeze_chosen(components, pods))
+        return _on_a_short_stack(_all_stages, settings, components, on_cluster, human, pods)
+
+    def one_stage() -> Any:
+        freezer = freeze_chosen(components, pods)
+        return _one_stage(int(stage), settings, components, on_cluster, human, freezer)
+
+    return _on_a_short_stack(one_stage)
+
+
+def _on_a_short_stack(build: Any, *args: Any) -> Any:
+    """`build(*args)` on a fresh thread, whose stack holds only these frames.
+
+    kfp 2.17's task setters (`set_cpu_limit`, `set_retry`, ...) call `inspect.stack()` only to name
+    themselves in an error (`PipelineTask._ensure_container_spec_exists`); that reads every frame of
+    the caller's stack and, for a frame of no module file (`<string>`: a test runner's or a
+    launcher's exec'd code), scans all of `sys.modules`. With ~40 configured tasks a pipeline spent
+    half its build there (2x under pytest-xdist's workers). A short stack makes each call cheap and
+    touches nothing of kfp's.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iacsieve-kfp-graph") as pool:
+        return pool.submit(build, *args).result()
 
 
 def _stage_tasks(
