@@ -66,15 +66,6 @@ def trim_raw(out: Path) -> Path:
     return out
 
 
-# For tests about the data every run reads, not about the grid: one run in stages 1 and 2 (stage 4
-# keeps its two seeds, so the median is still chosen).
-ONE_POINT_PARAMS = {
-    **PARAMS,
-    "stage1": {**PARAMS["stage1"], "weight_decays": [0]},
-    "stage2": {**PARAMS["stage2"], "weight_decays": [0.25]},
-}
-
-
 def make_setup(root: Path, params_data: dict = PARAMS) -> dict:
     """A trimmed raw dataset and `params_data` (default PARAMS) as params.yaml under `root`."""
     params = root / "params.yaml"

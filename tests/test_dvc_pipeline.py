@@ -84,8 +84,9 @@ def repo(tmp_path_factory) -> Path:
         REPO / "src" / "iacsieve", root / "src" / "iacsieve", ignore=shutil.ignore_patterns("__pycache__")
     )  # stage deps; the code run is the installed one
     _trim_raw(REPO / "data" / "raw", root / "data" / "raw")
-    (root / "data" / "human").mkdir()
-    (root / "data" / "human" / "labels.jsonl").write_text("")  # no reviewers' labels yet
+    shutil.copytree(
+        REPO / "tests" / "fixtures" / "human-example", root / "data" / "human"
+    )  # reviewers' labels
     _params(root / "params.yaml", _trim_params)
     _run(["git", "init", "-q"], root)
     _run(["git", "config", "user.email", "t@example.com"], root)
@@ -118,6 +119,9 @@ def test_repro_produces_every_stage_output(repo):
     final = json.loads((repo / "models/champion/champion.json").read_text())
     assert final["threshold"] == stage3["threshold"]  # stage 4 evaluates at the frozen stage-3 threshold
     assert final["config"]["family"] == "classical"
+    applied = json.loads((repo / "data/training/human.json").read_text())  # the reviewers' labels
+    assert applied["labels"] > 0 and applied["validation"] == "merged"
+    assert final["validation"] == "merged"  # the champion says which validation labels chose it
     s4 = json.loads((repo / "results/selection/stage4/selection.json").read_text())
     assert s4["mode"] == "median" and len(s4["runs"]) == 2
     report = (repo / "reports/summary.md").read_text()
@@ -261,7 +265,7 @@ def test_killed_repro_resumes_with_only_unfinished_runs(repo):
     import time
 
     original = (repo / "params.yaml").read_text(encoding="utf-8")
-    new = ["0.01", "0.02", "0.03"]
+    new = ["0.01", "0.02"]
     stage = {wd: f"stage1@classical-0.0005-16-1-{wd}" for wd in new}
     summary = {wd: repo / f"results/stage1/classical_lr0.0005_bs16_ep1_wd{wd}/summary.json" for wd in new}
     experiments = repo / "models/experiments/stage1"
@@ -318,26 +322,30 @@ def test_killed_repro_resumes_with_only_unfinished_runs(repo):
         assert {wd: summary[wd].stat().st_mtime_ns for wd in done} == finished_at  # not retrained
         assert not _stage_names(repo, "stage1@")
         selection = json.loads((repo / "results/selection/stage1/selection.json").read_text())
-        assert len(selection["runs"]) == 4  # half-written temp dirs were never taken as runs
+        assert len(selection["runs"]) == 3  # half-written temp dirs were never taken as runs
         leftovers = [p.name for p in experiments.iterdir() if ".tmp-" in p.name]
         assert not leftovers  # the interrupted run cleaned up its temp dir
     finally:
         (repo / "params.yaml").write_text(original, encoding="utf-8")
 
 
-def test_reviewers_labels_run_end_to_end(repo):
-    """A small committed example of human labels (tests/fixtures/human-example) in data/human: the
-    training-data stage applies them, every later stage reruns on them, and the champion says which
-    validation labels chose it."""
+def test_changed_reviewers_labels_make_every_stage_on_the_training_data_stale(repo):
+    """The repro above applied the committed example labels (tests/fixtures/human-example). A
+    reviewer takes one back: the training-data stage reruns, and then every stage trained or
+    selected on its output is stale, and nothing that reads only the prepared data (prepare, ablate)."""
     labels = repo / "data" / "human" / "labels.jsonl"
     original = labels.read_text()
+    before = _stage_names(repo, "")  # (earlier tests leave some stages stale: report, plots, ...)
     try:
-        shutil.copy(REPO / "tests" / "fixtures" / "human-example" / "labels.jsonl", labels)
-        _run(["dvc", "repro", "freeze@4"], repo)  # the champion and all it depends on (not the report)
-        applied = json.loads((repo / "data/training/human.json").read_text())
-        assert applied["labels"] > 0 and applied["validation"] == "merged"
-        champion = json.loads((repo / "models/champion/champion.json").read_text())
-        assert champion["validation"] == "merged"
-        assert "Data and pipelines are up to date" in _run(["dvc", "status", "freeze@4"], repo).stdout
+        labels.write_text("".join(original.splitlines(keepends=True)[1:]))
+        assert _stage_names(repo, "") - before == {"training-data"}
+        _run(["dvc", "repro", "-s", "training-data"], repo)
+        assert json.loads((repo / "data/training/human.json").read_text())["labels"] == len(
+            original.splitlines()
+        ) - 1
+        stale = {name.split("@")[0] for name in _stage_names(repo, "") - before}
+        assert stale == {"stage1", "stage2", "stage3", "stage4", "freeze"}, stale
     finally:
         labels.write_text(original)
+        _run(["dvc", "repro", "-s", "training-data"], repo)
+    assert _stage_names(repo, "") == before
