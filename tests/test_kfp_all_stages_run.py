@@ -172,7 +172,11 @@ def fresh_s3fs() -> Iterator[None]:
             ROOT,
             "no credentials for the object store",
         ),
-        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, ROOT, "cannot reach http://127.0.0.1:9"),
+        (  # one attempt: the message is the same after botocore's retries, only later
+            {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"},
+            ROOT,
+            "cannot reach http://127.0.0.1:9",
+        ),
         ({}, "s3://no-such-bucket/iacsieve", "no-such-bucket"),
     ],
     ids=["no-credentials", "unreachable-endpoint", "missing-bucket"],
