@@ -67,14 +67,20 @@ def clone(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def cluster_outputs(prepared_small, tmp_path_factory) -> tuple[Path, Path]:
+    """One cluster run's (champion, selection), read (never changed) by the tests below."""
+    return _make_cluster_outputs(tmp_path_factory.mktemp("bucket"), prepared_small)
+
+
 def _keys(obj, prefix: str = "") -> set[str]:
     if not isinstance(obj, dict):
         return {prefix}
     return set().union(*(_keys(v, f"{prefix}.{k}") for k, v in obj.items()))
 
 
-def test_pull_champion_into_a_fresh_clone(clone, prepared_small, tmp_path):
-    champion, selection = _make_cluster_outputs(tmp_path / "bucket", prepared_small)
+def test_pull_champion_into_a_fresh_clone(clone, cluster_outputs, prepared_small, tmp_path):
+    champion, selection = cluster_outputs
     out = _run(
         ["iacsieve", "kfp", "pull-champion", str(champion), "--selection-uri", str(selection)], clone
     ).stdout
@@ -134,8 +140,8 @@ def test_pull_champion_into_a_fresh_clone(clone, prepared_small, tmp_path):
     assert "models/cluster-champion.dvc" in changed and "reports/cluster-champion/metrics.json" in changed
 
 
-def test_filter_report_and_plots_on_the_pulled_champion(clone, prepared_small, tmp_path):
-    champion, selection = _make_cluster_outputs(tmp_path / "bucket", prepared_small)
+def test_filter_report_and_plots_on_the_pulled_champion(clone, cluster_outputs, prepared_small, tmp_path):
+    champion, selection = cluster_outputs
     _run(["iacsieve", "kfp", "pull-champion", str(champion), "--selection-uri", str(selection)], clone)
     kept = tmp_path / "kept.csv"
     _run(
@@ -167,8 +173,8 @@ def test_filter_report_and_plots_on_the_pulled_champion(clone, prepared_small, t
     assert {"threshold_sweep.png", "pr_curve.png", "confusion_matrix.png", "seed_spread.png"} <= plots
 
 
-def test_pull_refuses_freeze4s_output_and_other_data(clone, prepared_small, tmp_path):
-    champion, _ = _make_cluster_outputs(tmp_path / "bucket", prepared_small)
+def test_pull_refuses_freeze4s_output_and_other_data(clone, cluster_outputs, prepared_small, tmp_path):
+    champion, _ = cluster_outputs
     done = _run(
         ["iacsieve", "kfp", "pull-champion", str(champion), "--out", "models/champion"], clone, ok=False
     )
