@@ -258,3 +258,20 @@ def test_bench_prints_the_champion_and_its_sets(tree, tmp_path):
     )
     assert f"== champion {card['run']}" in text and "combined" in text and "3 seeds" in text
     assert card["sets"]["val"]["f1"] == 0.84
+
+
+@pytest.mark.parametrize("command", ["report", "plots"])
+def test_cluster_report_and_plots_without_a_pulled_champion_refuse_in_one_line(
+    command, tmp_path, monkeypatch, capsys
+):
+    """Before, `report --cluster` wrote reports/cluster-champion/summary.md from this repo's own runs,
+    saying "No champion yet (run `make repro`)"."""
+    from iacsieve.cli.app import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "stage1").mkdir(parents=True)  # this repo's runs: never the cluster's
+    assert main([command, "--cluster"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "models/cluster-champion" in err and "kfp pull-champion" in err
+    assert not (tmp_path / "reports").exists()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from iacsieve.core import layout
+from iacsieve.core.errors import IacsieveError
 from iacsieve.io.output_policy import check_file_output, check_folder_output
 from iacsieve.io.overlap import refuse_overlap
 from iacsieve.method.plan import PLAN, STAGES
@@ -69,11 +70,7 @@ def _report(args: argparse.Namespace) -> int:
 
     params = load_params(args.params) if Path(args.params).is_file() else None
     if args.cluster:
-        args.champion, args.out, args.selection = (
-            str(Path(layout.CLUSTER_CHAMPION_DIR)),
-            str(Path(layout.CLUSTER_REPORTS_DIR) / "summary.md"),
-            args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / layout.SELECTION_FILE),
-        )
+        _use_cluster_champion(args, out="summary.md")
         args.metrics = ""  # pull-champion wrote it; the report only reads
     read = {"--results": args.results, "--champion": args.champion, "--params": args.params}
     check_file_output(args.out, inputs={"--params": args.params, "--champion": args.champion})
@@ -128,15 +125,26 @@ def _cluster_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _use_cluster_champion(args: argparse.Namespace, out: str) -> None:
+    """`--cluster`: the champion `kfp pull-champion` wrote, its selection, and output beside them.
+    This repo's own runs (`--results`) are never read for it; without a pulled champion, a refusal
+    before anything is written."""
+    champion, reports = Path(layout.CLUSTER_CHAMPION_DIR), Path(layout.CLUSTER_REPORTS_DIR)
+    if not (champion / layout.CHAMPION_FILE).is_file():
+        raise IacsieveError(
+            f"--cluster: no champion pulled into {champion} yet; pull one first: "
+            "iacsieve kfp pull-champion --host … --from-run <run id> (docs/cluster.md)"
+        )
+    args.champion, args.out = str(champion), str(reports / out)
+    args.results = str(reports / "results")  # the cluster's runs stay on the cluster: none here
+    args.selection = args.selection or str(reports / layout.SELECTION_FILE)
+
+
 def _plots(args: argparse.Namespace) -> int:
     from iacsieve.reporting.plots import render_plots
 
     if args.cluster:
-        args.champion, args.out = (
-            str(Path(layout.CLUSTER_CHAMPION_DIR)),
-            str(Path(layout.CLUSTER_REPORTS_DIR) / "plots"),
-        )
-        args.selection = args.selection or str(Path(layout.CLUSTER_REPORTS_DIR) / layout.SELECTION_FILE)
+        _use_cluster_champion(args, out="plots")
     check_folder_output(
         args.out,
         inputs={"--champion": args.champion, "--data": args.data, "--selection": args.selection},
