@@ -39,6 +39,7 @@ from typing import (
 
 from iacsieve.core import layout
 from iacsieve.core.errors import IacsieveError
+from iacsieve.core.json_values import is_int, is_number
 from iacsieve.io.atomic import atomic_write_json, atomic_write_text
 from iacsieve.io.limits import shorten
 from iacsieve.io.reading import read_json_object
@@ -422,9 +423,9 @@ def _problems(value: Any, hint: Any, key: str, *, strict: bool) -> list[str]:
     if hint is type(None):
         return [] if value is None else wrong
     if hint is float:
-        return [] if isinstance(value, (int, float)) and not isinstance(value, bool) else wrong
+        return [] if is_number(value) else wrong
     if hint is int:
-        return [] if isinstance(value, int) and not isinstance(value, bool) else wrong
+        return [] if is_int(value) else wrong
     return [] if isinstance(value, hint) else wrong
 
 

@@ -22,6 +22,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, TypeVar
 
 from iacsieve.core.errors import ConfigError
+from iacsieve.core.json_values import is_number
 
 T = TypeVar("T")
 SEED_MAX = 2**32 - 1  # numpy's and transformers' set_seed take seeds below 2**32
@@ -39,6 +40,7 @@ class Spec:
     below: float | None = None  # strictly less than (a warmup ratio)
     choices: tuple[str, ...] = ()
     flag: str = ""  # the command-line spelling where it is not `--<name-with-dashes>`
+    empty: str = ""  # a string setting that may be "": what "" means (e.g. "unset: submit refuses it")
 
 
 def setting(
@@ -51,10 +53,11 @@ def setting(
     below: float | None = None,
     choices: Iterable[str] = (),
     flag: str = "",
+    empty: str = "",
     default_factory: Callable[[], Any] | None = None,
 ) -> Any:
     """A dataclass field carrying its `Spec` (`metadata["setting"]`)."""
-    spec = Spec(help, min, max, above, below, tuple(choices), flag)
+    spec = Spec(help, min, max, above, below, tuple(choices), flag, empty)
     if default_factory is not None:
         return field(default_factory=default_factory, metadata={"setting": spec})
     return field(default=default, metadata={"setting": spec})
@@ -105,7 +108,7 @@ def check_value(f: Field[Any], value: Any, key_path: str, *, source: object) -> 
         return value
     if base in ("int", "float"):
         ok_types: tuple[type, ...] = (int,) if base == "int" else (int, float)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not isinstance(value, ok_types):
+        if not is_number(value) or not isinstance(value, ok_types):
             raise bad(f"expected {'an integer' if base == 'int' else 'a number'}, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise bad(f"must be a finite number, got {value}")
@@ -116,7 +119,7 @@ def check_value(f: Field[Any], value: Any, key_path: str, *, source: object) -> 
             raise bad(f"expected a string, got {value!r}")
         if s.choices and value not in s.choices:
             raise bad(f"must be one of {', '.join(s.choices)}, got {value!r}")
-        if not value and not optional:
+        if not value and not optional and not s.empty:
             raise bad("must not be empty")
         return value
     if base.startswith("dict"):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from iacsieve.core import layout
 from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.core.json_values import is_int, is_number
 from iacsieve.core.layout import TECHS
 from iacsieve.core.smells import canonical_smell
 from iacsieve.data.records import LABELS, WarningRecord
@@ -89,7 +90,7 @@ def parse_label_row(row: object, *, path: object, line_no: int) -> HumanLabel:
             path, line_no, "tech", f"must be one of {', '.join(TECHS)}, got {shorten(row['tech'])}"
         )
     line = row["line"]
-    if isinstance(line, bool) or not isinstance(line, int) or line < 1:
+    if not is_int(line) or line < 1:
         raise DataError(path, line_no, "line", f"must be an integer >= 1, got {shorten(line)}")
     for field in ("key", "file", "smell"):
         if not isinstance(row[field], str):
@@ -115,9 +116,7 @@ def parse_label_row(row: object, *, path: object, line_no: int) -> HumanLabel:
         ):
             raise DataError(path, line_no, field, f"must be {what}, got {shorten(row[field])}")
     score = row.get("score")
-    if score is not None and (
-        isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1
-    ):
+    if score is not None and (not is_number(score) or not 0 <= score <= 1):
         raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {shorten(score)}")
     return HumanLabel(
         key=row["key"],

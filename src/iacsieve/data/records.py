@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.core.json_values import is_int
 from iacsieve.core.layout import STATS_FILE
 from iacsieve.core.layout import TECHS as TECHS  # re-exported: the data layer's importers read it here
 from iacsieve.core.layout import TEST_SETS as TEST_SETS
@@ -67,7 +68,7 @@ def parse_row(row: object, *, path: object, line_no: int, tech: str | None = Non
     if not isinstance(file, str) or not file:
         raise DataError(path, line_no, "file", "must be a non-empty string")
     line = need("line")
-    if isinstance(line, bool) or not isinstance(line, int) or line < 1:
+    if not is_int(line) or line < 1:
         raise DataError(path, line_no, "line", f"must be an integer >= 1, got {shorten(line)}")
     content = need("content")
     if not isinstance(content, str):

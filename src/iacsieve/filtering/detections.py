@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.core.json_values import is_int
 from iacsieve.core.smells import canonical_smell, is_non_security
 from iacsieve.io.limits import DEFAULT, FLAGS, Limits, shorten
 from iacsieve.io.reading import csv_rows, decode_json_line, open_regular
@@ -340,7 +341,7 @@ def _detection(
         )
     if "\x00" in file:
         raise DataError(path, row_no, names[0], "path contains a NUL byte")
-    if isinstance(line, bool) or not (isinstance(line, int) or (isinstance(line, str) and _is_int(line))):
+    if not (is_int(line) or (isinstance(line, str) and _is_int(line))):
         raise DataError(path, row_no, names[1], f"must be an integer line number, got {shorten(line)}")
     line_no = int(line)
     if not -MAX_LINE_NUMBER <= line_no <= MAX_LINE_NUMBER:

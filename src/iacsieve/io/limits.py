@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from iacsieve.core.errors import IacsieveError
+from iacsieve.core.json_values import is_int
 
 MiB = 1 << 20
 _SIZE = re.compile(r"^\s*([0-9]{1,15})\s*([kKmMgG]?)i?[bB]?\s*$")
@@ -28,7 +29,7 @@ class Limits:
     def __post_init__(self) -> None:
         for name in ("max_file_bytes", "max_rows", "max_path_chars", "max_line_chars"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise IacsieveError(f"{FLAGS[name]} must be a positive integer, got {value!r}")
 
     def check_rows(self, path: object, line_no: int, rows: int) -> None:

@@ -21,6 +21,7 @@ import yaml
 
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.image import REFERENCE_IMAGE, registry_host
+from iacsieve.core.json_values import is_number
 from iacsieve.kfp.image_ref import is_pinned
 from iacsieve.method.cluster import (
     QUANTITY,
@@ -38,14 +39,12 @@ SCHEMA_VERSION = "2.1.0"
 RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 RFC1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 MAX_SPEC_BYTES = 64 * 2**20  # a compiled spec is well under 1 MiB
-# A parameter's type in the IR -> whether a JSON value fits it (bool is no number: check it first).
+# A parameter's type in the IR -> whether a JSON value fits it.
 PARAMETER_TYPES: dict[str, Callable[[Any], bool]] = {
     "STRING": lambda v: isinstance(v, str),
     "BOOLEAN": lambda v: isinstance(v, bool),
-    "NUMBER_INTEGER": lambda v: (
-        not isinstance(v, bool) and isinstance(v, (int, float)) and float(v).is_integer()
-    ),
-    "NUMBER_DOUBLE": lambda v: not isinstance(v, bool) and isinstance(v, (int, float)),
+    "NUMBER_INTEGER": lambda v: is_number(v) and float(v).is_integer(),
+    "NUMBER_DOUBLE": is_number,
     "LIST": lambda v: isinstance(v, list),
     "STRUCT": lambda v: isinstance(v, dict),
 }

@@ -9,11 +9,13 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from iacsieve.core.errors import ConfigError
+from iacsieve.core.json_values import is_int, is_number
 from iacsieve.core.layout import PARAMS_FILE
+from iacsieve.core.settings import check_value, declared, default_of, setting, type_name
 
 KINDS: tuple[str, ...] = ("train", "light")
 POD_KEYS: tuple[str, ...] = ("resources", "retry", "weights", "credentials", "node_selector", "tolerations")
@@ -52,12 +54,12 @@ _DEFAULT_CREDENTIAL_KEYS = {
 class Resources:
     """One kind's pod resources; `gpu` 0 asks for none, `shm_size` "" leaves /dev/shm at its default."""
 
-    cpu_request: str
-    cpu_limit: str
-    memory_request: str
-    memory_limit: str
-    gpu: int = 0
-    shm_size: str = ""
+    cpu_request: str = setting(help="CPU request, a Kubernetes quantity (500m, 4)")
+    cpu_limit: str = setting(help="CPU limit, a Kubernetes quantity")
+    memory_request: str = setting(help="memory request, a Kubernetes quantity (2Gi)")
+    memory_limit: str = setting(help="memory limit, a Kubernetes quantity")
+    gpu: int = setting(0, "GPUs (nvidia.com/gpu)", min=0)
+    shm_size: str = setting("", "a memory-backed /dev/shm of this size", empty="/dev/shm at its default")
 
 
 DEFAULT_RESOURCES: dict[str, Resources] = {
@@ -77,10 +79,11 @@ class Retry:
     but derived: every attempt may take `train_time_budget`, plus the waits between them.
     """
 
-    num_retries: int = 2
-    backoff_duration: str = "60s"
-    backoff_factor: float = 2.0  # a whole number: Argo parses it as an integer (rules doc, 3d)
-    train_time_budget: str = "4h"  # the longest one train attempt may take
+    num_retries: int = setting(2, "retries of a failed task", min=0)
+    backoff_duration: str = setting("60s", "the first wait before a retry (30s, 5m, 1h)")
+    # a whole number: Argo parses it as an integer (rules doc, 3d; checked with the rest in `_check`)
+    backoff_factor: float = setting(2.0, "each wait is the previous one times this")
+    train_time_budget: str = setting("4h", "the longest one train attempt may take")
 
     def waits_s(self) -> int:
         """Seconds spent waiting between attempts when every retry is used."""
@@ -98,11 +101,15 @@ class Retry:
 class Weights:
     """Pretrained weights from a volume: an existing PVC holding a Hugging Face cache (`hub/models--...`)."""
 
-    pvc: str = ""  # "" = no volume: weights come from the hub (or `families.<name>.name_or_path`)
-    mount_path: str = "/models"
-    sub_path: str = ""  # a folder inside the volume, mounted at mount_path
-    hf_home: str = ""  # HF_HOME inside the pod; "" = <mount_path>/huggingface
-    offline: bool = True  # HF_HUB_OFFLINE=1 while the volume is mounted
+    pvc: str = setting(
+        "",
+        "a PersistentVolumeClaim holding the pretrained weights",
+        empty="no volume: weights come from the hub (or `families.<name>.name_or_path`)",
+    )
+    mount_path: str = setting("/models", "where the volume is mounted")
+    sub_path: str = setting("", "a folder inside the volume, mounted at mount_path", empty="the whole volume")
+    hf_home: str = setting("", "HF_HOME inside the pod", empty="<mount_path>/huggingface")
+    offline: bool = setting(True, "HF_HUB_OFFLINE=1 while the volume is mounted")
 
     @property
     def home(self) -> str:
@@ -113,10 +120,14 @@ class Weights:
 class Credentials:
     """A Kubernetes secret whose keys become environment variables (e.g. for s3fs in a task)."""
 
-    secret: str = ""  # "" = none: tasks read buckets only through KFP's launcher
-    env: dict[str, str] = field(
-        default_factory=lambda: dict(_DEFAULT_CREDENTIAL_KEYS)
-    )  # secret key -> env var
+    secret: str = setting(
+        "",
+        "a Secret whose keys become environment variables of every task",
+        empty="none: tasks read buckets only through KFP's launcher",
+    )
+    env: dict[str, str] = setting(
+        help="secret key -> environment variable", default_factory=lambda: dict(_DEFAULT_CREDENTIAL_KEYS)
+    )
 
 
 @dataclass(frozen=True)
@@ -201,13 +212,6 @@ def duration_seconds(value: str) -> float:
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
-def parse_parallelism(value: Any, source: object = PARAMS_FILE) -> int:
-    """`cluster.parallelism`: how many train pods (GPUs) a pipeline runs at once, a whole number >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError("cluster.parallelism", f"must be a whole number >= 1, got {value!r}", source)
-    return value
-
-
 def _node_selector(value: Any, source: object) -> dict[str, str]:
     """Node labels train pods must match; YAML's unquoted `true` is a bool, not the label value "true"."""
     labels = {}
@@ -241,7 +245,7 @@ def _tolerations(value: Any, source: object) -> tuple[dict[str, Any], ...]:
                     f"{where}.{name}", f"unknown field (known: {', '.join(TOLERATION_FIELDS)})", source
                 )
             if name == "toleration_seconds":
-                if isinstance(given, bool) or not isinstance(given, int) or given < 0:
+                if not is_int(given) or given < 0:
                     raise ConfigError(
                         f"{where}.{name}", f"must be a whole number >= 0, got {given!r}", source
                     )
@@ -265,42 +269,19 @@ def _mapping(value: Any, key: str, source: object) -> dict:
 
 
 def _block(cls: Any, value: Any, key: str, source: object, base: Any = None) -> Any:
-    """A dataclass from a mapping, over `base`'s (or the class's) defaults; unknown keys and wrong types named."""
+    """A dataclass from a mapping, over `base`'s (or the class's) defaults, each value checked against
+    its declaration (`iacsieve.core.settings.check_value`): unknown keys and wrong types named."""
     given = _mapping(value, key, source)
-    known = {f.name: f for f in fields(cls)}
-    current = {name: getattr(base, name) if base is not None else _default(f) for name, f in known.items()}
+    known = declared(cls)
+    current = {name: getattr(base, name) if base is not None else default_of(f) for name, f in known.items()}
     for name, item in given.items():
         if name not in known:
             raise ConfigError(f"{key}.{name}", f"unknown key (known: {', '.join(known)})", source)
-        current[name] = _typed(item, current[name], f"{key}.{name}", source)
+        if type_name(known[name]) == "str" and is_number(item):
+            item = str(item)  # a quantity written as a YAML number: `cpu_limit: 8`
+        item = check_value(known[name], item, f"{key}.{name}", source=source)
+        current[name] = {str(k): str(v) for k, v in item.items()} if isinstance(item, dict) else item
     return cls(**current)
-
-
-def _default(f: Field[Any]) -> Any:
-    factory = f.default_factory
-    return factory() if callable(factory) else f.default
-
-
-def _typed(value: Any, like: Any, key: str, source: object) -> Any:
-    """`value` checked against the type of the default it replaces (numbers given as YAML ints are fine)."""
-    if isinstance(like, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(like, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(like, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(like, str):
-        value = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-        ok = isinstance(value, str)
-    elif isinstance(like, dict):
-        ok = isinstance(value, Mapping)
-        value = {str(k): str(v) for k, v in value.items()} if ok else value
-    else:
-        ok = True
-    if not ok:
-        raise ConfigError(key, f"must be a {type(like).__name__}, got {value!r}", source)
-    return value
 
 
 def _check(s: PodSettings, source: object) -> None:

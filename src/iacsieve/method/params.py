@@ -21,10 +21,10 @@ from typing import Any
 from iacsieve.core.errors import ConfigError
 from iacsieve.core.layout import PARAMS_FILE
 from iacsieve.core.run_config import TrainConfig, format_value
-from iacsieve.core.settings import check_value, declared, parse_block
+from iacsieve.core.settings import check_value, declared, parse_block, setting
 from iacsieve.data.human import HumanSettings
 from iacsieve.io.yaml_file import read_yaml as read_yaml  # the one YAML loader (re-exported)
-from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_parallelism, parse_pod_settings
+from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_pod_settings
 from iacsieve.method.plan import RUN_LISTS, SEED_LISTS, STAGES, stage_plan
 from iacsieve.models import FAMILIES, family_of
 from iacsieve.steps.settings import EvaluationSettings, SweepSettings
@@ -78,10 +78,21 @@ class ClusterParams(_Mapping):
     """KFP-only settings (DVC ignores them): the image, how many train tasks at once, and the pod
     settings every task gets (`iacsieve.method.cluster`)."""
 
-    image: str = ""  # unset: compile and submit refuse it until set (iacsieve.core.image.check_image)
-    parallelism: int = 4
-    pipeline_root: str = ""  # where the launcher writes outputs; submit needs it (or --pipeline-root)
-    pods: PodSettings = field(default_factory=PodSettings)
+    image: str = setting(
+        "",
+        "the component image in your registry, e.g. ghcr.io/you/iacsieve:0.1.0",
+        empty="unset: compile and submit refuse it until set (iacsieve.core.image.check_image)",
+    )
+    parallelism: int = setting(4, "train tasks (GPUs) a pipeline runs at once", min=1)
+    pipeline_root: str = setting(
+        "",
+        "where KFP's launcher writes outputs, e.g. s3://BUCKET/iacsieve/pipelines",
+        empty="unset: submit needs it (or --pipeline-root)",
+    )
+    pods: PodSettings = field(default_factory=PodSettings)  # `iacsieve.method.cluster` parses these
+
+
+CLUSTER_OWN_KEYS = ("image", "parallelism", "pipeline_root")  # ClusterParams' settings; the rest: pods
 
 
 @dataclass(frozen=True)
@@ -246,24 +257,6 @@ class _Validator:
             if key not in block:
                 raise self.error(f"{prefix}{key}", "missing required key")
 
-    def scalar(self, value: Any, path: str, kind: type) -> Any:
-        ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if not ok:
-            raise self.error(path, f"expected {kind.__name__}, got {value!r}")
-        return value
-
-    def block(self, cls: type, value: Any, path: str) -> Any:
-        value = self.mapping(value, path)
-        specs = {f.name: f for f in fields(cls)}
-        self.keys(value, path, tuple(specs))
-        clean = {}
-        for key, item in value.items():
-            kind = {"int": int, "float": float, "str": str}.get(str(specs[key].type))
-            clean[key] = self.scalar(item, f"{path}.{key}", kind) if kind else item
-        return cls(**clean)
-
 
 def _parse_defaults(v: _Validator, value: Any, path: str) -> dict:
     """A mapping of TrainConfig keys (no `family`), type-checked through TrainConfig itself."""
@@ -292,14 +285,10 @@ def _check_family_options(v: _Validator, family: str, options: Any, where: str) 
 
 def _parse_cluster(v: _Validator, value: Any) -> ClusterParams:
     value = dict(v.mapping(value, "cluster"))
+    v.keys(value, "cluster", (*CLUSTER_OWN_KEYS, *POD_KEYS))
     pods = parse_pod_settings(value, source=v.source)  # validates resources, retry, weights, credentials, ...
-    own = ("image", "parallelism", "pipeline_root")
-    base = v.block(ClusterParams, {k: value[k] for k in own if k in value}, "cluster")
-    v.keys(value, "cluster", (*own, *POD_KEYS))
-    parallelism = parse_parallelism(value.get("parallelism", base.parallelism), v.source)
-    return ClusterParams(
-        image=base.image, parallelism=parallelism, pipeline_root=base.pipeline_root, pods=pods
-    )
+    own = {k: value[k] for k in CLUSTER_OWN_KEYS if k in value}
+    return parse_block(ClusterParams, own, "cluster", source=v.source, fixed={"pods": pods})
 
 
 _LIST_FIELDS: dict[str, str] = {**RUN_LISTS, **SEED_LISTS}  # grid list -> the run setting it sets

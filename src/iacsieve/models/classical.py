@@ -38,6 +38,7 @@ import numpy as np
 
 from iacsieve.core import layout
 from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.json_values import is_a
 from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.io.atomic import atomic_write_json
@@ -125,9 +126,7 @@ def resolve_options(config: TrainConfig) -> Settings:
         elif allowed is bool:
             if not isinstance(value, bool):
                 raise ConfigError(f"options.{key}", f"expected true or false, got {value!r}")
-        elif isinstance(value, bool) or not isinstance(
-            value, allowed
-        ):  # bool is an int: refuse it for numbers
+        elif not is_a(value, allowed):
             kind = allowed.__name__ if isinstance(allowed, type) else " or ".join(a.__name__ for a in allowed)
             raise ConfigError(f"options.{key}", f"expected {kind}, got {value!r}")
         opts[key] = value

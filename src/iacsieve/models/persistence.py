@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 from iacsieve.core.errors import IacsieveError
+from iacsieve.core.json_values import is_a
 from iacsieve.core.layout import META_FILE
 from iacsieve.io.limits import shorten
 from iacsieve.io.reading import read_json_object
@@ -50,7 +51,7 @@ def read_meta(model_dir: str | Path) -> dict:
             raise IacsieveError(f"{path}: key '{key}': missing")
     for key, types in META_TYPES.items():
         value = meta.get(key)
-        if key in meta and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+        if key in meta and not is_a(value, types):
             names = " or ".join(
                 "null"
                 if t is type(None)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from iacsieve.core.errors import DataError, IacsieveError
+from iacsieve.core.json_values import is_int, is_number
 from iacsieve.io import reading
 from iacsieve.io.limits import DEFAULT as DEFAULT_LIMITS
 from iacsieve.io.limits import shorten
@@ -78,14 +79,9 @@ def load_scores(path: str | Path) -> list[dict]:
         if not isinstance(row, dict):
             raise DataError(path, line_no, "<row>", "expected a JSON object")
         label, score = row.get("label"), row.get("score")
-        if isinstance(label, bool) or label not in (0, 1):
+        if not is_int(label) or label not in (0, 1):
             raise DataError(path, line_no, "label", f"must be 0 or 1, got {shorten(label)}")
-        if (
-            isinstance(score, bool)
-            or not isinstance(score, (int, float))
-            or not 0.0 <= score <= 1.0
-            or not math.isfinite(score)
-        ):
+        if not is_number(score) or not 0.0 <= score <= 1.0 or not math.isfinite(score):
             raise DataError(path, line_no, "score", f"must be a number in [0, 1], got {shorten(score)}")
         rows.append(row)
     if not rows:
@@ -134,4 +130,4 @@ def headline(
         "fp_reduction": test.get("fp_reduction"),
         "tp_retention": test.get("tp_retention"),
     }
-    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {k: float(v) for k, v in values.items() if is_number(v)}

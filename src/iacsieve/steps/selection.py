@@ -14,6 +14,7 @@ from pathlib import Path
 
 from iacsieve.core.artifacts import RUN_SUMMARY, SELECTION, WINNER, read_artifact, write_artifact
 from iacsieve.core.errors import ConfigError, IacsieveError
+from iacsieve.core.json_values import is_number
 from iacsieve.core.layout import RANKING_CSV, RANKING_MD, SELECTION_FILE, SUMMARY_FILE, TEST_SETS, WINNER_FILE
 from iacsieve.io.atomic import atomic_write_text
 
@@ -165,7 +166,7 @@ def ranking_markdown(ranked: list[dict], mode: str) -> str:
     """A readable table of all runs; the chosen run is marked. Test columns are for reporting only."""
 
     def num(value: object, fmt: str = ".4f") -> str:
-        return format(value, fmt) if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
+        return format(value, fmt) if is_number(value) else "—"
 
     head = [
         "#",
