@@ -267,8 +267,14 @@ def run_local(
 
 @contextlib.contextmanager
 def _quiet_on_all_cores(stage: int | str, verbose: bool) -> Iterator[None]:
-    """kfp.local's run: one line per task (unless verbose), a task per core, a failure as one IacsieveError."""
-    with task_lines(verbose) as lines, core_workers():
+    """kfp.local's run: one line per task (unless verbose), a task per core, a failure as one IacsieveError.
+
+    kfp.local warns, for every task, that its display name (`s3-select`: what `--from-run` reads on a
+    cluster) has no effect here; true and harmless, so not shown."""
+    with task_lines(verbose) as lines, core_workers(), warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"Task '.*': settings \['display_name'\] have no effect", category=UserWarning
+        )
         try:
             yield
         except (
