@@ -340,9 +340,10 @@ def test_changed_reviewers_labels_make_every_stage_on_the_training_data_stale(re
         labels.write_text("".join(original.splitlines(keepends=True)[1:]))
         assert _stage_names(repo, "") - before == {"training-data"}
         _run(["dvc", "repro", "-s", "training-data"], repo)
-        assert json.loads((repo / "data/training/human.json").read_text())["labels"] == len(
-            original.splitlines()
-        ) - 1
+        assert (
+            json.loads((repo / "data/training/human.json").read_text())["labels"]
+            == len(original.splitlines()) - 1
+        )
         stale = {name.split("@")[0] for name in _stage_names(repo, "") - before}
         assert stale == {"stage1", "stage2", "stage3", "stage4", "freeze"}, stale
     finally:

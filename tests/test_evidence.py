@@ -315,11 +315,15 @@ def test_evidence_cost_is_the_time_ratio_at_scale():
 
 
 def test_review_sheet_has_the_reason(frozen, tmp_path):
+    from iacsieve.filtering.context import FilterOptions
     from iacsieve.filtering.review import review_detections
 
     champion, _, _ = frozen
     out = tmp_path / "sheet.csv"
-    review_detections(champion, FIXTURE / "glitch-puppet.csv", FIXTURE / "scripts", 4, out, human_dir=None)
+    options = FilterOptions(
+        str(champion), scripts=str(FIXTURE / "scripts"), detections=str(FIXTURE / "glitch-puppet.csv")
+    )
+    review_detections(options, 4, out, human_dir=None)
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == 4
     for row in rows:

@@ -10,6 +10,7 @@ import pytest
 from iacsieve.cli.app import main
 from iacsieve.data.human import HumanLabel, key_id, save_human_labels, warning_key
 from iacsieve.data.sheet import SHEET_COLUMNS, SheetRow
+from iacsieve.filtering.context import FilterOptions
 from iacsieve.filtering.review import Candidate, collapse_duplicates, pick_for_review, review_detections
 
 THRESHOLD = 0.45
@@ -104,7 +105,11 @@ def test_review_picks_the_documented_rows(example, tmp_path):
     model, detections, scripts = example
     out = tmp_path / "sheet.csv"
     summary = review_detections(
-        model, detections, scripts, 5, out, human_dir=tmp_path / "human", scorer=FakeScorer()
+        FilterOptions(str(model), scripts=str(scripts), detections=str(detections)),
+        5,
+        out,
+        human_dir=tmp_path / "human",
+        scorer=FakeScorer(),
     )
     rows = read_sheet_rows(out)
     # Round 1, one per stratum by |score - 0.45|: TODO .01, a.pp:2 .07, http a.pp:3 .40, ansible http .54;
@@ -151,7 +156,8 @@ def test_review_leaves_out_labelled_warnings(example, tmp_path):
         ],
     )
     out = tmp_path / "sheet.csv"
-    summary = review_detections(model, detections, scripts, 5, out, human_dir=human, scorer=FakeScorer())
+    options = FilterOptions(str(model), scripts=str(scripts), detections=str(detections))
+    summary = review_detections(options, 5, out, human_dir=human, scorer=FakeScorer())
     assert summary["already_labelled"] == 1
     assert picked(read_sheet_rows(out)) == [
         ("a.pp", 1, "suspicious_comment"),

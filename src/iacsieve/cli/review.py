@@ -89,22 +89,6 @@ def _review(args: argparse.Namespace) -> int:
             raise IacsieveError(
                 "give --detections FILE and --scripts DIR (or --from-train for a label audit)"
             )
-        options = filter_options(args)
-        summary = review_detections(
-            options.model,
-            args.detections,
-            args.scripts,
-            args.budget,
-            args.out,
-            tech=options.tech,
-            threshold=options.threshold,
-            human_dir=args.human,
-            on_missing=options.on_missing,
-            detections_format=options.detections_format,
-            model_label=options.model_label,
-            limits=options.limits,
-            path_prefix_strip=options.path_prefix_strip,
-            threshold_source=options.threshold_source,
-        )
+        summary = review_detections(filter_options(args), args.budget, args.out, human_dir=args.human)
     say(format_review(summary))
     return 0

@@ -34,10 +34,10 @@ from iacsieve.data.records import WarningRecord, load_prepared, render_context
 from iacsieve.data.sheet import SheetRow, write_sheet
 from iacsieve.filtering.apply import dedup_key, judged_rows, load_model, model_record
 from iacsieve.filtering.champion import Champion, read_champion
+from iacsieve.filtering.context import FilterOptions
 from iacsieve.filtering.detections import open_detections
 from iacsieve.filtering.scripts import ScriptFolder
 from iacsieve.filtering.verdicts import FilteredRow, Status, score_comparison
-from iacsieve.io.limits import DEFAULT, Limits
 from iacsieve.io.output_policy import check_file_output
 from iacsieve.models import FAMILIES, Scorer
 
@@ -129,43 +129,39 @@ def _finish(
 
 
 def review_detections(
-    model_dir: str | Path,
-    detections: str | Path,
-    scripts_dir: str | Path,
+    options: FilterOptions,
     budget: int,
     out: str | Path,
     *,
-    tech: str | None = None,
-    threshold: float | None = None,
     human_dir: str | Path | None = HUMAN_DIR,
-    on_missing: str = "error",
-    detections_format: str | None = None,
     batch_size: int = 64,
     scorer: Scorer | None = None,
-    model_label: str | None = None,
-    limits: Limits = DEFAULT,
-    path_prefix_strip: str | None = None,
-    threshold_source: str | None = None,
 ) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet.
-    `model_label`: the model's name in the summary and errors (as `filter_detections`'s).
-
-    Long because of its keywords (the filter's options, passed through) and the output check first."""
-    label = model_label or str(model_dir)
+    `options`: what judges the warnings, as `filter` takes them (`iacsieve.filtering.context`)."""
+    if options.detections is None or options.scripts is None:
+        raise ValueError("review_detections needs FilterOptions with detections and scripts")
+    detections, scripts_dir, model_dir, threshold = (
+        options.detections,
+        options.scripts,
+        options.model,
+        options.threshold,
+    )
+    label = options.label
     _check_budget(budget)
     check_file_output(
         out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir, human=human_dir
     )
-    stream = open_detections(detections, detections_format, limits)
+    stream = open_detections(detections, options.detections_format, options.limits)
     champion = read_champion(model_dir)
     cut = champion.cut(threshold, label)
-    folder = ScriptFolder(scripts_dir, limits, strip_prefix=path_prefix_strip)
-    source = threshold_source or ("--threshold" if threshold is not None else "frozen")
+    folder = ScriptFolder(scripts_dir, options.limits, strip_prefix=options.path_prefix_strip)
+    source = options.threshold_source or ("--threshold" if threshold is not None else "frozen")
     firsts: dict[tuple, FilteredRow] = {}  # model input -> the first scored row that produced it
     warnings_in = missing = 0
     for row in judged_rows(
-        champion, folder, stream, stream.path, cut=cut, threshold_source=source, tech=tech,
-        on_missing=on_missing, batch_size=batch_size, model_name=label, scorer=scorer,
+        champion, folder, stream, stream.path, cut=cut, threshold_source=source, tech=options.tech,
+        on_missing=options.on_missing, batch_size=batch_size, model_name=label, scorer=scorer,
     ):  # fmt: skip
         warnings_in += 1
         missing += row.status == Status.MISSING and bool(row.problem)
@@ -174,7 +170,7 @@ def review_detections(
     candidates = []
     for row in firsts.values():
         assert row.script is not None and row.score is not None and row.evidence is not None
-        record = model_record(row, folder, tech, False, stream.path)
+        record = model_record(row, folder, options.tech, False, stream.path)
         _, lines = folder.line(row.script, record.line)
         sheet_row = SheetRow(
             tech=record.tech,
