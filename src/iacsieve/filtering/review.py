@@ -139,24 +139,17 @@ def review_detections(
 ) -> dict:
     """Score a detector's warnings with the champion and write the `budget` most uncertain as a sheet.
     `options`: what judges the warnings, as `filter` takes them (`iacsieve.filtering.context`)."""
-    if options.detections is None or options.scripts is None:
+    detections, label = options.detections, options.label
+    if detections is None or options.scripts is None:
         raise ValueError("review_detections needs FilterOptions with detections and scripts")
-    detections, scripts_dir, model_dir, threshold = (
-        options.detections,
-        options.scripts,
-        options.model,
-        options.threshold,
-    )
-    label = options.label
     _check_budget(budget)
-    check_file_output(
-        out, inputs={"--detections": detections, "--model": model_dir}, scripts=scripts_dir, human=human_dir
-    )
+    inputs = {"--detections": detections, "--model": options.model}
+    check_file_output(out, inputs=inputs, scripts=options.scripts, human=human_dir)
     stream = open_detections(detections, options.detections_format, options.limits)
-    champion = read_champion(model_dir)
-    cut = champion.cut(threshold, label)
-    folder = ScriptFolder(scripts_dir, options.limits, strip_prefix=options.path_prefix_strip)
-    source = options.threshold_source or ("--threshold" if threshold is not None else "frozen")
+    champion = read_champion(options.model)
+    cut = champion.cut(options.threshold, label)
+    folder = ScriptFolder(options.scripts, options.limits, strip_prefix=options.path_prefix_strip)
+    source = options.threshold_source or ("--threshold" if options.threshold is not None else "frozen")
     firsts: dict[tuple, FilteredRow] = {}  # model input -> the first scored row that produced it
     warnings_in = missing = 0
     for row in judged_rows(
