@@ -53,16 +53,20 @@ def verified_sha(capsys, *argv: str) -> str:
     return re.search(r"SHA-256 ([0-9a-f]{64})", capsys.readouterr().out).group(1)
 
 
+# `filter` on the real GLITCH fixture, as a user runs it (without --model: the bundled champion)
+FILTER_FIXTURE = [
+    "filter",
+    "--detections",
+    str(FIXTURE / "glitch-puppet.csv"),
+    "--scripts",
+    str(FIXTURE / "scripts"),
+]
+
+
 def test_filter_without_model_uses_the_bundled_champion_and_records_its_hash(capsys, tmp_path):
     sha = verified_sha(capsys)
     out, summary = tmp_path / "kept.sarif", tmp_path / "summary.json"
-    argv = [
-        "filter",
-        "--detections",
-        str(FIXTURE / "glitch-puppet.csv"),
-        "--scripts",
-        str(FIXTURE / "scripts"),
-    ]
+    argv = FILTER_FIXTURE
     assert main([*argv, "--out", str(out), "--json-summary", str(summary)]) == 0
     err = capsys.readouterr().err
     assert "(bundled)" in err and "Traceback" not in err
@@ -80,13 +84,7 @@ def test_an_archive_model_records_the_archive_hash_a_folder_its_own(capsys, cham
     sha = verified_sha(
         capsys, str(archive), "--expect-sha256", hashlib.sha256(archive.read_bytes()).hexdigest()
     )
-    argv = [
-        "filter",
-        "--detections",
-        str(FIXTURE / "glitch-puppet.csv"),
-        "--scripts",
-        str(FIXTURE / "scripts"),
-    ]
+    argv = FILTER_FIXTURE
     for model, source, of in ((archive, "archive", "archive"), (champion, "folder", "folder")):
         out = tmp_path / f"{source}.sarif"
         assert main([*argv, "--model", str(model), "--out", str(out)]) == 0
@@ -114,13 +112,7 @@ def test_a_missing_bundle_is_one_line(capsys, monkeypatch, tmp_path):
     import iacsieve.release.bundled as bundled
 
     monkeypatch.setattr(bundled, "PACKAGE_ROOT", tmp_path)
-    argv = [
-        "filter",
-        "--detections",
-        str(FIXTURE / "glitch-puppet.csv"),
-        "--scripts",
-        str(FIXTURE / "scripts"),
-    ]
+    argv = FILTER_FIXTURE
     assert main([*argv, "--out", str(tmp_path / "k.csv")]) == 2
     err = capsys.readouterr().err
     assert "carries no bundled champion" in err and "--model" in err and err.count("\n") == 1

@@ -395,6 +395,24 @@ def _sheet_in(repo: Path) -> Path:
     return sheet
 
 
+def _labels_add(repo: Path, *extra: str, reviewer: str = "alice", human: object = None) -> list[str]:
+    """`labels add` of a one-row sheet (`_sheet_in`) into `human` (default: the repo's store), then `extra`."""
+    store = repo / "data" / "human" if human is None else human
+    sheet = _sheet_in(repo)
+    return [
+        "labels",
+        "add",
+        str(sheet),
+        "--reviewer",
+        reviewer,
+        "--human",
+        str(store),
+        "--raw",
+        str(repo / "raw"),
+        *extra,
+    ]
+
+
 @pytest.fixture()
 def repo(tmp_path) -> Path:
     """A folder DVC would call a repository (its .dvc/tmp), holding a labels store."""
@@ -433,18 +451,7 @@ def test_wrong_labels_add_waits_while_a_dvc_stage_reads_the_store(repo, capsys, 
     store = repo / "data" / "human"
     rwlock = {"read": {str(store): [{"pid": sleeper.pid, "cmd": "dvc repro"}]}, "write": {}}
     (repo / ".dvc" / "tmp" / "rwlock").write_text(json.dumps(rwlock))
-    sheet = _sheet_in(repo)
-    argv = [
-        "labels",
-        "add",
-        str(sheet),
-        "--reviewer",
-        "alice",
-        "--human",
-        str(store),
-        "--raw",
-        str(repo / "raw"),
-    ]
+    argv = _labels_add(repo, human=store)
     code, err = run(capsys, *argv, "--no-dvc")
     assert_one_line(code, err, "a DVC stage that reads the labels store is running", f"pid {sleeper.pid}")
     assert (store / "labels.jsonl").read_text() == ""
@@ -474,20 +481,7 @@ def _label_during_repro(repo: Path, prepared: Path, cwd: Path) -> None:
     while not (repo / "training" / "human.json").is_file():  # the stage has read the store
         assert time.monotonic() < deadline and repro.poll() is None
         time.sleep(0.1)
-    sheet = _sheet_in(repo)
-    code, err, _ = child(
-        "labels",
-        "add",
-        str(sheet),
-        "--reviewer",
-        "alice",
-        "--human",
-        str(repo / "data" / "human"),
-        "--raw",
-        str(repo / "raw"),
-        timeout=120,
-        cwd=cwd,
-    )
+    code, err, _ = child(*_labels_add(repo), timeout=120, cwd=cwd)
     assert repro.wait(timeout=60) == 0, repro.stderr.read()
     assert code == 0, err
     status = subprocess.run([*dvc, "status", "--json"], cwd=repo, capture_output=True, text=True, check=True)
@@ -509,20 +503,8 @@ def test_traceback_labels_add_from_outside_the_repository_adds_the_store_given(
 
 def test_traceback_labels_add_in_a_dvc_repo_dvc_cannot_open_is_one_line(repo, tmp_path):
     """A `.dvc` folder without git (nor core.no_scm), or with a broken config: one line, nothing written."""
-    sheet = _sheet_in(repo)
     human = repo / "data" / "human"
-    argv = (
-        "labels",
-        "add",
-        str(sheet),
-        "--reviewer",
-        "alice",
-        "--human",
-        str(human),
-        "--raw",
-        str(repo / "raw"),
-    )
-    code, err, _ = child(*argv, cwd=tmp_path)
+    code, err, _ = child(*_labels_add(repo), cwd=tmp_path)
     assert_one_line(code, err, "DVC cannot open this repository", "--no-dvc")
     assert (human / "labels.jsonl").read_text() == ""
 
@@ -624,65 +606,22 @@ def test_repair_leaves_a_sound_rwlock_of_dvc_own_shape_alone(repo, capsys):
 
 
 def test_injection_a_reviewer_name_with_a_newline_is_refused(repo, capsys):
-    sheet = _sheet_in(repo)
     human = repo / "data" / "human"
-    code, err = run(
-        capsys,
-        "labels",
-        "add",
-        str(sheet),
-        "--reviewer",
-        "alice\n",
-        "--human",
-        str(human),
-        "--raw",
-        str(repo / "raw"),
-        "--no-dvc",
-    )
+    code, err = run(capsys, *_labels_add(repo, "--no-dvc", reviewer="alice\n"))
     assert_one_line(code, err, "--reviewer", "alice\\n")
     assert (human / "labels.jsonl").read_text() == ""
 
 
 def test_wrong_a_date_no_calendar_has_is_refused(repo, capsys):
-    sheet = _sheet_in(repo)
     human = repo / "data" / "human"
-    code, err = run(
-        capsys,
-        "labels",
-        "add",
-        str(sheet),
-        "--reviewer",
-        "alice",
-        "--date",
-        "2024-99-99",
-        "--human",
-        str(human),
-        "--raw",
-        str(repo / "raw"),
-        "--no-dvc",
-    )
+    code, err = run(capsys, *_labels_add(repo, "--date", "2024-99-99", "--no-dvc"))
     assert_one_line(code, err, "--date", "2024-99-99")
     assert (human / "labels.jsonl").read_text() == ""
 
 
 def test_wrong_a_date_in_other_digits_is_refused(repo, capsys):
-    sheet = _sheet_in(repo)
     human = repo / "data" / "human"
-    code, err = run(
-        capsys,
-        "labels",
-        "add",
-        str(sheet),
-        "--reviewer",
-        "alice",
-        "--date",
-        "\uff12\uff10\uff12\uff14-01-01",
-        "--human",
-        str(human),
-        "--raw",
-        str(repo / "raw"),
-        "--no-dvc",
-    )
+    code, err = run(capsys, *_labels_add(repo, "--date", "\uff12\uff10\uff12\uff14-01-01", "--no-dvc"))
     assert_one_line(code, err, "--date")
     assert (human / "labels.jsonl").read_text() == ""
 
@@ -880,18 +819,7 @@ def test_unclear_a_name_past_the_systems_limit_names_what_was_given(
 ):
     long_name = str(tmp_path / ("a" * 300))
     if flag == "--human":
-        argv = [
-            "labels",
-            "add",
-            str(_sheet_in(repo)),
-            "--reviewer",
-            "bob",
-            "--human",
-            long_name,
-            "--raw",
-            str(repo / "raw"),
-            "--no-dvc",
-        ]
+        argv = _labels_add(repo, "--no-dvc", reviewer="bob", human=long_name)
     else:
         argv = [
             "labels",
