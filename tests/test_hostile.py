@@ -660,7 +660,7 @@ NOT_IN_THE_TABLE = {
     "stage run": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
     "stage select": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
     "stage freeze": "DVC's entry point: writes the layout's paths under --root (dvc.yaml owns them)",
-    "repair-dvc-lock": "rewrites DVC's own .dvc/tmp/rwlock under --root, nothing else",
+    "repair-dvc-lock": "rewrites DVC's own .dvc/tmp/rwlock and dvc.lock under --root, nothing else",
     "kfp run-local": "kfp.local writes under --pipeline-root; --champion-out is pull-champion's check",
 }
 OUTPUT_FLAGS = ("--out", "--results", "--output", "--root", "--champion-out")

@@ -81,9 +81,9 @@ def _keys(obj, prefix: str = "") -> set[str]:
 
 def test_pull_champion_into_a_fresh_clone(clone, cluster_outputs, prepared_small, tmp_path):
     champion, selection = cluster_outputs
-    out = _run(
-        ["iacsieve", "kfp", "pull-champion", str(champion), "--selection-uri", str(selection)], clone
-    ).stdout
+    done = _run(["iacsieve", "kfp", "pull-champion", str(champion), "--selection-uri", str(selection)], clone)
+    out = done.stdout
+    assert "To track the changes with git" not in out + done.stderr  # DVC's hint: ours names every file
     assert (
         "git add dvc.yaml models/.gitignore models/cluster-champion.dvc reports/cluster-champion/metrics.json"
         in out

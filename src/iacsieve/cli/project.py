@@ -244,19 +244,29 @@ def _where(args: argparse.Namespace) -> int:
 def _register_repair_lock(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "repair-dvc-lock",
-        help="remove an empty/corrupt .dvc/tmp/rwlock left by an interrupted dvc (DVC #7615)",
+        help="remove an empty/corrupt .dvc/tmp/rwlock (DVC #7615) and dvc.lock's stale stages (DVC #5293)",
         description="When an interrupted `dvc` left .dvc/tmp/rwlock empty or half-written (every dvc "
-        "command then fails) and no DVC process holds the repository, remove it and say so. "
-        "`make repro` runs it before `dvc repro`; it does nothing when the file is fine.",
+        "command then fails) and no DVC process holds the repository, remove it and say so. Then drop "
+        "from dvc.lock the entries of stages dvc.yaml no longer defines (DVC never removes them, and "
+        "every dvc command parses them). `make repro` runs it before `dvc repro`; it does nothing when "
+        "both files are fine.",
     )
     p.add_argument("--root", default=".", help="the DVC repository (default: %(default)s)")
     p.set_defaults(func=_repair_lock)
 
 
 def _repair_lock(args: argparse.Namespace) -> int:
+    from iacsieve.core.layout import DVC_LOCK_FILE
     from iacsieve.repo.dvc_lock import repair_rwlock
+    from iacsieve.repo.stale_lock import prune_stale_stages
 
     message = repair_rwlock(args.root)
     if message:
         print(f"iacsieve: {message}", file=sys.stderr)
+    stale = prune_stale_stages(args.root)
+    if stale:
+        print(
+            f"iacsieve: removed {len(stale)} stale stage(s) from {DVC_LOCK_FILE}: {', '.join(stale)}",
+            file=sys.stderr,
+        )
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 # ------------------------------------------------------------------ inputs
 PARAMS_FILE = "params.yaml"
 DVC_FILE = "dvc.yaml"
+DVC_LOCK_FILE = "dvc.lock"
 RAW_DIR = "data/raw"
 PREPARED_DIR = "data/prepared"
 HUMAN_DIR = "data/human"  # people's labels (DVC-tracked, `iacsieve labels add`)

@@ -42,6 +42,7 @@ from iacsieve.data.identity import data_md5_from_dvc_file, folder_md5
 from iacsieve.data.records import load_raw_split
 from iacsieve.data.sheet import read_sheet
 from iacsieve.io.output_policy import check_folder_output
+from iacsieve.repo.dvc_hints import without_dvc_hints
 
 log = logging.getLogger(__name__)
 DVC_WAIT_S = 120.0  # how long `labels add` waits for a DVC stage reading the store (or DVC's lock)
@@ -192,20 +193,16 @@ def _dvc_add(repo: Any, human_dir: str | Path, changed: bool) -> str | None:
     root = Path(repo.root_dir)
     if not (changed or _stale(human_dir)):
         return None
-    dvc_log = logging.getLogger("dvc")
-    level = dvc_log.level
-    dvc_log.setLevel(logging.WARNING)  # its "to track the changes with git, run ..." hints: we print our own
     from dvc.exceptions import DvcException
 
     try:
-        repo.add([str(human_dir)])  # absolute: DVC reads a relative target against the cwd, not `root`
+        with without_dvc_hints():  # absolute: DVC reads a relative target against the cwd, not `root`
+            repo.add([str(human_dir)])
     except DvcException as exc:
         raise IacsieveError(
             f"{human_dir}: the labels were saved, but `dvc add` failed ({_brief(exc)}); run "
             f"`dvc add {human_dir}` once it is fixed"
         ) from None
-    finally:
-        dvc_log.setLevel(level)
     return str(human_dir.relative_to(root)) + ".dvc"
 
 

@@ -32,6 +32,7 @@ from iacsieve.io.object_store import open_uri
 from iacsieve.io.output_policy import check_folder_output
 from iacsieve.kfp.store_errors import store_errors
 from iacsieve.models import read_meta
+from iacsieve.repo.dvc_hints import without_dvc_hints
 from iacsieve.steps.freeze import load_champion, pickle_files
 from iacsieve.steps.metrics import read_json_object
 from iacsieve.steps.selection import SELECTION_FILE
@@ -220,7 +221,7 @@ def refuse_stage_output(dest: Path, repo: str | Path = ".") -> None:
 
 def dvc_add(path: Path, repo: str | Path = ".") -> Path:
     """`dvc add path` (cache it, write `<path>.dvc`, git-ignore the folder); returns the .dvc file."""
-    with _dvc_repo(repo, path) as dvc_repo:
+    with _dvc_repo(repo, path) as dvc_repo, without_dvc_hints():  # we print the one `git add` line
         dvc_repo.add(str((Path(repo) / path).resolve()))
     return Path(f"{path}.dvc")
 
