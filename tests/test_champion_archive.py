@@ -147,7 +147,7 @@ def test_outputs_name_the_archive_not_its_temporary_folder(archive, tmp_path, ca
 
 def test_opened_removes_its_temporary_folder(archive):
     with opened(archive) as folder:
-        assert (folder / "model.skops").is_file()
+        assert (folder / "classical_plain.npz").is_file()
     assert not folder.exists()
 
 
@@ -171,11 +171,11 @@ def test_a_tampered_member_is_refused_naming_it(archive, tmp_path, capsys):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda n, d: [] if n.endswith("model.skops") else [(n, d)], "champion/model.skops: listed in SHA256SUMS but missing"),
-        (lambda n, d: [(n, d), ("champion/extra.txt", b"x")] if n.endswith("model.skops") else [(n, d)], "champion/extra.txt: not listed"),
-        (lambda n, d: [(n, d), (n, d)] if n.endswith("model.skops") else [(n, d)], "present twice"),
-        (lambda n, d: [("/abs/" + n, d)] if n.endswith("model.skops") else [(n, d)], "not a path inside champion/"),
-        (lambda n, d: [("champion/../" + n, d)] if n.endswith("model.skops") else [(n, d)], "not a path inside champion/"),
+        (lambda n, d: [] if n.endswith("classical_plain.npz") else [(n, d)], "champion/classical_plain.npz: listed in SHA256SUMS but missing"),
+        (lambda n, d: [(n, d), ("champion/extra.txt", b"x")] if n.endswith("classical_plain.npz") else [(n, d)], "champion/extra.txt: not listed"),
+        (lambda n, d: [(n, d), (n, d)] if n.endswith("classical_plain.npz") else [(n, d)], "present twice"),
+        (lambda n, d: [("/abs/" + n, d)] if n.endswith("classical_plain.npz") else [(n, d)], "not a path inside champion/"),
+        (lambda n, d: [("champion/../" + n, d)] if n.endswith("classical_plain.npz") else [(n, d)], "not a path inside champion/"),
         (lambda n, d: [] if n.endswith(MANIFEST) else [(n, d)], "first member must be champion/SHA256SUMS"),
         (lambda n, d: [(n, d.replace(b'"format": 1', b'"format": 9'))] if n.endswith("archive.json") else [(n, d)], "SHA-256 does not match"),
     ],

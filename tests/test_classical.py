@@ -11,7 +11,10 @@ import pytest
 from iacsieve.core.errors import ConfigError, IacsieveError
 from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
-from iacsieve.models import META_FILE, classical, load_scorer
+from iacsieve.models import META_FILE, classical, classical_plain, load_scorer, read_meta
+
+# A shape the plain runtime does not reproduce (a learned vocabulary): saved as a skops dump.
+SKOPS_SHAPE = {"vectorizer": "vocabulary"}
 
 CONTEXT = "# File: f.pp\n# Target line: 2\n\n   1: class x {\n>>> 2: {line}\n   3: }"
 
@@ -101,22 +104,18 @@ def test_every_option_saves_types_inside_the_allow_list(tmp_path, records):
     assert scorer.predict_proba(records[:3]).shape == (3,)
 
 
-def test_hashing_model_is_a_few_arrays_and_vocabulary_still_works(tmp_path, records):
-    import zipfile
-
+def test_a_hashing_model_is_saved_as_plain_data_and_a_vocabulary_one_as_skops(tmp_path, records):
     classical.fit(config(options={"hash_bits": 12}), records, [], tmp_path / "h")
     classical.fit(config(options={"vectorizer": "vocabulary", "min_df": 2}), records, [], tmp_path / "v")
-    hashed = classical.load(tmp_path / "h").pipeline
-    char = hashed.named_steps["features"].transformer_list[0][1].named_steps["tfidf"]
-    assert char.named_steps["counts"].n_features == 2**12 and not hasattr(
-        char.named_steps["counts"], "vocabulary_"
-    )
-    assert (
-        hashed.named_steps["clf"].coef_.shape[1] == 2**12 + 35 + 4
-    )  # char view + reviewer + definition columns
-    with zipfile.ZipFile(tmp_path / "h" / classical.MODEL_FILE) as z:
-        schema = z.read("schema.json")
-    assert b"vocabulary_" not in schema
+    assert {p.name for p in (tmp_path / "h").iterdir()} == {
+        classical_plain.ARRAYS_FILE,
+        classical_plain.SETTINGS_FILE,
+        META_FILE,
+    }  # no skops dump: the run saves what freeze ships
+    assert read_meta(tmp_path / "h")["format"] == "plain" and read_meta(tmp_path / "v")["format"] == "skops"
+    settings = json.loads((tmp_path / "h" / classical_plain.SETTINGS_FILE).read_text())
+    assert settings["width"] == 2**12 + 35 + 4  # char view + reviewer + definition columns
+    assert not (tmp_path / "v" / classical_plain.SETTINGS_FILE).exists()  # a learned vocabulary: not plain
     vocab = classical.load(tmp_path / "v")
     assert hasattr(
         vocab.pipeline.named_steps["features"].transformer_list[0][1].named_steps["tfidf"], "vocabulary_"
@@ -182,7 +181,7 @@ def test_refuses_a_skops_file_with_an_untrusted_type(tmp_path, records):
     from sklearn.preprocessing import FunctionTransformer
 
     model_dir = tmp_path / "evil"
-    classical.fit(config(), records, [], model_dir)  # a genuine meta file, then a crafted model file
+    classical.fit(config(options=SKOPS_SHAPE), records, [], model_dir)  # genuine meta, then a crafted dump
     sio.dump(Pipeline([("f", FunctionTransformer(os.system))]), model_dir / classical.MODEL_FILE)
     assert any("system" in t for t in sio.get_untrusted_types(file=model_dir / classical.MODEL_FILE))
     with pytest.raises(IacsieveError, match="untrusted types: .*system"):
@@ -191,7 +190,7 @@ def test_refuses_a_skops_file_with_an_untrusted_type(tmp_path, records):
 
 def test_refuses_garbage_and_missing_model(tmp_path, records):
     model_dir = tmp_path / "m"
-    classical.fit(config(), records, [], model_dir)
+    classical.fit(config(options=SKOPS_SHAPE), records, [], model_dir)
     (model_dir / classical.MODEL_FILE).write_bytes(b"not a zip")
     with pytest.raises(IacsieveError, match="not a readable skops file"):
         classical.load(model_dir)
@@ -206,18 +205,24 @@ def test_needs_both_labels(tmp_path, records):
 
 
 def test_a_saved_model_is_the_same_bytes_run_to_run(tmp_path, prepared_small):
-    """skops names objects by id(), which differs per process; the saved file is canonicalised so an
-    unchanged run's directory hashes the same for DVC (and the canonical file still loads)."""
+    """skops names objects by id(), which differs per process, and an .npz stamps the time: both are
+    written canonically, so an unchanged run's directory hashes the same for DVC (and still loads)."""
     import hashlib
     import subprocess
     import sys
 
     code = (
         "import sys; from iacsieve.steps.train import train; from iacsieve.core.run_config import TrainConfig; "
-        "train(TrainConfig(family='classical'), sys.argv[1], sys.argv[2])"
+        f"train(TrainConfig(family='classical'), sys.argv[1], sys.argv[2] + '/plain'); "
+        f"train(TrainConfig(family='classical', options={SKOPS_SHAPE!r}), sys.argv[1], sys.argv[2] + '/skops')"
     )
     digests = []
     for name in ("a", "b"):
         subprocess.run([sys.executable, "-c", code, str(prepared_small), str(tmp_path / name)], check=True)
-        digests.append(hashlib.md5((tmp_path / name / "model" / "model.skops").read_bytes()).hexdigest())
+        model_files = sorted((tmp_path / name).glob("*/model/*"))
+        assert {p.name for p in model_files} >= {classical.MODEL_FILE, classical_plain.SETTINGS_FILE}
+        digests.append(
+            {p.relative_to(tmp_path / name): hashlib.md5(p.read_bytes()).hexdigest() for p in model_files}
+        )
     assert digests[0] == digests[1]
+    assert load_scorer(tmp_path / "a" / "skops" / "model").predict_proba([]).shape == (0,)

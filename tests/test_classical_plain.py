@@ -215,6 +215,7 @@ def test_a_champion_frozen_before_needs_scikit_learn_in_one_line(frozen, tmp_pat
     shutil.copytree(frozen, old)
     for name in (classical_plain.SETTINGS_FILE, classical_plain.ARRAYS_FILE):
         (old / name).unlink()
+    (old / classical.MODEL_FILE).write_bytes(b"PK")  # what such a champion held: a skops dump
 
     def missing():
         raise ModuleNotFoundError("No module named 'skops'", name="skops")

@@ -165,9 +165,14 @@ def test_a_warning_identical_to_a_training_row_finds_that_row_first(frozen):
 
 
 def test_top_features_sum_to_the_logit_and_name_the_reviewer_columns(frozen):
-    champion, _, _ = frozen
+    champion, _, data = frozen
     scorer = load_scorer(champion)  # the plain-data scorer (numpy), as the filter loads it
-    pipeline = classical.load_skops(champion).pipeline  # the fitted scikit-learn pipeline it came from
+    train_rows = load_prepared(data, "train")  # the fitted scikit-learn pipeline it came from, fitted again
+    pipeline = classical.fit_pipeline(
+        classical.resolve_options(TrainConfig(family="classical")),
+        [record_text(r) for r in train_rows],
+        [int(r.label) for r in train_rows if r.label is not None],
+    )
     records = [
         _record("hard_coded_secret", "$password = $::vault_password"),
         _record("hard_coded_secret", "$password = 'Tr0ub4dor&3'"),

@@ -279,11 +279,11 @@ def test_only_regular_files_are_read(tmp_path, champion, kind):
     model.mkdir()
     for f in champion.iterdir():
         (model / f.name).write_bytes(f.read_bytes())
-    (model / "model.skops").unlink()
+    (model / "classical_plain.npz").unlink()
     if kind == "fifo":
-        os.mkfifo(model / "model.skops")
+        os.mkfifo(model / "classical_plain.npz")
     else:
-        (model / "model.skops").symlink_to("/dev/zero")
+        (model / "classical_plain.npz").symlink_to("/dev/zero")
     outcome = _within(10, lambda: load_scorer(model))
     assert isinstance(outcome, IacsieveError) and "not a regular file" in str(outcome)
     (model / "champion.json").unlink()

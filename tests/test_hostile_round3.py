@@ -231,7 +231,9 @@ def test_unbounded_a_gzip_bomb_is_refused_before_anything_is_extracted(tmp_path,
     )
     bomb = tmp_path / "bomb.tar.gz"
     size = 2 << 30
-    bomb.write_bytes(_gz(head + _header("champion/model.skops", size)) + _repeated(b"\0" * MiB, 2048) + END)
+    bomb.write_bytes(
+        _gz(head + _header("champion/classical_plain.npz", size)) + _repeated(b"\0" * MiB, 2048) + END
+    )
     assert bomb.stat().st_size < 8 * MiB
     code, err, took = child("champion", "verify", str(bomb), timeout=60, memory=2 << 30)
     assert_one_line(code, err, "gzip bomb")
@@ -374,7 +376,7 @@ def test_unbounded_temp_folders_of_killed_runs_are_cleaned_by_the_next_run(tmp_p
     os.utime(ancient, (old - 5 * 86400, old - 5 * 86400))
     os.utime(live, (old, old))
     with opened(archive) as folder:
-        assert (folder / "model.skops").is_file()
+        assert (folder / "classical_plain.npz").is_file()
     assert not killed.exists() and not ancient.exists()
     assert young.exists() and live.exists()
 

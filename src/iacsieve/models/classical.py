@@ -15,9 +15,13 @@ N-grams are hashed (`vectorizer: hashing`, 2**18 columns) rather than kept in a 
 vocabulary: same val / CV F1, and the saved model is a few numpy arrays (0.5 MB, loads in ~0.02 s
 instead of a 72 MB JSON vocabulary that took ~4 s).
 
-Saved with skops (no pickle). Loading first lists the dump's types with `get_untrusted_types` and
-refuses any type outside `ALLOWED_TYPES` (an allow-list kept here), so a model directory copied from
-elsewhere cannot make the loader import or call anything else.
+Saved as plain data (`classical_plain`: settings as JSON, arrays as .npz; numpy and mmh3 load it) once
+its scores on the training rows are proven equal to scikit-learn's: what a run saves is what freeze
+ships and the filter runs, and training never imports skops. A shape the plain runtime does not
+reproduce (bagging, a learned vocabulary) is saved with skops instead (no pickle); loading such a dump
+first lists its types with `get_untrusted_types` and refuses any type outside `ALLOWED_TYPES` (an
+allow-list kept here), so a model directory copied from elsewhere cannot make the loader import or
+call anything else. Freeze refuses to ship a skops-only model.
 """
 
 from __future__ import annotations
@@ -378,7 +382,7 @@ def fit(
         val_f1 = float(
             f1_score([r.label for r in val_records], (val_scores >= 0.5).astype(int), zero_division=0)
         )
-    save(pipeline, settings, model_dir)
+    save(pipeline, settings, model_dir, check=train_records)
     return {
         "epochs": [{"epoch": 1, "loss": None, "val_f1": val_f1}],
         "wall_time_s": wall,
@@ -397,12 +401,44 @@ def fit(
     }
 
 
-def save(pipeline: Any, settings: Settings, model_dir: str | Path) -> None:
-    """Write `model.skops` and `model_meta.json` into `model_dir`."""
-    sio = skops_io()
+def save(
+    pipeline: Any, settings: Settings, model_dir: str | Path, check: Sequence[WarningRecord] = ()
+) -> None:
+    """Write the fitted `pipeline` and `model_meta.json` into `model_dir`: as plain data, proven to score
+    `check` (the training rows) as scikit-learn does, or as a skops dump when the plain runtime does not
+    reproduce its shape."""
+    from iacsieve.models import classical_plain
 
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        plain, arrays = classical_plain.export(pipeline, settings.use_context)
+    except classical_plain.ExportError as exc:
+        log.info("%s: saved as a skops dump instead (freeze will not ship it)", exc)
+        _save_skops(pipeline, model_dir)
+        saved_as, file = "skops", MODEL_FILE
+    else:
+        card = classical_plain.save(plain, arrays, model_dir)
+        _prove_plain(model_dir, card, ClassicalScorer(pipeline, settings.use_context), check)
+        saved_as, file = "plain", classical_plain.SETTINGS_FILE
+    atomic_write_json(
+        model_dir / META_FILE,
+        {
+            "kind": KIND,
+            "family": FAMILY,
+            "use_context": settings.use_context,
+            "format": saved_as,
+            "file": file,
+            "options": settings.options,
+            "C": settings.C,
+            "seed": settings.seed,
+        },
+    )
+
+
+def _save_skops(pipeline: Any, model_dir: Path) -> None:
+    """`model.skops` in `model_dir`, canonical bytes, loadable by `load_skops`'s allow-list."""
+    sio = skops_io()
     tmp = model_dir / f".{MODEL_FILE}.tmp"
     # Deflate: the hashed idf/coefficient arrays are mostly zeros (~4 MB raw, ~0.5 MB compressed; a learned
     # vocabulary would be ~70 MB of JSON in skops' schema).
@@ -413,19 +449,6 @@ def save(pipeline: Any, settings: Settings, model_dir: str | Path) -> None:
         raise IacsieveError(f"classical: refusing to save types outside the allow-list: {sorted(untrusted)}")
     canonical_skops(tmp)
     tmp.replace(model_dir / MODEL_FILE)
-    atomic_write_json(
-        model_dir / META_FILE,
-        {
-            "kind": KIND,
-            "family": FAMILY,
-            "use_context": settings.use_context,
-            "format": "skops",
-            "file": MODEL_FILE,
-            "options": settings.options,
-            "C": settings.C,
-            "seed": settings.seed,
-        },
-    )
 
 
 def canonical_skops(path: Path) -> None:
@@ -610,25 +633,43 @@ def load_skops(model_dir: str | Path) -> ClassicalScorer:
     return ClassicalScorer(pipeline=pipeline, use_context=bool(meta.get("use_context", False)))
 
 
-def write_plain(model_dir: str | Path, check: Sequence[WarningRecord], tolerance: float = 1e-9) -> dict:
-    """Export the skops model of `model_dir` as plain data beside it and prove it scores `check` (the
-    training rows) as scikit-learn does; return the files' card for champion.json.
+def write_plain(model_dir: str | Path, check: Sequence[WarningRecord]) -> dict:
+    """The plain-data files' card of the classical model in `model_dir`, for champion.json.
 
-    Refuses (one line) a pipeline shape the plain runtime does not reproduce, or any score off by more
-    than `tolerance`: a champion must run on the base install, byte for byte as it was evaluated."""
+    A run saves plain data already (proven then on its training rows); a skops dump (a run saved by an
+    older iacsieve) is exported now and proven on `check`. Refuses (one line) a pipeline shape the plain
+    runtime does not reproduce: a champion must run on the base install, exactly as it was evaluated."""
     from iacsieve.models import classical_plain
 
     model_dir = Path(model_dir)
+    if classical_plain.present(model_dir):
+        classical_plain.load(model_dir)  # readable, and its arrays are the ones its settings name
+        return classical_plain.card(model_dir)
     fitted = load_skops(model_dir)
     settings, arrays = classical_plain.export(fitted.pipeline, fitted.use_context)
     card = classical_plain.save(settings, arrays, model_dir)
-    if check:
-        expected = fitted.predict_proba(list(check))
-        got = classical_plain.load(model_dir, card).predict_proba(list(check))
-        worst = float(np.max(np.abs(expected - got)))
-        if worst > tolerance:
-            raise IacsieveError(
-                f"{model_dir}: the plain-data export scores the training rows up to {worst:.2e} away from "
-                f"scikit-learn (> {tolerance:g}); not freezing it"
-            )
+    _prove_plain(model_dir, card, fitted, check)
     return card
+
+
+def _prove_plain(
+    model_dir: Path,
+    card: dict,
+    fitted: ClassicalScorer,
+    check: Sequence[WarningRecord],
+    tolerance: float = 1e-9,
+) -> None:
+    """Refuse (one line) plain data in `model_dir` that scores a row of `check` more than `tolerance` away
+    from the scikit-learn pipeline it was exported from."""
+    from iacsieve.models import classical_plain
+
+    if not check:
+        return
+    expected = fitted.predict_proba(list(check))
+    got = classical_plain.load(model_dir, card).predict_proba(list(check))
+    worst = float(np.max(np.abs(expected - got)))
+    if worst > tolerance:
+        raise IacsieveError(
+            f"{model_dir}: the plain-data export scores the training rows up to {worst:.2e} away from "
+            f"scikit-learn (> {tolerance:g}); not saving it"
+        )

@@ -3,14 +3,15 @@
 Why: the filter runs on every push; importing scikit-learn, scipy and skops to load a skops dump was ~90 %
 of its time and memory. A fitted classical pipeline is a handful of numbers: per n-gram view the hashing
 settings and the idf; per column view the name of a feature function; the weights of the union and of
-the logistic regression. `export` reads them off the fitted scikit-learn pipeline and refuses any shape
+the logistic regression. `export` reads them off the fitted scikit-learn pipeline when a run is saved and refuses any shape
 it does not reproduce exactly (bagging, a learned vocabulary, a custom analyzer or tokenizer, other tf-idf
 settings), in one line. `save` writes them as `classical_plain.json` (settings, view names from the fixed
 table `TEXT_VIEWS` / `COLUMN_VIEWS`) and `classical_plain.npz` (idf, coefficients; read with
 `allow_pickle=False`): no object graph is deserialised, so there is nothing to allow-list.
 
 `PlainScorer` scores and explains exactly as the pipeline does (`classical_hashing`: the same n-grams,
-columns, tf-idf and sums in the same order); freeze checks that on the training rows before it writes.
+columns, tf-idf and sums in the same order); `classical.save` proves that on the training rows before
+a run's model is kept.
 """
 
 from __future__ import annotations
@@ -227,12 +228,19 @@ def save(settings: dict, arrays: dict[str, np.ndarray], model_dir: str | Path) -
     text = (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode("utf-8")
     atomic_write_bytes(folder / ARRAYS_FILE, blob)
     atomic_write_bytes(folder / SETTINGS_FILE, text)
+    return _card({ARRAYS_FILE: blob, SETTINGS_FILE: text})
+
+
+def card(model_dir: str | Path) -> dict:
+    """The card (file -> SHA-256) of the plain-data files in `model_dir`, as `save` returned it."""
+    folder = Path(model_dir)
+    return _card({name: _read(folder / name) for name in (ARRAYS_FILE, SETTINGS_FILE)})
+
+
+def _card(blobs: dict[str, bytes]) -> dict:
     return {
         "format": FORMAT,
-        "sha256": {
-            ARRAYS_FILE: settings["arrays"]["sha256"],
-            SETTINGS_FILE: hashlib.sha256(text).hexdigest(),
-        },
+        "sha256": {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()},
     }
 
 

@@ -2,8 +2,9 @@
 
 Layout: `<champion_dir>/` IS a model directory (the run's `model/` content, with `model_meta.json`,
 loadable by `iacsieve.models.load_scorer(champion_dir)`) plus `champion.json`, `val_curve.json`, for a
-classical model its plain-data export (`classical_plain.json` + `.npz`, checked to score the training rows
-as scikit-learn does; SHA-256 in champion.json's `classical_plain`: the filter needs numpy only), and the
+classical model its plain data (`classical_plain.json` + `.npz`, as the run saved them, proven then to
+score the training rows as scikit-learn does; SHA-256 in champion.json's `classical_plain`: the filter
+needs numpy only), and the
 evidence index of the training rows (`evidence_vectors.npz`, `evidence_rows.json`: what `filter` shows
 as the nearest labelled warnings; their SHA-256 in champion.json's `evidence_index`). An interrupted freeze
 leaves the previous champion untouched. Model files that would need code execution to load
