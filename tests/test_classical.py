@@ -13,8 +13,8 @@ from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import WarningRecord, record_text
 from iacsieve.models import META_FILE, classical, classical_plain, load_scorer, read_meta
 
-# A shape the plain runtime does not reproduce (a learned vocabulary): saved as a skops dump.
-SKOPS_SHAPE = {"vectorizer": "vocabulary"}
+# A shape the plain runtime does not reproduce (bagged models): saved as a skops dump.
+SKOPS_SHAPE = {"bagging": 2}
 
 CONTEXT = "# File: f.pp\n# Target line: 2\n\n   1: class x {\n>>> 2: {line}\n   3: }"
 
