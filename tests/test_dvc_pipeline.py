@@ -70,9 +70,14 @@ def _trim_params(p: dict) -> None:
 
 
 def _stage_names(cwd: Path, prefix: str) -> set[str]:
-    """Stages whose status is not up to date (`dvc status --json`), among those starting with prefix."""
-    status = json.loads(_run(["dvc", "status", "--json"], cwd).stdout or "{}")
-    return {name for name in status if name.startswith(prefix)}
+    """Stages whose status is not up to date (`dvc status --json`, through DVC's API in this process:
+    the same answer without a new interpreter per question), among those starting with prefix."""
+    from dvc.repo import Repo
+
+    with Repo(str(cwd)) as dvc_repo:
+        status = dvc_repo.status()  # named "<dvc.yaml relative to this process' cwd>:<stage>"
+    names = {name.rsplit(":", 1)[-1] for name in status}
+    return {name for name in names if name.startswith(prefix)}
 
 
 @pytest.fixture(scope="module")
