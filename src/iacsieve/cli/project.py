@@ -169,6 +169,15 @@ holds values of the setting it names, checked the same way. `iacsieve params` re
 these bounds, naming its key path.
 
 """
+CLUSTER_HEADER = """
+## Cluster settings (`cluster:`)
+
+Read by `kfp compile`, `kfp submit` and `kfp check --cluster` only (DVC ignores the block); no command-line
+flags. `cluster.resources.train` applies to train tasks, `cluster.resources.light` to every other task;
+`node_selector` and `tolerations` to train tasks only. CPU and memory are Kubernetes quantities (`500m`,
+`4`, `16Gi`); a duration is `30s`, `5m` or `1h` (docs/cluster.md).
+
+"""
 
 
 def _register_params(sub: argparse._SubParsersAction) -> None:
@@ -190,12 +199,13 @@ def _register_params(sub: argparse._SubParsersAction) -> None:
 
 
 def _params_check(args: argparse.Namespace) -> int:
-    from iacsieve.method.params import SETTINGS_BLOCKS, load_params
+    from iacsieve.method.params import CLUSTER_SETTINGS_BLOCKS, SETTINGS_BLOCKS, load_params
 
     if args.table:
         from iacsieve.core.settings import table
 
         print(SETTINGS_HEADER + table(SETTINGS_BLOCKS), end="")
+        print(CLUSTER_HEADER + table(CLUSTER_SETTINGS_BLOCKS, flags=False), end="")
         return 0
 
     params = load_params(args.params, profile=args.profile)

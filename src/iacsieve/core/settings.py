@@ -249,17 +249,34 @@ def describe(f: Field[Any]) -> str:
         parts.append(", ".join(p for p in (lower, upper) if p))
     words = {"str": "text", "bool": "true / false", "int": "integer", "float": "number"}
     base = type_name(f).removesuffix(" | None").strip()
-    plain = words.get(base, "mapping" if base.startswith("dict") else base)
+    plain = words.get(
+        base, "list" if base.startswith("tuple") else "mapping" if base.startswith("dict") else base
+    )
+    if s.empty:
+        parts.append(f'text; `""`: {s.empty}')
     return "; ".join(parts) or (plain + (" or null" if type_name(f).endswith("| None") else ""))
 
 
-def table(blocks: Iterable[tuple[str, type]]) -> str:
-    """A Markdown table of every declared setting of the blocks: key, default, accepted values, help."""
-    lines = ["| key | flag | default | accepts | what |", "| --- | --- | --- | --- | --- |"]
-    for prefix, cls in blocks:
-        for name, f in declared(cls).items():
-            default = default_of(f)
-            shown = "(required)" if default is MISSING else f"`{default}`"
+def table(blocks: Iterable[tuple[str, Any]], *, flags: bool = True) -> str:
+    """A Markdown table of every declared setting of the blocks: key, (flag,) default, accepted values,
+    help. A block is a settings class, or an instance of one whose values are that block's defaults (a
+    kind's pod resources); fields that are not settings (a nested block of its own) are left out."""
+    head = ["key", "flag", "default", "accepts", "what"] if flags else ["key", "default", "accepts", "what"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for prefix, block in blocks:
+        for name, f in declared(block if isinstance(block, type) else type(block)).items():
+            if "setting" not in f.metadata:
+                continue
+            default = default_of(f) if isinstance(block, type) else getattr(block, name)
+            shown = "(required)" if default is MISSING else f"`{_shown(default)}`"
             key = f"{prefix}.{name}" if prefix else name
-            lines.append(f"| `{key}` | `{flag_name(name, f)}` | {shown} | {describe(f)} | {spec(f).help} |")
+            flag = [f"`{flag_name(name, f)}`"] if flags else []
+            lines.append("| " + " | ".join([f"`{key}`", *flag, shown, describe(f), spec(f).help]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: Any) -> str:
+    """A default as params.yaml spells it where Python's repr would differ (`""`, `[]`)."""
+    if value == "":
+        return '""'
+    return "[]" if value == () else str(value)

@@ -108,7 +108,7 @@ class Weights:
     )
     mount_path: str = setting("/models", "where the volume is mounted")
     sub_path: str = setting("", "a folder inside the volume, mounted at mount_path", empty="the whole volume")
-    hf_home: str = setting("", "HF_HOME inside the pod", empty="<mount_path>/huggingface")
+    hf_home: str = setting("", "HF_HOME inside the pod", empty="mount_path/huggingface")
     offline: bool = setting(True, "HF_HUB_OFFLINE=1 while the volume is mounted")
 
     @property
@@ -138,8 +138,13 @@ class PodSettings:
     retry: Retry = field(default_factory=Retry)
     weights: Weights = field(default_factory=Weights)
     credentials: Credentials = field(default_factory=Credentials)
-    node_selector: dict[str, str] = field(default_factory=dict)  # train tasks only (GPU nodes)
-    tolerations: tuple[dict[str, str], ...] = ()  # train tasks only
+    node_selector: dict[str, str] = setting(
+        help="Kubernetes node labels a train task must run on (GPU nodes); light tasks run anywhere",
+        default_factory=dict,
+    )
+    tolerations: tuple[dict[str, str], ...] = setting(
+        (), "taints a train task tolerates: key, operator, value, effect, toleration_seconds"
+    )
 
 
 # ----------------------------------------------------------------------------- params.yaml's cluster: keys

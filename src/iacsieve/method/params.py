@@ -24,7 +24,15 @@ from iacsieve.core.run_config import TrainConfig, format_value
 from iacsieve.core.settings import check_value, declared, parse_block, setting
 from iacsieve.data.human import HumanSettings
 from iacsieve.io.yaml_file import read_yaml as read_yaml  # the one YAML loader (re-exported)
-from iacsieve.method.cluster import POD_KEYS, PodSettings, parse_pod_settings
+from iacsieve.method.cluster import (
+    DEFAULT_RESOURCES,
+    POD_KEYS,
+    Credentials,
+    PodSettings,
+    Retry,
+    Weights,
+    parse_pod_settings,
+)
 from iacsieve.method.plan import RUN_LISTS, SEED_LISTS, STAGES, stage_plan
 from iacsieve.models import FAMILIES, family_of
 from iacsieve.steps.settings import EvaluationSettings, SweepSettings
@@ -93,6 +101,16 @@ class ClusterParams(_Mapping):
 
 
 CLUSTER_OWN_KEYS = ("image", "parallelism", "pipeline_root")  # ClusterParams' settings; the rest: pods
+# params.yaml's `cluster:` block (KFP only, no flags): ClusterParams' own keys and the pods' settings,
+# resources once per kind with that kind's defaults.
+CLUSTER_SETTINGS_BLOCKS: tuple[tuple[str, Any], ...] = (
+    ("cluster", ClusterParams),
+    *((f"cluster.resources.{kind}", resources) for kind, resources in DEFAULT_RESOURCES.items()),
+    ("cluster.retry", Retry),
+    ("cluster.weights", Weights),
+    ("cluster.credentials", Credentials),
+    ("cluster", PodSettings),
+)
 
 
 @dataclass(frozen=True)
