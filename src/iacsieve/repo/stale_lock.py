@@ -3,7 +3,7 @@
 Why: DVC rewrites a stage's entry in dvc.lock when it runs the stage, and never removes the entry of
 a stage that dvc.yaml dropped or renamed (treeverse/dvc#5293, closed unfixed). Nothing reads such an
 entry, but every DVC command parses it. This repository's dvc.lock had grown to 3,363 lines, 1,923 of
-them from stages renamed long ago, and `dvc status` took 2.4 s where 1.5 s was enough.
+them from stages renamed long ago; `dvc status` took 2.7 s, 2.0 s without them.
 
 The current stage names are DVC's own (its resolver expands `foreach` and `matrix`). The file is
 rewritten with DVC's round-trip YAML, the way `dvc remove` drops an entry, under DVC's repository
