@@ -196,6 +196,35 @@ def test_freeze_writes_plain_files_and_their_hashes(frozen):
     assert isinstance(load_scorer(frozen), classical_plain.PlainScorer)
 
 
+def test_a_run_keeps_no_plain_data_that_scores_otherwise_than_scikit_learn(
+    prepared_small, tmp_path, monkeypatch
+):
+    from iacsieve.steps.train import train
+
+    real = classical_plain.PlainScorer.predict_proba
+    monkeypatch.setattr(
+        classical_plain.PlainScorer, "predict_proba", lambda self, rows: real(self, rows) + 1e-6
+    )
+    with pytest.raises(IacsieveError, match=r"up to 1\.00e-06 away from scikit-learn") as caught:
+        train(TrainConfig(family="classical"), prepared_small, tmp_path / "run")
+    assert "\n" not in str(caught.value) and not (tmp_path / "run").exists()  # the run dir is all or nothing
+
+
+def test_freezing_a_run_saved_as_skops_exports_and_proves_the_plain_files(prepared_small, tmp_path):
+    """A run dir from before runs saved plain data (a skops dump only): freeze exports it then."""
+    settings = classical.resolve_options(TrainConfig(family="classical"))
+    rows = load_prepared(prepared_small, "train")
+    pipeline = classical.fit_pipeline(settings, [record_text(r) for r in rows], [int(r.label) for r in rows])
+    run = tmp_path / "old-run"
+    run.mkdir()
+    classical._save_skops(pipeline, run)
+    classical.save(pipeline, settings, tmp_path / "new-run", check=rows)
+    (run / "model_meta.json").write_bytes((tmp_path / "new-run" / "model_meta.json").read_bytes())
+    assert not classical_plain.present(run)
+    card = classical.write_plain(run, rows)
+    assert card == classical_plain.card(tmp_path / "new-run")  # the same bytes a run saves today
+
+
 def test_an_altered_plain_file_is_refused(frozen, tmp_path):
     import shutil
 
