@@ -109,6 +109,11 @@ def kfp_all_stages(setup: dict, name: str = "kfp", human: Path | None = None, **
     outputs = run_local(
         "all", inputs, params_path=setup["params"], profile="local", pipeline_root=pipeline_root, **runner
     )
+    return {"outputs": outputs, **stage_outputs(pipeline_root)}
+
+
+def stage_outputs(pipeline_root: Path) -> dict:
+    """Each stage's selection (by its `stage` field) and champion folder in a kfp.local pipeline root."""
     selections = {}
     for path in pipeline_root.rglob(layout.SELECTION_FILE):
         selection = json.loads(path.read_text())
@@ -118,7 +123,7 @@ def kfp_all_stages(setup: dict, name: str = "kfp", human: Path | None = None, **
         for p in pipeline_root.rglob(layout.CHAMPION_FILE)
         if p.parent.name == "champion"
     }
-    return {"outputs": outputs, "selections": selections, "champions": cards}
+    return {"selections": selections, "champions": cards}
 
 
 def comparable_run(row: dict) -> dict:

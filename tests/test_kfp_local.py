@@ -1,5 +1,6 @@
 """The two runners agree: the four stages through DVC's entry points (`iacsieve.method.dvc`, what
-dvc.yaml calls) and through the all-stages KFP pipeline under kfp.local, on the same trimmed data and
+dvc.yaml calls) and through the all-stages KFP pipeline under kfp.local (`iacsieve kfp run-local --stage
+all`, as a user runs it, whose printed lines are checked too), on the same trimmed data and
 reviewers' labels, give the same selections, thresholds and champion (run names, settings,
 metrics). Ties are broken deterministically (val F1, FP reduction, training cost, run name), so
 there is no escape hatch.
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +26,8 @@ from runners import (
     EXAMPLE_LABELS,
     PARAMS,
     comparable_run,
-    kfp_all_stages,
     make_setup,
+    stage_outputs,
 )
 from runners import dvc_chain as run_dvc_chain
 
@@ -61,16 +63,57 @@ def dvc_chain(setup) -> dict:
 
 @pytest.fixture(scope="module")
 def kfp_run(setup) -> dict:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        run = kfp_all_stages(setup, human=EXAMPLE_LABELS)
-    return {**run, "warnings": [str(w.message) for w in caught]}
+    """The all-stages pipeline as a user runs it, `iacsieve kfp run-local --stage all` with the same
+    labels: what it printed, the outputs it named, each stage's selection and champion."""
+    root = setup["root"] / "kfp"
+    proc = _cli(
+        "kfp",
+        "run-local",
+        "--stage",
+        "all",
+        "--profile",
+        "local",
+        "--params",
+        str(setup["params"]),
+        "--data-uri",
+        str(setup["raw"]),
+        "--human-uri",
+        str(EXAMPLE_LABELS),
+        "--pipeline-root",
+        str(root),
+        cwd=setup["root"],
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    summary = next(i for i, line in enumerate(lines) if line.startswith("stage all finished in "))
+    outputs = dict(line.strip().split(": ", 1) for line in lines[summary + 1 :])
+    return {"proc": proc, "lines": lines, "summary": summary, "outputs": outputs, **stage_outputs(root)}
 
 
 @pytest.mark.slow
 def test_a_local_run_warns_of_nothing_that_is_fine_here(kfp_run):
     """kfp.local warned, once per task, that display names have no effect locally: 40 lines of noise."""
-    assert not [w for w in kfp_run["warnings"] if "display_name" in w]
+    assert kfp_run["proc"].stderr == "" and "display_name" not in kfp_run["proc"].stdout
+
+
+@pytest.mark.slow
+def test_run_local_prints_one_line_per_task_and_a_summary(kfp_run, setup):
+    lines, summary = kfp_run["lines"], kfp_run["summary"]
+    output = "\n".join(lines)
+    tasks = [line.split()[:2] for line in lines[:summary]]
+    assert all(status == "ok" for status, _ in tasks), output  # nothing but one line per task before it
+    # the all-stages graph names a task `<step>`, `<step>-<stage>` or `s<stage>-<step>`
+    steps = [re.sub(r"^s\d-|-\d$", "", name) for _, name in tasks]
+    names = Counter(steps)
+    params = load_params(setup["params"])
+    runs = sum(len(params.stage(n).grid_points()) for n in (1, 2, 3, 4))  # stage 3: one run
+    assert names == {
+        **{"prepare": 1, "training-data": 1, "train": runs, "evaluate": runs, "select": 4},
+        **{"threshold-sweep": 1, "freeze": 2, "importer": 4, "resolve": 3},  # the inputs of stages 2-4
+    }, names
+    trained = [line for line, step in zip(lines, steps) if step == "train"]
+    assert len(trained) == runs and all("training classical_" in line for line in trained), output
+    assert Path(kfp_run["outputs"]["champion"], layout.CHAMPION_FILE).is_file(), output
 
 
 @pytest.mark.slow
@@ -207,38 +250,6 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "iacsieve", *args], cwd=cwd, capture_output=True, text=True, timeout=600
     )
-
-
-@pytest.mark.slow
-def test_run_local_prints_one_line_per_task_and_a_summary(setup, tmp_path):
-    proc = _cli(
-        "kfp",
-        "run-local",
-        "--stage",
-        "1",
-        "--profile",
-        "local",
-        "--params",
-        str(setup["params"]),
-        "--data-uri",
-        str(setup["raw"]),
-        "--pipeline-root",
-        str(tmp_path / "kfp"),
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = (proc.stdout + proc.stderr).splitlines()
-    output = proc.stdout + proc.stderr
-    assert len(lines) <= 30 and proc.stderr == "", output
-    tasks = [line.split()[:2] for line in lines if line.startswith("ok ")]
-    points = len(load_params(setup["params"]).stage(1).grid_points())
-    assert sorted(t[1] for t in tasks) == sorted(
-        ["importer", "prepare", "select"] + ["train", "evaluate"] * points
-    ), output
-    trained = [line for line in lines if line.split()[1:2] == ["train"]]
-    assert all("training classical_" in line for line in trained)
-    assert lines[-2].startswith("stage 1 finished in ") and lines[-1].startswith("  selection: ")
-    assert Path(lines[-1].split(": ", 1)[1], "selection.json").is_file()
 
 
 def test_run_local_failure_is_its_task_line_and_one_error(setup, tmp_path):
