@@ -228,6 +228,10 @@ def test_driver_tools_are_an_extra_and_this_venv_holds_every_pin():
         "iacsieve:0.1.0-src.0123456789ab",
         "acme/iacsieve:0.1.0",  # a Docker Hub user, not a registry
         REFERENCE_IMAGE,  # the checked-in specs' placeholder
+        "ghcr.io/acme/iacsieve:iacsieve:0.1.0-src.0123456789ab",  # a local tag pasted after the repository
+        "ghcr.io/acme/iacsieve:0.1.0 ",  # white space
+        "ghcr.io/acme//iacsieve:0.1.0",  # an empty path component
+        "ghcr.io/acme/iacsieve:.hidden",  # a tag must start with a word character
     ],
 )
 def test_placeholder_images_are_refused(ref):

@@ -22,6 +22,15 @@ DEFAULT_IMAGE = f"iacsieve:{__version__}"
 REFERENCE_REGISTRY = "registry.example.org"  # RFC 2606: reserved, never a real registry
 REFERENCE_IMAGE = f"{REFERENCE_REGISTRY}/iacsieve:{__version__}"
 PLACEHOLDERS = ("OWNER", "TAG")
+# The container runtime's grammar of a reference (distribution/reference, regexp.go), host required:
+# host[:port]/path[/path...][:tag][@digest]. A pod naming anything else fails with InvalidImageName.
+_HOST_PART = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = r"\w[\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+REFERENCE = re.compile(
+    rf"{_HOST_PART}(?:\.{_HOST_PART})*(?::[0-9]+)?/{_PATH_PART}(?:/{_PATH_PART})*(?::{_TAG})?(?:@{_DIGEST})?"
+)
 SET_IT = "set params.yaml's cluster.image (or pass --image) to your registry's copy, e.g. ghcr.io/you/iacsieve:{version}"
 
 
@@ -70,6 +79,11 @@ def check_image(ref: str) -> str:
     repository, tag, digest = split_image(ref)
     if repository != repository.lower():
         raise IacsieveError(f"image {ref}: the repository name must be lower case")
+    if not REFERENCE.fullmatch(ref):
+        raise IacsieveError(
+            f"image {ref}: not an image reference a container runtime reads: host[:port]/path[:tag][@digest], "
+            f"a tag of letters, digits, '_', '.' and '-' (at most 128), e.g. ghcr.io/you/iacsieve:{__version__}"
+        )
     if digest is None and tag in (None, "latest"):
         raise IacsieveError(
             f"image {ref}: name a version or commit tag, not {'latest' if tag else 'no tag (latest)'} "
