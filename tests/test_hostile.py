@@ -1017,8 +1017,30 @@ BOMB = _bomb()
             "base: &b {x: 1}\nother: {<<: *b}\nthreshold_sweep:\n",
             "other.<<: YAML merge keys (<<) are not",
         ),
+        (  # libyaml's composer recurses in C: this deep it would crash the process, not raise
+            "learning_rates: [0.001]",
+            "learning_rates: " + "[" * 200_000 + "0.001" + "]" * 200_000,
+            "<yaml>: invalid YAML: nested too deeply",
+        ),
+        (
+            "threshold_sweep:\n",
+            "deep:\n" + "".join(f"{'  ' * n}- \n" for n in range(1, 400)) + "threshold_sweep:\n",
+            "<yaml>: invalid YAML: nested too deeply",
+        ),
     ],
-    ids=["duplicate", "inf", "nan", "sweep", "classical", "tiny", "hf", "billion-laughs", "merge"],
+    ids=[
+        "duplicate",
+        "inf",
+        "nan",
+        "sweep",
+        "classical",
+        "tiny",
+        "hf",
+        "billion-laughs",
+        "merge",
+        "deep-flow",
+        "deep-block",
+    ],
 )
 def test_params_refuses_what_would_fail_later(tmp_path, capsys, old, new, needle):
     from worktree import repo_copy

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from iacsieve.io.atomic import atomic_write_text
+from iacsieve.io.yaml_file import load_all
 
 
 def every_task(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -27,7 +28,7 @@ def every_task(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def caching_off(path: str | Path) -> Path:
     """Rewrite the compiled spec at `path` (its platform document kept) with caching off everywhere."""
     path = Path(path)
-    docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    docs = load_all(path.read_text(encoding="utf-8"))
     for task in every_task(docs[0]):
         task["cachingOptions"] = {**(task.get("cachingOptions") or {}), "enableCache": False}
     return atomic_write_text(path, yaml.safe_dump_all(docs, sort_keys=False))

@@ -22,6 +22,7 @@ import yaml
 from iacsieve.core.errors import IacsieveError
 from iacsieve.core.image import REFERENCE_IMAGE, registry_host
 from iacsieve.core.json_values import is_number
+from iacsieve.io.yaml_file import load_all
 from iacsieve.kfp.image_ref import is_pinned
 from iacsieve.method.cluster import (
     QUANTITY,
@@ -747,7 +748,7 @@ def load_documents(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         if os.stat(path).st_size > MAX_SPEC_BYTES:
             raise IacsieveError(f"{path}: over {MAX_SPEC_BYTES // 2**20} MiB; not a compiled pipeline spec")
         with open(path, encoding="utf-8") as handle:
-            docs = list(yaml.safe_load_all(handle))
+            docs = load_all(handle.read())
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise IacsieveError(f"{path}: cannot read a pipeline spec ({str(exc).splitlines()[0]})") from None
     except RecursionError:
