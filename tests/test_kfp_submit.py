@@ -136,6 +136,23 @@ def _isolated_home(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+def test_host_and_token_come_from_the_environment_when_the_command_runs(monkeypatch, capsys):
+    """The parser is built once per process (cached): $KF_PIPELINES_ENDPOINT and $KFP_TOKEN set after
+    it was built still reach the client, and a flag still wins over its variable."""
+    from iacsieve.cli.app import build_parser
+
+    build_parser()
+    argv = ["kfp", "submit", "--stage", "4", "--params", str(PARAMS), "--data-uri", "gs://b/raw"]
+    with FakeKfp() as kfp:
+        monkeypatch.setenv("KF_PIPELINES_ENDPOINT", kfp.host)
+        monkeypatch.setenv("KFP_TOKEN", "from-env")
+        assert main([*argv, "--champion-uri", "gs://b/champion"]) == 0
+        assert main([*argv, "--champion-uri", "gs://b/champion", "--token", "from-flag"]) == 0
+    assert capsys.readouterr().out.count("submitted stage 4") == 2
+    tokens = [c["authorization"] for c in kfp.posts("/apis/v2beta1/runs")]
+    assert tokens == ["Bearer from-env", "Bearer from-flag"]
+
+
 def test_submit_sends_the_compiled_pipeline_and_its_arguments(capsys):
     with FakeKfp() as kfp:
         code = main(

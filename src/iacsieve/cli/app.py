@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import importlib
 import logging
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from iacsieve import __version__
+from iacsieve.cli.env_options import apply_env_defaults
 from iacsieve.core.errors import IacsieveError, Terminated
 from iacsieve.core.extras import extra_for, missing_extra_message
 from iacsieve.io.safe_text import terminal_safe
@@ -43,7 +45,11 @@ COMMAND_GROUPS: tuple[str, ...] = (
 )
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, built once per process (~17 ms of argparse work: in-process callers,
+    the tests above all, call `main` hundreds of times). Nothing in it may depend on when it was
+    built: an option defaulting to an environment variable is a `cli.env_options.env_option`."""
     parser = argparse.ArgumentParser(
         prog="iacsieve",
         description="Train and apply models that tell real IaC security smells from false alarms.",
@@ -68,6 +74,7 @@ def _main(argv: list[str] | None) -> int:
         print("iacsieve: error: the current folder no longer exists (deleted?); cd into one", file=sys.stderr)
         return IacsieveError.exit_code
     args = build_parser().parse_args(argv)
+    apply_env_defaults(args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iacsieve.cli.env_options import env_option
 from iacsieve.core import layout
 
 if TYPE_CHECKING:
@@ -279,9 +280,10 @@ def _add_pull_champion(ksub: argparse._SubParsersAction) -> None:
         help="with --from-run: the run's pipeline root (default: the one the run records; a run "
         "submitted without one records none: then this is required)",
     )
-    p.add_argument(
+    env_option(
+        p,
         "--endpoint-url",
-        default=os.environ.get("AWS_ENDPOINT_URL"),
+        var="AWS_ENDPOINT_URL",
         help="S3 endpoint for s3:// / minio:// (default: $AWS_ENDPOINT_URL; minio:// else http://localhost:9000)",
     )
     _connection_args(p)
@@ -305,24 +307,26 @@ def _add_push_data(ksub: argparse._SubParsersAction) -> None:
     d.add_argument(
         "--dvc-file", default="data.dvc", help="the .dvc file naming its md5 (default: %(default)s)"
     )
-    d.add_argument(
+    env_option(
+        d,
         "--endpoint-url",
-        default=os.environ.get("AWS_ENDPOINT_URL"),
+        var="AWS_ENDPOINT_URL",
         help="S3 endpoint (MinIO etc.; default: $AWS_ENDPOINT_URL)",
     )
     d.set_defaults(func=_push_data)
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+    env_option(
+        p,
         "--host",
-        default=os.environ.get("KF_PIPELINES_ENDPOINT"),
+        var="KF_PIPELINES_ENDPOINT",
         help="KFP API endpoint, e.g. https://kubeflow.example.org/pipeline (default: "
         "$KF_PIPELINES_ENDPOINT; without either: the in-cluster ml-pipeline service inside a pod, "
         "else the current context of ~/.kube/config or $KUBECONFIG, else an error)",
     )
     p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user installs)")
-    p.add_argument("--token", default=os.environ.get("KFP_TOKEN"), help="bearer token (default: $KFP_TOKEN)")
+    env_option(p, "--token", var="KFP_TOKEN", help="bearer token (default: $KFP_TOKEN)")
     p.add_argument(
         "--sa-token-path", help="service-account token file (default: $KF_PIPELINES_SA_TOKEN_PATH)"
     )
