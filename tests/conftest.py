@@ -6,6 +6,7 @@ fails, and tests read params.yaml & co. through `repo_copy` (the staged file, in
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import shutil
@@ -59,6 +60,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     end-to-end files start at once and the short ones fill in around them: both workers finish together."""
     slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
     items.sort(key=lambda item: -slow[item.path])
+
+
+def pytest_collection_finish(session) -> None:
+    """Everything imported so far (torch, transformers, kfp, scikit-learn: millions of objects) moves
+    to the collector's permanent generation: HF Trainer's, accelerate's and pytest's own
+    `gc.collect()` calls then scan only what the tests made since, not every module's objects."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_configure(config) -> None:

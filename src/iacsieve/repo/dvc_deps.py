@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import re
 import sys
 from pathlib import Path
@@ -67,13 +68,23 @@ def import_closure(entry: str, src: Path = SRC_ROOT) -> set[Path]:
         todo += [".".join(parts[:i]) for i in range(1, len(parts))]
         if name in DYNAMIC_PACKAGES:
             todo += [f"{name}.{p.stem}" for p in path.parent.glob("*.py") if p.stem != "__init__"]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
-                todo.append(node.module)
-                todo += [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                todo += [a.name for a in node.names if a.name.split(".")[0] == PACKAGE]
+        stat = path.stat()
+        todo += _imported_names(path, stat.st_mtime_ns, stat.st_size)
     return seen
+
+
+@functools.lru_cache(maxsize=1024)
+def _imported_names(path: Path, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """The iacsieve names one module imports (parsed once per version of the file: the stages'
+    closures share most modules)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
+            names.append(node.module)
+            names += [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names += [a.name for a in node.names if a.name.split(".")[0] == PACKAGE]
+    return tuple(names)
 
 
 def code_deps(entry: str, src: Path = SRC_ROOT) -> list[str]:
