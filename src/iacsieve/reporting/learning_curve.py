@@ -246,7 +246,7 @@ def _strategies(result: dict) -> list[str]:
 
 def write_outputs(result: dict, out_dir: str | Path) -> None:
     """learning_curve.json / .csv / .md and the PNG figure (matplotlib, offline)."""
-    from iacsieve.reporting.plots import plt, save_figure
+    from iacsieve.reporting.plots import pyplot, save_figure
 
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / layout.LEARNING_CURVE_JSON, result)
@@ -256,7 +256,7 @@ def write_outputs(result: dict, out_dir: str | Path) -> None:
     writer.writerows(result["points"])
     atomic_write_text(out_dir / layout.LEARNING_CURVE_CSV, buffer.getvalue())
     atomic_write_text(out_dir / layout.LEARNING_CURVE_MD, markdown(result))
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     strategies = _strategies(result)
     for i, strategy in enumerate(strategies):
         pts = [p for p in result["points"] if p["strategy"] == strategy]

@@ -14,12 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.metrics import precision_recall_curve
 
 from iacsieve.core import layout
 from iacsieve.core.classification import compute_metrics
@@ -33,6 +28,17 @@ SWEEP_CHAMPION = champion_dir(sweep_stage())  # the frozen champion whose run sw
 PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
 
 
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (offline), imported when a figure is drawn: a refusal
+    (no prepared data, another data version) comes before ~1.5 s of matplotlib and scikit-learn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _read(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -44,7 +50,7 @@ def save_figure(fig: Any, path: Path) -> Path:
     """Write a figure as PNG atomically, without a timestamp, so the same plot is the same bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
+    pyplot().close(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(buffer.getvalue())
@@ -66,7 +72,7 @@ def plot_threshold_sweep(
     """F1 / precision / recall vs threshold, the chosen threshold marked."""
     curve = sweep["curve"]
     x = [p["threshold"] for p in curve]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     ax.plot(x, [p["f1"] for p in curve], label="F1", lw=2)
     ax.plot(x, [p["precision"] for p in curve], label="precision", lw=1, alpha=0.7)
     ax.plot(x, [p["recall"] for p in curve], label="recall", lw=1, alpha=0.7)
@@ -93,7 +99,9 @@ def plot_threshold_sweep(
 
 def plot_pr_curve(scores: dict[str, list[dict]], threshold: float, out: Path) -> list[Path]:
     """Precision-recall curves per split (val, test), each with the operating point at `threshold`."""
-    fig, ax = plt.subplots(figsize=(5, 5))
+    from sklearn.metrics import precision_recall_curve
+
+    fig, ax = pyplot().subplots(figsize=(5, 5))
     rows = []
     for split, score_rows in scores.items():
         labels, values, _ = score_arrays(score_rows)
@@ -122,7 +130,7 @@ def plot_confusion_matrix(
 ) -> list[Path]:
     cm = compute_metrics(labels, values, threshold)["confusion_matrix"]
     grid = np.array([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]])
-    fig, ax = plt.subplots(figsize=(4, 3.6))
+    fig, ax = pyplot().subplots(figsize=(4, 3.6))
     ax.imshow(grid, cmap="Blues")
     for (i, j), v in np.ndenumerate(grid):
         ax.text(
@@ -146,7 +154,7 @@ def plot_seed_spread(selection: dict, out: Path) -> list[Path]:
     names = [r["run"] for r in runs]
     val = [r["val_f1"] for r in runs]
     test = [r["test"]["combined"]["f1"] for r in runs]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = pyplot().subplots(figsize=(6, 3.5))
     x = np.arange(len(runs))
     ax.scatter(x, val, label="val F1", marker="o")
     ax.scatter(x, test, label="test F1 (combined)", marker="s")
