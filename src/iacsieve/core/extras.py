@@ -46,3 +46,14 @@ def missing_extra_message(module: str, extra: str) -> str:
         f"this command needs {module}, which the light install leaves out: pip install '.[{extra}]' in a "
         f"clone of iacsieve (docs/champion.md; never by bare name from an index)"
     )
+
+
+def require(*modules: str) -> None:
+    """Raise the ModuleNotFoundError the first missing module would, without importing any: a command
+    whose heavy imports come late (plots checks its inputs before it imports matplotlib) still names
+    the extra it needs before anything else."""
+    import importlib.util
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)

@@ -19,6 +19,7 @@ import numpy as np
 from iacsieve.core import layout
 from iacsieve.core.classification import compute_metrics
 from iacsieve.core.errors import IacsieveError
+from iacsieve.core.extras import require
 from iacsieve.core.layout import SWEEP_FILE
 from iacsieve.io.atomic import atomic_write_text
 from iacsieve.method.plan import FINAL_STAGE, champion_dir, sweep_stage
@@ -236,6 +237,7 @@ def render_plots(
     with the champion, and the seed spread from `selection` (the pulled stage-4 selection.json),
     skipped when there is none.
     """
+    require("matplotlib", "sklearn")  # a light install hears which extra first, not what is missing
     results, champion, out = Path(results), Path(champion), Path(out)
     card = _read(champion / layout.CHAMPION_FILE)
     threshold = float(card["threshold"])
