@@ -35,13 +35,13 @@ class NestedTooDeeply(yaml.YAMLError):
         super().__init__(f"nested too deeply (over {MAX_DEPTH} levels)")
 
 
-def refuse_deep(text: str, loader: type[yaml.SafeLoader] = SAFE_LOADER) -> None:
+def refuse_deep(text: str) -> None:
     """Raise NestedTooDeeply where `text` nests deeper than MAX_DEPTH (the pure-Python parser, which
     recurses in Python, raises RecursionError itself: no pass needed)."""
-    if _C_LOADER is None or not issubclass(loader, _C_LOADER):
+    if _C_LOADER is None:
         return
     depth = 0
-    for event in yaml.parse(text, Loader=loader):
+    for event in yaml.parse(text, Loader=_C_LOADER):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -80,7 +80,7 @@ def read_yaml(path: str | Path) -> dict:
         raise ConfigError("<file>", "not found", source=path)
     text = read_regular_text(path, max_bytes=MAX_JSON_FILE_BYTES, what="YAML file")
     try:
-        refuse_deep(text, _Loader)
+        refuse_deep(text)
         loader = _Loader(text)
         try:
             node = loader.get_single_node()

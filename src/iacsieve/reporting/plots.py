@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from pathlib import Path
@@ -29,6 +30,7 @@ SWEEP_CHAMPION = champion_dir(sweep_stage())  # the frozen champion whose run sw
 PLOT_NAMES: tuple[str, ...] = ("threshold_sweep", "pr_curve", "confusion_matrix", "seed_spread")
 
 
+@functools.cache
 def pyplot() -> Any:
     """matplotlib's pyplot on the Agg backend (offline), imported when a figure is drawn: a refusal
     (no prepared data, another data version) comes before ~1.5 s of matplotlib and scikit-learn."""
