@@ -84,6 +84,33 @@ def test_cli_ablate_without_cv(prepared, tmp_path, capsys):
     assert len(rows) == len(DEFAULT_VARIANTS) and all(r["cv_f1"] is None for r in rows)
 
 
+def test_cli_ablate_takes_params_yamls_block_and_a_flag_wins(prepared, tmp_path, capsys):
+    """The `ablate` stage's settings are DVC params (`dvc exp run -S ablation.cv_folds=0`): flags left
+    out come from params.yaml's `ablation:` block; a flag given wins; a bad value names its key."""
+    params = tmp_path / "params.yaml"
+    params.write_text("ablation:\n  cv_folds: 0\n  seed: 7\n", encoding="utf-8")
+
+    def ablate(*flags: str) -> list[dict]:
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+        argv = ["ablate", "--data", str(prepared), "--out", str(out), "--params", str(params), *flags]
+        assert main([*argv, "--timings", str(tmp_path / "t.json")]) == 0
+        return json.loads((out / "ablation.json").read_text())
+
+    from_file = ablate()
+    assert from_file["cv_folds"] == 0 and all(r["cv_f1"] is None for r in from_file["variants"])
+    from_flag = ablate("--cv-folds", "2")
+    assert from_flag["cv_folds"] == 2 and all(r["cv_f1"] is not None for r in from_flag["variants"])
+    capsys.readouterr()
+
+    params.write_text("ablation:\n  cv_folds: 1\n", encoding="utf-8")
+    assert (
+        main(["ablate", "--data", str(prepared), "--out", str(tmp_path / "bad"), "--params", str(params)])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "ablation.cv_folds" in err and "at least 2" in err and not (tmp_path / "bad").exists()
+
+
 def test_missing_data_is_a_user_error(tmp_path):
     with pytest.raises(IacsieveError, match="not found"):
         run_ablation(tmp_path / "nope", tmp_path / "out")

@@ -67,6 +67,7 @@ def _trim_params(p: dict) -> None:
     p["stage4"].update(seeds=[1, 2])
     p["evaluation"]["bootstrap_samples"] = 50
     p["threshold_sweep"]["step"] = 0.05
+    p["ablation"]["cv_folds"] = 0  # val F1 per variant only (tests/test_ablation.py covers the CV)
 
 
 def _stage_names(cwd: Path, prefix: str) -> set[str]:

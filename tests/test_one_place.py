@@ -81,12 +81,12 @@ def _declared_flags() -> dict[str, str]:
     from iacsieve.core.settings import declared, flag_name
     from iacsieve.method.params import SETTINGS_BLOCKS
 
-    return {
-        flag_name(name, f): f"{block}.{name}"
-        for block, cls in SETTINGS_BLOCKS
-        for name, f in declared(cls).items()
-        if name != "dir"  # `--human DIR`: the labels store, a path every labels command takes
-    }
+    flags: dict[str, str] = {}
+    for block, cls in SETTINGS_BLOCKS:
+        for name, f in declared(cls).items():
+            if name != "dir":  # `--human DIR`: the labels store, a path every labels command takes
+                flags.setdefault(flag_name(name, f), f"{block}.{name}")  # `--seed`: defaults' first
+    return flags
 
 
 def hand_written_flags(path: Path, flags: dict[str, str], root: Path = SRC.parent) -> list[str]:
@@ -109,7 +109,6 @@ NOT_THE_SETTING = {
     ("cli/filter.py", "--batch-size"): "scoring batch of the filter, not training's",
     ("reporting/bench_filter.py", "--batch-size"): "scoring batch of the filter benchmark",
     ("cli/experiment.py", "--seed"): "the learning-curve experiment's fold seed",
-    ("cli/quality.py", "--seed"): "the quality check's sampling seed",
 }
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from iacsieve.cli.step import params_block_arg, settings_in_force
 from iacsieve.core import layout
+from iacsieve.core.settings import add_flags
+from iacsieve.models.ablation_settings import AblationSettings
+
+ABLATION_KEY = "ablation"  # its params.yaml block
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,15 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=layout.ABLATION_DIR,
         help="output folder for ablation.json/.md (default: %(default)s)",
     )
-    p.add_argument(
-        "--cv-folds", type=int, default=5, help="folds of CV on train; 0 turns CV off (default: %(default)s)"
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=42,
-        help="random_state of the models and of the folds (default: %(default)s)",
-    )
+    add_flags(p, AblationSettings, show_defaults=False)
+    params_block_arg(p, ABLATION_KEY)
     p.add_argument(
         "--timings",
         default=str(Path(layout.TIMINGS_DIR) / layout.ABLATION_JSON),
@@ -47,8 +45,9 @@ def _ablate(args: argparse.Namespace) -> int:
 
     check_folder_output(args.out, inputs={"--data": args.data}, replaces=False)  # its own named files
     check_file_output(args.timings, flag="--timings", inputs={"--data": args.data})
+    settings = settings_in_force(args, AblationSettings, ABLATION_KEY)
     rows = run_ablation(
-        args.data, args.out, cv_folds=args.cv_folds, seed=args.seed, timings_file=args.timings
+        args.data, args.out, cv_folds=settings.cv_folds, seed=settings.seed, timings_file=args.timings
     )
     for row in rows:
         cv = "" if row["cv_f1"] is None else f"  cv {row['cv_f1']:.4f} ({row['delta_cv_f1']:+.4f})"

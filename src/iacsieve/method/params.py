@@ -35,6 +35,7 @@ from iacsieve.method.cluster import (
 )
 from iacsieve.method.plan import RUN_LISTS, SEED_LISTS, STAGES, stage_plan
 from iacsieve.models import FAMILIES, family_of
+from iacsieve.models.ablation_settings import AblationSettings
 from iacsieve.steps.settings import EvaluationSettings, SweepSettings
 
 LOCAL = "local"  # the top-level grids' profile name
@@ -45,10 +46,14 @@ EvaluationParams = EvaluationSettings
 # The declared settings of params.yaml, by block (docs/settings.md is generated from them:
 # `iacsieve params --table`). `defaults:` holds TrainConfig keys, as do `families.<name>` and the
 # profiles' `defaults`; a grid list (`learning_rates`) holds values of the setting it names.
-SETTINGS_BLOCKS: tuple[tuple[str, type], ...] = (
-    ("defaults", TrainConfig),
+_PLAIN_BLOCKS: tuple[tuple[str, type], ...] = (  # read as they are: no profile overrides them
     ("threshold_sweep", SweepSettings),
     ("evaluation", EvaluationSettings),
+    ("ablation", AblationSettings),
+)
+SETTINGS_BLOCKS: tuple[tuple[str, type], ...] = (
+    ("defaults", TrainConfig),
+    *_PLAIN_BLOCKS,
     ("human", HumanSettings),
 )
 
@@ -147,6 +152,7 @@ class Params(_Mapping):
     cluster: ClusterParams
     profiles: dict[str, dict[str, Any]]  # raw profile blocks (validated)
     human: HumanSettings = field(default_factory=HumanSettings)
+    ablation: AblationSettings = field(default_factory=AblationSettings)
     source: str = PARAMS_FILE
 
     def stage(self, n: int) -> StageParams:
@@ -174,6 +180,7 @@ TOP_KEYS = (
     "evaluation",
     "families",
     "human",
+    "ablation",
     "stage1",
     "stage2",
     "stage3",
@@ -234,19 +241,19 @@ def parse_params(raw: dict, *, profile: str | None = None, source: str = PARAMS_
         )
         _check_family_options(v, name, override.get("options", defaults.get("options")), where)
 
+    plain: dict[str, Any] = {
+        key: parse_block(cls, raw.get(key), key, source=source) for key, cls in _PLAIN_BLOCKS
+    }
     return Params(
         profile=active,
         defaults=defaults,
-        threshold_sweep=parse_block(
-            SweepSettings, raw.get("threshold_sweep"), "threshold_sweep", source=source
-        ),
-        evaluation=parse_block(EvaluationSettings, raw.get("evaluation"), "evaluation", source=source),
         families={k: dict(o or {}) for k, o in families.items()},
         stages=stages,
         cluster=_parse_cluster(v, raw.get("cluster", {})),
         profiles={k: dict(b) for k, b in profiles.items()},
         human=HumanSettings.from_dict(v.mapping(raw.get("human", {}), "human"), source=source),
         source=source,
+        **plain,
     )
 
 

@@ -25,8 +25,10 @@ from iacsieve.core.run_config import TrainConfig
 from iacsieve.data.records import load_prepared, record_text
 from iacsieve.io.atomic import atomic_write_json, atomic_write_text
 from iacsieve.models import classical
+from iacsieve.models.ablation_settings import AblationSettings
 
 BASE = "defaults"
+_DEFAULT = AblationSettings()  # the declared defaults (params.yaml `ablation:`)
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,8 @@ def run_ablation(
     out_dir: str | Path,
     variants: Sequence[Variant] = DEFAULT_VARIANTS,
     *,
-    cv_folds: int = 5,
-    seed: int = 42,
+    cv_folds: int = _DEFAULT.cv_folds,
+    seed: int = _DEFAULT.seed,
     timings_file: str | Path | None = None,
 ) -> list[dict]:
     """Train every variant on train, score on val (+ CV on train); write ablation.json and ablation.md.
