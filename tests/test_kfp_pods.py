@@ -8,6 +8,7 @@ import yaml
 from kfp import compiler, dsl
 
 from iacsieve.core.errors import ConfigError
+from iacsieve.kfp.graph import on_a_short_stack
 from iacsieve.kfp.pods import configure_task
 from iacsieve.method.cluster import parse_pod_settings
 
@@ -48,7 +49,7 @@ def _compile(tmp_path, cluster: dict) -> tuple[dict, dict]:
         configure_task(summarise(x=train.output), settings, "light")
 
     out = tmp_path / "pods.yaml"
-    compiler.Compiler().compile(pipeline, str(out))
+    on_a_short_stack(compiler.Compiler().compile, pipeline, str(out))  # as build_pipeline does: fast setters
     spec, platform = yaml.safe_load_all(out.read_text())
     return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
 

@@ -81,16 +81,16 @@ def build_pipeline(
     components = build_components(pinned(settings.image) if pin_image else settings.image)
     pods = settings.cluster.pods if on_cluster else None
     if stage == ALL:
-        return _on_a_short_stack(_all_stages, settings, components, on_cluster, human, pods)
+        return on_a_short_stack(_all_stages, settings, components, on_cluster, human, pods)
 
     def one_stage() -> Any:
         freezer = freeze_chosen(components, pods)
         return _one_stage(int(stage), settings, components, on_cluster, human, freezer)
 
-    return _on_a_short_stack(one_stage)
+    return on_a_short_stack(one_stage)
 
 
-def _on_a_short_stack(build: Any, *args: Any) -> Any:
+def on_a_short_stack(build: Any, *args: Any) -> Any:
     """`build(*args)` on a fresh thread, whose stack holds only these frames.
 
     kfp 2.17's task setters (`set_cpu_limit`, `set_retry`, ...) call `inspect.stack()` only to name
