@@ -111,7 +111,7 @@ def _add_labels_apply(lsub: argparse._SubParsersAction) -> None:
     from iacsieve.data.human import HumanSettings
 
     add_flags(ap, HumanSettings, ("train", "validation", "val_fraction", "min_val_rows"), show_defaults=False)
-    params_block_arg(ap, "human")
+    params_block_arg(ap, HumanSettings)
     ap.set_defaults(func=_labels_apply)
 
 
@@ -149,7 +149,7 @@ def _labels_apply(args: argparse.Namespace) -> int:
     from iacsieve.data.human import HumanSettings, build_training_data
     from iacsieve.data.human_store import store_lock
 
-    settings = replace(settings_in_force(args, HumanSettings, "human"), dir=str(args.human))
+    settings = replace(settings_in_force(args, HumanSettings), dir=str(args.human))
     with store_lock(args.human, shared=True):  # `labels add` waits: no label lands mid-stage
         report = build_training_data(args.prepared, args.human, args.out, settings)
     say(

@@ -10,8 +10,6 @@ from iacsieve.core import layout
 from iacsieve.core.settings import add_flags
 from iacsieve.models.ablation_settings import AblationSettings
 
-ABLATION_KEY = "ablation"  # its params.yaml block
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -30,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="output folder for ablation.json/.md (default: %(default)s)",
     )
     add_flags(p, AblationSettings, show_defaults=False)
-    params_block_arg(p, ABLATION_KEY)
+    params_block_arg(p, AblationSettings)
     p.add_argument(
         "--timings",
         default=str(Path(layout.TIMINGS_DIR) / layout.ABLATION_JSON),
@@ -45,7 +43,7 @@ def _ablate(args: argparse.Namespace) -> int:
 
     check_folder_output(args.out, inputs={"--data": args.data}, replaces=False)  # its own named files
     check_file_output(args.timings, flag="--timings", inputs={"--data": args.data})
-    settings = settings_in_force(args, AblationSettings, ABLATION_KEY)
+    settings = settings_in_force(args, AblationSettings)
     rows = run_ablation(
         args.data, args.out, cv_folds=settings.cv_folds, seed=settings.seed, timings_file=args.timings
     )

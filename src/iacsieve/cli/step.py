@@ -11,7 +11,7 @@ import yaml
 from iacsieve.core import layout
 from iacsieve.core.errors import ConfigError, IacsieveError
 from iacsieve.core.run_config import TrainConfig, read_run_settings
-from iacsieve.core.settings import add_flags, declared, given_flags, parse_block
+from iacsieve.core.settings import add_flags, block_of, declared, given_flags, parse_block
 from iacsieve.io.output_policy import check_file_output, check_folder_output
 from iacsieve.io.overlap import refuse_overlap, same_path
 from iacsieve.steps.settings import EvaluationSettings, SweepSettings
@@ -23,23 +23,25 @@ _RAW = argparse.RawDescriptionHelpFormatter
 _TRAIN_SETTINGS: tuple[str, ...] = tuple(n for n in declared(TrainConfig) if n != "options")
 
 
-SWEEP_KEY, EVALUATION_KEY = "threshold_sweep", "evaluation"  # their params.yaml blocks
 T = TypeVar("T")
 
 
-def params_block_arg(p: argparse.ArgumentParser, key: str) -> None:
+def params_block_arg(p: argparse.ArgumentParser, cls: type) -> None:
+    """`--params FILE`, whose `cls.block` block fills the flags of `cls` left out."""
     p.add_argument(
         "--params",
         default=layout.PARAMS_FILE,
-        help=f"flags left out take its `{key}:` block, else the declared defaults (default: %(default)s)",
+        help=f"flags left out take its `{block_of(cls)}:` block, else the declared defaults "
+        "(default: %(default)s)",
     )
 
 
-def settings_in_force(args: argparse.Namespace, cls: type[T], key: str) -> T:
+def settings_in_force(args: argparse.Namespace, cls: type[T]) -> T:
     """A settings block as a step command uses it: params.yaml's block (when the file exists) < flags,
     checked as `iacsieve params` checks the file (one declaration: `iacsieve.steps.settings`)."""
     from iacsieve.method.params import read_yaml
 
+    key = block_of(cls)
     block = read_yaml(args.params).get(key) if Path(args.params).is_file() else None
     base = parse_block(cls, block, key, source=args.params)
     values = {name: getattr(base, name) for name in declared(cls)}
@@ -144,7 +146,7 @@ def _register_sweep(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding val_scores.jsonl")
     add_flags(p, SweepSettings, show_defaults=False)
-    params_block_arg(p, SWEEP_KEY)
+    params_block_arg(p, SweepSettings)
     p.add_argument("--out", help="output JSON (default: RUN_DIR/threshold_sweep_results.json)")
     p.set_defaults(func=_sweep)
 
@@ -156,7 +158,7 @@ def _sweep(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / SWEEP_FILE
     check_file_output(out, inputs={f"RUN_DIR/{layout.VAL_SCORES}": run_dir / layout.VAL_SCORES})
-    sweep = settings_in_force(args, SweepSettings, SWEEP_KEY)
+    sweep = settings_in_force(args, SweepSettings)
     result = sweep_threshold(
         run_dir / layout.VAL_SCORES, out, start=sweep.start, stop=sweep.stop, step=sweep.step
     )
@@ -197,7 +199,7 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--champion", metavar="FILE", help="champion.json (or its folder) for --rule frozen")
     add_flags(p, EvaluationSettings, show_defaults=False)
-    params_block_arg(p, EVALUATION_KEY)
+    params_block_arg(p, EvaluationSettings)
     p.set_defaults(func=_evaluate)
 
 
@@ -210,7 +212,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         inputs={"RUN_DIR": args.run_dir, "--sweep": args.sweep, "--champion": args.champion},
         replaces=False,  # writes its own named files into the folder
     )
-    bootstrap = settings_in_force(args, EvaluationSettings, EVALUATION_KEY)
+    bootstrap = settings_in_force(args, EvaluationSettings)
     s = evaluate(
         args.run_dir,
         args.results,

@@ -63,6 +63,14 @@ def setting(
     return field(default=default, metadata={"setting": spec})
 
 
+def block_of(cls: type) -> str:
+    """A settings block's params.yaml key: its `block` class attribute (`block: ClassVar[str]`)."""
+    key = vars(cls).get("block")
+    if not isinstance(key, str):
+        raise TypeError(f"{cls.__name__} names no params.yaml block (a `block: ClassVar[str]`)")
+    return key
+
+
 def spec(f: Field[Any]) -> Spec:
     found = f.metadata.get("setting")
     return found if isinstance(found, Spec) else Spec("")

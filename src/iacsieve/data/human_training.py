@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 from iacsieve.core import layout
 from iacsieve.core.artifacts import HUMAN_REPORT, write_artifact
@@ -56,6 +57,7 @@ class HumanSettings:
     - `min_val_rows`: `validation: human` refuses to select on fewer rows than this.
     """
 
+    block: ClassVar[str] = "human"
     dir: str = setting(str(HUMAN_DIR), "the labels store", flag="--human")
     train: str = setting("override", "what human labels do to training", choices=TRAIN_MODES)
     validation: str = setting("merged", "which labels validation selects on", choices=VALIDATION_MODES)
@@ -66,7 +68,7 @@ class HumanSettings:
 
     @classmethod
     def from_dict(cls, block: Mapping | None, *, source: object = layout.PARAMS_FILE) -> HumanSettings:
-        return parse_block(cls, block, "human", source=source)
+        return parse_block(cls, block, cls.block, source=source)
 
 
 _DEFAULT = HumanSettings()  # the declared defaults, for the functions below

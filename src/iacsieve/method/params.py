@@ -46,16 +46,10 @@ EvaluationParams = EvaluationSettings
 # The declared settings of params.yaml, by block (docs/settings.md is generated from them:
 # `iacsieve params --table`). `defaults:` holds TrainConfig keys, as do `families.<name>` and the
 # profiles' `defaults`; a grid list (`learning_rates`) holds values of the setting it names.
-_PLAIN_BLOCKS: tuple[tuple[str, type], ...] = (  # read as they are: no profile overrides them
-    ("threshold_sweep", SweepSettings),
-    ("evaluation", EvaluationSettings),
-    ("ablation", AblationSettings),
+_PLAIN_BLOCKS: tuple[tuple[str, type], ...] = tuple(  # read as they are: no profile overrides them
+    (cls.block, cls) for cls in (SweepSettings, EvaluationSettings, AblationSettings, HumanSettings)
 )
-SETTINGS_BLOCKS: tuple[tuple[str, type], ...] = (
-    ("defaults", TrainConfig),
-    *_PLAIN_BLOCKS,
-    ("human", HumanSettings),
-)
+SETTINGS_BLOCKS: tuple[tuple[str, type], ...] = (("defaults", TrainConfig), *_PLAIN_BLOCKS)
 
 
 # ----------------------------------------------------------------------------- typed blocks
@@ -251,7 +245,6 @@ def parse_params(raw: dict, *, profile: str | None = None, source: str = PARAMS_
         stages=stages,
         cluster=_parse_cluster(v, raw.get("cluster", {})),
         profiles={k: dict(b) for k, b in profiles.items()},
-        human=HumanSettings.from_dict(v.mapping(raw.get("human", {}), "human"), source=source),
         source=source,
         **plain,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 from iacsieve.core.settings import SEED_MAX, setting
 
@@ -16,6 +17,8 @@ from iacsieve.core.settings import SEED_MAX, setting
 @dataclass(frozen=True)
 class AblationSettings:
     """params.yaml `ablation:`: the cross-validation beside each variant's val F1, and the seed."""
+
+    block: ClassVar[str] = "ablation"
 
     cv_folds: int = setting(
         5, "folds of the cross-validated F1 on train (0: none, else >= 2)", min=0, max=100

@@ -83,7 +83,7 @@ def evaluate_rows(
 def _check_bootstrap(samples: int, seed: int) -> None:
     """The bounds of params.yaml's `evaluation:` block, for every caller (one declaration)."""
     values = {"bootstrap_samples": samples, "bootstrap_seed": seed}
-    parse_block(EvaluationSettings, values, "evaluation", source="evaluate")
+    parse_block(EvaluationSettings, values, EvaluationSettings.block, source="evaluate")
 
 
 def evaluate(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 from iacsieve.core.settings import SEED_MAX, setting
 
@@ -19,6 +20,8 @@ _DECIMALS = 6  # thresholds are rounded to 1e-6: 0.30 + 7 * 0.01 is 0.37, not 0.
 @dataclass(frozen=True)
 class SweepSettings:
     """params.yaml `threshold_sweep:`: thresholds tried on validation F1 (stages whose plan sweeps)."""
+
+    block: ClassVar[str] = "threshold_sweep"  # its params.yaml key (`iacsieve.core.settings.block_of`)
 
     start: float = setting(0.30, "lowest threshold tried", min=0.0, max=1.0)
     stop: float = setting(0.70, "highest threshold tried (inclusive)", min=0.0, max=1.0)
@@ -40,6 +43,8 @@ class SweepSettings:
 @dataclass(frozen=True)
 class EvaluationSettings:
     """params.yaml `evaluation:`: the bootstrap 95% interval of F1 per evaluation set."""
+
+    block: ClassVar[str] = "evaluation"
 
     bootstrap_samples: int = setting(1000, "bootstrap resamples per evaluation set", min=1, max=100_000)
     bootstrap_seed: int = setting(0, "bootstrap seed", min=0, max=SEED_MAX)

@@ -27,7 +27,7 @@ def threshold_grid(
     """Thresholds start, start+step, ..., up to and including stop, checked as params.yaml's
     `threshold_sweep:` block is (one declaration: `SweepSettings`)."""
     sweep = parse_block(
-        SweepSettings, {"start": start, "stop": stop, "step": step}, "threshold_sweep", source="sweep"
+        SweepSettings, {"start": start, "stop": stop, "step": step}, SweepSettings.block, source="sweep"
     )
     return sweep.grid()
 
