@@ -90,7 +90,7 @@ def test_cli_ablate_takes_params_yamls_block_and_a_flag_wins(prepared, tmp_path,
     params = tmp_path / "params.yaml"
     params.write_text("ablation:\n  cv_folds: 0\n  seed: 7\n", encoding="utf-8")
 
-    def ablate(*flags: str) -> list[dict]:
+    def ablate(*flags: str) -> dict:
         out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
         argv = ["ablate", "--data", str(prepared), "--out", str(out), "--params", str(params), *flags]
         assert main([*argv, "--timings", str(tmp_path / "t.json")]) == 0
